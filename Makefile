@@ -1,0 +1,48 @@
+# Handover: `make run` for a development server, `make test` for the suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: install run run-full test lint format bench clean
+
+$(BIN)/.installed: pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet -r requirements.lock
+	@touch $@
+
+install: $(BIN)/.installed
+
+# Development: SQLite, eager tasks, emails printed to the console.
+run: install
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py demo_owner
+	$(BIN)/python manage.py runserver 127.0.0.1:8000
+
+# Production-like: needs DATABASE_URL (PostgreSQL) and REDIS_URL; starts
+# gunicorn, a Celery worker and beat together (see Procfile and README).
+run-full: install
+	@test -n "$$DATABASE_URL" || (echo "Set DATABASE_URL (PostgreSQL) first" >&2; exit 1)
+	@test -n "$$REDIS_URL" || (echo "Set REDIS_URL first" >&2; exit 1)
+	mkdir -p var
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	$(BIN)/honcho start
+
+test: install
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python manage.py makemigrations --check --dry-run
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: install
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) var db.sqlite3

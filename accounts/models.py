@@ -1,0 +1,358 @@
+"""Accounts: users, invitations, one-time tokens, sessions, API keys, the
+email outbox and batch jobs.
+
+Only `accounts.services` mutates these models; reads go through
+`accounts.selectors`.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+def normalize_email(email: str) -> str:
+    """Emails are compared and stored lower-cased and stripped: one account
+    per address whatever its case."""
+    return (email or "").strip().lower()
+
+
+class UserStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    INVITED = "invited", "Invited"
+    UNVERIFIED = "unverified", "Unverified"
+    DISABLED = "disabled", "Disabled"
+    BANNED = "banned", "Banned"
+    DELETED = "deleted", "Deleted"
+
+
+class UserQuerySet(models.QuerySet):
+    def with_status(self, status: str) -> UserQuerySet:
+        return self.filter(status_q(status))
+
+    def not_deleted(self) -> UserQuerySet:
+        return self.filter(deleted_at__isnull=True)
+
+
+def status_q(status: str, now=None) -> Q:
+    """The database form of `User.status`, in the same precedence order."""
+    now = now or timezone.now()
+    deleted = Q(deleted_at__isnull=False)
+    banned = Q(banned_until__gt=now)
+    disabled = Q(disabled_at__isnull=False)
+    unverified = Q(email_verified_at__isnull=True)
+    if status == UserStatus.DELETED:
+        return deleted
+    if status == UserStatus.BANNED:
+        return ~deleted & banned
+    if status == UserStatus.DISABLED:
+        return ~deleted & ~banned & disabled
+    if status == UserStatus.INVITED:
+        return ~deleted & ~banned & ~disabled & Q(password__startswith="!")
+    if status == UserStatus.UNVERIFIED:
+        return ~deleted & ~banned & ~disabled & ~Q(password__startswith="!") & unverified
+    if status == UserStatus.ACTIVE:
+        return ~deleted & ~banned & ~disabled & ~Q(password__startswith="!") & ~unverified
+    raise ValueError(f"unknown status {status!r}")
+
+
+class UserManager(BaseUserManager.from_queryset(UserQuerySet)):
+    use_in_migrations = True
+
+    def get_by_natural_key(self, email):
+        return self.get(email=normalize_email(email))
+
+    def create_user(self, email, password=None, **extra):
+        """Low-level constructor for fixtures and migrations. Product code
+        creates users through `accounts.services.user_create`."""
+        user = self.model(email=normalize_email(email), **extra)
+        user.set_password(password)  # None makes the password unusable
+        user.save(using=self._db)
+        return user
+
+
+class User(AbstractBaseUser):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    email = models.EmailField("email address", max_length=254, unique=True)
+    name = models.CharField(max_length=150, blank=True)
+    phone = models.CharField(max_length=32, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    is_owner = models.BooleanField(default=False)
+    must_change_password = models.BooleanField(default=False)
+    # Permissions granted directly, besides those of the user's roles.
+    direct_permissions = models.JSONField(default=list, blank=True)
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    email_verified_at = models.DateTimeField(null=True, blank=True)
+    password_changed_at = models.DateTimeField(null=True, blank=True)
+    disabled_at = models.DateTimeField(null=True, blank=True)
+    banned_until = models.DateTimeField(null=True, blank=True)
+    ban_reason = models.CharField(max_length=500, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_owner"], condition=Q(is_owner=True), name="accounts_user_single_owner"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["-created_at", "-id"], name="accounts_user_created_idx"),
+            models.Index(fields=["last_login", "id"], name="accounts_user_lastlogin_idx"),
+            models.Index(fields=["name", "id"], name="accounts_user_name_idx"),
+            models.Index(fields=["deleted_at"], name="accounts_user_deleted_idx"),
+        ]
+
+    def __str__(self):
+        return self.email
+
+    def save(self, *args, **kwargs):
+        self.email = normalize_email(self.email)
+        super().save(*args, **kwargs)
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.email
+
+    @property
+    def status(self) -> str:
+        now = timezone.now()
+        if self.deleted_at:
+            return UserStatus.DELETED
+        if self.banned_until and self.banned_until > now:
+            return UserStatus.BANNED
+        if self.disabled_at:
+            return UserStatus.DISABLED
+        if not self.has_usable_password():
+            return UserStatus.INVITED
+        if not self.email_verified_at:
+            return UserStatus.UNVERIFIED
+        return UserStatus.ACTIVE
+
+    def get_status_display(self) -> str:
+        return UserStatus(self.status).label
+
+    @property
+    def is_banned_permanently(self) -> bool:
+        return bool(self.banned_until and self.banned_until.year >= timezone.now().year + 50)
+
+    @property
+    def is_active(self) -> bool:
+        """Whether this account may sign in and keep a session."""
+        status = self.status
+        if status == UserStatus.ACTIVE:
+            return True
+        return status == UserStatus.UNVERIFIED and settings.ALLOW_UNVERIFIED_LOGIN
+
+    # --- permissions, answered by RBAC (rbac.backends.RBACBackend) ---
+
+    @property
+    def permissions(self) -> frozenset[str]:
+        from rbac.selectors import user_effective_permissions
+
+        return user_effective_permissions(self)
+
+    def has_perm(self, perm, obj=None) -> bool:
+        from rbac.backends import RBACBackend
+
+        return RBACBackend().has_perm(self, perm, obj)
+
+    def has_perms(self, perm_list, obj=None) -> bool:
+        return all(self.has_perm(p, obj) for p in perm_list)
+
+    def has_module_perms(self, app_label) -> bool:
+        from rbac.backends import RBACBackend
+
+        return RBACBackend().has_module_perms(self, app_label)
+
+    @property
+    def is_staff(self) -> bool:
+        """Django admin is open to anyone holding a management permission."""
+        from rbac.permissions import MANAGEMENT_PERMISSIONS
+
+        return self.is_active and bool(self.permissions & MANAGEMENT_PERMISSIONS)
+
+    @property
+    def is_superuser(self) -> bool:
+        return self.is_owner
+
+
+class Invitation(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    email = models.EmailField(max_length=254)
+    name = models.CharField(max_length=150, blank=True)
+    user = models.ForeignKey(
+        User, on_delete=models.CASCADE, related_name="invitations", null=True, blank=True
+    )
+    # Direct permissions to grant on acceptance (from a template or a list).
+    permissions = models.JSONField(default=list, blank=True)
+    invited_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    last_sent_at = models.DateTimeField(null=True, blank=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["email"]), models.Index(fields=["-created_at", "-id"])]
+
+    def __str__(self):
+        return f"Invitation for {self.email}"
+
+    @property
+    def status(self) -> str:
+        if self.accepted_at:
+            return "accepted"
+        if self.revoked_at:
+            return "revoked"
+        if self.expires_at <= timezone.now():
+            return "expired"
+        return "pending"
+
+
+class TokenPurpose(models.TextChoices):
+    PASSWORD_RESET = "password_reset", "Password reset"
+    MAGIC_LINK = "magic_link", "Sign-in link"
+    EMAIL_VERIFY = "email_verify", "Email verification"
+
+
+class OneTimeToken(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="tokens")
+    purpose = models.CharField(max_length=20, choices=TokenPurpose.choices)
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "purpose"])]
+
+
+class UserSession(models.Model):
+    """One signed-in browser session. The Django session row holds the data;
+    this row holds what people need to recognise and end it."""
+
+    session_key = models.CharField(max_length=40, unique=True)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="sessions")
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    # When the password (and code) were last entered in this session.
+    reauthenticated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-last_seen_at"]
+        indexes = [models.Index(fields=["user", "ended_at"])]
+
+
+class ApiKey(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, db_index=True)
+    key_hash = models.CharField(max_length=64, unique=True)
+    scopes = models.JSONField(default=list)
+    created_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def status(self) -> str:
+        if self.revoked_at:
+            return "revoked"
+        if self.expires_at and self.expires_at <= timezone.now():
+            return "expired"
+        return "active"
+
+
+class EmailStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+
+
+class OutboundEmail(models.Model):
+    """The outbox: written in the transaction that causes the email, sent by
+    a Celery task after commit, swept periodically if the task is lost."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    to = models.EmailField(max_length=254)
+    user = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="emails"
+    )
+    template = models.CharField(max_length=64)
+    subject = models.CharField(max_length=255)
+    body_text = models.TextField()
+    body_html = models.TextField(blank=True)
+    message_id = models.CharField(max_length=255, unique=True)
+    status = models.CharField(
+        max_length=10, choices=EmailStatus.choices, default=EmailStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"]),
+            models.Index(fields=["-created_at", "-id"]),
+        ]
+
+    def __str__(self):
+        return f"{self.template} to {self.to}"
+
+
+class BatchJob(models.Model):
+    """A batch action over many users, run inline or as a Celery job; the
+    per-item result stays available afterwards."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    actor = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="+")
+    action = models.CharField(max_length=32)
+    params = models.JSONField(default=dict, blank=True)
+    user_ids = models.JSONField(default=list)
+    status = models.CharField(max_length=10, default="pending")
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    result = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]

@@ -1,0 +1,78 @@
+"""The append-only audit log.
+
+Rows are only ever inserted, by `audit.services.record`. The ORM refuses
+updates and deletes; on PostgreSQL a trigger refuses them too, except inside
+the dedicated retention path (`audit.services.prune_before`), which sets a
+transaction-local flag the trigger checks.
+"""
+
+from django.db import models
+from django.utils import timezone
+
+
+class AppendOnlyError(Exception):
+    pass
+
+
+class Outcome(models.TextChoices):
+    SUCCESS = "success", "Success"
+    DENIED = "denied", "Denied"
+    FAILED = "failed", "Failed"
+
+
+class AuditEventQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AppendOnlyError("Audit events cannot be updated.")
+
+    def delete(self):
+        raise AppendOnlyError("Audit events cannot be deleted; use audit_prune for retention.")
+
+    def bulk_update(self, *args, **kwargs):
+        raise AppendOnlyError("Audit events cannot be updated.")
+
+
+class AuditEvent(models.Model):
+    id = models.BigAutoField(primary_key=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    # The actor is kept by id and label, not by foreign key: the row must
+    # survive the actor's deletion unchanged.
+    actor_id = models.UUIDField(null=True, blank=True)
+    actor_label = models.CharField(max_length=300, blank=True)
+    action = models.CharField(max_length=100)
+    target_type = models.CharField(max_length=50, blank=True)
+    target_id = models.CharField(max_length=64, blank=True)
+    target_label = models.CharField(max_length=300, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=500, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+    batch_id = models.UUIDField(null=True, blank=True)
+    reason = models.TextField(blank=True)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.SUCCESS)
+    changes = models.JSONField(default=dict, blank=True)
+    prev_hash = models.CharField(max_length=64, blank=True)
+    hash = models.CharField(max_length=64, blank=True)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["actor_id", "-id"], name="audit_actor_idx"),
+            models.Index(fields=["target_id", "-id"], name="audit_target_idx"),
+            models.Index(fields=["action", "-id"], name="audit_action_idx"),
+            models.Index(fields=["outcome", "-id"], name="audit_outcome_idx"),
+            models.Index(fields=["created_at"], name="audit_created_idx"),
+            models.Index(fields=["batch_id"], name="audit_batch_idx"),
+            models.Index(fields=["ip", "-id"], name="audit_ip_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.action} {self.target_label}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AppendOnlyError("Audit events cannot be updated.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("Audit events cannot be deleted; use audit_prune for retention.")

@@ -1,0 +1,37 @@
+"""The shape every mutating service shares."""
+
+from __future__ import annotations
+
+import functools
+from contextvars import ContextVar
+
+from django.db import transaction
+
+_depth: ContextVar[int] = ContextVar("service_depth", default=0)
+
+
+def service(func):
+    """Run a service atomically and put refusals on the record.
+
+    A guard raises `rbac.policies.PolicyDenied`, which rolls the service's
+    transaction back. The denial is then written as an audit event with
+    outcome `denied` by the outermost service, after its transaction has
+    rolled back, so that the record of the refusal survives it.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        from rbac.policies import PolicyDenied
+
+        token = _depth.set(_depth.get() + 1)
+        try:
+            with transaction.atomic():
+                return func(*args, **kwargs)
+        except PolicyDenied as exc:
+            if _depth.get() == 1 and not exc.recorded:
+                exc.record()
+            raise
+        finally:
+            _depth.reset(token)
+
+    return wrapper

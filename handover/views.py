@@ -1,0 +1,59 @@
+"""The overview page and the health endpoint."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import connection
+from django.http import JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+
+from rbac.decorators import public, signed_in
+
+
+@signed_in
+def overview(request):
+    from handover.overview import overview_context
+
+    return render(request, "overview.html", overview_context(request.user))
+
+
+def _database_status() -> dict:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+        return {
+            "ok": True,
+            "vendor": connection.vendor,
+            "name": str(connection.settings_dict["NAME"]),
+        }
+    except Exception as exc:  # reported, not raised: this is the health check
+        return {"ok": False, "vendor": connection.vendor, "error": exc.__class__.__name__}
+
+
+def _broker_status() -> dict:
+    if not settings.REDIS_URL:
+        return {"ok": True, "kind": "eager", "detail": "no broker configured; tasks run in-process"}
+    import redis
+
+    url = settings.REDIS_URL
+    safe_url = url.split("@")[-1]
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+        client.ping()
+        return {"ok": True, "kind": "redis", "url": safe_url}
+    except Exception as exc:
+        return {"ok": False, "kind": "redis", "url": safe_url, "error": exc.__class__.__name__}
+
+
+@public
+@never_cache
+def healthz(request):
+    database = _database_status()
+    broker = _broker_status()
+    ok = database["ok"] and broker["ok"]
+    return JsonResponse(
+        {"status": "ok" if ok else "unavailable", "database": database, "broker": broker},
+        status=200 if ok else 503,
+    )

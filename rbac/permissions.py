@@ -1,0 +1,207 @@
+"""The permission catalog: every permission string Handover knows.
+
+Permissions are `resource:action` strings. Anything not in this catalog is
+rejected wherever permissions are accepted (roles, grants, invitations, API
+key scopes), so a typo can never silently grant nothing -- or something.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+
+
+@dataclass(frozen=True)
+class Permission:
+    code: str
+    group: str
+    description: str
+
+
+GROUPS = {
+    "users": "Users",
+    "invitations": "Invitations",
+    "sessions": "Sessions",
+    "mfa": "Multi-factor authentication",
+    "roles": "Roles and permissions",
+    "audit": "Audit log",
+    "api-keys": "API keys",
+    "emails": "Emails",
+}
+
+_CATALOG = [
+    Permission("users:read", "users", "See users, their profiles and status"),
+    Permission("users:create", "users", "Create users with a password"),
+    Permission("users:update", "users", "Edit profiles and force a password change"),
+    Permission("users:ban", "users", "Ban and unban users"),
+    Permission("users:disable", "users", "Disable and enable users"),
+    Permission("users:delete", "users", "Delete and restore users"),
+    Permission("users:reset-password", "users", "Reset passwords and send sign-in links"),
+    Permission("users:export", "users", "Export users and personal data"),
+    Permission("invitations:read", "invitations", "See invitations"),
+    Permission("invitations:create", "invitations", "Invite people and resend invitations"),
+    Permission("invitations:revoke", "invitations", "Revoke pending invitations"),
+    Permission("sessions:read", "sessions", "See other users' sessions"),
+    Permission("sessions:revoke", "sessions", "End other users' sessions"),
+    Permission("mfa:read", "mfa", "See other users' MFA factors"),
+    Permission("mfa:reset", "mfa", "Remove other users' MFA factors"),
+    Permission("roles:read", "roles", "See roles and effective permissions"),
+    Permission("roles:create", "roles", "Create roles"),
+    Permission("roles:update", "roles", "Edit roles"),
+    Permission("roles:delete", "roles", "Delete custom roles"),
+    Permission("roles:assign", "roles", "Assign and remove users' roles"),
+    Permission("permissions:grant", "roles", "Grant and revoke permissions directly"),
+    Permission("audit:read", "audit", "Read the audit log"),
+    Permission("audit:export", "audit", "Export the audit log"),
+    Permission("api-keys:read", "api-keys", "See API keys"),
+    Permission("api-keys:create", "api-keys", "Create API keys"),
+    Permission("api-keys:delete", "api-keys", "Revoke API keys"),
+    Permission("emails:read", "emails", "See outbound emails and their delivery"),
+    Permission("emails:retry", "emails", "Retry failed emails"),
+]
+
+CATALOG: dict[str, Permission] = {p.code: p for p in _CATALOG}
+ALL_PERMISSIONS: frozenset[str] = frozenset(CATALOG)
+
+# Permissions that manage other people's access or accounts. Holding any of
+# them makes a user a "manager": MFA is required and Django admin is open.
+MANAGEMENT_PERMISSIONS: frozenset[str] = frozenset(
+    {
+        "users:create",
+        "users:update",
+        "users:ban",
+        "users:disable",
+        "users:delete",
+        "users:reset-password",
+        "invitations:create",
+        "invitations:revoke",
+        "sessions:revoke",
+        "mfa:reset",
+        "roles:create",
+        "roles:update",
+        "roles:delete",
+        "roles:assign",
+        "permissions:grant",
+        "api-keys:create",
+        "api-keys:delete",
+        "emails:retry",
+    }
+)
+
+# Who can hand out access: the last-manager guard keeps at least one of
+# these (besides the owner) whenever the owner cannot act.
+ROLE_MANAGER_PERMISSION = "roles:assign"
+
+READ_PERMISSIONS = frozenset(
+    p for p in ALL_PERMISSIONS if p.endswith(":read") and p not in {"audit:read", "emails:read"}
+)
+
+# Templates prefill a role's, a new user's or an API key's permissions.
+TEMPLATES: dict[str, dict] = {
+    "viewer": {
+        "name": "Viewer",
+        "description": "Read-only access to users, invitations and roles.",
+        "permissions": frozenset(
+            {"users:read", "invitations:read", "roles:read", "sessions:read", "mfa:read"}
+        ),
+    },
+    "operator": {
+        "name": "Operator",
+        "description": "Day-to-day support: edit profiles, reset passwords, end sessions.",
+        "permissions": frozenset(
+            {
+                "users:read",
+                "users:update",
+                "users:reset-password",
+                "invitations:read",
+                "invitations:create",
+                "sessions:read",
+                "sessions:revoke",
+                "mfa:read",
+                "roles:read",
+                "emails:read",
+                "api-keys:read",
+                "api-keys:create",
+                "api-keys:delete",
+            }
+        ),
+    },
+    "manager": {
+        "name": "Manager",
+        "description": "Manage users and their access, except roles and the audit export.",
+        "permissions": frozenset(ALL_PERMISSIONS)
+        - {"roles:create", "roles:update", "roles:delete", "audit:export", "permissions:grant"},
+    },
+    "full_access": {
+        "name": "Full access",
+        "description": "Every permission in the catalog.",
+        "permissions": ALL_PERMISSIONS,
+    },
+}
+
+
+class UnknownPermission(ValidationError):
+    pass
+
+
+def validate_permissions(codes) -> list[str]:
+    """Return the codes sorted and deduplicated; raise on any unknown string."""
+    if isinstance(codes, str) or not hasattr(codes, "__iter__"):
+        raise UnknownPermission("Permissions must be a list of strings.", code="invalid")
+    codes = list(codes)
+    unknown = sorted({str(c) for c in codes if not isinstance(c, str) or c not in CATALOG})
+    if unknown:
+        raise UnknownPermission(
+            "Unknown permission%s: %s." % ("s" if len(unknown) > 1 else "", ", ".join(unknown)),
+            code="unknown_permission",
+        )
+    return sorted(set(codes))
+
+
+def template_permissions(name: str) -> frozenset[str]:
+    try:
+        return TEMPLATES[name]["permissions"]
+    except KeyError:
+        raise ValidationError(
+            "Unknown template %(name)s. Choose one of: %(choices)s.",
+            code="unknown_template",
+            params={"name": name, "choices": ", ".join(TEMPLATES)},
+        ) from None
+
+
+def grouped(codes=None) -> list[tuple[str, str, list[Permission]]]:
+    """The catalog (or a subset) grouped for display: [(group, label, perms)]."""
+    wanted = CATALOG.values() if codes is None else [CATALOG[c] for c in codes if c in CATALOG]
+    out = []
+    for group, label in GROUPS.items():
+        perms = [p for p in wanted if p.group == group]
+        if perms:
+            out.append((group, label, perms))
+    return out
+
+
+BUILTIN_ROLES = {
+    "owner": {
+        "name": "Owner",
+        "description": "The bootstrap user: every permission. Transferable only by the owner.",
+        "permissions": sorted(ALL_PERMISSIONS),
+    },
+    "admin": {
+        "name": "Admin",
+        "description": "Everything except ownership.",
+        "permissions": sorted(ALL_PERMISSIONS),
+    },
+    "editor": {
+        "name": "Editor",
+        "description": "Edits user profiles; cannot manage access.",
+        "permissions": sorted(
+            {"users:read", "users:update", "invitations:read", "roles:read", "emails:read"}
+        ),
+    },
+    "viewer": {
+        "name": "Viewer",
+        "description": "Read-only access.",
+        "permissions": sorted(TEMPLATES["viewer"]["permissions"]),
+    },
+}

@@ -1,0 +1,60 @@
+"""Reads for RBAC: effective permissions and where each comes from."""
+
+from __future__ import annotations
+
+from rbac.models import Role
+from rbac.permissions import ALL_PERMISSIONS, CATALOG
+
+_CACHE_ATTR = "_rbac_permissions"
+
+
+def user_effective_permissions(user) -> frozenset[str]:
+    """The union of the user's roles' permissions and direct grants; every
+    permission for the owner. Cached on the user object for the request;
+    `forget_permissions` clears it after a change."""
+    if user is None or not getattr(user, "is_authenticated", False) or user.pk is None:
+        return frozenset()
+    cached = getattr(user, _CACHE_ATTR, None)
+    if cached is not None:
+        return cached
+    if user.is_owner:
+        perms = ALL_PERMISSIONS
+    else:
+        perms = set(p for p in (user.direct_permissions or []) if p in CATALOG)
+        for role_perms in Role.objects.filter(userrole__user=user).values_list(
+            "permissions", flat=True
+        ):
+            perms.update(p for p in role_perms if p in CATALOG)
+        perms = frozenset(perms)
+    setattr(user, _CACHE_ATTR, perms)
+    return perms
+
+
+def forget_permissions(user) -> None:
+    if hasattr(user, _CACHE_ATTR):
+        delattr(user, _CACHE_ATTR)
+
+
+def permission_sources(user) -> dict[str, list[str]]:
+    """For each effective permission, the names of what grants it:
+    "Owner", a role's name, or "Direct grant"."""
+    sources: dict[str, list[str]] = {}
+    if user.is_owner:
+        for code in ALL_PERMISSIONS:
+            sources.setdefault(code, []).append("Owner")
+    for role in Role.objects.filter(userrole__user=user).order_by("name"):
+        for code in role.permissions:
+            if code in CATALOG:
+                sources.setdefault(code, []).append(f"Role: {role.name}")
+    for code in user.direct_permissions or []:
+        if code in CATALOG:
+            sources.setdefault(code, []).append("Direct grant")
+    return dict(sorted(sources.items()))
+
+
+def role_list():
+    from django.db.models import Count, Q
+
+    return Role.objects.annotate(
+        member_count=Count("userrole", filter=Q(userrole__user__deleted_at__isnull=True))
+    ).order_by("-is_builtin", "name")

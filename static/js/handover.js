@@ -1,0 +1,38 @@
+// Handover: small progressive enhancements. Every page works without this.
+(function () {
+  "use strict";
+
+  // Forms with data-confirm ask before submitting (destructive actions also
+  // have a server-side confirmation step when JavaScript is off).
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    var message = form.getAttribute && form.getAttribute("data-confirm");
+    if (message && !window.confirm(message)) {
+      event.preventDefault();
+      event.stopImmediatePropagation();
+    }
+  }, true);
+
+  // "Select all" checkboxes: <input type="checkbox" data-select-all="name">
+  document.addEventListener("change", function (event) {
+    var box = event.target;
+    var name = box.getAttribute && box.getAttribute("data-select-all");
+    if (!name) return;
+    document.querySelectorAll('input[type="checkbox"][name="' + name + '"]').forEach(function (el) {
+      el.checked = box.checked;
+    });
+  });
+
+  // Copy buttons: <button data-copy="#element-id">
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-copy]");
+    if (!button) return;
+    var source = document.querySelector(button.getAttribute("data-copy"));
+    if (!source || !navigator.clipboard) return;
+    navigator.clipboard.writeText(source.value || source.textContent.trim()).then(function () {
+      var label = button.textContent;
+      button.textContent = "Copied";
+      setTimeout(function () { button.textContent = label; }, 1500);
+    });
+  });
+})();

@@ -1,0 +1,176 @@
+"""Shared fixtures.
+
+Services the suite needs (PostgreSQL, Redis, Chromium) are detected; when one
+is missing its tests skip with the reason, unless REQUIRE_SERVICES=1 (CI),
+where they fail instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+ROOT = Path(__file__).resolve().parent.parent
+SCREENSHOTS = ROOT / "var" / "screenshots"
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+STRONG_PASSWORD = "Correct-Horse-Battery-42"
+
+
+def need(condition: bool, reason: str) -> None:
+    """Skip (or, with REQUIRE_SERVICES=1, fail) when a service is missing."""
+    if condition:
+        return
+    if REQUIRE_SERVICES:
+        pytest.fail(f"REQUIRE_SERVICES=1 but {reason}")
+    pytest.skip(reason)
+
+
+def redis_url() -> str:
+    return os.environ.get("REDIS_URL", "")
+
+
+def redis_available() -> bool:
+    url = redis_url()
+    if not url:
+        return False
+    try:
+        import redis
+
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+        return True
+    except Exception:
+        return False
+
+
+@pytest.fixture
+def require_postgres():
+    from django.db import connection
+
+    need(connection.vendor == "postgresql", "PostgreSQL is not configured (set DATABASE_URL)")
+
+
+@pytest.fixture
+def require_redis():
+    need(redis_available(), "Redis is not reachable (set REDIS_URL)")
+    return redis_url()
+
+
+@pytest.fixture
+def builtin_roles(db):
+    """Built-in roles come from a data migration, but transactional tests
+    flush every table; restore them for the tests that need them."""
+    from rbac.services import builtin_roles_ensure
+
+    builtin_roles_ensure()
+
+
+def make_user(email: str, *, roles=(), password: str = STRONG_PASSWORD, **fields):
+    from django.utils import timezone
+
+    from accounts.models import User
+    from rbac.models import Role, UserRole
+
+    fields.setdefault("email_verified_at", timezone.now())
+    user = User.objects.create_user(email, password=password, **fields)
+    for slug in roles:
+        UserRole.objects.create(user=user, role=Role.objects.get(slug=slug))
+    return user
+
+
+@pytest.fixture
+def owner(db, builtin_roles):
+    return make_user("owner@example.com", roles=["owner"], is_owner=True, name="Olivia Owner")
+
+
+@pytest.fixture
+def admin_user(db, owner):
+    return make_user("admin@example.com", roles=["admin"], name="Adam Admin")
+
+
+@pytest.fixture
+def editor(db, owner):
+    return make_user("editor@example.com", roles=["editor"], name="Edith Editor")
+
+
+@pytest.fixture
+def viewer(db, owner):
+    return make_user("viewer@example.com", roles=["viewer"], name="Victor Viewer")
+
+
+@pytest.fixture
+def member(db, owner):
+    """A user with no roles at all."""
+    return make_user("member@example.com", name="Mona Member")
+
+
+@pytest.fixture
+def client_for(client):
+    """`client_for(user)`: the test client signed in as that user."""
+
+    def sign_in(user):
+        client.force_login(user, backend="accounts.backends.EmailBackend")
+        return client
+
+    return sign_in
+
+
+# --- browser ---------------------------------------------------------------
+
+BROWSER_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    need(Path(CHROMIUM).exists(), f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:  # pragma: no cover
+        need(False, "playwright is not installed")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def screenshot():
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+
+    def take(page, name: str) -> Path:
+        path = SCREENSHOTS / f"{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return take
+
+
+def pytest_report_header(config):
+    have = shutil.which("chromium") or CHROMIUM
+    database = "set" if os.environ.get("DATABASE_URL") else "unset (SQLite)"
+    return [
+        f"REQUIRE_SERVICES={int(REQUIRE_SERVICES)} DATABASE_URL={database} "
+        f"REDIS_URL={'set' if redis_url() else 'unset'} chromium={have}"
+    ]

@@ -1,0 +1,47 @@
+"""The owner signs in, sees the overview and signs out, in Chromium."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import STRONG_PASSWORD, make_user
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def site_owner(builtin_roles):
+    return make_user("owner@example.com", roles=["owner"], is_owner=True, name="Olivia Owner")
+
+
+def sign_in(page, base_url, email, password=STRONG_PASSWORD):
+    page.goto(f"{base_url}/login/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def test_owner_signs_in_sees_overview_and_signs_out(live_server, page, screenshot, site_owner):
+    page.goto(f"{live_server.url}/")
+    assert "/login/" in page.url
+    screenshot(page, "login")
+    sign_in(page, live_server.url, "owner@example.com")
+    page.wait_for_url(f"{live_server.url}/")
+    assert page.get_by_role("heading", name="Overview").is_visible()
+    assert page.get_by_role("link", name="Overview").is_visible()
+    screenshot(page, "overview")
+    page.set_viewport_size({"width": 390, "height": 844})
+    screenshot(page, "overview-phone")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(f"{live_server.url}/login/")
+    assert page.get_by_role("heading", name="Sign in").is_visible()
+    page.goto(f"{live_server.url}/")
+    assert "/login/" in page.url
+
+
+def test_wrong_password_shows_the_generic_error(live_server, page, site_owner):
+    sign_in(page, live_server.url, "owner@example.com", "wrong-password-123")
+    alert = page.get_by_role("alert")
+    assert "Incorrect email or password" in alert.inner_text()
+    assert page.get_by_label("Email").get_attribute("aria-invalid") == "true"
