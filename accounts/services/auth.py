@@ -4,6 +4,7 @@ audit records."""
 from __future__ import annotations
 
 from django.contrib.auth import login, logout
+from django.utils import timezone
 
 from accounts.models import User, normalize_email
 from audit import services as audit
@@ -19,7 +20,10 @@ def _target_for_email(email: str):
 
 def login_succeeded(request, user, *, method: str = "password") -> None:
     """Start the session (a new key: no fixation) and record the sign-in."""
+    from accounts.services.sessions import session_record
+
     login(request, user, backend="accounts.backends.EmailBackend")
+    session_record(request=request, user=user)
     audit.record("accounts.login.succeeded", actor=user, target=user, changes={"method": method})
 
 
@@ -52,7 +56,12 @@ def login_failed(*, email: str, locked_out: bool) -> None:
 
 
 def logout_user(request) -> None:
+    from accounts.models import UserSession
+
     user = request.user
     if user.is_authenticated:
         audit.record("accounts.logout", actor=user, target=user)
+        UserSession.objects.filter(session_key=request.session.session_key).update(
+            ended_at=timezone.now()
+        )
     logout(request)

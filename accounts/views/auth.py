@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.shortcuts import redirect, render
+from django.urls import path
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
@@ -82,3 +83,9 @@ def logout_view(request):
     if not request.user.is_authenticated:
         return redirect(settings.LOGIN_URL)
     return render(request, "accounts/logout.html")
+
+
+urlpatterns = [
+    path("login/", login_view, name="login"),
+    path("logout/", logout_view, name="logout"),
+]

@@ -1,0 +1,56 @@
+"""Fail closed: every route in the URLconf declares who may reach it.
+
+A view without an access rule (rbac.decorators: public, signed_in,
+permission_required) fails this test, so a new route cannot ship unguarded.
+Django admin (OTPAdminSite + RBAC backend) and the JSON API (API-key auth on
+the router) guard themselves and are checked by their own tests.
+"""
+
+from __future__ import annotations
+
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from rbac.decorators import RULE_ATTR
+from rbac.permissions import CATALOG
+
+SELF_GUARDED_PREFIXES = ("admin/", "api/")
+
+
+def iter_patterns(resolver=None, prefix=""):
+    resolver = resolver or get_resolver()
+    for entry in resolver.url_patterns:
+        route = prefix + str(entry.pattern)
+        if isinstance(entry, URLResolver):
+            yield from iter_patterns(entry, route)
+        elif isinstance(entry, URLPattern):
+            yield route, entry
+
+
+def app_routes():
+    for route, pattern in iter_patterns():
+        if route.startswith(SELF_GUARDED_PREFIXES):
+            continue
+        yield route, pattern
+
+
+def test_every_route_declares_an_access_rule():
+    missing = [
+        f"{route} -> {pattern.callback.__module__}.{pattern.callback.__name__}"
+        for route, pattern in app_routes()
+        if getattr(pattern.callback, RULE_ATTR, None) is None
+    ]
+    assert not missing, "routes without an access rule:\n" + "\n".join(missing)
+
+
+def test_every_permission_rule_names_a_catalog_permission():
+    for route, pattern in app_routes():
+        rule = getattr(pattern.callback, RULE_ATTR)
+        if rule[0] == "permission":
+            assert rule[1] in CATALOG, f"{route} requires unknown permission {rule[1]}"
+
+
+def test_admin_site_requires_otp():
+    from django.contrib import admin
+    from django_otp.admin import OTPAdminSite
+
+    assert isinstance(admin.site, OTPAdminSite)
