@@ -55,10 +55,11 @@ class PermissionsField(forms.MultipleChoiceField):
 
 def keep_locked(actor, submitted, current) -> list[str]:
     """Disabled checkboxes are not submitted: permissions the actor cannot
-    change keep their current state, whatever the request says."""
+    change keep their current state. Anything else submitted is passed on
+    as is, so the service refuses a forged one with the escalation error."""
     held = user_effective_permissions(actor)
-    submitted, current = set(submitted), set(current)
-    return sorted({p for p in submitted if p in held or p not in CATALOG} | (current - held))
+    submitted, current = {str(p) for p in submitted}, set(current)
+    return sorted(submitted | (current - held))
 
 
 class RoleForm(forms.Form):
