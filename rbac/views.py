@@ -43,6 +43,14 @@ def _error_text(exc: ValidationError) -> str:
     return " ".join(exc.messages)
 
 
+def _parse_version(value):
+    """The role version the editor was opened at; None if absent or garbled."""
+    try:
+        return parse_datetime(value or "")
+    except ValueError:
+        return None
+
+
 def _add_errors(form, exc: ValidationError) -> None:
     if hasattr(exc, "error_dict"):
         for field, errors in exc.error_dict.items():
@@ -166,7 +174,7 @@ def _role_editor(request, role: Role | None):
                 name=data["name"],
                 description=data["description"],
                 permissions=selected,
-                expected_updated_at=parse_datetime(data.get("updated_at") or ""),
+                expected_updated_at=_parse_version(data.get("updated_at")),
             )
             messages.success(request, f"Role {role.name} saved.")
     except PolicyDenied as exc:

@@ -257,3 +257,54 @@ def test_role_detail_lists_members_with_pagination(client_for, admin_user):
     body = client_for(admin_user).get("/roles/viewer/").content.decode()
     assert "Page 1 of 2" in body
     assert body.count("list-group-item d-flex") == 25
+
+
+def test_role_edit_saves_with_the_version_it_was_opened_at(client_for, admin_user):
+    import re
+
+    client = client_for(admin_user)
+    services.role_create(actor=admin_user, slug="support", name="Support")
+    body = client.get("/roles/support/edit/").content.decode()
+    seen = re.search(r'name="updated_at" value="([^"]+)"', body).group(1)
+    data = {"name": "Support", "permissions": ["users:read"], "updated_at": seen, "step": "save"}
+    assert client.post("/roles/support/edit/", data).status_code == 302
+    # A second save from the same (now stale) form is refused, not applied.
+    response = client.post("/roles/support/edit/", {**data, "permissions": ["mfa:read"]})
+    assert response.status_code == 400
+    assert "Someone else changed this role while you were editing it." in (
+        response.content.decode()
+    )
+    assert Role.objects.get(slug="support").permissions == ["users:read"]
+
+
+def test_htmx_save_redirects_with_hx_redirect(client_for, admin_user):
+    response = client_for(admin_user).post(
+        "/roles/new/", {"slug": "ops", "name": "Ops", "step": "save"}, **HX
+    )
+    assert response["HX-Redirect"] == "/roles/ops/"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"name": "X" * 500, "step": "save"},
+        {"name": "Ok", "updated_at": "2024-13-45T99:00", "step": "save"},
+        {"name": "Ok", "permissions": ["\x00", "users:read"], "step": "preview"},
+        {"name": "", "step": "save"},
+    ],
+)
+def test_bad_role_input_never_500s(client_for, admin_user, data):
+    services.role_create(actor=admin_user, slug="support", name="Support")
+    response = client_for(admin_user).post("/roles/support/edit/", data)
+    assert response.status_code in (200, 302, 400)
+
+
+def test_bad_user_ids_and_slugs_are_404_not_500(client_for, admin_user, member):
+    client = client_for(admin_user)
+    assert client.get("/roles/nope/").status_code == 404
+    assert client.post(f"/roles/users/{member.pk}/roles/nope/remove/").status_code == 404
+    import uuid
+
+    assert client.get(f"/roles/users/{uuid.uuid4()}/access/").status_code == 404
+    response = client.post("/roles/ownership/", {"target": "not-a-uuid", "password": "x"})
+    assert response.status_code == 403  # not the owner
