@@ -74,3 +74,17 @@ def permission_required(permission: str):
         return _mark(wrapper, ("permission", permission))
 
     return decorator
+
+
+def owner_required(view):
+    """Signed in as the owner (ownership transfer). Everyone else gets 403."""
+
+    @functools.wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not request.user.is_owner:
+            return forbidden(request, message="Only the owner can do this.")
+        return view(request, *args, **kwargs)
+
+    return _mark(wrapper, ("owner",))
