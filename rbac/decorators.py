@@ -84,6 +84,14 @@ def owner_required(view):
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
         if not request.user.is_owner:
+            from audit import services as audit
+
+            audit.record(
+                "rbac.page.denied",
+                actor=request.user,
+                outcome="denied",
+                reason=f"owner_only: {request.method} {request.path} is for the owner",
+            )
             return forbidden(request, message="Only the owner can do this.")
         return view(request, *args, **kwargs)
 
