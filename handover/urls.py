@@ -15,4 +15,6 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("", include("accounts.views.auth")),
     path("admin/", admin.site.urls),
+    path("account/", include("accounts.views.account")),
+    path("users/", include("accounts.views.user_security")),
 ]
