@@ -26,8 +26,6 @@ class SessionActivityMiddleware:
     session also deletes its Django session row, which signs it out on every
     web process at once; this check covers a session whose row survived."""
 
-    SEEN_KEY = "_hv_seen"
-
     def __init__(self, get_response):
         self.get_response = get_response
 
@@ -35,12 +33,16 @@ class SessionActivityMiddleware:
         user = getattr(request, "user", None)
         key = request.session.session_key if hasattr(request, "session") else None
         if user is not None and key and user.is_authenticated:
-            from accounts.services.sessions import TOUCH_INTERVAL_SECONDS, session_touch
+            from accounts.services.sessions import (
+                SEEN_SESSION_KEY,
+                TOUCH_INTERVAL_SECONDS,
+                session_touch,
+            )
 
             now = int(time.time())
-            if now - int(request.session.get(self.SEEN_KEY, 0)) >= TOUCH_INTERVAL_SECONDS:
+            if now - int(request.session.get(SEEN_SESSION_KEY, 0)) >= TOUCH_INTERVAL_SECONDS:
                 if session_touch(session_key=key, user=user):
-                    request.session[self.SEEN_KEY] = now
+                    request.session[SEEN_SESSION_KEY] = now
                 else:
                     logout(request)
         return self.get_response(request)

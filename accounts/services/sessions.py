@@ -16,6 +16,9 @@ from audit import context
 from audit import services as audit
 from handover.services import service
 
+# When SessionActivityMiddleware last wrote "last seen" (epoch seconds).
+SEEN_SESSION_KEY = "_hv_seen"
+
 
 def session_record(*, request, user) -> UserSession:
     """Record the session just started for `user` (called after login())."""
@@ -35,6 +38,7 @@ def session_record(*, request, user) -> UserSession:
             "reauthenticated_at": now,
         },
     )
+    request.session[SEEN_SESSION_KEY] = int(now.timestamp())
     return session
 
 
