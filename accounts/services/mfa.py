@@ -110,10 +110,6 @@ def mfa_verify(*, user, code: str) -> Verified:
 # --- enrolment -------------------------------------------------------------------
 
 
-def totp_config_url(device) -> str:
-    return device.config_url
-
-
 @service
 def totp_enrol_begin(*, actor) -> TOTPDevice:
     """The unconfirmed authenticator app `actor` is setting up: the same one

@@ -74,10 +74,12 @@ def section(request, user_id):
     subject = get_object_or_404(User, pk=user_id)
     if not (user_has(request.user, "sessions:read") or user_has(request.user, "mfa:read")):
         return forbidden(request, permission="sessions:read")
-    ctx = security_context(request, subject)
     if request.headers.get("HX-Request") == "true":
-        return render(request, "users/sections/security_body.html", ctx)
-    return render(request, "users/security_page.html", ctx)
+        return render(
+            request, "users/sections/security_body.html", security_context(request, subject)
+        )
+    # The section's template tag fetches what it shows.
+    return render(request, "users/security_page.html", {"subject": subject})
 
 
 @permission_required("sessions:revoke")

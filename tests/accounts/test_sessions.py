@@ -238,3 +238,20 @@ def test_nobody_but_the_owner_ends_the_owners_sessions(admin_user, owner):
     assert denied.value.message == "The owner cannot be signed out by someone else."
     [event] = events("accounts.session.revoked")
     assert event.outcome == "denied"
+
+
+def test_session_lists_take_a_fixed_number_of_queries(
+    admin_user, alice, client_for, django_assert_max_num_queries
+):
+    for _ in range(8):
+        sign_in("alice@example.com", user_agent=FIREFOX)
+    client = client_for(admin_user)
+    client.get(f"/users/{alice.pk}/security/")  # warm the session's last-seen write
+    with django_assert_max_num_queries(9):
+        response = client.get(f"/users/{alice.pk}/security/")
+    assert response.content.decode().count("Firefox 128 on Windows") == 8
+    mine = sign_in("alice@example.com")
+    mine.get("/account/")
+    with django_assert_max_num_queries(12):
+        response = mine.get("/account/")
+    assert len(response.context["sessions"]) == 9
