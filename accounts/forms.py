@@ -11,3 +11,21 @@ class LoginForm(forms.Form):
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
+
+
+class MFACodeForm(forms.Form):
+    otp_token = forms.CharField(
+        label="Code",
+        max_length=32,
+        strip=True,
+        widget=forms.TextInput(
+            attrs={
+                "autocomplete": "one-time-code",
+                "inputmode": "text",
+                "autofocus": True,
+                "spellcheck": "false",
+                "autocapitalize": "off",
+                "class": "form-control form-control-lg text-center code-input",
+            }
+        ),
+    )

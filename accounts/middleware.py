@@ -1,4 +1,9 @@
+import time
+from urllib.parse import urlencode
+
 from django.contrib.auth import logout
+from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
+from django.urls import Resolver404, resolve, reverse
 
 
 class ActiveAccountMiddleware:
@@ -13,3 +18,100 @@ class ActiveAccountMiddleware:
         if user is not None and user.is_authenticated and not user.is_active:
             logout(request)
         return self.get_response(request)
+
+
+class SessionActivityMiddleware:
+    """Keeps each session's "last seen" (written at most once a minute, not
+    on every request) and signs out a session that was ended. Ending a
+    session also deletes its Django session row, which signs it out on every
+    web process at once; this check covers a session whose row survived."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        key = request.session.session_key if hasattr(request, "session") else None
+        if user is not None and key and user.is_authenticated:
+            from accounts.services.sessions import (
+                SEEN_SESSION_KEY,
+                TOUCH_INTERVAL_SECONDS,
+                session_touch,
+            )
+
+            now = int(time.time())
+            if now - int(request.session.get(SEEN_SESSION_KEY, 0)) >= TOUCH_INTERVAL_SECONDS:
+                if session_touch(session_key=key, user=user):
+                    request.session[SEEN_SESSION_KEY] = now
+                else:
+                    logout(request)
+        return self.get_response(request)
+
+
+class MFAPolicyMiddleware:
+    """Who must use a second factor uses it.
+
+    - A signed-in user who has an authenticator app but whose session was
+      not verified with a code (a sign-in path without the code step) is
+      sent to the code step.
+    - A user whom settings.MFA_POLICY obliges to use MFA but who has no
+      authenticator app is sent to set one up, and reaches nothing else
+      (but signing out) until done.
+
+    Must come after django_otp's OTPMiddleware (it reads is_verified()).
+    """
+
+    # Where such a user may still go.
+    EXEMPT = {
+        "logout",
+        "login",
+        "login_mfa",
+        "healthz",
+        "account:mfa_setup",
+        "account:recovery_codes",
+        "account:recovery_codes_download",
+    }
+    CHECKED_KEY = "_hv_mfa_checked"
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        target = self._redirect_for(request)
+        if target is None:
+            return self.get_response(request)
+        if request.path_info.startswith("/api/"):
+            return JsonResponse(
+                {"error": "mfa_required", "detail": "Two-factor authentication is required."},
+                status=403,
+            )
+        url = f"{reverse(target)}?{urlencode({'next': request.get_full_path()})}"
+        if request.headers.get("HX-Request") == "true":  # before HtmxMiddleware runs
+            return HttpResponse(status=204, headers={"HX-Redirect": url})
+        return HttpResponseRedirect(url)
+
+    def _redirect_for(self, request) -> str | None:
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated or not hasattr(user, "is_verified"):
+            return None
+        if user.is_verified():
+            return None
+        try:
+            match = resolve(request.path_info)
+        except Resolver404:
+            return None
+        if match.view_name in self.EXEMPT:
+            return None
+        from accounts.security import has_mfa, mfa_required
+
+        required = mfa_required(user)
+        if not required and request.session.get(self.CHECKED_KEY) == str(user.pk):
+            return None
+        if has_mfa(user):
+            return "login_mfa"
+        if required:
+            return "account:mfa_setup"
+        # Neither a factor nor an obligation: no need to look again in this
+        # session (enrolling verifies the session that does it).
+        request.session[self.CHECKED_KEY] = str(user.pk)
+        return None

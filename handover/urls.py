@@ -16,4 +16,6 @@ urlpatterns = [
     path("", include("accounts.views.auth")),
     path("admin/", admin.site.urls),
     path("roles/", include("rbac.urls")),
+    path("account/", include("accounts.views.account")),
+    path("users/", include("accounts.views.user_security")),
 ]

@@ -18,13 +18,56 @@ def _target_for_email(email: str):
     return None, Target(type="user", id="", label=normalize_email(email))
 
 
-def login_succeeded(request, user, *, method: str = "password") -> None:
-    """Start the session (a new key: no fixation) and record the sign-in."""
+def login_succeeded(request, user, *, method: str = "password", device=None) -> None:
+    """Start the session (a new key: no fixation) and record the sign-in.
+    With `device` (the OTP device that accepted the code) the session is
+    OTP-verified through django-otp's own `login` helper."""
+    from django_otp import login as otp_login
+
+    from accounts.models import UserSession
     from accounts.services.sessions import session_record
 
+    old_key = request.session.session_key
     login(request, user, backend="accounts.backends.EmailBackend")
+    if old_key and old_key != request.session.session_key:
+        # login() replaced the key (no fixation); the old one is over.
+        UserSession.objects.filter(session_key=old_key, ended_at__isnull=True).update(
+            ended_at=timezone.now()
+        )
+    if device is not None:
+        otp_login(request, device)
     session_record(request=request, user=user)
-    audit.record("accounts.login.succeeded", actor=user, target=user, changes={"method": method})
+    changes = {"method": method}
+    if method == "recovery_code":
+        from accounts.security import recovery_codes_left
+
+        changes["recovery_codes_left"] = recovery_codes_left(user)
+    audit.record("accounts.login.succeeded", actor=user, target=user, changes=changes)
+
+
+def code_failed(request, user, *, reason: str, throttled: bool = False) -> None:
+    """A wrong second-factor code: recorded like a failed sign-in and counted
+    by django-axes towards the account's lockout (the same counter as wrong
+    passwords), so codes cannot be guessed faster than passwords."""
+    from django.contrib.auth.signals import user_login_failed
+
+    audit.record(
+        "accounts.login.failed",
+        actor=None,
+        actor_label=user.email,
+        target=user,
+        outcome="denied" if throttled else "failed",
+        reason=reason,
+    )
+    if not throttled:
+        user_login_failed.send(sender=__name__, credentials={"email": user.email}, request=request)
+
+
+def account_locked(request, user) -> bool:
+    """Whether django-axes has locked `user`'s account."""
+    from axes.handlers.proxy import AxesProxyHandler
+
+    return AxesProxyHandler.is_locked(request, credentials={"email": user.email})
 
 
 def login_failed(*, email: str, locked_out: bool) -> None:

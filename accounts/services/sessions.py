@@ -6,11 +6,18 @@ session row ends it on every web process at its next request.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.utils import timezone
 
 from accounts.models import UserSession
+from accounts.security import describe_user_agent
 from audit import context
+from audit import services as audit
+from handover.services import service
+
+# When SessionActivityMiddleware last wrote "last seen" (epoch seconds).
+SEEN_SESSION_KEY = "_hv_seen"
 
 
 def session_record(*, request, user) -> UserSession:
@@ -31,6 +38,7 @@ def session_record(*, request, user) -> UserSession:
             "reauthenticated_at": now,
         },
     )
+    request.session[SEEN_SESSION_KEY] = int(now.timestamp())
     return session
 
 
@@ -55,3 +63,138 @@ def sessions_end_all(user, *, except_key: str | None = None) -> int:
 def sessions_end_for_users(user_ids) -> int:
     """Set-based variant for batch actions."""
     return _end(UserSession.objects.filter(user_id__in=list(user_ids)))
+
+
+# --- activity, revocation and re-authentication ----------------------------------
+
+# Last seen is written at most this often per session, not on every request.
+TOUCH_INTERVAL_SECONDS = 60
+
+
+def session_touch(*, session_key: str, user) -> bool:
+    """Note that the session was used now. Returns False when the session
+    was ended (the caller signs it out). A session started without
+    `session_record` (e.g. by another sign-in path) is recorded here."""
+    now = timezone.now()
+    updated = UserSession.objects.filter(session_key=session_key, ended_at__isnull=True).update(
+        last_seen_at=now
+    )
+    if updated:
+        return True
+    existing = UserSession.objects.filter(session_key=session_key).first()
+    if existing is not None:
+        return existing.user_id == user.pk and existing.ended_at is None
+    ctx = context.current()
+    UserSession.objects.create(
+        session_key=session_key,
+        user=user,
+        ip=ctx.ip,
+        user_agent=ctx.user_agent,
+        created_at=now,
+        last_seen_at=now,
+    )
+    return True
+
+
+def _check_session_action(actor, user, *, action: str) -> None:
+    """Your own sessions are yours to end; anyone else's need
+    sessions:revoke and the usual rules about whom you may act on."""
+    from rbac.policies import check_user_action
+
+    if actor is not None and user is not None and actor.pk == user.pk:
+        return
+    check_user_action(
+        actor,
+        user,
+        "sessions:revoke",
+        action=action,
+        verb="end the sessions of",
+        past="signed out by someone else",
+    )
+
+
+@service
+def session_revoke(*, actor, session: UserSession) -> bool:
+    """End one session (the signed-in user's own, or another user's with
+    sessions:revoke). Effective at that browser's next request on any web
+    process. Returns False when it had already ended."""
+    action = "accounts.session.revoked"
+    _check_session_action(actor, session.user, action=action)
+    locked = UserSession.objects.select_for_update().get(pk=session.pk)
+    if locked.ended_at is not None:
+        return False
+    _end(UserSession.objects.filter(pk=locked.pk))
+    audit.record(
+        action,
+        actor=actor,
+        target=session.user,
+        changes={
+            "session": [locked.pk, None],
+            "device": describe_user_agent(locked.user_agent),
+            "ip": locked.ip,
+        },
+    )
+    return True
+
+
+@service
+def sessions_revoke_all(*, actor, user, except_key: str | None = None) -> int:
+    """End every open session of `user` but `except_key` (the caller's own,
+    when they sign out their other devices). Returns how many ended."""
+    action = "accounts.session.revoked_all"
+    _check_session_action(actor, user, action=action)
+    list(
+        UserSession.objects.select_for_update()
+        .filter(user=user, ended_at__isnull=True)
+        .values_list("pk", flat=True)
+    )
+    ended = sessions_end_all(user, except_key=except_key)
+    if not ended:
+        return 0
+    audit.record(
+        action,
+        actor=actor,
+        target=user,
+        changes={"sessions_ended": ended, "kept_current": bool(except_key)},
+    )
+    return ended
+
+
+def reauth_is_recent(session_key: str | None, *, now=None) -> bool:
+    """Whether the password (and code) were entered in this session within
+    settings.REAUTH_WINDOW."""
+    if not session_key:
+        return False
+    now = now or timezone.now()
+    at = (
+        UserSession.objects.filter(session_key=session_key, ended_at__isnull=True)
+        .values_list("reauthenticated_at", flat=True)
+        .first()
+    )
+    return at is not None and now - at <= settings.REAUTH_WINDOW
+
+
+@service
+def session_reauthenticate(*, actor, session_key: str, method: str = "password") -> None:
+    """Record that `actor` proved who they are again in this session (the
+    caller has checked the password and code)."""
+    now = timezone.now()
+    updated = UserSession.objects.filter(
+        session_key=session_key, user=actor, ended_at__isnull=True
+    ).update(reauthenticated_at=now, last_seen_at=now)
+    if not updated:
+        ctx = context.current()
+        UserSession.objects.update_or_create(
+            session_key=session_key,
+            defaults={
+                "user": actor,
+                "ip": ctx.ip,
+                "user_agent": ctx.user_agent,
+                "last_seen_at": now,
+                "ended_at": None,
+                "reauthenticated_at": now,
+            },
+        )
+    audit.record(
+        "accounts.session.reauthenticated", actor=actor, target=actor, changes={"method": method}
+    )

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
+
 from django.conf import settings
+from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -11,8 +14,11 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
-from accounts.forms import LoginForm
+from accounts.forms import LoginForm, MFACodeForm
+from accounts.models import User
+from accounts.security import has_mfa
 from accounts.services import auth as auth_services
+from accounts.services.mfa import CodeRefused, mfa_verify
 from rbac.decorators import public
 
 GENERIC_LOGIN_ERROR = "Incorrect email or password, or this account cannot sign in right now."
@@ -52,6 +58,10 @@ def login_view(request):
         email = form.cleaned_data["email"]
         user = authenticate(request, email=email, password=form.cleaned_data["password"])
         if user is not None:
+            if has_mfa(user):
+                # Not signed in yet: the code comes first.
+                _set_pending(request, user, next_url=safe_next(request, fallback=""))
+                return redirect("login_mfa")
             auth_services.login_succeeded(request, user)
             return redirect(safe_next(request))
         auth_services.login_failed(
@@ -63,6 +73,89 @@ def login_view(request):
     if request.method == "POST":
         return _render_login(request, form, error=GENERIC_LOGIN_ERROR)
     return _render_login(request, form)
+
+
+# --- second step: the code ------------------------------------------------------
+
+PENDING_KEY = "mfa_pending"
+# How long the password step stays good while the code is awaited.
+PENDING_SECONDS = 5 * 60
+
+
+def _set_pending(request, user, *, next_url: str) -> None:
+    request.session[PENDING_KEY] = {
+        "user": str(user.pk),
+        "at": int(time.time()),
+        "next": next_url,
+    }
+
+
+def _pending_user(request):
+    """The user who entered the right password in this browser in the last
+    few minutes, or (step-up) the signed-in user whose session is not yet
+    verified although they have a factor. None otherwise."""
+    if request.user.is_authenticated:
+        return request.user if not request.user.is_verified() else None
+    pending = request.session.get(PENDING_KEY) or {}
+    if not pending or time.time() - pending.get("at", 0) > PENDING_SECONDS:
+        return None
+    user = User.objects.filter(pk=pending.get("user")).first()
+    return user if user is not None and user.is_active else None
+
+
+def _render_mfa(request, form, *, error=None, status=200):
+    return render(request, "accounts/login_mfa.html", {"form": form, "error": error}, status=status)
+
+
+@public
+@sensitive_post_parameters("otp_token")
+@csrf_protect
+@never_cache
+@require_http_methods(["GET", "POST"])
+def login_mfa_view(request):
+    """Step two of signing in: a code from the authenticator app or a
+    recovery code. Wrong codes are throttled by django-otp and count
+    towards the account lockout."""
+    user = _pending_user(request)
+    if user is None:
+        request.session.pop(PENDING_KEY, None)
+        if request.user.is_authenticated:
+            return redirect(safe_next(request))
+        messages.info(request, "Please sign in again.")
+        return redirect("login")
+    form = MFACodeForm(request.POST or None)
+    if request.method == "GET" or not form.is_valid():
+        error = "Enter the code." if request.method == "POST" else None
+        return _render_mfa(request, form, error=error)
+    if auth_services.account_locked(request, user):
+        auth_services.login_failed(email=user.email, locked_out=True)
+        request.session.pop(PENDING_KEY, None)
+        return _render_login(
+            request, LoginForm(initial={"email": user.email}), error=GENERIC_LOGIN_ERROR
+        )
+    try:
+        verified = mfa_verify(user=user, code=form.cleaned_data["otp_token"])
+    except CodeRefused as refused:
+        reason = "Code refused (throttled)." if refused.throttled else "Wrong code."
+        auth_services.code_failed(request, user, reason=reason, throttled=refused.throttled)
+        if getattr(request, "axes_locked_out", False):
+            request.session.pop(PENDING_KEY, None)
+            return _render_login(
+                request, LoginForm(initial={"email": user.email}), error=GENERIC_LOGIN_ERROR
+            )
+        return _render_mfa(request, MFACodeForm(), error=refused.message)
+    pending = request.session.pop(PENDING_KEY, None) or {}
+    auth_services.login_succeeded(request, user, method=verified.method, device=verified.device)
+    if verified.method == "recovery_code":
+        from accounts.security import recovery_codes_left
+
+        left = recovery_codes_left(user)
+        messages.warning(
+            request,
+            f"You signed in with a recovery code; {left} left. "
+            "Create new ones on your account page if you are running low.",
+        )
+    return redirect(pending.get("next") or safe_next(request))
 
 
 def lockout_response(request, credentials, *args, **kwargs):
@@ -88,4 +181,5 @@ def logout_view(request):
 urlpatterns = [
     path("login/", login_view, name="login"),
     path("logout/", logout_view, name="logout"),
+    path("login/mfa/", login_mfa_view, name="login_mfa"),
 ]

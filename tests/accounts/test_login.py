@@ -26,7 +26,10 @@ def events(action=None):
     return list(qs.filter(action=action) if action else qs)
 
 
-def test_sign_in_with_correct_password_redirects_to_overview(client, owner):
+def test_sign_in_with_correct_password_redirects_to_overview(client, owner, settings):
+    # About the password step; MFA enforcement for the owner (a manager
+    # without a device) is tested in tests/accounts/test_mfa_policy.py.
+    settings.MFA_POLICY = "none"
     response = post_login(client, "owner@example.com", STRONG_PASSWORD)
     assert response.status_code == 302
     assert response["Location"] == reverse("overview")

@@ -1,0 +1,61 @@
+"""What signed-in users change about their own account: profile and
+password. (Administrators change other people's through `users` and
+`passwords`.)"""
+
+from __future__ import annotations
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from accounts.models import User
+from audit import services as audit
+from handover.services import service
+
+
+@service
+def account_profile_update(*, actor, name: str, phone: str) -> User:
+    user = User.objects.select_for_update().get(pk=actor.pk)
+    changes = {}
+    for field, value in (("name", name.strip()), ("phone", phone.strip())):
+        if getattr(user, field) != value:
+            changes[field] = [getattr(user, field), value]
+            setattr(user, field, value)
+    if not changes:
+        return user
+    user.save(update_fields=[*changes, "updated_at"])
+    audit.record("accounts.profile.updated", actor=actor, target=user, changes=changes)
+    return user
+
+
+@service
+def account_password_change(
+    *, actor, current_password: str, new_password: str, keep_session_key: str | None
+) -> User:
+    """Change your own password. Every other session ends and outstanding
+    reset links stop working; the session `keep_session_key` stays (the
+    view re-hashes it with update_session_auth_hash). Raises
+    ValidationError keyed by field."""
+    from accounts.services.sessions import sessions_end_all
+    from accounts.services.tokens import tokens_revoke_all
+
+    user = User.objects.select_for_update().get(pk=actor.pk)
+    if not user.check_password(current_password):
+        raise ValidationError({"current_password": "Your current password is not right."})
+    try:
+        validate_password(new_password, user)
+    except ValidationError as exc:
+        raise ValidationError({"new_password": exc.messages}) from None
+    user.set_password(new_password)
+    user.password_changed_at = timezone.now()
+    user.must_change_password = False
+    user.save(update_fields=["password", "password_changed_at", "must_change_password"])
+    tokens_revoke_all(user)
+    ended = sessions_end_all(user, except_key=keep_session_key)
+    audit.record(
+        "accounts.password.changed",
+        actor=actor,
+        target=user,
+        changes={"other_sessions_ended": ended},
+    )
+    return user

@@ -1,0 +1,262 @@
+"""Multi-factor authentication with django-otp: an authenticator app (TOTP)
+plus ten single-use recovery codes (a static device).
+
+django-otp does the cryptography, refuses a TOTP code at or before the last
+accepted time step (no reuse) and throttles failures (1, 2, 4, 8 ... seconds
+per device). Recovery codes are stored as a keyed hash (HMAC with the
+SECRET_KEY), never in clear, and django-otp deletes a static token when it is
+used, so each code works once.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.crypto import salted_hmac
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from accounts.security import factor_device, factor_id
+from audit import services as audit
+from handover.services import service
+
+RECOVERY_CODE_COUNT = 10
+# Lower-case letters and digits without look-alikes (0/o, 1/l/i).
+_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+_RECOVERY_SHAPE = re.compile(r"^[a-z0-9]{10}$")
+WRONG_CODE = "That code is not right. Check your authenticator app and try again."
+THROTTLED = "Too many wrong codes. Wait {seconds} seconds, then try again."
+
+
+class CodeRefused(Exception):
+    """A code was not accepted; `message` is for people."""
+
+    def __init__(self, message: str, *, throttled: bool = False):
+        super().__init__(message)
+        self.message = message
+        self.throttled = throttled
+
+
+# --- codes ---------------------------------------------------------------------
+
+
+def _new_recovery_code() -> str:
+    raw = "".join(secrets.choice(_ALPHABET) for _ in range(10))
+    return f"{raw[:5]}-{raw[5:]}"
+
+
+def normalize_code(code: str) -> str:
+    return re.sub(r"[\s-]", "", (code or "")).lower()
+
+
+def hash_recovery_code(code: str) -> str:
+    """What is stored for a recovery code: 16 hex characters of an HMAC
+    (StaticToken.token holds at most 16 characters)."""
+    return salted_hmac("handover.mfa.recovery-code", normalize_code(code)).hexdigest()[:16]
+
+
+def _throttle_message(device) -> str | None:
+    allowed, info = device.verify_is_allowed()
+    if allowed:
+        return None
+    locked_until = (info or {}).get("locked_until")
+    seconds = 1
+    if locked_until is not None:
+        seconds = max(1, int((locked_until - timezone.now()).total_seconds() + 0.999))
+    return THROTTLED.format(seconds=seconds)
+
+
+@dataclass(frozen=True)
+class Verified:
+    device: object
+    method: str  # "totp" or "recovery_code"
+
+
+def mfa_verify(*, user, code: str) -> Verified:
+    """Check a sign-in or re-authentication code: six digits go to the
+    authenticator app, anything else is tried as a recovery code (used up
+    when it matches). Raises CodeRefused. The caller signs the user in and
+    records the outcome; a refusal also counts towards the lockout there."""
+    code = normalize_code(code)
+    if code.isdigit() and len(code) == 6:
+        devices = list(TOTPDevice.objects.filter(user=user, confirmed=True))
+        method, token = "totp", code
+    elif _RECOVERY_SHAPE.match(code):
+        devices = list(StaticDevice.objects.filter(user=user, confirmed=True))
+        method, token = "recovery_code", hash_recovery_code(code)
+    else:
+        raise CodeRefused(WRONG_CODE)
+    if not devices:
+        raise CodeRefused(WRONG_CODE)
+    for device in devices:
+        message = _throttle_message(device)
+        if message:
+            raise CodeRefused(message, throttled=True)
+    # Each verify_token runs in its own transaction so a failure's throttle
+    # increment is kept even when the caller's request fails afterwards.
+    for device in devices:
+        with transaction.atomic():
+            locked = type(device).objects.select_for_update().get(pk=device.pk)
+            if locked.verify_token(token):
+                return Verified(device=locked, method=method)
+    raise CodeRefused(WRONG_CODE)
+
+
+# --- enrolment -------------------------------------------------------------------
+
+
+@service
+def totp_enrol_begin(*, actor) -> TOTPDevice:
+    """The unconfirmed authenticator app `actor` is setting up: the same one
+    (and secret) until it is confirmed, so reloading the page keeps the QR
+    code valid. Nothing is audited until it is confirmed."""
+    pending = (
+        TOTPDevice.objects.select_for_update()
+        .filter(user=actor, confirmed=False)
+        .order_by("-id")
+        .first()
+    )
+    if pending is not None:
+        return pending
+    return TOTPDevice.objects.create(user=actor, name="Authenticator app", confirmed=False)
+
+
+def _replace_recovery_codes(user) -> list[str]:
+    device, _ = StaticDevice.objects.get_or_create(
+        user=user, name="Recovery codes", defaults={"confirmed": True}
+    )
+    device.token_set.all().delete()
+    codes = [_new_recovery_code() for _ in range(RECOVERY_CODE_COUNT)]
+    StaticToken.objects.bulk_create(
+        [StaticToken(device=device, token=hash_recovery_code(c)) for c in codes]
+    )
+    device.throttle_reset(commit=True)
+    return codes
+
+
+def totp_enrol_confirm(*, actor, device: TOTPDevice, code: str) -> list[str]:
+    """Confirm the authenticator app with a code from it, and create the
+    recovery codes. Returns the codes in clear: show them once, they are not
+    stored. Raises ValidationError on a wrong code (and the failure counts
+    towards django-otp's throttle, so the check is outside the service's
+    transaction that would roll it back)."""
+    with transaction.atomic():
+        locked = TOTPDevice.objects.select_for_update().filter(pk=device.pk, user=actor).first()
+        if locked is None or locked.confirmed:
+            raise ValidationError(
+                "This setup has expired. Start again from your account page.", code="stale"
+            )
+        message = _throttle_message(locked)
+        if message:
+            raise ValidationError(message, code="throttled")
+        accepted = locked.verify_token(normalize_code(code))
+    if not accepted:
+        raise ValidationError(WRONG_CODE, code="wrong_code")
+    return _totp_confirm(actor=actor, device=locked)
+
+
+@service
+def _totp_confirm(*, actor, device: TOTPDevice) -> list[str]:
+    locked = TOTPDevice.objects.select_for_update().get(pk=device.pk)
+    if locked.confirmed:
+        raise ValidationError("This authenticator app is already set up.", code="stale")
+    # Another app confirmed earlier (a second enrolment) is replaced.
+    TOTPDevice.objects.filter(user=actor, confirmed=True).exclude(pk=locked.pk).delete()
+    locked.confirmed = True
+    locked.save(update_fields=["confirmed"])
+    codes = _replace_recovery_codes(actor)
+    audit.record(
+        "accounts.mfa.enrolled",
+        actor=actor,
+        target=actor,
+        changes={"factor": [None, factor_id(locked)], "recovery_codes": RECOVERY_CODE_COUNT},
+    )
+    return codes
+
+
+@service
+def recovery_codes_regenerate(*, actor) -> list[str]:
+    """Replace `actor`'s recovery codes with ten new ones (the old ones stop
+    working). Needs a confirmed authenticator app."""
+    if not TOTPDevice.objects.select_for_update().filter(user=actor, confirmed=True).exists():
+        raise ValidationError(
+            "Set up an authenticator app before creating recovery codes.", code="no_mfa"
+        )
+    codes = _replace_recovery_codes(actor)
+    audit.record(
+        "accounts.mfa.recovery_codes_regenerated",
+        actor=actor,
+        target=actor,
+        changes={"recovery_codes": RECOVERY_CODE_COUNT},
+    )
+    return codes
+
+
+# --- removal ---------------------------------------------------------------------
+
+
+@service
+def mfa_device_remove(*, actor, user, device_id: str) -> None:
+    """Remove one factor of `user` (seed: removeMfaFactor). Your own after
+    re-authenticating (the view checks that); anyone else's with mfa:reset,
+    which also notifies them and ends all their sessions. Removing the
+    authenticator app removes the recovery codes with it.
+
+    `device_id` is a factor id as listed by accounts.security.factors_for_user.
+    """
+    from rbac.policies import PolicyDenied, check_user_action
+
+    action = "accounts.mfa.removed"
+    by_self = actor is not None and actor.pk == user.pk
+    if not by_self:
+        check_user_action(
+            actor,
+            user,
+            "mfa:reset",
+            action=action,
+            verb="remove a factor from",
+            past="stripped of a factor by someone else",
+        )
+    device = factor_device(user, device_id)
+    if device is None:
+        raise PolicyDenied(
+            "not_found",
+            "This factor does not exist (it may have been removed already).",
+            action=action,
+            actor=actor,
+            target=user,
+        )
+    removed = [factor_id(device)]
+    device = type(device).objects.select_for_update().get(pk=device.pk)
+    if isinstance(device, TOTPDevice):
+        others = TOTPDevice.objects.filter(user=user, confirmed=True).exclude(pk=device.pk)
+        if not others.exists():
+            for static in StaticDevice.objects.filter(user=user):
+                removed.append(factor_id(static))
+                static.delete()
+    device.delete()
+    audit.record(
+        action,
+        actor=actor,
+        target=user,
+        reason="" if by_self else "Removed by an administrator.",
+        changes={"factors": [removed, None]},
+    )
+    if not by_self:
+        from accounts.services.emails import email_queue
+        from accounts.services.sessions import sessions_end_all
+
+        email_queue(
+            to=user.email,
+            template="mfa_factor_removed",
+            context={"user": user, "removed_by": actor, "factors": removed},
+            user=user,
+        )
+        # The sessions were verified with the removed factor: they end with
+        # this transaction (a deleted session row is signed out everywhere).
+        sessions_end_all(user)

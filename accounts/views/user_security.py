@@ -1,0 +1,164 @@
+"""A user's sessions and MFA factors, for administrators: seen with
+sessions:read / mfa:read, ended and removed with sessions:revoke /
+mfa:reset. Mounted under users/ next to the user pages."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import NoReverseMatch, path, reverse
+from django.views.decorators.http import require_http_methods
+
+from accounts.models import User, UserSession
+from accounts.security import describe_user_agent, factor_device
+from accounts.services import mfa as mfa_services
+from accounts.services import sessions as session_services
+from rbac.decorators import forbidden, permission_required, signed_in
+from rbac.policies import PolicyDenied
+
+app_name = "user_security"
+
+
+def security_context(request, subject) -> dict:
+    """What templates/users/sections/security.html shows, per the viewer's
+    permissions (also used by the section's template tag)."""
+    from accounts.security import factors_for_user, has_mfa, open_sessions
+    from rbac.policies import user_can_act_on, user_has
+
+    viewer = request.user
+    ctx = {"subject": subject, "request": request}
+    if user_has(viewer, "sessions:read"):
+        ctx["sessions"] = [
+            {"obj": s, "device": describe_user_agent(s.user_agent), "current": False}
+            for s in open_sessions(subject)
+        ]
+        ctx["can_end"] = user_can_act_on(viewer, subject, "sessions:revoke")
+        ctx["show_sessions"] = True
+    if user_has(viewer, "mfa:read"):
+        ctx["factors"] = factors_for_user(subject)
+        ctx["has_mfa"] = has_mfa(subject)
+        ctx["can_reset"] = user_can_act_on(viewer, subject, "mfa:reset")
+        ctx["show_mfa"] = True
+    return ctx
+
+
+def _back(subject) -> str:
+    """The user's page when the users area is installed, this section's
+    own page otherwise."""
+    try:
+        return reverse("users:detail", args=[subject.pk]) + "#security"
+    except NoReverseMatch:
+        return reverse("user_security:section", args=[subject.pk])
+
+
+def _confirm(request, *, title, message, button, cancel_url):
+    return render(
+        request,
+        "account/confirm.html",
+        {
+            "title": title,
+            "message": message,
+            "button": button,
+            "cancel_url": cancel_url,
+            "danger": True,
+        },
+    )
+
+
+@signed_in
+@require_http_methods(["GET"])
+def section(request, user_id):
+    """The security section on its own (HTMX refresh, or a plain page)."""
+    from rbac.policies import user_has
+
+    subject = get_object_or_404(User, pk=user_id)
+    if not (user_has(request.user, "sessions:read") or user_has(request.user, "mfa:read")):
+        return forbidden(request, permission="sessions:read")
+    if request.headers.get("HX-Request") == "true":
+        return render(
+            request, "users/sections/security_body.html", security_context(request, subject)
+        )
+    # The section's template tag fetches what it shows.
+    return render(request, "users/security_page.html", {"subject": subject})
+
+
+@permission_required("sessions:revoke")
+@require_http_methods(["GET", "POST"])
+def session_end(request, user_id, pk):
+    subject = get_object_or_404(User, pk=user_id)
+    session = get_object_or_404(UserSession, pk=pk, user=subject)
+    if session.ended_at is not None:
+        messages.info(request, "That session had already ended.")
+        return redirect(_back(subject))
+    if request.method == "GET":
+        return _confirm(
+            request,
+            title=f"End a session of {subject.display_name}?",
+            message=f"{describe_user_agent(session.user_agent)} will be signed out at its "
+            "next request.",
+            button="End session",
+            cancel_url=_back(subject),
+        )
+    try:
+        session_services.session_revoke(actor=request.user, session=session)
+    except PolicyDenied as exc:
+        return forbidden(request, message=exc.message)
+    messages.success(request, f"The session of {subject.display_name} was ended.")
+    return redirect(_back(subject))
+
+
+@permission_required("sessions:revoke")
+@require_http_methods(["GET", "POST"])
+def sessions_end_all(request, user_id):
+    subject = get_object_or_404(User, pk=user_id)
+    if request.method == "GET":
+        return _confirm(
+            request,
+            title=f"Sign {subject.display_name} out everywhere?",
+            message="Every session of this user ends at its next request.",
+            button="End all sessions",
+            cancel_url=_back(subject),
+        )
+    try:
+        ended = session_services.sessions_revoke_all(actor=request.user, user=subject)
+    except PolicyDenied as exc:
+        return forbidden(request, message=exc.message)
+    messages.success(
+        request, f"{ended} session{'s' if ended != 1 else ''} of {subject.display_name} ended."
+    )
+    return redirect(_back(subject))
+
+
+@permission_required("mfa:reset")
+@require_http_methods(["GET", "POST"])
+def mfa_remove(request, user_id, factor_id):
+    subject = get_object_or_404(User, pk=user_id)
+    device = factor_device(subject, factor_id)
+    if device is None:
+        messages.info(request, "That factor was already removed.")
+        return redirect(_back(subject))
+    if request.method == "GET":
+        return _confirm(
+            request,
+            title=f"Remove a factor of {subject.display_name}?",
+            message="They will sign in with their password only, until they set up a new "
+            "authenticator app. They are told by email and all their sessions end.",
+            button="Remove factor",
+            cancel_url=_back(subject),
+        )
+    try:
+        mfa_services.mfa_device_remove(actor=request.user, user=subject, device_id=factor_id)
+    except PolicyDenied as exc:
+        return forbidden(request, message=exc.message)
+    messages.success(
+        request, f"The factor was removed; {subject.display_name} has been told by email."
+    )
+    return redirect(_back(subject))
+
+
+urlpatterns = [
+    path("<uuid:user_id>/security/", section, name="section"),
+    path("<uuid:user_id>/sessions/<int:pk>/end/", session_end, name="session_end"),
+    path("<uuid:user_id>/sessions/end-all/", sessions_end_all, name="sessions_end_all"),
+    path("<uuid:user_id>/mfa/<str:factor_id>/remove/", mfa_remove, name="mfa_remove"),
+]

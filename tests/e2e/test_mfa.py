@@ -1,0 +1,127 @@
+"""In Chromium: the owner (a manager, so MFA is required) is sent to
+enrolment, reads the secret from the page, computes the code, saves the
+recovery codes, signs out and back in with a code. Also screenshots the
+account, code-step and user-security pages."""
+
+from __future__ import annotations
+
+import time
+from base64 import b32decode
+
+import pytest
+from django_otp.oath import TOTP
+
+from tests.conftest import STRONG_PASSWORD, make_user
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def totp_now(secret: str, *, offset_steps: int = 0) -> str:
+    key = b32decode(secret + "=" * (-len(secret) % 8))
+    t = TOTP(key, step=30, t0=0, digits=6)
+    t.time = time.time() + offset_steps * 30
+    return str(t.token()).zfill(6)
+
+
+def sign_in(page, base_url, email, password=STRONG_PASSWORD):
+    page.goto(f"{base_url}/login/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def shots(page, screenshot, name):
+    page.set_viewport_size({"width": 1280, "height": 900})
+    screenshot(page, name)
+    page.set_viewport_size({"width": 390, "height": 844})
+    screenshot(page, f"{name}-phone")
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+
+def test_owner_enrols_totp_then_signs_in_with_a_code(
+    live_server, page, screenshot, builtin_roles, settings
+):
+    settings.MFA_POLICY = "managers"
+    make_user("owner@example.com", roles=["owner"], is_owner=True, name="Olivia Owner")
+    base = live_server.url
+
+    sign_in(page, base, "owner@example.com")
+    page.wait_for_url(f"{base}/account/mfa/setup/**")
+    assert page.get_by_role("heading", name="Set up two-factor authentication").is_visible()
+    assert page.locator(".qr-code svg").is_visible()
+    # Anything else sends the owner back here.
+    page.goto(f"{base}/account/")
+    page.wait_for_url(f"{base}/account/mfa/setup/**")
+
+    secret = page.locator("#totp-secret").get_attribute("data-secret")
+    shown = page.locator("#totp-secret").inner_text().replace(" ", "")
+    assert shown == secret
+    page.get_by_label("Code from the app").fill(
+        "123456" if totp_now(secret) != "123456" else "654321"
+    )
+    page.get_by_role("button", name="Turn on two-factor authentication").click()
+    assert "That code is not right" in page.locator(".invalid-feedback").inner_text()
+    time.sleep(1.1)  # past django-otp's one-second throttle after a wrong code
+    page.get_by_label("Code from the app").fill(totp_now(secret))
+    page.get_by_role("button", name="Turn on two-factor authentication").click()
+    page.wait_for_url(f"{base}/account/mfa/recovery-codes/**")
+    codes = page.locator("#recovery-codes li").all_inner_texts()
+    assert len(codes) == 10
+    shots(page, screenshot, "mfa-recovery-codes")
+    page.get_by_role("button", name="I have saved them").click()
+    # Back where the owner was heading when sent to enrolment.
+    page.wait_for_url(f"{base}/account/")
+    assert page.get_by_role("heading", name="Two-factor authentication").is_visible()
+    assert page.get_by_text("This session").is_visible()
+    shots(page, screenshot, "account-mfa-on")
+
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(f"{base}/login/")
+    sign_in(page, base, "owner@example.com")
+    page.wait_for_url(f"{base}/login/mfa/")
+    shots(page, screenshot, "login-mfa")
+    # The code just used for enrolment cannot be used again: take the next step's.
+    page.get_by_label("Code").fill(totp_now(secret, offset_steps=1))
+    page.get_by_role("button", name="Verify").click()
+    page.wait_for_url(f"{base}/")
+    assert page.get_by_role("heading", name="Overview").is_visible()
+
+
+def test_account_page_enrolment_and_user_security_section(
+    live_server, page, screenshot, builtin_roles, settings, browser
+):
+    settings.MFA_POLICY = "none"
+    owner = make_user("owner@example.com", roles=["owner"], is_owner=True, name="Olivia Owner")
+    member = make_user("mona@example.com", name="Mona Member")
+    base = live_server.url
+
+    # Mona signs in from a second browser, and enrols.
+    other = browser.new_context(viewport={"width": 1280, "height": 900})
+    mona = other.new_page()
+    sign_in(mona, base, "mona@example.com")
+    mona.wait_for_url(f"{base}/")
+    mona.goto(f"{base}/account/")
+    secret = mona.locator("#totp-secret").get_attribute("data-secret")
+    mona.get_by_label("Code from the app").fill(totp_now(secret))
+    mona.get_by_role("button", name="Turn on two-factor authentication").click()
+    mona.wait_for_url(f"{base}/account/mfa/recovery-codes/**")
+
+    sign_in(page, base, "owner@example.com")
+    page.wait_for_url(f"{base}/")
+    page.goto(f"{base}/account/")
+    assert page.locator(".qr-code svg").is_visible()
+    shots(page, screenshot, "account-enrol")
+
+    page.goto(f"{base}/users/{member.pk}/security/")
+    assert page.get_by_role("heading", name="Security").is_visible()
+    assert page.get_by_text("Authenticator app").first.is_visible()
+    shots(page, screenshot, "user-security")
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="End all sessions").click()
+    page.wait_for_url(f"{base}/users/{member.pk}/security/")
+    assert page.get_by_text("No open sessions.").is_visible()
+    mona.goto(f"{base}/")
+    assert "/login/" in mona.url
+    other.close()
+    assert owner.pk
