@@ -111,13 +111,36 @@ def member(db, owner):
 
 @pytest.fixture
 def client_for(client):
-    """`client_for(user)`: the test client signed in as that user."""
+    """`client_for(user)`: the test client signed in as that user, as they
+    would be after a complete sign-in: a user the MFA policy requires to use
+    a second factor gets a confirmed TOTP device and an OTP-verified session
+    (pass `verified=False` for a password-only session)."""
 
-    def sign_in(user):
+    def sign_in(user, *, verified: bool = True):
         client.force_login(user, backend="accounts.backends.EmailBackend")
+        if verified:
+            verify_session(client, user)
         return client
 
     return sign_in
+
+
+def verify_session(client, user, *, force: bool = False) -> None:
+    """Mark the client's session OTP-verified (creating a device if needed)
+    when the MFA policy requires it for `user`, or always with `force`."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from accounts.security import mfa_required
+
+    if not (force or mfa_required(user)):
+        return
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name="Test authenticator", confirmed=True)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
 
 
 # --- browser ---------------------------------------------------------------
