@@ -6,6 +6,7 @@ from django.urls import include, path
 from django_otp.admin import OTPAdminSite
 
 from handover import views
+from handover.api import api
 
 # Django admin requires an OTP-verified session for everyone.
 admin.site.__class__ = OTPAdminSite
@@ -14,5 +15,7 @@ urlpatterns = [
     path("", views.overview, name="overview"),
     path("healthz", views.healthz, name="healthz"),
     path("", include("accounts.views.auth")),
+    path("api-keys/", include("accounts.views.api_keys")),
     path("admin/", admin.site.urls),
+    path("api/", api.urls),
 ]
