@@ -34,6 +34,18 @@ def forbidden(request, *, permission: str | None = None, message: str | None = N
     )
 
 
+def _record_page_denial(request, permission: str) -> None:
+    from audit import services as audit
+
+    audit.record(
+        "rbac.page.denied",
+        actor=request.user,
+        outcome="denied",
+        reason=f"permission_denied: {request.method} {request.path} needs {permission}",
+        changes={"missing": [permission]},
+    )
+
+
 def signed_in(view):
     """Any signed-in user (their own account pages)."""
 
@@ -55,6 +67,7 @@ def permission_required(permission: str):
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
             if not request.user.has_perm(permission):
+                _record_page_denial(request, permission)
                 return forbidden(request, permission=permission)
             return view(request, *args, **kwargs)
 

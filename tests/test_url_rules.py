@@ -54,3 +54,26 @@ def test_admin_site_requires_otp():
     from django_otp.admin import OTPAdminSite
 
     assert isinstance(admin.site, OTPAdminSite)
+
+
+def test_a_page_refused_for_a_missing_permission_is_audited(client_for, viewer):
+    from django.http import HttpResponse
+
+    from audit.models import AuditEvent
+    from rbac.decorators import permission_required
+
+    @permission_required("audit:export")
+    def view(request):
+        return HttpResponse("ok")
+
+    from django.test import RequestFactory
+
+    request = RequestFactory().get("/somewhere/")
+    request.user = viewer
+    request.session = {}
+    response = view(request)
+    assert response.status_code == 403
+    event = AuditEvent.objects.get(action="rbac.page.denied")
+    assert event.outcome == "denied"
+    assert event.actor_id == viewer.pk
+    assert event.reason == "permission_denied: GET /somewhere/ needs audit:export"
