@@ -6,6 +6,7 @@ from django.urls import include, path
 from django_otp.admin import OTPAdminSite
 
 from handover import views
+from handover.api import api
 
 # Django admin requires an OTP-verified session for everyone.
 admin.site.__class__ = OTPAdminSite
@@ -14,8 +15,10 @@ urlpatterns = [
     path("", views.overview, name="overview"),
     path("healthz", views.healthz, name="healthz"),
     path("", include("accounts.views.auth")),
+    path("api-keys/", include("accounts.views.api_keys")),
     path("admin/", admin.site.urls),
     path("roles/", include("rbac.urls")),
     path("account/", include("accounts.views.account")),
     path("users/", include("accounts.views.user_security")),
+    path("api/", api.urls),
 ]

@@ -6,6 +6,7 @@ from rbac.models import Role
 from rbac.permissions import ALL_PERMISSIONS, CATALOG
 
 _CACHE_ATTR = "_rbac_permissions"
+_SCOPE_ATTR = "_rbac_scope"
 
 
 def user_effective_permissions(user) -> frozenset[str]:
@@ -26,8 +27,18 @@ def user_effective_permissions(user) -> frozenset[str]:
         ):
             perms.update(p for p in role_perms if p in CATALOG)
         perms = frozenset(perms)
+    scope = getattr(user, _SCOPE_ATTR, None)
+    if scope is not None:
+        perms = perms & scope
     setattr(user, _CACHE_ATTR, perms)
     return perms
+
+
+def restrict_permissions(user, scope) -> None:
+    """Narrow `user`'s effective permissions to `scope` for the life of this
+    object (an API key acting as its user). Survives `forget_permissions`."""
+    setattr(user, _SCOPE_ATTR, frozenset(scope))
+    forget_permissions(user)
 
 
 def forget_permissions(user) -> None:

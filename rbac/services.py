@@ -439,10 +439,12 @@ def user_permissions_update(*, actor, user, grant=(), revoke=()):
 
 
 @service
-def ownership_transfer(*, actor, target, password: str):
+def ownership_transfer(*, actor, target, password: str | None = None, reauthenticated=False):
     """Make `target` the owner. Only the owner may, re-entering their
-    password; the target must be an existing active user. The old owner
-    keeps the admin role. Both are emailed after commit."""
+    password (or `reauthenticated=True` when the caller already holds a
+    fresh credential: the owner's own API key on `transfer-super`); the
+    target must be an existing active user. The old owner keeps the admin
+    role. Both are emailed after commit."""
     from accounts.models import User
     from accounts.services.emails import email_queue, site_link
 
@@ -459,7 +461,7 @@ def ownership_transfer(*, actor, target, password: str):
         raise ValidationError({"target": "Choose an existing user."}, code="missing_user")
     if target.pk == actor.pk:
         raise ValidationError({"target": "You already own this workspace."}, code="self")
-    if not actor.check_password(password or ""):
+    if not reauthenticated and not actor.check_password(password or ""):
         raise PolicyDenied(
             "reauthentication_failed",
             "Your password is incorrect.",

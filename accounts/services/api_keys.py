@@ -1,0 +1,131 @@
+"""API keys: `hv_` + 256 random bits, shown once, stored as a SHA-256 hash.
+
+A key acts as its user with the intersection of the user's *current*
+permissions and the key's scopes, so demoting, banning or deleting the user
+weakens or kills the key at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from accounts.models import ApiKey
+from audit import services as audit
+from handover.services import service
+from rbac import policies
+from rbac.permissions import template_permissions, validate_permissions
+from rbac.selectors import restrict_permissions
+
+KEY_PREFIX = "hv_"
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+MAX_EXPIRY_DAYS = 3650
+
+
+def hash_key(raw: str) -> str:
+    return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _new_key() -> tuple[str, str, str]:
+    raw = KEY_PREFIX + secrets.token_urlsafe(32)
+    return raw, raw[:10], hash_key(raw)
+
+
+@service
+def api_key_create(
+    *,
+    actor,
+    name: str,
+    scopes=(),
+    template: str | None = None,
+    expires_in_days: int | None = None,
+    user=None,
+) -> tuple[ApiKey, str]:
+    """Create a key for `user` (default: the actor). Returns (key, plaintext);
+    the plaintext is never stored. Guards: api-keys:create; scopes within the
+    actor's own permissions (escalation); a key for someone else follows
+    the hierarchy rule."""
+    action = "accounts.api_key.created"
+    policies.check_permission(actor, "api-keys:create", action=action)
+    owner = user or actor
+    if owner.pk != actor.pk:
+        policies.check_hierarchy(actor, owner, action=action)
+        policies.check_not_owner(actor, owner, action=action, verb="given keys by others")
+    wanted = set(validate_permissions(scopes or []))
+    if template:
+        wanted |= template_permissions(template)
+    if not wanted:
+        raise ValidationError("Choose at least one permission for the key.", code="no_scopes")
+    policies.check_escalation(actor, wanted, action=action, target=owner)
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError("Give the key a name.", code="name_required")
+    expires_at = None
+    if expires_in_days is not None:
+        if not 1 <= int(expires_in_days) <= MAX_EXPIRY_DAYS:
+            raise ValidationError(
+                f"Expiry must be between 1 and {MAX_EXPIRY_DAYS} days.", code="bad_expiry"
+            )
+        expires_at = timezone.now() + timedelta(days=int(expires_in_days))
+    raw, prefix, digest = _new_key()
+    key = ApiKey.objects.create(
+        user=owner,
+        name=name[:100],
+        prefix=prefix,
+        key_hash=digest,
+        scopes=sorted(wanted),
+        created_by=actor,
+        expires_at=expires_at,
+    )
+    audit.record(
+        action,
+        actor=actor,
+        target=key,
+        changes={
+            "name": [None, key.name],
+            "user": [None, owner.email],
+            "scopes": [[], key.scopes],
+            "expires_at": [None, expires_at.isoformat() if expires_at else None],
+        },
+    )
+    return key, raw
+
+
+@service
+def api_key_revoke(*, actor, key: ApiKey) -> ApiKey:
+    action = "accounts.api_key.revoked"
+    key = ApiKey.objects.select_for_update().get(pk=key.pk)
+    if key.user_id != actor.pk:
+        policies.check_permission(actor, "api-keys:delete", action=action, target=key)
+        if not actor.is_owner:
+            policies.check_hierarchy(actor, key.user, action=action)
+    if key.revoked_at:
+        return key
+    key.revoked_at = timezone.now()
+    key.save(update_fields=["revoked_at"])
+    audit.record(action, actor=actor, target=key, changes={"revoked": [False, True]})
+    return key
+
+
+def api_key_authenticate(raw: str):
+    """The user a presented key acts as, with permissions narrowed to the
+    key's scopes; None when the key is unknown, revoked, expired or its user
+    may not sign in. Updates last_used_at at most once a minute."""
+    if not raw or not raw.startswith(KEY_PREFIX) or len(raw) > 200:
+        return None
+    key = ApiKey.objects.select_related("user").filter(key_hash=hash_key(raw)).first()
+    now = timezone.now()
+    if key is None or key.revoked_at or (key.expires_at and key.expires_at <= now):
+        return None
+    user = key.user
+    if not user.is_active:
+        return None
+    if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+    restrict_permissions(user, key.scopes)
+    user.api_key = key
+    return user

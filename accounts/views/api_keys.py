@@ -1,0 +1,98 @@
+"""The API keys page: list, create (the key is shown once), revoke."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts.models import ApiKey
+from accounts.services import api_keys as key_services
+from rbac.decorators import forbidden, permission_required
+from rbac.permissions import CATALOG, TEMPLATES, grouped
+from rbac.policies import PolicyDenied
+
+app_name = "api_keys"
+
+EXPIRY_CHOICES = [("", "Never"), ("30", "30 days"), ("90", "90 days"), ("365", "1 year")]
+
+
+class ApiKeyForm(forms.Form):
+    name = forms.CharField(max_length=100, help_text="What uses this key, e.g. “billing sync”.")
+    template = forms.ChoiceField(
+        required=False,
+        choices=[("", "— choose permissions below —")]
+        + [(k, v["name"]) for k, v in TEMPLATES.items()],
+        help_text="Prefills the key's permissions; you can add more below.",
+    )
+    permissions = forms.MultipleChoiceField(
+        required=False, choices=[(c, c) for c in CATALOG], widget=forms.CheckboxSelectMultiple
+    )
+    expires_in_days = forms.TypedChoiceField(
+        required=False, choices=EXPIRY_CHOICES, coerce=int, empty_value=None, label="Expires"
+    )
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("template") and not data.get("permissions"):
+            raise ValidationError("Choose a template or at least one permission.")
+        return data
+
+
+@permission_required("api-keys:read")
+def key_list(request):
+    keys = ApiKey.objects.select_related("user").order_by("-created_at")[:500]
+    return render(request, "api_keys/list.html", {"keys": keys})
+
+
+@permission_required("api-keys:create")
+@require_http_methods(["GET", "POST"])
+def key_create(request):
+    form = ApiKeyForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            key, raw = key_services.api_key_create(
+                actor=request.user,
+                name=form.cleaned_data["name"],
+                scopes=form.cleaned_data["permissions"],
+                template=form.cleaned_data["template"] or None,
+                expires_in_days=form.cleaned_data["expires_in_days"],
+            )
+        except PolicyDenied as exc:
+            form.add_error(None, exc.message)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            response = render(request, "api_keys/created.html", {"key": key, "raw": raw})
+            response["Cache-Control"] = "no-store"
+            return response
+    held = request.user.permissions
+    groups = [(label, [(p, p.code in held) for p in perms]) for _g, label, perms in grouped()]
+    selected = set(form["permissions"].value() or [])
+    return render(
+        request,
+        "api_keys/create.html",
+        {"form": form, "groups": groups, "selected": selected, "templates": TEMPLATES},
+    )
+
+
+@permission_required("api-keys:read")
+@require_POST
+def key_revoke(request, key_id):
+    key = get_object_or_404(ApiKey, pk=key_id)
+    try:
+        key_services.api_key_revoke(actor=request.user, key=key)
+    except PolicyDenied as exc:
+        return forbidden(request, message=exc.message)
+    messages.success(request, f"The key “{key.name}” was revoked. Requests using it now get 401.")
+    return redirect("api_keys:list")
+
+
+urlpatterns = [
+    path("", key_list, name="list"),
+    path("new/", key_create, name="create"),
+    path("<uuid:key_id>/revoke/", key_revoke, name="revoke"),
+]

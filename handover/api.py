@@ -1,0 +1,157 @@
+"""The JSON API: `/api/admin/...` for integrations (API keys in
+`Authorization: Bearer hv_...`) and `/api/auth/...` for invited clients and
+self-service resets.
+
+Handlers parse input with a schema and call the same services as the
+dashboard, so guards and audit apply unchanged. Every error is
+`{"error": code, "detail": text}`; nothing a client sends produces a 500.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError
+from django.http import Http404
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import ValidationError as NinjaValidationError
+from ninja.security import HttpBearer
+
+from accounts.services.api_keys import api_key_authenticate
+from rbac.policies import PolicyDenied
+
+logger = logging.getLogger(__name__)
+
+# Guard refusals that are conflicts with the state of the target rather
+# than missing permissions.
+CONFLICT_CODES = {"owner_protected", "self_action", "last_manager", "already_owner"}
+VALIDATION_CONFLICT_CODES = {"duplicate_email", "duplicate_slug", "owner_exists", "exists"}
+
+
+class ApiError(HttpError):
+    """Raise from a handler for a specific status and error code."""
+
+    def __init__(self, status: int, code: str, detail: str):
+        super().__init__(status, detail)
+        self.code = code
+        self.detail = detail
+
+
+class ApiKeyAuth(HttpBearer):
+    """API keys only in the Authorization header, never in the URL."""
+
+    def authenticate(self, request, token):
+        user = api_key_authenticate(token.strip())
+        if user is not None:
+            request.user = user
+        return user
+
+
+def error(api, request, status: int, code: str, detail: str):
+    return api.create_response(request, {"error": code, "detail": detail}, status=status)
+
+
+def _validation_text(errors) -> str:
+    parts = []
+    for err in errors:
+        loc = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "payload"))
+        msg = err.get("msg", "invalid")
+        parts.append(f"{loc}: {msg}" if loc else msg)
+    return "; ".join(parts) or "Invalid input."
+
+
+api = NinjaAPI(
+    title="Handover API",
+    version="1.0",
+    description=(
+        "Manage users, roles, invitations, sessions, MFA factors, API keys and the audit "
+        "log. Authenticate with `Authorization: Bearer hv_...`. Errors are "
+        '`{"error": code, "detail": text}`.'
+    ),
+    urls_namespace="api",
+    auth=ApiKeyAuth(),
+    openapi_url="/openapi.json",
+    docs_url="/docs",
+)
+
+
+@api.exception_handler(NinjaValidationError)
+def _on_validation(request, exc):
+    return error(api, request, 400, "validation_error", _validation_text(exc.errors))
+
+
+@api.exception_handler(AuthenticationError)
+def _on_auth(request, exc):
+    return error(api, request, 401, "unauthorized", "Missing, invalid, expired or revoked API key.")
+
+
+@api.exception_handler(HttpError)
+def _on_http_error(request, exc):
+    code = getattr(exc, "code", None) or {
+        400: "bad_request",
+        401: "unauthorized",
+        403: "forbidden",
+        404: "not_found",
+        405: "method_not_allowed",
+        409: "conflict",
+        429: "rate_limited",
+    }.get(exc.status_code, "error")
+    return error(api, request, exc.status_code, code, str(exc))
+
+
+@api.exception_handler(PolicyDenied)
+def _on_denied(request, exc):
+    if not exc.recorded:
+        exc.record()
+    status = 409 if exc.code in CONFLICT_CODES else 403
+    return error(api, request, status, exc.code, exc.message)
+
+
+@api.exception_handler(Http404)
+def _on_404(request, exc):
+    detail = str(exc) if str(exc) and "matches the given query" not in str(exc) else "Not found."
+    return error(api, request, 404, "not_found", detail)
+
+
+@api.exception_handler(DjangoValidationError)
+def _on_django_validation(request, exc):
+    codes = {getattr(e, "code", None) for e in getattr(exc, "error_list", [exc])}
+    code = next((c for c in codes if c), "invalid")
+    status = 409 if code in VALIDATION_CONFLICT_CODES else 400
+    return error(api, request, status, code, " ".join(exc.messages))
+
+
+@api.exception_handler(IntegrityError)
+def _on_integrity(request, exc):
+    return error(api, request, 409, "conflict", "This conflicts with existing data.")
+
+
+@api.exception_handler(Exception)
+def _on_unexpected(request, exc):
+    logger.exception("unhandled API error")
+    return error(api, request, 500, "server_error", "Something went wrong; it has been logged.")
+
+
+def _register_routers() -> None:
+    from accounts.api import (
+        api_keys_router,
+        auth_router,
+        batch_router,
+        invitations_router,
+        users_router,
+    )
+    from audit.api import router as audit_router
+    from rbac.api import router as roles_router
+
+    api.add_router("/admin/users/batch", batch_router)
+    api.add_router("/admin/users", users_router)
+    api.add_router("/admin/invitations", invitations_router)
+    api.add_router("/admin/roles", roles_router)
+    api.add_router("/admin/audit", audit_router)
+    api.add_router("/admin/api-keys", api_keys_router)
+    api.add_router("/auth", auth_router)
+
+
+_register_routers()

@@ -1,0 +1,77 @@
+"""The /api-keys/ page."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from accounts.models import ApiKey
+from accounts.services.api_keys import hash_key
+from tests.conftest import make_user
+
+pytestmark = pytest.mark.django_db
+
+
+def test_empty_state_invites_creating_a_key(client_for, owner):
+    html = client_for(owner).get("/api-keys/").content.decode()
+    assert "No API keys yet" in html
+
+
+def test_creating_a_key_shows_it_once_and_stores_only_its_hash(client_for, owner):
+    client = client_for(owner)
+    response = client.post(
+        "/api-keys/new/", {"name": "billing sync", "template": "viewer", "expires_in_days": "30"}
+    )
+    assert response.status_code == 200
+    assert response["Cache-Control"] == "no-store"
+    raw = re.search(r'value="(hv_[^"]+)"', response.content.decode()).group(1)
+    key = ApiKey.objects.get()
+    assert key.key_hash == hash_key(raw)
+    listing = client.get("/api-keys/").content.decode()
+    assert "billing sync" in listing and raw not in listing and key.prefix in listing
+
+
+def test_permissions_you_lack_are_disabled_with_the_reason(client_for, owner):
+    from rbac.models import Role, UserRole
+
+    user = make_user("keys@example.com")
+    role = Role.objects.create(
+        slug="keys", name="Keys", permissions=["api-keys:create", "api-keys:read", "users:read"]
+    )
+    UserRole.objects.create(user=user, role=role)
+    response = client_for(user).get("/api-keys/new/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert re.search(r'value="users:delete" id="perm-users:delete"\s+disabled', html)
+    assert "You don't hold this permission." in html
+
+
+def test_escalation_through_the_form_is_refused_with_the_missing_permission(client_for, owner):
+    from rbac.models import Role, UserRole
+
+    user = make_user("keys@example.com")
+    role = Role.objects.create(slug="keys", name="Keys", permissions=["api-keys:create"])
+    UserRole.objects.create(user=user, role=role)
+    response = client_for(user).post(
+        "/api-keys/new/", {"name": "x", "permissions": ["users:delete"]}
+    )
+    assert (
+        "You cannot grant permissions you do not hold: users:delete." in response.content.decode()
+    )
+    assert not ApiKey.objects.exists()
+
+
+def test_revoking_a_key_from_the_page(client_for, owner):
+    from accounts.services.api_keys import api_key_create
+
+    key, _ = api_key_create(actor=owner, name="old", template="viewer")
+    response = client_for(owner).post(f"/api-keys/{key.pk}/revoke/")
+    assert response.status_code == 302
+    assert ApiKey.objects.get().status == "revoked"
+
+
+def test_viewer_cannot_see_the_page(client_for, viewer):
+    response = client_for(viewer).get("/api-keys/")
+    assert response.status_code == 403
+    assert "api-keys:read" in response.content.decode()

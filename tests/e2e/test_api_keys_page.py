@@ -1,0 +1,30 @@
+"""Screenshots of the API keys pages."""
+
+import pytest
+
+from tests.conftest import make_user
+from tests.e2e.test_smoke import sign_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_api_keys_pages(live_server, page, screenshot, builtin_roles, settings):
+    settings.MFA_POLICY = "none"
+    make_user("owner@example.com", roles=["owner"], is_owner=True, name="Olivia Owner")
+    sign_in(page, live_server.url, "owner@example.com")
+    page.wait_for_url(f"{live_server.url}/")
+    page.goto(f"{live_server.url}/api-keys/")
+    screenshot(page, "api-keys-empty")
+    page.get_by_role("link", name="New API key").first.click()
+    page.get_by_label("Name").fill("Billing sync")
+    page.get_by_label("Template").select_option("operator")
+    screenshot(page, "api-keys-create")
+    page.get_by_role("button", name="Create key").click()
+    key = page.locator("#new-key").input_value()
+    assert key.startswith("hv_")
+    screenshot(page, "api-keys-created")
+    page.get_by_role("link", name="Done").click()
+    assert page.get_by_role("cell", name="Billing sync").is_visible()
+    screenshot(page, "api-keys-list")
+    page.set_viewport_size({"width": 390, "height": 844})
+    screenshot(page, "api-keys-list-phone")
