@@ -15,4 +15,5 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("", include("accounts.views.auth")),
     path("admin/", admin.site.urls),
+    path("audit/", include("audit.urls")),
 ]
