@@ -300,12 +300,18 @@ def verify_chain(*, chunk_size: int = 2000) -> ChainReport:
 
 @contextmanager
 def _bypass(flag: str):
-    """Let the PostgreSQL trigger allow this transaction's rewrite. The flag
-    is transaction-local, so it ends with the transaction that set it."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(f"SET LOCAL handover.{flag} = 'on'")
-    yield
+    """Let the PostgreSQL trigger allow the rewrite done inside this block.
+    The flag is transaction-local, and switched off again on the way out so
+    that it never outlives the block when the caller's transaction goes on
+    (the path may run inside an outer transaction)."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(f"SET LOCAL handover.{flag} = 'on'")
+    yield  # on an error, rolling back the (savepoint) transaction undoes the SET
+    with connection.cursor() as cursor:
+        cursor.execute(f"SET LOCAL handover.{flag} = 'off'")
 
 
 @transaction.atomic
