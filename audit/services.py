@@ -29,7 +29,9 @@ SECRET_KEYS = re.compile(
     re.I,
 )
 REDACTED = "[redacted]"
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\u0085]")
+# C0/C1 controls, line/paragraph separators and bidi overrides (which can
+# make a label display as something else).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 # Any constant works; it names the audit chain's advisory lock.
 _CHAIN_LOCK_ID = 0x48414E44  # "HAND"
 
