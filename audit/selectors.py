@@ -104,8 +104,12 @@ class AuditFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["action"].widget.choices = action_choices()
         for name, field in self.fields.items():
-            css = "form-select" if name in ("action", "outcome") else "form-control"
-            field.widget.attrs.setdefault("class", css + " form-control-sm")
+            css = (
+                "form-select form-select-sm"
+                if name in ("action", "outcome")
+                else "form-control form-control-sm"
+            )
+            field.widget.attrs.setdefault("class", css)
 
     def clean(self):
         data = super().clean()
