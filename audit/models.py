@@ -64,6 +64,8 @@ class AuditEvent(models.Model):
             models.Index(fields=["created_at"], name="audit_created_idx"),
             models.Index(fields=["batch_id"], name="audit_batch_idx"),
             models.Index(fields=["ip", "-id"], name="audit_ip_idx"),
+            # Per-day figures on the overview (sign-ins over 30 days).
+            models.Index(fields=["action", "created_at"], name="audit_action_time_idx"),
         ]
 
     def __str__(self):

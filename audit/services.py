@@ -13,6 +13,7 @@ import json
 import re
 import uuid
 from collections.abc import Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
@@ -20,6 +21,7 @@ from django.utils import timezone
 
 from audit import context
 from audit.models import AuditEvent, Outcome
+from handover.services import service
 
 # Keys whose values are never written to the log, at any depth.
 SECRET_KEYS = re.compile(
@@ -27,7 +29,9 @@ SECRET_KEYS = re.compile(
     re.I,
 )
 REDACTED = "[redacted]"
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\u0085]")
+# C0/C1 controls, line/paragraph separators and bidi overrides (which can
+# make a label display as something else).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 # Any constant works; it names the audit chain's advisory lock.
 _CHAIN_LOCK_ID = 0x48414E44  # "HAND"
 
@@ -187,3 +191,307 @@ def record(
             )
         ]
     )[0]
+
+
+# --- verification -------------------------------------------------------------
+
+PRUNED_ACTION = "audit.log.pruned"
+SCRUBBED_ACTION = "audit.user.scrubbed"
+_VERIFY_FIELDS = (
+    "id",
+    "created_at",
+    "actor_id",
+    "actor_label",
+    "action",
+    "target_type",
+    "target_id",
+    "target_label",
+    "ip",
+    "user_agent",
+    "request_id",
+    "batch_id",
+    "reason",
+    "outcome",
+    "changes",
+    "prev_hash",
+    "hash",
+)
+
+
+@dataclass
+class ChainReport:
+    """What `verify_chain` found. `broken_id` names the first event whose
+    link or content does not check out (None when the chain is intact)."""
+
+    ok: bool
+    checked: int
+    broken_id: int | None = None
+    problem: str = ""
+
+    def __str__(self):
+        if self.ok:
+            return f"Audit chain intact: {self.checked} events verified."
+        return f"Audit chain broken at event {self.broken_id}: {self.problem}"
+
+
+def _attestations() -> tuple[set[str], dict[int, str]]:
+    """What the dedicated paths vouched for: the hashes prunes chained from,
+    and the recomputed hash of every row a scrub rewrote ({id: hash}).
+    Checkpoints are few, and found through the action index."""
+    anchors: set[str] = set()
+    rehashed: dict[int, str] = {}
+    rows = AuditEvent.objects.filter(action__in=[PRUNED_ACTION, SCRUBBED_ACTION]).values_list(
+        "action", "changes"
+    )
+    for action, changes in rows.order_by("id").iterator(chunk_size=200):
+        if action == PRUNED_ACTION and changes.get("chained_from"):
+            anchors.add(changes["chained_from"])
+        elif action == SCRUBBED_ACTION:
+            for event_id, digest in (changes.get("rows") or {}).items():
+                rehashed[int(event_id)] = digest
+    return anchors, rehashed
+
+
+def verify_chain(*, chunk_size: int = 2000) -> ChainReport:
+    """Walk every event in id order (streamed, constant memory) and return
+    the first broken link: a row whose `prev_hash` is not its predecessor's
+    hash, or whose content no longer hashes to its stored `hash`.
+
+    The first remaining row may chain from a hash that is gone only if a
+    prune checkpoint vouches for it; a row rewritten by `audit_scrub_user`
+    passes if its new content hashes to what the scrub event attested (its
+    `hash` column, and so the links, are never rewritten)."""
+    anchors, rehashed = _attestations()
+    previous: str | None = None
+    checked = 0
+    rows = AuditEvent.objects.order_by("id").values_list(*_VERIFY_FIELDS)
+    for values in rows.iterator(chunk_size=chunk_size):
+        event = AuditEvent(**dict(zip(_VERIFY_FIELDS, values, strict=True)))
+        if previous is None:
+            if event.prev_hash and event.prev_hash not in anchors:
+                return ChainReport(
+                    False,
+                    checked,
+                    event.id,
+                    "the first event chains from a hash no prune checkpoint accounts for "
+                    "(earlier events were removed outside audit_prune).",
+                )
+        elif event.prev_hash != previous:
+            return ChainReport(
+                False,
+                checked,
+                event.id,
+                "its previous-hash does not match the event before it "
+                "(an event was removed or inserted).",
+            )
+        digest = compute_hash(event, event.prev_hash)
+        if digest != event.hash and rehashed.get(event.id) != digest:
+            return ChainReport(
+                False,
+                checked,
+                event.id,
+                "its content does not match its hash (the row was altered).",
+            )
+        previous = event.hash
+        checked += 1
+    return ChainReport(True, checked)
+
+
+# --- retention ----------------------------------------------------------------
+
+
+@contextmanager
+def _bypass(flag: str):
+    """Let the PostgreSQL trigger allow the rewrite done inside this block.
+    The flag is transaction-local, and switched off again on the way out so
+    that it never outlives the block when the caller's transaction goes on
+    (the path may run inside an outer transaction)."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(f"SET LOCAL handover.{flag} = 'on'")
+    yield  # on an error, rolling back the (savepoint) transaction undoes the SET
+    with connection.cursor() as cursor:
+        cursor.execute(f"SET LOCAL handover.{flag} = 'off'")
+
+
+@transaction.atomic
+def prune_before(*, actor=None, before) -> AuditEvent | None:
+    """Remove the events created before `before` (a datetime) -- the one
+    path that may delete audit history -- and record a checkpoint event.
+
+    Only a prefix of the chain is ever removed (every id up to the newest
+    old-enough one), so the remaining events still link to each other; the
+    checkpoint records how many were removed and the hash the first kept
+    event chains from, which `verify_chain` accepts as the new start.
+    The caller (command, beat task) decides who may run this; it is not
+    reachable from any page. Returns the checkpoint, or None if nothing
+    was old enough."""
+    _lock_chain()
+    boundary = (
+        AuditEvent.objects.filter(created_at__lt=before)
+        .order_by("-id")
+        .values_list("id", "hash")
+        .first()
+    )
+    if boundary is None:
+        return None
+    last_id, last_hash = boundary
+    table = AuditEvent._meta.db_table
+    with _bypass("audit_prune"), connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {table} WHERE id <= %s", [last_id])  # noqa: S608
+        removed = cursor.rowcount
+    return record(
+        PRUNED_ACTION,
+        actor=actor,
+        target=Target(type="audit", id="", label="Audit log"),
+        reason=f"Retention: removed events created before {before.isoformat()}.",
+        changes={
+            "removed": removed,
+            "before": before.isoformat(),
+            "last_removed_id": last_id,
+            "chained_from": last_hash,
+        },
+    )
+
+
+# --- erasure ------------------------------------------------------------------
+
+SCRUBBED = "[scrubbed]"
+_PERSONAL_FIELDS = ("email", "name", "phone", "metadata")
+
+
+def _scrub_value(value, secrets_: set[str]):
+    if isinstance(value, str):
+        return SCRUBBED if value and value in secrets_ else value
+    if isinstance(value, dict):
+        return {k: _scrub_value(v, secrets_) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub_value(v, secrets_) for v in value]
+    return value
+
+
+def _scrubbed_changes(changes: dict, personal: set[str], about_user: bool) -> dict:
+    out = {}
+    for key, value in (changes or {}).items():
+        if about_user and key in _PERSONAL_FIELDS:
+            out[key] = SCRUBBED
+        else:
+            out[key] = _scrub_value(value, personal)
+    return out
+
+
+@service
+def audit_scrub_user(*, actor, user_id) -> AuditEvent | None:
+    """Erase a deleted user's personal data from the events about them or by
+    them, on request (right to erasure), keeping the events themselves.
+
+    Design: events are append-only and hash-chained, so erasure is a second
+    dedicated path like retention. Under a transaction-local flag the
+    PostgreSQL trigger lets it rewrite only the personal columns (labels,
+    IP, user agent, reason, changes) -- never id, time, action, ids, outcome
+    or the `hash`/`prev_hash` link columns. Each rewritten row's new content
+    hash is attested, row by row, in one `audit.user.scrubbed` event appended
+    to the chain (itself free of personal data), so `verify_chain` still
+    checks every link and every byte: a rewritten row must hash to what the
+    scrub event recorded. Labels become "deleted user <id prefix>"; emails,
+    names and phone numbers inside changes become "[scrubbed]"; the user's
+    own IP address and user agent are cleared.
+
+    Guard: users:delete, and the user must already be deleted (soft or
+    hard); refuses with PolicyDenied otherwise. Returns the scrub event,
+    or None when there was nothing left to scrub."""
+    from accounts.models import User
+    from rbac import policies
+
+    action = SCRUBBED_ACTION
+    user_key = str(user_id)
+    policies.check_permission(actor, "users:delete", action=action)
+    user = User.objects.filter(pk=user_key).first() if _is_uuid(user_key) else None
+    if not _is_uuid(user_key) or (user is not None and user.deleted_at is None):
+        raise policies.PolicyDenied(
+            "not_deleted",
+            "Only a deleted user's personal data can be scrubbed; delete the user first.",
+            action=action,
+            actor=actor,
+            target=Target(type="user", id=user_key[:64], label=f"user {user_key[:8]}"),
+        )
+    _lock_chain()
+    pseudonym = f"deleted user {user_key[:8]}"
+    uid = uuid.UUID(user_key)
+    rows = AuditEvent.objects.filter(models_q_about(uid)).order_by("id")
+    personal: set[str] = set()
+    if user is not None:
+        personal.update(v for v in (user.email, user.name, user.phone) if v)
+    for actor_id, actor_label, target_id, target_label in rows.values_list(
+        "actor_id", "actor_label", "target_id", "target_label"
+    ).iterator(chunk_size=1000):
+        if actor_id == uid and actor_label:
+            personal.add(actor_label)
+        if target_id == user_key and target_label:
+            personal.add(target_label)
+    personal.discard(pseudonym)
+    attested: dict[str, str] = {}
+    table = AuditEvent._meta.db_table
+    with _bypass("audit_scrub"), connection.cursor() as cursor:
+        for event in rows.exclude(action=SCRUBBED_ACTION).iterator(chunk_size=1000):
+            by_user = event.actor_id == uid
+            about_user = event.target_id == user_key
+            new = {
+                "actor_label": pseudonym if by_user else event.actor_label,
+                "target_label": pseudonym if about_user else event.target_label,
+                "ip": None if by_user else event.ip,
+                "user_agent": "" if by_user else event.user_agent,
+                "reason": _scrub_text(event.reason, personal),
+                "changes": _scrubbed_changes(event.changes, personal, about_user),
+            }
+            if all(getattr(event, k) == v for k, v in new.items()):
+                continue
+            for key, value in new.items():
+                setattr(event, key, value)
+            cursor.execute(
+                f"UPDATE {table} SET actor_label = %s, target_label = %s, ip = %s, "  # noqa: S608
+                "user_agent = %s, reason = %s, changes = %s WHERE id = %s",
+                [
+                    event.actor_label,
+                    event.target_label,
+                    event.ip,
+                    event.user_agent,
+                    event.reason,
+                    json.dumps(event.changes),
+                    event.id,
+                ],
+            )
+            attested[str(event.id)] = compute_hash(event, event.prev_hash)
+    if not attested:
+        return None
+    return record(
+        action,
+        actor=actor,
+        target=Target(type="user", id=user_key, label=pseudonym),
+        reason="Personal data erased on request.",
+        changes={"scrubbed": len(attested), "rows": attested},
+    )
+
+
+def _scrub_text(text: str, personal: set[str]) -> str:
+    for value in sorted(personal, key=len, reverse=True):
+        if len(value) >= 3:
+            text = text.replace(value, SCRUBBED)
+    return text
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def models_q_about(user_id):
+    """Events by or about a user."""
+    from django.db.models import Q
+
+    return Q(actor_id=user_id) | Q(target_id=str(user_id))

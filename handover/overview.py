@@ -1,33 +1,342 @@
-"""Figures for the overview page."""
+"""Figures for the overview page, drawn as server-rendered SVG.
+
+Every figure is one aggregate query on an index (the audit log's
+(action, created_at) index, the users' created_at index, the outbox's
+status index) and is cached for a minute, so the page stays cheap with a
+million audit events. Each figure is only computed for people whose
+permissions let them see it; the cached numbers are the same for everyone.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+from urllib.parse import urlencode
+
+from django.core.cache import cache
 from django.db.models import Count, Q
+from django.db.models.functions import TruncDate, TruncWeek
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from accounts.models import EmailStatus, Invitation, OutboundEmail, User, UserStatus, status_q
 from audit.models import AuditEvent
 
+CACHE_SECONDS = 60
+SIGNIN_DAYS = 30
+SIGNUP_WEEKS = 12
+LOGIN_OK = "accounts.login.succeeded"
+LOGIN_FAILED = "accounts.login.failed"
+
+# Chart geometry, in SVG user units. Narrow on purpose: the drawing scales up
+# on wide screens and stays legible at phone width (390 px).
+WIDTH = 360
+PLOT_TOP, PLOT_BOTTOM, PLOT_LEFT = 12, 150, 28
+ROW = 30
+
+
+def _url(name: str, **params) -> str | None:
+    try:
+        base = reverse(name)
+    except NoReverseMatch:  # that area's page is not installed
+        return None
+    params = {k: v for k, v in params.items() if v not in (None, "")}
+    return f"{base}?{urlencode(params)}" if params else base
+
+
+def _cached(key: str, compute):
+    return cache.get_or_set(f"overview:{key}:v1", compute, CACHE_SECONDS)
+
+
+def _nice_max(value: int) -> int:
+    """A round axis maximum at or above `value` (1, 2, 5 x 10^n)."""
+    if value <= 4:
+        return 4
+    step = 1
+    while True:
+        for factor in (1, 2, 5):
+            if value <= 4 * step * factor:
+                return 4 * step * factor
+        step *= 10
+
+
+# --- data ------------------------------------------------------------------------
+
+
+def signins_per_day(today: dt.date) -> list[dict]:
+    start = today - dt.timedelta(days=SIGNIN_DAYS - 1)
+    since = dt.datetime.combine(start, dt.time.min, tzinfo=dt.UTC)
+    rows = (
+        AuditEvent.objects.filter(action__in=[LOGIN_OK, LOGIN_FAILED], created_at__gte=since)
+        .annotate(day=TruncDate("created_at", tzinfo=dt.UTC))
+        .values("action", "day")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    counts = {(r["action"], r["day"]): r["n"] for r in rows}
+    days = [start + dt.timedelta(days=i) for i in range(SIGNIN_DAYS)]
+    return [
+        {"day": d, "ok": counts.get((LOGIN_OK, d), 0), "failed": counts.get((LOGIN_FAILED, d), 0)}
+        for d in days
+    ]
+
+
+def new_users_per_week(today: dt.date) -> list[dict]:
+    monday = today - dt.timedelta(days=today.weekday())
+    start = monday - dt.timedelta(weeks=SIGNUP_WEEKS - 1)
+    since = dt.datetime.combine(start, dt.time.min, tzinfo=dt.UTC)
+    rows = (
+        User.objects.filter(created_at__gte=since)
+        .annotate(week=TruncWeek("created_at", tzinfo=dt.UTC))
+        .values("week")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    counts = {}
+    for r in rows:
+        week = r["week"].date() if isinstance(r["week"], dt.datetime) else r["week"]
+        counts[week] = r["n"]
+    weeks = [start + dt.timedelta(weeks=i) for i in range(SIGNUP_WEEKS)]
+    return [{"week": w, "n": counts.get(w, 0)} for w in weeks]
+
+
+def users_by_status() -> dict[str, int]:
+    return User.objects.aggregate(
+        **{s.value: Count("pk", filter=status_q(s.value)) for s in UserStatus}
+    )
+
+
+def invitation_counts(now: dt.datetime) -> dict[str, int]:
+    since = now - dt.timedelta(days=SIGNIN_DAYS)
+    live = Q(accepted_at__isnull=True, revoked_at__isnull=True)
+    return Invitation.objects.aggregate(
+        sent=Count("pk", filter=Q(created_at__gte=since)),
+        accepted=Count("pk", filter=Q(accepted_at__gte=since)),
+        expired=Count("pk", filter=live & Q(expires_at__gte=since, expires_at__lte=now)),
+        pending=Count("pk", filter=live & Q(expires_at__gt=now)),
+    )
+
+
+def email_counts() -> dict[str, int]:
+    return OutboundEmail.objects.aggregate(
+        pending=Count("pk", filter=Q(status=EmailStatus.PENDING)),
+        failed=Count("pk", filter=Q(status=EmailStatus.FAILED)),
+    )
+
+
+# --- drawing ---------------------------------------------------------------------
+
+
+def column_chart(points: list[dict], series: list[tuple[str, str]], *, label_every: int) -> dict:
+    """Stacked columns. `points`: [{label, title, <key>: n, url_<key>: url}],
+    `series`: [(key, css class)] bottom to top. Returns geometry for
+    templates/overview/column_chart.html."""
+    peak = max((sum(p[k] for k, _ in series) for p in points), default=0)
+    top = _nice_max(peak)
+    plot_w = WIDTH - PLOT_LEFT - 4
+    slot = plot_w / max(len(points), 1)
+    bar_w = max(slot * 0.72, 2)
+    height = PLOT_BOTTOM - PLOT_TOP
+    columns = []
+    for i, point in enumerate(points):
+        x = PLOT_LEFT + i * slot + (slot - bar_w) / 2
+        base = PLOT_BOTTOM
+        segments = []
+        for key, css in series:
+            value = point[key]
+            h = height * value / top if top else 0
+            if value:
+                segments.append(
+                    {
+                        "x": round(x, 1),
+                        "y": round(base - h, 1),
+                        "w": round(bar_w, 1),
+                        "h": round(max(h, 1.5), 1),
+                        "css": css,
+                        "url": point.get(f"url_{key}"),
+                        "title": f"{point['title']}: {value} {key_label(key)}",
+                    }
+                )
+            base -= h
+        columns.append(
+            {
+                "segments": segments,
+                "label": point["label"] if i % label_every == 0 else "",
+                "label_x": round(x + bar_w / 2, 1),
+                # An invisible full-height target so empty days are still links.
+                "hit": {
+                    "x": round(PLOT_LEFT + i * slot, 1),
+                    "w": round(slot, 1),
+                    "url": point.get(f"url_{series[0][0]}"),
+                    "title": point["title"]
+                    + ": "
+                    + ", ".join(f"{point[k]} {key_label(k)}" for k, _ in series),
+                },
+            }
+        )
+    grid = [{"y": round(PLOT_BOTTOM - height * f, 1), "value": int(top * f)} for f in (0, 0.5, 1)]
+    return {
+        "width": WIDTH,
+        "height": PLOT_BOTTOM + 22,
+        "plot_left": PLOT_LEFT,
+        "plot_right": WIDTH - 4,
+        "plot_top": PLOT_TOP,
+        "plot_bottom": PLOT_BOTTOM,
+        "plot_height": PLOT_BOTTOM - PLOT_TOP,
+        "axis_x": PLOT_LEFT - 4,
+        "label_y": PLOT_BOTTOM + 15,
+        "columns": columns,
+        "grid": grid,
+    }
+
+
+def key_label(key: str) -> str:
+    return {"ok": "sign-ins", "failed": "failed sign-ins", "n": "new users"}.get(key, key)
+
+
+def bar_list(rows: list[dict]) -> dict:
+    """Horizontal bars: rows [{label, value, url, css}] -> geometry for
+    templates/overview/bar_list.html."""
+    label_w, value_w = 110, 46
+    bar_space = WIDTH - label_w - value_w
+    peak = max((r["value"] for r in rows), default=0) or 1
+    bars = []
+    for i, row in enumerate(rows):
+        y = i * ROW
+        w = bar_space * row["value"] / peak
+        bars.append(
+            {
+                **row,
+                "y": y + 6,
+                "hit_y": y + 2,
+                "text_y": y + 20,
+                "w": round(max(w, 2 if row["value"] else 0), 1),
+                "value_x": round(label_w + max(w, 0) + 6, 1),
+            }
+        )
+    return {
+        "width": WIDTH,
+        "height": len(rows) * ROW + 4,
+        "bar_x": label_w,
+        "track_w": bar_space,
+        "bars": bars,
+        "label_x": label_w - 8,
+    }
+
+
+def _short(day: dt.date) -> str:
+    return f"{day.day} {day:%b}"
+
+
+# --- the page ----------------------------------------------------------------------
+
+
+def _signin_figure(today: dt.date) -> dict:
+    data = _cached(f"signins:{today.isoformat()}", lambda: signins_per_day(today))
+    points = []
+    for row in data:
+        day = row["day"].isoformat()
+        points.append(
+            {
+                **row,
+                "label": _short(row["day"]),
+                "title": f"{row['day']:%a} {_short(row['day'])}",
+                "url_ok": _url("audit:list", action=LOGIN_OK, date_from=day, date_to=day),
+                "url_failed": _url("audit:list", action=LOGIN_FAILED, date_from=day, date_to=day),
+            }
+        )
+    first = data[0]["day"].isoformat()
+    return {
+        "chart": column_chart(points, [("ok", "bar-ok"), ("failed", "bar-failed")], label_every=7),
+        "total_ok": sum(r["ok"] for r in data),
+        "total_failed": sum(r["failed"] for r in data),
+        "url_ok": _url("audit:list", action=LOGIN_OK, date_from=first),
+        "url_failed": _url("audit:list", action=LOGIN_FAILED, date_from=first),
+    }
+
+
+def _signup_figure(today: dt.date) -> dict:
+    data = _cached(f"signups:{today.isoformat()}", lambda: new_users_per_week(today))
+    points = []
+    for row in data:
+        start, end = row["week"], row["week"] + dt.timedelta(days=6)
+        points.append(
+            {
+                **row,
+                "label": _short(start),
+                "title": f"Week of {_short(start)}",
+                "url_n": _url(
+                    "audit:list",
+                    action="accounts.user.created",
+                    date_from=start.isoformat(),
+                    date_to=end.isoformat(),
+                ),
+            }
+        )
+    return {
+        "chart": column_chart(points, [("n", "bar-new")], label_every=3),
+        "total": sum(r["n"] for r in data),
+    }
+
 
 def overview_context(user) -> dict:
     perms = user.permissions
+    now = timezone.now()
+    today = now.astimezone(dt.UTC).date()
     ctx: dict = {"cards": []}
     if "users:read" in perms:
-        counts = User.objects.aggregate(
-            **{s.value: Count("pk", filter=status_q(s.value)) for s in UserStatus}
-        )
+        counts = _cached("status", users_by_status)
         ctx["status_counts"] = [(s.value, s.label, counts[s.value]) for s in UserStatus]
         ctx["total_users"] = sum(v for k, v in counts.items() if k != UserStatus.DELETED)
+        ctx["status_chart"] = bar_list(
+            [
+                {
+                    "label": s.label,
+                    "value": counts[s.value],
+                    "url": _url("users:list", status=s.value),
+                    "css": f"bar-status-{s.value}",
+                }
+                for s in UserStatus
+            ]
+        )
+        ctx["signups"] = _signup_figure(today)
     if "invitations:read" in perms:
-        now = timezone.now()
-        ctx["pending_invitations"] = Invitation.objects.filter(
-            accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=now
-        ).count()
+        inv = _cached("invitations", lambda: invitation_counts(now))
+        ctx["pending_invitations"] = inv["pending"]
+        ctx["invitation_chart"] = bar_list(
+            [
+                {
+                    "label": label,
+                    "value": inv[key],
+                    "url": _url("invitations:list", status=status),
+                    "css": f"bar-inv-{key}",
+                }
+                for key, label, status in (
+                    ("sent", "Sent (30 days)", ""),
+                    ("accepted", "Accepted", "accepted"),
+                    ("expired", "Expired", "expired"),
+                    ("pending", "Pending now", "pending"),
+                )
+            ]
+        )
     if "emails:read" in perms:
-        ctx["email_counts"] = OutboundEmail.objects.aggregate(
-            pending=Count("pk", filter=Q(status=EmailStatus.PENDING)),
-            failed=Count("pk", filter=Q(status=EmailStatus.FAILED)),
+        ctx["email_counts"] = emails = _cached("emails", email_counts)
+        ctx["email_chart"] = bar_list(
+            [
+                {
+                    "label": "Pending",
+                    "value": emails["pending"],
+                    "url": _url("emails:list", status="pending"),
+                    "css": "bar-email-pending",
+                },
+                {
+                    "label": "Failed",
+                    "value": emails["failed"],
+                    "url": _url("emails:list", status="failed"),
+                    "css": "bar-email-failed",
+                },
+            ]
         )
     if "audit:read" in perms:
+        ctx["signins"] = _signin_figure(today)
         ctx["recent_events"] = list(AuditEvent.objects.order_by("-id")[:8])
     return ctx

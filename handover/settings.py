@@ -285,3 +285,13 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"axes": {"level": "WARNING"}},
 }
+
+# Audit retention (audit area): with AUDIT_RETENTION_DAYS set, beat prunes
+# older events daily through audit.services.prune_before (checkpointed).
+AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 0) or None
+CELERY_BEAT_SCHEDULE = globals().get("CELERY_BEAT_SCHEDULE", {})
+if AUDIT_RETENTION_DAYS:
+    CELERY_BEAT_SCHEDULE["audit-prune-expired"] = {
+        "task": "audit.tasks.audit_prune_expired",
+        "schedule": timedelta(days=1),
+    }

@@ -21,4 +21,5 @@ urlpatterns = [
     path("account/", include("accounts.views.account")),
     path("users/", include("accounts.views.user_security")),
     path("api/", api.urls),
+    path("audit/", include("audit.urls")),
 ]

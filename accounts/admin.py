@@ -1,0 +1,250 @@
+"""Django admin for operators. Every change goes through the services, so
+admin obeys the same guards (permission, hierarchy, self-action, owner and
+last-manager protection) and writes the same audit events as the dashboard.
+Services of other areas are imported lazily by dotted path: until an area
+is merged its actions say so instead of failing."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+
+from accounts.models import ApiKey, Invitation, OutboundEmail, User, UserSession
+from handover.admin_utils import ServiceModelAdmin, load_service, service_action
+from rbac.policies import PolicyDenied
+
+USERS = "accounts.services.users"
+
+
+class UserAdminForm(forms.ModelForm):
+    class Meta:
+        model = User
+        fields = ("email", "name", "phone", "metadata")
+
+
+@admin.register(User)
+class UserAdmin(ServiceModelAdmin):
+    form = UserAdminForm
+    service_arg = "user"
+    list_display = ("email", "name", "status_display", "is_owner", "created_at", "last_login")
+    list_select_related = ()  # no foreign keys; roles are not shown in the list
+    search_fields = ("^email",)
+    search_help_text = "Search by the beginning of the email address."
+    ordering = ("-created_at", "-id")
+    readonly_fields = (
+        "id",
+        "status_display",
+        "is_owner",
+        "created_at",
+        "last_login",
+        "email_verified_at",
+        "disabled_at",
+        "banned_until",
+        "ban_reason",
+        "deleted_at",
+    )
+    actions = [
+        service_action(
+            f"{USERS}.user_ban",
+            description="Ban selected users",
+            verb="Banned",
+            permission="users:ban",
+            reason="Banned from Django admin.",
+        ),
+        service_action(
+            f"{USERS}.user_unban",
+            description="Unban selected users",
+            verb="Unbanned",
+            permission="users:ban",
+        ),
+        service_action(
+            f"{USERS}.user_disable",
+            description="Disable selected users",
+            verb="Disabled",
+            permission="users:disable",
+        ),
+        service_action(
+            f"{USERS}.user_enable",
+            description="Enable selected users",
+            verb="Enabled",
+            permission="users:disable",
+        ),
+        service_action(
+            "accounts.services.passwords.password_reset_token_create",
+            description="Send a password reset link",
+            verb="Reset links sent",
+            permission="users:reset-password",
+            send_email=True,
+        ),
+        service_action(
+            "accounts.services.sessions.sessions_revoke_all",
+            description="End all sessions of selected users",
+            verb="Sessions ended",
+            permission="sessions:revoke",
+        ),
+        service_action(
+            f"{USERS}.user_delete",
+            description="Delete selected users (can be restored)",
+            verb="Deleted",
+            permission="users:delete",
+            reason="Deleted from Django admin.",
+        ),
+    ]
+
+    @admin.display(description="Status")
+    def status_display(self, obj):
+        return obj.get_status_display()
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ("email", "name")
+        return ("id", "email", "name", "phone", "metadata", *self.readonly_fields[1:])
+
+    def get_deleted_objects(self, objs, request):
+        # A delete here is the soft delete of the users service: nothing
+        # else is removed, so there is no cascade to list or to check.
+        return [str(o) for o in objs], {}, set(), []
+
+    def save_model(self, request, obj, form, change):
+        try:
+            if not change:
+                create = load_service(f"{USERS}.user_create")
+                user = create(
+                    actor=request.user,
+                    email=form.cleaned_data["email"],
+                    name=form.cleaned_data.get("name", ""),
+                )
+                obj.pk = user.pk
+                return
+            update = load_service(f"{USERS}.user_update")
+            if update is None:
+                self.refuse(
+                    request, PolicyDenied("unavailable", "Editing users is not available yet.")
+                )
+                return
+            changed = {k: form.cleaned_data[k] for k in form.changed_data}
+            if changed:
+                update(actor=request.user, user=User.objects.get(pk=obj.pk), **changed)
+        except (PolicyDenied, ValidationError) as exc:
+            self.refuse(request, exc)
+
+    def save_related(self, request, form, formsets, change):
+        return None  # no inlines or M2M fields on this form
+
+    def delete_model(self, request, obj):
+        delete = load_service(f"{USERS}.user_delete")
+        if delete is None:
+            self.refuse(
+                request, PolicyDenied("unavailable", "Deleting users is not available yet.")
+            )
+            return
+        try:
+            delete(actor=request.user, user=obj, reason="Deleted from Django admin.")
+        except (PolicyDenied, ValidationError) as exc:
+            self.refuse(request, exc)
+            return
+        self.logged_deletion(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.delete_model(request, obj)
+
+
+class ReadOnlyMixin:
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Invitation)
+class InvitationAdmin(ReadOnlyMixin, ServiceModelAdmin):
+    service_arg = "invitation"
+    list_display = ("email", "status", "invited_by", "created_at", "expires_at", "accepted_at")
+    list_select_related = ("invited_by", "user")
+    search_fields = ("^email",)
+    ordering = ("-created_at",)
+    exclude = ("token_hash",)
+    actions = [
+        service_action(
+            "accounts.services.invitations.invitation_resend",
+            description="Resend selected invitations",
+            verb="Resent",
+            permission="invitations:create",
+        ),
+    ]
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(ReadOnlyMixin, ServiceModelAdmin):
+    list_display = ("name", "prefix", "user", "status", "created_at", "last_used_at", "expires_at")
+    list_select_related = ("user", "created_by")
+    search_fields = ("^prefix", "^name")
+    ordering = ("-created_at",)
+    # Never the key hash: only what identifies a key to people.
+    fields = (
+        "name",
+        "prefix",
+        "user",
+        "scopes",
+        "created_by",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "revoked_at",
+    )
+
+
+@admin.register(OutboundEmail)
+class OutboundEmailAdmin(ReadOnlyMixin, ServiceModelAdmin):
+    service_arg = "email"
+    list_display = ("to", "template", "status", "attempts", "created_at", "sent_at")
+    list_select_related = ("user",)
+    list_filter = ("status",)
+    search_fields = ("^to",)
+    ordering = ("-created_at",)
+    # The body can hold a live sign-in or reset link: not shown here.
+    fields = (
+        "to",
+        "user",
+        "template",
+        "subject",
+        "status",
+        "attempts",
+        "last_error",
+        "created_at",
+        "next_attempt_at",
+        "sent_at",
+        "message_id",
+    )
+    actions = [
+        service_action(
+            "accounts.services.emails.email_retry",
+            description="Retry selected emails",
+            verb="Queued again",
+            permission="emails:retry",
+        ),
+    ]
+
+
+@admin.register(UserSession)
+class UserSessionAdmin(ReadOnlyMixin, ServiceModelAdmin):
+    service_arg = "session"
+    list_display = ("user", "ip", "user_agent", "created_at", "last_seen_at", "ended_at")
+    list_select_related = ("user",)
+    search_fields = ("^user__email",)
+    ordering = ("-last_seen_at",)
+    exclude = ("session_key",)
+    actions = [
+        service_action(
+            "accounts.services.sessions.session_revoke",
+            description="End selected sessions",
+            verb="Ended",
+            permission="sessions:revoke",
+        ),
+    ]

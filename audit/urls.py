@@ -1,0 +1,13 @@
+from django.urls import path
+
+from audit import views
+
+app_name = "audit"
+
+urlpatterns = [
+    path("", views.event_list, name="list"),
+    path("<int:pk>/", views.event_detail, name="detail"),
+    path("user/<uuid:user_id>/", views.user_trail, name="user_trail"),
+    path("export.csv", views.export, {"fmt": "csv"}, name="export_csv"),
+    path("export.jsonl", views.export, {"fmt": "jsonl"}, name="export_jsonl"),
+]

@@ -1,0 +1,136 @@
+"""Audit log pages: the filtered list, one event, a user's trail, export."""
+
+from __future__ import annotations
+
+import csv
+import json
+from urllib.parse import urlencode
+
+from django.http import Http404, StreamingHttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from audit import selectors
+from audit import services as audit
+from audit.models import AuditEvent
+from rbac.decorators import permission_required
+
+FILTER_KEYS = ("q", "actor", "target", "user", "action", "outcome", "date_from", "date_to")
+FILTER_KEYS += ("batch", "ip")
+
+
+def _filters(request):
+    form = selectors.AuditFilterForm(request.GET or None)
+    data = form.cleaned_data if form.is_valid() else {}
+    params = {k: request.GET[k] for k in FILTER_KEYS if request.GET.get(k) and k in data}
+    return form, data, params
+
+
+def _htmx_partial(request) -> bool:
+    return bool(request.htmx) and not request.htmx.boosted
+
+
+@require_GET
+@permission_required("audit:read")
+def event_list(request):
+    form, data, params = _filters(request)
+    events = selectors.filter_events(data) if not form.errors else AuditEvent.objects.none()
+    page = selectors.page_of(
+        events, before=request.GET.get("before"), after=request.GET.get("after")
+    )
+    query = urlencode(params)
+    context = {
+        "form": form,
+        "page": page,
+        "query": query,
+        "filtered": bool(params),
+        "can_export": "audit:export" in request.user.permissions,
+    }
+    template = "audit/list.html#results" if _htmx_partial(request) else "audit/list.html"
+    return render(request, template, context)
+
+
+@require_GET
+@permission_required("audit:read")
+def event_detail(request, pk: int):
+    event = AuditEvent.objects.filter(pk=pk).first()
+    if event is None:
+        raise Http404("This audit event does not exist (it may have been pruned).")
+    return render(
+        request,
+        "audit/detail.html",
+        {"event": event, "diff": selectors.changes_diff(event.changes)},
+    )
+
+
+@require_GET
+@permission_required("audit:read")
+def user_trail(request, user_id):
+    return render(
+        request,
+        "audit/user_trail.html",
+        {"events": selectors.user_trail(user_id), "user_id": user_id},
+    )
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dict | list):
+        return json.dumps(value, sort_keys=True, default=str)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+def _csv_lines(rows):
+    writer = csv.writer(_Echo())
+    yield writer.writerow(selectors.EXPORT_FIELDS)
+    for row in rows:
+        # A leading =, +, - or @ makes spreadsheets run the cell as a formula.
+        yield writer.writerow(
+            ["'" + c if c[:1] in ("=", "+", "-", "@") else c for c in map(_cell, row)]
+        )
+
+
+def _jsonl_lines(rows):
+    for row in rows:
+        record = {
+            k: _cell(v) if k != "changes" else v
+            for k, v in zip(selectors.EXPORT_FIELDS, row, strict=True)
+        }
+        yield json.dumps(record, sort_keys=True, default=str) + "\n"
+
+
+@require_GET
+@permission_required("audit:export")
+def export(request, fmt: str):
+    form, data, params = _filters(request)
+    if form.errors:
+        return render(
+            request,
+            "audit/list.html",
+            {"form": form, "page": None, "query": "", "filtered": True, "can_export": True},
+            status=400,
+        )
+    audit.record(
+        "audit.log.exported",
+        actor=request.user,
+        target=audit.Target(type="audit", id="", label="Audit log"),
+        changes={"format": fmt, "filters": params},
+    )
+    rows = selectors.export_rows(selectors.filter_events(data))
+    if fmt == "csv":
+        body, content_type = _csv_lines(rows), "text/csv; charset=utf-8"
+    else:
+        body, content_type = _jsonl_lines(rows), "application/x-ndjson"
+    response = StreamingHttpResponse(body, content_type=content_type)
+    extension = "csv" if fmt == "csv" else "jsonl"
+    response["Content-Disposition"] = f'attachment; filename="audit-log.{extension}"'
+    response["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,147 @@
+"""What every Handover ModelAdmin shares: change lists that never run an
+unbounded COUNT, and admin actions that go through the same services (and
+so the same guards and audit records) as the dashboard."""
+
+from __future__ import annotations
+
+import importlib
+
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpResponseRedirect
+from django.utils.functional import cached_property
+
+COUNT_CAP = 10_000
+
+
+class CappedPaginator(Paginator):
+    """Counts at most COUNT_CAP rows (`SELECT COUNT(*) FROM (... LIMIT n)`),
+    so a change list costs the same on a table of a hundred or of ten
+    million rows; deeper pages are reached by filtering or searching."""
+
+    @cached_property
+    def count(self):
+        try:
+            return self.object_list.values("pk")[:COUNT_CAP].count()
+        except (AttributeError, TypeError):
+            return min(len(self.object_list), COUNT_CAP)
+
+
+def load_service(path: str):
+    """`"accounts.services.users.user_ban"` -> the function, or None when
+    that area is not merged yet (the action then says so instead of 500)."""
+    module, _, name = path.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        return None
+
+
+def error_text(exc) -> str:
+    if isinstance(exc, ValidationError):
+        return " ".join(exc.messages)
+    return getattr(exc, "message", None) or str(exc)
+
+
+def run_for_each(modeladmin, request, queryset, *, service: str, verb: str, **kwargs):
+    """Call `service(actor=request.user, <arg>=obj, **kwargs)` for each
+    selected object and report done / refused with the guard's words."""
+    from rbac.policies import PolicyDenied
+
+    func = load_service(service)
+    if func is None:
+        modeladmin.message_user(
+            request, f"This action is not available yet ({service} is missing).", messages.ERROR
+        )
+        return None
+    arg = modeladmin.service_arg
+    done, refused = 0, []
+    for obj in queryset:
+        try:
+            func(actor=request.user, **{arg: obj}, **kwargs)
+            done += 1
+        except (PolicyDenied, ValidationError) as exc:
+            refused.append(f"{obj}: {error_text(exc)}")
+    if done:
+        modeladmin.message_user(request, f"{verb}: {done} done.", messages.SUCCESS)
+    for line in refused[:20]:
+        modeladmin.message_user(request, f"Refused — {line}", messages.ERROR)
+    if len(refused) > 20:
+        modeladmin.message_user(request, f"…and {len(refused) - 20} more refused.", messages.ERROR)
+    return None
+
+
+def service_action(service: str, *, description: str, verb: str, permission: str, **kwargs):
+    """An admin action bound to a service; shown only to holders of
+    `permission` (the service checks again, with the full guard)."""
+
+    def action(modeladmin, request, queryset):
+        return run_for_each(modeladmin, request, queryset, service=service, verb=verb, **kwargs)
+
+    action.__name__ = service.rsplit(".", 1)[-1] + "_action"
+    action.short_description = description
+    action.allowed_permissions = ("catalog",)
+    action.required_permission = permission
+    return action
+
+
+class ServiceModelAdmin(admin.ModelAdmin):
+    """Base: capped counts, no "delete selected", actions gated on catalog
+    permissions, and saves/deletes through services that may refuse."""
+
+    paginator = CappedPaginator
+    show_full_result_count = False
+    service_arg = "obj"
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        perms = request.user.permissions
+        for name in list(actions):
+            func = actions[name][0]
+            needed = getattr(func, "required_permission", None)
+            if needed and needed not in perms:
+                del actions[name]
+        return actions
+
+    def has_catalog_permission(self, request):
+        return True  # each action's own catalog permission is checked in get_actions
+
+    def refuse(self, request, exc) -> None:
+        request._handover_refused = True
+        self.message_user(request, error_text(exc), messages.ERROR)
+
+    def _refused(self, request) -> bool:
+        return getattr(request, "_handover_refused", False)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        if self._refused(request):
+            return HttpResponseRedirect(request.path)
+        return super().response_add(request, obj, post_url_continue)
+
+    def response_change(self, request, obj):
+        if self._refused(request):
+            return HttpResponseRedirect(request.path)
+        return super().response_change(request, obj)
+
+    def response_delete(self, request, obj_display, obj_id):
+        if self._refused(request):
+            return HttpResponseRedirect(request.path)
+        return super().response_delete(request, obj_display, obj_id)
+
+    def log_addition(self, request, obj, message):
+        if not self._refused(request):
+            return super().log_addition(request, obj, message)
+
+    def log_change(self, request, obj, message):
+        if not self._refused(request):
+            return super().log_change(request, obj, message)
+
+    def log_deletions(self, request, queryset):
+        """Django logs before `delete_model` runs; the service may still
+        refuse, so subclasses log after it succeeded (`logged_deletion`)."""
+        return None
+
+    def logged_deletion(self, request, obj):
+        return super().log_deletions(request, [obj])

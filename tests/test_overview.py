@@ -1,0 +1,94 @@
+"""The overview: server-rendered SVG charts, each figure a link to the
+records behind it, cheap (aggregates, cached for a minute)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+from django.core.cache import cache
+from django.urls import reverse
+from django.utils import timezone
+
+from audit import services as audit
+from audit.models import AuditEvent
+from handover import overview
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def test_signins_per_day_counts_successes_and_failures_by_day(monkeypatch, owner):
+    now = timezone.now()
+    two_days_ago = now - dt.timedelta(days=2)
+    monkeypatch.setattr(audit.timezone, "now", lambda: two_days_ago)
+    audit.record("accounts.login.succeeded", actor=owner)
+    audit.record("accounts.login.failed", outcome="failed")
+    audit.record("accounts.login.failed", outcome="failed")
+    monkeypatch.setattr(audit.timezone, "now", lambda: now - dt.timedelta(days=40))
+    audit.record("accounts.login.succeeded", actor=owner)  # outside the window
+    data = overview.signins_per_day(now.date())
+    assert len(data) == 30 and data[-1]["day"] == now.date()
+    by_day = {row["day"]: row for row in data}
+    assert by_day[two_days_ago.date()] == {"day": two_days_ago.date(), "ok": 1, "failed": 2}
+    assert sum(r["ok"] for r in data) == 1
+
+
+def test_new_users_per_week_and_status_counts(owner, member):
+    weeks = overview.new_users_per_week(timezone.now().date())
+    assert len(weeks) == 12 and weeks[-1]["n"] == 2
+    assert overview.users_by_status()["active"] == 2
+
+
+def test_overview_draws_svg_charts_linking_to_filtered_lists(client_for, owner):
+    audit.record("accounts.login.succeeded", actor=owner)
+    body = client_for(owner).get(reverse("overview")).content.decode()
+    assert body.count('<svg class="chart"') >= 3
+    today = timezone.now().date().isoformat()
+    assert (
+        f"/audit/?action=accounts.login.succeeded&amp;date_from={today}&amp;date_to={today}" in body
+    )
+    assert "Sign-ins, last 30 days" in body and "Users by status" in body
+    assert not re.search(r"\sstyle=", body), "CSP forbids inline style attributes"
+    assert "<script>" not in body
+
+
+def test_sections_follow_permissions(client_for, viewer, member):
+    body = client_for(viewer).get(reverse("overview")).content.decode()
+    assert "Users by status" in body
+    assert "Sign-ins, last 30 days" not in body  # needs audit:read
+    assert "Email delivery" not in body  # needs emails:read
+    body = client_for(member).get(reverse("overview")).content.decode()
+    assert "<svg" not in body and "Welcome" in body
+
+
+def test_overview_is_cached_and_cheap(client_for, owner, django_assert_max_num_queries):
+    AuditEvent.objects.bulk_create(
+        [AuditEvent(action="accounts.login.succeeded") for _ in range(300)]
+    )
+    client = client_for(owner)
+    with django_assert_max_num_queries(14):
+        client.get(reverse("overview"))
+    # Within the minute, the figures come from the cache.
+    with django_assert_max_num_queries(7) as captured:
+        client.get(reverse("overview"))
+    assert not any("GROUP BY" in q["sql"] for q in captured.captured_queries)
+
+
+def test_nice_axis_maximum():
+    assert [overview._nice_max(v) for v in (0, 3, 5, 9, 21, 399, 401)] == [
+        4,
+        4,
+        8,
+        20,
+        40,
+        400,
+        800,
+    ]
