@@ -16,3 +16,7 @@ urlpatterns = [
     path("", include("accounts.views.auth")),
     path("admin/", admin.site.urls),
 ]
+
+urlpatterns += [
+    path("users/", include("accounts.views.users")),
+]
