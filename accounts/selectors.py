@@ -156,37 +156,66 @@ def decode_cursor(cursor: str, sort: str):
         return None
 
 
-def _after(field_name: str, desc: bool, value, pk) -> Q:
+NULLABLE_SORT_FIELDS = {"last_login"}
+
+
+def _row_compare(qs, field_name: str, value, pk, op: str):
+    """`(field, id) op (value, pk)` as one row-value comparison, which both
+    PostgreSQL and SQLite answer from the (field, id) index."""
+    from django.db import connection
+
+    field = User._meta.get_field(field_name)
+    table = connection.ops.quote_name(User._meta.db_table)
+    column = connection.ops.quote_name(field.column)
+    pk_column = connection.ops.quote_name(User._meta.pk.column)
+    # Identifiers come from the model, values are bound parameters.
+    return qs.extra(  # noqa: S610
+        where=[f"({table}.{column}, {table}.{pk_column}) {op} (%s, %s)"],
+        params=[
+            field.get_db_prep_value(value, connection),
+            User._meta.pk.get_db_prep_value(pk, connection),
+        ],
+    )
+
+
+def _after(qs, field_name: str, desc: bool, value, pk):
     """Rows strictly after (value, pk) in the order `field desc/asc NULLS
     LAST, id desc/asc`."""
-    beyond, pk_beyond = ("lt", "lt") if desc else ("gt", "gt")
+    if field_name not in NULLABLE_SORT_FIELDS:
+        return _row_compare(qs, field_name, value, pk, "<" if desc else ">")
+    beyond = "lt" if desc else "gt"
     if value is None:
-        return Q(**{f"{field_name}__isnull": True, f"pk__{pk_beyond}": pk})
-    return (
+        return qs.filter(Q(**{f"{field_name}__isnull": True, f"pk__{beyond}": pk}))
+    return qs.filter(
         Q(**{f"{field_name}__{beyond}": value})
-        | Q(**{field_name: value, f"pk__{pk_beyond}": pk})
+        | Q(**{field_name: value, f"pk__{beyond}": pk})
         | Q(**{f"{field_name}__isnull": True})
     )
 
 
-def _before(field_name: str, desc: bool, value, pk) -> Q:
+def _before(qs, field_name: str, desc: bool, value, pk):
     """Rows strictly before (value, pk) in that same order."""
+    if field_name not in NULLABLE_SORT_FIELDS:
+        return _row_compare(qs, field_name, value, pk, ">" if desc else "<")
     ahead = "gt" if desc else "lt"
     if value is None:
-        return Q(**{f"{field_name}__isnull": False}) | Q(
-            **{f"{field_name}__isnull": True, f"pk__{ahead}": pk}
+        return qs.filter(
+            Q(**{f"{field_name}__isnull": False})
+            | Q(**{f"{field_name}__isnull": True, f"pk__{ahead}": pk})
         )
-    return Q(**{f"{field_name}__{ahead}": value}) | Q(**{field_name: value, f"pk__{ahead}": pk})
+    return qs.filter(
+        Q(**{f"{field_name}__{ahead}": value}) | Q(**{field_name: value, f"pk__{ahead}": pk})
+    )
 
 
 def _ordering(field_name: str, desc: bool, *, reverse: bool = False):
     if reverse:
         desc = not desc
-    expr = (
-        F(field_name).desc(nulls_last=not reverse)
-        if desc
-        else F(field_name).asc(nulls_last=not reverse)
-    )
+    nulls = {}
+    if field_name in NULLABLE_SORT_FIELDS:
+        # NULL ("never signed in") sorts last; walking backwards, first.
+        nulls = {"nulls_first": True} if reverse else {"nulls_last": True}
+    expr = F(field_name).desc(**nulls) if desc else F(field_name).asc(**nulls)
     return [expr, "-pk" if desc else "pk"]
 
 
@@ -206,7 +235,7 @@ def user_list(filters: UserFilters, *, cursor: str = "") -> UserPage:
     if position and position[0] == "p":
         _, value, pk = position
         rows = list(
-            qs.filter(_before(field_name, desc, value, pk)).order_by(
+            _before(qs, field_name, desc, value, pk).order_by(
                 *_ordering(field_name, desc, reverse=True)
             )[: size + 1]
         )
@@ -216,7 +245,7 @@ def user_list(filters: UserFilters, *, cursor: str = "") -> UserPage:
     else:
         if position:
             _, value, pk = position
-            qs = qs.filter(_after(field_name, desc, value, pk))
+            qs = _after(qs, field_name, desc, value, pk)
         rows = list(qs.order_by(*_ordering(field_name, desc))[: size + 1])
         has_next = len(rows) > size
         rows = rows[:size]

@@ -337,7 +337,7 @@ def _apply(actor, action, spec, users, params, batch_id) -> list[EventSpec]:
         events = [event(u, {"disabled_at": [u.disabled_at, None]}) for u in users]
     elif action == "force_password_change":
         qs.update(must_change_password=True, updated_at=now)
-        events = [event(u, {"must_change_password": [False, True]}) for u in users]
+        events = [event(u, {"forced_change": [False, True]}) for u in users]
     elif action == "delete":
         qs.update(deleted_at=now, updated_at=now)
         events = [event(u, {"deleted_at": [None, now]}) for u in users]

@@ -404,7 +404,7 @@ def user_force_password_change(*, actor, user, batch_id=None) -> User:
         action,
         actor=actor,
         target=user,
-        changes={"must_change_password": [False, True]},
+        changes={"forced_change": [False, True]},
         batch_id=batch_id,
     )
     return user
