@@ -16,7 +16,7 @@ class LoginForm(forms.Form):
 # --- users ------------------------------------------------------------------
 
 STATUS_FILTER_CHOICES = [
-    ("", "Any status (not deleted)"),
+    ("", "Not deleted"),
     ("active", "Active"),
     ("invited", "Invited"),
     ("unverified", "Unverified"),
@@ -24,7 +24,7 @@ STATUS_FILTER_CHOICES = [
     ("banned", "Banned"),
     ("deleted", "Deleted"),
 ]
-MFA_FILTER_CHOICES = [("", "MFA: any"), ("on", "MFA on"), ("off", "MFA off")]
+MFA_FILTER_CHOICES = [("", "Any"), ("on", "On"), ("off", "Off")]
 
 
 def role_choices(*, include_owner: bool = False):
@@ -266,7 +266,7 @@ class BatchForm(forms.Form):
         from accounts.services.batch import ACTIONS
 
         super().__init__(*args, **kwargs)
-        self.fields["action"].choices = [("", "Choose an action")] + [
+        self.fields["action"].choices = [("", "Action…")] + [
             (k, v.label) for k, v in ACTIONS.items()
         ]
         self.fields["role"].choices = [("", "Role…")] + role_choices()

@@ -538,7 +538,9 @@ def user_batch(request):
             status=400,
         )
     form = BatchForm(post)
-    ban_form = BanForm(post, prefix="ban")
+    # The ban duration is chosen on the preview page, so it is read only
+    # when executing.
+    ban_form = BanForm(post if post.get("execute") else None, prefix="ban")
     context = {"form": form, "ban_form": ban_form, "inline_limit": batch_services.INLINE_LIMIT}
     if not form.is_valid():
         context["error"] = " ".join(e for errors in form.errors.values() for e in errors)
