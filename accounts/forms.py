@@ -109,7 +109,9 @@ class UserCreateForm(forms.Form):
     name = forms.CharField(
         max_length=150, required=False, widget=forms.TextInput(attrs={"class": "form-control"})
     )
-    roles = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple)
+    roles = forms.MultipleChoiceField(
+        required=False, widget=forms.CheckboxSelectMultiple(attrs={"class": "form-check-input"})
+    )
     template = forms.ChoiceField(
         required=False,
         label="Permission template",
@@ -123,11 +125,12 @@ class UserCreateForm(forms.Form):
             ("password", "Set a password now"),
         ],
         initial="invite",
-        widget=forms.RadioSelect,
+        widget=forms.RadioSelect(attrs={"class": "form-check-input"}),
     )
     password = forms.CharField(
         required=False,
         strip=False,
+        help_text="Only when setting a password now.",
         max_length=1024,
         widget=forms.PasswordInput(attrs={"class": "form-control", "autocomplete": "new-password"}),
     )
