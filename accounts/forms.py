@@ -29,3 +29,271 @@ class MFACodeForm(forms.Form):
             }
         ),
     )
+
+
+# --- users ------------------------------------------------------------------
+
+STATUS_FILTER_CHOICES = [
+    ("", "Not deleted"),
+    ("active", "Active"),
+    ("invited", "Invited"),
+    ("unverified", "Unverified"),
+    ("disabled", "Disabled"),
+    ("banned", "Banned"),
+    ("deleted", "Deleted"),
+]
+MFA_FILTER_CHOICES = [("", "Any"), ("on", "On"), ("off", "Off")]
+
+
+def role_choices(*, include_owner: bool = False):
+    from rbac.models import Role
+
+    qs = Role.objects.order_by("name")
+    if not include_owner:
+        qs = qs.exclude(slug="owner")
+    return [(r.slug, r.name) for r in qs]
+
+
+class UserFilterForm(forms.Form):
+    """The list's GET parameters. Invalid values are ignored, never a 500."""
+
+    q = forms.CharField(
+        required=False,
+        max_length=100,
+        label="Search",
+        widget=forms.TextInput(
+            attrs={"type": "search", "placeholder": "Search name or email", "class": "form-control"}
+        ),
+    )
+    status = forms.ChoiceField(
+        required=False,
+        choices=STATUS_FILTER_CHOICES,
+        widget=forms.Select(attrs={"class": "form-select"}),
+    )
+    role = forms.ChoiceField(required=False, widget=forms.Select(attrs={"class": "form-select"}))
+    mfa = forms.ChoiceField(
+        required=False,
+        choices=MFA_FILTER_CHOICES,
+        label="MFA",
+        widget=forms.Select(attrs={"class": "form-select"}),
+    )
+    inactive_before = forms.DateField(
+        required=False,
+        label="No sign-in since",
+        widget=forms.DateInput(attrs={"type": "date", "class": "form-control"}),
+    )
+    sort = forms.ChoiceField(required=False, widget=forms.Select(attrs={"class": "form-select"}))
+    size = forms.TypedChoiceField(
+        required=False,
+        coerce=int,
+        label="Per page",
+        widget=forms.Select(attrs={"class": "form-select"}),
+    )
+    cursor = forms.CharField(required=False, max_length=500, widget=forms.HiddenInput)
+
+    def __init__(self, *args, **kwargs):
+        from accounts.selectors import PAGE_SIZES, SORT_CHOICES
+
+        super().__init__(*args, **kwargs)
+        self.fields["role"].choices = [("", "Any role"), *role_choices(include_owner=True)]
+        self.fields["sort"].choices = SORT_CHOICES
+        self.fields["size"].choices = [(str(s), f"{s} per page") for s in PAGE_SIZES]
+
+    def filters(self):
+        from accounts.selectors import UserFilters
+
+        self.is_valid()
+        data = {k: v for k, v in self.cleaned_data.items() if k not in self.errors}
+        return UserFilters(
+            q=data.get("q") or "",
+            status=data.get("status") or "",
+            role=data.get("role") or "",
+            mfa=data.get("mfa") or "",
+            inactive_before=data.get("inactive_before"),
+            sort=data.get("sort") or "",
+            size=data.get("size") or 0,
+        )
+
+    @property
+    def cursor_value(self) -> str:
+        return (self.cleaned_data or {}).get("cursor", "") if hasattr(self, "cleaned_data") else ""
+
+
+class UserCreateForm(forms.Form):
+    email = forms.EmailField(
+        max_length=254,
+        widget=forms.EmailInput(attrs={"class": "form-control", "autocomplete": "off"}),
+    )
+    name = forms.CharField(
+        max_length=150, required=False, widget=forms.TextInput(attrs={"class": "form-control"})
+    )
+    roles = forms.MultipleChoiceField(
+        required=False, widget=forms.CheckboxSelectMultiple(attrs={"class": "form-check-input"})
+    )
+    template = forms.ChoiceField(
+        required=False,
+        label="Permission template",
+        help_text="Grants the template's permissions directly, besides any role.",
+        widget=forms.Select(attrs={"class": "form-select"}),
+    )
+    mode = forms.ChoiceField(
+        label="How will they sign in?",
+        choices=[
+            ("invite", "Send an invitation (they choose a password)"),
+            ("password", "Set a password now"),
+        ],
+        initial="invite",
+        widget=forms.RadioSelect(attrs={"class": "form-check-input"}),
+    )
+    password = forms.CharField(
+        required=False,
+        strip=False,
+        help_text="Only when setting a password now.",
+        max_length=1024,
+        widget=forms.PasswordInput(attrs={"class": "form-control", "autocomplete": "new-password"}),
+    )
+    auto_confirm = forms.BooleanField(
+        required=False,
+        label="Mark the email address as verified",
+        help_text="Only when you know the address belongs to this person.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        from rbac.permissions import TEMPLATES
+
+        super().__init__(*args, **kwargs)
+        self.fields["roles"].choices = role_choices()
+        self.fields["template"].choices = [("", "No template")] + [
+            (k, v["name"]) for k, v in TEMPLATES.items()
+        ]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("mode") == "password" and not data.get("password"):
+            self.add_error("password", "Enter a password, or choose to send an invitation.")
+        return data
+
+
+class UserEditForm(forms.Form):
+    name = forms.CharField(
+        max_length=150, required=False, widget=forms.TextInput(attrs={"class": "form-control"})
+    )
+    email = forms.EmailField(
+        max_length=254,
+        help_text="Changing it marks the address unverified and notifies the old one.",
+        widget=forms.EmailInput(attrs={"class": "form-control"}),
+    )
+    phone = forms.CharField(
+        max_length=32,
+        required=False,
+        widget=forms.TextInput(attrs={"class": "form-control", "type": "tel"}),
+    )
+    metadata = forms.CharField(
+        required=False,
+        max_length=20000,
+        help_text="A JSON object, at most 8 KB.",
+        widget=forms.Textarea(attrs={"class": "form-control font-monospace", "rows": 6}),
+    )
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(
+        required=False,
+        max_length=500,
+        help_text="Written to the audit log.",
+        widget=forms.Textarea(attrs={"class": "form-control", "rows": 2}),
+    )
+
+
+BAN_DURATIONS = [
+    ("permanent", "Permanently"),
+    ("hours", "For a number of hours"),
+    ("days", "For a number of days"),
+    ("until", "Until a date"),
+]
+
+
+class BanForm(ReasonForm):
+    duration = forms.ChoiceField(
+        choices=BAN_DURATIONS,
+        initial="permanent",
+        widget=forms.Select(attrs={"class": "form-select"}),
+    )
+    amount = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=100000,
+        label="Hours or days",
+        widget=forms.NumberInput(attrs={"class": "form-control"}),
+    )
+    until = forms.DateTimeField(
+        required=False,
+        label="Banned until",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local", "class": "form-control"}),
+    )
+    field_order = ["duration", "amount", "until", "reason"]
+
+    def clean(self):
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        data = super().clean()
+        duration = data.get("duration")
+        if duration in ("hours", "days"):
+            if not data.get("amount"):
+                self.add_error("amount", "Enter how many hours or days.")
+            else:
+                data["ban_until"] = timezone.now() + timedelta(**{duration: data["amount"]})
+        elif duration == "until":
+            until = data.get("until")
+            if not until:
+                self.add_error("until", "Choose when the ban ends.")
+            elif until <= timezone.now():
+                self.add_error("until", "The ban must end in the future.")
+            else:
+                data["ban_until"] = until
+        else:
+            data["ban_until"] = None
+        return data
+
+
+class HardDeleteForm(forms.Form):
+    confirm_email = forms.CharField(
+        max_length=254,
+        label="Type the user's email address to confirm",
+        widget=forms.TextInput(attrs={"class": "form-control", "autocomplete": "off"}),
+    )
+
+
+class AnyChoicesField(forms.MultipleChoiceField):
+    """Accepts any strings: the batch service reports bad ids per item."""
+
+    def valid_value(self, value) -> bool:
+        return True
+
+
+class BatchForm(forms.Form):
+    action = forms.ChoiceField(widget=forms.Select(attrs={"class": "form-select"}))
+    ids = AnyChoicesField(required=False)
+    all_matching = forms.BooleanField(required=False)
+    role = forms.ChoiceField(required=False, widget=forms.Select(attrs={"class": "form-select"}))
+    reason = forms.CharField(
+        required=False, max_length=500, widget=forms.TextInput(attrs={"class": "form-control"})
+    )
+    execute = forms.BooleanField(required=False)
+
+    def __init__(self, *args, **kwargs):
+        from accounts.services.batch import ACTIONS
+
+        super().__init__(*args, **kwargs)
+        self.fields["action"].choices = [("", "Action…")] + [
+            (k, v.label) for k, v in ACTIONS.items()
+        ]
+        self.fields["role"].choices = [("", "Role…")] + role_choices()
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("ids") and not data.get("all_matching"):
+            raise forms.ValidationError("Select at least one user.")
+        return data

@@ -23,3 +23,7 @@ urlpatterns = [
     path("api/", api.urls),
     path("audit/", include("audit.urls")),
 ]
+
+urlpatterns += [
+    path("users/", include("accounts.views.users")),
+]

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import re
+from datetime import datetime, timedelta
+
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.utils import timezone
 
 from accounts.models import User, normalize_email
+from accounts.services.common import diff, lock_user
+from accounts.services.emails import email_queue
+from accounts.services.sessions import sessions_end_all
+from accounts.services.tokens import tokens_revoke_all
 from audit import services as audit
 from handover.services import service
 from rbac import policies
@@ -20,6 +29,10 @@ class UserExists(ValidationError):
 
 def _validate_new_email(email: str) -> str:
     email = normalize_email(email)
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise ValidationError("Enter a valid email address.", code="invalid_email") from None
     if User.objects.filter(email=email).exists():
         raise UserExists(
             "A user with this email already exists.",
@@ -130,3 +143,375 @@ def owner_bootstrap(*, email: str, password: str | None, name: str = "") -> User
         changes={"email": [None, email], "is_owner": [False, True]},
     )
     return user
+
+
+# --- profile and status -----------------------------------------------------
+
+# A permanent ban is a ban that ends in a hundred years (seed 001).
+PERMANENT_BAN = timedelta(days=365 * 100)
+# Soft-deleted users can be restored for this long.
+RESTORE_WINDOW = timedelta(days=30)
+METADATA_MAX_BYTES = 8 * 1024
+PHONE_RE = re.compile(r"^\+?[0-9 ().-]{3,32}$")
+
+
+def _guard(actor, user, permission, *, action, verb, past, batch_id=None) -> None:
+    """The single-item guard (permission, self, owner, hierarchy), with the
+    batch id carried onto the denial's audit row."""
+    try:
+        policies.check_user_action(actor, user, permission, action=action, verb=verb, past=past)
+    except policies.PolicyDenied as exc:
+        exc.batch_id = batch_id
+        raise
+
+
+def _refuse_if_deleted(user, *, verb: str) -> None:
+    if user.deleted_at is not None:
+        raise ValidationError(
+            f"This user is deleted; restore them before you {verb} them.", code="deleted"
+        )
+
+
+def validate_metadata(value) -> dict:
+    """Metadata is a JSON object of at most METADATA_MAX_BYTES once encoded."""
+    if value is None:
+        return {}
+    if isinstance(value, str):
+        try:
+            value = json.loads(value) if value.strip() else {}
+        except ValueError as exc:
+            raise ValidationError(
+                f"Metadata is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}).",
+                code="invalid_json",
+            ) from None
+    if not isinstance(value, dict):
+        raise ValidationError("Metadata must be a JSON object ({...}).", code="not_object")
+    try:
+        encoded = json.dumps(value, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError):
+        raise ValidationError(
+            "Metadata must contain only JSON values.", code="invalid_json"
+        ) from None
+    if len(encoded.encode()) > METADATA_MAX_BYTES:
+        raise ValidationError(
+            "Metadata is too large: %(size)d bytes (at most %(limit)d).",
+            code="too_large",
+            params={"size": len(encoded.encode()), "limit": METADATA_MAX_BYTES},
+        )
+    return value
+
+
+def validate_phone(value: str) -> str:
+    value = (value or "").strip()
+    if value and not PHONE_RE.match(value):
+        raise ValidationError(
+            "Enter a phone number with digits, spaces and + ( ) . - only.", code="invalid_phone"
+        )
+    return value
+
+
+def _validate_changed_email(email: str, user) -> str:
+    email = normalize_email(email)
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise ValidationError("Enter a valid email address.", code="invalid_email") from None
+    if User.objects.filter(email=email).exclude(pk=user.pk).exists():
+        raise UserExists("A user with this email already exists.", code="duplicate_email")
+    return email
+
+
+@service
+def user_update(*, actor, user, name=None, email=None, phone=None, metadata=None) -> User:
+    """Edit a profile. Changing the email checks it is unused (any case),
+    marks it unverified, kills outstanding tokens and tells the old address.
+    Guards: users:update; on someone else also owner protection and
+    hierarchy (your own profile is yours to edit)."""
+    action = "accounts.user.updated"
+    if actor is not None and actor.pk == user.pk:
+        policies.check_permission(actor, "users:update", action=action, target=user)
+    else:
+        _guard(actor, user, "users:update", action=action, verb="edit", past="edited")
+    user = lock_user(user)
+    before = {
+        "name": user.name,
+        "email": user.email,
+        "phone": user.phone,
+        "metadata": user.metadata,
+    }
+    after = dict(before)
+    if name is not None:
+        after["name"] = name.strip()[:150]
+    if phone is not None:
+        after["phone"] = validate_phone(phone)
+    if metadata is not None:
+        after["metadata"] = validate_metadata(metadata)
+    if email is not None and normalize_email(email) != user.email:
+        after["email"] = _validate_changed_email(email, user)
+    changes = diff(before, after)
+    if not changes:
+        return user
+    fields = list(changes)
+    for field, value in after.items():
+        setattr(user, field, value)
+    old_email = before["email"]
+    if "email" in changes:
+        user.email_verified_at = None
+        fields.append("email_verified_at")
+        tokens_revoke_all(user)
+    user.save(update_fields=[*fields, "updated_at"])
+    audit.record(action, actor=actor, target=user, changes=changes)
+    if "email" in changes:
+        email_queue(
+            to=old_email,
+            template="email_changed",
+            context={"user": user, "old_email": old_email, "new_email": user.email},
+            user=user,
+        )
+    return user
+
+
+def _end_access(user) -> None:
+    sessions_end_all(user)
+    tokens_revoke_all(user)
+
+
+def ban_end(until) -> datetime:
+    """When a ban with this end ends: `None` means permanent (100 years)."""
+    now = timezone.now()
+    if until is None:
+        return now + PERMANENT_BAN
+    if until <= now:
+        raise ValidationError("The ban must end in the future.", code="ban_in_past")
+    return until
+
+
+@service
+def user_ban(*, actor, user, until=None, reason="", batch_id=None) -> User:
+    """Ban until `until` (None: permanently). Ends sessions, kills tokens."""
+    action = "accounts.user.banned"
+    _guard(actor, user, "users:ban", action=action, verb="ban", past="banned", batch_id=batch_id)
+    end = ban_end(until)
+    user = lock_user(user)
+    _refuse_if_deleted(user, verb="ban")
+    policies.check_last_manager(actor, action=action, target=user, exclude_user_ids=[user.pk])
+    reason = (reason or "").strip()[:500]
+    if user.banned_until == end and user.ban_reason == reason:
+        return user
+    changes = {"banned_until": [user.banned_until, end], "ban_reason": [user.ban_reason, reason]}
+    user.banned_until, user.ban_reason = end, reason
+    user.save(update_fields=["banned_until", "ban_reason", "updated_at"])
+    _end_access(user)
+    audit.record(
+        action, actor=actor, target=user, reason=reason, changes=changes, batch_id=batch_id
+    )
+    return user
+
+
+@service
+def user_unban(*, actor, user, reason="", batch_id=None) -> User:
+    action = "accounts.user.unbanned"
+    _guard(
+        actor, user, "users:ban", action=action, verb="unban", past="unbanned", batch_id=batch_id
+    )
+    user = lock_user(user)
+    if user.banned_until is None:
+        return user
+    changes = {"banned_until": [user.banned_until, None], "ban_reason": [user.ban_reason, ""]}
+    user.banned_until, user.ban_reason = None, ""
+    user.save(update_fields=["banned_until", "ban_reason", "updated_at"])
+    audit.record(
+        action, actor=actor, target=user, reason=reason, changes=changes, batch_id=batch_id
+    )
+    return user
+
+
+@service
+def user_disable(*, actor, user, reason="", batch_id=None) -> User:
+    action = "accounts.user.disabled"
+    _guard(
+        actor,
+        user,
+        "users:disable",
+        action=action,
+        verb="disable",
+        past="disabled",
+        batch_id=batch_id,
+    )
+    user = lock_user(user)
+    _refuse_if_deleted(user, verb="disable")
+    if user.disabled_at is not None:
+        return user
+    policies.check_last_manager(actor, action=action, target=user, exclude_user_ids=[user.pk])
+    now = timezone.now()
+    user.disabled_at = now
+    user.save(update_fields=["disabled_at", "updated_at"])
+    _end_access(user)
+    audit.record(
+        action,
+        actor=actor,
+        target=user,
+        reason=reason,
+        changes={"disabled_at": [None, now]},
+        batch_id=batch_id,
+    )
+    return user
+
+
+@service
+def user_enable(*, actor, user, reason="", batch_id=None) -> User:
+    action = "accounts.user.enabled"
+    _guard(
+        actor,
+        user,
+        "users:disable",
+        action=action,
+        verb="enable",
+        past="enabled",
+        batch_id=batch_id,
+    )
+    user = lock_user(user)
+    if user.disabled_at is None:
+        return user
+    changes = {"disabled_at": [user.disabled_at, None]}
+    user.disabled_at = None
+    user.save(update_fields=["disabled_at", "updated_at"])
+    audit.record(
+        action, actor=actor, target=user, reason=reason, changes=changes, batch_id=batch_id
+    )
+    return user
+
+
+@service
+def user_force_password_change(*, actor, user, batch_id=None) -> User:
+    """The user must choose a new password at their next sign-in."""
+    action = "accounts.user.password_change_forced"
+    _guard(
+        actor,
+        user,
+        "users:update",
+        action=action,
+        verb="force a password change on",
+        past="forced to change password",
+        batch_id=batch_id,
+    )
+    user = lock_user(user)
+    if user.must_change_password:
+        return user
+    user.must_change_password = True
+    user.save(update_fields=["must_change_password", "updated_at"])
+    audit.record(
+        action,
+        actor=actor,
+        target=user,
+        changes={"forced_change": [False, True]},
+        batch_id=batch_id,
+    )
+    return user
+
+
+@service
+def user_delete(*, actor, user, reason="", batch_id=None) -> User:
+    """Soft delete: the user cannot sign in, disappears from the default
+    list and can be restored for RESTORE_WINDOW."""
+    action = "accounts.user.deleted"
+    _guard(
+        actor, user, "users:delete", action=action, verb="delete", past="deleted", batch_id=batch_id
+    )
+    user = lock_user(user)
+    if user.deleted_at is not None:
+        return user
+    policies.check_last_manager(actor, action=action, target=user, exclude_user_ids=[user.pk])
+    now = timezone.now()
+    user.deleted_at = now
+    user.save(update_fields=["deleted_at", "updated_at"])
+    _end_access(user)
+    audit.record(
+        action,
+        actor=actor,
+        target=user,
+        reason=reason,
+        changes={"deleted_at": [None, now]},
+        batch_id=batch_id,
+    )
+    return user
+
+
+def restore_deadline(user):
+    return user.deleted_at + RESTORE_WINDOW if user.deleted_at else None
+
+
+@service
+def user_restore(*, actor, user, reason="", batch_id=None) -> User:
+    action = "accounts.user.restored"
+    _guard(
+        actor,
+        user,
+        "users:delete",
+        action=action,
+        verb="restore",
+        past="restored",
+        batch_id=batch_id,
+    )
+    user = lock_user(user)
+    if user.deleted_at is None:
+        return user
+    if restore_deadline(user) <= timezone.now():
+        raise ValidationError(
+            "This user was deleted more than 30 days ago and can no longer be restored.",
+            code="restore_expired",
+        )
+    changes = {"deleted_at": [user.deleted_at, None]}
+    user.deleted_at = None
+    user.save(update_fields=["deleted_at", "updated_at"])
+    audit.record(
+        action, actor=actor, target=user, reason=reason, changes=changes, batch_id=batch_id
+    )
+    return user
+
+
+@service
+def user_hard_delete(*, actor, user, confirm_email) -> None:
+    """Erase the user for good, after the actor typed their email. The
+    audit row is written first, while the user still exists."""
+    action = "accounts.user.erased"
+    _guard(actor, user, "users:delete", action=action, verb="delete", past="deleted")
+    user = lock_user(user)
+    if normalize_email(confirm_email) != user.email:
+        raise ValidationError(
+            "Type the user's email address exactly to confirm.", code="confirm_mismatch"
+        )
+    policies.check_last_manager(actor, action=action, target=user, exclude_user_ids=[user.pk])
+    sessions_end_all(user)
+    audit.record(
+        action,
+        actor=actor,
+        target=user,
+        changes={"email": [user.email, None], "name": [user.name, None]},
+    )
+    user.delete()
+
+
+@service
+def user_list_exported(*, actor, filters: dict) -> None:
+    """Record a CSV export of the users list (what was exported, by whom)."""
+    action = "accounts.users.exported"
+    policies.check_permission(actor, "users:export", action=action)
+    audit.record(
+        action,
+        actor=actor,
+        target=audit.Target("user_list", "", "Users list"),
+        changes={"filters": [None, {k: str(v) for k, v in filters.items() if v}]},
+    )
+
+
+@service
+def user_data_exported(*, actor, user) -> dict:
+    """Everything held about `user` (GDPR access request), recorded."""
+    from accounts.selectors import user_data_export
+
+    action = "accounts.user.data_exported"
+    policies.check_permission(actor, "users:export", action=action, target=user)
+    data = user_data_export(user)
+    audit.record(action, actor=actor, target=user)
+    return data

@@ -36,3 +36,17 @@
     });
   });
 })();
+
+// Confirmation dialogs (area USERS): an hx-get into #modal-root brings a
+// Bootstrap modal; show it, and drop it from the page once closed.
+(function () {
+  "use strict";
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var root = event.detail && event.detail.target;
+    if (!root || root.id !== "modal-root" || !window.bootstrap) return;
+    var modal = root.querySelector(".modal");
+    if (!modal) return;
+    modal.addEventListener("hidden.bs.modal", function () { root.innerHTML = ""; });
+    window.bootstrap.Modal.getOrCreateInstance(modal).show();
+  });
+})();

@@ -1,0 +1,152 @@
+"""Fill the database with demo users, fast (bulk inserts, no hashing per
+user), for trying the dashboard and for benchmarks. Idempotent: users that
+already exist (by email) are left alone."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.hashers import make_password
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection, transaction
+from django.utils import timezone
+
+from accounts.models import User
+from rbac.models import Role, UserRole
+
+FIRST = [
+    "Ada",
+    "Alan",
+    "Grace",
+    "Linus",
+    "Margaret",
+    "Ken",
+    "Barbara",
+    "Dennis",
+    "Frances",
+    "Edsger",
+    "Radia",
+    "Tim",
+    "Hedy",
+    "John",
+    "Katherine",
+    "Niklaus",
+    "Sophie",
+    "Yukihiro",
+]
+LAST = [
+    "Lovelace",
+    "Turing",
+    "Hopper",
+    "Torvalds",
+    "Hamilton",
+    "Thompson",
+    "Liskov",
+    "Ritchie",
+    "Allen",
+    "Dijkstra",
+    "Perlman",
+    "Berners-Lee",
+    "Lamarr",
+    "McCarthy",
+    "Johnson",
+    "Wirth",
+]
+DOMAIN = "demo.handover.local"
+CHUNK = 5000
+
+
+class Command(BaseCommand):
+    help = "Create N demo users (default 200) with mixed statuses, roles and sign-ins."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--users", type=int, default=200, help="how many demo users in total")
+        parser.add_argument("--seed", type=int, default=42, help="random seed (same data each run)")
+        parser.add_argument(
+            "--force", action="store_true", help="allow running with DJANGO_DEBUG=0"
+        )
+
+    def handle(self, *args, users: int, seed: int, force: bool, **options):
+        if not settings.DEBUG and not force:
+            raise CommandError(
+                "seed_demo writes demo users; it refuses to run with DJANGO_DEBUG=0. "
+                "Pass --force if this really is a benchmark database."
+            )
+        if users < 0 or users > 5_000_000:
+            raise CommandError("--users must be between 0 and 5,000,000.")
+        rng = random.Random(seed)
+        now = timezone.now()
+        password = make_password("demo-password-not-for-production")
+        existing = set(
+            User.objects.filter(email__endswith="@" + DOMAIN).values_list("email", flat=True)
+        )
+        roles = {r.slug: r for r in Role.objects.filter(slug__in=["admin", "editor", "viewer"])}
+        created = 0
+        for start in range(0, users, CHUNK):
+            batch, links = [], []
+            for i in range(start, min(start + CHUNK, users)):
+                email = f"user{i:07d}@{DOMAIN}"
+                if email in existing:
+                    continue
+                user = self._user(rng, i, email, now, password)
+                batch.append(user)
+                pick = rng.random()
+                slug = (
+                    "viewer"
+                    if pick < 0.25
+                    else "editor"
+                    if pick < 0.32
+                    else "admin"
+                    if pick < 0.33
+                    else None
+                )
+                if slug and slug in roles:
+                    links.append((user, roles[slug]))
+            with transaction.atomic():
+                User.objects.bulk_create(batch, batch_size=1000, ignore_conflicts=True)
+                UserRole.objects.bulk_create(
+                    [UserRole(user=u, role=r) for u, r in links],
+                    batch_size=1000,
+                    ignore_conflicts=True,
+                )
+            created += len(batch)
+            self.stdout.write(f"  {min(start + CHUNK, users):,} / {users:,}", ending="\r")
+        if connection.vendor == "postgresql" and created:
+            # Fresh planner statistics, or PostgreSQL plans for an empty table.
+            with connection.cursor() as cursor:
+                cursor.execute(f"ANALYZE {User._meta.db_table}, {UserRole._meta.db_table}")
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"\nseed_demo: {created:,} users created, {len(existing):,} already there."
+            )
+        )
+
+    def _user(self, rng, i, email, now, password) -> User:
+        created_at = now - timedelta(minutes=rng.randint(0, 60 * 24 * 730))
+        user = User(
+            email=email,
+            name=f"{rng.choice(FIRST)} {rng.choice(LAST)}",
+            created_at=created_at,
+            password=password,
+            email_verified_at=created_at,
+            password_changed_at=created_at,
+        )
+        if rng.random() < 0.8:
+            user.last_login = created_at + (now - created_at) * rng.random()
+        roll = rng.random()
+        if roll < 0.05:
+            user.password = "!" + "demo-invited"  # unusable: invited
+            user.email_verified_at = None
+            user.last_login = None
+        elif roll < 0.10:
+            user.email_verified_at = None
+        elif roll < 0.13:
+            user.disabled_at = now - timedelta(days=rng.randint(1, 90))
+        elif roll < 0.15:
+            user.banned_until = now + timedelta(days=rng.choice([1, 7, 30, 36500]))
+            user.ban_reason = "Demo ban"
+        elif roll < 0.16:
+            user.deleted_at = now - timedelta(days=rng.randint(0, 40))
+        return user

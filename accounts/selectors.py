@@ -1,0 +1,405 @@
+"""Reads for accounts: the users list (search, filters, sort, keyset
+pagination), a user's detail and their personal-data export.
+
+The list never counts the whole table: pages are fetched by keyset (the
+sort key and id of the last row seen, carried in an opaque cursor), so a
+deep page costs the same as the first one.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+
+from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet
+from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from accounts.models import Invitation, User, UserSession, UserStatus, status_q
+from rbac.models import Role, UserRole
+
+PAGE_SIZES = (25, 50, 100)
+DEFAULT_PAGE_SIZE = 25
+# sort key -> (model field, descending by default?)
+SORT_FIELDS = {
+    "created": "created_at",
+    "last_login": "last_login",
+    "email": "email",
+    "name": "name",
+}
+SORT_CHOICES = [
+    ("-created", "Newest first"),
+    ("created", "Oldest first"),
+    ("-last_login", "Recently signed in"),
+    ("last_login", "Least recently signed in"),
+    ("email", "Email A–Z"),
+    ("-email", "Email Z–A"),
+    ("name", "Name A–Z"),
+    ("-name", "Name Z–A"),
+]
+DEFAULT_SORT = "-created"
+MAX_SEARCH_LENGTH = 100
+
+
+@dataclass
+class UserFilters:
+    q: str = ""
+    status: str = ""
+    role: str = ""
+    mfa: str = ""  # "on" | "off" | ""
+    inactive_before: date | None = None
+    sort: str = DEFAULT_SORT
+    size: int = DEFAULT_PAGE_SIZE
+
+    def __post_init__(self):
+        self.q = (self.q or "").strip()[:MAX_SEARCH_LENGTH]
+        if self.status not in UserStatus.values:
+            self.status = ""
+        if self.mfa not in ("on", "off"):
+            self.mfa = ""
+        if self.sort not in dict(SORT_CHOICES):
+            self.sort = DEFAULT_SORT
+        if self.size not in PAGE_SIZES:
+            self.size = DEFAULT_PAGE_SIZE
+
+    @property
+    def is_filtered(self) -> bool:
+        return bool(self.q or self.status or self.role or self.mfa or self.inactive_before)
+
+
+@dataclass
+class UserPage:
+    users: list = field(default_factory=list)
+    next_cursor: str = ""
+    prev_cursor: str = ""
+    size: int = DEFAULT_PAGE_SIZE
+
+
+def mfa_enabled_q() -> Exists:
+    return Exists(TOTPDevice.objects.filter(user_id=OuterRef("pk"), confirmed=True))
+
+
+def user_filter_queryset(filters: UserFilters) -> QuerySet:
+    """Every user matching `filters` (deleted users only when asked for)."""
+    qs = User.objects.all()
+    if filters.status:
+        qs = qs.filter(status_q(filters.status))
+    else:
+        qs = qs.filter(deleted_at__isnull=True)
+    if filters.q:
+        qs = qs.filter(Q(email__icontains=filters.q) | Q(name__icontains=filters.q))
+    if filters.role:
+        # By id, not by a join on the slug: PostgreSQL then estimates how
+        # many users hold the role from its statistics and plans well.
+        role_id = Role.objects.filter(slug=filters.role).values_list("id", flat=True).first()
+        if role_id is None:
+            return qs.none()
+        qs = qs.filter(Exists(UserRole.objects.filter(user_id=OuterRef("pk"), role_id=role_id)))
+    if filters.mfa == "on":
+        qs = qs.filter(mfa_enabled_q())
+    elif filters.mfa == "off":
+        qs = qs.filter(~mfa_enabled_q())
+    if filters.inactive_before:
+        cutoff = timezone.make_aware(datetime.combine(filters.inactive_before, time.min))
+        # Dormant: no sign-in since the date, including never.
+        qs = qs.filter(Q(last_login__lt=cutoff) | Q(last_login__isnull=True))
+    return qs
+
+
+# --- keyset pagination -------------------------------------------------------
+
+
+def _sort_parts(sort: str) -> tuple[str, bool]:
+    return SORT_FIELDS[sort.lstrip("-")], sort.startswith("-")
+
+
+def _encode_value(value) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def _decode_value(field_name: str, raw):
+    if raw is None:
+        return None
+    if not isinstance(raw, str):
+        raise ValueError("bad cursor value")
+    if field_name in ("created_at", "last_login"):
+        value = datetime.fromisoformat(raw)
+        if timezone.is_naive(value):
+            raise ValueError("naive datetime")
+        return value
+    return raw
+
+
+def encode_cursor(direction: str, sort: str, value, pk) -> str:
+    payload = json.dumps([direction, sort, _encode_value(value), str(pk)], separators=(",", ":"))
+    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, sort: str):
+    """(direction, value, pk) or None for a missing, malformed or stale
+    cursor -- which simply shows the first page."""
+    if not cursor or len(cursor) > 500:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        direction, cursor_sort, value, pk = json.loads(raw)
+        if direction not in ("n", "p") or cursor_sort != sort:
+            return None
+        field_name, _ = _sort_parts(sort)
+        return direction, _decode_value(field_name, value), uuid.UUID(str(pk))
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError, KeyError):
+        return None
+
+
+NULLABLE_SORT_FIELDS = {"last_login"}
+
+
+def _row_compare(qs, field_name: str, value, pk, op: str):
+    """`(field, id) op (value, pk)` as one row-value comparison, which both
+    PostgreSQL and SQLite answer from the (field, id) index."""
+    from django.db import connection
+
+    field = User._meta.get_field(field_name)
+    table = connection.ops.quote_name(User._meta.db_table)
+    column = connection.ops.quote_name(field.column)
+    pk_column = connection.ops.quote_name(User._meta.pk.column)
+    # Identifiers come from the model, values are bound parameters.
+    return qs.extra(  # noqa: S610
+        where=[f"({table}.{column}, {table}.{pk_column}) {op} (%s, %s)"],
+        params=[
+            field.get_db_prep_value(value, connection),
+            User._meta.pk.get_db_prep_value(pk, connection),
+        ],
+    )
+
+
+def _after(qs, field_name: str, desc: bool, value, pk):
+    """Rows strictly after (value, pk) in the order `field desc/asc NULLS
+    LAST, id desc/asc`."""
+    if field_name not in NULLABLE_SORT_FIELDS:
+        return _row_compare(qs, field_name, value, pk, "<" if desc else ">")
+    beyond = "lt" if desc else "gt"
+    if value is None:
+        return qs.filter(Q(**{f"{field_name}__isnull": True, f"pk__{beyond}": pk}))
+    return qs.filter(
+        Q(**{f"{field_name}__{beyond}": value})
+        | Q(**{field_name: value, f"pk__{beyond}": pk})
+        | Q(**{f"{field_name}__isnull": True})
+    )
+
+
+def _before(qs, field_name: str, desc: bool, value, pk):
+    """Rows strictly before (value, pk) in that same order."""
+    if field_name not in NULLABLE_SORT_FIELDS:
+        return _row_compare(qs, field_name, value, pk, ">" if desc else "<")
+    ahead = "gt" if desc else "lt"
+    if value is None:
+        return qs.filter(
+            Q(**{f"{field_name}__isnull": False})
+            | Q(**{f"{field_name}__isnull": True, f"pk__{ahead}": pk})
+        )
+    return qs.filter(
+        Q(**{f"{field_name}__{ahead}": value}) | Q(**{field_name: value, f"pk__{ahead}": pk})
+    )
+
+
+def _ordering(field_name: str, desc: bool, *, reverse: bool = False):
+    if reverse:
+        desc = not desc
+    nulls = {}
+    if field_name in NULLABLE_SORT_FIELDS:
+        # NULL ("never signed in") sorts last; walking backwards, first.
+        nulls = {"nulls_first": True} if reverse else {"nulls_last": True}
+    expr = F(field_name).desc(**nulls) if desc else F(field_name).asc(**nulls)
+    return [expr, "-pk" if desc else "pk"]
+
+
+def user_list(filters: UserFilters, *, cursor: str = "") -> UserPage:
+    """One page of users: roles prefetched and MFA annotated, so the query
+    count does not depend on the page size or how deep the page is."""
+    field_name, desc = _sort_parts(filters.sort)
+    qs = (
+        user_filter_queryset(filters)
+        .annotate(has_mfa=mfa_enabled_q())
+        .prefetch_related(
+            Prefetch("roles", queryset=Role.objects.only("id", "slug", "name").order_by("name"))
+        )
+    )
+    position = decode_cursor(cursor, filters.sort)
+    size = filters.size
+    if position and position[0] == "p":
+        _, value, pk = position
+        rows = list(
+            _before(qs, field_name, desc, value, pk).order_by(
+                *_ordering(field_name, desc, reverse=True)
+            )[: size + 1]
+        )
+        has_prev = len(rows) > size
+        rows = list(reversed(rows[:size]))
+        has_next = True
+    else:
+        if position:
+            _, value, pk = position
+            qs = _after(qs, field_name, desc, value, pk)
+        rows = list(qs.order_by(*_ordering(field_name, desc))[: size + 1])
+        has_next = len(rows) > size
+        rows = rows[:size]
+        has_prev = position is not None
+    page = UserPage(users=rows, size=size)
+    if rows and has_next:
+        last = rows[-1]
+        page.next_cursor = encode_cursor("n", filters.sort, getattr(last, field_name), last.pk)
+    if rows and has_prev:
+        first = rows[0]
+        page.prev_cursor = encode_cursor("p", filters.sort, getattr(first, field_name), first.pk)
+    return page
+
+
+# --- detail and export -------------------------------------------------------
+
+
+def user_get(pk) -> User | None:
+    try:
+        return User.objects.filter(pk=pk).first()
+    except (ValueError, TypeError):
+        return None
+
+
+def user_sessions(user, *, open_only: bool = True):
+    qs = UserSession.objects.filter(user=user)
+    if open_only:
+        qs = qs.filter(ended_at__isnull=True)
+    return qs.order_by("-last_seen_at")
+
+
+def user_mfa_devices(user) -> list[dict]:
+    from django_otp.plugins.otp_static.models import StaticDevice
+
+    devices = [
+        {
+            "id": f"totp:{d.pk}",
+            "kind": "Authenticator app",
+            "name": d.name,
+            "confirmed": d.confirmed,
+        }
+        for d in TOTPDevice.objects.filter(user=user)
+    ]
+    devices += [
+        {
+            "id": f"static:{d.pk}",
+            "kind": "Recovery codes",
+            "name": d.name,
+            "confirmed": d.confirmed,
+            "remaining": d.token_set.count(),
+        }
+        for d in StaticDevice.objects.filter(user=user)
+    ]
+    return devices
+
+
+def user_invitations(user):
+    return Invitation.objects.filter(Q(user=user) | Q(email=user.email)).order_by("-created_at")
+
+
+STATUS_ACTIONS = (
+    "accounts.user.created",
+    "accounts.user.banned",
+    "accounts.user.unbanned",
+    "accounts.user.disabled",
+    "accounts.user.enabled",
+    "accounts.user.deleted",
+    "accounts.user.restored",
+    "accounts.user.password_change_forced",
+    "accounts.owner.bootstrapped",
+)
+
+
+def user_audit_events(user, *, limit: int = 20, actions=None):
+    from audit.models import AuditEvent
+
+    qs = AuditEvent.objects.filter(target_id=str(user.pk))
+    if actions:
+        qs = qs.filter(action__in=actions, outcome="success")
+    return qs.order_by("-id")[:limit]
+
+
+def user_status_history(user, *, limit: int = 10):
+    return user_audit_events(user, limit=limit, actions=STATUS_ACTIONS)
+
+
+def user_data_export(user) -> dict:
+    """Everything Handover holds about one person (GDPR access request)."""
+    from audit.models import AuditEvent
+
+    def iso(value):
+        return value.isoformat() if value else None
+
+    return {
+        "exported_at": timezone.now().isoformat(),
+        "profile": {
+            "id": str(user.pk),
+            "email": user.email,
+            "name": user.name,
+            "phone": user.phone,
+            "metadata": user.metadata,
+            "status": user.status,
+            "is_owner": user.is_owner,
+            "must_change_password": user.must_change_password,
+            "created_at": iso(user.created_at),
+            "last_login": iso(user.last_login),
+            "email_verified_at": iso(user.email_verified_at),
+            "password_changed_at": iso(user.password_changed_at),
+            "disabled_at": iso(user.disabled_at),
+            "banned_until": iso(user.banned_until),
+            "ban_reason": user.ban_reason,
+            "deleted_at": iso(user.deleted_at),
+        },
+        "roles": [
+            {"slug": r.slug, "name": r.name, "permissions": r.permissions}
+            for r in user.roles.order_by("name")
+        ],
+        "direct_permissions": user.direct_permissions,
+        "sessions": [
+            {
+                "ip": s.ip,
+                "user_agent": s.user_agent,
+                "created_at": iso(s.created_at),
+                "last_seen_at": iso(s.last_seen_at),
+                "ended_at": iso(s.ended_at),
+            }
+            for s in user_sessions(user, open_only=False)
+        ],
+        "invitations": [
+            {
+                "email": i.email,
+                "status": i.status,
+                "created_at": iso(i.created_at),
+                "expires_at": iso(i.expires_at),
+                "accepted_at": iso(i.accepted_at),
+                "revoked_at": iso(i.revoked_at),
+            }
+            for i in user_invitations(user)
+        ],
+        "audit_events": [
+            {
+                "created_at": iso(e.created_at),
+                "action": e.action,
+                "actor": e.actor_label,
+                "outcome": e.outcome,
+                "reason": e.reason,
+                "ip": e.ip,
+                "changes": e.changes,
+            }
+            for e in AuditEvent.objects.filter(
+                Q(target_id=str(user.pk)) | Q(actor_id=user.pk)
+            ).order_by("id")
+        ],
+    }

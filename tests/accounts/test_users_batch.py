@@ -1,0 +1,268 @@
+"""Batch actions: per-item report, same guards as single actions, one batch
+id, bounded queries, limits, and big batches as jobs."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import BatchJob, User
+from accounts.services.batch import MAX_BATCH_SIZE, batch_job_create, batch_run
+from audit.models import AuditEvent
+from rbac.policies import PolicyDenied
+from tests.conftest import make_user
+
+pytestmark = pytest.mark.django_db
+
+
+def _bulk_users(n, prefix="bulk"):
+    now = timezone.now()
+    users = [
+        User(email=f"{prefix}{i}@example.com", password="!", email_verified_at=now)
+        for i in range(n)
+    ]
+    for u in users:
+        u.set_password("x")  # usable password: status active
+    return User.objects.bulk_create(users)
+
+
+def _by_user(result):
+    return {i["user_id"]: i for i in result["items"]}
+
+
+def test_batch_reports_unknown_duplicates_self_and_owner_per_item(admin_user, owner, member):
+    unknown = uuid.uuid4()
+    result = batch_run(
+        actor=admin_user,
+        action="ban",
+        user_ids=[member.pk, str(member.pk), unknown, admin_user.pk, owner.pk, "nonsense"],
+    )
+    items = result["items"]
+    assert result["processed"] == 1
+    assert result["skipped"] == 3
+    assert result["success"] is False
+    assert {
+        "user_id": str(unknown),
+        "error": "No user with this id (it may have been deleted).",
+    } in result["errors"]
+    assert {"user_id": "nonsense", "error": "Not a valid user id."} in result["errors"]
+    reasons = {(i["user_id"], i["outcome"], i["reason"]) for i in items}
+    assert (str(member.pk), "skipped", "Listed more than once; processed once.") in reasons
+    assert (str(admin_user.pk), "skipped", "You cannot ban yourself.") in reasons
+    assert (str(owner.pk), "skipped", "The owner cannot be banned.") in reasons
+    member.refresh_from_db()
+    assert member.status == "banned"
+
+
+def test_one_batch_id_on_every_audit_row_including_denials(admin_user, owner, member, viewer):
+    result = batch_run(
+        actor=admin_user, action="disable", user_ids=[member.pk, viewer.pk, owner.pk]
+    )
+    events = AuditEvent.objects.filter(batch_id=result["batch_id"])
+    assert sorted((e.target_label, e.outcome) for e in events) == [
+        ("member@example.com", "success"),
+        ("owner@example.com", "denied"),
+        ("viewer@example.com", "success"),
+    ]
+
+
+def test_dry_run_changes_nothing_and_writes_no_audit(admin_user, member):
+    result = batch_run(actor=admin_user, action="ban", user_ids=[member.pk], dry_run=True)
+    assert result["processed"] == 1 and result["dry_run"]
+    member.refresh_from_db()
+    assert member.status == "active"
+    assert not AuditEvent.objects.filter(action="accounts.user.banned").exists()
+
+
+def test_already_in_that_state_is_skipped(admin_user, member):
+    batch_run(actor=admin_user, action="disable", user_ids=[member.pk])
+    result = batch_run(actor=admin_user, action="disable", user_ids=[member.pk])
+    assert result["processed"] == 0
+    assert result["items"][0]["reason"] == "Already disabled."
+
+
+def test_hierarchy_is_checked_per_item(owner):
+    from rbac.models import Role
+
+    role = Role.objects.create(
+        slug="support", name="Support", permissions=["users:read", "users:disable"]
+    )
+    support = make_user("support@example.com")
+    support.roles.add(role)
+    admin = make_user("boss@example.com", roles=["admin"])
+    plain = make_user("plain@example.com")
+    result = batch_run(actor=support, action="disable", user_ids=[admin.pk, plain.pk])
+    items = _by_user(result)
+    assert items[str(plain.pk)]["outcome"] == "processed"
+    assert items[str(admin.pk)]["outcome"] == "skipped"
+    assert items[str(admin.pk)]["reason"].startswith("You can only manage users whose permissions")
+
+
+def test_batch_without_the_permission_is_refused_whole_and_audited(editor, member):
+    with pytest.raises(PolicyDenied, match="You need the permission users:ban"):
+        batch_run(actor=editor, action="ban", user_ids=[member.pk])
+    assert AuditEvent.objects.filter(action="accounts.user.banned", outcome="denied").exists()
+
+
+def test_too_many_ids_is_a_clear_error(admin_user):
+    ids = [uuid.uuid4() for _ in range(10_000)]
+    with pytest.raises(ValidationError) as exc:
+        batch_run(actor=admin_user, action="ban", user_ids=ids)
+    assert exc.value.messages == [
+        f"A batch can hold at most {MAX_BATCH_SIZE:,} users; this one has 10,000. "
+        "Narrow the filter or split the batch."
+    ]
+
+
+def test_unknown_action_and_empty_batch(admin_user, member):
+    with pytest.raises(ValidationError, match="Unknown batch action"):
+        batch_run(actor=admin_user, action="explode", user_ids=[member.pk])
+    with pytest.raises(ValidationError, match="Select at least one user."):
+        batch_run(actor=admin_user, action="ban", user_ids=[])
+
+
+def test_ban_batch_with_an_end_in_the_past_is_refused(admin_user, member):
+    with pytest.raises(ValidationError, match="The ban must end in the future."):
+        batch_run(
+            actor=admin_user,
+            action="ban",
+            user_ids=[member.pk],
+            params={"until": "2000-01-01T00:00:00+00:00"},
+        )
+
+
+def test_batch_of_1000_runs_a_bounded_number_of_queries(admin_user, django_assert_max_num_queries):
+    users = _bulk_users(1000)
+    with django_assert_max_num_queries(60):
+        result = batch_run(actor=admin_user, action="ban", user_ids=[u.pk for u in users])
+    assert result["processed"] == 1000
+    assert User.objects.filter(status_q_banned()).count() == 1000
+    assert AuditEvent.objects.filter(batch_id=result["batch_id"]).count() == 1000
+
+
+def status_q_banned():
+    from accounts.models import status_q
+
+    return status_q("banned")
+
+
+def test_every_set_based_action_round_trips(admin_user, member, viewer):
+    ids = [member.pk, viewer.pk]
+    for action, status in [
+        ("disable", "disabled"),
+        ("enable", "active"),
+        ("ban", "banned"),
+        ("unban", "active"),
+        ("delete", "deleted"),
+        ("restore", "active"),
+    ]:
+        result = batch_run(actor=admin_user, action=action, user_ids=ids)
+        assert result["processed"] == 2, (action, result)
+        assert {u.status for u in User.objects.filter(pk__in=ids)} == {status}
+    result = batch_run(actor=admin_user, action="force_password_change", user_ids=ids)
+    assert User.objects.filter(pk__in=ids, must_change_password=True).count() == 2
+
+
+def test_role_batch_needs_a_role(admin_user, member):
+    with pytest.raises(ValidationError, match="Choose a role."):
+        batch_run(actor=admin_user, action="assign_role", user_ids=[member.pk], params={})
+    with pytest.raises(ValidationError, match="The owner role cannot"):
+        batch_run(
+            actor=admin_user, action="assign_role", user_ids=[member.pk], params={"role": "owner"}
+        )
+
+
+def test_role_batch_dry_run_skips_holders(admin_user, member, viewer):
+    result = batch_run(
+        actor=admin_user,
+        action="assign_role",
+        user_ids=[member.pk, viewer.pk],
+        params={"role": "viewer"},
+        dry_run=True,
+    )
+    items = _by_user(result)
+    assert items[str(member.pk)]["outcome"] == "processed"
+    assert items[str(viewer.pk)]["reason"] == "Already has this role."
+
+
+def test_large_batch_runs_as_a_job_and_keeps_its_result(
+    admin_user, owner, django_capture_on_commit_callbacks
+):
+    users = _bulk_users(320)
+    ids = [u.pk for u in users] + [owner.pk]
+    with django_capture_on_commit_callbacks(execute=True):  # the task runs eagerly
+        job = batch_job_create(actor=admin_user, action="disable", user_ids=ids)
+    job.refresh_from_db()
+    assert job.status == "done"
+    assert job.done == job.total == 321
+    assert job.result["processed"] == 320 and job.result["skipped"] == 1
+    assert (
+        AuditEvent.objects.filter(batch_id=job.pk, action="accounts.user.disabled").count() == 321
+    )
+    assert AuditEvent.objects.filter(batch_id=job.pk, action="accounts.batch.queued").count() == 1
+
+
+def test_batch_page_dry_run_then_execute(client_for, admin_user, member, owner):
+    client = client_for(admin_user)
+    response = client.post(
+        reverse("users:batch"), {"action": "disable", "ids": [member.pk, owner.pk]}
+    )
+    body = response.content.decode()
+    assert "Disable: preview" in body
+    assert "The owner cannot be disabled." in body
+    member.refresh_from_db()
+    assert member.status == "active"
+    response = client.post(
+        reverse("users:batch"), {"action": "disable", "ids": [member.pk, owner.pk], "execute": "on"}
+    )
+    assert "Disable: result" in response.content.decode()
+    member.refresh_from_db()
+    assert member.status == "disabled"
+
+
+def test_batch_page_select_all_matching_the_filter(client_for, admin_user, owner):
+    _bulk_users(5, prefix="match")
+    _bulk_users(3, prefix="other")
+    client = client_for(admin_user)
+    response = client.post(
+        reverse("users:batch"),
+        {"action": "disable", "all_matching": "on", "q": "match", "execute": "on"},
+    )
+    assert response.status_code == 200
+    assert User.objects.filter(disabled_at__isnull=False).count() == 5
+
+
+def test_batch_page_large_selection_becomes_a_job_page(
+    client_for, admin_user, owner, django_capture_on_commit_callbacks
+):
+    _bulk_users(310, prefix="job")
+    client = client_for(admin_user)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("users:batch"),
+            {"action": "force_password_change", "all_matching": "on", "q": "job", "execute": "on"},
+        )
+    assert response.status_code == 302
+    job = BatchJob.objects.get()
+    page = client.get(response["Location"]).content.decode()
+    assert "<progress" in page and "Finished" in page
+    partial = client.get(response["Location"], HTTP_HX_REQUEST="true").content.decode()
+    assert "<html" not in partial and 'id="job-progress"' in partial
+    assert job.total == 310
+
+
+def test_batch_page_with_no_selection_is_a_clear_error(client_for, admin_user):
+    response = client_for(admin_user).post(reverse("users:batch"), {"action": "ban"})
+    assert response.status_code == 400
+    assert "Select at least one user." in response.content.decode()
+
+
+def test_batch_page_with_too_many_fields_is_a_clear_error(client_for, admin_user):
+    ids = [str(uuid.uuid4()) for _ in range(1200)]
+    response = client_for(admin_user).post(reverse("users:batch"), {"action": "ban", "ids": ids})
+    assert response.status_code == 400
+    assert "Too many users in one request" in response.content.decode()

@@ -1,0 +1,50 @@
+"""seed_demo: fast, idempotent, refused outside development unless forced;
+and the create page's invitation branch calls the invitation service."""
+
+from __future__ import annotations
+
+import io
+import sys
+import types
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.urls import reverse
+
+from accounts.models import User
+
+pytestmark = pytest.mark.django_db
+
+
+def test_seed_demo_is_idempotent(builtin_roles, settings):
+    settings.DEBUG = True
+    call_command("seed_demo", users=40, stdout=io.StringIO())
+    call_command("seed_demo", users=40, stdout=io.StringIO())
+    assert User.objects.filter(email__endswith="@demo.handover.local").count() == 40
+    statuses = {u.status for u in User.objects.all()}
+    assert {"active"} <= statuses
+
+
+def test_seed_demo_refuses_without_debug_unless_forced(builtin_roles, settings):
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="refuses to run with DJANGO_DEBUG=0"):
+        call_command("seed_demo", users=5)
+    call_command("seed_demo", users=5, force=True, stdout=io.StringIO())
+    assert User.objects.count() == 5
+
+
+def test_create_by_invitation_calls_the_invitation_service(client_for, admin_user, monkeypatch):
+    calls = []
+
+    def invitation_create(**kwargs):
+        calls.append(kwargs)
+        return types.SimpleNamespace(user=None), "http://testserver/invite/x/"
+
+    fake = types.ModuleType("accounts.services.invitations")
+    fake.invitation_create = invitation_create
+    monkeypatch.setitem(sys.modules, "accounts.services.invitations", fake)
+    response = client_for(admin_user).post(
+        reverse("users:create"), {"email": "guest@example.com", "name": "G", "mode": "invite"}
+    )
+    assert response.status_code == 302
+    assert calls[0]["email"] == "guest@example.com" and calls[0]["actor"] == admin_user
