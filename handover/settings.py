@@ -277,3 +277,24 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"axes": {"level": "WARNING"}},
 }
+
+# --- Email outbox (area EMAIL) ---------------------------------------------
+# Attempts before a row is `failed`; backoff base*2**(n-1) with jitter, capped.
+EMAIL_MAX_ATTEMPTS = env_int("EMAIL_MAX_ATTEMPTS", 6)
+EMAIL_RETRY_BASE_SECONDS = float(os.environ.get("EMAIL_RETRY_BASE_SECONDS", "30"))
+EMAIL_RETRY_MAX_SECONDS = float(os.environ.get("EMAIL_RETRY_MAX_SECONDS", "3600"))
+# A pending email overdue by this long lost its task; the sweep queues it again.
+EMAIL_SWEEP_AFTER = timedelta(seconds=env_int("EMAIL_SWEEP_AFTER_SECONDS", 120))
+CELERY_BEAT_SCHEDULE = {
+    "email-sweep": {
+        "task": "accounts.tasks.email_sweep",
+        "schedule": float(env_int("EMAIL_SWEEP_INTERVAL_SECONDS", 60)),
+    },
+}
+# Self-service password reset: requests per hour, and the least time an
+# answer takes (the same for known and unknown addresses).
+PASSWORD_FORGOT_LIMIT_PER_EMAIL = env_int("PASSWORD_FORGOT_LIMIT_PER_EMAIL", 5)
+PASSWORD_FORGOT_LIMIT_PER_IP = env_int("PASSWORD_FORGOT_LIMIT_PER_IP", 30)
+PASSWORD_FORGOT_MIN_SECONDS = float(os.environ.get("PASSWORD_FORGOT_MIN_SECONDS", "0.4"))
+# Invitations imported at once from a pasted list or CSV.
+INVITATION_IMPORT_MAX = env_int("INVITATION_IMPORT_MAX", 500)

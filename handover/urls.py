@@ -15,4 +15,8 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("", include("accounts.views.auth")),
     path("admin/", admin.site.urls),
+    path("", include("accounts.views.public")),
+    path("invitations/", include("accounts.views.invitations")),
+    path("emails/", include("accounts.views.emails")),
+    path("users/", include("accounts.views.credentials")),
 ]
