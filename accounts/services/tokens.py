@@ -78,13 +78,14 @@ def token_issue(*, user, purpose: str, created_by=None, ttl: timedelta | None = 
 
     token, digest = new_token()
     ttl = ttl or getattr(settings, TOKEN_TTLS[purpose])
+    now = _now()
     row = OneTimeToken.objects.create(
         user=user,
         purpose=purpose,
         token_hash=digest,
         created_by=created_by,
-        created_at=_now(),
-        expires_at=_now() + ttl,
+        created_at=now,
+        expires_at=now + ttl,
     )
     return token, row
 

@@ -282,9 +282,8 @@ def magic_link(request, token):
     except TokenInvalid as exc:
         return _invalid(request, exc.message)
     needs_password = not row.user.has_usable_password()
-    form = (
-        NewPasswordForm(request.POST or None) if needs_password else MagicForm(request.POST or None)
-    )
+    data = request.POST if request.method == "POST" else None
+    form = NewPasswordForm(data) if needs_password else MagicForm(data)
     if request.method == "POST" and form.is_valid():
         try:
             user = passwords.magic_link_use(
