@@ -166,7 +166,8 @@ def test_revoked_and_expired_links_say_what_happened(admin_user):
     with pytest.raises(services.InvitationInvalid) as exc:
         services.invitation_peek(token=token_of(link))
     assert exc.value.message == (
-        "This invitation was withdrawn. Ask the person who invited you if you should still have access."
+        "This invitation was withdrawn. Ask the person who invited you "
+        "if you should still have access."
     )
     # The address can be invited again after a revoke.
     other, link2 = services.invitation_create(actor=admin_user, email="ana@example.com")

@@ -69,9 +69,11 @@ def test_token_expires_exactly_at_its_boundary(member):
     just_before = row.expires_at - timedelta(microseconds=1)
     with mock.patch("accounts.services.tokens._now", return_value=just_before):
         tokens.token_peek(token=token, purpose=TokenPurpose.MAGIC_LINK)
-    with mock.patch("accounts.services.tokens._now", return_value=row.expires_at):
-        with pytest.raises(tokens.TokenInvalid) as exc:
-            tokens.token_consume(token=token, purpose=TokenPurpose.MAGIC_LINK)
+    with (
+        mock.patch("accounts.services.tokens._now", return_value=row.expires_at),
+        pytest.raises(tokens.TokenInvalid) as exc,
+    ):
+        tokens.token_consume(token=token, purpose=TokenPurpose.MAGIC_LINK)
     assert exc.value.reason == "expired"
 
 
