@@ -80,7 +80,9 @@ class InviteForm(forms.Form):
         "Empty roles use the roles below.",
     )
     roles = forms.MultipleChoiceField(
-        label="Roles", required=False, widget=forms.CheckboxSelectMultiple
+        label="Roles",
+        required=False,
+        widget=forms.CheckboxSelectMultiple(attrs={"class": "form-check-input"}),
     )
     template = forms.ChoiceField(label="Permission template", required=False)
     expires_days = forms.IntegerField(

@@ -38,7 +38,7 @@ def sign_in(page, base_url, email, password=STRONG_PASSWORD):
 
 
 def test_invitation_is_delivered_by_the_worker_and_accepted_in_chromium(
-    live_server, browser, page, screenshot, worker, smtp_server, settings, builtin_roles
+    live_server, browser, page, screenshot, worker, smtp_server, settings, builtin_roles  # noqa: F811
 ):
     settings.SITE_URL = live_server.url
     make_user("owner@example.com", roles=["owner"], is_owner=True, name="Olivia Owner")
