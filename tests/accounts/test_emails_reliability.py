@@ -127,9 +127,9 @@ def broker(services_ready):
 
 def reset_pools():
     """Forget connections to the previous broker (Celery caches them)."""
-    from handover.celery import app
-
     from kombu import pools
+
+    from handover.celery import app
 
     pools.reset()  # closes and forgets kombu's per-connection producer pools
     app._pool = None

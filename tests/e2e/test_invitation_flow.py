@@ -13,9 +13,9 @@ from accounts.models import OutboundEmail, User
 from tests.accounts.test_emails_reliability import (  # noqa: F401 (fixtures)
     broker,
     services_ready,
-    smtp_server,
+    smtp_server,  # noqa: F811
     wait_for,
-    worker,
+    worker,  # noqa: F811
 )
 from tests.conftest import SCREENSHOTS, STRONG_PASSWORD, make_user
 
@@ -38,7 +38,14 @@ def sign_in(page, base_url, email, password=STRONG_PASSWORD):
 
 
 def test_invitation_is_delivered_by_the_worker_and_accepted_in_chromium(
-    live_server, browser, page, screenshot, worker, smtp_server, settings, builtin_roles  # noqa: F811
+    live_server,
+    browser,
+    page,
+    screenshot,
+    worker,  # noqa: F811
+    smtp_server,  # noqa: F811
+    settings,
+    builtin_roles,
 ):
     settings.SITE_URL = live_server.url
     make_user("owner@example.com", roles=["owner"], is_owner=True, name="Olivia Owner")
