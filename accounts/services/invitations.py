@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from accounts.models import Invitation, User, normalize_email
 from accounts.services.emails import email_queue, site_link
-from accounts.services.tokens import hash_token, new_token
+from accounts.services.tokens import lookup_digest, new_token
 from accounts.services.users import resolve_grants, resolve_roles
 from audit import services as audit
 from audit.services import Target
@@ -252,14 +252,13 @@ def invitation_revoke(*, actor, invitation: Invitation) -> Invitation:
     return invitation
 
 
-def invitation_peek(*, token: str) -> Invitation:
+def invitation_peek(*, token: str | None = None, digest: str | None = None) -> Invitation:
     """The usable invitation for `token` (to show the accept form)."""
-    if not token or len(token) > 200:
+    digest = lookup_digest(token, digest)
+    if digest is None:
         raise InvitationInvalid("unknown")
     invitation = (
-        Invitation.objects.select_related("user", "invited_by")
-        .filter(token_hash=hash_token(token))
-        .first()
+        Invitation.objects.select_related("user", "invited_by").filter(token_hash=digest).first()
     )
     return _check(invitation)
 
@@ -279,13 +278,16 @@ def _check(invitation: Invitation | None) -> Invitation:
 
 
 @service
-def invitation_accept(*, token: str, name: str, password: str) -> User:
+def invitation_accept(
+    *, token: str | None = None, name: str, password: str, digest: str | None = None
+) -> User:
     """The client sets name and password: the account becomes active (email
     verified: they received the link) with exactly the invited roles and
     permissions. Raises InvitationInvalid or ValidationError (password)."""
-    if not token or len(token) > 200:
+    digest = lookup_digest(token, digest)
+    if digest is None:
         raise InvitationInvalid("unknown")
-    invitation = Invitation.objects.select_for_update().filter(token_hash=hash_token(token)).first()
+    invitation = Invitation.objects.select_for_update().filter(token_hash=digest).first()
     invitation = _check(invitation)
     user = User.objects.select_for_update().get(pk=invitation.user_id)
     user.name = (name or invitation.name or "").strip()[:150]

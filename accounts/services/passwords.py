@@ -175,11 +175,13 @@ def pad_to(started: float, seconds: float) -> None:
 
 
 @service
-def password_reset_complete(*, token: str, password: str) -> User:
+def password_reset_complete(
+    *, token: str | None = None, password: str, digest: str | None = None
+) -> User:
     """Use a reset (or recovery) token: new password, every session ended,
     every other token killed, the user told by email. The user is NOT
     signed in: they sign in with the new password (and their code)."""
-    row = token_consume(token=token, purpose=TokenPurpose.PASSWORD_RESET)
+    row = token_consume(token=token, digest=digest, purpose=TokenPurpose.PASSWORD_RESET)
     user = lock_user(row.user_id)
     _set_password(user, password)
     if not user.email_verified_at:  # they read a link sent to that address
@@ -278,11 +280,13 @@ def magic_link_send(*, actor, user: User, type: str = "recovery") -> str:  # noq
 
 
 @service
-def magic_link_use(*, token: str, password: str | None = None) -> User:
+def magic_link_use(
+    *, token: str | None = None, password: str | None = None, digest: str | None = None
+) -> User:
     """Use a sign-in link: the address counts as verified; an account
     without a password must choose one here (`password`). The caller signs
     the user in unless they have a second factor (never bypassed)."""
-    row = token_consume(token=token, purpose=TokenPurpose.MAGIC_LINK)
+    row = token_consume(token=token, digest=digest, purpose=TokenPurpose.MAGIC_LINK)
     user = lock_user(row.user_id)
     fields = []
     if not user.has_usable_password():
@@ -321,8 +325,8 @@ def email_verification_send(*, user: User, actor=None) -> str:
 
 
 @service
-def email_verify(*, token: str) -> User:
-    row = token_consume(token=token, purpose=TokenPurpose.EMAIL_VERIFY)
+def email_verify(*, token: str | None = None, digest: str | None = None) -> User:
+    row = token_consume(token=token, digest=digest, purpose=TokenPurpose.EMAIL_VERIFY)
     user = lock_user(row.user_id)
     if user.email_verified_at:
         return user

@@ -8,6 +8,7 @@ so timing reveals nothing about the plaintext).
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from datetime import timedelta
 
@@ -107,27 +108,48 @@ def _check(row: OneTimeToken | None) -> OneTimeToken:
     return row
 
 
-def token_peek(*, token: str, purpose: str) -> OneTimeToken:
-    """The usable token row for `token`, without using it (to show a form)."""
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def lookup_digest(token: str | None = None, digest: str | None = None) -> str | None:
+    """The hash to look a token up by: from the plaintext (a link), or the
+    digest itself (kept in the session after the link was opened, so the
+    session table holds no usable token either). Never build `digest` from
+    user input: it would turn a leaked hash into a working token."""
+    if digest is not None:
+        return digest if _HEX64.match(digest) else None
     if not token or len(token) > 200:
+        return None
+    return hash_token(token)
+
+
+def token_peek(
+    *, token: str | None = None, purpose: str, digest: str | None = None
+) -> OneTimeToken:
+    """The usable token row for `token`, without using it (to show a form)."""
+    digest = lookup_digest(token, digest)
+    if digest is None:
         raise TokenInvalid("unknown")
     row = (
         OneTimeToken.objects.select_related("user")
-        .filter(token_hash=hash_token(token), purpose=purpose)
+        .filter(token_hash=digest, purpose=purpose)
         .first()
     )
     return _check(row)
 
 
-def token_consume(*, token: str, purpose: str) -> OneTimeToken:
+def token_consume(
+    *, token: str | None = None, purpose: str, digest: str | None = None
+) -> OneTimeToken:
     """Use `token` once: lock the row, check it, mark it used. The caller
     holds the transaction, so a failure later in it un-uses the token."""
-    if not token or len(token) > 200:
+    digest = lookup_digest(token, digest)
+    if digest is None:
         raise TokenInvalid("unknown")
     row = (
         OneTimeToken.objects.select_for_update(of=("self",))
         .select_related("user")
-        .filter(token_hash=hash_token(token), purpose=purpose)
+        .filter(token_hash=digest, purpose=purpose)
         .first()
     )
     row = _check(row)

@@ -26,7 +26,7 @@ from accounts.models import TokenPurpose
 from accounts.services import auth as auth_services
 from accounts.services import invitations as invitation_services
 from accounts.services import passwords
-from accounts.services.tokens import TokenInvalid, token_peek
+from accounts.services.tokens import TokenInvalid, lookup_digest, token_peek
 from audit import context as audit_context
 from rbac.decorators import public
 
@@ -105,12 +105,13 @@ def _invalid(request, message: str, *, title="This link cannot be used", status=
 
 
 def _hop(request, token: str, key: str, route: str):
-    """Store the URL's token in the session and redirect to the placeholder
-    URL; returns (response, None) for the hop or (None, token) after it."""
+    """Keep the URL's token (as its hash: sessions live in the database too)
+    in the session and redirect to the placeholder URL; returns (response,
+    None) for the hop or (None, digest) after it."""
     if token != PLACEHOLDER:
-        request.session[key] = token
+        request.session[key] = lookup_digest(token) or ""
         return redirect(reverse(route, args=[PLACEHOLDER])), None
-    return None, request.session.get(key)
+    return None, request.session.get(key) or None
 
 
 def _password_errors(form, exc: ValidationError):
@@ -166,13 +167,13 @@ def password_reset(request, token):
     if not token:
         return _invalid(request, TokenInvalid.MESSAGES["unknown"], action=action)
     try:
-        row = token_peek(token=token, purpose=TokenPurpose.PASSWORD_RESET)
+        row = token_peek(digest=token, purpose=TokenPurpose.PASSWORD_RESET)
     except TokenInvalid as exc:
         return _invalid(request, exc.message, action=action)
     form = NewPasswordForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            passwords.password_reset_complete(token=token, password=form.cleaned_data["password1"])
+            passwords.password_reset_complete(digest=token, password=form.cleaned_data["password1"])
         except TokenInvalid as exc:
             return _invalid(request, exc.message, action=action)
         except ValidationError as exc:
@@ -212,7 +213,7 @@ def invite_accept(request, token):
     if not token:
         return _invalid(request, invitation_services.InvitationInvalid.MESSAGES["unknown"])
     try:
-        invitation = invitation_services.invitation_peek(token=token)
+        invitation = invitation_services.invitation_peek(digest=token)
     except invitation_services.InvitationInvalid as exc:
         action = None
         if exc.reason == "accepted":
@@ -222,7 +223,9 @@ def invite_accept(request, token):
     if request.method == "POST" and form.is_valid():
         try:
             user = invitation_services.invitation_accept(
-                token=token, name=form.cleaned_data["name"], password=form.cleaned_data["password1"]
+                digest=token,
+                name=form.cleaned_data["name"],
+                password=form.cleaned_data["password1"],
             )
         except invitation_services.InvitationInvalid as exc:
             return _invalid(request, exc.message, title=_INVITE_TITLES[exc.reason])
@@ -278,7 +281,7 @@ def magic_link(request, token):
     if not token:
         return _invalid(request, TokenInvalid.MESSAGES["unknown"])
     try:
-        row = token_peek(token=token, purpose=TokenPurpose.MAGIC_LINK)
+        row = token_peek(digest=token, purpose=TokenPurpose.MAGIC_LINK)
     except TokenInvalid as exc:
         return _invalid(request, exc.message)
     needs_password = not row.user.has_usable_password()
@@ -287,7 +290,7 @@ def magic_link(request, token):
     if request.method == "POST" and form.is_valid():
         try:
             user = passwords.magic_link_use(
-                token=token, password=form.cleaned_data.get("password1")
+                digest=token, password=form.cleaned_data.get("password1")
             )
         except TokenInvalid as exc:
             return _invalid(request, exc.message)
@@ -326,7 +329,7 @@ def email_verify(request, token):
     if response:
         return response
     try:
-        user = passwords.email_verify(token=token or "")
+        user = passwords.email_verify(digest=token or "")
     except TokenInvalid as exc:
         return _invalid(request, exc.message)
     request.session.pop(VERIFY_KEY, None)
