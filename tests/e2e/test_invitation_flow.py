@@ -25,6 +25,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(tra
 def shoot(page, screenshot, name):
     screenshot(page, name)
     page.set_viewport_size({"width": 390, "height": 844})
+    page.wait_for_timeout(200)  # let the layout settle before the capture
     screenshot(page, f"{name}-phone")
     page.set_viewport_size({"width": 1280, "height": 900})
 
