@@ -286,10 +286,30 @@ LOGGING = {
     "loggers": {"axes": {"level": "WARNING"}},
 }
 
+# --- Email outbox (area EMAIL) ---------------------------------------------
+# Attempts before a row is `failed`; backoff base*2**(n-1) with jitter, capped.
+EMAIL_MAX_ATTEMPTS = env_int("EMAIL_MAX_ATTEMPTS", 6)
+EMAIL_RETRY_BASE_SECONDS = float(os.environ.get("EMAIL_RETRY_BASE_SECONDS", "30"))
+EMAIL_RETRY_MAX_SECONDS = float(os.environ.get("EMAIL_RETRY_MAX_SECONDS", "3600"))
+# A pending email overdue by this long lost its task; the sweep queues it again.
+EMAIL_SWEEP_AFTER = timedelta(seconds=env_int("EMAIL_SWEEP_AFTER_SECONDS", 120))
+CELERY_BEAT_SCHEDULE = {
+    "email-sweep": {
+        "task": "accounts.tasks.email_sweep",
+        "schedule": float(env_int("EMAIL_SWEEP_INTERVAL_SECONDS", 60)),
+    },
+}
+# Self-service password reset: requests per hour, and the least time an
+# answer takes (the same for known and unknown addresses).
+PASSWORD_FORGOT_LIMIT_PER_EMAIL = env_int("PASSWORD_FORGOT_LIMIT_PER_EMAIL", 5)
+PASSWORD_FORGOT_LIMIT_PER_IP = env_int("PASSWORD_FORGOT_LIMIT_PER_IP", 30)
+PASSWORD_FORGOT_MIN_SECONDS = float(os.environ.get("PASSWORD_FORGOT_MIN_SECONDS", "0.4"))
+# Invitations imported at once from a pasted list or CSV.
+INVITATION_IMPORT_MAX = env_int("INVITATION_IMPORT_MAX", 500)
+
 # Audit retention (audit area): with AUDIT_RETENTION_DAYS set, beat prunes
 # older events daily through audit.services.prune_before (checkpointed).
 AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 0) or None
-CELERY_BEAT_SCHEDULE = globals().get("CELERY_BEAT_SCHEDULE", {})
 if AUDIT_RETENTION_DAYS:
     CELERY_BEAT_SCHEDULE["audit-prune-expired"] = {
         "task": "audit.tasks.audit_prune_expired",

@@ -26,4 +26,8 @@ urlpatterns = [
 
 urlpatterns += [
     path("users/", include("accounts.views.users")),
+    path("", include("accounts.views.public")),
+    path("invitations/", include("accounts.views.invitations")),
+    path("emails/", include("accounts.views.emails")),
+    path("users/", include("accounts.views.credentials")),
 ]

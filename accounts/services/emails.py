@@ -3,12 +3,24 @@
 `email_queue` writes the message in the caller's transaction and schedules
 its sending after commit; a rolled-back change therefore sends nothing.
 `email_deliver` (run by the Celery task) locks the row and checks its status
-first, so a redelivered task never sends a message twice.
+first, so a redelivered task never sends a message twice. A failed attempt
+is recorded (attempts, last error, next attempt time with exponential
+backoff and jitter); after `EMAIL_MAX_ATTEMPTS` the row is `failed` and
+waits for a person to retry it. `email_sweep` re-queues rows left pending
+(broker down at commit time, worker killed mid-task).
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import logging
+import random
+import secrets
 import uuid
+from dataclasses import dataclass
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -19,6 +31,11 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from accounts.models import EmailStatus, OutboundEmail
+from audit import services as audit
+from handover.services import service
+from rbac import policies
+
+logger = logging.getLogger(__name__)
 
 
 def site_link(path: str) -> str:
@@ -27,6 +44,8 @@ def site_link(path: str) -> str:
 
 
 def _message_id(email_id: uuid.UUID) -> str:
+    """Fixed when the row is written, so every attempt (and a redelivery)
+    carries the same Message-ID and receivers can spot a duplicate."""
     domain = urlsplit(settings.SITE_URL).hostname or "handover.local"
     return f"<{email_id}@{domain}>"
 
@@ -37,6 +56,7 @@ def render_email(template: str, context: dict) -> tuple[str, str, str]:
     ctx = {"site_url": settings.SITE_URL, "site_name": "Handover", **context}
     subject = render_to_string(f"emails/{template}_subject.txt", ctx)
     subject = " ".join(subject.split())
+    ctx["subject"] = subject
     text = render_to_string(f"emails/{template}_message.txt", ctx)
     try:
         html = render_to_string(f"emails/{template}_message.html", ctx)
@@ -45,61 +65,243 @@ def render_email(template: str, context: dict) -> tuple[str, str, str]:
     return subject, text, html
 
 
-def email_queue(*, to: str, template: str, context: dict, user=None) -> OutboundEmail:
+# --- sealing bodies that carry a secret -----------------------------------
+#
+# An invitation or reset email contains a live token. The outbox must keep
+# the message until it is sent (the broker may be down), but a database dump
+# must not reveal a usable token: such bodies are stored sealed with a key
+# derived from SECRET_KEY (HMAC-SHA256 in counter mode, encrypt-then-MAC).
+
+SEALED_PREFIX = "sealed:v1:"
+
+
+def _seal_keys() -> tuple[bytes, bytes]:
+    root = hashlib.sha256(("handover.outbox:" + settings.SECRET_KEY).encode()).digest()
+    return (
+        hmac.new(root, b"encrypt", hashlib.sha256).digest(),
+        hmac.new(root, b"authenticate", hashlib.sha256).digest(),
+    )
+
+
+def _keystream(key: bytes, nonce: bytes, length: int) -> bytes:
+    blocks = []
+    for counter in range((length + 31) // 32):
+        blocks.append(hmac.new(key, nonce + counter.to_bytes(8, "big"), hashlib.sha256).digest())
+    return b"".join(blocks)[:length]
+
+
+def seal(text: str) -> str:
+    if not text:
+        return text
+    enc_key, mac_key = _seal_keys()
+    data = text.encode("utf-8")
+    nonce = secrets.token_bytes(16)
+    cipher = bytes(a ^ b for a, b in zip(data, _keystream(enc_key, nonce, len(data)), strict=True))
+    tag = hmac.new(mac_key, nonce + cipher, hashlib.sha256).digest()
+    return SEALED_PREFIX + base64.urlsafe_b64encode(nonce + tag + cipher).decode("ascii")
+
+
+def unseal(text: str) -> str:
+    if not text or not text.startswith(SEALED_PREFIX):
+        return text
+    enc_key, mac_key = _seal_keys()
+    raw = base64.urlsafe_b64decode(text[len(SEALED_PREFIX) :])
+    nonce, tag, cipher = raw[:16], raw[16:48], raw[48:]
+    expected = hmac.new(mac_key, nonce + cipher, hashlib.sha256).digest()
+    if not hmac.compare_digest(tag, expected):
+        raise ValueError("sealed email body failed authentication (SECRET_KEY changed?)")
+    data = bytes(
+        a ^ b for a, b in zip(cipher, _keystream(enc_key, nonce, len(cipher)), strict=True)
+    )
+    return data.decode("utf-8")
+
+
+def email_queue(
+    *, to: str, template: str, context: dict, user=None, secret: bool = False
+) -> OutboundEmail:
     """Write an outbound email in the current transaction and send it after
-    commit. The caller holds the transaction (a service)."""
+    commit. The caller holds the transaction (a service). `secret=True`
+    when the body carries a live token: it is stored sealed."""
     subject, text, html = render_email(template, context)
+    if secret:
+        text, html = seal(text), seal(html)
     email_id = uuid.uuid4()
     email = OutboundEmail.objects.create(
         id=email_id,
         to=to,
         user=user,
         template=template,
-        subject=subject,
+        subject=subject[:255],
         body_text=text,
         body_html=html,
         message_id=_message_id(email_id),
     )
-    transaction.on_commit(lambda: _enqueue(email.pk))
+    transaction.on_commit(lambda: email_enqueue(email.pk))
     return email
 
 
-def _enqueue(email_id) -> None:
+def email_enqueue(email_id) -> bool:
+    """Hand one email to the broker. A broker outage is not an error here:
+    the row stays pending and `email_sweep` queues it later."""
     from accounts.tasks import email_send
 
     try:
         email_send.delay(str(email_id))
-    except Exception:  # broker down: the row stays pending for the sweep
-        import logging
+        return True
+    except Exception as exc:
+        logger.warning("could not queue email %s (%s); the sweep will", email_id, exc)
+        return False
 
-        logging.getLogger(__name__).warning("could not queue email %s; the sweep will", email_id)
+
+# --- delivery ---------------------------------------------------------------
 
 
-def email_deliver(email_id) -> str:
-    """Send one pending email exactly once. Returns the resulting status.
-    Raises on an SMTP error after recording it (the task retries)."""
+@dataclass(frozen=True)
+class Delivery:
+    """What one delivery attempt did. `retry_in` (seconds) is set when the
+    attempt failed and another one is due."""
+
+    status: str
+    retry_in: float | None = None
+
+
+def retry_delay(attempts: int) -> float:
+    """Exponential backoff with full jitter: a random delay between half and
+    all of base * 2**(attempts-1), capped. The jitter spreads a burst of
+    failures so they do not all hit the SMTP server again at once."""
+    base = settings.EMAIL_RETRY_BASE_SECONDS
+    ceiling = min(settings.EMAIL_RETRY_MAX_SECONDS, base * (2 ** max(attempts - 1, 0)))
+    return random.uniform(ceiling / 2, ceiling)
+
+
+def _build_message(email: OutboundEmail) -> EmailMultiAlternatives:
+    message = EmailMultiAlternatives(
+        subject=email.subject,
+        body=unseal(email.body_text),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[email.to],
+        headers={"Message-ID": email.message_id},
+    )
+    if email.body_html:
+        message.attach_alternative(unseal(email.body_html), "text/html")
+    return message
+
+
+def email_deliver(email_id) -> Delivery:
+    """Send one pending email at most once. The row stays locked while the
+    SMTP server is talked to, so a concurrent or redelivered task waits and
+    then finds it `sent`. A row whose next attempt is not due yet is left
+    alone (a sweep and a scheduled retry may both hold a task for it)."""
     with transaction.atomic():
         email = OutboundEmail.objects.select_for_update().filter(pk=email_id).first()
-        if email is None or email.status != EmailStatus.PENDING:
-            return email.status if email else "missing"
-        message = EmailMultiAlternatives(
-            subject=email.subject,
-            body=email.body_text,
-            from_email=settings.DEFAULT_FROM_EMAIL,
-            to=[email.to],
-            headers={"Message-ID": email.message_id},
-        )
-        if email.body_html:
-            message.attach_alternative(email.body_html, "text/html")
+        if email is None:
+            return Delivery("missing")
+        if email.status != EmailStatus.PENDING:
+            return Delivery(email.status)
+        now = timezone.now()
+        if email.next_attempt_at > now + timedelta(seconds=1):
+            return Delivery("not_due")
         email.attempts += 1
         try:
-            message.send()
+            _build_message(email).send()
         except Exception as exc:
             email.last_error = f"{exc.__class__.__name__}: {exc}"[:2000]
-            email.save(update_fields=["attempts", "last_error"])
-            raise
+            retry_in = None
+            if email.attempts >= settings.EMAIL_MAX_ATTEMPTS:
+                email.status = EmailStatus.FAILED
+                logger.error("email %s failed for good: %s", email.pk, email.last_error)
+            else:
+                retry_in = retry_delay(email.attempts)
+                email.next_attempt_at = now + timedelta(seconds=retry_in)
+            email.save(update_fields=["attempts", "last_error", "status", "next_attempt_at"])
+            return Delivery(email.status, retry_in)
         email.status = EmailStatus.SENT
         email.sent_at = timezone.now()
-        email.last_error = ""
-        email.save(update_fields=["status", "sent_at", "attempts", "last_error"])
-        return email.status
+        email.save(update_fields=["status", "sent_at", "attempts"])
+        return Delivery(email.status)
+
+
+def email_sweep(*, limit: int = 500) -> int:
+    """Queue again the pending emails whose attempt is overdue by more than
+    EMAIL_SWEEP_AFTER (their task was lost: broker down at commit, worker
+    killed). Pushing `next_attempt_at` to now keeps the next sweep from
+    queuing the same rows again before they had a chance. Returns how many
+    were queued."""
+    now = timezone.now()
+    cutoff = now - settings.EMAIL_SWEEP_AFTER
+    with transaction.atomic():
+        ids = list(
+            OutboundEmail.objects.select_for_update(skip_locked=True)
+            .filter(status=EmailStatus.PENDING, next_attempt_at__lte=cutoff)
+            .order_by("next_attempt_at")
+            .values_list("pk", flat=True)[:limit]
+        )
+        if not ids:
+            return 0
+        OutboundEmail.objects.filter(pk__in=ids).update(next_attempt_at=now)
+    queued = 0
+    for pk in ids:
+        if not email_enqueue(pk):
+            break  # the broker is still down; the next sweep tries again
+        queued += 1
+    return queued
+
+
+@service
+def email_retry(*, actor, email: OutboundEmail) -> OutboundEmail:
+    """A person sends a failed (or stuck pending) email again: the row goes
+    back to pending with a fresh attempt budget and is queued after commit.
+    A sent email is never sent twice."""
+    action = "accounts.email.retried"
+    policies.check_permission(actor, "emails:retry", action=action)
+    email = OutboundEmail.objects.select_for_update().get(pk=email.pk)
+    if email.status == EmailStatus.SENT:
+        from django.core.exceptions import ValidationError
+
+        raise ValidationError("This email was already sent; it is not sent twice.", code="sent")
+    before = {"status": email.status, "attempts": email.attempts}
+    email.status = EmailStatus.PENDING
+    email.attempts = 0
+    email.next_attempt_at = timezone.now()
+    email.save(update_fields=["status", "attempts", "next_attempt_at"])
+    audit.record(
+        action,
+        actor=actor,
+        target=audit.Target(
+            type="email", id=str(email.pk), label=f"{email.template} to {email.to}"
+        ),
+        changes={"status": [before["status"], "pending"], "attempts": [before["attempts"], 0]},
+    )
+    transaction.on_commit(lambda: email_enqueue(email.pk))
+    return email
+
+
+# --- security notices ------------------------------------------------------
+
+SECURITY_NOTICES = {
+    "password_changed": "Your password was changed",
+    "password_reset_by_admin": "An administrator set a new password for your account",
+    "mfa_removed": "A two-factor authentication method was removed from your account",
+    "email_changed": "The email address of your account was changed",
+    "roles_elevated": "You were given new management permissions",
+    "ownership_transferred": "Ownership of Handover was transferred",
+}
+
+
+def notify_security(user, kind: str, *, to: str | None = None, **ctx) -> OutboundEmail:
+    """Queue a security notice to `user` (or to `to`, e.g. the old address
+    after an email change) in the caller's transaction. `kind` is one of
+    SECURITY_NOTICES; `ctx` adds details the template shows (actor,
+    permissions, factor, old_email, new_email, ...)."""
+    if kind not in SECURITY_NOTICES:
+        raise ValueError(f"unknown security notice {kind!r}")
+    context = {
+        "user": user,
+        "kind": kind,
+        "headline": SECURITY_NOTICES[kind],
+        "when": timezone.now(),
+        "account_link": site_link("/account/"),
+        "forgot_link": site_link("/password/forgot/"),
+        **ctx,
+    }
+    return email_queue(to=to or user.email, template="security_notice", context=context, user=user)

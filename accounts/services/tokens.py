@@ -8,11 +8,13 @@ so timing reveals nothing about the plaintext).
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
+from datetime import timedelta
 
 from django.utils import timezone
 
-from accounts.models import OneTimeToken
+from accounts.models import OneTimeToken, TokenPurpose
 
 
 def new_token() -> tuple[str, str]:
@@ -37,3 +39,120 @@ def tokens_revoke_for_users(user_ids) -> int:
     return OneTimeToken.objects.filter(user_id__in=list(user_ids), used_at__isnull=True).update(
         used_at=timezone.now()
     )
+
+
+# --- issuing and redeeming ------------------------------------------------
+
+TOKEN_TTLS = {
+    TokenPurpose.PASSWORD_RESET: "PASSWORD_RESET_TTL",
+    TokenPurpose.MAGIC_LINK: "MAGIC_LINK_TTL",
+    TokenPurpose.EMAIL_VERIFY: "EMAIL_VERIFY_TTL",
+}
+
+
+class TokenInvalid(Exception):
+    """A token that cannot be used. `reason` is unknown, used, expired or
+    inactive; `message` says what to do next."""
+
+    MESSAGES = {
+        "unknown": "This link is not valid. Check that you copied all of it, or ask for a new one.",
+        "used": "This link was already used. Ask for a new one if you still need it.",
+        "expired": "This link has expired. Ask for a new one.",
+        "inactive": "This account cannot use this link. Contact your administrator.",
+    }
+
+    def __init__(self, reason: str):
+        super().__init__(self.MESSAGES[reason])
+        self.reason = reason
+        self.message = self.MESSAGES[reason]
+
+
+def _now():
+    """The clock, as a seam for tests."""
+    return timezone.now()
+
+
+def token_issue(*, user, purpose: str, created_by=None, ttl: timedelta | None = None):
+    """Create a token for `user`; returns (plaintext, row). The plaintext is
+    never stored: hand it to the person once (link, email) and forget it."""
+    from django.conf import settings
+
+    token, digest = new_token()
+    ttl = ttl or getattr(settings, TOKEN_TTLS[purpose])
+    now = _now()
+    row = OneTimeToken.objects.create(
+        user=user,
+        purpose=purpose,
+        token_hash=digest,
+        created_by=created_by,
+        created_at=now,
+        expires_at=now + ttl,
+    )
+    return token, row
+
+
+def _check(row: OneTimeToken | None) -> OneTimeToken:
+    if row is None:
+        raise TokenInvalid("unknown")
+    if row.used_at is not None:
+        raise TokenInvalid("used")
+    if row.expires_at <= _now():
+        raise TokenInvalid("expired")
+    user = row.user
+    if user.deleted_at or user.disabled_at or (user.banned_until and user.banned_until > _now()):
+        raise TokenInvalid("inactive")
+    # Belt and braces: a password change kills older tokens even if the
+    # code that changed it forgot to call tokens_revoke_all.
+    if user.password_changed_at and row.created_at < user.password_changed_at:
+        raise TokenInvalid("used")
+    return row
+
+
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def lookup_digest(token: str | None = None, digest: str | None = None) -> str | None:
+    """The hash to look a token up by: from the plaintext (a link), or the
+    digest itself (kept in the session after the link was opened, so the
+    session table holds no usable token either). Never build `digest` from
+    user input: it would turn a leaked hash into a working token."""
+    if digest is not None:
+        return digest if _HEX64.match(digest) else None
+    if not token or len(token) > 200:
+        return None
+    return hash_token(token)
+
+
+def token_peek(
+    *, token: str | None = None, purpose: str, digest: str | None = None
+) -> OneTimeToken:
+    """The usable token row for `token`, without using it (to show a form)."""
+    digest = lookup_digest(token, digest)
+    if digest is None:
+        raise TokenInvalid("unknown")
+    row = (
+        OneTimeToken.objects.select_related("user")
+        .filter(token_hash=digest, purpose=purpose)
+        .first()
+    )
+    return _check(row)
+
+
+def token_consume(
+    *, token: str | None = None, purpose: str, digest: str | None = None
+) -> OneTimeToken:
+    """Use `token` once: lock the row, check it, mark it used. The caller
+    holds the transaction, so a failure later in it un-uses the token."""
+    digest = lookup_digest(token, digest)
+    if digest is None:
+        raise TokenInvalid("unknown")
+    row = (
+        OneTimeToken.objects.select_for_update(of=("self",))
+        .select_related("user")
+        .filter(token_hash=digest, purpose=purpose)
+        .first()
+    )
+    row = _check(row)
+    row.used_at = _now()
+    row.save(update_fields=["used_at"])
+    return row

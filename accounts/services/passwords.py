@@ -1,0 +1,350 @@
+"""Passwords and one-time links: an administrator's direct set, reset
+links (by an administrator or self-service), sign-in links, email
+verification.
+
+Every password change ends the user's sessions and kills their outstanding
+tokens. A reset never signs the user in: they sign in afterwards through
+the normal page, so a second factor is still asked for.
+"""
+
+from __future__ import annotations
+
+import time
+
+from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from accounts.models import TokenPurpose, User, normalize_email
+from accounts.services.common import lock_user
+from accounts.services.emails import email_queue, notify_security, render_email, site_link
+from accounts.services.sessions import sessions_end_all
+from accounts.services.tokens import (
+    new_token,
+    token_consume,
+    token_issue,
+    tokens_revoke_all,
+)
+from audit import services as audit
+from handover.services import service
+from rbac import policies
+
+MAGIC_LINK_TYPES = ("signup", "recovery", "invite")
+
+
+def _set_password(user: User, password: str, *, must_change: bool = False) -> None:
+    validate_password(password, user)
+    user.set_password(password)
+    user.password_changed_at = timezone.now()
+    user.must_change_password = must_change
+    user.save(update_fields=["password", "password_changed_at", "must_change_password"])
+    tokens_revoke_all(user)
+    sessions_end_all(user)
+
+
+@service
+def password_set_by_admin(*, actor, user: User, password: str) -> User:
+    """An administrator sets `user`'s password. Guards: users:reset-password
+    and the user-action guard (not self, not the owner, hierarchy). Ends the
+    user's sessions, kills their tokens and tells them by email."""
+    action = "accounts.password.set_by_admin"
+    policies.check_user_action(
+        actor,
+        user,
+        "users:reset-password",
+        action=action,
+        verb="reset the password of",
+        past="reset",
+    )
+    user = lock_user(user)
+    _set_password(user, password)
+    audit.record(action, actor=actor, target=user, changes={"password": ["[old]", "[new]"]})
+    notify_security(user, "password_reset_by_admin", actor_name=actor.display_name)
+    return user
+
+
+@service
+def password_reset_token_create(*, actor, user: User, send_email: bool = False) -> dict:
+    """A one-time reset link for `user` (PASSWORD_RESET_TTL, 24 h), shown
+    once to the administrator and optionally emailed to the user.
+    Returns {token, expires_at, link}."""
+    action = "accounts.password.reset_link_created"
+    policies.check_user_action(
+        actor,
+        user,
+        "users:reset-password",
+        action=action,
+        verb="reset the password of",
+        past="reset",
+    )
+    user = lock_user(user)
+    if user.deleted_at:
+        raise ValidationError("This user is deleted; restore them first.", code="deleted")
+    token, row = token_issue(user=user, purpose=TokenPurpose.PASSWORD_RESET, created_by=actor)
+    link = site_link(f"/password/reset/{token}/")
+    audit.record(
+        action,
+        actor=actor,
+        target=user,
+        changes={"expires_at": [None, row.expires_at.isoformat()], "emailed": [None, send_email]},
+    )
+    if send_email:
+        email_queue(
+            to=user.email,
+            template="password_reset",
+            context={"user": user, "link": link, "expires_at": row.expires_at, "by_admin": True},
+            user=user,
+            secret=True,
+        )
+    return {"token": token, "expires_at": row.expires_at, "link": link}
+
+
+def _throttled(key: str, limit: int) -> bool:
+    """Count one hit on `key` for an hour; True once past `limit`."""
+    from django.core.cache import cache
+
+    cache.add(key, 0, 3600)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # evicted between add and incr
+        cache.set(key, 1, 3600)
+        count = 1
+    return count > limit
+
+
+class TooManyRequests(Exception):
+    message = "Too many reset requests. Wait an hour and try again."
+
+
+def password_reset_request(*, email: str, ip: str | None = None) -> None:
+    """Self-service: email a reset link to `email` if it belongs to a user
+    who may reset. Says nothing either way; does comparable work for an
+    unknown address (a token and a rendered email) so the answer takes as
+    long. Raises TooManyRequests past the per-email or per-IP limit, counted
+    the same for known and unknown addresses."""
+    email = normalize_email(email)[:254]
+    import hashlib
+
+    digest = hashlib.sha256(email.encode()).hexdigest()[:32]
+    over_email = _throttled(f"pwforgot:email:{digest}", settings.PASSWORD_FORGOT_LIMIT_PER_EMAIL)
+    over_ip = bool(ip) and _throttled(f"pwforgot:ip:{ip}", settings.PASSWORD_FORGOT_LIMIT_PER_IP)
+    if over_email or over_ip:
+        raise TooManyRequests()
+    _password_reset_request(email=email)
+
+
+@service
+def _password_reset_request(*, email: str) -> None:
+    user = User.objects.filter(email=email, deleted_at__isnull=True).first()
+    can_reset = (
+        user is not None
+        and user.has_usable_password()
+        and not user.disabled_at
+        and not (user.banned_until and user.banned_until > timezone.now())
+    )
+    if not can_reset:
+        # Comparable work, no trace: a token and a rendered message.
+        token, _digest = new_token()
+        render_email(
+            "password_reset",
+            {"user": User(email=email), "link": site_link(f"/password/reset/{token}/")},
+        )
+        return
+    token, row = token_issue(user=user, purpose=TokenPurpose.PASSWORD_RESET)
+    audit.record("accounts.password.reset_requested", actor=None, target=user)
+    email_queue(
+        to=user.email,
+        template="password_reset",
+        context={
+            "user": user,
+            "link": site_link(f"/password/reset/{token}/"),
+            "expires_at": row.expires_at,
+        },
+        user=user,
+        secret=True,
+    )
+
+
+def pad_to(started: float, seconds: float) -> None:
+    """Sleep until `seconds` have passed since `started` (monotonic), so an
+    answer's timing does not depend on the branch taken."""
+    remaining = seconds - (time.monotonic() - started)
+    if remaining > 0:
+        time.sleep(remaining)
+
+
+@service
+def password_reset_complete(
+    *, token: str | None = None, password: str, digest: str | None = None
+) -> User:
+    """Use a reset (or recovery) token: new password, every session ended,
+    every other token killed, the user told by email. The user is NOT
+    signed in: they sign in with the new password (and their code)."""
+    row = token_consume(token=token, digest=digest, purpose=TokenPurpose.PASSWORD_RESET)
+    user = lock_user(row.user_id)
+    _set_password(user, password)
+    if not user.email_verified_at:  # they read a link sent to that address
+        user.email_verified_at = timezone.now()
+        user.save(update_fields=["email_verified_at"])
+    audit.record(
+        "accounts.password.reset_completed",
+        actor=user,
+        target=user,
+        changes={"password": ["[old]", "[new]"]},
+    )
+    notify_security(user, "password_changed")
+    return user
+
+
+@service
+def magic_link_send(*, actor, user: User, type: str = "recovery") -> str:  # noqa: A002
+    """Email `user` a one-time link and return it to the administrator.
+
+    - recovery: a reset link valid MAGIC_LINK_TTL (15 min) -- choose a new
+      password, then sign in (with the code if MFA is on);
+    - signup / invite: a sign-in link valid 15 min; an account without a
+      password sets one first, and the address counts as verified.
+    """
+    if type not in MAGIC_LINK_TYPES:
+        raise ValidationError(
+            "Unknown link type %(type)s; use signup, recovery or invite.",
+            code="invalid_type",
+            params={"type": type},
+        )
+    action = "accounts.magic_link.sent"
+    policies.check_user_action(
+        actor,
+        user,
+        "users:reset-password",
+        action=action,
+        verb="send a link to",
+        past="sent a link",
+    )
+    user = lock_user(user)
+    if (
+        user.deleted_at
+        or user.disabled_at
+        or (user.banned_until and user.banned_until > timezone.now())
+    ):
+        raise ValidationError(
+            "This account is %(status)s; it cannot receive a sign-in link.",
+            code="inactive",
+            params={"status": user.status},
+        )
+    if type == "invite" and not user.has_usable_password():
+        # A pending account: its invitation carries the roles, so send that
+        # (with a new token) rather than a bare sign-in link.
+        from accounts.models import Invitation
+        from accounts.services.invitations import invitation_resend
+
+        invitation = (
+            Invitation.objects.filter(user=user, accepted_at__isnull=True, revoked_at__isnull=True)
+            .order_by("-created_at")
+            .first()
+        )
+        if invitation is not None:
+            _invitation, link = invitation_resend(actor=actor, invitation=invitation)
+            audit.record(action, actor=actor, target=user, changes={"type": [None, type]})
+            return link
+    ttl = settings.MAGIC_LINK_TTL
+    if type == "recovery":
+        token, row = token_issue(
+            user=user, purpose=TokenPurpose.PASSWORD_RESET, created_by=actor, ttl=ttl
+        )
+        link = site_link(f"/password/reset/{token}/")
+    else:
+        token, row = token_issue(
+            user=user, purpose=TokenPurpose.MAGIC_LINK, created_by=actor, ttl=ttl
+        )
+        link = site_link(f"/magic/{token}/")
+    audit.record(
+        action,
+        actor=actor,
+        target=user,
+        changes={"type": [None, type], "expires_at": [None, row.expires_at.isoformat()]},
+    )
+    email_queue(
+        to=user.email,
+        template=f"magic_link_{type}",
+        context={
+            "user": user,
+            "link": link,
+            "expires_at": row.expires_at,
+            "inviter": actor.display_name,
+        },
+        user=user,
+        secret=True,
+    )
+    return link
+
+
+@service
+def magic_link_use(
+    *, token: str | None = None, password: str | None = None, digest: str | None = None
+) -> User:
+    """Use a sign-in link: the address counts as verified; an account
+    without a password must choose one here (`password`). The caller signs
+    the user in unless they have a second factor (never bypassed)."""
+    row = token_consume(token=token, digest=digest, purpose=TokenPurpose.MAGIC_LINK)
+    user = lock_user(row.user_id)
+    fields = []
+    if not user.has_usable_password():
+        if not password:
+            raise ValidationError("Choose a password.", code="password_required")
+        validate_password(password, user)
+        user.set_password(password)
+        user.password_changed_at = timezone.now()
+        fields += ["password", "password_changed_at"]
+    if not user.email_verified_at:
+        user.email_verified_at = timezone.now()
+        fields.append("email_verified_at")
+    if fields:
+        user.save(update_fields=fields)
+    audit.record("accounts.magic_link.used", actor=user, target=user)
+    return user
+
+
+# --- email verification -----------------------------------------------------
+
+
+@service
+def email_verification_send(*, user: User, actor=None) -> str:
+    """Email `user` a link proving they own their address (users created
+    without auto_confirm). Returns the link."""
+    token, row = token_issue(user=user, purpose=TokenPurpose.EMAIL_VERIFY, created_by=actor)
+    link = site_link(f"/verify/{token}/")
+    email_queue(
+        to=user.email,
+        template="email_verify",
+        context={"user": user, "link": link, "expires_at": row.expires_at},
+        user=user,
+        secret=True,
+    )
+    return link
+
+
+@service
+def email_verify(*, token: str | None = None, digest: str | None = None) -> User:
+    row = token_consume(token=token, digest=digest, purpose=TokenPurpose.EMAIL_VERIFY)
+    user = lock_user(row.user_id)
+    if user.email_verified_at:
+        return user
+    user.email_verified_at = timezone.now()
+    user.save(update_fields=["email_verified_at"])
+    audit.record(
+        "accounts.email.verified",
+        actor=user,
+        target=user,
+        changes={"email_verified": [False, True]},
+    )
+    return user
+
+
+def user_has_second_factor(user: User) -> bool:
+    """Whether signing in needs a code (any confirmed django-otp device)."""
+    try:
+        from django_otp import devices_for_user
+    except ImportError:  # pragma: no cover
+        return False
+    return any(True for _ in devices_for_user(user, confirmed=True))

@@ -1,0 +1,83 @@
+"""The outbox page: every outbound email with its delivery status, and a
+retry action for the ones that failed."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Count, Q
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path, reverse
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts.models import EmailStatus, OutboundEmail
+from accounts.services import emails as email_services
+from rbac.decorators import forbidden, permission_required
+from rbac.policies import PolicyDenied
+
+app_name = "emails"
+PAGE_SIZE = 25
+
+
+def _filtered(request):
+    status = request.GET.get("status", "")
+    if status not in EmailStatus.values:
+        status = ""
+    query = (request.GET.get("q") or "").strip()[:254]
+    qs = OutboundEmail.objects.defer("body_text", "body_html").order_by("-created_at", "-id")
+    if status:
+        qs = qs.filter(status=status)
+    if query:
+        qs = qs.filter(Q(to__icontains=query) | Q(subject__icontains=query))
+    return qs, status, query
+
+
+@permission_required("emails:read")
+@require_http_methods(["GET"])
+def email_list(request):
+    qs, status, query = _filtered(request)
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    counts = dict(
+        OutboundEmail.objects.values_list("status")
+        .annotate(n=Count("id"))
+        .values_list("status", "n")
+    )
+    tabs = [("", "All", sum(counts.values()))] + [
+        (value, label, counts.get(value, 0)) for value, label in EmailStatus.choices
+    ]
+    context = {
+        "page": page,
+        "status": status,
+        "query": query,
+        "tabs": tabs,
+        "can_retry": request.user.has_perm("emails:retry"),
+    }
+    template = (
+        "outbox/list.html#results"
+        if request.htmx and not request.htmx.boosted
+        else "outbox/list.html"
+    )
+    return render(request, template, context)
+
+
+@permission_required("emails:retry")
+@require_POST
+def email_retry(request, pk):
+    email = get_object_or_404(OutboundEmail, pk=pk)
+    try:
+        email_services.email_retry(actor=request.user, email=email)
+    except PolicyDenied as exc:
+        return forbidden(request, message=exc.message)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"The email to {email.to} is queued again.")
+    back = request.POST.get("back") or ""
+    return redirect(back if back.startswith("/emails/") else reverse("emails:list"))
+
+
+urlpatterns = [
+    path("", email_list, name="list"),
+    path("<uuid:pk>/retry/", email_retry, name="retry"),
+]

@@ -1,0 +1,320 @@
+"""The invitations page: invite one or many people (a pasted list or a CSV
+checked row by row before anything is sent), follow their status and
+delivery, resend or revoke."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db.models import OuterRef, Q, Subquery
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path, reverse
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts.models import BatchJob, Invitation, OutboundEmail, User
+from accounts.services import invitations as services
+from rbac.decorators import forbidden, permission_required
+from rbac.models import Role
+from rbac.permissions import TEMPLATES
+from rbac.policies import PolicyDenied
+
+app_name = "invitations"
+PAGE_SIZE = 25
+INLINE_LIMIT = 10  # larger imports run as a background job with a progress bar
+SESSION_KEY = "_invitation_import"
+STATUSES = [
+    ("", "All"),
+    ("pending", "Pending"),
+    ("accepted", "Accepted"),
+    ("expired", "Expired"),
+    ("revoked", "Revoked"),
+]
+
+
+def _status_q(status: str) -> Q:
+    now = timezone.now()
+    live = Q(accepted_at__isnull=True, revoked_at__isnull=True)
+    return {
+        "pending": live & Q(expires_at__gt=now),
+        "expired": live & Q(expires_at__lte=now),
+        "accepted": Q(accepted_at__isnull=False),
+        "revoked": Q(accepted_at__isnull=True, revoked_at__isnull=False),
+    }.get(status, Q())
+
+
+def invitations_with_delivery(qs):
+    """Annotate each invitation with the status of its latest email."""
+    latest = OutboundEmail.objects.filter(
+        user_id=OuterRef("user_id"), template__in=["invitation", "magic_link_invite"]
+    ).order_by("-created_at")
+    return qs.annotate(
+        delivery=Subquery(latest.values("status")[:1]),
+        delivery_error=Subquery(latest.values("last_error")[:1]),
+    )
+
+
+class InviteForm(forms.Form):
+    emails = forms.CharField(
+        label="Email addresses",
+        required=False,
+        widget=forms.Textarea(
+            attrs={
+                "rows": 3,
+                "class": "form-control",
+                "placeholder": "ana@example.com, ben@example.com",
+            }
+        ),
+        help_text="One or many, separated by commas, spaces or new lines.",
+    )
+    csv_file = forms.FileField(
+        label="Or a CSV file",
+        required=False,
+        widget=forms.ClearableFileInput(attrs={"class": "form-control", "accept": ".csv,text/csv"}),
+        help_text="Columns: email, name, roles (role slugs separated by ;). "
+        "Empty roles use the roles below.",
+    )
+    roles = forms.MultipleChoiceField(
+        label="Roles",
+        required=False,
+        widget=forms.CheckboxSelectMultiple(attrs={"class": "form-check-input"}),
+    )
+    template = forms.ChoiceField(label="Permission template", required=False)
+    expires_days = forms.IntegerField(
+        label="Link valid for (days)",
+        min_value=1,
+        max_value=60,
+        initial=7,
+        widget=forms.NumberInput(attrs={"class": "form-control"}),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["roles"].choices = [
+            (r.slug, r.name) for r in Role.objects.exclude(slug="owner").order_by("name")
+        ]
+        self.fields["template"].choices = [("", "None")] + [
+            (key, t["name"]) for key, t in TEMPLATES.items()
+        ]
+        self.fields["template"].widget.attrs["class"] = "form-select"
+        self.fields["expires_days"].initial = settings.INVITATION_TTL.days
+
+    def clean(self):
+        data = super().clean()
+        upload = data.get("csv_file")
+        if not (data.get("emails") or "").strip() and not upload:
+            raise ValidationError("Enter at least one email address or choose a CSV file.")
+        if upload and upload.size > 1024 * 1024:
+            self.add_error("csv_file", "The file is larger than 1 MB.")
+        return data
+
+    def rows(self) -> list[services.ImportRow]:
+        data = self.cleaned_data
+        roles = data.get("roles") or []
+        rows = services.invitation_rows_from_text(data.get("emails") or "", roles=roles)
+        upload = data.get("csv_file")
+        if upload:
+            try:
+                text = upload.read().decode("utf-8-sig")
+            except UnicodeDecodeError:
+                raise ValidationError("The CSV file must be UTF-8 text.") from None
+            rows += services.invitation_rows_from_csv(text, roles=roles)
+        if len(rows) > settings.INVITATION_IMPORT_MAX:
+            raise ValidationError(
+                f"At most {settings.INVITATION_IMPORT_MAX} addresses at once "
+                f"({len(rows)} given); split the list."
+            )
+        return rows
+
+
+def _list_context(request, form=None):
+    status = request.GET.get("status", "")
+    if status not in dict(STATUSES):
+        status = ""
+    query = (request.GET.get("q") or "").strip()[:254]
+    qs = Invitation.objects.select_related("invited_by").prefetch_related("roles")
+    qs = qs.filter(_status_q(status))
+    if query:
+        qs = qs.filter(Q(email__icontains=query) | Q(name__icontains=query))
+    qs = invitations_with_delivery(qs).order_by("-created_at", "-id")
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    can_create = request.user.has_perm("invitations:create")
+    return {
+        "page": page,
+        "status": status,
+        "query": query,
+        "statuses": STATUSES,
+        "form": form if form is not None else (InviteForm() if can_create else None),
+        "can_create": can_create,
+        "can_revoke": request.user.has_perm("invitations:revoke"),
+    }
+
+
+@permission_required("invitations:read")
+@require_http_methods(["GET"])
+def invitation_list(request):
+    context = _list_context(request)
+    if request.htmx and not request.htmx.boosted:
+        return render(request, "invitations/list.html#results", context)
+    return render(request, "invitations/list.html", context)
+
+
+@permission_required("invitations:create")
+@require_POST
+def invitation_preview(request):
+    """Check every row and show the report; nothing is sent yet."""
+    form = InviteForm(request.POST, request.FILES)
+    rows = None
+    if form.is_valid():
+        try:
+            rows = form.rows()
+        except ValidationError as exc:
+            form.add_error(None, exc)
+    if rows is None:
+        return render(request, "invitations/list.html", _list_context(request, form), status=400)
+    template = form.cleaned_data.get("template") or None
+    rows = services.invitation_rows_validate(actor=request.user, rows=rows, template=template)
+    good = [r.as_dict() for r in rows if r.ok]
+    request.session[SESSION_KEY] = {
+        "rows": good,
+        "template": template,
+        "expires_days": form.cleaned_data["expires_days"],
+    }
+    return render(
+        request,
+        "invitations/preview.html",
+        {"rows": rows, "good": len(good), "bad": len(rows) - len(good), "template": template},
+    )
+
+
+@permission_required("invitations:create")
+@require_POST
+def invitation_send(request):
+    pending = request.session.pop(SESSION_KEY, None)
+    if not pending or not pending.get("rows"):
+        messages.error(request, "Nothing to send: review the addresses again.")
+        return redirect("invitations:list")
+    rows = pending["rows"]
+    expires_in = timedelta(days=int(pending.get("expires_days") or settings.INVITATION_TTL.days))
+    if len(rows) <= INLINE_LIMIT:
+        results = [
+            services.invitation_import_row(
+                actor=request.user,
+                row=row,
+                template=pending.get("template"),
+                expires_in=expires_in,
+                with_link=True,
+            )
+            for row in rows
+        ]
+        return render(request, "invitations/results.html", _results_context(results))
+    try:
+        job = services.invitation_import_start(
+            actor=request.user,
+            rows=rows,
+            template=pending.get("template"),
+            expires_days=expires_in.days,
+        )
+    except PolicyDenied as exc:
+        return forbidden(request, message=exc.message)
+    return redirect("invitations:import", pk=job.pk)
+
+
+def _results_context(results, job=None):
+    sent = sum(1 for r in results if r.get("ok"))
+    return {"results": results, "sent": sent, "failed": len(results) - sent, "job": job}
+
+
+@permission_required("invitations:create")
+@require_http_methods(["GET"])
+def invitation_import(request, pk):
+    job = get_object_or_404(BatchJob, pk=pk, action="invite", actor=request.user)
+    results = (job.result or {}).get("items", [])
+    context = {**_results_context(results, job), "job": job}
+    if request.htmx and job.status != "done":
+        return render(request, "invitations/results.html#progress", context)
+    if request.htmx:
+        response = render(request, "invitations/results.html#progress", context)
+        response["HX-Refresh"] = "true"
+        return response
+    return render(request, "invitations/results.html", context)
+
+
+@permission_required("invitations:create")
+@require_POST
+def invitation_resend(request, pk):
+    invitation = get_object_or_404(Invitation, pk=pk)
+    try:
+        services.invitation_resend(actor=request.user, invitation=invitation)
+    except PolicyDenied as exc:
+        return forbidden(request, message=exc.message)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(
+            request,
+            f"Invitation to {invitation.email} sent again. The previous link no longer works.",
+        )
+    return redirect(_back(request))
+
+
+@permission_required("invitations:revoke")
+@require_http_methods(["GET", "POST"])
+def invitation_revoke(request, pk):
+    invitation = get_object_or_404(Invitation, pk=pk)
+    if request.method == "GET":
+        return render(request, "invitations/revoke_confirm.html", {"invitation": invitation})
+    try:
+        services.invitation_revoke(actor=request.user, invitation=invitation)
+    except PolicyDenied as exc:
+        return forbidden(request, message=exc.message)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"The invitation to {invitation.email} was revoked.")
+    return redirect(_back(request))
+
+
+def _back(request) -> str:
+    back = request.POST.get("back") or ""
+    if back.startswith("/") and not back.startswith("//"):
+        return back
+    return reverse("invitations:list")
+
+
+@permission_required("invitations:read")
+@require_http_methods(["GET"])
+def invitations_for_user(request, user_id):
+    """The user page's invitations section (fragment)."""
+    subject = get_object_or_404(User, pk=user_id)
+    invitations = invitations_with_delivery(
+        Invitation.objects.filter(user=subject)
+        .select_related("invited_by")
+        .prefetch_related("roles")
+    ).order_by("-created_at")[:20]
+    return render(
+        request,
+        "invitations/for_user.html",
+        {
+            "subject": subject,
+            "invitations": invitations,
+            "can_create": request.user.has_perm("invitations:create"),
+            "can_revoke": request.user.has_perm("invitations:revoke"),
+        },
+    )
+
+
+urlpatterns = [
+    path("", invitation_list, name="list"),
+    path("preview/", invitation_preview, name="preview"),
+    path("send/", invitation_send, name="send"),
+    path("import/<uuid:pk>/", invitation_import, name="import"),
+    path("<uuid:pk>/resend/", invitation_resend, name="resend"),
+    path("<uuid:pk>/revoke/", invitation_revoke, name="revoke"),
+    path("user/<uuid:user_id>/", invitations_for_user, name="for_user"),
+]

@@ -1,0 +1,347 @@
+"""Pages reached from an emailed link, without signing in: forgotten
+password, reset, invitation, sign-in link, email verification.
+
+A link's token is moved from the URL into the session and the browser is
+redirected to the same route with the placeholder `continue`, so the token
+never appears in a Referer header or the page's address afterwards (the
+`django.contrib.auth` pattern).
+"""
+
+from __future__ import annotations
+
+import time
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.shortcuts import redirect, render
+from django.urls import path, reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
+from django.views.decorators.http import require_http_methods
+
+from accounts.models import TokenPurpose
+from accounts.services import auth as auth_services
+from accounts.services import invitations as invitation_services
+from accounts.services import passwords
+from accounts.services.tokens import TokenInvalid, lookup_digest, token_peek
+from audit import context as audit_context
+from rbac.decorators import public
+
+PLACEHOLDER = "continue"
+RESET_KEY = "_password_reset_token"
+INVITE_KEY = "_invitation_token"
+MAGIC_KEY = "_magic_link_token"
+VERIFY_KEY = "_email_verify_token"
+
+FORGOT_ANSWER = (
+    "If an account with that address can reset its password, we have sent it a link. "
+    "Check your inbox (and spam folder); the link works once, for 24 hours."
+)
+
+
+class ForgotForm(forms.Form):
+    email = forms.EmailField(
+        label="Email",
+        max_length=254,
+        widget=forms.EmailInput(
+            attrs={"autocomplete": "email", "autofocus": True, "class": "form-control"}
+        ),
+    )
+
+
+class NewPasswordForm(forms.Form):
+    password1 = forms.CharField(
+        label="New password",
+        strip=False,
+        max_length=1024,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password", "class": "form-control"}),
+        help_text="At least 12 characters; not a common password, not all digits, "
+        "not close to your name or email.",
+    )
+    password2 = forms.CharField(
+        label="Repeat the password",
+        strip=False,
+        max_length=1024,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password", "class": "form-control"}),
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("password1") and data.get("password2") != data.get("password1"):
+            self.add_error("password2", "The two passwords do not match.")
+        return data
+
+
+class AcceptForm(NewPasswordForm):
+    name = forms.CharField(
+        label="Your name",
+        max_length=150,
+        widget=forms.TextInput(attrs={"autocomplete": "name", "class": "form-control"}),
+    )
+    field_order = ["name", "password1", "password2"]
+
+
+def _page(request, body: str, *, title: str, status: int = 200, **ctx):
+    return render(
+        request,
+        "public/page.html",
+        {"public_body": body, "title": title, **ctx},
+        status=status,
+    )
+
+
+def _invalid(request, message: str, *, title="This link cannot be used", status=400, action=None):
+    return _page(
+        request,
+        "public/link_invalid.html",
+        title=title,
+        status=status,
+        message=message,
+        action=action,
+    )
+
+
+def _hop(request, token: str, key: str, route: str):
+    """Keep the URL's token (as its hash: sessions live in the database too)
+    in the session and redirect to the placeholder URL; returns (response,
+    None) for the hop or (None, digest) after it."""
+    if token != PLACEHOLDER:
+        request.session[key] = lookup_digest(token) or ""
+        return redirect(reverse(route, args=[PLACEHOLDER])), None
+    return None, request.session.get(key) or None
+
+
+def _password_errors(form, exc: ValidationError):
+    form.add_error("password1", exc.messages)
+
+
+# --- forgotten password ------------------------------------------------------
+
+
+@public
+@csrf_protect
+@never_cache
+@require_http_methods(["GET", "POST"])
+def password_forgot(request):
+    form = ForgotForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        started = time.monotonic()
+        status = 200
+        try:
+            passwords.password_reset_request(
+                email=form.cleaned_data["email"], ip=audit_context.current().ip
+            )
+            answer = FORGOT_ANSWER
+        except passwords.TooManyRequests as exc:
+            status, answer = 429, exc.message
+        except Exception:  # SMTP, broker, anything: the same answer as success
+            import logging
+
+            logging.getLogger(__name__).exception("password reset request failed")
+            answer = FORGOT_ANSWER
+        passwords.pad_to(started, settings.PASSWORD_FORGOT_MIN_SECONDS)
+        return _page(
+            request,
+            "public/password_forgot_done.html",
+            title="Check your email",
+            answer=answer,
+            status=status,
+        )
+    return _page(request, "public/password_forgot.html", title="Forgot your password?", form=form)
+
+
+@public
+@sensitive_post_parameters("password1", "password2")
+@sensitive_variables("token")
+@csrf_protect
+@never_cache
+@require_http_methods(["GET", "POST"])
+def password_reset(request, token):
+    response, token = _hop(request, token, RESET_KEY, "password_reset")
+    if response:
+        return response
+    action = {"url": reverse("password_forgot"), "label": "Ask for a new link"}
+    if not token:
+        return _invalid(request, TokenInvalid.MESSAGES["unknown"], action=action)
+    try:
+        row = token_peek(digest=token, purpose=TokenPurpose.PASSWORD_RESET)
+    except TokenInvalid as exc:
+        return _invalid(request, exc.message, action=action)
+    form = NewPasswordForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            passwords.password_reset_complete(digest=token, password=form.cleaned_data["password1"])
+        except TokenInvalid as exc:
+            return _invalid(request, exc.message, action=action)
+        except ValidationError as exc:
+            _password_errors(form, exc)
+        else:
+            request.session.pop(RESET_KEY, None)
+            if request.user.is_authenticated:
+                auth_services.logout_user(request)
+            messages.success(
+                request,
+                "Your password was changed and every session signed out. "
+                "Sign in with your new password.",
+            )
+            return redirect(settings.LOGIN_URL)
+    return _page(
+        request,
+        "public/password_reset.html",
+        title="Choose a new password",
+        form=form,
+        subject=row.user,
+    )
+
+
+# --- invitations ---------------------------------------------------------------
+
+
+@public
+@sensitive_post_parameters("password1", "password2")
+@sensitive_variables("token")
+@csrf_protect
+@never_cache
+@require_http_methods(["GET", "POST"])
+def invite_accept(request, token):
+    response, token = _hop(request, token, INVITE_KEY, "invite_accept")
+    if response:
+        return response
+    if not token:
+        return _invalid(request, invitation_services.InvitationInvalid.MESSAGES["unknown"])
+    try:
+        invitation = invitation_services.invitation_peek(digest=token)
+    except invitation_services.InvitationInvalid as exc:
+        action = None
+        if exc.reason == "accepted":
+            action = {"url": reverse("login"), "label": "Sign in"}
+        return _invalid(request, exc.message, title=_INVITE_TITLES[exc.reason], action=action)
+    form = AcceptForm(request.POST or None, initial={"name": invitation.name})
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = invitation_services.invitation_accept(
+                digest=token,
+                name=form.cleaned_data["name"],
+                password=form.cleaned_data["password1"],
+            )
+        except invitation_services.InvitationInvalid as exc:
+            return _invalid(request, exc.message, title=_INVITE_TITLES[exc.reason])
+        except ValidationError as exc:
+            _password_errors(form, exc)
+        else:
+            request.session.pop(INVITE_KEY, None)
+            auth_services.login_succeeded(request, user, method="invitation")
+            messages.success(
+                request,
+                "Welcome to Handover! Your account is ready. You can turn on two-factor "
+                "authentication in My account.",
+            )
+            return redirect(settings.LOGIN_REDIRECT_URL)
+    return _page(
+        request,
+        "public/invite_accept.html",
+        title="Accept your invitation",
+        form=form,
+        invitation=invitation,
+        roles=list(invitation.roles.all()),
+    )
+
+
+_INVITE_TITLES = {
+    "unknown": "This invitation link is not valid",
+    "accepted": "This invitation was already accepted",
+    "revoked": "This invitation was withdrawn",
+    "expired": "This invitation has expired",
+    "inactive": "This invitation cannot be used",
+}
+
+
+# --- sign-in links -------------------------------------------------------------
+
+
+class MagicForm(forms.Form):
+    pass
+
+
+@public
+@sensitive_post_parameters("password1", "password2")
+@sensitive_variables("token")
+@csrf_protect
+@never_cache
+@require_http_methods(["GET", "POST"])
+def magic_link(request, token):
+    """A sign-in link. Using it takes a button press (a POST), so mail
+    scanners that fetch links do not burn it."""
+    response, token = _hop(request, token, MAGIC_KEY, "magic_link")
+    if response:
+        return response
+    if not token:
+        return _invalid(request, TokenInvalid.MESSAGES["unknown"])
+    try:
+        row = token_peek(digest=token, purpose=TokenPurpose.MAGIC_LINK)
+    except TokenInvalid as exc:
+        return _invalid(request, exc.message)
+    needs_password = not row.user.has_usable_password()
+    data = request.POST if request.method == "POST" else None
+    form = NewPasswordForm(data) if needs_password else MagicForm(data)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = passwords.magic_link_use(
+                digest=token, password=form.cleaned_data.get("password1")
+            )
+        except TokenInvalid as exc:
+            return _invalid(request, exc.message)
+        except ValidationError as exc:
+            if needs_password:
+                _password_errors(form, exc)
+            else:
+                return _invalid(request, " ".join(exc.messages))
+        else:
+            request.session.pop(MAGIC_KEY, None)
+            if passwords.user_has_second_factor(user):
+                messages.info(
+                    request,
+                    "Your link was accepted. This account uses two-factor authentication: "
+                    "sign in with your password and code.",
+                )
+                return redirect(settings.LOGIN_URL)
+            auth_services.login_succeeded(request, user, method="magic_link")
+            return redirect(settings.LOGIN_REDIRECT_URL)
+    return _page(
+        request,
+        "public/magic_link.html",
+        title="Sign in to Handover",
+        form=form,
+        subject=row.user,
+        needs_password=needs_password,
+    )
+
+
+@public
+@sensitive_variables("token")
+@never_cache
+@require_http_methods(["GET"])
+def email_verify(request, token):
+    response, token = _hop(request, token, VERIFY_KEY, "email_verify")
+    if response:
+        return response
+    try:
+        user = passwords.email_verify(digest=token or "")
+    except TokenInvalid as exc:
+        return _invalid(request, exc.message)
+    request.session.pop(VERIFY_KEY, None)
+    return _page(
+        request, "public/email_verified.html", title="Email address confirmed", subject=user
+    )
+
+
+urlpatterns = [
+    path("password/forgot/", password_forgot, name="password_forgot"),
+    path("password/reset/<str:token>/", password_reset, name="password_reset"),
+    path("invite/<str:token>/", invite_accept, name="invite_accept"),
+    path("magic/<str:token>/", magic_link, name="magic_link"),
+    path("verify/<str:token>/", email_verify, name="email_verify"),
+]

@@ -1,0 +1,155 @@
+"""An owner invites a client in the dashboard; a real Celery worker
+delivers the email to a real SMTP server; the client opens the link from
+the received message in Chromium and lands signed in with the invited
+role. Also screenshots the email pages at desktop and phone widths."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from accounts.models import OutboundEmail, User
+from tests.accounts.test_emails_reliability import (  # noqa: F401 (fixtures)
+    broker,
+    services_ready,
+    smtp_server,  # noqa: F811
+    wait_for,
+    worker,  # noqa: F811
+)
+from tests.conftest import SCREENSHOTS, STRONG_PASSWORD, make_user
+
+pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+
+def shoot(page, screenshot, name):
+    screenshot(page, name)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.wait_for_timeout(200)  # let the layout settle before the capture
+    screenshot(page, f"{name}-phone")
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+
+def sign_in(page, base_url, email, password=STRONG_PASSWORD):
+    page.goto(f"{base_url}/login/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{base_url}/")
+
+
+def test_invitation_is_delivered_by_the_worker_and_accepted_in_chromium(
+    live_server,
+    browser,
+    page,
+    screenshot,
+    worker,  # noqa: F811
+    smtp_server,  # noqa: F811
+    settings,
+    builtin_roles,
+):
+    settings.SITE_URL = live_server.url
+    make_user("owner@example.com", roles=["owner"], is_owner=True, name="Olivia Owner")
+    worker.start()
+
+    sign_in(page, live_server.url, "owner@example.com")
+    page.goto(f"{live_server.url}/invitations/")
+    shoot(page, screenshot, "invitations-empty")
+    page.get_by_label("Email addresses").fill("client@example.com, not-an-address")
+    page.get_by_label("Viewer", exact=True).check()
+    page.get_by_role("button", name="Review invitations").click()
+    assert page.get_by_text("not-an-address is not a valid email address.").is_visible()
+    shoot(page, screenshot, "invitations-review")
+    page.get_by_role("button", name="Send 1 invitation").click()
+    assert page.get_by_text("Invitation sent").is_visible()
+    shoot(page, screenshot, "invitations-results")
+
+    wait_for(
+        lambda: smtp_server.messages,
+        timeout=60,
+        what="the invitation email",
+        on_timeout=worker.logs,
+    )
+    message = smtp_server.messages[0]
+    assert message["To"] == "client@example.com"
+    parts = {
+        p.get_content_type(): p.get_payload(decode=True).decode()
+        for p in message.walk()
+        if not p.is_multipart()
+    }
+    link = re.search(r"(http://\S+/invite/[^/\s]+/)", parts["text/plain"]).group(1)
+    assert link.startswith(live_server.url)
+    html = parts["text/html"]
+    assert link in html
+
+    wait_for(lambda: OutboundEmail.objects.filter(status="sent").exists(), timeout=10)
+    page.goto(f"{live_server.url}/invitations/")
+    shoot(page, screenshot, "invitations")
+    page.goto(f"{live_server.url}/emails/")
+    shoot(page, screenshot, "emails")
+
+    email_page = browser.new_page(viewport={"width": 1280, "height": 900})
+    email_page.set_content(html)
+    shoot(email_page, screenshot, "email-invitation")
+    email_page.close()
+
+    invitee = browser.new_context(viewport={"width": 1280, "height": 900})
+    client_page = invitee.new_page()
+    client_page.goto(link)
+    assert client_page.url == f"{live_server.url}/invite/continue/"  # token left the URL
+    assert client_page.get_by_role("heading", name="Accept your invitation").is_visible()
+    shoot(client_page, screenshot, "invite-accept")
+    client_page.get_by_label("Your name").fill("Cleo Client")
+    client_page.get_by_label("New password").fill("Tiny")
+    client_page.get_by_label("Repeat the password").fill("Tiny")
+    client_page.get_by_role("button", name="Create my account").click()
+    assert client_page.get_by_text("This password is too short").is_visible()
+    client_page.get_by_label("New password").fill(STRONG_PASSWORD)
+    client_page.get_by_label("Repeat the password").fill(STRONG_PASSWORD)
+    client_page.get_by_role("button", name="Create my account").click()
+    client_page.wait_for_url(f"{live_server.url}/")
+    assert client_page.get_by_role("heading", name="Overview").is_visible()
+    assert client_page.get_by_text("Welcome to Handover!").is_visible()
+
+    user = User.objects.get(email="client@example.com")
+    assert user.status == "active" and user.name == "Cleo Client"
+    assert [r.slug for r in user.roles.all()] == ["viewer"]
+
+    client_page.goto(link)  # used: a clear page, not an error
+    assert client_page.get_by_role(
+        "heading", name="This invitation was already accepted"
+    ).is_visible()
+    shoot(client_page, screenshot, "invite-used")
+    invitee.close()
+
+
+def test_forgot_and_reset_pages(live_server, page, screenshot, builtin_roles, settings):
+    from accounts.services.passwords import password_reset_token_create
+
+    settings.PASSWORD_FORGOT_MIN_SECONDS = 0
+    owner = make_user("owner@example.com", roles=["owner"], is_owner=True, name="Olivia Owner")
+    member = make_user("member@example.com", name="Mona Member")
+    page.goto(f"{live_server.url}/login/")
+    page.get_by_role("link", name="Forgot your password?").click()
+    assert page.get_by_role("heading", name="Forgot your password?").is_visible()
+    shoot(page, screenshot, "password-forgot")
+    page.get_by_label("Email").fill("nobody@example.com")
+    page.get_by_role("button", name="Send me a reset link").click()
+    assert page.get_by_role("heading", name="Check your email").is_visible()
+    shoot(page, screenshot, "password-forgot-done")
+
+    settings.SITE_URL = live_server.url
+    link = password_reset_token_create(actor=owner, user=member)["link"]
+    page.goto(link)
+    assert page.url.endswith("/password/reset/continue/")
+    shoot(page, screenshot, "password-reset")
+    page.get_by_label("New password").fill("Another-Sturdy-Passphrase-77")
+    page.get_by_label("Repeat the password").fill("Another-Sturdy-Passphrase-77")
+    page.get_by_role("button", name="Set new password").click()
+    page.wait_for_url(f"{live_server.url}/login/")
+    assert page.get_by_text("Your password was changed").is_visible()
+    shoot(page, screenshot, "password-reset-done")
+    page.goto(link)
+    assert page.get_by_text("This link was already used").is_visible()
+    shoot(page, screenshot, "password-reset-used")
+    assert SCREENSHOTS.exists()
