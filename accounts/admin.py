@@ -248,3 +248,18 @@ class UserSessionAdmin(ReadOnlyMixin, ServiceModelAdmin):
             permission="sessions:revoke",
         ),
     ]
+
+
+# django-otp registers its device models with an admin that shows each TOTP
+# secret as a QR code (and answers an unknown id with a 500). Operators manage
+# factors through the dashboard's guarded "remove factor" action instead.
+def _unregister_otp_device_admins() -> None:
+    from django_otp.plugins.otp_static.models import StaticDevice
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    for model in (TOTPDevice, StaticDevice):
+        if admin.site.is_registered(model):
+            admin.site.unregister(model)
+
+
+_unregister_otp_device_admins()

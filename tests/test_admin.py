@@ -49,8 +49,10 @@ def _changelist(model="user", app="accounts"):
     return reverse(f"admin:{app}_{model}_changelist")
 
 
-def test_admin_requires_an_otp_verified_session(client_for, admin_user):
-    response = client_for(admin_user).get(_changelist())
+def test_admin_requires_an_otp_verified_session(client_for, admin_user, settings):
+    # With the MFA policy off, only the OTP admin site stands in the way.
+    settings.MFA_POLICY = "none"
+    response = client_for(admin_user, verified=False).get(_changelist())
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
 
 
@@ -196,3 +198,12 @@ def test_api_keys_never_show_the_key_hash(admin_client, admin_user):
     ):
         body = client.get(url).content.decode()
         assert "hv_abc" in body and "f" * 64 not in body
+
+
+def test_totp_secrets_are_not_exposed_in_admin():
+    from django.contrib import admin as django_admin
+    from django_otp.plugins.otp_static.models import StaticDevice
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    assert not django_admin.site.is_registered(TOTPDevice)
+    assert not django_admin.site.is_registered(StaticDevice)

@@ -363,18 +363,12 @@ CREATE_ERROR_FIELDS = {
     "password_entirely_numeric": "password",
     "password_too_similar": "password",
 }
-INVITATIONS_UNAVAILABLE = (
-    "Invitations are not available yet in this installation; set a password instead."
-)
 
 
 def _invite(request, form, data):
-    """The invitation branch; the invitation area owns the flow."""
-    try:
-        from accounts.services.invitations import invitation_create
-    except ImportError:
-        form.add_error("mode", INVITATIONS_UNAVAILABLE)
-        return None
+    """The invitation branch: a pending user and an emailed invitation."""
+    from accounts.services.invitations import invitation_create
+
     invitation, _link = invitation_create(
         actor=request.user,
         email=data["email"],
@@ -382,7 +376,7 @@ def _invite(request, form, data):
         roles=data["roles"],
         template=data["template"] or None,
     )
-    return getattr(invitation, "user", None)
+    return invitation.user
 
 
 @permission_required("users:update")
