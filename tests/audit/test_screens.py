@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from audit import services as audit
 from tests.conftest import make_user
-from tests.e2e.test_smoke import sign_in
+from tests.e2e.helpers import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

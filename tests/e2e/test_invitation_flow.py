@@ -18,6 +18,7 @@ from tests.accounts.test_emails_reliability import (  # noqa: F401 (fixtures)
     worker,  # noqa: F811
 )
 from tests.conftest import SCREENSHOTS, STRONG_PASSWORD, make_user
+from tests.e2e.helpers import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -28,14 +29,6 @@ def shoot(page, screenshot, name):
     page.wait_for_timeout(200)  # let the layout settle before the capture
     screenshot(page, f"{name}-phone")
     page.set_viewport_size({"width": 1280, "height": 900})
-
-
-def sign_in(page, base_url, email, password=STRONG_PASSWORD):
-    page.goto(f"{base_url}/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{base_url}/")
 
 
 def test_invitation_is_delivered_by_the_worker_and_accepted_in_chromium(

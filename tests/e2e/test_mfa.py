@@ -119,7 +119,7 @@ def test_account_page_enrolment_and_user_security_section(
 
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="End all sessions").click()
-    page.wait_for_url(f"{base}/users/{member.pk}/security/")
+    page.wait_for_url(f"{base}/users/{member.pk}/#security")
     assert page.get_by_text("No open sessions.").is_visible()
     mona.goto(f"{base}/")
     assert "/login/" in mona.url

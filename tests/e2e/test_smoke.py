@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import STRONG_PASSWORD, make_user
+from tests.conftest import make_user
+from tests.e2e.helpers import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -12,13 +13,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def site_owner(builtin_roles):
     return make_user("owner@example.com", roles=["owner"], is_owner=True, name="Olivia Owner")
-
-
-def sign_in(page, base_url, email, password=STRONG_PASSWORD):
-    page.goto(f"{base_url}/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
 
 
 def test_owner_signs_in_sees_overview_and_signs_out(

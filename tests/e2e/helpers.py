@@ -1,0 +1,50 @@
+"""Shared steps for browser journeys."""
+
+from __future__ import annotations
+
+import time
+
+from django_otp.oath import TOTP
+
+from tests.conftest import STRONG_PASSWORD
+
+
+def totp_code(device) -> str:
+    """A code the device accepts now and that was not used yet (django-otp
+    refuses a code from a time step at or before the last one used)."""
+    device.refresh_from_db()
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits)
+    now_t = totp.t()
+    offset = max(0, device.last_t - now_t + 1)
+    totp.time = time.time() + offset * device.step
+    return str(totp.token()).zfill(device.digits)
+
+
+def ensure_device(email: str):
+    """A confirmed authenticator app for a user the MFA policy requires one
+    of (managers, by default); None when the policy does not require it."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from accounts.models import User
+    from accounts.security import mfa_required
+
+    user = User.objects.get(email=email)
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    if device is None and mfa_required(user):
+        device = TOTPDevice.objects.create(user=user, name="Authenticator", confirmed=True)
+    return device
+
+
+def sign_in(page, base_url, email, password=STRONG_PASSWORD):
+    """Sign in through the real pages: password, then the code step when
+    the user has (or, by policy, must have) an authenticator app."""
+    device = ensure_device(email.strip().lower())
+    page.goto(f"{base_url}/login/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state()
+    if device is not None and "/login/mfa/" in page.url:
+        page.get_by_label("Code").fill(totp_code(device))
+        page.get_by_role("button", name="Verify").click()
+        page.wait_for_load_state()
