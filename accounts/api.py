@@ -12,7 +12,7 @@ from django.utils import timezone
 from ninja import Field, Router, Schema, Status
 from pydantic import ConfigDict
 
-from accounts.models import ApiKey, Invitation, User, UserSession
+from accounts.models import ApiKey, Invitation, User, UserSession, UserStatus
 from handover.api import ApiError
 from rbac import policies
 from rbac.selectors import user_effective_permissions
@@ -149,11 +149,19 @@ class BatchErrorOut(Schema):
     error: str
 
 
+class BatchItemOut(Schema):
+    user_id: str
+    email: str
+    outcome: str
+    reason: str
+
+
 class BatchOut(Schema):
     success: bool
     processed: int
     skipped: int
     errors: list[BatchErrorOut]
+    items: list[BatchItemOut]
     dry_run: bool = False
 
 
@@ -293,8 +301,11 @@ def api_key_out(key: ApiKey) -> dict:
 ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut}
 
 
-def responses(ok_status: int, schema):
-    return {ok_status: schema, **ERRORS}
+def responses(ok_status: int, schema, *, rate_limited: bool = False):
+    out = {ok_status: schema, **ERRORS}
+    if rate_limited:
+        out[429] = ErrorOut
+    return out
 
 
 # --- users ----------------------------------------------------------------------
@@ -348,9 +359,13 @@ def list_users(
     require(request, "users:read", action="accounts.user.listed")
     if not 1 <= limit <= MAX_LIMIT:
         raise ApiError(400, "validation_error", f"limit must be between 1 and {MAX_LIMIT}.")
-    page = selectors.user_page(
-        params={"q": q, "status": status, "role": role, "cursor": cursor}, page_size=limit
-    )
+    if status and status not in UserStatus.values:
+        raise ApiError(
+            400, "validation_error", "status must be one of: " + ", ".join(UserStatus.values)
+        )
+    filters = selectors.UserFilters(q=q, status=status, role=role)
+    filters.size = limit  # the API allows any size up to MAX_LIMIT
+    page = selectors.user_list(filters, cursor=cursor[:500])
     if page.next_cursor:
         from urllib.parse import urlencode
 
@@ -362,13 +377,13 @@ def list_users(
     return Status(200, [user_out(u) for u in page.users])
 
 
-@users_router.get("/{user_id}", response=responses(200, UserOut), summary="Get a user")
+@users_router.get("/{uuid:user_id}", response=responses(200, UserOut), summary="Get a user")
 def get_user_view(request, user_id: uuid.UUID):
     require(request, "users:read", action="accounts.user.viewed")
     return Status(200, user_out(get_user(user_id)))
 
 
-@users_router.patch("/{user_id}", response=responses(200, UserOut), summary="Update a profile")
+@users_router.patch("/{uuid:user_id}", response=responses(200, UserOut), summary="Update a profile")
 def update_user(request, user_id: uuid.UUID, payload: UserUpdateIn):
     from accounts.services import users as user_services
 
@@ -379,7 +394,7 @@ def update_user(request, user_id: uuid.UUID, payload: UserUpdateIn):
 
 
 @users_router.patch(
-    "/{user_id}/permissions", response=responses(200, UserOut), summary="Grant or revoke"
+    "/{uuid:user_id}/permissions", response=responses(200, UserOut), summary="Grant or revoke"
 )
 def patch_permissions(request, user_id: uuid.UUID, payload: PermissionsPatchIn):
     from rbac.services import user_permissions_update
@@ -419,7 +434,7 @@ def transfer_super(request, payload: TransferIn):
     return Status(200, user_out(User.objects.get(pk=target.pk)))
 
 
-@users_router.delete("/{user_id}", response={204: None, **ERRORS}, summary="Delete a user")
+@users_router.delete("/{uuid:user_id}", response={204: None, **ERRORS}, summary="Delete a user")
 def delete_user(request, user_id: uuid.UUID):
     from accounts.services import users as user_services
 
@@ -429,7 +444,7 @@ def delete_user(request, user_id: uuid.UUID):
 
 def _status_action(name: str, service_name: str, summary: str, *, include_deleted=False):
     @users_router.post(
-        f"/{{user_id}}/{name}",
+        f"/{{uuid:user_id}}/{name}",
         response=responses(200, UserOut),
         summary=summary,
         operation_id=f"user_{name.replace('-', '_')}",
@@ -456,7 +471,7 @@ _status_action("force-password-change", "user_force_password_change", "Force a p
 _status_action("restore", "user_restore", "Restore a deleted user", include_deleted=True)
 
 
-@users_router.post("/{user_id}/ban", response=responses(200, UserOut), summary="Ban a user")
+@users_router.post("/{uuid:user_id}/ban", response=responses(200, UserOut), summary="Ban a user")
 def ban_user(request, user_id: uuid.UUID, payload: BanIn):
     from accounts.services import users as user_services
 
@@ -470,7 +485,7 @@ def ban_user(request, user_id: uuid.UUID, payload: BanIn):
 
 
 @users_router.post(
-    "/{user_id}/password", response=responses(200, OkOut), summary="Set a password directly"
+    "/{uuid:user_id}/password", response=responses(200, OkOut), summary="Set a password directly"
 )
 def set_password(request, user_id: uuid.UUID, payload: PasswordIn):
     from accounts.services.passwords import password_set_by_admin
@@ -482,7 +497,7 @@ def set_password(request, user_id: uuid.UUID, payload: PasswordIn):
 
 
 @users_router.post(
-    "/{user_id}/reset-token",
+    "/{uuid:user_id}/reset-token",
     response=responses(201, ResetTokenOut),
     summary="Create a one-time password reset token",
 )
@@ -498,7 +513,7 @@ def reset_token(request, user_id: uuid.UUID, payload: ResetTokenIn | None = None
 
 
 @users_router.post(
-    "/{user_id}/magic-link", response=responses(200, MagicLinkOut), summary="Send a magic link"
+    "/{uuid:user_id}/magic-link", response=responses(200, MagicLinkOut), summary="Send a magic link"
 )
 def magic_link(request, user_id: uuid.UUID, payload: MagicLinkIn):
     from accounts.services.passwords import magic_link_send
@@ -508,7 +523,7 @@ def magic_link(request, user_id: uuid.UUID, payload: MagicLinkIn):
 
 
 @users_router.get(
-    "/{user_id}/sessions", response=responses(200, list[SessionOut]), summary="List sessions"
+    "/{uuid:user_id}/sessions", response=responses(200, list[SessionOut]), summary="List sessions"
 )
 def list_sessions(request, user_id: uuid.UUID):
     user = get_user(user_id)
@@ -522,7 +537,7 @@ def list_sessions(request, user_id: uuid.UUID):
 
 
 @users_router.delete(
-    "/{user_id}/sessions/{session_id}", response={204: None, **ERRORS}, summary="End a session"
+    "/{uuid:user_id}/sessions/{session_id}", response={204: None, **ERRORS}, summary="End a session"
 )
 def revoke_session(request, user_id: uuid.UUID, session_id: int):
     from accounts.services.sessions import session_revoke
@@ -534,7 +549,7 @@ def revoke_session(request, user_id: uuid.UUID, session_id: int):
 
 
 @users_router.delete(
-    "/{user_id}/sessions", response={204: None, **ERRORS}, summary="End all sessions"
+    "/{uuid:user_id}/sessions", response={204: None, **ERRORS}, summary="End all sessions"
 )
 def revoke_sessions(request, user_id: uuid.UUID):
     from accounts.services.sessions import sessions_revoke_all
@@ -544,18 +559,26 @@ def revoke_sessions(request, user_id: uuid.UUID):
 
 
 @users_router.get(
-    "/{user_id}/mfa", response=responses(200, list[FactorOut]), summary="List MFA factors"
+    "/{uuid:user_id}/mfa", response=responses(200, list[FactorOut]), summary="List MFA factors"
 )
 def list_factors(request, user_id: uuid.UUID):
-    from accounts.services.mfa import factors_for
+    from accounts.security import factors_for_user
 
     user = get_user(user_id)
     require(request, "mfa:read", action="accounts.mfa.listed", target=user)
-    return Status(200, factors_for(user))
+    return Status(
+        200,
+        [
+            {"id": f.id, "type": f.kind, "name": f.label, "confirmed": True}
+            for f in factors_for_user(user)
+        ],
+    )
 
 
 @users_router.delete(
-    "/{user_id}/mfa/{factor_id}", response={204: None, **ERRORS}, summary="Remove an MFA factor"
+    "/{uuid:user_id}/mfa/{factor_id}",
+    response={204: None, **ERRORS},
+    summary="Remove an MFA factor",
 )
 def remove_factor(request, user_id: uuid.UUID, factor_id: str):
     from accounts.services.mfa import mfa_device_remove
@@ -564,11 +587,11 @@ def remove_factor(request, user_id: uuid.UUID, factor_id: str):
     return Status(204, None)
 
 
-@users_router.get("/{user_id}/export", summary="Export a user's personal data")
+@users_router.get("/{uuid:user_id}/export", summary="Export a user's personal data")
 def export_user(request, user_id: uuid.UUID):
-    from accounts.services.users import user_export
+    from accounts.services.users import user_data_exported
 
-    return user_export(actor=actor_of(request), user=get_user(user_id, include_deleted=True))
+    return user_data_exported(actor=actor_of(request), user=get_user(user_id, include_deleted=True))
 
 
 # --- batch ---------------------------------------------------------------------
@@ -576,12 +599,12 @@ def export_user(request, user_id: uuid.UUID):
 
 @batch_router.post("/{action}", response=responses(200, BatchOut), summary="Batch action")
 def batch(request, action: str, payload: BatchIn):
-    from accounts.services.batch import BATCH_ACTIONS, batch_run
+    from accounts.services.batch import ACTIONS, batch_run
 
-    if action not in BATCH_ACTIONS:
-        raise ApiError(
-            404, "unknown_action", "Unknown batch action. Use one of: " + ", ".join(BATCH_ACTIONS)
-        )
+    action = action.replace("-", "_")
+    if action not in ACTIONS:
+        names = ", ".join(a.replace("_", "-") for a in ACTIONS)
+        raise ApiError(404, "unknown_action", f"Unknown batch action. Use one of: {names}.")
     params = {"reason": payload.reason}
     if payload.role:
         params["role"] = payload.role
@@ -601,6 +624,7 @@ def batch(request, action: str, payload: BatchIn):
             "processed": result["processed"],
             "skipped": result["skipped"],
             "errors": result["errors"],
+            "items": result["items"],
             "dry_run": payload.dry_run,
         },
     )
@@ -654,13 +678,13 @@ def _get_invitation(invitation_id) -> Invitation:
     return get_object_or_404(Invitation, pk=invitation_id)
 
 
-@invitations_router.get("/{invitation_id}", response=responses(200, InvitationOut))
+@invitations_router.get("/{uuid:invitation_id}", response=responses(200, InvitationOut))
 def get_invitation(request, invitation_id: uuid.UUID):
     require(request, "invitations:read", action="accounts.invitation.viewed")
     return Status(200, invitation_out(_get_invitation(invitation_id)))
 
 
-@invitations_router.post("/{invitation_id}/resend", response=responses(200, InvitationOut))
+@invitations_router.post("/{uuid:invitation_id}/resend", response=responses(200, InvitationOut))
 def resend_invitation(request, invitation_id: uuid.UUID):
     from accounts.services.invitations import invitation_resend
 
@@ -669,7 +693,7 @@ def resend_invitation(request, invitation_id: uuid.UUID):
     return Status(200, invitation_out(Invitation.objects.get(pk=invitation.pk)))
 
 
-@invitations_router.post("/{invitation_id}/revoke", response=responses(200, InvitationOut))
+@invitations_router.post("/{uuid:invitation_id}/revoke", response=responses(200, InvitationOut))
 def revoke_invitation(request, invitation_id: uuid.UUID):
     from accounts.services.invitations import invitation_revoke
 
@@ -701,7 +725,7 @@ def create_api_key(request, payload: ApiKeyCreateIn):
     return Status(201, {**api_key_out(key), "key": raw})
 
 
-@api_keys_router.delete("/{key_id}", response={204: None, **ERRORS})
+@api_keys_router.delete("/{uuid:key_id}", response={204: None, **ERRORS})
 def revoke_api_key(request, key_id: uuid.UUID):
     from accounts.services.api_keys import api_key_revoke
 
@@ -723,12 +747,15 @@ def _rate_limit(request, scope: str, email: str = "") -> None:
         raise ApiError(429, "rate_limited", "Too many requests; try again later.")
 
 
-@auth_router.post("/password/forgot", response=responses(202, OkOut))
+@auth_router.post("/password/forgot", response=responses(202, OkOut, rate_limited=True))
 def forgot_password(request, payload: ForgotIn):
-    from accounts.services.passwords import password_reset_request
+    from accounts.services.passwords import TooManyRequests, password_reset_request
+    from handover.ratelimit import client_ip
 
-    _rate_limit(request, "forgot", payload.email)
-    password_reset_request(email=payload.email)
+    try:
+        password_reset_request(email=payload.email, ip=client_ip(request))
+    except TooManyRequests as exc:
+        raise ApiError(429, "rate_limited", exc.message) from exc
     return Status(
         202,
         {
@@ -738,7 +765,7 @@ def forgot_password(request, payload: ForgotIn):
     )
 
 
-@auth_router.post("/password/reset", response=responses(200, OkOut))
+@auth_router.post("/password/reset", response=responses(200, OkOut, rate_limited=True))
 def reset_password(request, payload: ResetIn):
     from accounts.services.passwords import password_reset_complete
 
@@ -749,7 +776,7 @@ def reset_password(request, payload: ResetIn):
     )
 
 
-@auth_router.post("/invitations/accept", response=responses(201, UserOut))
+@auth_router.post("/invitations/accept", response=responses(201, UserOut, rate_limited=True))
 def accept_invitation(request, payload: AcceptIn):
     from accounts.services.invitations import invitation_accept
 

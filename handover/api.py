@@ -105,8 +105,35 @@ def _on_http_error(request, exc):
 def _on_denied(request, exc):
     if not exc.recorded:
         exc.record()
-    status = 409 if exc.code in CONFLICT_CODES else 403
+    if exc.code == "not_found":
+        status = 404
+    else:
+        status = 409 if exc.code in CONFLICT_CODES else 403
     return error(api, request, status, exc.code, exc.message)
+
+
+def _register_service_errors() -> None:
+    """Services' own refusals, each with its status."""
+    from accounts.services.invitations import InvitationInvalid
+    from accounts.services.mfa import CodeRefused
+    from accounts.services.passwords import TooManyRequests
+    from accounts.services.tokens import TokenInvalid
+
+    for exc_class, status, code in (
+        (TokenInvalid, 400, "invalid_token"),
+        (InvitationInvalid, 400, "invalid_invitation"),
+        (CodeRefused, 400, "invalid_code"),
+        (TooManyRequests, 429, "rate_limited"),
+    ):
+
+        def handler(request, exc, status=status, code=code):
+            detail = getattr(exc, "message", None) or str(exc) or "Refused."
+            return error(api, request, status, code, detail)
+
+        api.add_exception_handler(exc_class, handler)
+
+
+_register_service_errors()
 
 
 @api.exception_handler(Http404)

@@ -31,3 +31,6 @@ urlpatterns += [
     path("emails/", include("accounts.views.emails")),
     path("users/", include("accounts.views.credentials")),
 ]
+
+
+handler404 = "handover.views.page_not_found"

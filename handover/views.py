@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
+from django.views.defaults import page_not_found as html_page_not_found
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 
@@ -57,3 +58,11 @@ def healthz(request):
         {"status": "ok" if ok else "unavailable", "database": database, "broker": broker},
         status=200 if ok else 503,
     )
+
+
+def page_not_found(request, exception):
+    """JSON for the API (its clients parse every answer), the HTML page for
+    everything else."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"error": "not_found", "detail": "Not found."}, status=404)
+    return html_page_not_found(request, exception)

@@ -102,15 +102,9 @@ def password_reset_token_create(*, actor, user: User, send_email: bool = False) 
 
 def _throttled(key: str, limit: int) -> bool:
     """Count one hit on `key` for an hour; True once past `limit`."""
-    from django.core.cache import cache
+    from handover.ratelimit import hit
 
-    cache.add(key, 0, 3600)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # evicted between add and incr
-        cache.set(key, 1, 3600)
-        count = 1
-    return count > limit
+    return not hit(key, limit=limit, window=3600)
 
 
 class TooManyRequests(Exception):
