@@ -105,10 +105,7 @@ def _on_http_error(request, exc):
 def _on_denied(request, exc):
     if not exc.recorded:
         exc.record()
-    if exc.code == "not_found":
-        status = 404
-    else:
-        status = 409 if exc.code in CONFLICT_CODES else 403
+    status = 404 if exc.code == "not_found" else 409 if exc.code in CONFLICT_CODES else 403
     return error(api, request, status, exc.code, exc.message)
 
 

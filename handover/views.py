@@ -5,9 +5,9 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
-from django.views.defaults import page_not_found as html_page_not_found
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
+from django.views.defaults import page_not_found as html_page_not_found
 
 from rbac.decorators import public, signed_in
 

@@ -6,8 +6,6 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from django.core import mail
-from django.utils import timezone
 
 from accounts.models import Invitation, OutboundEmail, User, UserSession
 from audit.models import AuditEvent
