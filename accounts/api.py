@@ -131,6 +131,16 @@ class FactorOut(Schema):
     confirmed: bool
 
 
+class UserExportOut(Schema):
+    exported_at: str
+    profile: dict
+    roles: list
+    direct_permissions: list
+    sessions: list
+    invitations: list
+    audit_events: list
+
+
 class OkOut(Schema):
     success: bool
     detail: str = ""
@@ -587,7 +597,11 @@ def remove_factor(request, user_id: uuid.UUID, factor_id: str):
     return Status(204, None)
 
 
-@users_router.get("/{uuid:user_id}/export", summary="Export a user's personal data")
+@users_router.get(
+    "/{uuid:user_id}/export",
+    response=responses(200, UserExportOut),
+    summary="Export a user's personal data",
+)
 def export_user(request, user_id: uuid.UUID):
     from accounts.services.users import user_data_exported
 
