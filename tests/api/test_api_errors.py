@@ -62,3 +62,20 @@ def test_audit_listing_paginates_with_a_link_header(call, owner, key_for):
     next_url = link[1 : link.index(">")]
     status, body2, _ = call("get", next_url, key_for(owner))
     assert {e["id"] for e in body}.isdisjoint({e["id"] for e in body2})
+
+
+def test_nul_characters_are_refused_everywhere(call, owner, key_for, client):
+    headers = key_for(owner)
+    status, body, _ = call(
+        "post", "/api/admin/users", headers, {"email": "a@b.c", "roles": ["\x00"]}
+    )
+    assert status == 400 and body["error"] == "validation_error"
+    status, body, _ = call("get", "/api/admin/users?q=%00", headers)
+    assert status == 400
+    assert client.get("/users/?q=%00").status_code == 400
+    form_encoded = client.post(
+        "/login/", "email=a%00%40b.c&password=x", content_type="application/x-www-form-urlencoded"
+    )
+    assert form_encoded.status_code == 400
+    # multipart forms: the form field itself refuses the character
+    assert client.post("/login/", {"email": "a\x00@b.c", "password": "x"}).status_code == 200

@@ -43,9 +43,21 @@ CHECKS = [
 
 @pytest.fixture
 def api_schema(db):
+    """The schema, served by the WSGI application itself. Like Django's test
+    client, keep the request signals from closing the test's connection (it
+    holds the test transaction)."""
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
     from handover.wsgi import application
 
-    return schemathesis.openapi.from_wsgi("/api/openapi.json", application)
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        yield schemathesis.openapi.from_wsgi("/api/openapi.json", application)
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
 
 
 @pytest.fixture

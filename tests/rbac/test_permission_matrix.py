@@ -46,7 +46,7 @@ def role_permissions(slug: str) -> frozenset[str]:
 
 def candidate_values(converter: str, objects: dict) -> list[str]:
     """Values to try for a path parameter, best first."""
-    if converter == "uuid":
+    if converter in ("uuid", "uuidstr"):  # uuidstr: django-ninja's uuid converter
         return [str(v) for v in objects["uuids"]]
     if converter == "int":
         return [str(v) for v in objects["ints"]] or ["1"]
@@ -71,7 +71,7 @@ def build_urls(route: str, pattern: URLPattern, objects: dict) -> list[str]:
     params = [(m.group("conv") or "str", m.group("name")) for m in _CONVERTER.finditer(route)]
     if not params:
         return ["/" + route]
-    varying = next((p for p in params if p[0] in ("uuid", "int")), None)
+    varying = next((p for p in params if p[0] in ("uuid", "uuidstr", "int")), None)
     urls = []
     choices = candidate_values(varying[0], objects) if varying else [None]
     for choice in choices:

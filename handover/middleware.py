@@ -1,0 +1,49 @@
+"""Project-wide request hygiene."""
+
+from __future__ import annotations
+
+from django.http import HttpResponseBadRequest, JsonResponse
+
+_NUL_ESCAPES = (b"\\u0000", b"\x00")
+
+
+class RejectNullCharactersMiddleware:
+    """Refuse any request carrying a NUL character in its path, query string
+    or (JSON / form-encoded) body with a 400.
+
+    No user-facing value legitimately contains one, PostgreSQL cannot store
+    or even compare text containing one (psycopg raises, which would surface
+    as a 500), and forms already refuse them field by field; this covers the
+    API and every query parameter in one place."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if self._has_nul(request):
+            if request.path.startswith("/api/"):
+                return JsonResponse(
+                    {
+                        "error": "validation_error",
+                        "detail": "Input must not contain NUL characters.",
+                    },
+                    status=400,
+                )
+            return HttpResponseBadRequest("Input must not contain NUL characters.")
+        return self.get_response(request)
+
+    @staticmethod
+    def _has_nul(request) -> bool:
+        if "\x00" in request.path:
+            return True
+        query = request.META.get("QUERY_STRING", "")
+        if "%00" in query or "\x00" in query:
+            return True
+        content_type = request.META.get("CONTENT_TYPE", "")
+        if request.method in ("POST", "PUT", "PATCH", "DELETE") and content_type.startswith(
+            ("application/json", "application/x-www-form-urlencoded")
+        ):
+            body = request.body
+            if any(marker in body for marker in _NUL_ESCAPES) or b"%00" in body:
+                return True
+        return False
