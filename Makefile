@@ -13,7 +13,10 @@ $(BIN)/.installed: pyproject.toml requirements.lock
 
 install: $(BIN)/.installed
 
-# Development: SQLite, eager tasks, emails printed to the console.
+# Development: SQLite, eager tasks, emails printed to the console. MFA is
+# optional here so a newcomer can sign in without an authenticator app;
+# `make run MFA_POLICY=managers` shows the production policy.
+run: export MFA_POLICY ?= none
 run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py demo_owner

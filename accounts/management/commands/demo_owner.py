@@ -36,6 +36,9 @@ class Command(BaseCommand):
                     self.style.SUCCESS("Demo owner — sign in at %s/login/" % settings.SITE_URL)
                 )
                 self.stdout.write(f"  email:    {email}\n  password: {password}")
+                self.stdout.write(
+                    f"  MFA policy: {settings.MFA_POLICY} (set MFA_POLICY=managers to require it)"
+                )
                 return
         self.stdout.write(
             f"The owner is {owner.email} (created outside demo_owner; password not known here)."
