@@ -35,6 +35,7 @@ from accounts.forms import (
     UserFilterForm,
 )
 from accounts.models import BatchJob
+from accounts.reauth import reauth_required
 from accounts.services import batch as batch_services
 from accounts.services import users as user_services
 from rbac.decorators import permission_required
@@ -167,6 +168,8 @@ class StatusAction:
     done: str
     danger: bool = True
     description: str = ""
+    # Irreversible actions ask for the password (and code) again first.
+    reauth: bool = False
 
     def applies(self, user) -> bool:
         status = user.status
@@ -291,6 +294,7 @@ STATUS_ACTIONS = {
             "{email} is permanently deleted.",
             description="This erases the user and everything attached to them. The audit "
             "log keeps its record. This cannot be undone.",
+            reauth=True,
         ),
     ]
 }
@@ -429,8 +433,6 @@ def user_edit(request, pk):
 
 
 def _make_action_view(spec: StatusAction):
-    @permission_required(spec.permission)
-    @require_http_methods(["GET", "POST"])
     def view(request, pk):
         subject = _subject_or_none(pk)
         if subject is None:
@@ -469,7 +471,10 @@ def _make_action_view(spec: StatusAction):
 
     view.__name__ = "user_" + spec.name.replace("-", "_")
     view.__qualname__ = view.__name__
-    return view
+    view = require_http_methods(["GET", "POST"])(view)
+    if spec.reauth:
+        view = reauth_required(view)
+    return permission_required(spec.permission)(view)
 
 
 @permission_required("users:export")

@@ -4,13 +4,14 @@ personal-data export, batch pages."""
 from __future__ import annotations
 
 import json
+from urllib.parse import quote
 
 import pytest
 from django.urls import reverse
 
 from accounts.models import User
 from audit.models import AuditEvent
-from tests.conftest import STRONG_PASSWORD, make_user
+from tests.conftest import STRONG_PASSWORD, make_user, reauthenticate
 
 pytestmark = pytest.mark.django_db
 
@@ -198,6 +199,7 @@ def test_banning_the_owner_from_the_page_shows_the_reason(client_for, admin_user
 
 def test_hard_delete_requires_the_typed_email(client_for, admin_user, member):
     client = client_for(admin_user)
+    reauthenticate(client)
     response = client.post(reverse("users:hard-delete", args=[member.pk]), {"confirm_email": "x"})
     assert "Type the user&#x27;s email address exactly to confirm." in response.content.decode()
     response = client.post(
@@ -228,3 +230,27 @@ def test_csv_export_streams_the_filtered_list_and_is_audited(client_for, admin_u
     assert len(lines) == 2 and "'=HYPERLINK(1)" in lines[1]
     event = AuditEvent.objects.get(action="accounts.users.exported")
     assert event.changes["filters"][1]["q"] == "cmd"
+
+
+def test_hard_delete_requires_recent_re_authentication(client_for, admin_user, member):
+    client = client_for(admin_user)
+    reauthenticate(client, minutes_ago=30)
+    url = reverse("users:hard-delete", args=[member.pk])
+    response = client.post(url, {"confirm_email": "member@example.com"})
+    assert response.status_code == 302
+    assert response["Location"] == reverse("account:reauth") + "?next=" + quote(url, safe="")
+    assert User.objects.filter(pk=member.pk).exists()
+    # An HTMX dialog load is sent to the page as a whole.
+    response = client.get(url, HTTP_HX_REQUEST="true")
+    assert response.status_code == 204
+    assert response["HX-Redirect"].startswith("/account/reauthenticate/")
+    reauthenticate(client)
+    assert client.get(url).status_code == 200
+
+
+def test_other_status_actions_do_not_ask_for_re_authentication(client_for, admin_user, member):
+    client = client_for(admin_user)
+    reauthenticate(client, minutes_ago=30)
+    response = client.post(reverse("users:disable", args=[member.pk]), {"reason": ""})
+    assert response.status_code == 302
+    assert response["Location"] == reverse("users:detail", args=[member.pk])
