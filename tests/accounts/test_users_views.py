@@ -254,3 +254,45 @@ def test_other_status_actions_do_not_ask_for_re_authentication(client_for, admin
     response = client.post(reverse("users:disable", args=[member.pk]), {"reason": ""})
     assert response.status_code == 302
     assert response["Location"] == reverse("users:detail", args=[member.pk])
+
+
+def test_a_status_action_from_the_dialog_refreshes_the_header_and_status_in_place(
+    client_for, admin_user, member
+):
+    response = client_for(admin_user).post(
+        reverse("users:disable", args=[member.pk]),
+        {"reason": "left the company"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 200
+    assert json.loads(response["HX-Trigger"]) == {
+        "handover:modal-close": "",
+        "handover:user-changed": "",
+    }
+    body = response.content.decode()
+    assert "<html" not in body
+    assert '<div id="user-header" hx-swap-oob="outerHTML">' in body
+    assert 'id="section-status" aria-labelledby="status-heading" hx-swap-oob="outerHTML"' in body
+    assert 'id="messages" class="messages" aria-live="polite" hx-swap-oob="outerHTML"' in body
+    assert "member@example.com is disabled." in body
+    # The header now offers Enable instead of Disable; the history shows it.
+    assert reverse("users:enable", args=[member.pk]) in body
+    assert reverse("users:disable", args=[member.pk]) not in body
+    assert "accounts.user.disabled" in body and "left the company" in body
+
+
+def test_a_status_action_without_javascript_redirects_to_the_page(client_for, admin_user, member):
+    client = client_for(admin_user)
+    response = client.post(reverse("users:disable", args=[member.pk]), {"reason": ""})
+    assert response["Location"] == reverse("users:detail", args=[member.pk])
+    page = client.get(response["Location"]).content.decode()
+    assert "member@example.com is disabled." in page
+    assert "hx-swap-oob" not in page
+
+
+def test_a_failed_action_in_the_dialog_shows_the_reason_in_the_form(client_for, admin_user, owner):
+    response = client_for(admin_user).post(
+        reverse("users:disable", args=[owner.pk]), {"reason": ""}, HTTP_HX_REQUEST="true"
+    )
+    assert "HX-Trigger" not in response
+    assert "The owner cannot be disabled." in response.content.decode()
