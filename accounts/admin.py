@@ -1,8 +1,6 @@
 """Django admin for operators. Every change goes through the services, so
 admin obeys the same guards (permission, hierarchy, self-action, owner and
-last-manager protection) and writes the same audit events as the dashboard.
-Services of other areas are imported lazily by dotted path: until an area
-is merged its actions say so instead of failing."""
+last-manager protection) and writes the same audit events as the dashboard."""
 
 from __future__ import annotations
 
@@ -11,7 +9,8 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 
 from accounts.models import ApiKey, Invitation, OutboundEmail, User, UserSession
-from handover.admin_utils import ServiceModelAdmin, load_service, service_action
+from accounts.services import users as user_services
+from handover.admin_utils import ServiceModelAdmin, service_action
 from rbac.policies import PolicyDenied
 
 USERS = "accounts.services.users"
@@ -109,23 +108,18 @@ class UserAdmin(ServiceModelAdmin):
     def save_model(self, request, obj, form, change):
         try:
             if not change:
-                create = load_service(f"{USERS}.user_create")
-                user = create(
+                user = user_services.user_create(
                     actor=request.user,
                     email=form.cleaned_data["email"],
                     name=form.cleaned_data.get("name", ""),
                 )
                 obj.pk = user.pk
                 return
-            update = load_service(f"{USERS}.user_update")
-            if update is None:
-                self.refuse(
-                    request, PolicyDenied("unavailable", "Editing users is not available yet.")
-                )
-                return
             changed = {k: form.cleaned_data[k] for k in form.changed_data}
             if changed:
-                update(actor=request.user, user=User.objects.get(pk=obj.pk), **changed)
+                user_services.user_update(
+                    actor=request.user, user=User.objects.get(pk=obj.pk), **changed
+                )
         except (PolicyDenied, ValidationError) as exc:
             self.refuse(request, exc)
 
@@ -133,14 +127,10 @@ class UserAdmin(ServiceModelAdmin):
         return None  # no inlines or M2M fields on this form
 
     def delete_model(self, request, obj):
-        delete = load_service(f"{USERS}.user_delete")
-        if delete is None:
-            self.refuse(
-                request, PolicyDenied("unavailable", "Deleting users is not available yet.")
-            )
-            return
         try:
-            delete(actor=request.user, user=obj, reason="Deleted from Django admin.")
+            user_services.user_delete(
+                actor=request.user, user=obj, reason="Deleted from Django admin."
+            )
         except (PolicyDenied, ValidationError) as exc:
             self.refuse(request, exc)
             return

@@ -115,3 +115,46 @@ class MFAPolicyMiddleware:
         # session (enrolling verifies the session that does it).
         request.session[self.CHECKED_KEY] = str(user.pk)
         return None
+
+
+class MustChangePasswordMiddleware:
+    """A user an administrator forced to change their password (or whose
+    password was set for them) is sent to the change-password page after
+    signing in and reaches nothing else (but signing out) until done.
+
+    Comes after MFAPolicyMiddleware: the second factor is settled first."""
+
+    EXEMPT = {
+        "logout",
+        "login",
+        "login_mfa",
+        "healthz",
+        "account:password",
+        "account:reauth",
+        "account:mfa_setup",
+        "account:recovery_codes",
+        "account:recovery_codes_download",
+    }
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated or not user.must_change_password:
+            return self.get_response(request)
+        try:
+            match = resolve(request.path_info)
+        except Resolver404:
+            return self.get_response(request)
+        if match.view_name in self.EXEMPT:
+            return self.get_response(request)
+        if request.path_info.startswith("/api/"):
+            return JsonResponse(
+                {"error": "password_change_required", "detail": "Choose a new password first."},
+                status=403,
+            )
+        url = f"{reverse('account:password')}?{urlencode({'next': request.get_full_path()})}"
+        if request.headers.get("HX-Request") == "true":
+            return HttpResponse(status=204, headers={"HX-Redirect": url})
+        return HttpResponseRedirect(url)

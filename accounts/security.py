@@ -22,13 +22,21 @@ MFA_POLICIES = ("none", "managers", "everyone")
 def mfa_required(user) -> bool:
     """Whether settings.MFA_POLICY obliges `user` to use a second factor.
     An unknown policy counts as "everyone" (fail closed)."""
+    return mfa_required_for_permissions(lambda: user.permissions)
+
+
+def mfa_required_for_permissions(permissions) -> bool:
+    """The same rule for someone who will hold `permissions` (a set, or a
+    callable returning it, only called when the policy depends on it): an
+    invited user before they accept."""
     policy = settings.MFA_POLICY
     if policy == "none":
         return False
     if policy == "managers":
         from rbac.permissions import MANAGEMENT_PERMISSIONS
 
-        return bool(user.permissions & MANAGEMENT_PERMISSIONS)
+        held = permissions() if callable(permissions) else permissions
+        return bool(set(held) & MANAGEMENT_PERMISSIONS)
     return True
 
 

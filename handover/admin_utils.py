@@ -29,13 +29,11 @@ class CappedPaginator(Paginator):
 
 
 def load_service(path: str):
-    """`"accounts.services.users.user_ban"` -> the function, or None when
-    that area is not merged yet (the action then says so instead of 500)."""
+    """`"accounts.services.users.user_ban"` -> the function. A wrong path
+    raises (at import time, through `service_action`): no admin action
+    without its service."""
     module, _, name = path.rpartition(".")
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError):
-        return None
+    return getattr(importlib.import_module(module), name)
 
 
 def error_text(exc) -> str:
@@ -50,11 +48,6 @@ def run_for_each(modeladmin, request, queryset, *, service: str, verb: str, **kw
     from rbac.policies import PolicyDenied
 
     func = load_service(service)
-    if func is None:
-        modeladmin.message_user(
-            request, f"This action is not available yet ({service} is missing).", messages.ERROR
-        )
-        return None
     arg = modeladmin.service_arg
     done, refused = 0, []
     for obj in queryset:
@@ -75,6 +68,8 @@ def run_for_each(modeladmin, request, queryset, *, service: str, verb: str, **kw
 def service_action(service: str, *, description: str, verb: str, permission: str, **kwargs):
     """An admin action bound to a service; shown only to holders of
     `permission` (the service checks again, with the full guard)."""
+
+    load_service(service)  # fail at startup, not on first use
 
     def action(modeladmin, request, queryset):
         return run_for_each(modeladmin, request, queryset, service=service, verb=verb, **kwargs)

@@ -21,6 +21,7 @@ from rbac import policies
 from rbac.models import Role, UserRole
 from rbac.permissions import (
     BUILTIN_ROLES,
+    MANAGEMENT_PERMISSIONS,
     ROLE_MANAGER_PERMISSION,
     template_permissions,
     validate_permissions,
@@ -110,6 +111,48 @@ def _forget(users) -> None:
     for user in users:
         if user is not None:
             forget_permissions(user)
+
+
+def _notify_elevated(actor, user, gained) -> None:
+    """Tell `user` by email (security notice, in the caller's transaction)
+    that they now hold management permissions they did not hold before.
+    `gained` is what the change added; only management permissions count."""
+    from accounts.services.emails import notify_security
+
+    gained = sorted(set(gained) & MANAGEMENT_PERMISSIONS)
+    if not gained or user.is_owner or user.deleted_at is not None:
+        return
+    notify_security(
+        user,
+        "roles_elevated",
+        actor_name=actor.display_name if actor is not None else "",
+        permissions=gained,
+    )
+
+
+def _notify_members_elevated(actor, role: Role, added) -> None:
+    """After `role` gained `added`: notify each member who did not already
+    hold one of the added management permissions some other way. Three
+    queries, whatever the number of members."""
+    from accounts.models import User
+
+    added = set(added) & MANAGEMENT_PERMISSIONS
+    if not added:
+        return
+    members = list(
+        User.objects.filter(userrole__role=role, is_owner=False, deleted_at__isnull=True)
+    )
+    if not members:
+        return
+    held = {m.pk: set(m.direct_permissions or []) for m in members}
+    for user_id, perms in (
+        UserRole.objects.filter(user_id__in=list(held))
+        .exclude(role=role)
+        .values_list("user_id", "role__permissions")
+    ):
+        held[user_id].update(perms)
+    for member in members:
+        _notify_elevated(actor, member, added - held[member.pk])
 
 
 def check_access_change(actor, user, permission: str, *, action: str, what: str) -> None:
@@ -260,8 +303,11 @@ def role_update(
         setattr(role, field, new)
     role.save(update_fields=[*changes, "updated_at"])
     audit.record(action, actor=actor, target=role, changes=changes)
-    if "permissions" in changes and actor is not None:
-        forget_permissions(actor)
+    if "permissions" in changes:
+        old_perms, new_perms = changes["permissions"]
+        _notify_members_elevated(actor, role, set(new_perms) - set(old_perms))
+        if actor is not None:
+            forget_permissions(actor)
     return role
 
 
@@ -360,10 +406,12 @@ def user_role_assign(*, actor, user, role: Role, batch_id=None) -> bool:
     role = _lock_role(role)
     if UserRole.objects.filter(user=user, role=role).exists():
         return False
+    held_before = user_effective_permissions(user)
     UserRole.objects.create(user=user, role=role, assigned_by=actor)
     audit.record(
         action, actor=actor, target=user, changes={"roles": [None, role.slug]}, batch_id=batch_id
     )
+    _notify_elevated(actor, user, set(role.permissions) - held_before)
     _forget([given, user])
     return True
 
@@ -430,6 +478,7 @@ def user_permissions_update(*, actor, user, grant=(), revoke=()):
     user.direct_permissions = new
     user.save(update_fields=["direct_permissions", "updated_at"])
     audit.record(action, actor=actor, target=user, changes={"permissions": [old, new]})
+    _notify_elevated(actor, user, set(new) - set(old) - role_perms)
     _forget([given, user])
     given.direct_permissions = new
     return user

@@ -17,6 +17,7 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_http_methods
 
 from accounts.models import User
+from accounts.reauth import reauth_required
 from rbac import policies, services
 from rbac.decorators import forbidden, owner_required, permission_required
 from rbac.forms import (
@@ -431,6 +432,7 @@ def user_permissions_view(request, user_id):
 
 
 @owner_required
+@reauth_required
 @require_http_methods(["GET", "POST"])
 def ownership_transfer_view(request):
     actor = request.user

@@ -200,3 +200,18 @@ def pytest_report_header(config):
         f"REQUIRE_SERVICES={int(REQUIRE_SERVICES)} DATABASE_URL={database} "
         f"REDIS_URL={'set' if redis_url() else 'unset'} chromium={have}"
     ]
+
+
+def reauthenticate(client, *, minutes_ago: float = 0) -> None:
+    """Mark the client's session as re-authenticated `minutes_ago` (as the
+    /account/reauthenticate/ page does), for views behind @reauth_required."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from accounts.models import UserSession
+
+    key = client.session.session_key
+    UserSession.objects.filter(session_key=key).update(
+        reauthenticated_at=timezone.now() - timedelta(minutes=minutes_ago)
+    )

@@ -1,5 +1,5 @@
-"""What signed-in users change about their own account: profile and
-password. (Administrators change other people's through `users` and
+"""What signed-in users change about their own account: profile, email
+address and password. (Administrators change other people's through `users` and
 `passwords`.)"""
 
 from __future__ import annotations
@@ -8,7 +8,8 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import User, normalize_email
+from accounts.services.emails import notify_security
 from audit import services as audit
 from handover.services import service
 
@@ -25,6 +26,37 @@ def account_profile_update(*, actor, name: str, phone: str) -> User:
         return user
     user.save(update_fields=[*changes, "updated_at"])
     audit.record("accounts.profile.updated", actor=actor, target=user, changes=changes)
+    return user
+
+
+@service
+def account_email_change(*, actor, new_email: str) -> User:
+    """Change your own email address (the view has checked a recent
+    re-authentication). The new address is unverified until its link is
+    used; outstanding links to the old address stop working; the old
+    address is told. Raises ValidationError keyed by `new_email`."""
+    from accounts.services.tokens import tokens_revoke_all
+    from accounts.services.users import _validate_changed_email, email_change_notify
+
+    user = User.objects.select_for_update().get(pk=actor.pk)
+    if normalize_email(new_email) == user.email:
+        return user
+    try:
+        email = _validate_changed_email(new_email, user)
+    except ValidationError as exc:
+        raise ValidationError({"new_email": exc.messages}) from None
+    old_email, was_verified = user.email, user.email_verified_at is not None
+    user.email = email
+    user.email_verified_at = None
+    user.save(update_fields=["email", "email_verified_at", "updated_at"])
+    tokens_revoke_all(user)
+    audit.record(
+        "accounts.email.changed",
+        actor=actor,
+        target=user,
+        changes={"email": [old_email, email], "email_verified": [was_verified, False]},
+    )
+    email_change_notify(user, old_email=old_email, actor=actor)
     return user
 
 
@@ -46,16 +78,16 @@ def account_password_change(
         validate_password(new_password, user)
     except ValidationError as exc:
         raise ValidationError({"new_password": exc.messages}) from None
+    was_forced = user.must_change_password
     user.set_password(new_password)
     user.password_changed_at = timezone.now()
     user.must_change_password = False
     user.save(update_fields=["password", "password_changed_at", "must_change_password"])
     tokens_revoke_all(user)
     ended = sessions_end_all(user, except_key=keep_session_key)
-    audit.record(
-        "accounts.password.changed",
-        actor=actor,
-        target=user,
-        changes={"other_sessions_ended": ended},
-    )
+    changes = {"other_sessions_ended": ended}
+    if was_forced:
+        changes["forced_change"] = [True, False]
+    audit.record("accounts.password.changed", actor=actor, target=user, changes=changes)
+    notify_security(user, "password_changed", kept_session=keep_session_key is not None)
     return user

@@ -355,12 +355,8 @@ def _apply(actor, action, spec, users, params, batch_id) -> list[EventSpec]:
 def _apply_role(actor, action, users, role, batch_id, items) -> None:
     """Role changes go through RBAC's single-item service (it owns the
     guards and the audit row); a refusal skips that user only."""
-    try:
-        from rbac.services import user_role_assign, user_role_remove
-    except ImportError:
-        raise ValidationError(
-            "Assigning roles is not available in this installation yet.", code="unavailable"
-        ) from None
+    from rbac.services import user_role_assign, user_role_remove  # rbac imports accounts
+
     func = user_role_assign if action == "assign_role" else user_role_remove
     by_id = {i["user_id"]: i for i in items}
     for user in users:

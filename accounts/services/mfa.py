@@ -200,6 +200,12 @@ def recovery_codes_regenerate(*, actor) -> list[str]:
 # --- removal ---------------------------------------------------------------------
 
 
+def _factor_label(device) -> str:
+    if isinstance(device, TOTPDevice):
+        return "authenticator app"
+    return "recovery codes"
+
+
 @service
 def mfa_device_remove(*, actor, user, device_id: str) -> None:
     """Remove one factor of `user` (seed: removeMfaFactor). Your own after
@@ -247,7 +253,14 @@ def mfa_device_remove(*, actor, user, device_id: str) -> None:
         reason="" if by_self else "Removed by an administrator.",
         changes={"factors": [removed, None]},
     )
-    if not by_self:
+    if by_self:
+        # Someone holding the password and a code could do this too: tell
+        # the owner of the address (an administrator's removal has its own
+        # message below, never both).
+        from accounts.services.emails import notify_security
+
+        notify_security(user, "mfa_removed", actor_name="You", factor=_factor_label(device))
+    else:
         from accounts.services.emails import email_queue
         from accounts.services.sessions import sessions_end_all
 

@@ -337,8 +337,6 @@ def email_verify(*, token: str | None = None, digest: str | None = None) -> User
 
 def user_has_second_factor(user: User) -> bool:
     """Whether signing in needs a code (any confirmed django-otp device)."""
-    try:
-        from django_otp import devices_for_user
-    except ImportError:  # pragma: no cover
-        return False
+    from django_otp import devices_for_user
+
     return any(True for _ in devices_for_user(user, confirmed=True))

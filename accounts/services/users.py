@@ -77,8 +77,10 @@ def user_create(
 ) -> User:
     """Create a user who can sign in with `password`, or a pending user
     (no usable password) when `password` is None -- the invitation flow
-    completes those. Guards: users:create, and escalation over everything
-    the new user would hold."""
+    completes those. Without `auto_confirm`, a user with a password is
+    emailed a link to verify their address (outbox, same transaction).
+    Guards: users:create, and escalation over everything the new user
+    would hold."""
     action = "accounts.user.created"
     policies.check_permission(actor, "users:create", action=action)
     role_objs = resolve_roles(roles)
@@ -119,6 +121,12 @@ def user_create(
             "has_password": [None, password is not None],
         },
     )
+    if password is not None and not auto_confirm:
+        # A pending user (no password) proves the address by accepting
+        # their invitation instead.
+        from accounts.services.passwords import email_verification_send
+
+        email_verification_send(user=user, actor=actor)
     return user
 
 
@@ -262,13 +270,23 @@ def user_update(*, actor, user, name=None, email=None, phone=None, metadata=None
     user.save(update_fields=[*fields, "updated_at"])
     audit.record(action, actor=actor, target=user, changes=changes)
     if "email" in changes:
-        email_queue(
-            to=old_email,
-            template="email_changed",
-            context={"user": user, "old_email": old_email, "new_email": user.email},
-            user=user,
-        )
+        email_change_notify(user, old_email=old_email, actor=actor)
     return user
+
+
+def email_change_notify(user, *, old_email: str, actor) -> None:
+    """After `user`'s address changed (and was marked unverified): tell the
+    old address, and send the new one a link to verify it. Called inside
+    the changing service's transaction (both go through the outbox)."""
+    from accounts.services.passwords import email_verification_send
+
+    email_queue(
+        to=old_email,
+        template="email_changed",
+        context={"user": user, "old_email": old_email, "new_email": user.email},
+        user=user,
+    )
+    email_verification_send(user=user, actor=actor)
 
 
 def _end_access(user) -> None:

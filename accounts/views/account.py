@@ -81,6 +81,15 @@ class PasswordChangeForm(forms.Form):
         return data
 
 
+class EmailChangeForm(forms.Form):
+    new_email = forms.EmailField(
+        label="New email address",
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "spellcheck": "false"}),
+        help_text="We send a link to the new address to verify it, and tell the old one.",
+    )
+
+
 class CodeForm(forms.Form):
     code = forms.CharField(
         label="Code from the app",
@@ -224,9 +233,53 @@ def profile(request):
 
 
 @signed_in
+@reauth_required
+@never_cache
+@sensitive_post_parameters("new_email")
+@require_http_methods(["GET", "POST"])
+def email_change(request):
+    """Change your own email address, after re-authenticating."""
+    form = _add_css(EmailChangeForm(request.POST or None))
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                user = account_services.account_email_change(
+                    actor=request.user, new_email=form.cleaned_data["new_email"]
+                )
+            except ValidationError as exc:
+                for field, errors in exc.message_dict.items():
+                    form.add_error(field if field in form.fields else None, errors)
+            else:
+                messages.success(
+                    request,
+                    f"Your email address is now {user.email}. Open the link we sent there "
+                    "to verify it.",
+                )
+                return redirect("account:home")
+    return render(request, "account/email.html", {"form": form}, status=status)
+
+
+@signed_in
+@reauth_required
+@never_cache
 @sensitive_post_parameters("current_password", "new_password", "new_password_again")
-@require_http_methods(["POST"])
+@require_http_methods(["GET", "POST"])
 def password(request):
+    """Change your own password, after re-authenticating. Also where
+    MustChangePasswordMiddleware sends a user an administrator forced to
+    choose a new one."""
+    if request.method == "GET":
+        return render(
+            request,
+            "account/password.html",
+            {
+                "form": _add_css(PasswordChangeForm()),
+                "forced": request.user.must_change_password,
+            },
+        )
+    forced = request.user.must_change_password
     form = _add_css(PasswordChangeForm(request.POST))
     if form.is_valid():
         try:
@@ -244,7 +297,13 @@ def password(request):
             messages.success(
                 request, "Your password was changed. Your other sessions were signed out."
             )
+            if forced:
+                return redirect(safe_next(request, fallback=reverse("overview")))
             return redirect("account:home")
+    if forced or request.POST.get("standalone"):
+        return render(
+            request, "account/password.html", {"form": form, "forced": forced}, status=400
+        )
     return render(
         request, "account/home.html", _home_context(request, password_form=form), status=400
     )
@@ -478,6 +537,7 @@ urlpatterns = [
     path("", home, name="home"),
     path("profile/", profile, name="profile"),
     path("password/", password, name="password"),
+    path("email/", email_change, name="email"),
     path("reauthenticate/", reauth, name="reauth"),
     path("mfa/setup/", mfa_setup, name="mfa_setup"),
     path("mfa/recovery-codes/", recovery_codes, name="recovery_codes"),

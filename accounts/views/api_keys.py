@@ -10,6 +10,7 @@ from django.urls import path
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.models import ApiKey
+from accounts.reauth import reauth_required
 from accounts.services import api_keys as key_services
 from rbac.decorators import forbidden, permission_required
 from rbac.permissions import CATALOG, TEMPLATES, grouped
@@ -49,6 +50,7 @@ def key_list(request):
 
 
 @permission_required("api-keys:create")
+@reauth_required
 @require_http_methods(["GET", "POST"])
 def key_create(request):
     form = ApiKeyForm(request.POST or None)

@@ -10,6 +10,7 @@ never appears in a Referer header or the page's address afterwards (the
 from __future__ import annotations
 
 import time
+from urllib.parse import urlencode
 
 from django import forms
 from django.conf import settings
@@ -23,6 +24,7 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from django.views.decorators.http import require_http_methods
 
 from accounts.models import TokenPurpose
+from accounts.security import mfa_required, mfa_required_for_permissions
 from accounts.services import auth as auth_services
 from accounts.services import invitations as invitation_services
 from accounts.services import passwords
@@ -81,7 +83,12 @@ class AcceptForm(NewPasswordForm):
         max_length=150,
         widget=forms.TextInput(attrs={"autocomplete": "name", "class": "form-control"}),
     )
-    field_order = ["name", "password1", "password2"]
+    setup_mfa = forms.BooleanField(
+        label="Set up two-factor authentication now",
+        required=False,
+        help_text="Sign-in will also ask for a code from an app on your phone.",
+    )
+    field_order = ["name", "password1", "password2", "setup_mfa"]
 
 
 def _page(request, body: str, *, title: str, status: int = 200, **ctx):
@@ -234,20 +241,40 @@ def invite_accept(request, token):
         else:
             request.session.pop(INVITE_KEY, None)
             auth_services.login_succeeded(request, user, method="invitation")
+            if mfa_required(user) or form.cleaned_data["setup_mfa"]:
+                # Straight into enrolment, then on to the dashboard. (When
+                # the invited roles require MFA, MFAPolicyMiddleware would
+                # send them there anyway.)
+                messages.success(
+                    request, "Welcome to Handover! Your account is ready. One more step:"
+                )
+                query = urlencode({"next": reverse("overview")})
+                return redirect(f"{reverse('account:mfa_setup')}?{query}")
             messages.success(
                 request,
                 "Welcome to Handover! Your account is ready. You can turn on two-factor "
                 "authentication in My account.",
             )
             return redirect(settings.LOGIN_REDIRECT_URL)
+    roles = list(invitation.roles.all())
     return _page(
         request,
         "public/invite_accept.html",
         title="Accept your invitation",
         form=form,
         invitation=invitation,
-        roles=list(invitation.roles.all()),
+        roles=roles,
+        mfa_will_be_required=_invited_mfa_required(invitation, roles),
     )
+
+
+def _invited_mfa_required(invitation, roles) -> bool:
+    """Whether the MFA policy will oblige the invited user to use a second
+    factor (then the page says so instead of offering a choice)."""
+    held = set(invitation.permissions or [])
+    for role in roles:
+        held.update(role.permissions)
+    return mfa_required_for_permissions(held)
 
 
 _INVITE_TITLES = {

@@ -35,6 +35,7 @@ from accounts.forms import (
     UserFilterForm,
 )
 from accounts.models import BatchJob
+from accounts.reauth import reauth_required
 from accounts.services import batch as batch_services
 from accounts.services import users as user_services
 from rbac.decorators import permission_required
@@ -167,6 +168,8 @@ class StatusAction:
     done: str
     danger: bool = True
     description: str = ""
+    # Irreversible actions ask for the password (and code) again first.
+    reauth: bool = False
 
     def applies(self, user) -> bool:
         status = user.status
@@ -291,6 +294,7 @@ STATUS_ACTIONS = {
             "{email} is permanently deleted.",
             description="This erases the user and everything attached to them. The audit "
             "log keeps its record. This cannot be undone.",
+            reauth=True,
         ),
     ]
 }
@@ -302,20 +306,23 @@ def user_detail(request, pk):
     subject = _subject_or_none(pk)
     if subject is None:
         return _gone(request)
-    actor = request.user
+    return render(request, "users/detail.html", _detail_context(request.user, subject))
+
+
+def _detail_context(actor, subject) -> dict:
+    """What the page header and the status section need."""
     actions = [
         a
         for a in STATUS_ACTIONS.values()
         if a.applies(subject) and user_can_act_on(actor, subject, a.permission)
     ]
-    context = {
+    return {
         "subject": subject,
         "actions": actions,
         "can_edit": actor.pk == subject.pk or user_can_act_on(actor, subject, "users:update"),
         "can_export": user_has(actor, "users:export"),
         "restore_deadline": user_services.restore_deadline(subject),
     }
-    return render(request, "users/detail.html", context)
 
 
 @permission_required("users:create")
@@ -428,9 +435,19 @@ def user_edit(request, pk):
     return render(request, "users/edit.html", {"form": form, "subject": subject}, status=status)
 
 
+def _action_done(request, subject):
+    """The dialog's answer after an action: it closes, and the header, the
+    status section (with its history) and the messages refresh in place."""
+    subject = _subject_or_none(subject.pk)
+    if subject is None:
+        return HttpResponseClientRedirect(reverse("users:list"))
+    response = render(request, "users/_action_done.html", _detail_context(request.user, subject))
+    # Close the dialog; sections loaded as fragments (activity) reload.
+    response["HX-Trigger"] = json.dumps({"handover:modal-close": "", "handover:user-changed": ""})
+    return response
+
+
 def _make_action_view(spec: StatusAction):
-    @permission_required(spec.permission)
-    @require_http_methods(["GET", "POST"])
     def view(request, pk):
         subject = _subject_or_none(pk)
         if subject is None:
@@ -452,14 +469,14 @@ def _make_action_view(spec: StatusAction):
                 )
             else:
                 messages.success(request, spec.done.format(email=email))
-                target = (
-                    reverse("users:list")
-                    if spec.name == "hard-delete"
-                    else reverse("users:detail", args=[subject.pk])
-                )
+                if spec.name == "hard-delete":
+                    target = reverse("users:list")
+                    if _partial(request):
+                        return HttpResponseClientRedirect(target)
+                    return redirect(target)
                 if _partial(request):
-                    return HttpResponseClientRedirect(target)
-                return redirect(target)
+                    return _action_done(request, subject)
+                return redirect("users:detail", pk=subject.pk)
         context = {"subject": subject, "action": spec, "form": form}
         if _partial(request):
             # A failed submit re-renders the form inside the open dialog.
@@ -469,7 +486,10 @@ def _make_action_view(spec: StatusAction):
 
     view.__name__ = "user_" + spec.name.replace("-", "_")
     view.__qualname__ = view.__name__
-    return view
+    view = require_http_methods(["GET", "POST"])(view)
+    if spec.reauth:
+        view = reauth_required(view)
+    return permission_required(spec.permission)(view)
 
 
 @permission_required("users:export")

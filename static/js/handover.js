@@ -50,3 +50,13 @@
     window.bootstrap.Modal.getOrCreateInstance(modal).show();
   });
 })();
+
+// A dialog's action is done (the server sent HX-Trigger: handover:modal-close
+// along with the refreshed sections): close the open dialog.
+(function () {
+  "use strict";
+  document.addEventListener("handover:modal-close", function () {
+    var modal = document.querySelector("#modal-root .modal");
+    if (modal && window.bootstrap) window.bootstrap.Modal.getOrCreateInstance(modal).hide();
+  });
+})();

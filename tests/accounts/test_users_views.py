@@ -4,13 +4,14 @@ personal-data export, batch pages."""
 from __future__ import annotations
 
 import json
+from urllib.parse import quote
 
 import pytest
 from django.urls import reverse
 
 from accounts.models import User
 from audit.models import AuditEvent
-from tests.conftest import STRONG_PASSWORD, make_user
+from tests.conftest import STRONG_PASSWORD, make_user, reauthenticate
 
 pytestmark = pytest.mark.django_db
 
@@ -198,6 +199,7 @@ def test_banning_the_owner_from_the_page_shows_the_reason(client_for, admin_user
 
 def test_hard_delete_requires_the_typed_email(client_for, admin_user, member):
     client = client_for(admin_user)
+    reauthenticate(client)
     response = client.post(reverse("users:hard-delete", args=[member.pk]), {"confirm_email": "x"})
     assert "Type the user&#x27;s email address exactly to confirm." in response.content.decode()
     response = client.post(
@@ -228,3 +230,69 @@ def test_csv_export_streams_the_filtered_list_and_is_audited(client_for, admin_u
     assert len(lines) == 2 and "'=HYPERLINK(1)" in lines[1]
     event = AuditEvent.objects.get(action="accounts.users.exported")
     assert event.changes["filters"][1]["q"] == "cmd"
+
+
+def test_hard_delete_requires_recent_re_authentication(client_for, admin_user, member):
+    client = client_for(admin_user)
+    reauthenticate(client, minutes_ago=30)
+    url = reverse("users:hard-delete", args=[member.pk])
+    response = client.post(url, {"confirm_email": "member@example.com"})
+    assert response.status_code == 302
+    assert response["Location"] == reverse("account:reauth") + "?next=" + quote(url, safe="")
+    assert User.objects.filter(pk=member.pk).exists()
+    # An HTMX dialog load is sent to the page as a whole.
+    response = client.get(url, HTTP_HX_REQUEST="true")
+    assert response.status_code == 204
+    assert response["HX-Redirect"].startswith("/account/reauthenticate/")
+    reauthenticate(client)
+    assert client.get(url).status_code == 200
+
+
+def test_other_status_actions_do_not_ask_for_re_authentication(client_for, admin_user, member):
+    client = client_for(admin_user)
+    reauthenticate(client, minutes_ago=30)
+    response = client.post(reverse("users:disable", args=[member.pk]), {"reason": ""})
+    assert response.status_code == 302
+    assert response["Location"] == reverse("users:detail", args=[member.pk])
+
+
+def test_a_status_action_from_the_dialog_refreshes_the_header_and_status_in_place(
+    client_for, admin_user, member
+):
+    response = client_for(admin_user).post(
+        reverse("users:disable", args=[member.pk]),
+        {"reason": "left the company"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 200
+    assert json.loads(response["HX-Trigger"]) == {
+        "handover:modal-close": "",
+        "handover:user-changed": "",
+    }
+    body = response.content.decode()
+    assert "<html" not in body
+    assert '<div id="user-header" hx-swap-oob="outerHTML">' in body
+    assert 'id="section-status" aria-labelledby="status-heading" hx-swap-oob="outerHTML"' in body
+    assert 'id="messages" class="messages" aria-live="polite" hx-swap-oob="outerHTML"' in body
+    assert "member@example.com is disabled." in body
+    # The header now offers Enable instead of Disable; the history shows it.
+    assert reverse("users:enable", args=[member.pk]) in body
+    assert reverse("users:disable", args=[member.pk]) not in body
+    assert "accounts.user.disabled" in body and "left the company" in body
+
+
+def test_a_status_action_without_javascript_redirects_to_the_page(client_for, admin_user, member):
+    client = client_for(admin_user)
+    response = client.post(reverse("users:disable", args=[member.pk]), {"reason": ""})
+    assert response["Location"] == reverse("users:detail", args=[member.pk])
+    page = client.get(response["Location"]).content.decode()
+    assert "member@example.com is disabled." in page
+    assert "hx-swap-oob" not in page
+
+
+def test_a_failed_action_in_the_dialog_shows_the_reason_in_the_form(client_for, admin_user, owner):
+    response = client_for(admin_user).post(
+        reverse("users:disable", args=[owner.pk]), {"reason": ""}, HTTP_HX_REQUEST="true"
+    )
+    assert "HX-Trigger" not in response
+    assert "The owner cannot be disabled." in response.content.decode()

@@ -8,7 +8,7 @@ import pytest
 
 from accounts.models import ApiKey
 from accounts.services.api_keys import hash_key
-from tests.conftest import make_user
+from tests.conftest import make_user, reauthenticate
 
 pytestmark = pytest.mark.django_db
 
@@ -20,6 +20,7 @@ def test_empty_state_invites_creating_a_key(client_for, owner):
 
 def test_creating_a_key_shows_it_once_and_stores_only_its_hash(client_for, owner):
     client = client_for(owner)
+    reauthenticate(client)
     response = client.post(
         "/api-keys/new/", {"name": "billing sync", "template": "viewer", "expires_in_days": "30"}
     )
@@ -40,7 +41,9 @@ def test_permissions_you_lack_are_disabled_with_the_reason(client_for, owner):
         slug="keys", name="Keys", permissions=["api-keys:create", "api-keys:read", "users:read"]
     )
     UserRole.objects.create(user=user, role=role)
-    response = client_for(user).get("/api-keys/new/")
+    client = client_for(user)
+    reauthenticate(client)
+    response = client.get("/api-keys/new/")
     assert response.status_code == 200
     html = response.content.decode()
     assert re.search(r'value="users:delete" id="perm-users:delete"\s+disabled', html)
@@ -53,9 +56,9 @@ def test_escalation_through_the_form_is_refused_with_the_missing_permission(clie
     user = make_user("keys@example.com")
     role = Role.objects.create(slug="keys", name="Keys", permissions=["api-keys:create"])
     UserRole.objects.create(user=user, role=role)
-    response = client_for(user).post(
-        "/api-keys/new/", {"name": "x", "permissions": ["users:delete"]}
-    )
+    client = client_for(user)
+    reauthenticate(client)
+    response = client.post("/api-keys/new/", {"name": "x", "permissions": ["users:delete"]})
     assert (
         "You cannot grant permissions you do not hold: users:delete." in response.content.decode()
     )
@@ -75,3 +78,16 @@ def test_viewer_cannot_see_the_page(client_for, viewer):
     response = client_for(viewer).get("/api-keys/")
     assert response.status_code == 403
     assert "api-keys:read" in response.content.decode()
+
+
+def test_creating_a_key_requires_recent_re_authentication(client_for, owner):
+    client = client_for(owner)
+    reauthenticate(client, minutes_ago=11)
+    response = client.get("/api-keys/new/")
+    assert response.status_code == 302
+    assert response["Location"] == "/account/reauthenticate/?next=%2Fapi-keys%2Fnew%2F"
+    response = client.post("/api-keys/new/", {"name": "sneaky", "template": "viewer"})
+    assert response["Location"] == "/account/reauthenticate/?next=%2Fapi-keys%2Fnew%2F"
+    assert not ApiKey.objects.exists()
+    reauthenticate(client, minutes_ago=9)
+    assert client.get("/api-keys/new/").status_code == 200

@@ -71,6 +71,14 @@ def test_admin_lists_filters_and_opens_a_user(live_server, page, screenshot, peo
     page.locator(".modal.show").get_by_role("button", name="Disable").click()
     page.wait_for_selector("text=is disabled.")
     assert page.locator(".badge", has_text="Banned").first.is_visible()
+    # Refreshed in place (no reload): the dialog closes, the header offers
+    # Enable, the status history shows the reason.
+    page.wait_for_selector("#modal-root .modal", state="detached")
+    page.wait_for_selector(".modal-backdrop", state="detached")
+    page.wait_for_selector("text=No events by or about this user yet", state="detached")
+    assert page.locator("#user-header").get_by_role("link", name="Enable").is_visible()
+    assert page.locator("#section-status", has_text="Left the company").is_visible()
+    shoot(page, screenshot, "users-detail-after-action")
 
 
 def test_admin_creates_a_user(live_server, page, screenshot, people):

@@ -8,7 +8,7 @@ from accounts.models import User
 from audit.models import AuditEvent
 from rbac import services
 from rbac.models import Role, UserRole
-from tests.conftest import STRONG_PASSWORD, make_user
+from tests.conftest import STRONG_PASSWORD, make_user, reauthenticate
 
 pytestmark = pytest.mark.django_db
 
@@ -224,6 +224,7 @@ def test_direct_grants_page_diffs_checkboxes(client_for, admin_user, member):
 
 def test_ownership_transfer_page(client_for, owner, admin_user):
     client = client_for(owner)
+    reauthenticate(client)
     response = client.post("/roles/ownership/", {"target": str(admin_user.pk), "password": "nope"})
     assert response.status_code == 400
     assert "Your password is incorrect." in response.content.decode()
@@ -308,3 +309,15 @@ def test_bad_user_ids_and_slugs_are_404_not_500(client_for, admin_user, member):
     assert client.get(f"/roles/users/{uuid.uuid4()}/access/").status_code == 404
     response = client.post("/roles/ownership/", {"target": "not-a-uuid", "password": "x"})
     assert response.status_code == 403  # not the owner
+
+
+def test_ownership_transfer_requires_recent_re_authentication(client_for, owner, admin_user):
+    client = client_for(owner)
+    reauthenticate(client, minutes_ago=11)
+    response = client.get("/roles/ownership/")
+    assert response["Location"] == "/account/reauthenticate/?next=%2Froles%2Fownership%2F"
+    response = client.post(
+        "/roles/ownership/", {"target": str(admin_user.pk), "password": STRONG_PASSWORD}
+    )
+    assert response["Location"] == "/account/reauthenticate/?next=%2Froles%2Fownership%2F"
+    assert User.objects.get(is_owner=True).pk == owner.pk
