@@ -175,11 +175,13 @@ class Command(BaseCommand):
             .values_list("id", "email")[:5000]
         ) or [(None, "system")]
         actors = people[:50]
-        with transaction.atomic():
-            prev = _lock_chain()
-            start = now - timedelta(days=730)
-            step = timedelta(days=730) / max(missing, 1)
-            for offset in range(0, missing, AUDIT_CHUNK):
+        start = now - timedelta(days=730)
+        step = timedelta(days=730) / max(missing, 1)
+        # One transaction per chunk (an interrupted run keeps what it wrote),
+        # each chained from the newest event under the chain lock.
+        for offset in range(0, missing, AUDIT_CHUNK):
+            with transaction.atomic():
+                prev = _lock_chain()
                 events = []
                 for i in range(offset, min(offset + AUDIT_CHUNK, missing)):
                     action, outcome = rng.choice(AUDIT_ACTIONS)
@@ -204,7 +206,7 @@ class Command(BaseCommand):
                     event.hash = prev = compute_hash(event, prev)
                     events.append(event)
                 AuditEvent.objects.bulk_create(events, batch_size=2000)
-                self.stdout.write(f"  {offset + len(events):,} / {missing:,} events", ending="\r")
+            self.stdout.write(f"  {offset + len(events):,} / {missing:,} events", ending="\r")
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute(f"ANALYZE {AuditEvent._meta.db_table}")
