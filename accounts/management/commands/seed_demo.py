@@ -4,8 +4,10 @@ already exist (by email) are left alone."""
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import timedelta
+from types import SimpleNamespace
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
@@ -62,6 +64,22 @@ DOMAIN = "demo.handover.local"
 CHUNK = 5000
 AUDIT_CHUNK = 10000
 SEED_REQUEST_ID = "seed-demo"
+AUDIT_COLUMNS = (
+    "created_at",
+    "actor_id",
+    "actor_label",
+    "action",
+    "target_type",
+    "target_id",
+    "target_label",
+    "ip",
+    "user_agent",
+    "request_id",
+    "batch_id",
+    "reason",
+    "outcome",
+    "changes",
+)
 # (action, outcome) with rough real-life frequencies.
 AUDIT_ACTIONS = (
     [("accounts.login.succeeded", Outcome.SUCCESS)] * 12
@@ -187,7 +205,9 @@ class Command(BaseCommand):
                     action, outcome = rng.choice(AUDIT_ACTIONS)
                     actor_id, actor_label = rng.choice(actors)
                     target_id, target_label = rng.choice(people)
-                    event = AuditEvent(
+                    # Only the fields the hash covers: cheaper than a model
+                    # instance, the same canonical form.
+                    event = SimpleNamespace(
                         created_at=start + step * i,
                         actor_id=actor_id,
                         actor_label=actor_label,
@@ -198,19 +218,39 @@ class Command(BaseCommand):
                         ip=f"10.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}",
                         user_agent="seed_demo",
                         request_id=SEED_REQUEST_ID,
-                        outcome=outcome,
+                        batch_id=None,
                         reason="",
+                        outcome=str(outcome),
                         changes={},
                     )
                     event.prev_hash = prev
                     event.hash = prev = compute_hash(event, prev)
                     events.append(event)
-                AuditEvent.objects.bulk_create(events, batch_size=2000)
+                self._insert_events(events)
             self.stdout.write(f"  {offset + len(events):,} / {missing:,} events", ending="\r")
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute(f"ANALYZE {AuditEvent._meta.db_table}")
         self.stdout.write(self.style.SUCCESS(f"\nseed_demo: {missing:,} audit events created."))
+
+    def _insert_events(self, events) -> None:
+        """COPY on PostgreSQL (several times faster than INSERT for a
+        million rows), bulk_create elsewhere."""
+        columns = [*AUDIT_COLUMNS, "prev_hash", "hash"]
+        if connection.vendor != "postgresql":
+            AuditEvent.objects.bulk_create(
+                [AuditEvent(**{c: getattr(e, c) for c in columns}) for e in events],
+                batch_size=2000,
+            )
+            return
+        table = AuditEvent._meta.db_table
+        names = ", ".join(AuditEvent._meta.get_field(c).column for c in columns)
+        sql = f"COPY {table} ({names}) FROM STDIN"
+        with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+            for e in events:
+                copy.write_row(
+                    [json.dumps(e.changes) if c == "changes" else getattr(e, c) for c in columns]
+                )
 
     def _user(self, rng, i, email, now, password) -> User:
         created_at = now - timedelta(minutes=rng.randint(0, 60 * 24 * 730))
