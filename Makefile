@@ -24,13 +24,16 @@ run: install
 
 # Production-like: needs DATABASE_URL (PostgreSQL) and REDIS_URL; starts
 # gunicorn, a Celery worker and beat together (see Procfile and README).
+# `make run-full WEB_NODES=2` starts two gunicorn nodes, on PORT and PORT+1
+# (8000 and 8001 by default), still with one worker and one beat.
+WEB_NODES ?= 1
 run-full: install
 	@test -n "$$DATABASE_URL" || (echo "Set DATABASE_URL (PostgreSQL) first" >&2; exit 1)
 	@test -n "$$REDIS_URL" || (echo "Set REDIS_URL first" >&2; exit 1)
 	mkdir -p var
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
-	$(BIN)/honcho start
+	$(BIN)/honcho start -p $${PORT:-8000} -c web=$(WEB_NODES),worker=1,beat=1
 
 test: install
 	$(BIN)/pytest $(PYTEST_ARGS)
@@ -44,8 +47,10 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Benchmarks against PostgreSQL + Redis (not part of `make test`). Sizes:
+# `make bench BENCH_ARGS="--sizes 100000,1000000"`; see benchmarks/run.py.
 bench: install
-	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var db.sqlite3

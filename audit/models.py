@@ -66,6 +66,8 @@ class AuditEvent(models.Model):
             models.Index(fields=["ip", "-id"], name="audit_ip_idx"),
             # Per-day figures on the overview (sign-ins over 30 days).
             models.Index(fields=["action", "created_at"], name="audit_action_time_idx"),
+            # The actor filter when the address is no (longer an) account.
+            models.Index(fields=["actor_label", "-id"], name="audit_actor_label_idx"),
         ]
 
     def __str__(self):

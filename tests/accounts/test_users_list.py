@@ -182,3 +182,19 @@ def test_no_list_parameters_produce_a_500(client_for, admin_user, params):
     assert response.status_code == 200
     response = client_for(admin_user).get(reverse("users:export"), params)
     assert response.status_code == 200
+
+
+def test_each_row_links_to_that_users_detail_page_and_shows_mfa(client_for, admin_user, member):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    TOTPDevice.objects.create(user=member, name="Phone", confirmed=True)
+    response = client_for(admin_user).get(reverse("users:list"))
+    rows = {u.pk: u for u in response.context["page"].users}
+    assert rows[member.pk].detail_url == reverse("users:detail", args=[member.pk])
+    assert rows[member.pk].has_mfa is True
+    plain = make_user("plain@example.com")
+    rows = {
+        u.pk: u for u in client_for(admin_user).get(reverse("users:list")).context["page"].users
+    }
+    assert rows[plain.pk].has_mfa is False
+    assert f'href="{reverse("users:detail", args=[member.pk])}"' in response.content.decode()

@@ -12,6 +12,7 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from accounts.models import User
+from audit.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -23,6 +24,20 @@ def test_seed_demo_is_idempotent(builtin_roles, settings):
     assert User.objects.filter(email__endswith="@demo.handover.local").count() == 40
     statuses = {u.status for u in User.objects.all()}
     assert {"active"} <= statuses
+
+
+def test_seed_demo_audit_events_are_chained_and_idempotent(builtin_roles, settings):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from audit.services import verify_chain
+
+    settings.DEBUG = True
+    call_command("seed_demo", users=300, audit_events=500, stdout=io.StringIO())
+    call_command("seed_demo", users=300, audit_events=500, stdout=io.StringIO())
+    assert AuditEvent.objects.filter(request_id="seed-demo").count() == 500
+    assert verify_chain().ok
+    assert TOTPDevice.objects.filter(confirmed=True).exists()
+    assert len({u.status for u in User.objects.all()}) >= 4
 
 
 def test_seed_demo_refuses_without_debug_unless_forced(builtin_roles, settings):

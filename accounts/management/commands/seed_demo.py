@@ -4,16 +4,22 @@ already exist (by email) are left alone."""
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import timedelta
+from types import SimpleNamespace
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp.util import random_hex
 
 from accounts.models import User
+from audit.models import AuditEvent, Outcome
+from audit.services import _lock_chain, compute_hash
 from rbac.models import Role, UserRole
 
 FIRST = [
@@ -56,6 +62,34 @@ LAST = [
 ]
 DOMAIN = "demo.handover.local"
 CHUNK = 5000
+AUDIT_CHUNK = 10000
+SEED_REQUEST_ID = "seed-demo"
+AUDIT_COLUMNS = (
+    "created_at",
+    "actor_id",
+    "actor_label",
+    "action",
+    "target_type",
+    "target_id",
+    "target_label",
+    "ip",
+    "user_agent",
+    "request_id",
+    "batch_id",
+    "reason",
+    "outcome",
+    "changes",
+)
+# (action, outcome) with rough real-life frequencies.
+AUDIT_ACTIONS = (
+    [("accounts.login.succeeded", Outcome.SUCCESS)] * 12
+    + [("accounts.login.failed", Outcome.FAILED)] * 4
+    + [("accounts.logout", Outcome.SUCCESS)] * 4
+    + [("accounts.profile.updated", Outcome.SUCCESS)] * 2
+    + [("accounts.user.banned", Outcome.SUCCESS), ("accounts.user.disabled", Outcome.SUCCESS)]
+    + [("rbac.role.assigned", Outcome.SUCCESS), ("accounts.user.banned", Outcome.DENIED)]
+    + [("accounts.user.created", Outcome.SUCCESS), ("accounts.password.changed", Outcome.SUCCESS)]
+)
 
 
 class Command(BaseCommand):
@@ -63,12 +97,18 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--users", type=int, default=200, help="how many demo users in total")
+        parser.add_argument(
+            "--audit-events",
+            type=int,
+            default=0,
+            help="how many demo audit events in total (chained, spread over two years)",
+        )
         parser.add_argument("--seed", type=int, default=42, help="random seed (same data each run)")
         parser.add_argument(
             "--force", action="store_true", help="allow running with DJANGO_DEBUG=0"
         )
 
-    def handle(self, *args, users: int, seed: int, force: bool, **options):
+    def handle(self, *args, users: int, seed: int, force: bool, audit_events: int = 0, **options):
         if not settings.DEBUG and not force:
             raise CommandError(
                 "seed_demo writes demo users; it refuses to run with DJANGO_DEBUG=0. "
@@ -76,6 +116,8 @@ class Command(BaseCommand):
             )
         if users < 0 or users > 5_000_000:
             raise CommandError("--users must be between 0 and 5,000,000.")
+        if audit_events < 0 or audit_events > 20_000_000:
+            raise CommandError("--audit-events must be between 0 and 20,000,000.")
         rng = random.Random(seed)
         now = timezone.now()
         password = make_password("demo-password-not-for-production")
@@ -85,7 +127,7 @@ class Command(BaseCommand):
         roles = {r.slug: r for r in Role.objects.filter(slug__in=["admin", "editor", "viewer"])}
         created = 0
         for start in range(0, users, CHUNK):
-            batch, links = [], []
+            batch, links, devices = [], [], []
             for i in range(start, min(start + CHUNK, users)):
                 email = f"user{i:07d}@{DOMAIN}"
                 if email in existing:
@@ -104,6 +146,13 @@ class Command(BaseCommand):
                 )
                 if slug and slug in roles:
                     links.append((user, roles[slug]))
+                # Managers mostly have an authenticator app; members sometimes.
+                if user.last_login and rng.random() < (0.7 if slug in ("admin", "editor") else 0.1):
+                    devices.append(
+                        TOTPDevice(
+                            user=user, name="Authenticator", confirmed=True, key=random_hex()
+                        )
+                    )
             with transaction.atomic():
                 User.objects.bulk_create(batch, batch_size=1000, ignore_conflicts=True)
                 UserRole.objects.bulk_create(
@@ -111,17 +160,97 @@ class Command(BaseCommand):
                     batch_size=1000,
                     ignore_conflicts=True,
                 )
+                TOTPDevice.objects.bulk_create(devices, batch_size=1000)
             created += len(batch)
             self.stdout.write(f"  {min(start + CHUNK, users):,} / {users:,}", ending="\r")
         if connection.vendor == "postgresql" and created:
             # Fresh planner statistics, or PostgreSQL plans for an empty table.
             with connection.cursor() as cursor:
-                cursor.execute(f"ANALYZE {User._meta.db_table}, {UserRole._meta.db_table}")
+                cursor.execute(
+                    f"ANALYZE {User._meta.db_table}, {UserRole._meta.db_table}, "
+                    f"{TOTPDevice._meta.db_table}"
+                )
         self.stdout.write(
             self.style.SUCCESS(
                 f"\nseed_demo: {created:,} users created, {len(existing):,} already there."
             )
         )
+        if audit_events:
+            self._audit(rng, audit_events, now)
+
+    def _audit(self, rng, total: int, now) -> None:
+        """Chained audit events (the same hash chain `record` writes, so
+        `audit_verify` passes), marked by their request id; only the
+        missing ones are added."""
+        have = AuditEvent.objects.filter(request_id=SEED_REQUEST_ID).count()
+        missing = total - have
+        if missing <= 0:
+            self.stdout.write(f"seed_demo: {have:,} demo audit events already there.")
+            return
+        people = list(
+            User.objects.filter(email__endswith="@" + DOMAIN)
+            .order_by("email")
+            .values_list("id", "email")[:5000]
+        ) or [(None, "system")]
+        actors = people[:50]
+        start = now - timedelta(days=730)
+        step = timedelta(days=730) / max(missing, 1)
+        # One transaction per chunk (an interrupted run keeps what it wrote),
+        # each chained from the newest event under the chain lock.
+        for offset in range(0, missing, AUDIT_CHUNK):
+            with transaction.atomic():
+                prev = _lock_chain()
+                events = []
+                for i in range(offset, min(offset + AUDIT_CHUNK, missing)):
+                    action, outcome = rng.choice(AUDIT_ACTIONS)
+                    actor_id, actor_label = rng.choice(actors)
+                    target_id, target_label = rng.choice(people)
+                    # Only the fields the hash covers: cheaper than a model
+                    # instance, the same canonical form.
+                    event = SimpleNamespace(
+                        created_at=start + step * i,
+                        actor_id=actor_id,
+                        actor_label=actor_label,
+                        action=action,
+                        target_type="user",
+                        target_id=str(target_id or ""),
+                        target_label=target_label,
+                        ip=f"10.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}",
+                        user_agent="seed_demo",
+                        request_id=SEED_REQUEST_ID,
+                        batch_id=None,
+                        reason="",
+                        outcome=str(outcome),
+                        changes={},
+                    )
+                    event.prev_hash = prev
+                    event.hash = prev = compute_hash(event, prev)
+                    events.append(event)
+                self._insert_events(events)
+            self.stdout.write(f"  {offset + len(events):,} / {missing:,} events", ending="\r")
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(f"ANALYZE {AuditEvent._meta.db_table}")
+        self.stdout.write(self.style.SUCCESS(f"\nseed_demo: {missing:,} audit events created."))
+
+    def _insert_events(self, events) -> None:
+        """COPY on PostgreSQL (several times faster than INSERT for a
+        million rows), bulk_create elsewhere."""
+        columns = [*AUDIT_COLUMNS, "prev_hash", "hash"]
+        if connection.vendor != "postgresql":
+            AuditEvent.objects.bulk_create(
+                [AuditEvent(**{c: getattr(e, c) for c in columns}) for e in events],
+                batch_size=2000,
+            )
+            return
+        table = AuditEvent._meta.db_table
+        names = ", ".join(AuditEvent._meta.get_field(c).column for c in columns)
+        sql = f"COPY {table} ({names}) FROM STDIN"
+        with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+            for e in events:
+                copy.write_row(
+                    [json.dumps(e.changes) if c == "changes" else getattr(e, c) for c in columns]
+                )
 
     def _user(self, rng, i, email, now, password) -> User:
         created_at = now - timedelta(minutes=rng.randint(0, 60 * 24 * 730))
