@@ -121,9 +121,7 @@ def object_urls(route: str, objects) -> list[str]:
     for conv, name in params:
         if conv in ("uuid", "int") or (conv == "str" and "factor" in name):
             for value in objects[conv]:
-                values = {
-                    n: str(value) if n == name else str(objects[c][0]) for c, n in params
-                }
+                values = {n: str(value) if n == name else str(objects[c][0]) for c, n in params}
                 urls.append("/" + _PARAM.sub(lambda m, v=values: v[m.group("name")], route))
             break
     return urls
