@@ -318,3 +318,5 @@ if AUDIT_RETENTION_DAYS:
 
 # Signed-in pages are never stored by browsers or proxies (area PROVE).
 MIDDLEWARE += ["handover.middleware.PrivatePagesNotCachedMiddleware"]
+# One event, one line: control characters in messages are escaped (area PROVE).
+LOGGING["formatters"]["plain"]["()"] = "handover.logging.SingleLineFormatter"
