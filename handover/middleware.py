@@ -1,8 +1,9 @@
-"""Project-wide request hygiene."""
+"""Project-wide request and response hygiene."""
 
 from __future__ import annotations
 
 from django.http import HttpResponseBadRequest, JsonResponse
+from django.utils.cache import add_never_cache_headers
 
 _NUL_ESCAPES = (b"\\u0000", b"\x00")
 
@@ -47,3 +48,19 @@ class RejectNullCharactersMiddleware:
             if any(marker in body for marker in _NUL_ESCAPES) or b"%00" in body:
                 return True
         return False
+
+
+class PrivatePagesNotCachedMiddleware:
+    """Pages answered to a signed-in user hold personal data: tell browsers
+    and proxies not to store them (ASVS 8.2.1), unless the view already set
+    its own Cache-Control."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and not response.has_header("Cache-Control"):
+            add_never_cache_headers(response)
+        return response

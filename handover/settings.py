@@ -317,3 +317,8 @@ if AUDIT_RETENTION_DAYS:
         "task": "audit.tasks.audit_prune_expired",
         "schedule": timedelta(days=1),
     }
+
+# Signed-in pages are never stored by browsers or proxies (area PROVE).
+MIDDLEWARE += ["handover.middleware.PrivatePagesNotCachedMiddleware"]
+# One event, one line: control characters in messages are escaped (area PROVE).
+LOGGING["formatters"]["plain"]["()"] = "handover.logging.SingleLineFormatter"
