@@ -24,7 +24,7 @@ def _filtered(request):
     status = request.GET.get("status", "")
     if status not in EmailStatus.values:
         status = ""
-    query = (request.GET.get("q") or "").replace("\x00", "").strip()[:254]  # PostgreSQL: no NUL
+    query = (request.GET.get("q") or "").strip()[:254]
     qs = OutboundEmail.objects.defer("body_text", "body_html").order_by("-created_at", "-id")
     if status:
         qs = qs.filter(status=status)

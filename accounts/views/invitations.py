@@ -136,7 +136,7 @@ def _list_context(request, form=None):
     status = request.GET.get("status", "")
     if status not in dict(STATUSES):
         status = ""
-    query = (request.GET.get("q") or "").replace("\x00", "").strip()[:254]  # PostgreSQL: no NUL
+    query = (request.GET.get("q") or "").strip()[:254]
     qs = Invitation.objects.select_related("invited_by").prefetch_related("roles")
     qs = qs.filter(_status_q(status))
     if query:

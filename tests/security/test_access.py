@@ -31,7 +31,15 @@ TARGET_NAME = "Tara Target"
 def concrete(route: str) -> str:
     """A URL for the route with placeholder values (the CSRF check runs
     before the view, so the objects need not exist)."""
-    values = {"uuid": str(uuid.uuid4()), "int": "1", "slug": "viewer", "str": "x", "path": "x"}
+    a_uuid = str(uuid.uuid4())
+    values = {
+        "uuid": a_uuid,
+        "uuidstr": a_uuid,
+        "int": "1",
+        "slug": "viewer",
+        "str": "x",
+        "path": "x",
+    }
     url = _PARAM.sub(lambda m: values.get(m.group("conv") or "str", "x"), route)
     url = re.sub(r"\(\?P<\w+>[^)]*\)", "x", url).replace("^", "").replace("$", "")
     return "/" + url

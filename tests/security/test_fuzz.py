@@ -218,11 +218,14 @@ def test_no_form_or_query_parameter_input_produces_a_server_error(client, owner,
 
 
 @pytest.mark.parametrize("url", ["/invitations/", "/emails/"])
-def test_a_nul_character_in_the_search_box_is_ignored_not_a_server_error(
+def test_a_nul_character_in_the_search_box_is_a_clear_400_not_a_server_error(
     client_for, owner, url, settings
 ):
+    # PostgreSQL cannot compare text holding NUL; the edge middleware
+    # refuses such input for every route (handover.middleware).
     settings.MFA_POLICY = "none"
     client = client_for(owner)
     client.raise_request_exception = False
     response = client.get(url, {"q": "a\x00b"})
-    assert response.status_code == 200
+    assert response.status_code == 400
+    assert b"must not contain NUL characters" in response.content
