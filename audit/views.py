@@ -6,14 +6,16 @@ import csv
 import json
 from urllib.parse import urlencode
 
+from django.contrib import messages
 from django.http import Http404, StreamingHttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
 
 from audit import selectors
 from audit import services as audit
 from audit.models import AuditEvent
-from rbac.decorators import permission_required
+from rbac.decorators import forbidden, permission_required
+from rbac.policies import PolicyDenied
 
 FILTER_KEYS = ("q", "actor", "target", "user", "action", "outcome", "date_from", "date_to")
 FILTER_KEYS += ("batch", "ip")
@@ -134,3 +136,34 @@ def export(request, fmt: str):
     response["Content-Disposition"] = f'attachment; filename="audit-log.{extension}"'
     response["Cache-Control"] = "no-store"
     return response
+
+
+@permission_required("users:delete")
+@require_http_methods(["GET", "POST"])
+def user_scrub(request, user_id):
+    """Erase a deleted user's personal data from the audit log (right to
+    erasure): GET asks, POST does it. The service refuses (and audits) a
+    user who is not deleted; the page says so instead of offering the form."""
+    from accounts.models import User
+
+    subject = User.objects.filter(pk=user_id).first()
+    if subject is None:
+        raise Http404("No user with this id.")
+    if request.method == "POST":
+        try:
+            event = audit.audit_scrub_user(actor=request.user, user_id=subject.pk)
+        except PolicyDenied as exc:
+            return forbidden(request, message=exc.message)
+        if event is None:
+            messages.info(request, "Nothing left to scrub: the audit log holds no personal data.")
+        else:
+            scrubbed = event.changes["scrubbed"]
+            messages.success(
+                request,
+                f"Personal data erased from {scrubbed} audit event{'s' if scrubbed != 1 else ''}.",
+            )
+        return redirect("users:detail", subject.pk)
+    refusal = None
+    if subject.deleted_at is None:
+        refusal = "Only a deleted user's personal data can be scrubbed; delete the user first."
+    return render(request, "audit/scrub_confirm.html", {"subject": subject, "refusal": refusal})

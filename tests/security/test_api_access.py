@@ -1,0 +1,164 @@
+"""IDOR over the JSON API (ASVS 4.1.2, 4.1.3, 4.2.1 / 5.0 8.2.1, 8.2.2):
+every object route under /api/admin/, with another user's ids, by API keys
+whose scopes lack the route's permission. Routes and their methods are
+enumerated from the URLconf (django-ninja registers one pattern per path,
+converter `uuidstr`), so a route added later fails here until it is given
+its permission below."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from tests.conftest import STRONG_PASSWORD
+from tests.security.conftest import figure
+from tests.security.test_access import TARGET_EMAIL, TARGET_NAME, others_objects  # noqa: F401
+from tests.test_url_rules import iter_patterns
+
+pytestmark = pytest.mark.django_db
+
+_PARAM = re.compile(r"<(?:(?P<conv>\w+):)?(?P<name>\w+)>")
+
+# (method, route under api/admin/) -> the permission the handler or its
+# service checks. The batch route is included: its ids travel in the body.
+PERMISSION = {
+    ("GET", "users/<uuidstr:user_id>"): "users:read",
+    ("PATCH", "users/<uuidstr:user_id>"): "users:update",
+    ("DELETE", "users/<uuidstr:user_id>"): "users:delete",
+    ("PATCH", "users/<uuidstr:user_id>/permissions"): "permissions:grant",
+    ("POST", "users/<uuidstr:user_id>/ban"): "users:ban",
+    ("POST", "users/<uuidstr:user_id>/unban"): "users:ban",
+    ("POST", "users/<uuidstr:user_id>/disable"): "users:disable",
+    ("POST", "users/<uuidstr:user_id>/enable"): "users:disable",
+    ("POST", "users/<uuidstr:user_id>/force-password-change"): "users:update",
+    ("POST", "users/<uuidstr:user_id>/restore"): "users:delete",
+    ("POST", "users/<uuidstr:user_id>/password"): "users:reset-password",
+    ("POST", "users/<uuidstr:user_id>/reset-token"): "users:reset-password",
+    ("POST", "users/<uuidstr:user_id>/magic-link"): "users:reset-password",
+    ("GET", "users/<uuidstr:user_id>/sessions"): "sessions:read",
+    ("DELETE", "users/<uuidstr:user_id>/sessions"): "sessions:revoke",
+    ("DELETE", "users/<uuidstr:user_id>/sessions/<session_id>"): "sessions:revoke",
+    ("GET", "users/<uuidstr:user_id>/mfa"): "mfa:read",
+    ("DELETE", "users/<uuidstr:user_id>/mfa/<factor_id>"): "mfa:reset",
+    ("GET", "users/<uuidstr:user_id>/export"): "users:export",
+    ("POST", "users/batch/<action>"): "users:ban",
+    ("GET", "invitations/<uuidstr:invitation_id>"): "invitations:read",
+    ("POST", "invitations/<uuidstr:invitation_id>/resend"): "invitations:create",
+    ("POST", "invitations/<uuidstr:invitation_id>/revoke"): "invitations:revoke",
+    ("GET", "roles/<slug>"): "roles:read",
+    ("PATCH", "roles/<slug>"): "roles:update",
+    ("DELETE", "roles/<slug>"): "roles:delete",
+    ("DELETE", "api-keys/<uuidstr:key_id>"): "api-keys:delete",
+}
+
+# Valid bodies, so a refusal comes from the permission, not the schema.
+BODY = {
+    ("PATCH", "users/<uuidstr:user_id>"): {"name": "Mallory was here"},
+    ("PATCH", "users/<uuidstr:user_id>/permissions"): {"grant": ["users:read"]},
+    ("POST", "users/<uuidstr:user_id>/ban"): {"reason": "idor"},
+    ("POST", "users/<uuidstr:user_id>/password"): {"password": STRONG_PASSWORD + "x"},
+    ("POST", "users/<uuidstr:user_id>/magic-link"): {"type": "recovery"},
+    ("PATCH", "roles/<slug>"): {"name": "Hijacked"},
+}
+
+
+def api_object_routes():
+    """(method, route) for every /api/admin/ route with a path parameter."""
+    seen = set()
+    for route, pattern in iter_patterns():
+        if not route.startswith("api/admin/") or not _PARAM.search(route):
+            continue
+        view = next(
+            c.cell_contents
+            for c in pattern.callback.__closure__
+            if type(c.cell_contents).__name__ == "PathView"
+        )
+        for operation in view.operations:
+            for method in operation.methods:
+                seen.add((method, route.removeprefix("api/admin/")))
+    return sorted(seen)
+
+
+def test_every_api_object_route_has_a_known_permission():
+    unknown = [f"{m} {r}" for m, r in api_object_routes() if (m, r) not in PERMISSION]
+    assert not unknown, "give these API routes their permission here:\n" + "\n".join(unknown)
+
+
+@pytest.fixture
+def keys(owner, admin_user, viewer):
+    """Bearer headers: an administrator's key narrowed to `users:read` (the
+    user could, the key may not) and a viewer's key with all of the
+    viewer's permissions."""
+    from accounts.services.api_keys import api_key_create
+    from rbac.permissions import BUILTIN_ROLES
+
+    _k, narrow = api_key_create(actor=owner, user=admin_user, name="narrow", scopes=["users:read"])
+    _k, viewing = api_key_create(actor=owner, user=viewer, name="viewer", template="viewer")
+    return {
+        "users:read key": ({"users:read"}, narrow),
+        "viewer key": (set(BUILTIN_ROLES["viewer"]["permissions"]), viewing),
+    }
+
+
+@pytest.mark.parametrize("key_name", ["users:read key", "viewer key"])
+def test_api_object_routes_never_show_or_change_another_users_data_without_the_scope(
+    client,
+    others_objects,  # noqa: F811
+    keys,
+    key_name,
+):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from accounts.models import ApiKey, Invitation, UserSession
+    from rbac.models import Role
+
+    held, raw = keys[key_name]
+    target = others_objects["target"]
+    invitation_id, _email_id, key_id = others_objects["uuid"][1:4]
+    values = {
+        "user_id": str(target.pk),
+        "invitation_id": str(invitation_id),
+        "key_id": str(key_id),
+        "session_id": str(others_objects["session"].pk),
+        "factor_id": others_objects["str"][0],
+        "slug": "editor",
+        "action": "ban",
+    }
+    editor_before = list(Role.objects.get(slug="editor").permissions)
+    tried, leaks = 0, []
+    for method, route in api_object_routes():
+        if PERMISSION[(method, route)] in held:
+            continue
+        url = "/api/admin/" + _PARAM.sub(lambda m: values[m.group("name")], route)
+        body = BODY.get((method, route), {})
+        if route.startswith("users/batch/"):
+            body = {"user_ids": [str(target.pk)], "reason": "idor"}
+        response = client.generic(
+            method,
+            url,
+            json.dumps(body),
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {raw}",
+        )
+        tried += 1
+        text = response.content.decode(errors="replace")
+        if response.status_code not in (401, 403, 404) or TARGET_EMAIL in text:
+            leaks.append(f"{method} {url}: {response.status_code} {text[:200]}")
+        elif TARGET_NAME in text:
+            leaks.append(f"{method} {url}: name in body")
+
+    target.refresh_from_db()
+    assert target.is_active and target.deleted_at is None and target.name == TARGET_NAME
+    assert UserSession.objects.filter(pk=others_objects["session"].pk, ended_at=None).exists()
+    assert TOTPDevice.objects.filter(pk=others_objects["device"].pk).exists()
+    assert ApiKey.objects.get(pk=key_id).revoked_at is None
+    assert Invitation.objects.get(pk=invitation_id).revoked_at is None
+    assert list(Role.objects.get(slug="editor").permissions) == editor_before
+    # The control: the same key and ids do reach what the scopes allow.
+    allowed = client.get(f"/api/admin/users/{target.pk}", HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert allowed.status_code == 200 and allowed.json()["email"] == TARGET_EMAIL
+    figure(f"api-idor[{key_name}]", requests=tried, leaks=len(leaks))
+    assert tried >= 15
+    assert not leaks, "\n".join(leaks)
