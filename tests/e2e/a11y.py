@@ -51,6 +51,13 @@ def _serve_axe(context) -> None:
 
 def violations(page, tags=None) -> list[dict]:
     _serve_axe(page.context)
+    # Let transitions finish first: a dialog fading in has blended colours
+    # that fail the contrast rule for a few frames.
+    page.evaluate(
+        "() => Promise.all(document.getAnimations()"
+        ".filter(a => a.effect && a.effect.getComputedTiming().endTime !== Infinity)"
+        ".map(a => a.finished.catch(() => null)))"
+    )
     if not page.evaluate("typeof window.axe !== 'undefined'"):
         origin = page.evaluate("location.origin")
         page.add_script_tag(url=origin + AXE_PATH)
