@@ -13,7 +13,7 @@ from ninja import Field, Router, Schema, Status
 from pydantic import ConfigDict
 
 from accounts.models import ApiKey, Invitation, User, UserSession, UserStatus
-from handover.api import ApiError
+from handover.api import ERRORS, ApiError, ErrorOut
 from rbac import policies
 from rbac.selectors import user_effective_permissions
 
@@ -47,11 +47,6 @@ class UserOut(Schema):
     email_verified: bool
     banned_until: datetime | None = None
     ban_reason: str = ""
-
-
-class ErrorOut(Schema):
-    error: str
-    detail: str
 
 
 class UserCreateIn(Strict):
@@ -306,9 +301,6 @@ def api_key_out(key: ApiKey) -> dict:
         "expires_at": key.expires_at,
         "last_used_at": key.last_used_at,
     }
-
-
-ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut}
 
 
 def responses(ok_status: int, schema, *, rate_limited: bool = False):

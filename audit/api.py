@@ -9,7 +9,7 @@ from django.http import HttpResponse
 from ninja import Router, Schema, Status
 
 from audit.models import AuditEvent
-from handover.api import ApiError
+from handover.api import ApiError, ErrorOut
 from rbac import policies
 
 router = Router(tags=["audit"])
@@ -33,11 +33,6 @@ class EventOut(Schema):
     outcome: str
     changes: dict
     hash: str
-
-
-class ErrorOut(Schema):
-    error: str
-    detail: str
 
 
 @router.get("", response={200: list[EventOut], 400: ErrorOut, 401: ErrorOut, 403: ErrorOut})

@@ -197,8 +197,9 @@ def record(
 
 PRUNED_ACTION = "audit.log.pruned"
 SCRUBBED_ACTION = "audit.user.scrubbed"
-_VERIFY_FIELDS = (
-    "id",
+# The columns an event's hash covers (besides the previous hash), in the
+# order bulk loaders write them.
+HASHED_FIELDS = (
     "created_at",
     "actor_id",
     "actor_label",
@@ -213,9 +214,8 @@ _VERIFY_FIELDS = (
     "reason",
     "outcome",
     "changes",
-    "prev_hash",
-    "hash",
 )
+_VERIFY_FIELDS = ("id", *HASHED_FIELDS, "prev_hash", "hash")
 
 
 @dataclass

@@ -14,7 +14,7 @@ import logging
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
 from django.http import Http404
-from ninja import NinjaAPI
+from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import HttpBearer
@@ -28,6 +28,17 @@ logger = logging.getLogger(__name__)
 # than missing permissions.
 CONFLICT_CODES = {"owner_protected", "self_action", "last_manager", "already_owner"}
 VALIDATION_CONFLICT_CODES = {"duplicate_email", "duplicate_slug", "owner_exists", "exists"}
+
+
+class ErrorOut(Schema):
+    """Every error body: a stable code and a sentence for people."""
+
+    error: str
+    detail: str
+
+
+# The error statuses every admin operation documents.
+ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut}
 
 
 class ApiError(HttpError):

@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404
 from ninja import Field, Router, Schema, Status
 from pydantic import ConfigDict
 
+from handover.api import ERRORS
 from rbac import policies
 from rbac.models import Role
 from rbac.selectors import role_list
@@ -39,14 +40,6 @@ class RoleUpdateIn(Schema):
     name: str | None = Field(None, min_length=1, max_length=100)
     description: str | None = Field(None, max_length=2000)
     permissions: list[str] | None = Field(None, max_length=100)
-
-
-class ErrorOut(Schema):
-    error: str
-    detail: str
-
-
-ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut}
 
 
 def _require(request, permission, action):

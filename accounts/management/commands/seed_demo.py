@@ -19,7 +19,7 @@ from django_otp.util import random_hex
 
 from accounts.models import User
 from audit.models import AuditEvent, Outcome
-from audit.services import _lock_chain, compute_hash
+from audit.services import HASHED_FIELDS, _lock_chain, compute_hash
 from rbac.models import Role, UserRole
 
 FIRST = [
@@ -64,22 +64,7 @@ DOMAIN = "demo.handover.local"
 CHUNK = 5000
 AUDIT_CHUNK = 10000
 SEED_REQUEST_ID = "seed-demo"
-AUDIT_COLUMNS = (
-    "created_at",
-    "actor_id",
-    "actor_label",
-    "action",
-    "target_type",
-    "target_id",
-    "target_label",
-    "ip",
-    "user_agent",
-    "request_id",
-    "batch_id",
-    "reason",
-    "outcome",
-    "changes",
-)
+AUDIT_COLUMNS = HASHED_FIELDS
 # (action, outcome) with rough real-life frequencies.
 AUDIT_ACTIONS = (
     [("accounts.login.succeeded", Outcome.SUCCESS)] * 12
