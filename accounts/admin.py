@@ -9,11 +9,13 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 
 from accounts.models import ApiKey, Invitation, OutboundEmail, User, UserSession
+from accounts.services import emails as emails_services
+from accounts.services import invitations as invitations_services
+from accounts.services import passwords as passwords_services
+from accounts.services import sessions as sessions_services
 from accounts.services import users as user_services
 from handover.admin_utils import ServiceModelAdmin, service_action
 from rbac.policies import PolicyDenied
-
-USERS = "accounts.services.users"
 
 
 class UserAdminForm(forms.ModelForm):
@@ -45,45 +47,45 @@ class UserAdmin(ServiceModelAdmin):
     )
     actions = [
         service_action(
-            f"{USERS}.user_ban",
+            user_services.user_ban,
             description="Ban selected users",
             verb="Banned",
             permission="users:ban",
             reason="Banned from Django admin.",
         ),
         service_action(
-            f"{USERS}.user_unban",
+            user_services.user_unban,
             description="Unban selected users",
             verb="Unbanned",
             permission="users:ban",
         ),
         service_action(
-            f"{USERS}.user_disable",
+            user_services.user_disable,
             description="Disable selected users",
             verb="Disabled",
             permission="users:disable",
         ),
         service_action(
-            f"{USERS}.user_enable",
+            user_services.user_enable,
             description="Enable selected users",
             verb="Enabled",
             permission="users:disable",
         ),
         service_action(
-            "accounts.services.passwords.password_reset_token_create",
+            passwords_services.password_reset_token_create,
             description="Send a password reset link",
             verb="Reset links sent",
             permission="users:reset-password",
             send_email=True,
         ),
         service_action(
-            "accounts.services.sessions.sessions_revoke_all",
+            sessions_services.sessions_revoke_all,
             description="End all sessions of selected users",
             verb="Sessions ended",
             permission="sessions:revoke",
         ),
         service_action(
-            f"{USERS}.user_delete",
+            user_services.user_delete,
             description="Delete selected users (can be restored)",
             verb="Deleted",
             permission="users:delete",
@@ -162,7 +164,7 @@ class InvitationAdmin(ReadOnlyMixin, ServiceModelAdmin):
     exclude = ("token_hash",)
     actions = [
         service_action(
-            "accounts.services.invitations.invitation_resend",
+            invitations_services.invitation_resend,
             description="Resend selected invitations",
             verb="Resent",
             permission="invitations:create",
@@ -214,7 +216,7 @@ class OutboundEmailAdmin(ReadOnlyMixin, ServiceModelAdmin):
     )
     actions = [
         service_action(
-            "accounts.services.emails.email_retry",
+            emails_services.email_retry,
             description="Retry selected emails",
             verb="Queued again",
             permission="emails:retry",
@@ -232,7 +234,7 @@ class UserSessionAdmin(ReadOnlyMixin, ServiceModelAdmin):
     exclude = ("session_key",)
     actions = [
         service_action(
-            "accounts.services.sessions.session_revoke",
+            sessions_services.session_revoke,
             description="End selected sessions",
             verb="Ended",
             permission="sessions:revoke",

@@ -13,6 +13,13 @@ from ninja import Field, Router, Schema, Status
 from pydantic import ConfigDict
 
 from accounts.models import ApiKey, Invitation, User, UserSession, UserStatus
+from accounts.services.users import (
+    user_disable,
+    user_enable,
+    user_force_password_change,
+    user_restore,
+    user_unban,
+)
 from handover.api import ERRORS, ApiError, ErrorOut
 from rbac import policies
 from rbac.selectors import user_effective_permissions
@@ -65,6 +72,15 @@ class UserUpdateIn(Strict):
     email: str | None = Field(None, max_length=254)
     phone: str | None = Field(None, max_length=32)
     metadata: dict | None = None
+    # Changing the key's own user's email needs the person: their password.
+    current_password: str | None = Field(None, max_length=1024)
+
+
+class ReauthIn(Strict):
+    """For changes to the key's own user's account (other sessions, MFA
+    factors, other keys): the user's current password."""
+
+    current_password: str | None = Field(None, max_length=1024)
 
 
 class PermissionsPatchIn(Strict):
@@ -246,6 +262,10 @@ def require(request, permission: str, *, action: str, target=None) -> None:
     policies.check_permission(actor_of(request), permission, action=action, target=target)
 
 
+def _password(payload) -> str | None:
+    return payload.current_password if payload is not None else None
+
+
 def user_out(user: User) -> dict:
     roles = getattr(user, "_prefetched_role_slugs", None)
     if roles is None:
@@ -425,14 +445,8 @@ def transfer_super(request, payload: TransferIn):
 
     target = get_user(payload.target_user_id)
     actor = actor_of(request)
-    # The owner's API key is the credential here (the seed's contract sends
-    # only target_user_id); a password, when given, is still checked.
-    ownership_transfer(
-        actor=actor,
-        target=target,
-        password=payload.password,
-        reauthenticated=payload.password is None,
-    )
+    # A key is not the person: the owner's password must come with it.
+    ownership_transfer(actor=actor, target=target, password=payload.password)
     return Status(200, user_out(User.objects.get(pk=target.pk)))
 
 
@@ -444,7 +458,7 @@ def delete_user(request, user_id: uuid.UUID):
     return Status(204, None)
 
 
-def _status_action(name: str, service_name: str, summary: str, *, include_deleted=False):
+def _status_action(name: str, service, summary: str, *, include_deleted=False):
     @users_router.post(
         f"/{{uuid:user_id}}/{name}",
         response=responses(200, UserOut),
@@ -452,25 +466,22 @@ def _status_action(name: str, service_name: str, summary: str, *, include_delete
         operation_id=f"user_{name.replace('-', '_')}",
     )
     def handler(request, user_id: uuid.UUID, payload: ReasonIn | None = None):
-        from accounts.services import users as user_services
-
-        func = getattr(user_services, service_name)
         kwargs = {"actor": actor_of(request), "user": get_user(user_id, include_deleted=True)}
-        if payload is not None and payload.reason and service_name != "user_force_password_change":
+        if payload is not None and payload.reason and service is not user_force_password_change:
             kwargs["reason"] = payload.reason
         if not include_deleted and kwargs["user"].deleted_at:
             raise Http404("No user with this id.")
-        func(**kwargs)
+        service(**kwargs)
         return Status(200, user_out(User.objects.get(pk=user_id)))
 
     return handler
 
 
-_status_action("unban", "user_unban", "Unban a user")
-_status_action("disable", "user_disable", "Disable a user")
-_status_action("enable", "user_enable", "Enable a user")
-_status_action("force-password-change", "user_force_password_change", "Force a password change")
-_status_action("restore", "user_restore", "Restore a deleted user", include_deleted=True)
+_status_action("unban", user_unban, "Unban a user")
+_status_action("disable", user_disable, "Disable a user")
+_status_action("enable", user_enable, "Enable a user")
+_status_action("force-password-change", user_force_password_change, "Force a password change")
+_status_action("restore", user_restore, "Restore a deleted user", include_deleted=True)
 
 
 @users_router.post("/{uuid:user_id}/ban", response=responses(200, UserOut), summary="Ban a user")
@@ -541,22 +552,24 @@ def list_sessions(request, user_id: uuid.UUID):
 @users_router.delete(
     "/{uuid:user_id}/sessions/{session_id}", response={204: None, **ERRORS}, summary="End a session"
 )
-def revoke_session(request, user_id: uuid.UUID, session_id: int):
+def revoke_session(request, user_id: uuid.UUID, session_id: int, payload: ReauthIn | None = None):
     from accounts.services.sessions import session_revoke
 
     user = get_user(user_id)
     session = get_object_or_404(UserSession, pk=session_id, user=user, ended_at__isnull=True)
-    session_revoke(actor=actor_of(request), session=session)
+    session_revoke(actor=actor_of(request), session=session, current_password=_password(payload))
     return Status(204, None)
 
 
 @users_router.delete(
     "/{uuid:user_id}/sessions", response={204: None, **ERRORS}, summary="End all sessions"
 )
-def revoke_sessions(request, user_id: uuid.UUID):
+def revoke_sessions(request, user_id: uuid.UUID, payload: ReauthIn | None = None):
     from accounts.services.sessions import sessions_revoke_all
 
-    sessions_revoke_all(actor=actor_of(request), user=get_user(user_id))
+    sessions_revoke_all(
+        actor=actor_of(request), user=get_user(user_id), current_password=_password(payload)
+    )
     return Status(204, None)
 
 
@@ -582,10 +595,15 @@ def list_factors(request, user_id: uuid.UUID):
     response={204: None, **ERRORS},
     summary="Remove an MFA factor",
 )
-def remove_factor(request, user_id: uuid.UUID, factor_id: str):
+def remove_factor(request, user_id: uuid.UUID, factor_id: str, payload: ReauthIn | None = None):
     from accounts.services.mfa import mfa_device_remove
 
-    mfa_device_remove(actor=actor_of(request), user=get_user(user_id), device_id=factor_id)
+    mfa_device_remove(
+        actor=actor_of(request),
+        user=get_user(user_id),
+        device_id=factor_id,
+        current_password=_password(payload),
+    )
     return Status(204, None)
 
 
@@ -732,11 +750,11 @@ def create_api_key(request, payload: ApiKeyCreateIn):
 
 
 @api_keys_router.delete("/{uuid:key_id}", response={204: None, **ERRORS})
-def revoke_api_key(request, key_id: uuid.UUID):
+def revoke_api_key(request, key_id: uuid.UUID, payload: ReauthIn | None = None):
     from accounts.services.api_keys import api_key_revoke
 
     key = get_object_or_404(ApiKey, pk=key_id)
-    api_key_revoke(actor=actor_of(request), key=key)
+    api_key_revoke(actor=actor_of(request), key=key, current_password=_password(payload))
     return Status(204, None)
 
 

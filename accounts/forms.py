@@ -204,6 +204,10 @@ class ReasonForm(forms.Form):
         widget=forms.Textarea(attrs={"class": "form-control", "rows": 2}),
     )
 
+    def service_kwargs(self) -> dict:
+        """The cleaned input as the action service's keyword arguments."""
+        return {"reason": self.cleaned_data["reason"]}
+
 
 BAN_DURATIONS = [
     ("permanent", "Permanently"),
@@ -257,6 +261,9 @@ class BanForm(ReasonForm):
             data["ban_until"] = None
         return data
 
+    def service_kwargs(self) -> dict:
+        return {"until": self.cleaned_data["ban_until"], "reason": self.cleaned_data["reason"]}
+
 
 class HardDeleteForm(forms.Form):
     confirm_email = forms.CharField(
@@ -264,6 +271,9 @@ class HardDeleteForm(forms.Form):
         label="Type the user's email address to confirm",
         widget=forms.TextInput(attrs={"class": "form-control", "autocomplete": "off"}),
     )
+
+    def service_kwargs(self) -> dict:
+        return {"confirm_email": self.cleaned_data["confirm_email"]}
 
 
 class AnyChoicesField(forms.MultipleChoiceField):
@@ -297,3 +307,10 @@ class BatchForm(forms.Form):
         if not data.get("ids") and not data.get("all_matching"):
             raise forms.ValidationError("Select at least one user.")
         return data
+
+
+class NoFieldsForm(forms.Form):
+    """An action without input (force a password change)."""
+
+    def service_kwargs(self) -> dict:
+        return {}

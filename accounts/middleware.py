@@ -1,9 +1,13 @@
+import functools
 import time
 from urllib.parse import urlencode
 
 from django.contrib.auth import logout
 from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
 from django.urls import Resolver404, resolve, reverse
+
+from accounts.services.sessions import reauth_is_recent
+from rbac import credentials
 
 
 class ActiveAccountMiddleware:
@@ -33,6 +37,15 @@ class SessionActivityMiddleware:
         user = getattr(request, "user", None)
         key = request.session.session_key if hasattr(request, "session") else None
         if user is not None and key and user.is_authenticated:
+            # The request acts through this session: every scope, and a
+            # fresh proof when re-authenticated within the window (looked
+            # up only if a guard asks).
+            credentials.attach(
+                user,
+                credentials.Credential(
+                    credentials.SESSION, recent_proof=functools.partial(reauth_is_recent, key)
+                ),
+            )
             from accounts.services.sessions import (
                 SEEN_SESSION_KEY,
                 TOUCH_INTERVAL_SECONDS,

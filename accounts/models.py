@@ -282,6 +282,9 @@ class ApiKey(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # Why it stopped working: "revoked" by someone, or what ended its user's
+    # access ("banned", "deleted", "disabled", "no management permission").
+    revoked_reason = models.CharField(max_length=100, blank=True, default="")
 
     class Meta:
         ordering = ["-created_at"]

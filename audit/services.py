@@ -14,6 +14,7 @@ import re
 import uuid
 from collections.abc import Iterable
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
@@ -146,10 +147,45 @@ def _build(spec: EventSpec, ctx: context.RequestContext, now) -> AuditEvent:
     )
 
 
-@transaction.atomic
+# Inside `deferred()`: the events recorded so far, written when it ends.
+_deferred: ContextVar[list | None] = ContextVar("audit_deferred", default=None)
+
+
+@contextmanager
+def deferred():
+    """Collect the events recorded inside the block and write them, in the
+    same order and chain, in one insert when it ends -- in the caller's
+    transaction, which must enclose the block (a batch's loop of single
+    actions). Events are returned unsaved (no id) meanwhile. An exception
+    leaving the block discards them with the transaction."""
+    if _deferred.get() is not None:  # already collecting: one flush, outermost
+        yield
+        return
+    token = _deferred.set([])
+    try:
+        yield
+        pending = _deferred.get()
+    finally:
+        _deferred.reset(token)
+    _write(pending)
+
+
 def record_many(specs: Iterable[EventSpec]) -> list[AuditEvent]:
     """Write several events in one insert (batch actions), chained in order."""
     specs = list(specs)
+    if not specs:
+        return []
+    pending = _deferred.get()
+    if pending is not None:
+        pending.extend(specs)
+        ctx = context.current()
+        now = timezone.now()
+        return [_build(spec, ctx, now) for spec in specs]
+    return _write(specs)
+
+
+@transaction.atomic
+def _write(specs: list[EventSpec]) -> list[AuditEvent]:
     if not specs:
         return []
     ctx = context.current()
@@ -399,8 +435,10 @@ def audit_scrub_user(*, actor, user_id) -> AuditEvent | None:
     names and phone numbers inside changes become "[scrubbed]"; the user's
     own IP address and user agent are cleared.
 
-    Guard: users:delete, and the user must already be deleted (soft or
-    hard); refuses with PolicyDenied otherwise. Returns the scrub event,
+    Guard: `check_can_scrub_audit` (users:delete and, while the account
+    row exists, the hierarchy over the user as if they were active), and
+    the user must already be deleted (soft or hard); refuses with
+    PolicyDenied otherwise. Returns the scrub event,
     or None when there was nothing left to scrub."""
     from accounts.models import User
     from rbac import policies
@@ -417,6 +455,9 @@ def audit_scrub_user(*, actor, user_id) -> AuditEvent | None:
             actor=actor,
             target=Target(type="user", id=user_key[:64], label=f"user {user_key[:8]}"),
         )
+    policies.check_can_scrub_audit(
+        actor, user, target=Target(type="user", id=user_key, label=f"user {user_key[:8]}")
+    )
     _lock_chain()
     pseudonym = f"deleted user {user_key[:8]}"
     uid = uuid.UUID(user_key)

@@ -4,8 +4,6 @@ so the same guards and audit records) as the dashboard."""
 
 from __future__ import annotations
 
-import importlib
-
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -28,26 +26,18 @@ class CappedPaginator(Paginator):
             return min(len(self.object_list), COUNT_CAP)
 
 
-def load_service(path: str):
-    """`"accounts.services.users.user_ban"` -> the function. A wrong path
-    raises (at import time, through `service_action`): no admin action
-    without its service."""
-    module, _, name = path.rpartition(".")
-    return getattr(importlib.import_module(module), name)
-
-
 def error_text(exc) -> str:
     if isinstance(exc, ValidationError):
         return " ".join(exc.messages)
     return getattr(exc, "message", None) or str(exc)
 
 
-def run_for_each(modeladmin, request, queryset, *, service: str, verb: str, **kwargs):
+def run_for_each(modeladmin, request, queryset, *, service, verb: str, **kwargs):
     """Call `service(actor=request.user, <arg>=obj, **kwargs)` for each
     selected object and report done / refused with the guard's words."""
     from rbac.policies import PolicyDenied
 
-    func = load_service(service)
+    func = service
     arg = modeladmin.service_arg
     done, refused = 0, []
     for obj in queryset:
@@ -65,16 +55,15 @@ def run_for_each(modeladmin, request, queryset, *, service: str, verb: str, **kw
     return None
 
 
-def service_action(service: str, *, description: str, verb: str, permission: str, **kwargs):
-    """An admin action bound to a service; shown only to holders of
-    `permission` (the service checks again, with the full guard)."""
-
-    load_service(service)  # fail at startup, not on first use
+def service_action(service, *, description: str, verb: str, permission: str, **kwargs):
+    """An admin action bound to a service function (the object itself, so
+    "find usages" of the service lists this caller); shown only to holders
+    of `permission` (the service checks again, with its named guard)."""
 
     def action(modeladmin, request, queryset):
         return run_for_each(modeladmin, request, queryset, service=service, verb=verb, **kwargs)
 
-    action.__name__ = service.rsplit(".", 1)[-1] + "_action"
+    action.__name__ = service.__name__ + "_action"
     action.short_description = description
     action.allowed_permissions = ("catalog",)
     action.required_permission = permission

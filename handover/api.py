@@ -27,7 +27,14 @@ logger = logging.getLogger(__name__)
 # Guard refusals that are conflicts with the state of the target rather
 # than missing permissions.
 CONFLICT_CODES = {"owner_protected", "self_action", "last_manager", "already_owner"}
-VALIDATION_CONFLICT_CODES = {"duplicate_email", "duplicate_slug", "owner_exists", "exists"}
+VALIDATION_CONFLICT_CODES = {
+    "duplicate_email",
+    "duplicate_slug",
+    "owner_exists",
+    "exists",
+    "user_exists",
+    "invitation_pending",
+}
 
 
 class ErrorOut(Schema):

@@ -33,11 +33,16 @@ GROUPS = {
 _CATALOG = [
     Permission("users:read", "users", "See users, their profiles and status"),
     Permission("users:create", "users", "Create users with a password"),
-    Permission("users:update", "users", "Edit profiles and force a password change"),
+    Permission("users:update", "users", "Edit profiles: name, phone and metadata"),
+    Permission("users:update-email", "users", "Change other users' email addresses"),
     Permission("users:ban", "users", "Ban and unban users"),
     Permission("users:disable", "users", "Disable and enable users"),
     Permission("users:delete", "users", "Delete and restore users"),
-    Permission("users:reset-password", "users", "Reset passwords and send sign-in links"),
+    Permission(
+        "users:reset-password",
+        "users",
+        "Reset passwords, force a password change and send sign-in links",
+    ),
     Permission("users:export", "users", "Export users and personal data"),
     Permission("invitations:read", "invitations", "See invitations"),
     Permission("invitations:create", "invitations", "Invite people and resend invitations"),
@@ -70,6 +75,7 @@ MANAGEMENT_PERMISSIONS: frozenset[str] = frozenset(
     {
         "users:create",
         "users:update",
+        "users:update-email",
         "users:ban",
         "users:disable",
         "users:delete",
@@ -113,6 +119,7 @@ TEMPLATES: dict[str, dict] = {
             {
                 "users:read",
                 "users:update",
+                "users:update-email",
                 "users:reset-password",
                 "invitations:read",
                 "invitations:create",

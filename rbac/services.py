@@ -27,7 +27,7 @@ from rbac.permissions import (
     validate_permissions,
 )
 from rbac.policies import PolicyDenied
-from rbac.selectors import forget_permissions, user_effective_permissions
+from rbac.selectors import forget_permissions, prime_permissions, user_effective_permissions
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$")
 # Path segments under /roles/ that a role slug must not shadow.
@@ -155,28 +155,34 @@ def _notify_members_elevated(actor, role: Role, added) -> None:
         _notify_elevated(actor, member, added - held[member.pk])
 
 
-def check_access_change(actor, user, permission: str, *, action: str, what: str) -> None:
-    """The guard for changing someone's roles or grants: the permission, not
-    yourself, not the owner, and only users within your own permissions.
-    `what` is "roles" or "permissions" and words the refusals."""
-    policies.check_permission(actor, permission, action=action, target=user)
-    if actor.pk == user.pk:
-        raise PolicyDenied(
-            "self_action",
-            f"You cannot change your own {what}.",
-            action=action,
-            actor=actor,
-            target=user,
-        )
-    if user.is_owner:
-        raise PolicyDenied(
-            "owner_protected",
-            f"The owner's {what} cannot be changed; ownership can only be transferred.",
-            action=action,
-            actor=actor,
-            target=user,
-        )
-    policies.check_hierarchy(actor, user, action=action)
+def _members(role) -> list:
+    from accounts.models import User
+
+    return list(User.objects.filter(userrole__role=role))
+
+
+def _managers(users) -> list:
+    """Those of `users` who hold a management permission now (before a
+    change), for `_revoke_keys_of_demoted` after it."""
+    prime_permissions([u for u in users if u is not None])
+    return [
+        u for u in users if u is not None and user_effective_permissions(u) & MANAGEMENT_PERMISSIONS
+    ]
+
+
+def _revoke_keys_of_demoted(managers) -> None:
+    """A user whose last management permission was just removed loses their
+    API keys for good (listed as revoked, with the reason): a key must not
+    outlive the access it was made for. `managers` come from `_managers`
+    before the change; call this after it, in the same transaction."""
+    from accounts.services.api_keys import api_keys_revoke_all
+
+    for user in managers:
+        if user.is_owner:
+            continue
+        forget_permissions(user)
+        if not user_effective_permissions(user) & MANAGEMENT_PERMISSIONS:
+            api_keys_revoke_all(user, reason="no management permission")
 
 
 def _loses_manager(user, *, remaining_perms) -> bool:
@@ -221,7 +227,7 @@ def role_create(
     if template:
         perms |= template_permissions(template)
     perms = sorted(perms)
-    policies.check_escalation(actor, perms, action=action)
+    policies.check_can_create_role(actor, perms)
     slug = _clean_slug(slug)
     name = _clean_name(name)
     description = str(description or "").strip()
@@ -259,19 +265,11 @@ def role_update(
     different fields both survive. With `expected_updated_at` (what the
     editor saw), an edit made in between is refused instead of overwritten.
 
-    Guards: roles:update; the owner role is fixed; escalation over every
-    permission added or removed; last-manager over members who would lose
-    roles:assign."""
+    Guard: `check_can_edit_role` (roles:update; the owner role is fixed;
+    escalation over every permission added or removed; every member must
+    be a user the actor may manage; last-manager)."""
     action = "rbac.role.updated"
-    policies.check_permission(actor, "roles:update", action=action, target=role)
-    if role.slug == OWNER_ROLE:
-        raise PolicyDenied(
-            "owner_role",
-            "The owner role always holds every permission and cannot be changed.",
-            action=action,
-            actor=actor,
-            target=role,
-        )
+    policies.check_can_edit_role(actor, role)
     new_perms = _clean_permissions(permissions) if permissions is not None else None
     role = _lock_role(role)
     if expected_updated_at is not None and role.updated_at != expected_updated_at:
@@ -289,13 +287,11 @@ def role_update(
         description = str(description).strip()
         if description != role.description:
             changes["description"] = [role.description, description]
+    members = []
     if new_perms is not None and set(new_perms) != set(role.permissions):
-        changed = set(new_perms) ^ set(role.permissions)
-        policies.check_escalation(actor, changed, action=action, target=role)
-        if ROLE_MANAGER_PERMISSION in role.permissions and ROLE_MANAGER_PERMISSION not in new_perms:
-            policies.check_last_manager(
-                actor, action=action, target=role, role_overrides={role.pk: new_perms}
-            )
+        members = _members(role)
+        policies.check_can_edit_role(actor, role, new_permissions=new_perms, members=members)
+        members = _managers(members)
         changes["permissions"] = [sorted(role.permissions), new_perms]
     if not changes:
         return role
@@ -306,6 +302,8 @@ def role_update(
     if "permissions" in changes:
         old_perms, new_perms = changes["permissions"]
         _notify_members_elevated(actor, role, set(new_perms) - set(old_perms))
+        _forget(members)
+        _revoke_keys_of_demoted(members)
         if actor is not None:
             forget_permissions(actor)
     return role
@@ -317,21 +315,16 @@ def role_delete(*, actor, role: Role, confirm: bool = False) -> None:
     by users (or offered by pending invitations) needs `confirm=True`; its
     members lose it in the same transaction, one audit event each.
 
-    Guards: roles:delete; escalation over the role's permissions (you only
-    take away what you could give); last-manager."""
+    Guard: `check_can_delete_role` (roles:delete; built-in roles stay;
+    escalation over the role's permissions -- you only take away what you
+    could give; every member must be a user the actor may manage;
+    last-manager)."""
     action = "rbac.role.deleted"
-    policies.check_permission(actor, "roles:delete", action=action, target=role)
-    if role.is_builtin:
-        raise PolicyDenied(
-            "builtin_role",
-            f"{role.name} is a built-in role and cannot be deleted.",
-            action=action,
-            actor=actor,
-            target=role,
-        )
+    policies.check_can_delete_role(actor, role)
     role = _lock_role(role)
-    policies.check_escalation(actor, role.permissions, action=action, target=role)
     memberships = list(UserRole.objects.filter(role=role).select_related("user"))
+    policies.check_can_delete_role(actor, role, members=[m.user for m in memberships])
+    managers = _managers([m.user for m in memberships])
     invitations = role.invitations.count()
     if (memberships or invitations) and not confirm:
         raise ValidationError(
@@ -345,8 +338,6 @@ def role_delete(*, actor, role: Role, confirm: bool = False) -> None:
             ),
             code="confirm_required",
         )
-    if ROLE_MANAGER_PERMISSION in role.permissions:
-        policies.check_last_manager(actor, action=action, target=role, role_overrides={role.pk: []})
     # Log before deleting, while the role and its memberships still exist.
     audit.record_many(
         [
@@ -376,6 +367,7 @@ def role_delete(*, actor, role: Role, confirm: bool = False) -> None:
     )
     role.delete()
     _forget(m.user for m in memberships)
+    _revoke_keys_of_demoted(managers)
     forget_permissions(actor)
 
 
@@ -388,20 +380,7 @@ def user_role_assign(*, actor, user, role: Role, batch_id=None) -> bool:
     Guards: roles:assign, not yourself, not the owner, hierarchy, the owner
     role is only transferred, escalation over the role's permissions."""
     action = "rbac.user_role.assigned"
-    try:
-        check_access_change(actor, user, "roles:assign", action=action, what="roles")
-        if role.slug == OWNER_ROLE:
-            raise PolicyDenied(
-                "owner_role",
-                "The owner role cannot be assigned; the owner can transfer ownership instead.",
-                action=action,
-                actor=actor,
-                target=user,
-            )
-        policies.check_escalation(actor, role.permissions, action=action, target=user)
-    except PolicyDenied as exc:
-        exc.batch_id = batch_id
-        raise
+    policies.check_can_assign_role(actor, user, role, batch_id=batch_id)
     given, user = user, lock_user(user)
     role = _lock_role(role)
     if UserRole.objects.filter(user=user, role=role).exists():
@@ -421,8 +400,8 @@ def user_role_remove(*, actor, user, role: Role, batch_id=None) -> bool:
     """Take the role away from `user`. Returns False when they did not hold
     it. Guards: as for assigning, plus last-manager."""
     action = "rbac.user_role.removed"
+    policies.check_can_remove_role(actor, user, role, batch_id=batch_id)
     try:
-        check_access_change(actor, user, "roles:assign", action=action, what="roles")
         given, user = user, lock_user(user)
         membership = UserRole.objects.filter(user=user, role=role).first()
         if membership is None:
@@ -441,11 +420,13 @@ def user_role_remove(*, actor, user, role: Role, batch_id=None) -> bool:
     except PolicyDenied as exc:
         exc.batch_id = batch_id
         raise
+    managers = _managers([user])
     membership.delete()
     audit.record(
         action, actor=actor, target=user, changes={"roles": [role.slug, None]}, batch_id=batch_id
     )
     _forget([given, user])
+    _revoke_keys_of_demoted(managers)
     return True
 
 
@@ -463,8 +444,7 @@ def user_permissions_update(*, actor, user, grant=(), revoke=()):
             "A permission cannot be granted and revoked at once: %s." % ", ".join(both),
             code="conflict",
         )
-    check_access_change(actor, user, "permissions:grant", action=action, what="permissions")
-    policies.check_escalation(actor, set(grant) | set(revoke), action=action, target=user)
+    policies.check_can_change_grants(actor, user, grant=grant, revoke=revoke)
     given, user = user, lock_user(user)
     old = sorted(set(user.direct_permissions or []))
     new = sorted((set(old) - set(revoke)) | set(grant))
@@ -475,11 +455,13 @@ def user_permissions_update(*, actor, user, grant=(), revoke=()):
         role_perms.update(perms)
     if _loses_manager(user, remaining_perms=role_perms | set(new)):
         policies.check_last_manager(actor, action=action, target=user, exclude_user_ids=[user.pk])
+    managers = _managers([user])
     user.direct_permissions = new
     user.save(update_fields=["direct_permissions", "updated_at"])
     audit.record(action, actor=actor, target=user, changes={"permissions": [old, new]})
     _notify_elevated(actor, user, set(new) - set(old) - role_perms)
     _forget([given, user])
+    _revoke_keys_of_demoted(managers)
     given.direct_permissions = new
     return user
 
@@ -488,36 +470,21 @@ def user_permissions_update(*, actor, user, grant=(), revoke=()):
 
 
 @service
-def ownership_transfer(*, actor, target, password: str | None = None, reauthenticated=False):
-    """Make `target` the owner. Only the owner may, re-entering their
-    password (or `reauthenticated=True` when the caller already holds a
-    fresh credential: the owner's own API key on `transfer-super`); the
-    target must be an existing active user. The old owner keeps the admin
-    role. Both are emailed after commit."""
+def ownership_transfer(*, actor, target, password: str | None = None):
+    """Make `target` the owner. Guard: `check_can_transfer_ownership` (only
+    the owner, with their password -- through an API key, a full-access key
+    and the password in the request). The target must be an existing
+    active user. The old owner keeps the admin role. Both are emailed
+    after commit."""
     from accounts.models import User
     from accounts.services.emails import email_queue, site_link
 
     action = "rbac.ownership.transferred"
-    if actor is None or not actor.is_authenticated or not actor.is_owner or not actor.is_active:
-        raise PolicyDenied(
-            "owner_only",
-            "Only the owner can transfer ownership.",
-            action=action,
-            actor=actor,
-            target=target,
-        )
     if target is None or not User.objects.filter(pk=target.pk).exists():
         raise ValidationError({"target": "Choose an existing user."}, code="missing_user")
-    if target.pk == actor.pk:
+    if actor is not None and target.pk == actor.pk and actor.is_owner:
         raise ValidationError({"target": "You already own this workspace."}, code="self")
-    if not reauthenticated and not actor.check_password(password or ""):
-        raise PolicyDenied(
-            "reauthentication_failed",
-            "Your password is incorrect.",
-            action=action,
-            actor=actor,
-            target=target,
-        )
+    policies.check_can_transfer_ownership(actor, target, password=password)
     # Lock both rows in a fixed order so two transfers cannot deadlock.
     first, second = sorted([actor.pk, target.pk], key=str)
     locked = {first: lock_user(first), second: lock_user(second)}

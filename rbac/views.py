@@ -271,20 +271,13 @@ def _subject(user_id) -> User:
     return get_object_or_404(User, pk=user_id)
 
 
-def _denial(actor, subject, permission, what) -> str:
-    """Why `actor` cannot change `subject`'s roles/grants ("" if they can)."""
-    try:
-        services.check_access_change(actor, subject, permission, action="", what=what)
-    except PolicyDenied as exc:
-        return exc.message
-    return ""
-
-
 def access_context(actor, subject, *, error="", notice="") -> dict:
     held = user_effective_permissions(actor)
     roles = list(Role.objects.filter(userrole__user=subject).order_by("name"))
-    role_denial = _denial(actor, subject, "roles:assign", "roles")
-    grant_denial = _denial(actor, subject, "permissions:grant", "permissions")
+    role_denial = policies.access_change_denial(actor, subject, "roles:assign", what="roles")
+    grant_denial = policies.access_change_denial(
+        actor, subject, "permissions:grant", what="permissions"
+    )
     assignable = []
     if not role_denial:
         held_ids = {r.pk for r in roles}
@@ -393,7 +386,9 @@ def user_permissions_view(request, user_id):
     current = sorted(subject.direct_permissions or [])
     context = {
         "subject": subject,
-        "denial": _denial(actor, subject, "permissions:grant", "permissions"),
+        "denial": policies.access_change_denial(
+            actor, subject, "permissions:grant", what="permissions"
+        ),
         "form": DirectPermissionsForm(),
     }
     if request.method == "GET":

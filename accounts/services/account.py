@@ -12,6 +12,7 @@ from accounts.models import User, normalize_email
 from accounts.services.emails import notify_security
 from audit import services as audit
 from handover.services import service
+from rbac import policies
 
 
 @service
@@ -31,13 +32,14 @@ def account_profile_update(*, actor, name: str, phone: str) -> User:
 
 @service
 def account_email_change(*, actor, new_email: str) -> User:
-    """Change your own email address (the view has checked a recent
-    re-authentication). The new address is unverified until its link is
-    used; outstanding links to the old address stop working; the old
-    address is told. Raises ValidationError keyed by `new_email`."""
+    """Change your own email address (guard: a recent re-authentication).
+    The new address is unverified until its link is used; outstanding
+    links to the old address stop working; the old address is told.
+    Raises ValidationError keyed by `new_email`."""
     from accounts.services.tokens import tokens_revoke_all
     from accounts.services.users import _validate_changed_email, email_change_notify
 
+    policies.check_can_change_own_email(actor)
     user = User.objects.select_for_update().get(pk=actor.pk)
     if normalize_email(new_email) == user.email:
         return user

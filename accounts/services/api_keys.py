@@ -17,7 +17,7 @@ from django.utils import timezone
 from accounts.models import ApiKey
 from audit import services as audit
 from handover.services import service
-from rbac import policies
+from rbac import credentials, policies
 from rbac.permissions import template_permissions, validate_permissions
 from rbac.selectors import restrict_permissions
 
@@ -52,15 +52,12 @@ def api_key_create(
     action = "accounts.api_key.created"
     policies.check_permission(actor, "api-keys:create", action=action)
     owner = user or actor
-    if owner.pk != actor.pk:
-        policies.check_hierarchy(actor, owner, action=action)
-        policies.check_not_owner(actor, owner, action=action, verb="given keys by others")
     wanted = set(validate_permissions(scopes or []))
     if template:
         wanted |= template_permissions(template)
     if not wanted:
         raise ValidationError("Choose at least one permission for the key.", code="no_scopes")
-    policies.check_escalation(actor, wanted, action=action, target=owner)
+    policies.check_can_create_api_key(actor, owner, wanted)
     name = (name or "").strip()
     if not name:
         raise ValidationError("Give the key a name.", code="name_required")
@@ -96,19 +93,29 @@ def api_key_create(
 
 
 @service
-def api_key_revoke(*, actor, key: ApiKey) -> ApiKey:
+def api_key_revoke(*, actor, key: ApiKey, current_password: str | None = None) -> ApiKey:
+    """Revoke a key for good. Guard: `check_can_revoke_api_key` (another
+    credential of your own needs a fresh proof: through an API key,
+    `current_password`)."""
     action = "accounts.api_key.revoked"
+    policies.check_can_revoke_api_key(actor, key, password=current_password)
     key = ApiKey.objects.select_for_update().get(pk=key.pk)
-    if key.user_id != actor.pk:
-        policies.check_permission(actor, "api-keys:delete", action=action, target=key)
-        if not actor.is_owner:
-            policies.check_hierarchy(actor, key.user, action=action)
     if key.revoked_at:
         return key
     key.revoked_at = timezone.now()
-    key.save(update_fields=["revoked_at"])
+    key.revoked_reason = "revoked"
+    key.save(update_fields=["revoked_at", "revoked_reason"])
     audit.record(action, actor=actor, target=key, changes={"revoked": [False, True]})
     return key
+
+
+def api_keys_revoke_all(user, *, reason: str) -> int:
+    """Revoke every live key of `user` for good, with the reason shown in
+    the keys list ("banned", "deleted", "disabled", "no management
+    permission"). Part of the calling service's transaction and audit row."""
+    return ApiKey.objects.filter(user=user, revoked_at__isnull=True).update(
+        revoked_at=timezone.now(), revoked_reason=reason[:100]
+    )
 
 
 def api_key_authenticate(raw: str):
@@ -127,5 +134,8 @@ def api_key_authenticate(raw: str):
     if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
     restrict_permissions(user, key.scopes)
+    credentials.attach(
+        user, credentials.Credential(credentials.API_KEY, frozenset(key.scopes), key_id=key.pk)
+    )
     user.api_key = key
     return user

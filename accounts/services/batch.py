@@ -1,10 +1,14 @@
 """Batch actions on many users at once.
 
-`batch_run` checks every item with the same guard predicates as the single
-actions (self, owner, hierarchy), skips users already in the wanted state,
-then changes the remaining ones with set-based UPDATEs and writes every
-audit row in one insert under one batch id. A dry run stops before the
-change and reports what would happen, item by item.
+A batch is a loop over the single actions: `batch_run` calls, for each
+user, the same service function (`user_ban`, `user_role_assign`, ...) that
+the user page, the API, Django admin and the commands call, so each user
+gets exactly the guard, the audit event and the notices one call would
+give. The loop runs in one transaction (per chunk, for jobs), with every
+user's permissions read in one query first and the audit rows written in
+one insert at the end (`audit.deferred`), which keeps a batch several
+times faster than the same number of separate requests. A dry run asks
+each action's named guard and stops before the change.
 
 Batches above INLINE_LIMIT users run as a Celery job (`batch_job_create`);
 the job processes CHUNK_SIZE users per transaction and records progress on
@@ -14,6 +18,7 @@ its `BatchJob` row, which keeps the per-item result afterwards.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -22,14 +27,23 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import BatchJob, User
-from accounts.services.sessions import sessions_end_for_users
-from accounts.services.tokens import tokens_revoke_for_users
-from accounts.services.users import RESTORE_WINDOW, ban_end
+from accounts.services.users import (
+    RESTORE_WINDOW,
+    ban_end,
+    user_ban,
+    user_delete,
+    user_disable,
+    user_enable,
+    user_force_password_change,
+    user_restore,
+    user_unban,
+)
 from audit import services as audit
-from audit.services import EventSpec
 from handover.services import service
 from rbac import policies
-from rbac.permissions import ALL_PERMISSIONS, CATALOG
+from rbac.models import Role, UserRole
+from rbac.selectors import prime_permissions
+from rbac.services import user_role_assign, user_role_remove
 
 MAX_BATCH_SIZE = 5000
 INLINE_LIMIT = 300
@@ -38,40 +52,90 @@ CHUNK_SIZE = 250
 
 @dataclass(frozen=True)
 class BatchAction:
+    """A single action offered in batch: its service, the named guard the
+    service calls first (asked alone in a dry run), and the permission that
+    refuses the whole batch up front."""
+
     label: str
+    service: Callable
+    guard: Callable
     permission: str
     audit_action: str
-    verb: str
-    past: str
-    ends_access: bool = False
-    needs_manager_check: bool = False
+    # Which cleaned parameters the single action takes.
+    takes: tuple[str, ...] = ()
 
 
 ACTIONS: dict[str, BatchAction] = {
-    "ban": BatchAction("Ban", "users:ban", "accounts.user.banned", "ban", "banned", True, True),
-    "unban": BatchAction("Unban", "users:ban", "accounts.user.unbanned", "unban", "unbanned"),
-    "disable": BatchAction(
-        "Disable", "users:disable", "accounts.user.disabled", "disable", "disabled", True, True
+    "ban": BatchAction(
+        "Ban",
+        user_ban,
+        policies.check_can_ban,
+        "users:ban",
+        "accounts.user.banned",
+        ("until", "reason"),
     ),
-    "enable": BatchAction("Enable", "users:disable", "accounts.user.enabled", "enable", "enabled"),
+    "unban": BatchAction(
+        "Unban",
+        user_unban,
+        policies.check_can_unban,
+        "users:ban",
+        "accounts.user.unbanned",
+        ("reason",),
+    ),
+    "disable": BatchAction(
+        "Disable",
+        user_disable,
+        policies.check_can_disable,
+        "users:disable",
+        "accounts.user.disabled",
+        ("reason",),
+    ),
+    "enable": BatchAction(
+        "Enable",
+        user_enable,
+        policies.check_can_enable,
+        "users:disable",
+        "accounts.user.enabled",
+        ("reason",),
+    ),
     "force_password_change": BatchAction(
         "Force password change",
-        "users:update",
+        user_force_password_change,
+        policies.check_can_force_password_change,
+        "users:reset-password",
         "accounts.user.password_change_forced",
-        "force a password change on",
-        "forced to change password",
     ),
     "assign_role": BatchAction(
-        "Assign role", "roles:assign", "rbac.role.assigned", "change the roles of", "demoted"
+        "Assign role",
+        user_role_assign,
+        policies.check_can_assign_role,
+        "roles:assign",
+        "rbac.user_role.assigned",
+        ("role",),
     ),
     "remove_role": BatchAction(
-        "Remove role", "roles:assign", "rbac.role.removed", "change the roles of", "demoted"
+        "Remove role",
+        user_role_remove,
+        policies.check_can_remove_role,
+        "roles:assign",
+        "rbac.user_role.removed",
+        ("role",),
     ),
     "delete": BatchAction(
-        "Delete", "users:delete", "accounts.user.deleted", "delete", "deleted", True, True
+        "Delete",
+        user_delete,
+        policies.check_can_delete,
+        "users:delete",
+        "accounts.user.deleted",
+        ("reason",),
     ),
     "restore": BatchAction(
-        "Restore", "users:delete", "accounts.user.restored", "restore", "restored"
+        "Restore",
+        user_restore,
+        policies.check_can_restore,
+        "users:delete",
+        "accounts.user.restored",
+        ("reason",),
     ),
 }
 
@@ -131,8 +195,6 @@ def clean_params(action: str, params) -> dict:
         ban_end(until)  # refuses an end in the past
         out["until"] = until.isoformat() if until else None
     if action in ("assign_role", "remove_role"):
-        from rbac.models import Role
-
         slug = str(params.get("role") or "")
         role = Role.objects.filter(slug=slug).first()
         if role is None:
@@ -154,25 +216,6 @@ def _action(action: str) -> BatchAction:
         raise ValidationError(
             "Unknown batch action %(action)s.", code="unknown_action", params={"action": action}
         ) from None
-
-
-def _prime_permissions(users) -> None:
-    """Compute every user's effective permissions in one query and cache
-    them on the objects, so the guard predicates below run no queries."""
-    from rbac.models import UserRole
-    from rbac.selectors import _CACHE_ATTR
-
-    by_user: dict = {
-        u.pk: set(p for p in (u.direct_permissions or []) if p in CATALOG) for u in users
-    }
-    rows = UserRole.objects.filter(user_id__in=list(by_user)).values_list(
-        "user_id", "role__permissions"
-    )
-    for user_id, perms in rows:
-        by_user[user_id].update(p for p in perms or [] if p in CATALOG)
-    for user in users:
-        perms = ALL_PERMISSIONS if user.is_owner else frozenset(by_user[user.pk])
-        setattr(user, _CACHE_ATTR, perms)
 
 
 def _state_skip(action: str, user, params, role_holders) -> str:
@@ -204,6 +247,23 @@ def _state_skip(action: str, user, params, role_holders) -> str:
     return ""
 
 
+def _single_kwargs(spec: BatchAction, params: dict) -> dict:
+    """The cleaned batch parameters as the single action's arguments."""
+    kwargs = {}
+    if "reason" in spec.takes:
+        kwargs["reason"] = params.get("reason", "")
+    if "until" in spec.takes:
+        until = params.get("until")
+        kwargs["until"] = datetime.fromisoformat(until) if until else None
+    if "role" in spec.takes:
+        kwargs["role"] = Role.objects.get(slug=params["role"])
+    return kwargs
+
+
+def _refusal(exc) -> str:
+    return getattr(exc, "message", None) or "; ".join(exc.messages)
+
+
 @service
 def batch_run(*, actor, action, user_ids, params=None, dry_run=False, batch_id=None) -> dict:
     """Run (or, with `dry_run`, preview) `action` on `user_ids`.
@@ -211,78 +271,56 @@ def batch_run(*, actor, action, user_ids, params=None, dry_run=False, batch_id=N
     Returns {success, processed, skipped, errors: [{user_id, error}],
     items: [{user_id, email, outcome, reason}], batch_id}. The actor's
     permission for the action is checked once (a refusal denies the whole
-    batch); self, owner and hierarchy are checked per item and refused
-    items are skipped with the reason and audited as denied."""
+    batch); then each user goes through the single action -- its named
+    guard, its change, its audit event and notices. A refused user is
+    skipped with the guard's words and audited as denied; a user already
+    in the wanted state is skipped without a call."""
     spec = _action(action)
     params = clean_params(action, params)
     ids, items = parse_ids(user_ids)
     policies.check_permission(actor, spec.permission, action=spec.audit_action)
-    role = None
-    if action in ("assign_role", "remove_role"):
-        from rbac.models import Role
-
-        role = Role.objects.get(slug=params["role"])
-        if action == "assign_role":
-            policies.check_escalation(actor, role.permissions, action=spec.audit_action)
+    kwargs = _single_kwargs(spec, params)
+    role = kwargs.get("role")
+    if action == "assign_role":
+        # Refuse a role the actor cannot give once, not once per user.
+        policies.check_escalation(actor, role.permissions, action=spec.audit_action)
     batch_id = batch_id or uuid.uuid4()
 
-    qs = User.objects.filter(pk__in=ids)
-    if not dry_run:
-        qs = qs.select_for_update()
-    users = {u.pk: u for u in qs}
-    _prime_permissions(users.values())
+    users = {u.pk: u for u in User.objects.filter(pk__in=ids)}
+    prime_permissions(users.values())
     role_holders: set = set()
     if role is not None:
-        from rbac.models import UserRole
-
         role_holders = set(
             UserRole.objects.filter(role=role, user_id__in=ids).values_list("user_id", flat=True)
         )
-
-    ok: list[User] = []
-    denied: list[tuple[User, policies.PolicyDenied]] = []
-    for pk in ids:
-        user = users.get(pk)
-        if user is None:
-            items.append(_item(pk, "error", "No user with this id (it may have been deleted)."))
-            continue
-        try:
-            policies.check_not_self(actor, user, action=spec.audit_action, verb=spec.verb)
-            policies.check_not_owner(actor, user, action=spec.audit_action, verb=spec.past)
-            policies.check_hierarchy(actor, user, action=spec.audit_action)
-        except policies.PolicyDenied as exc:
-            denied.append((user, exc))
-            items.append(_item(pk, "skipped", exc.message, user.email))
-            continue
-        reason = _state_skip(action, user, params, role_holders)
-        if reason:
-            items.append(_item(pk, "skipped", reason, user.email))
-            continue
-        ok.append(user)
-        items.append(_item(pk, "processed", "", user.email))
-
-    if ok and spec.needs_manager_check:
-        policies.check_last_manager(
-            actor, action=spec.audit_action, exclude_user_ids=[u.pk for u in ok]
-        )
-    if not dry_run:
-        events = [
-            EventSpec(
-                action=spec.audit_action,
-                actor=actor,
-                target=user,
-                outcome="denied",
-                reason=f"{exc.code}: {exc.message}",
-                batch_id=batch_id,
-            )
-            for user, exc in denied
-        ]
-        if ok:
-            if role is not None:
-                _apply_role(actor, action, ok, role, batch_id, items)
-            else:
-                events += _apply(actor, action, spec, ok, params, batch_id)
-        audit.record_many(events)
+    guard_kwargs = {"role": role} if role is not None else {}
+    denials: list[policies.PolicyDenied] = []
+    with audit.deferred():
+        for pk in ids:
+            user = users.get(pk)
+            if user is None:
+                items.append(_item(pk, "error", "No user with this id (it may have been deleted)."))
+                continue
+            try:
+                spec.guard(actor, user, batch_id=batch_id, **guard_kwargs)
+                reason = _state_skip(action, user, params, role_holders)
+                if reason:
+                    items.append(_item(pk, "skipped", reason, user.email))
+                    continue
+                if not dry_run:
+                    spec.service(actor=actor, user=user, batch_id=batch_id, **kwargs)
+            except policies.PolicyDenied as exc:
+                exc.batch_id = batch_id
+                denials.append(exc)
+                items.append(_item(pk, "skipped", exc.message, user.email))
+                continue
+            except ValidationError as exc:
+                items.append(_item(pk, "skipped", _refusal(exc), user.email))
+                continue
+            items.append(_item(pk, "processed", "", user.email))
+        if not dry_run:
+            for exc in denials:
+                exc.record()
     return _result(items, batch_id, dry_run)
 
 
@@ -299,74 +337,6 @@ def _result(items, batch_id, dry_run) -> dict:
         "items": items,
         "batch_id": str(batch_id),
     }
-
-
-def _apply(actor, action, spec, users, params, batch_id) -> list[EventSpec]:
-    """The set-based change; returns the success audit rows."""
-    now = timezone.now()
-    pks = [u.pk for u in users]
-    qs = User.objects.filter(pk__in=pks)
-    reason = params.get("reason", "")
-
-    def event(user, changes):
-        return EventSpec(
-            action=spec.audit_action,
-            actor=actor,
-            target=user,
-            reason=reason,
-            changes=changes,
-            batch_id=batch_id,
-        )
-
-    if action == "ban":
-        until = params.get("until")
-        end = ban_end(datetime.fromisoformat(until) if until else None)
-        qs.update(banned_until=end, ban_reason=reason, updated_at=now)
-        events = [
-            event(u, {"banned_until": [u.banned_until, end], "ban_reason": [u.ban_reason, reason]})
-            for u in users
-        ]
-    elif action == "unban":
-        qs.update(banned_until=None, ban_reason="", updated_at=now)
-        events = [event(u, {"banned_until": [u.banned_until, None]}) for u in users]
-    elif action == "disable":
-        qs.update(disabled_at=now, updated_at=now)
-        events = [event(u, {"disabled_at": [None, now]}) for u in users]
-    elif action == "enable":
-        qs.update(disabled_at=None, updated_at=now)
-        events = [event(u, {"disabled_at": [u.disabled_at, None]}) for u in users]
-    elif action == "force_password_change":
-        qs.update(must_change_password=True, updated_at=now)
-        events = [event(u, {"forced_change": [False, True]}) for u in users]
-    elif action == "delete":
-        qs.update(deleted_at=now, updated_at=now)
-        events = [event(u, {"deleted_at": [None, now]}) for u in users]
-    elif action == "restore":
-        qs.update(deleted_at=None, updated_at=now)
-        events = [event(u, {"deleted_at": [u.deleted_at, None]}) for u in users]
-    else:  # pragma: no cover - ACTIONS and this switch are kept in step
-        raise ValidationError("Unknown batch action.", code="unknown_action")
-    if spec.ends_access:
-        sessions_end_for_users(pks)
-        tokens_revoke_for_users(pks)
-    return events
-
-
-def _apply_role(actor, action, users, role, batch_id, items) -> None:
-    """Role changes go through RBAC's single-item service (it owns the
-    guards and the audit row); a refusal skips that user only."""
-    from rbac.services import user_role_assign, user_role_remove  # rbac imports accounts
-
-    func = user_role_assign if action == "assign_role" else user_role_remove
-    by_id = {i["user_id"]: i for i in items}
-    for user in users:
-        try:
-            with transaction.atomic():
-                func(actor=actor, user=user, role=role, batch_id=batch_id)
-        except (policies.PolicyDenied, ValidationError) as exc:
-            item = by_id[str(user.pk)]
-            item["outcome"] = "skipped"
-            item["reason"] = getattr(exc, "message", None) or "; ".join(exc.messages)
 
 
 # --- batches run as Celery jobs ---------------------------------------------

@@ -44,6 +44,8 @@ class InvitationInvalid(Exception):
         "if you should still have access.",
         "expired": "This invitation has expired. Ask the person who invited you to resend it.",
         "inactive": "This account cannot be activated. Contact your administrator.",
+        "outdated": "This invitation no longer matches the access this account would get. "
+        "Ask your administrator for a new invitation.",
     }
 
     def __init__(self, reason: str):
@@ -94,13 +96,6 @@ def _pending_user_for(email: str) -> User | None:
     return user
 
 
-def _wanted(role_objs, grants) -> set[str]:
-    wanted = set(grants)
-    for role in role_objs:
-        wanted.update(role.permissions)
-    return wanted
-
-
 def _send(invitation: Invitation, token: str, *, inviter) -> str:
     link = site_link(f"/invite/{token}/")
     email_queue(
@@ -133,19 +128,21 @@ def invitation_create(
     batch_id=None,
 ) -> tuple[Invitation, str]:
     """Invite `email` with `roles` and/or a permission `template` /
-    `permissions`. Guards: invitations:create and escalation over all that
-    the invitation would grant. Returns (invitation, link); the link is
-    also emailed after commit. `expires_in` (timedelta) defaults to
-    INVITATION_TTL."""
+    `permissions`. Returns (invitation, link); the link is also emailed
+    after commit. `expires_in` (timedelta) defaults to INVITATION_TTL.
+
+    An address with an active or deleted account is refused (409); a
+    pending account (never activated, no live invitation) may be invited
+    again, which counts as acting on it: `check_can_invite` wants the
+    hierarchy over it and escalation over everything it will hold once
+    the invitation is accepted -- its own roles and grants included."""
     action = "accounts.invitation.created"
     policies.check_permission(actor, "invitations:create", action=action)
     email = _clean_email(email)
     role_objs = resolve_roles(roles)
     grants = resolve_grants(template=template, permissions=permissions)
-    policies.check_escalation(
-        actor, _wanted(role_objs, grants), action=action, target=Target("invitation", "", email)
-    )
     user = _pending_user_for(email)
+    policies.check_can_invite(actor, email=email, roles=role_objs, grants=grants, account=user)
     now = timezone.now()
     name = (name or "").strip()[:150]
     if user is None:
@@ -200,6 +197,14 @@ def invitation_resend(*, actor, invitation: Invitation) -> tuple[Invitation, str
     policies.check_permission(
         actor, "invitations:create", action=action, target=_target(invitation)
     )
+    policies.check_can_invite(
+        actor,
+        email=invitation.email,
+        roles=list(invitation.roles.all()),
+        grants=invitation.permissions,
+        account=invitation.user,
+        action=action,
+    )
     invitation = _lock(invitation)
     if invitation.accepted_at or invitation.revoked_at:
         raise ValidationError(
@@ -208,10 +213,6 @@ def invitation_resend(*, actor, invitation: Invitation) -> tuple[Invitation, str
             code="not_pending",
             params={"status": invitation.status},
         )
-    role_objs = list(invitation.roles.all())
-    policies.check_escalation(
-        actor, _wanted(role_objs, invitation.permissions), action=action, target=_target(invitation)
-    )
     token, digest = new_token()
     now = timezone.now()
     old_expiry = invitation.expires_at
@@ -234,9 +235,7 @@ def invitation_revoke(*, actor, invitation: Invitation) -> Invitation:
     """Withdraw a pending invitation: its link stops working. The pending
     account stays (status invited) so the address can be invited again."""
     action = "accounts.invitation.revoked"
-    policies.check_permission(
-        actor, "invitations:revoke", action=action, target=_target(invitation)
-    )
+    policies.check_can_revoke_invitation(actor, invitation)
     invitation = _lock(invitation)
     if invitation.accepted_at:
         raise ValidationError(
@@ -274,6 +273,11 @@ def _check(invitation: Invitation | None) -> Invitation:
         raise InvitationInvalid("inactive")
     if user.banned_until and user.banned_until > timezone.now():
         raise InvitationInvalid("inactive")
+    if not policies.invitation_still_grantable(invitation, user):
+        # Roles given to the pending account after it was invited, or an
+        # inviter who lost access since: the link must not hand over more
+        # than its inviter can grant today.
+        raise InvitationInvalid("outdated")
     return invitation
 
 

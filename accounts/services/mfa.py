@@ -24,6 +24,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from accounts.security import factor_device, factor_id
 from audit import services as audit
 from handover.services import service
+from rbac import policies
 
 RECOVERY_CODE_COUNT = 10
 # Lower-case letters and digits without look-alikes (0/o, 1/l/i).
@@ -180,9 +181,10 @@ def _totp_confirm(*, actor, device: TOTPDevice) -> list[str]:
 
 
 @service
-def recovery_codes_regenerate(*, actor) -> list[str]:
+def recovery_codes_regenerate(*, actor, current_password: str | None = None) -> list[str]:
     """Replace `actor`'s recovery codes with ten new ones (the old ones stop
-    working). Needs a confirmed authenticator app."""
+    working). Needs a confirmed authenticator app and a fresh proof."""
+    policies.check_can_regenerate_recovery_codes(actor, password=current_password)
     if not TOTPDevice.objects.select_for_update().filter(user=actor, confirmed=True).exists():
         raise ValidationError(
             "Set up an authenticator app before creating recovery codes.", code="no_mfa"
@@ -207,7 +209,7 @@ def _factor_label(device) -> str:
 
 
 @service
-def mfa_device_remove(*, actor, user, device_id: str) -> None:
+def mfa_device_remove(*, actor, user, device_id: str, current_password: str | None = None) -> None:
     """Remove one factor of `user` (seed: removeMfaFactor). Your own after
     re-authenticating (the view checks that); anyone else's with mfa:reset,
     which also notifies them and ends all their sessions. Removing the
@@ -215,22 +217,12 @@ def mfa_device_remove(*, actor, user, device_id: str) -> None:
 
     `device_id` is a factor id as listed by accounts.security.factors_for_user.
     """
-    from rbac.policies import PolicyDenied, check_user_action
-
     action = "accounts.mfa.removed"
     by_self = actor is not None and actor.pk == user.pk
-    if not by_self:
-        check_user_action(
-            actor,
-            user,
-            "mfa:reset",
-            action=action,
-            verb="remove a factor from",
-            past="stripped of a factor by someone else",
-        )
+    policies.check_can_remove_mfa(actor, user, password=current_password)
     device = factor_device(user, device_id)
     if device is None:
-        raise PolicyDenied(
+        raise policies.PolicyDenied(
             "not_found",
             "This factor does not exist (it may have been removed already).",
             action=action,

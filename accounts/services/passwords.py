@@ -49,14 +49,7 @@ def password_set_by_admin(*, actor, user: User, password: str) -> User:
     and the user-action guard (not self, not the owner, hierarchy). Ends the
     user's sessions, kills their tokens and tells them by email."""
     action = "accounts.password.set_by_admin"
-    policies.check_user_action(
-        actor,
-        user,
-        "users:reset-password",
-        action=action,
-        verb="reset the password of",
-        past="reset",
-    )
+    policies.check_can_reset_password(actor, user, action=action)
     user = lock_user(user)
     _set_password(user, password)
     audit.record(action, actor=actor, target=user, changes={"password": ["[old]", "[new]"]})
@@ -70,14 +63,7 @@ def password_reset_token_create(*, actor, user: User, send_email: bool = False) 
     once to the administrator and optionally emailed to the user.
     Returns {token, expires_at, link}."""
     action = "accounts.password.reset_link_created"
-    policies.check_user_action(
-        actor,
-        user,
-        "users:reset-password",
-        action=action,
-        verb="reset the password of",
-        past="reset",
-    )
+    policies.check_can_reset_password(actor, user, action=action)
     user = lock_user(user)
     if user.deleted_at:
         raise ValidationError("This user is deleted; restore them first.", code="deleted")
@@ -207,14 +193,7 @@ def magic_link_send(*, actor, user: User, type: str = "recovery") -> str:  # noq
             params={"type": type},
         )
     action = "accounts.magic_link.sent"
-    policies.check_user_action(
-        actor,
-        user,
-        "users:reset-password",
-        action=action,
-        verb="send a link to",
-        past="sent a link",
-    )
+    policies.check_can_reset_password(actor, user, action=action)
     user = lock_user(user)
     if (
         user.deleted_at

@@ -15,6 +15,7 @@ from accounts.security import describe_user_agent
 from audit import context
 from audit import services as audit
 from handover.services import service
+from rbac import policies
 
 # When SessionActivityMiddleware last wrote "last seen" (epoch seconds).
 SEEN_SESSION_KEY = "_hv_seen"
@@ -96,30 +97,13 @@ def session_touch(*, session_key: str, user) -> bool:
     return True
 
 
-def _check_session_action(actor, user, *, action: str) -> None:
-    """Your own sessions are yours to end; anyone else's need
-    sessions:revoke and the usual rules about whom you may act on."""
-    from rbac.policies import check_user_action
-
-    if actor is not None and user is not None and actor.pk == user.pk:
-        return
-    check_user_action(
-        actor,
-        user,
-        "sessions:revoke",
-        action=action,
-        verb="end the sessions of",
-        past="signed out by someone else",
-    )
-
-
 @service
-def session_revoke(*, actor, session: UserSession) -> bool:
+def session_revoke(*, actor, session: UserSession, current_password: str | None = None) -> bool:
     """End one session (the signed-in user's own, or another user's with
     sessions:revoke). Effective at that browser's next request on any web
     process. Returns False when it had already ended."""
     action = "accounts.session.revoked"
-    _check_session_action(actor, session.user, action=action)
+    policies.check_can_end_sessions(actor, session.user, action=action, password=current_password)
     locked = UserSession.objects.select_for_update().get(pk=session.pk)
     if locked.ended_at is not None:
         return False
@@ -138,11 +122,13 @@ def session_revoke(*, actor, session: UserSession) -> bool:
 
 
 @service
-def sessions_revoke_all(*, actor, user, except_key: str | None = None) -> int:
+def sessions_revoke_all(
+    *, actor, user, except_key: str | None = None, current_password: str | None = None
+) -> int:
     """End every open session of `user` but `except_key` (the caller's own,
     when they sign out their other devices). Returns how many ended."""
     action = "accounts.session.revoked_all"
-    _check_session_action(actor, user, action=action)
+    policies.check_can_end_sessions(actor, user, action=action, password=current_password)
     list(
         UserSession.objects.select_for_update()
         .filter(user=user, ended_at__isnull=True)

@@ -12,6 +12,7 @@ from django.core.validators import validate_email
 from django.utils import timezone
 
 from accounts.models import User, normalize_email
+from accounts.services.api_keys import api_keys_revoke_all
 from accounts.services.common import diff, lock_user
 from accounts.services.emails import email_queue
 from accounts.services.sessions import sessions_end_all
@@ -85,14 +86,7 @@ def user_create(
     policies.check_permission(actor, "users:create", action=action)
     role_objs = resolve_roles(roles)
     grants = resolve_grants(template=template, permissions=permissions)
-    wanted = set(grants)
-    for role in role_objs:
-        wanted.update(role.permissions)
-    if role_objs:
-        policies.check_permission(actor, "roles:assign", action=action)
-    if grants:
-        policies.check_permission(actor, "permissions:grant", action=action)
-    policies.check_escalation(actor, wanted, action=action)
+    policies.check_can_create_user(actor, roles=role_objs, grants=grants)
 
     email = _validate_new_email(email)
     user = User(email=email, name=name.strip(), direct_permissions=grants)
@@ -163,16 +157,6 @@ METADATA_MAX_BYTES = 8 * 1024
 PHONE_RE = re.compile(r"^\+?[0-9 ().-]{3,32}$")
 
 
-def _guard(actor, user, permission, *, action, verb, past, batch_id=None) -> None:
-    """The single-item guard (permission, self, owner, hierarchy), with the
-    batch id carried onto the denial's audit row."""
-    try:
-        policies.check_user_action(actor, user, permission, action=action, verb=verb, past=past)
-    except policies.PolicyDenied as exc:
-        exc.batch_id = batch_id
-        raise
-
-
 def _refuse_if_deleted(user, *, verb: str) -> None:
     if user.deleted_at is not None:
         raise ValidationError(
@@ -230,16 +214,19 @@ def _validate_changed_email(email: str, user) -> str:
 
 
 @service
-def user_update(*, actor, user, name=None, email=None, phone=None, metadata=None) -> User:
+def user_update(
+    *, actor, user, name=None, email=None, phone=None, metadata=None, current_password=None
+) -> User:
     """Edit a profile. Changing the email checks it is unused (any case),
     marks it unverified, kills outstanding tokens and tells the old address.
-    Guards: users:update; on someone else also owner protection and
-    hierarchy (your own profile is yours to edit)."""
+    Guards: `check_can_update_profile` for name, phone and metadata;
+    `check_can_change_email` when the address changes (your own needs a
+    fresh proof: through an API key, `current_password`)."""
     action = "accounts.user.updated"
-    if actor is not None and actor.pk == user.pk:
-        policies.check_permission(actor, "users:update", action=action, target=user)
-    else:
-        _guard(actor, user, "users:update", action=action, verb="edit", past="edited")
+    if name is not None or phone is not None or metadata is not None:
+        policies.check_can_update_profile(actor, user)
+    if email is not None and normalize_email(email) != user.email:
+        policies.check_can_change_email(actor, user, password=current_password)
     user = lock_user(user)
     before = {
         "name": user.name,
@@ -289,9 +276,12 @@ def email_change_notify(user, *, old_email: str, actor) -> None:
     email_verification_send(user=user, actor=actor)
 
 
-def _end_access(user) -> None:
+def _end_access(user, *, reason: str) -> None:
+    """Banning, disabling or deleting ends every way in for good: sessions,
+    one-time links and API keys (a restore or unban does not revive them)."""
     sessions_end_all(user)
     tokens_revoke_all(user)
+    api_keys_revoke_all(user, reason=reason)
 
 
 def ban_end(until) -> datetime:
@@ -308,7 +298,7 @@ def ban_end(until) -> datetime:
 def user_ban(*, actor, user, until=None, reason="", batch_id=None) -> User:
     """Ban until `until` (None: permanently). Ends sessions, kills tokens."""
     action = "accounts.user.banned"
-    _guard(actor, user, "users:ban", action=action, verb="ban", past="banned", batch_id=batch_id)
+    policies.check_can_ban(actor, user, batch_id=batch_id)
     end = ban_end(until)
     user = lock_user(user)
     _refuse_if_deleted(user, verb="ban")
@@ -319,7 +309,7 @@ def user_ban(*, actor, user, until=None, reason="", batch_id=None) -> User:
     changes = {"banned_until": [user.banned_until, end], "ban_reason": [user.ban_reason, reason]}
     user.banned_until, user.ban_reason = end, reason
     user.save(update_fields=["banned_until", "ban_reason", "updated_at"])
-    _end_access(user)
+    _end_access(user, reason="banned")
     audit.record(
         action, actor=actor, target=user, reason=reason, changes=changes, batch_id=batch_id
     )
@@ -329,9 +319,7 @@ def user_ban(*, actor, user, until=None, reason="", batch_id=None) -> User:
 @service
 def user_unban(*, actor, user, reason="", batch_id=None) -> User:
     action = "accounts.user.unbanned"
-    _guard(
-        actor, user, "users:ban", action=action, verb="unban", past="unbanned", batch_id=batch_id
-    )
+    policies.check_can_unban(actor, user, batch_id=batch_id)
     user = lock_user(user)
     if user.banned_until is None:
         return user
@@ -347,15 +335,7 @@ def user_unban(*, actor, user, reason="", batch_id=None) -> User:
 @service
 def user_disable(*, actor, user, reason="", batch_id=None) -> User:
     action = "accounts.user.disabled"
-    _guard(
-        actor,
-        user,
-        "users:disable",
-        action=action,
-        verb="disable",
-        past="disabled",
-        batch_id=batch_id,
-    )
+    policies.check_can_disable(actor, user, batch_id=batch_id)
     user = lock_user(user)
     _refuse_if_deleted(user, verb="disable")
     if user.disabled_at is not None:
@@ -364,7 +344,7 @@ def user_disable(*, actor, user, reason="", batch_id=None) -> User:
     now = timezone.now()
     user.disabled_at = now
     user.save(update_fields=["disabled_at", "updated_at"])
-    _end_access(user)
+    _end_access(user, reason="disabled")
     audit.record(
         action,
         actor=actor,
@@ -379,15 +359,7 @@ def user_disable(*, actor, user, reason="", batch_id=None) -> User:
 @service
 def user_enable(*, actor, user, reason="", batch_id=None) -> User:
     action = "accounts.user.enabled"
-    _guard(
-        actor,
-        user,
-        "users:disable",
-        action=action,
-        verb="enable",
-        past="enabled",
-        batch_id=batch_id,
-    )
+    policies.check_can_enable(actor, user, batch_id=batch_id)
     user = lock_user(user)
     if user.disabled_at is None:
         return user
@@ -404,15 +376,7 @@ def user_enable(*, actor, user, reason="", batch_id=None) -> User:
 def user_force_password_change(*, actor, user, batch_id=None) -> User:
     """The user must choose a new password at their next sign-in."""
     action = "accounts.user.password_change_forced"
-    _guard(
-        actor,
-        user,
-        "users:update",
-        action=action,
-        verb="force a password change on",
-        past="forced to change password",
-        batch_id=batch_id,
-    )
+    policies.check_can_force_password_change(actor, user, batch_id=batch_id)
     user = lock_user(user)
     if user.must_change_password:
         return user
@@ -433,9 +397,7 @@ def user_delete(*, actor, user, reason="", batch_id=None) -> User:
     """Soft delete: the user cannot sign in, disappears from the default
     list and can be restored for RESTORE_WINDOW."""
     action = "accounts.user.deleted"
-    _guard(
-        actor, user, "users:delete", action=action, verb="delete", past="deleted", batch_id=batch_id
-    )
+    policies.check_can_delete(actor, user, batch_id=batch_id)
     user = lock_user(user)
     if user.deleted_at is not None:
         return user
@@ -443,7 +405,7 @@ def user_delete(*, actor, user, reason="", batch_id=None) -> User:
     now = timezone.now()
     user.deleted_at = now
     user.save(update_fields=["deleted_at", "updated_at"])
-    _end_access(user)
+    _end_access(user, reason="deleted")
     audit.record(
         action,
         actor=actor,
@@ -462,15 +424,7 @@ def restore_deadline(user):
 @service
 def user_restore(*, actor, user, reason="", batch_id=None) -> User:
     action = "accounts.user.restored"
-    _guard(
-        actor,
-        user,
-        "users:delete",
-        action=action,
-        verb="restore",
-        past="restored",
-        batch_id=batch_id,
-    )
+    policies.check_can_restore(actor, user, batch_id=batch_id)
     user = lock_user(user)
     if user.deleted_at is None:
         return user
@@ -493,7 +447,7 @@ def user_hard_delete(*, actor, user, confirm_email) -> None:
     """Erase the user for good, after the actor typed their email. The
     audit row is written first, while the user still exists."""
     action = "accounts.user.erased"
-    _guard(actor, user, "users:delete", action=action, verb="delete", past="deleted")
+    policies.check_can_erase(actor, user)
     user = lock_user(user)
     if normalize_email(confirm_email) != user.email:
         raise ValidationError(
@@ -514,7 +468,7 @@ def user_hard_delete(*, actor, user, confirm_email) -> None:
 def user_list_exported(*, actor, filters: dict) -> None:
     """Record a CSV export of the users list (what was exported, by whom)."""
     action = "accounts.users.exported"
-    policies.check_permission(actor, "users:export", action=action)
+    policies.check_can_export_users(actor)
     audit.record(
         action,
         actor=actor,
@@ -529,7 +483,7 @@ def user_data_exported(*, actor, user) -> dict:
     from accounts.selectors import user_data_export
 
     action = "accounts.user.data_exported"
-    policies.check_permission(actor, "users:export", action=action, target=user)
+    policies.check_can_export_user(actor, user)
     data = user_data_export(user)
     audit.record(action, actor=actor, target=user)
     return data

@@ -445,6 +445,7 @@ def mfa_remove(request, factor_id):
 
 
 @signed_in
+@reauth_required
 @require_http_methods(["GET", "POST"])
 def session_end(request, pk):
     session = get_object_or_404(UserSession, pk=pk, user=request.user, ended_at__isnull=True)
@@ -464,6 +465,7 @@ def session_end(request, pk):
 
 
 @signed_in
+@reauth_required
 @require_http_methods(["GET", "POST"])
 def sessions_end_others(request):
     if request.method == "GET":

@@ -6,11 +6,11 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import path
+from django.urls import path, reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.models import ApiKey
-from accounts.reauth import reauth_required
+from accounts.reauth import reauth_required, reauth_url
 from accounts.services import api_keys as key_services
 from rbac.decorators import forbidden, permission_required
 from rbac.permissions import CATALOG, TEMPLATES, grouped
@@ -88,6 +88,9 @@ def key_revoke(request, key_id):
     try:
         key_services.api_key_revoke(actor=request.user, key=key)
     except PolicyDenied as exc:
+        if exc.code == "reauthentication_required":
+            # One of your own other keys: prove it is you, then revoke again.
+            return redirect(reauth_url(reverse("api_keys:list")))
         return forbidden(request, message=exc.message)
     messages.success(request, f"The key “{key.name}” was revoked. Requests using it now get 401.")
     return redirect("api_keys:list")

@@ -283,6 +283,7 @@ _INVITE_TITLES = {
     "revoked": "This invitation was withdrawn",
     "expired": "This invitation has expired",
     "inactive": "This invitation cannot be used",
+    "outdated": "This invitation needs to be sent again",
 }
 
 

@@ -14,7 +14,6 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from django import forms as django_forms
 from django.contrib import messages
 from django.core.exceptions import TooManyFieldsSent, ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
@@ -30,6 +29,7 @@ from accounts.forms import (
     BanForm,
     BatchForm,
     HardDeleteForm,
+    NoFieldsForm,
     ReasonForm,
     UserCreateForm,
     UserEditForm,
@@ -177,7 +177,9 @@ class StatusAction:
     title: str
     button: str
     form: type
-    call: Callable
+    # The single action (a service function; the form's `service_kwargs()`
+    # supplies its arguments besides actor and user).
+    service: Callable
     done: str
     danger: bool = True
     description: str = ""
@@ -198,10 +200,6 @@ class StatusAction:
         }[self.name]
 
 
-class _NoFields(django_forms.Form):
-    pass
-
-
 STATUS_ACTIONS = {
     a.name: a
     for a in [
@@ -211,9 +209,7 @@ STATUS_ACTIONS = {
             "Ban user",
             "Ban",
             BanForm,
-            lambda actor, user, d: user_services.user_ban(
-                actor=actor, user=user, until=d["ban_until"], reason=d["reason"]
-            ),
+            user_services.user_ban,
             "{email} is banned.",
             description="A banned user cannot sign in. Their sessions end now and "
             "outstanding links stop working.",
@@ -224,9 +220,7 @@ STATUS_ACTIONS = {
             "Unban user",
             "Unban",
             ReasonForm,
-            lambda actor, user, d: user_services.user_unban(
-                actor=actor, user=user, reason=d["reason"]
-            ),
+            user_services.user_unban,
             "{email} is no longer banned.",
             danger=False,
             description="The user can sign in again.",
@@ -237,9 +231,7 @@ STATUS_ACTIONS = {
             "Disable user",
             "Disable",
             ReasonForm,
-            lambda actor, user, d: user_services.user_disable(
-                actor=actor, user=user, reason=d["reason"]
-            ),
+            user_services.user_disable,
             "{email} is disabled.",
             description="A disabled user cannot sign in until enabled again. Their sessions "
             "end now.",
@@ -250,20 +242,18 @@ STATUS_ACTIONS = {
             "Enable user",
             "Enable",
             ReasonForm,
-            lambda actor, user, d: user_services.user_enable(
-                actor=actor, user=user, reason=d["reason"]
-            ),
+            user_services.user_enable,
             "{email} is enabled.",
             danger=False,
             description="The user can sign in again.",
         ),
         StatusAction(
             "force-password-change",
-            "users:update",
+            "users:reset-password",
             "Force a password change",
             "Force password change",
-            _NoFields,
-            lambda actor, user, d: user_services.user_force_password_change(actor=actor, user=user),
+            NoFieldsForm,
+            user_services.user_force_password_change,
             "{email} must choose a new password at the next sign-in.",
             danger=False,
             description="The user keeps signing in with the current password once more, "
@@ -275,9 +265,7 @@ STATUS_ACTIONS = {
             "Delete user",
             "Delete",
             ReasonForm,
-            lambda actor, user, d: user_services.user_delete(
-                actor=actor, user=user, reason=d["reason"]
-            ),
+            user_services.user_delete,
             "{email} is deleted. You can restore them for 30 days.",
             description="The user cannot sign in and disappears from the list. You can "
             "restore them within 30 days.",
@@ -288,9 +276,7 @@ STATUS_ACTIONS = {
             "Restore user",
             "Restore",
             ReasonForm,
-            lambda actor, user, d: user_services.user_restore(
-                actor=actor, user=user, reason=d["reason"]
-            ),
+            user_services.user_restore,
             "{email} is restored.",
             danger=False,
             description="The user comes back with the status they had before.",
@@ -301,9 +287,7 @@ STATUS_ACTIONS = {
             "Delete permanently",
             "Delete permanently",
             HardDeleteForm,
-            lambda actor, user, d: user_services.user_hard_delete(
-                actor=actor, user=user, confirm_email=d["confirm_email"]
-            ),
+            user_services.user_hard_delete,
             "{email} is permanently deleted.",
             description="This erases the user and everything attached to them. The audit "
             "log keeps its record. This cannot be undone.",
@@ -412,6 +396,12 @@ def user_edit(request, pk):
         "metadata": json.dumps(subject.metadata, indent=2) if subject.metadata else "",
     }
     form = UserEditForm(request.POST or None, initial=initial)
+    if request.user.pk == subject.pk:
+        form.fields["email"].disabled = True
+        form.fields["email"].help_text = "Change your own address on your account page."
+    elif not user_can_act_on(request.user, subject, "users:update-email"):
+        form.fields["email"].disabled = True
+        form.fields["email"].help_text = "Changing the address needs users:update-email."
     status = 200
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -470,7 +460,7 @@ def _make_action_view(spec: StatusAction):
         if request.method == "POST" and form.is_valid():
             email = subject.email
             try:
-                spec.call(request.user, subject, form.cleaned_data)
+                spec.service(actor=request.user, user=subject, **form.service_kwargs())
             except Http404:
                 return _gone(request)
             except PolicyDenied as exc:

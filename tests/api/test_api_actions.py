@@ -9,7 +9,7 @@ import pytest
 
 from accounts.models import Invitation, OutboundEmail, User, UserSession
 from audit.models import AuditEvent
-from tests.conftest import make_user
+from tests.conftest import STRONG_PASSWORD, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -237,7 +237,12 @@ def test_api_keys_create_list_revoke(call, k):
     assert status == 201 and body["key"].startswith("hv_")
     new_headers = {"HTTP_AUTHORIZATION": f"Bearer {body['key']}"}
     assert call("get", "/api/admin/users", new_headers)[0] == 200
-    assert call("delete", f"/api/admin/api-keys/{body['id']}", k)[0] == 204
+    # Another credential of the key's own user: the person's password too.
+    status, refused, _ = call("delete", f"/api/admin/api-keys/{body['id']}", k)
+    assert (status, refused["error"]) == (403, "reauthentication_required")
+    assert call("get", "/api/admin/users", new_headers)[0] == 200
+    password = {"current_password": STRONG_PASSWORD}
+    assert call("delete", f"/api/admin/api-keys/{body['id']}", k, password)[0] == 204
     assert call("get", "/api/admin/users", new_headers)[0] == 401
 
 

@@ -69,7 +69,13 @@ def test_revoking_a_key_from_the_page(client_for, owner):
     from accounts.services.api_keys import api_key_create
 
     key, _ = api_key_create(actor=owner, name="old", template="viewer")
-    response = client_for(owner).post(f"/api-keys/{key.pk}/revoke/")
+    client = client_for(owner)
+    # Another credential of your own: confirm your password first.
+    response = client.post(f"/api-keys/{key.pk}/revoke/")
+    assert response.status_code == 302 and "/account/reauthenticate/" in response["Location"]
+    assert ApiKey.objects.get().status == "active"
+    reauthenticate(client)
+    response = client.post(f"/api-keys/{key.pk}/revoke/")
     assert response.status_code == 302
     assert ApiKey.objects.get().status == "revoked"
 

@@ -8,6 +8,7 @@ import pytest
 from accounts.models import User
 from audit.models import AuditEvent
 from rbac.permissions import TEMPLATES
+from tests.conftest import STRONG_PASSWORD
 
 pytestmark = pytest.mark.django_db
 
@@ -127,8 +128,12 @@ def test_transfer_by_a_non_super_user_is_403(call, admin_user, key_for, viewer):
 
 
 def test_transfer_by_the_super_user_is_200(call, owner_key, owner, admin_user):
+    # A key is not the person: the owner's password comes with the request.
     status, body, _ = call(
-        "post", f"{USERS}/transfer-super", owner_key, {"target_user_id": str(admin_user.pk)}
+        "post",
+        f"{USERS}/transfer-super",
+        owner_key,
+        {"target_user_id": str(admin_user.pk), "password": STRONG_PASSWORD},
     )
     assert status == 200
     assert body["is_super"] is True and body["id"] == str(admin_user.pk)
