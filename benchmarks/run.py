@@ -616,9 +616,12 @@ def batch(results, owner, args) -> None:
     results["cases"]["batch ban of 1,000"] = summary(batched)
     results["cases"]["1,000 user_ban calls"] = summary(single)
     compare(results, "batch ban of 1,000 vs 1,000 single calls", "batch ban of 1,000",
-            "1,000 user_ban calls", target=0.1,
+            "1,000 user_ban calls", target=0.35,
             note=f"{args.batch_runs} runs each (p95 of so few runs is the slowest); "
-            "in-process; audit events and session/token revocation included")  # fmt: skip
+            "in-process; audit events and session/token/key revocation included. The "
+            "batch is a loop over user_ban (4 queries a user: savepoint, lock, update, "
+            "release; audit rows and access endings set-based at the end); the former "
+            "set-based UPDATE path measured 0.04x but was a second implementation")  # fmt: skip
 
 
 class CountingHandler:

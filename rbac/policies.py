@@ -8,6 +8,9 @@ sentence people can read. Anything unknown is denied (fail closed).
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 from django.core.exceptions import PermissionDenied
 
 from rbac.credentials import credential_of
@@ -317,11 +320,32 @@ def role_managers_remaining(*, exclude_user_ids=(), role_overrides=None) -> int:
     return User.objects.filter(Q(pk__in=via_role) | Q(pk__in=via_grant)).count()
 
 
+# Inside `owner_status_fixed()`: the answer of `owner_is_active`, once asked.
+_owner_active: ContextVar[list | None] = ContextVar("owner_active", default=None)
+
+
 def owner_is_active() -> bool:
     from accounts.models import User
 
+    memo = _owner_active.get()
+    if memo:
+        return memo[0]
     owner = User.objects.filter(is_owner=True).first()
-    return owner is not None and owner.is_active
+    active = owner is not None and owner.is_active
+    if memo is not None:
+        memo.append(active)
+    return active
+
+
+@contextmanager
+def owner_status_fixed():
+    """Ask the database once whether the owner can act, for a block of
+    actions that cannot change it (a batch never acts on the owner)."""
+    token = _owner_active.set([])
+    try:
+        yield
+    finally:
+        _owner_active.reset(token)
 
 
 def check_last_manager(

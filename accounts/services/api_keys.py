@@ -109,6 +109,13 @@ def api_key_revoke(*, actor, key: ApiKey, current_password: str | None = None) -
     return key
 
 
+def api_keys_revoke_for_users(user_ids, *, reason: str) -> int:
+    """`api_keys_revoke_all` for many users at once (batch actions)."""
+    return ApiKey.objects.filter(user_id__in=list(user_ids), revoked_at__isnull=True).update(
+        revoked_at=timezone.now(), revoked_reason=reason[:100]
+    )
+
+
 def api_keys_revoke_all(user, *, reason: str) -> int:
     """Revoke every live key of `user` for good, with the reason shown in
     the keys list ("banned", "deleted", "disabled", "no management

@@ -29,6 +29,7 @@ from django.utils import timezone
 from accounts.models import BatchJob, User
 from accounts.services.users import (
     RESTORE_WINDOW,
+    access_endings_collected,
     ban_end,
     user_ban,
     user_delete,
@@ -295,7 +296,7 @@ def batch_run(*, actor, action, user_ids, params=None, dry_run=False, batch_id=N
         )
     guard_kwargs = {"role": role} if role is not None else {}
     denials: list[policies.PolicyDenied] = []
-    with audit.deferred():
+    with audit.deferred(), access_endings_collected(), policies.owner_status_fixed():
         for pk in ids:
             user = users.get(pk)
             if user is None:

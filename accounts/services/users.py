@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 
 from django.contrib.auth.password_validation import validate_password
@@ -12,11 +14,11 @@ from django.core.validators import validate_email
 from django.utils import timezone
 
 from accounts.models import User, normalize_email
-from accounts.services.api_keys import api_keys_revoke_all
+from accounts.services.api_keys import api_keys_revoke_all, api_keys_revoke_for_users
 from accounts.services.common import diff, lock_user
 from accounts.services.emails import email_queue
-from accounts.services.sessions import sessions_end_all
-from accounts.services.tokens import tokens_revoke_all
+from accounts.services.sessions import sessions_end_all, sessions_end_for_users
+from accounts.services.tokens import tokens_revoke_all, tokens_revoke_for_users
 from audit import services as audit
 from handover.services import service
 from rbac import policies
@@ -276,12 +278,43 @@ def email_change_notify(user, *, old_email: str, actor) -> None:
     email_verification_send(user=user, actor=actor)
 
 
+# Inside `access_endings_collected()`: {reason: [user ids]} still to end.
+_collected_endings: ContextVar[dict | None] = ContextVar("access_endings", default=None)
+
+
 def _end_access(user, *, reason: str) -> None:
     """Banning, disabling or deleting ends every way in for good: sessions,
-    one-time links and API keys (a restore or unban does not revive them)."""
+    one-time links and API keys (a restore or unban does not revive them).
+    Inside `access_endings_collected()` the ending waits for the block's
+    end, in the same transaction."""
+    collected = _collected_endings.get()
+    if collected is not None:
+        collected.setdefault(reason, []).append(user.pk)
+        return
     sessions_end_all(user)
     tokens_revoke_all(user)
     api_keys_revoke_all(user, reason=reason)
+
+
+@contextmanager
+def access_endings_collected():
+    """End the access of every user the block's actions end (`_end_access`)
+    with three set-based statements at its end instead of three per user --
+    a batch's loop of single actions. The caller's transaction must enclose
+    the block."""
+    if _collected_endings.get() is not None:
+        yield
+        return
+    token = _collected_endings.set({})
+    try:
+        yield
+        collected = _collected_endings.get()
+    finally:
+        _collected_endings.reset(token)
+    for reason, user_ids in collected.items():
+        sessions_end_for_users(user_ids)
+        tokens_revoke_for_users(user_ids)
+        api_keys_revoke_for_users(user_ids, reason=reason)
 
 
 def ban_end(until) -> datetime:

@@ -125,9 +125,8 @@ def _key_headers(user, scopes) -> dict:
 def _observe(marker: int, target, code: str):
     events = list(AuditEvent.objects.filter(id__gt=marker).order_by("id"))
     for event in events:
-        if event.outcome == "success" and event.action == code:
-            if event.target_id == str(target.pk):
-                return ("allowed", code, tuple(sorted(event.changes)))
+        if (event.outcome, event.action, event.target_id) == ("success", code, str(target.pk)):
+            return ("allowed", code, tuple(sorted(event.changes)))
     for event in events:
         if event.outcome == "denied":
             return ("refused", event.reason.split(":", 1)[0])
