@@ -294,3 +294,12 @@ def test_the_editor_edits_profiles_only(editor, member):
         "Mona M.",
         False,
     )
+
+
+def test_an_invitation_to_an_active_account_is_a_conflict(client, owner, member):
+    _k, headers = _key(owner, sorted(TEMPLATES["full_access"]["permissions"]))
+    status, body = _call(client, "post", "/api/admin/invitations", headers, {"email": member.email})
+    assert (status, body["error"]) == (409, "user_exists")
+    assert body["detail"] == (
+        "member@example.com already has an account. Manage it from the Users page instead."
+    )
