@@ -1,0 +1,68 @@
+"""Guards. Services call these before they change anything, so every entry
+point -- page, fragment, API, batch, Django admin, task, command -- obeys
+them. `check_can_<action>` is the one named guard of each action (in
+`accounts` for acting on user accounts, in `access` for keys, invitations,
+roles, grants and ownership); `base` holds what they are made of.
+
+Predicates (`user_can_*`) answer yes/no for templates that hide what the
+user cannot do; `check_*` functions raise `PolicyDenied` with a code and a
+sentence people can read. Anything unknown is denied (fail closed).
+"""
+
+from rbac.policies.access import (  # noqa: F401 (the package's names)
+    access_change_denial,
+    check_can_assign_role,
+    check_can_change_grants,
+    check_can_create_api_key,
+    check_can_create_role,
+    check_can_delete_role,
+    check_can_edit_role,
+    check_can_invite,
+    check_can_remove_role,
+    check_can_revoke_api_key,
+    check_can_revoke_invitation,
+    check_can_transfer_ownership,
+    invitation_still_grantable,
+)
+from rbac.policies.accounts import (  # noqa: F401 (the package's names)
+    check_can_ban,
+    check_can_change_email,
+    check_can_change_own_email,
+    check_can_create_user,
+    check_can_delete,
+    check_can_disable,
+    check_can_enable,
+    check_can_end_sessions,
+    check_can_erase,
+    check_can_export_user,
+    check_can_export_users,
+    check_can_force_password_change,
+    check_can_regenerate_recovery_codes,
+    check_can_remove_mfa,
+    check_can_reset_password,
+    check_can_restore,
+    check_can_scrub_audit,
+    check_can_unban,
+    check_can_update_profile,
+)
+from rbac.policies.base import (  # noqa: F401 (the package's names)
+    PolicyDenied,
+    check_escalation,
+    check_fresh_proof,
+    check_hierarchy,
+    check_last_manager,
+    check_not_owner,
+    check_not_self,
+    check_permission,
+    check_self_service,
+    check_user_action,
+    missing_permissions,
+    owner_is_active,
+    owner_status_fixed,
+    permissions_of,
+    role_managers_remaining,
+    user_can_act_on,
+    user_can_act_on_self,
+    user_can_manage_user,
+    user_has,
+)

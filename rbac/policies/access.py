@@ -1,0 +1,268 @@
+"""Named guards for handing out and taking back access: API keys,
+invitations, roles, direct grants and ownership."""
+
+from __future__ import annotations
+
+from rbac.credentials import credential_of
+from rbac.permissions import CATALOG, ROLE_MANAGER_PERMISSION
+from rbac.policies.base import (
+    PolicyDenied,
+    _deny,
+    _is_active_actor,
+    _wanted,
+    check_escalation,
+    check_fresh_proof,
+    check_hierarchy,
+    check_last_manager,
+    check_not_owner,
+    check_permission,
+    check_self_service,
+    missing_permissions,
+    permissions_of,
+    user_can_manage_user,
+)
+from rbac.selectors import prime_permissions
+
+
+def check_can_create_api_key(actor, owner, scopes) -> None:
+    """Scopes within the actor's own permissions; a key for someone else
+    follows the hierarchy and never goes to the owner."""
+    action = "accounts.api_key.created"
+    check_permission(actor, "api-keys:create", action=action)
+    if owner is not None and owner.pk != actor.pk:
+        check_not_owner(actor, owner, action=action, verb="given keys by others")
+        check_hierarchy(actor, owner, action=action)
+    check_escalation(actor, scopes, action=action, target=owner)
+
+
+def check_can_revoke_api_key(actor, key, *, password: str | None = None) -> None:
+    """Someone else's key: api-keys:delete, owner protection and the
+    hierarchy over its user. Your own: the key making the request may
+    always revoke itself; any other credential of yours needs a fresh
+    proof (and, through a key, its scope)."""
+    action = "accounts.api_key.revoked"
+    if actor is not None and key.user_id == actor.pk:
+        if credential_of(actor).key_id == key.pk:
+            return
+        check_self_service(actor, "api-keys:delete", action=action, password=password)
+        return
+    check_permission(actor, "api-keys:delete", action=action, target=key)
+    check_not_owner(actor, key.user, action=action, verb="deprived of keys by others")
+    check_hierarchy(actor, key.user, action=action)
+
+
+def check_can_invite(actor, *, email: str, roles=(), grants=(), account=None, action=None) -> None:
+    """Invitations create or complete an account, so inviting is granting:
+    escalation over everything the account will hold once it accepts (the
+    invitation's roles and grants, and whatever a pending `account` already
+    holds) and, for an existing pending account, the hierarchy over it."""
+    action = action or "accounts.invitation.created"
+    target = account if account is not None else _invitation_target(email)
+    check_permission(actor, "invitations:create", action=action, target=target)
+    wanted = _wanted(roles, grants)
+    if account is not None:
+        check_not_owner(actor, account, action=action, verb="invited again")
+        wanted |= permissions_of(account)
+        check_escalation(actor, wanted, action=action, target=account)
+        if not actor.is_owner and not permissions_of(account) < permissions_of(actor):
+            check_hierarchy(actor, account, action=action)
+        return
+    check_escalation(actor, wanted, action=action, target=target)
+
+
+def check_can_revoke_invitation(actor, invitation) -> None:
+    check_permission(
+        actor,
+        "invitations:revoke",
+        action="accounts.invitation.revoked",
+        target=_invitation_target(invitation.email, invitation.pk),
+    )
+
+
+def invitation_still_grantable(invitation, account) -> bool:
+    """At acceptance: could the inviter, as they are now, still grant all
+    the account will hold? Roles given to a pending account after it was
+    invited, or an inviter demoted since, make the link worthless."""
+    inviter = invitation.invited_by
+    if inviter is None or not inviter.is_active:
+        return False
+    wanted = _wanted(invitation.roles.all(), invitation.permissions) | permissions_of(account)
+    return not missing_permissions(inviter, wanted)
+
+
+def check_can_create_role(actor, permissions) -> None:
+    action = "rbac.role.created"
+    check_permission(actor, "roles:create", action=action)
+    check_escalation(actor, permissions, action=action)
+
+
+def _members_out_of_reach(actor, members) -> list:
+    if actor is not None and actor.is_owner:
+        return []
+    prime_permissions(members)
+    return [m for m in members if not user_can_manage_user(actor, m)]
+
+
+def _check_role_members(actor, role, members, *, action: str, verb: str) -> None:
+    """Changing a role's permissions acts on each of its members."""
+    out_of_reach = _members_out_of_reach(actor, members)
+    if out_of_reach:
+        count = len(out_of_reach)
+        raise _deny(
+            "hierarchy",
+            f"You cannot {verb} this role: {count} of its members "
+            f"{'is a user' if count == 1 else 'are users'} you cannot manage "
+            "(yourself, the owner, or users with as much access as you).",
+            action=action,
+            actor=actor,
+            target=role,
+        )
+
+
+def check_can_edit_role(actor, role, *, new_permissions=None, members=()) -> None:
+    """roles:update; the owner role is fixed; escalation over every
+    permission added or removed; a change of permissions acts on every
+    member (hierarchy); last-manager."""
+    action = "rbac.role.updated"
+    check_permission(actor, "roles:update", action=action, target=role)
+    if role.slug == "owner":
+        raise _deny(
+            "owner_role",
+            "The owner role always holds every permission and cannot be changed.",
+            action=action,
+            actor=actor,
+            target=role,
+        )
+    if new_permissions is None or set(new_permissions) == set(role.permissions):
+        return
+    check_escalation(
+        actor, set(new_permissions) ^ set(role.permissions), action=action, target=role
+    )
+    _check_role_members(actor, role, members, action=action, verb="change the permissions of")
+    if ROLE_MANAGER_PERMISSION in role.permissions and ROLE_MANAGER_PERMISSION not in set(
+        new_permissions
+    ):
+        check_last_manager(
+            actor, action=action, target=role, role_overrides={role.pk: list(new_permissions)}
+        )
+
+
+def check_can_delete_role(actor, role, *, members=()) -> None:
+    action = "rbac.role.deleted"
+    check_permission(actor, "roles:delete", action=action, target=role)
+    if role.is_builtin:
+        raise _deny(
+            "builtin_role",
+            f"{role.name} is a built-in role and cannot be deleted.",
+            action=action,
+            actor=actor,
+            target=role,
+        )
+    check_escalation(actor, role.permissions, action=action, target=role)
+    _check_role_members(actor, role, members, action=action, verb="delete")
+    if ROLE_MANAGER_PERMISSION in role.permissions:
+        check_last_manager(actor, action=action, target=role, role_overrides={role.pk: []})
+
+
+def _check_access_change(actor, user, permission: str, *, action: str, what: str, batch_id=None):
+    check_permission(actor, permission, action=action, target=user, batch_id=batch_id)
+    if actor.pk == user.pk:
+        raise _deny(
+            "self_action",
+            f"You cannot change your own {what}.",
+            action=action,
+            actor=actor,
+            target=user,
+            batch_id=batch_id,
+        )
+    if user.is_owner:
+        raise _deny(
+            "owner_protected",
+            f"The owner's {what} cannot be changed; ownership can only be transferred.",
+            action=action,
+            actor=actor,
+            target=user,
+            batch_id=batch_id,
+        )
+    check_hierarchy(actor, user, action=action, batch_id=batch_id)
+
+
+def access_change_denial(actor, user, permission: str, *, what: str) -> str:
+    """Why `actor` may not change `user`'s roles (permission roles:assign,
+    what "roles") or grants (permissions:grant, "permissions"), in the
+    guard's words; "" when they may. For pages that explain before acting."""
+    try:
+        _check_access_change(actor, user, permission, action="", what=what)
+    except PolicyDenied as exc:
+        return exc.message
+    return ""
+
+
+def check_can_assign_role(actor, user, role, *, batch_id=None) -> None:
+    action = "rbac.user_role.assigned"
+    _check_access_change(
+        actor, user, "roles:assign", action=action, what="roles", batch_id=batch_id
+    )
+    if role.slug == "owner":
+        raise _deny(
+            "owner_role",
+            "The owner role cannot be assigned; the owner can transfer ownership instead.",
+            action=action,
+            actor=actor,
+            target=user,
+            batch_id=batch_id,
+        )
+    check_escalation(actor, role.permissions, action=action, target=user, batch_id=batch_id)
+
+
+def check_can_remove_role(actor, user, role, *, batch_id=None) -> None:
+    _check_access_change(
+        actor,
+        user,
+        "roles:assign",
+        action="rbac.user_role.removed",
+        what="roles",
+        batch_id=batch_id,
+    )
+
+
+def check_can_change_grants(actor, user, *, grant=(), revoke=()) -> None:
+    action = "rbac.user.permissions_updated"
+    _check_access_change(actor, user, "permissions:grant", action=action, what="permissions")
+    check_escalation(actor, set(grant) | set(revoke), action=action, target=user)
+
+
+def check_can_transfer_ownership(actor, target, *, password: str | None = None) -> None:
+    """Only the owner, with a fresh proof: the password in the dashboard
+    form, or through an API key that carries every permission *and* the
+    password in the request. A narrower owner key is refused."""
+    action = "rbac.ownership.transferred"
+    if not _is_active_actor(actor) or not actor.is_owner:
+        raise _deny(
+            "owner_only",
+            "Only the owner can transfer ownership.",
+            action=action,
+            actor=actor,
+            target=target,
+        )
+    if credential_of(actor).is_api_key:
+        missing = set(CATALOG) - permissions_of(actor)
+        if missing:
+            raise _deny(
+                "permission_denied",
+                "Only a full-access API key can transfer ownership; this one lacks: %s."
+                % ", ".join(sorted(missing)),
+                action=action,
+                actor=actor,
+                target=target,
+                missing=missing,
+            )
+    check_fresh_proof(actor, action=action, target=target, password=password)
+
+
+def _invitation_target(email: str, pk="") -> object:
+    """An audit target for an invitation that may not exist yet, without
+    importing the audit app (it imports this module)."""
+    from audit.services import Target  # audit -> handover.services -> policies
+
+    return Target("invitation", str(pk), email)

@@ -1,0 +1,229 @@
+"""Named guards for acting on user accounts: one per action, called first
+by the action's service (`user_ban` calls `check_can_ban`), so every entry
+point reaches the same check."""
+
+from __future__ import annotations
+
+from rbac.policies.base import (
+    _wanted,
+    check_escalation,
+    check_hierarchy,
+    check_not_owner,
+    check_not_self,
+    check_permission,
+    check_self_service,
+    check_user_action,
+)
+
+# --- named guards: one per action --------------------------------------------
+# Each action's service calls its guard first; every entry point (page,
+# fragment, API, batch, Django admin, task, command) reaches it through that
+# service. Dry runs and templates call the same guard or its predicate.
+
+
+def check_can_create_user(actor, *, roles=(), grants=()) -> None:
+    action = "accounts.user.created"
+    check_permission(actor, "users:create", action=action)
+    if roles:
+        check_permission(actor, "roles:assign", action=action)
+    if grants:
+        check_permission(actor, "permissions:grant", action=action)
+    check_escalation(actor, _wanted(roles, grants), action=action)
+
+
+def check_can_update_profile(actor, user) -> None:
+    """Name, phone and metadata. Your own with users:update (the account
+    page edits your own without it); anyone else's also by hierarchy."""
+    action = "accounts.user.updated"
+    if actor is not None and user is not None and actor.pk == user.pk:
+        check_permission(actor, "users:update", action=action, target=user)
+        return
+    check_user_action(actor, user, "users:update", action=action, verb="edit", past="edited")
+
+
+def check_can_change_email(actor, user, *, password: str | None = None) -> None:
+    """Someone else's address needs users:update-email and the hierarchy;
+    your own needs a fresh proof of the person (an account takeover step)."""
+    action = "accounts.user.updated"
+    if actor is not None and user is not None and actor.pk == user.pk:
+        check_self_service(actor, "users:update-email", action=action, password=password)
+        return
+    check_user_action(
+        actor,
+        user,
+        "users:update-email",
+        action=action,
+        verb="change the email address of",
+        past="given a new email address by others",
+    )
+
+
+def check_can_change_own_email(actor, *, password: str | None = None) -> None:
+    check_self_service(
+        actor, "users:update-email", action="accounts.email.changed", password=password
+    )
+
+
+def check_can_ban(actor, user, *, batch_id=None) -> None:
+    check_user_action(
+        actor,
+        user,
+        "users:ban",
+        action="accounts.user.banned",
+        verb="ban",
+        past="banned",
+        batch_id=batch_id,
+    )
+
+
+def check_can_unban(actor, user, *, batch_id=None) -> None:
+    check_user_action(
+        actor,
+        user,
+        "users:ban",
+        action="accounts.user.unbanned",
+        verb="unban",
+        past="unbanned",
+        batch_id=batch_id,
+    )
+
+
+def check_can_disable(actor, user, *, batch_id=None) -> None:
+    check_user_action(
+        actor,
+        user,
+        "users:disable",
+        action="accounts.user.disabled",
+        verb="disable",
+        past="disabled",
+        batch_id=batch_id,
+    )
+
+
+def check_can_enable(actor, user, *, batch_id=None) -> None:
+    check_user_action(
+        actor,
+        user,
+        "users:disable",
+        action="accounts.user.enabled",
+        verb="enable",
+        past="enabled",
+        batch_id=batch_id,
+    )
+
+
+def check_can_delete(actor, user, *, batch_id=None) -> None:
+    check_user_action(
+        actor,
+        user,
+        "users:delete",
+        action="accounts.user.deleted",
+        verb="delete",
+        past="deleted",
+        batch_id=batch_id,
+    )
+
+
+def check_can_restore(actor, user, *, batch_id=None) -> None:
+    check_user_action(
+        actor,
+        user,
+        "users:delete",
+        action="accounts.user.restored",
+        verb="restore",
+        past="restored",
+        batch_id=batch_id,
+    )
+
+
+def check_can_erase(actor, user) -> None:
+    check_user_action(
+        actor,
+        user,
+        "users:delete",
+        action="accounts.user.erased",
+        verb="delete",
+        past="deleted",
+    )
+
+
+def check_can_force_password_change(actor, user, *, batch_id=None) -> None:
+    check_user_action(
+        actor,
+        user,
+        "users:reset-password",
+        action="accounts.user.password_change_forced",
+        verb="force a password change on",
+        past="forced to change password",
+        batch_id=batch_id,
+    )
+
+
+def check_can_reset_password(actor, user, *, action: str) -> None:
+    """Setting a password directly, creating a reset token, sending a
+    sign-in link: each is a way into the account."""
+    check_user_action(
+        actor,
+        user,
+        "users:reset-password",
+        action=action,
+        verb="reset the password of",
+        past="reset",
+    )
+
+
+def check_can_end_sessions(actor, user, *, action: str, password: str | None = None) -> None:
+    """Another user's sessions: sessions:revoke and the hierarchy. Your own
+    other sessions: a fresh proof (and, through a key, its scope)."""
+    if actor is not None and user is not None and actor.pk == user.pk:
+        check_self_service(actor, "sessions:revoke", action=action, password=password)
+        return
+    check_user_action(
+        actor,
+        user,
+        "sessions:revoke",
+        action=action,
+        verb="end the sessions of",
+        past="signed out by someone else",
+    )
+
+
+def check_can_remove_mfa(actor, user, *, password: str | None = None) -> None:
+    action = "accounts.mfa.removed"
+    if actor is not None and user is not None and actor.pk == user.pk:
+        check_self_service(actor, "mfa:reset", action=action, password=password)
+        return
+    check_user_action(
+        actor,
+        user,
+        "mfa:reset",
+        action=action,
+        verb="remove a factor from",
+        past="stripped of a factor by someone else",
+    )
+
+
+def check_can_regenerate_recovery_codes(actor, *, password: str | None = None) -> None:
+    check_self_service(
+        actor, "mfa:reset", action="accounts.mfa.recovery_codes_regenerated", password=password
+    )
+
+
+def check_can_scrub_audit(actor, user, *, target=None) -> None:
+    """Erasing a deleted user's personal data from the audit log: users:delete
+    and the hierarchy over the user as if they were still active (a hard-
+    deleted user, gone from the table, is judged by the permission alone)."""
+    action = "audit.user.scrubbed"
+    check_permission(actor, "users:delete", action=action, target=target)
+    if user is not None:
+        check_not_self(actor, user, action=action, verb="scrub the audit trail of")
+        check_not_owner(actor, user, action=action, verb="scrubbed from the audit log")
+        check_hierarchy(actor, user, action=action)
+
+
+def check_can_export_user(actor, user) -> None:
+    check_permission(actor, "users:export", action="accounts.user.data_exported", target=user)
+
+
+def check_can_export_users(actor) -> None:
+    check_permission(actor, "users:export", action="accounts.users.exported")

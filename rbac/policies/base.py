@@ -1,0 +1,376 @@
+"""The building blocks of every guard: `PolicyDenied`, the predicates
+templates use, and the checks the named guards in `accounts` and `access`
+are made of (permission, escalation, self, owner, strict hierarchy, fresh
+proof, last manager).
+
+Predicates (`user_can_*`) answer yes/no for templates that hide what the
+user cannot do; `check_*` functions raise `PolicyDenied` with a code and a
+sentence people can read. Anything unknown is denied (fail closed).
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+from django.core.exceptions import PermissionDenied
+
+from rbac.credentials import credential_of
+from rbac.permissions import CATALOG, ROLE_MANAGER_PERMISSION
+from rbac.selectors import user_effective_permissions
+
+
+class PolicyDenied(PermissionDenied):
+    """A guard refused. `code` is stable for API clients; `message` is for
+    people; `missing` lists permissions the actor lacks, when that is why."""
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        action: str = "",
+        actor=None,
+        target=None,
+        missing=(),
+        batch_id=None,
+    ):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.action = action
+        self.actor = actor
+        self.target = target
+        self.missing = sorted(missing)
+        self.batch_id = batch_id
+        self.recorded = False
+
+    def __str__(self):
+        return self.message
+
+    def record(self) -> None:
+        from audit import services as audit
+
+        self.recorded = True
+        audit.record(
+            self.action or "rbac.denied",
+            actor=self.actor,
+            target=self.target,
+            outcome="denied",
+            reason=f"{self.code}: {self.message}",
+            changes={"missing": self.missing} if self.missing else {},
+            batch_id=self.batch_id,
+        )
+
+
+def permissions_of(user) -> frozenset[str]:
+    return user_effective_permissions(user)
+
+
+def missing_permissions(actor, wanted) -> set[str]:
+    """Permissions in `wanted` that `actor` does not hold. Unknown strings
+    are always missing: nobody holds a permission the catalog lacks."""
+    held = permissions_of(actor) if actor is not None else frozenset()
+    return {p for p in wanted if p not in held or p not in CATALOG}
+
+
+def _is_active_actor(actor) -> bool:
+    return actor is not None and getattr(actor, "is_authenticated", False) and actor.is_active
+
+
+def _wanted(roles, grants) -> set[str]:
+    """Everything roles (objects) and direct grants would give."""
+    wanted = set(grants or ())
+    for role in roles or ():
+        wanted.update(role.permissions)
+    return wanted
+
+
+# --- predicates -----------------------------------------------------------
+
+
+def user_has(actor, permission: str) -> bool:
+    return _is_active_actor(actor) and permission in permissions_of(actor)
+
+
+def user_can_manage_user(actor, user) -> bool:
+    """Hierarchy (seed 001's admin protection): the owner manages everyone
+    else; anyone else manages only users whose effective permissions are a
+    *strict* subset of their own, so peers -- two admins -- cannot act on
+    each other. The actor's permissions are those of the request (their
+    own narrowed by the credential's scopes)."""
+    if not _is_active_actor(actor) or user is None:
+        return False
+    if actor.pk == user.pk or user.is_owner:
+        return False
+    if actor.is_owner:
+        return True
+    return permissions_of(user) < permissions_of(actor)
+
+
+def user_can_act_on(actor, user, permission: str) -> bool:
+    return user_has(actor, permission) and user_can_manage_user(actor, user)
+
+
+def user_can_act_on_self(actor, permission: str) -> bool:
+    """A sensitive change to one's own account through this request's
+    credential: a session always (after re-authenticating); an API key only
+    when scoped for `permission` (and the request carries the password)."""
+    if not _is_active_actor(actor):
+        return False
+    return not credential_of(actor).is_api_key or permission in permissions_of(actor)
+
+
+# --- building blocks --------------------------------------------------------
+# The named guards below are made of these; services call the named guards.
+
+
+def _deny(code, message, *, action, actor, target=None, missing=(), batch_id=None):
+    return PolicyDenied(
+        code,
+        message,
+        action=action,
+        actor=actor,
+        target=target,
+        missing=missing,
+        batch_id=batch_id,
+    )
+
+
+def check_permission(actor, permission: str, *, action: str, target=None, batch_id=None) -> None:
+    if permission not in CATALOG:
+        raise _deny(
+            "unknown_permission",
+            f"No rule allows this action (unknown permission {permission}).",
+            action=action,
+            actor=actor,
+            target=target,
+            batch_id=batch_id,
+        )
+    if not _is_active_actor(actor):
+        raise _deny(
+            "not_authenticated",
+            "You must be signed in with an active account.",
+            action=action,
+            actor=actor,
+            target=target,
+            batch_id=batch_id,
+        )
+    if permission not in permissions_of(actor):
+        raise _deny(
+            "permission_denied",
+            f"You need the permission {permission} to do this.",
+            action=action,
+            actor=actor,
+            target=target,
+            missing=[permission],
+            batch_id=batch_id,
+        )
+
+
+def check_escalation(actor, wanted, *, action: str, target=None, batch_id=None) -> None:
+    """Nobody grants, assigns, invites with or scopes a key to a permission
+    they do not hold themselves."""
+    missing = missing_permissions(actor, wanted)
+    if missing:
+        raise _deny(
+            "escalation",
+            "You cannot grant permissions you do not hold: %s." % ", ".join(sorted(missing)),
+            action=action,
+            actor=actor,
+            target=target,
+            missing=missing,
+            batch_id=batch_id,
+        )
+
+
+def check_not_self(actor, user, *, action: str, verb: str, batch_id=None) -> None:
+    if actor is not None and user is not None and actor.pk == user.pk:
+        raise _deny(
+            "self_action",
+            f"You cannot {verb} yourself.",
+            action=action,
+            actor=actor,
+            target=user,
+            batch_id=batch_id,
+        )
+
+
+def check_not_owner(actor, user, *, action: str, verb: str, batch_id=None) -> None:
+    if user is not None and user.is_owner:
+        raise _deny(
+            "owner_protected",
+            f"The owner cannot be {verb}.",
+            action=action,
+            actor=actor,
+            target=user,
+            batch_id=batch_id,
+        )
+
+
+def check_hierarchy(actor, user, *, action: str, batch_id=None) -> None:
+    """Strict hierarchy: see `user_can_manage_user`."""
+    if actor is not None and actor.is_owner:
+        return
+    extra = permissions_of(user) - permissions_of(actor)
+    if extra:
+        raise _deny(
+            "hierarchy",
+            "You can only manage users whose permissions you also hold; "
+            "this user also has: %s." % ", ".join(sorted(extra)),
+            action=action,
+            actor=actor,
+            target=user,
+            missing=extra,
+            batch_id=batch_id,
+        )
+    if permissions_of(user) == permissions_of(actor):
+        raise _deny(
+            "peer",
+            "This user holds the same permissions as you; only someone with more access "
+            "(or the owner) can manage them.",
+            action=action,
+            actor=actor,
+            target=user,
+            batch_id=batch_id,
+        )
+
+
+def check_user_action(
+    actor, user, permission: str, *, action: str, verb: str, past: str, batch_id=None
+) -> None:
+    """Acting on another user: the permission, not yourself, not the owner,
+    strict hierarchy. `verb`/`past` word the refusal ("ban"/"banned")."""
+    check_permission(actor, permission, action=action, target=user, batch_id=batch_id)
+    check_not_self(actor, user, action=action, verb=verb, batch_id=batch_id)
+    check_not_owner(actor, user, action=action, verb=past, batch_id=batch_id)
+    check_hierarchy(actor, user, action=action, batch_id=batch_id)
+
+
+def check_fresh_proof(actor, *, action: str, target=None, password: str | None = None) -> None:
+    """A sensitive change to one's own account needs the person, not only a
+    credential: in the dashboard, a re-authentication within the window;
+    through an API key, the current password in the request."""
+    credential = credential_of(actor)
+    if credential.is_api_key:
+        if password and actor.check_password(password):
+            return
+        raise _deny(
+            "reauthentication_required",
+            "An API key alone cannot change its own user's account: send the user's "
+            "current password as current_password.",
+            action=action,
+            actor=actor,
+            target=target,
+        )
+    if password is not None:
+        if actor.check_password(password):
+            return
+        raise _deny(
+            "reauthentication_failed",
+            "Your password is incorrect.",
+            action=action,
+            actor=actor,
+            target=target,
+        )
+    if not credential.has_recent_proof():
+        raise _deny(
+            "reauthentication_required",
+            "Confirm your password again to do this (your last confirmation has expired).",
+            action=action,
+            actor=actor,
+            target=target,
+        )
+
+
+def check_self_service(actor, permission: str, *, action: str, password: str | None = None) -> None:
+    """The guard for a sensitive change to your own account (own email,
+    password, MFA, recovery codes, other credentials): an active actor, a
+    credential scoped for `permission` (a session has every scope), and a
+    fresh proof of the person."""
+    if not _is_active_actor(actor):
+        check_permission(actor, permission, action=action, target=actor)
+    if not user_can_act_on_self(actor, permission):
+        raise _deny(
+            "permission_denied",
+            f"This API key is not scoped for {permission}, which this change to its own "
+            "user's account needs.",
+            action=action,
+            actor=actor,
+            target=actor,
+            missing=[permission],
+        )
+    check_fresh_proof(actor, action=action, target=actor, password=password)
+
+
+def role_managers_remaining(*, exclude_user_ids=(), role_overrides=None) -> int:
+    """How many active users besides the owner could still assign roles,
+    leaving out `exclude_user_ids` and treating roles in `role_overrides`
+    ({role_id: new_permissions}) as already changed."""
+    from accounts.models import User, status_q
+    from rbac.models import Role
+
+    role_overrides = role_overrides or {}
+    manager_role_ids = []
+    for role_id, perms in Role.objects.values_list("id", "permissions"):
+        perms = role_overrides.get(role_id, perms)
+        if ROLE_MANAGER_PERMISSION in perms:
+            manager_role_ids.append(role_id)
+    active = User.objects.filter(status_q("active") | status_q("unverified")).filter(is_owner=False)
+    if exclude_user_ids:
+        active = active.exclude(pk__in=list(exclude_user_ids))
+    via_role = active.filter(userrole__role_id__in=manager_role_ids).values("pk")
+    via_grant = active.filter(direct_permissions__icontains=f'"{ROLE_MANAGER_PERMISSION}"').values(
+        "pk"
+    )
+    # Two IN subqueries rather than UNION: SQLite refuses the model's default
+    # ORDER BY inside a compound statement.
+    from django.db.models import Q
+
+    return User.objects.filter(Q(pk__in=via_role) | Q(pk__in=via_grant)).count()
+
+
+# Inside `owner_status_fixed()`: the answer of `owner_is_active`, once asked.
+_owner_active: ContextVar[list | None] = ContextVar("owner_active", default=None)
+
+
+def owner_is_active() -> bool:
+    from accounts.models import User
+
+    memo = _owner_active.get()
+    if memo:
+        return memo[0]
+    owner = User.objects.filter(is_owner=True).first()
+    active = owner is not None and owner.is_active
+    if memo is not None:
+        memo.append(active)
+    return active
+
+
+@contextmanager
+def owner_status_fixed():
+    """Ask the database once whether the owner can act, for a block of
+    actions that cannot change it (a batch never acts on the owner)."""
+    token = _owner_active.set([])
+    try:
+        yield
+    finally:
+        _owner_active.reset(token)
+
+
+def check_last_manager(
+    actor, *, action: str, target=None, exclude_user_ids=(), role_overrides=None
+) -> None:
+    """No change may leave nobody besides the owner able to assign roles when
+    the owner cannot act."""
+    if owner_is_active():
+        return
+    if role_managers_remaining(exclude_user_ids=exclude_user_ids, role_overrides=role_overrides):
+        return
+    raise PolicyDenied(
+        "last_manager",
+        "This change would leave nobody able to assign roles.",
+        action=action,
+        actor=actor,
+        target=target,
+    )
