@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.http import HttpResponseBadRequest, JsonResponse
 from django.utils.cache import add_never_cache_headers
 
+from handover.logging import TOKEN_ROUTE_PREFIXES
+
 _NUL_ESCAPES = (b"\\u0000", b"\x00")
 
 
@@ -63,4 +65,21 @@ class PrivatePagesNotCachedMiddleware:
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated and not response.has_header("Cache-Control"):
             add_never_cache_headers(response)
+        return response
+
+
+class TokenPagesNoReferrerMiddleware:
+    """Pages reached through a one-time token link (handover.logging.TOKEN_ROUTES,
+    the placeholder `continue` URL included) answer `Referrer-Policy:
+    no-referrer`, so neither the token nor the page's address travels on in
+    a Referer. Sits inside SecurityMiddleware, which only sets the
+    site-wide policy where none is set yet."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if request.path_info.startswith(TOKEN_ROUTE_PREFIXES):
+            response.headers["Referrer-Policy"] = "no-referrer"
         return response
