@@ -55,6 +55,7 @@ def test_admin_sign_in_is_password_then_code_then_back_to_next(owner, settings):
     assert to_admin["Location"].startswith("/admin/login/")
     to_login = client.get(to_admin["Location"])
     assert to_login["Location"] == f"/login/?next={quote(CHANGELIST, safe='')}"
+    assert "Django admin uses this sign-in" in client.get(to_login["Location"]).content.decode()
 
     step_one = client.post(
         to_login["Location"], {"email": owner.email, "password": STRONG_PASSWORD}
