@@ -268,7 +268,7 @@ CONTENT_SECURITY_POLICY = {
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
-# Pages whose URL carries a one-time token send no Referer at all
+# A response to a URL carrying a one-time token sends no Referer at all
 # (handover.middleware.TokenPagesNoReferrerMiddleware).
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 
