@@ -129,6 +129,26 @@ def test_other_pages_keep_the_same_origin_policy():
     assert Client().get("/login/")["Referrer-Policy"] == "same-origin"
 
 
+def test_gunicorn_error_log_has_no_token():
+    from gunicorn.config import Config
+
+    from handover.access_log import RedactingLogger
+
+    token = _token()
+    logger = RedactingLogger(Config())
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger.error_log.addHandler(handler)
+    try:
+        logger.error("Error handling request %s", f"/password/reset/{token}/")
+        logger.log("warning", "Invalid request: %s", f"GET /magic/{token}/ HTTP/1.1")
+    finally:
+        logger.error_log.removeHandler(handler)
+    messages = [record.getMessage() for record in records]
+    assert len(messages) == 2 and all("[redacted]" in m and token not in m for m in messages)
+
+
 # --- a real gunicorn, started as the Procfile starts it ---------------------------
 
 
