@@ -22,6 +22,7 @@ from django_otp.admin import OTPAdminSite
 from accounts.security import has_mfa
 from accounts.services import auth as auth_services
 from accounts.views.auth import safe_next
+from audit import services as audit
 
 
 def _with_next(route: str, next_url: str) -> str:
@@ -47,6 +48,14 @@ class HandoverAdminSite(OTPAdminSite):
         if self.has_permission(request):
             return HttpResponseRedirect(next_url)
         if not (user.is_active and user.is_staff):
+            audit.record(
+                "rbac.page.denied",
+                actor=user,
+                outcome="denied",
+                reason=(
+                    f"permission_denied: Django admin ({next_url}) needs a management permission"
+                ),
+            )
             return self._refusal(request, reason="no_access")
         if has_mfa(user):
             return HttpResponseRedirect(_with_next("login_mfa", next_url))

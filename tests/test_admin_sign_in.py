@@ -112,6 +112,11 @@ def test_a_signed_in_user_without_admin_access_is_told_so(member, client_for):
     response = client.get("/admin/login/?next=/admin/")
     assert response.status_code == 403
     assert "Your account has no access to Django admin" in response.content.decode()
+    denied = AuditEvent.objects.get(action="rbac.page.denied", actor_id=member.pk)
+    assert denied.outcome == "denied"
+    assert denied.reason == (
+        "permission_denied: Django admin (/admin/) needs a management permission"
+    )
 
 
 def test_admin_password_change_is_the_account_page(owner, client_for):
