@@ -296,6 +296,10 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         "axes": {"level": "WARNING"},
+        # Django's own handlers here (a plain console in DEBUG, mail_admins,
+        # which has no ADMINS to write to) would print unredacted lines, and
+        # in DEBUG every line twice: its records go to the root console.
+        "django": {"handlers": [], "level": "INFO"},
         **{name: {"filters": ["redact_tokens"]} for name in _REDACTED_LOGGERS},
     },
 }

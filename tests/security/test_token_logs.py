@@ -81,6 +81,26 @@ def test_the_console_formatter_redacts_whatever_logger_wrote_it():
     assert token not in RedactingFormatter("%(message)s").format(record)
 
 
+def test_every_log_handler_redacts_tokens():
+    """Whatever logger a line comes from, the handler that writes it redacts
+    (its formatter), or the logger rewrote the record before (its filter)."""
+    from handover.logging import RedactingFormatter, RedactTokensFilter
+
+    def redacts(obj) -> bool:
+        return any(isinstance(f, RedactTokensFilter) for f in obj.filters)
+
+    for name in ("", "django", "django.request", "django.server", "django.security.csrf"):
+        logger = logging.getLogger(name)
+        for handler in logger.handlers:
+            if type(handler).__module__.startswith("_pytest"):
+                continue  # caplog's own capture
+            assert (
+                isinstance(handler.formatter, RedactingFormatter)
+                or redacts(handler)
+                or redacts(logger)
+            ), f"logger {name or 'root'}: {handler!r} writes tokens"
+
+
 def _report_for(path: str):
     """An error report for a request to `path` whose frames hold only
     token paths (a bare token in a local variable is the view's to hide,
