@@ -16,8 +16,11 @@ import pytest
 import requests
 from django.db import connection
 from django.test import Client, RequestFactory
+from gunicorn.config import Config
 
-from handover.logging import redact_tokens
+from handover.access_log import RedactingLogger
+from handover.error_reports import RedactingExceptionReporter
+from handover.logging import RedactingFormatter, RedactTokensFilter, redact_tokens
 from tests.conftest import need, redis_available, redis_url
 from tests.scale import nodes
 
@@ -72,8 +75,6 @@ def test_runserver_log_has_no_token(caplog):
 
 
 def test_the_console_formatter_redacts_whatever_logger_wrote_it():
-    from handover.logging import RedactingFormatter
-
     token = _token()
     record = logging.LogRecord(
         "app", logging.ERROR, __file__, 1, "at %s", (f"/invite/{token}/",), None
@@ -84,7 +85,6 @@ def test_the_console_formatter_redacts_whatever_logger_wrote_it():
 def test_every_log_handler_redacts_tokens():
     """Whatever logger a line comes from, the handler that writes it redacts
     (its formatter), or the logger rewrote the record before (its filter)."""
-    from handover.logging import RedactingFormatter, RedactTokensFilter
 
     def redacts(obj) -> bool:
         return any(isinstance(f, RedactTokensFilter) for f in obj.filters)
@@ -105,8 +105,6 @@ def _report_for(path: str):
     """An error report for a request to `path` whose frames hold only
     token paths (a bare token in a local variable is the view's to hide,
     with sensitive_variables)."""
-    from handover.error_reports import RedactingExceptionReporter
-
     request = RequestFactory().get(path, {"next": path}, HTTP_REFERER=f"http://x{path}")
     try:
         local_path = f"{path}again/"  # noqa: F841 (a frame variable in the report)
@@ -150,10 +148,6 @@ def test_other_pages_keep_the_same_origin_policy():
 
 
 def test_gunicorn_error_log_has_no_token():
-    from gunicorn.config import Config
-
-    from handover.access_log import RedactingLogger
-
     token = _token()
     logger = RedactingLogger(Config())
     records = []
