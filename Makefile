@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install run run-full test test-js lint format bench clean
+.PHONY: install run run-full test test-js lint format bench bench-forgot clean
 
 $(BIN)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +63,10 @@ format: install
 # `make bench BENCH_ARGS="--sizes 100000,1000000"`; see benchmarks/run.py.
 bench: install
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
+
+# Forgot-password timing, known vs unknown addresses (benchmarks/forgot_timing.py).
+bench-forgot: install
+	$(BIN)/python benchmarks/forgot_timing.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var db.sqlite3 node_modules

@@ -1,4 +1,7 @@
-"""Log formatting: one event, one line."""
+"""Log formatting: one event, one line, and no one-time token.
+
+Standard library only: gunicorn's logger class (handover.access_log) imports
+it before Django is set up."""
 
 from __future__ import annotations
 
@@ -30,3 +33,46 @@ class SingleLineFormatter(logging.Formatter):
     def formatMessage(self, record):
         record.message = escape_control(record.message)
         return super().formatMessage(record)
+
+
+# --- one-time tokens never reach a log -------------------------------------------
+
+# The routes whose path carries a one-time token (accounts/views/public.py):
+# whoever reads the token in a log can use it. `continue` is the placeholder
+# the pages redirect to once the token is in the session; it is no secret.
+TOKEN_ROUTES = ("invite", "password/reset", "magic", "verify")
+_SLASH = r"(?:/|%2[fF])"  # a path inside a query string is percent-encoded
+TOKEN_PATH = re.compile(
+    rf"(?P<route>{_SLASH}(?:{'|'.join(r.replace('/', _SLASH) for r in TOKEN_ROUTES)}){_SLASH})"
+    r"(?!continue\b)(?P<token>[^/?#&%\s\"'<>]+)"
+)
+REDACTED = "[redacted]"
+
+
+def redact_tokens(text: str) -> str:
+    """`text` with every token path's token replaced by [redacted]; it also
+    finds them inside query strings, Referer values and whole URLs."""
+    if not isinstance(text, str) or "/" not in text:
+        return text
+    return TOKEN_PATH.sub(lambda m: m.group("route") + REDACTED, text)
+
+
+class RedactTokensFilter(logging.Filter):
+    """On a logger (django.request, django.server, django.security.csrf):
+    rewrites the record's message with the tokens redacted before any
+    handler (console, mail_admins) sees it."""
+
+    def filter(self, record):
+        message = record.getMessage()
+        redacted = redact_tokens(message)
+        if redacted != message:
+            record.msg, record.args = redacted, ()
+        return True
+
+
+class RedactingFormatter(SingleLineFormatter):
+    """SingleLineFormatter, and no token in the line or the traceback under
+    it, whichever logger the record came from."""
+
+    def format(self, record):
+        return redact_tokens(super().format(record))

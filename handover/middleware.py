@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.http import HttpResponseBadRequest, JsonResponse
 from django.utils.cache import add_never_cache_headers
 
+from handover.logging import TOKEN_PATH
+
 _NUL_ESCAPES = (b"\\u0000", b"\x00")
 
 
@@ -63,4 +65,25 @@ class PrivatePagesNotCachedMiddleware:
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated and not response.has_header("Cache-Control"):
             add_never_cache_headers(response)
+        return response
+
+
+class TokenPagesNoReferrerMiddleware:
+    """A response to a URL that carries a one-time token
+    (handover.logging.TOKEN_PATH: the link from the email, which the page
+    answers with a redirect to its `continue` placeholder) says
+    `Referrer-Policy: no-referrer`, so the token never travels on in a
+    Referer. The placeholder page keeps the site-wide `same-origin`: its
+    URL holds no token, and `no-referrer` would make browsers send
+    `Origin: null` with its form, which CSRF protection refuses. Sits
+    inside SecurityMiddleware, which only sets the site-wide policy where
+    none is set yet."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if TOKEN_PATH.match(request.path_info):
+            response.headers["Referrer-Policy"] = "no-referrer"
         return response

@@ -66,6 +66,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "handover.middleware.TokenPagesNoReferrerMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "audit.middleware.RequestContextMiddleware",
     "handover.middleware.RejectNullCharactersMiddleware",
@@ -267,6 +268,8 @@ CONTENT_SECURITY_POLICY = {
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# A response to a URL carrying a one-time token sends no Referer at all
+# (handover.middleware.TokenPagesNoReferrerMiddleware).
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 
 if not DEBUG:
@@ -279,14 +282,28 @@ if not DEBUG:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
 
+# One-time tokens in request paths (/invite/<token>/, ...) never reach a log:
+# Django's request loggers rewrite the message before any handler (console,
+# mail_admins) sees it, the console formatter redacts whatever else gets
+# through, and error reports are redacted as a whole.
+_REDACTED_LOGGERS = ("django.request", "django.server", "django.security.csrf")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"redact_tokens": {"()": "handover.logging.RedactTokensFilter"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"axes": {"level": "WARNING"}},
+    "loggers": {
+        "axes": {"level": "WARNING"},
+        # Django's own handlers here (a plain console in DEBUG, mail_admins,
+        # which has no ADMINS to write to) would print unredacted lines, and
+        # in DEBUG every line twice: its records go to the root console.
+        "django": {"handlers": [], "level": "INFO"},
+        **{name: {"filters": ["redact_tokens"]} for name in _REDACTED_LOGGERS},
+    },
 }
+DEFAULT_EXCEPTION_REPORTER = "handover.error_reports.RedactingExceptionReporter"
 
 # --- Email outbox (area EMAIL) ---------------------------------------------
 # Attempts before a row is `failed`; backoff base*2**(n-1) with jitter, capped.
@@ -321,4 +338,4 @@ if AUDIT_RETENTION_DAYS:
 # Signed-in pages are never stored by browsers or proxies (area PROVE).
 MIDDLEWARE += ["handover.middleware.PrivatePagesNotCachedMiddleware"]
 # One event, one line: control characters in messages are escaped (area PROVE).
-LOGGING["formatters"]["plain"]["()"] = "handover.logging.SingleLineFormatter"
+LOGGING["formatters"]["plain"]["()"] = "handover.logging.RedactingFormatter"

@@ -3,13 +3,14 @@ declares an access rule (see rbac.decorators and tests/test_url_rules.py)."""
 
 from django.contrib import admin
 from django.urls import include, path
-from django_otp.admin import OTPAdminSite
 
 from handover import views
+from handover.admin_site import HandoverAdminSite
 from handover.api import api
 
-# Django admin requires an OTP-verified session for everyone.
-admin.site.__class__ = OTPAdminSite
+# Django admin requires an OTP-verified session for everyone and signs
+# people in through the dashboard's sign-in (handover.admin_site).
+admin.site.__class__ = HandoverAdminSite
 
 urlpatterns = [
     path("", views.overview, name="overview"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib import admin
 from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import render
@@ -48,12 +49,23 @@ def _broker_status() -> dict:
         return {"ok": False, "kind": "redis", "url": safe_url, "error": exc.__class__.__name__}
 
 
+def _sees_health_details(request) -> bool:
+    """Operators see what the service runs on (database vendor and name,
+    broker address, error class): those Django admin lets in, that is a
+    management permission and an OTP-verified session (the same rule as
+    `/admin/`). Everyone else, load balancers included, sees only which
+    parts are up."""
+    return admin.site.has_permission(request)
+
+
 @public
 @never_cache
 def healthz(request):
     database = _database_status()
     broker = _broker_status()
     ok = database["ok"] and broker["ok"]
+    if not _sees_health_details(request):
+        database, broker = {"ok": database["ok"]}, {"ok": broker["ok"]}
     return JsonResponse(
         {"status": "ok" if ok else "unavailable", "database": database, "broker": broker},
         status=200 if ok else 503,

@@ -100,9 +100,20 @@ class TooManyRequests(Exception):
 def password_reset_request(*, email: str, ip: str | None = None) -> None:
     """Self-service: email a reset link to `email` if it belongs to a user
     who may reset. Says nothing either way; does comparable work for an
-    unknown address (a token and a rendered email) so the answer takes as
-    long. Raises TooManyRequests past the per-email or per-IP limit, counted
-    the same for known and unknown addresses."""
+    unknown address (a token and a rendered email), and every outcome
+    (sent, unknown, refused, failed) returns or raises only once
+    settings.PASSWORD_FORGOT_MIN_SECONDS have passed, so the page and the
+    API answer in the same padded time. Raises TooManyRequests past the
+    per-email or per-IP limit, counted the same for known and unknown
+    addresses."""
+    started = time.monotonic()
+    try:
+        _password_reset_request_limited(email=email, ip=ip)
+    finally:
+        pad_to(started, settings.PASSWORD_FORGOT_MIN_SECONDS)
+
+
+def _password_reset_request_limited(*, email: str, ip: str | None) -> None:
     email = normalize_email(email)[:254]
     import hashlib
 

@@ -101,6 +101,9 @@ def web_node(env: dict, *, name: str, log_dir: Path, workers: int = 2):
         str(workers),
         "--timeout",
         "60",
+        # As in the Procfile: no one-time token in gunicorn's logs.
+        "--logger-class",
+        "handover.access_log.RedactingLogger",
     ]
     with process(args, env=env, log=log_dir / f"{name}.log") as proc:
         url = f"http://127.0.0.1:{port}"

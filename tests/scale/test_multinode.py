@@ -118,12 +118,13 @@ def test_the_lockout_counter_is_shared_between_nodes(cluster):
 
 def test_both_nodes_report_the_same_database_and_broker(cluster):
     a, b = cluster
+    # Anonymous callers see only which parts are up (the details are for
+    # operators: tests/test_health.py); that both nodes share one database
+    # is shown by the session and lockout tests above.
     health = [requests.get(f"{node}/healthz", timeout=10).json() for node in (a, b)]
-    assert health[0]["status"] == health[1]["status"] == "ok"
-    assert health[0]["database"] == health[1]["database"]
-    assert health[0]["broker"] == health[1]["broker"]
-    assert health[0]["broker"]["kind"] == "redis"
-    assert health[0]["database"]["vendor"] == "postgresql"
+    assert (
+        health[0] == health[1] == {"status": "ok", "database": {"ok": True}, "broker": {"ok": True}}
+    )
 
 
 def test_an_invitation_created_on_node_a_is_delivered_by_the_worker(cluster, smtp_server):

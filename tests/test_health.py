@@ -1,0 +1,54 @@
+"""`/healthz` tells anyone whether the service is up, and only operators
+(those Django admin lets in: a management permission and an OTP-verified
+session) what it runs on: no database path, host or version to strangers."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.db import connection
+
+pytestmark = pytest.mark.django_db
+
+
+def _health(client):
+    response = client.get("/healthz")
+    return response, json.loads(response.content)
+
+
+def _assert_no_details(response, body):
+    assert body == {"status": "ok", "database": {"ok": True}, "broker": {"ok": True}}
+    text = response.content.decode()
+    assert str(connection.settings_dict["NAME"]) not in text
+    assert connection.vendor not in text and "redis" not in text
+
+
+def test_anonymous_callers_see_the_status_without_paths_or_versions(client):
+    response, body = _health(client)
+    assert response.status_code == 200
+    _assert_no_details(response, body)
+
+
+def test_a_signed_in_user_without_a_management_permission_sees_no_details(client_for, member):
+    _assert_no_details(*_health(client_for(member)))
+
+
+def test_an_operator_without_a_verified_session_sees_no_details(client_for, admin_user, settings):
+    settings.MFA_POLICY = "none"
+    _assert_no_details(*_health(client_for(admin_user, verified=False)))
+
+
+def test_a_verified_operator_sees_the_details(client_for, admin_user):
+    response, body = _health(client_for(admin_user))
+    assert body["status"] == "ok"
+    assert body["database"]["vendor"] == connection.vendor
+    assert body["database"]["name"] == str(connection.settings_dict["NAME"])
+    assert body["broker"]["ok"] is True and "kind" in body["broker"]
+
+
+def test_an_outage_is_reported_to_anyone_without_its_details(client, settings):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    response, body = _health(client)
+    assert response.status_code == 503
+    assert body == {"status": "unavailable", "database": {"ok": True}, "broker": {"ok": False}}
