@@ -35,3 +35,20 @@ def service(func):
             _depth.reset(token)
 
     return wrapper
+
+
+class ServiceBusy(Exception):
+    """A shared resource (the audit chain's lock, a statement over its time
+    budget) was not available within the bounded wait. Nothing was changed;
+    the caller may retry. Pages answer 503 and the API
+    `{"error": "busy", "detail": ...}` with a Retry-After header."""
+
+    retry_after = 5
+
+    def __init__(
+        self,
+        message: str = "The server is busy right now; nothing was changed. "
+        "Please try again in a few seconds.",
+    ):
+        super().__init__(message)
+        self.message = message

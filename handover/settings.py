@@ -245,7 +245,15 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
+# How long Redis waits for a reserved (acks_late) task to be acknowledged
+# before handing it to another worker: the recovery time after a worker is
+# SIGKILLed. The longest unit of work a task does without committing is one
+# job chunk (bounded by JOB_LEASE below) or one email send (a few
+# EMAIL_TIMEOUTs), so 300 s covers it with room to spare; an hour (Celery's
+# default) left a killed job waiting an hour. A task that outlives it is
+# harmless: redelivered job tasks serialise on the job row and never redo a
+# chunk, and email_deliver skips a row that is sent or not due.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 300)}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 
@@ -300,6 +308,21 @@ CELERY_BEAT_SCHEDULE = {
         "task": "accounts.tasks.email_sweep",
         "schedule": float(env_int("EMAIL_SWEEP_INTERVAL_SECONDS", 60)),
     },
+}
+# Durable jobs (batch actions, invitation imports; accounts.services.jobs).
+# A runner renews its lease with every chunk it commits; a job whose lease
+# ran out (worker killed, task lost) is queued again by the sweep, which
+# runs every JOB_SWEEP_INTERVAL_SECONDS. Worst-case recovery after a lost
+# task is about JOB_LEASE + the sweep interval. A job claimed
+# JOB_MAX_ATTEMPTS times without finishing a chunk is marked failed.
+JOB_LEASE = timedelta(seconds=env_int("JOB_LEASE_SECONDS", 60))
+JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 5)
+JOB_RETRY_BASE_SECONDS = float(os.environ.get("JOB_RETRY_BASE_SECONDS", "2"))
+JOB_RETRY_MAX_SECONDS = float(os.environ.get("JOB_RETRY_MAX_SECONDS", "60"))
+JOB_TASK_MAX_RETRIES = env_int("JOB_TASK_MAX_RETRIES", 8)
+CELERY_BEAT_SCHEDULE["job-sweep"] = {
+    "task": "accounts.tasks.job_sweep",
+    "schedule": float(env_int("JOB_SWEEP_INTERVAL_SECONDS", 30)),
 }
 # Self-service password reset: requests per hour, and the least time an
 # answer takes (the same for known and unknown addresses).
