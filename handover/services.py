@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from contextvars import ContextVar
 
-from django.db import transaction
+from django.db import OperationalError, transaction
 
 _depth: ContextVar[int] = ContextVar("service_depth", default=0)
 
@@ -52,3 +52,19 @@ class ServiceBusy(Exception):
     ):
         super().__init__(message)
         self.message = message
+
+
+# PostgreSQL SQLSTATEs that mean "waited too long", not "broken":
+# lock_not_available (lock_timeout) and query_canceled (statement_timeout).
+BUSY_SQLSTATES = frozenset({"55P03", "57014"})
+
+
+def as_busy(exc: BaseException) -> ServiceBusy | None:
+    """The `ServiceBusy` an exception stands for (itself, or a database
+    wait that ran out of time), or None for any other error."""
+    if isinstance(exc, ServiceBusy):
+        return exc
+    sqlstate = getattr(exc.__cause__, "sqlstate", None)
+    if isinstance(exc, OperationalError) and sqlstate in BUSY_SQLSTATES:
+        return ServiceBusy()
+    return None

@@ -116,6 +116,22 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# Statement timeout (PostgreSQL) for web processes only (handover/wsgi.py and
+# asgi.py mark them): no page may wait on one slow or blocked statement until
+# gunicorn kills the worker (30 s) -- it is cancelled after this many ms and
+# answers 503 "busy, retry". 10 s is far above any page's queries (tens of
+# ms) and under gunicorn's timeout. Workers and management commands (batch
+# chunks, audit_prune, migrations) get none by default: their long
+# statements are legitimate, and their own leases and retries bound them.
+# Set DATABASE_STATEMENT_TIMEOUT_MS=0 to disable, or set it for any process.
+_WEB_PROCESS = os.environ.get("HANDOVER_PROCESS") == "web"
+DATABASE_STATEMENT_TIMEOUT_MS = env_int(
+    "DATABASE_STATEMENT_TIMEOUT_MS", 10000 if _WEB_PROCESS else 0
+)
+if DATABASE_STATEMENT_TIMEOUT_MS and "postgresql" in DATABASES["default"]["ENGINE"]:
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
+        f"-c statement_timeout={DATABASE_STATEMENT_TIMEOUT_MS}"
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
@@ -309,6 +325,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(env_int("EMAIL_SWEEP_INTERVAL_SECONDS", 60)),
     },
 }
+# Bounded waits (issue 17): the audit chain's advisory lock is waited on
+# for at most this long before the write answers 503 "busy, retry" (nothing
+# changed). Kept well under DATABASE_STATEMENT_TIMEOUT_MS so the clear
+# message wins over a cancelled statement.
+AUDIT_LOCK_TIMEOUT_MS = env_int("AUDIT_LOCK_TIMEOUT_MS", 3000)
 # Durable jobs (batch actions, invitation imports; accounts.services.jobs).
 # A runner renews its lease with every chunk it commits; a job whose lease
 # ran out (worker killed, task lost) is queued again by the sweep, which
@@ -343,5 +364,8 @@ if AUDIT_RETENTION_DAYS:
 
 # Signed-in pages are never stored by browsers or proxies (area PROVE).
 MIDDLEWARE += ["handover.middleware.PrivatePagesNotCachedMiddleware"]
+# Last, so it is the first to see a view's exception: a bounded wait that
+# ran out answers 503 "busy, retry" (issue 17).
+MIDDLEWARE += ["handover.middleware.BusyAnswersServiceUnavailableMiddleware"]
 # One event, one line: control characters in messages are escaped (area PROVE).
 LOGGING["formatters"]["plain"]["()"] = "handover.logging.SingleLineFormatter"
