@@ -319,6 +319,14 @@ EMAIL_RETRY_BASE_SECONDS = float(os.environ.get("EMAIL_RETRY_BASE_SECONDS", "30"
 EMAIL_RETRY_MAX_SECONDS = float(os.environ.get("EMAIL_RETRY_MAX_SECONDS", "3600"))
 # A pending email overdue by this long lost its task; the sweep queues it again.
 EMAIL_SWEEP_AFTER = timedelta(seconds=env_int("EMAIL_SWEEP_AFTER_SECONDS", 120))
+# A delivery attempt takes a "sending" lease (its next_attempt_at moves this
+# far ahead) before it talks to SMTP, so the sweep cannot resend a message
+# whose "sent" write was lost to a database outage; that write is retried
+# for EMAIL_STATUS_RETRY_SECONDS first. Longer than a send (EMAIL_TIMEOUT per
+# SMTP step) plus that retry window; it is also how long a send cut short
+# by a killed worker waits before the sweep tries again.
+EMAIL_SENDING_LEASE = timedelta(seconds=env_int("EMAIL_SENDING_LEASE_SECONDS", 120))
+EMAIL_STATUS_RETRY_SECONDS = float(os.environ.get("EMAIL_STATUS_RETRY_SECONDS", "30"))
 CELERY_BEAT_SCHEDULE = {
     "email-sweep": {
         "task": "accounts.tasks.email_sweep",
