@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from django.http import HttpResponseBadRequest, JsonResponse
-from django.shortcuts import render
+from django.http import HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.template.loader import render_to_string
 from django.utils.cache import add_never_cache_headers
 
 from handover.services import as_busy
@@ -89,7 +89,12 @@ class BusyAnswersServiceUnavailableMiddleware:
         if request.path.startswith("/api/"):
             response = JsonResponse({"error": "busy", "detail": busy.message}, status=503)
         else:
-            response = render(request, "errors/503.html", {"message": busy.message}, status=503)
+            # Rendered without the request: no context processor may touch
+            # the database that may be what is busy.
+            page = render_to_string(
+                "errors/503.html", {"message": busy.message, "retry_url": request.get_full_path()}
+            )
+            response = HttpResponse(page, status=503)
         response["Retry-After"] = str(busy.retry_after)
         add_never_cache_headers(response)
         return response
