@@ -108,3 +108,32 @@ def test_the_jobs_page_shows_progress_heartbeat_and_controls(live_server, page, 
     running.refresh_from_db()
     assert running.status == "cancelled"
     screenshot(page, "jobs-after-cancel")
+
+
+def test_a_dialog_action_behind_a_busy_audit_lock_says_busy_retry(
+    live_server, page, screenshot, builtin_roles, settings
+):
+    from tests.audit.test_chain_lock import _hold_chain
+
+    settings.AUDIT_LOCK_TIMEOUT_MS = 500
+    make_user("owner@example.com", roles=["owner"], is_owner=True)
+    make_user("admin@example.com", roles=["admin"], name="Adam Admin")
+    member = make_user("linus@example.com", name="Linus Torvalds")
+    sign_in(page, live_server.url, "admin@example.com")
+    page.wait_for_url(f"{live_server.url}/")
+    page.goto(f"{live_server.url}/users/{member.pk}/")
+    page.get_by_role("link", name="Disable").click()
+    page.wait_for_selector(".modal.show")
+    page.wait_for_timeout(500)  # the fade-in
+    holder = _hold_chain()
+    try:
+        page.locator(".modal.show").get_by_role("button", name="Disable").click()
+        alert = page.locator(".modal.show .alert-warning")
+        alert.wait_for()
+        assert alert.text_content().startswith("The server is busy right now; nothing was changed.")
+        screenshot(page, "busy-retry-dialog")
+    finally:
+        holder.rollback()
+        holder.close()
+    member.refresh_from_db()
+    assert member.status == "active"
