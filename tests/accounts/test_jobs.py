@@ -247,3 +247,18 @@ def test_cancel_and_resume_from_the_page_are_guarded(client_for, admin_user, own
     assert "Only the person who started this job can resume it" in response.content.decode()
     job.refresh_from_db()
     assert job.status == "cancelled"
+
+
+def test_an_import_sent_while_the_broker_is_down_answers_at_once_and_says_it_is_queued(
+    client_for, admin_user, broker_down, django_capture_on_commit_callbacks
+):
+    client = client_for(admin_user)
+    addresses = " ".join(f"queued{i}@example.com" for i in range(15))
+    client.post("/invitations/preview/", {"emails": addresses, "expires_days": 3})
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/invitations/send/")
+    assert response.status_code == 302
+    body = client.get(response["Location"]).content.decode()
+    assert jobs.QUEUE_DOWN in body
+    assert "Sending invitations: 0 of 15" in body
+    assert not User.objects.filter(email__startswith="queued").exists()
