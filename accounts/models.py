@@ -356,6 +356,32 @@ class BatchJob(models.Model):
     result = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Durability (accounts.services.jobs): the row is the source of truth and
+    # its Celery task only a wake-up call. A runner holds the job while
+    # `lease_until` is in the future and renews it with every chunk it
+    # commits; a beat sweep wakes jobs whose lease ran out.
+    permission = models.CharField(max_length=64, blank=True, default="")
+    runner = models.CharField(max_length=64, blank=True, default="")
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [
+            models.Index(
+                fields=["lease_until"],
+                name="batchjob_open_lease",
+                condition=Q(status__in=["pending", "running"]),
+            )
+        ]
+
+    @property
+    def kind(self) -> str:
+        """`import` for an invitation import, `batch` for a batch action."""
+        return "import" if self.action == "invite" else "batch"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in ("pending", "running")

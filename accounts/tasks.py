@@ -1,8 +1,13 @@
 """Celery tasks: thin shells that load by id and call a service."""
 
-from celery import shared_task
+import logging
 
-from accounts.services import emails
+from celery import shared_task
+from django.conf import settings
+
+from accounts.services import batch, emails, invitations, jobs
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
@@ -23,17 +28,38 @@ def email_sweep() -> int:
     return emails.email_sweep()
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
-def invitation_import(job_id: str) -> None:
-    """A large invitation import (resumable: done rows are skipped)."""
-    from accounts.services.invitations import invitation_import_run
+def _run_job(task, run, job_id: str) -> str:
+    """Run a durable job; a transient error (database or broker unreachable,
+    a busy lock) is retried with backoff. If even the retry cannot be queued
+    the job keeps its lease and the sweep queues it when the lease runs out,
+    so a job is never left half-done without a task for longer than that.
+    Eager mode (no broker) does not retry inline; the sweep takes over."""
+    try:
+        return run(job_id, runner=task.request.id or "")
+    except jobs.TRANSIENT as exc:
+        if task.request.is_eager:
+            logger.warning("job %s stopped on a transient error; the sweep resumes it", job_id)
+            return "retry"
+        raise task.retry(
+            exc=exc,
+            countdown=jobs.retry_delay(task.request.retries),
+            max_retries=settings.JOB_TASK_MAX_RETRIES,
+        ) from exc
 
-    invitation_import_run(job_id)
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def invitation_import(self, job_id: str) -> str:
+    """Wake up a large invitation import (accounts.services.invitations)."""
+    return _run_job(self, invitations.invitation_import_run, job_id)
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True)
-def users_batch_run(job_id: str) -> str:
-    """Run a queued batch action (accounts.services.batch)."""
-    from accounts.services.batch import batch_job_run
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def users_batch_run(self, job_id: str) -> str:
+    """Wake up a queued batch action (accounts.services.batch)."""
+    return _run_job(self, batch.batch_job_run, job_id)
 
-    return batch_job_run(job_id)
+
+@shared_task(ignore_result=True)
+def job_sweep() -> int:
+    """Periodic (beat): queue again the jobs whose lease ran out."""
+    return jobs.job_sweep()

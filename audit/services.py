@@ -17,12 +17,13 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
-from django.db import connection, transaction
+from django.conf import settings
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
 from audit import context
 from audit.models import AuditEvent, Outcome
-from handover.services import service
+from handover.services import ServiceBusy, service
 
 # Keys whose values are never written to the log, at any depth.
 SECRET_KEYS = re.compile(
@@ -35,6 +36,7 @@ REDACTED = "[redacted]"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 # Any constant works; it names the audit chain's advisory lock.
 _CHAIN_LOCK_ID = 0x48414E44  # "HAND"
+LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL: lock_timeout ran out
 
 
 def clean_label(value, limit: int = 300) -> str:
@@ -112,12 +114,34 @@ def compute_hash(event: AuditEvent, prev_hash: str) -> str:
 
 
 def _lock_chain() -> str:
-    """Serialise chain writers and return the hash to chain from."""
+    """Serialise chain writers and return the hash to chain from. The lock
+    is waited on for at most AUDIT_LOCK_TIMEOUT_MS: a writer stuck holding
+    it must not take every other writer (and the web workers) down with
+    it; the waiter gives up with `ServiceBusy` (503, nothing changed)."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK_ID])
+            cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [_CHAIN_LOCK_ID])
+            if not cursor.fetchone()[0]:
+                _wait_for_chain_lock(cursor)
     last = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first()
     return last or ""
+
+
+def _wait_for_chain_lock(cursor) -> None:
+    """Wait for the chain lock under a transaction-local lock_timeout, then
+    put the caller's lock_timeout back (later row locks keep theirs)."""
+    cursor.execute(
+        "SELECT current_setting('lock_timeout'), set_config('lock_timeout', %s, true)",
+        [f"{int(settings.AUDIT_LOCK_TIMEOUT_MS)}ms"],
+    )
+    previous = cursor.fetchone()[0]
+    try:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK_ID])
+    except OperationalError as exc:
+        if getattr(exc.__cause__, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+            raise ServiceBusy() from exc
+        raise
+    cursor.execute("SELECT set_config('lock_timeout', %s, true)", [previous])
 
 
 def _build(spec: EventSpec, ctx: context.RequestContext, now) -> AuditEvent:

@@ -20,6 +20,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import HttpBearer
 
 from accounts.services.api_keys import api_key_authenticate
+from handover.services import ServiceBusy, as_busy
 from rbac.policies import PolicyDenied
 
 logger = logging.getLogger(__name__)
@@ -165,6 +166,13 @@ def _on_django_validation(request, exc):
     return error(api, request, status, code, " ".join(exc.messages))
 
 
+@api.exception_handler(ServiceBusy)
+def _on_busy(request, exc):
+    response = error(api, request, 503, "busy", exc.message)
+    response["Retry-After"] = str(exc.retry_after)
+    return response
+
+
 @api.exception_handler(IntegrityError)
 def _on_integrity(request, exc):
     return error(api, request, 409, "conflict", "This conflicts with existing data.")
@@ -172,6 +180,9 @@ def _on_integrity(request, exc):
 
 @api.exception_handler(Exception)
 def _on_unexpected(request, exc):
+    busy = as_busy(exc)  # a statement or lock wait that ran out of time
+    if busy is not None:
+        return _on_busy(request, busy)
     logger.exception("unhandled API error")
     return error(api, request, 500, "server_error", "Something went wrong; it has been logged.")
 

@@ -3,4 +3,7 @@ import os
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "handover.settings")
+# Marks a web process: settings give its SQL statements a time budget
+# (DATABASE_STATEMENT_TIMEOUT_MS); workers and commands do not import this.
+os.environ.setdefault("HANDOVER_PROCESS", "web")
 application = get_asgi_application()

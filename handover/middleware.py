@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from django.http import HttpResponseBadRequest, JsonResponse
+from django.http import HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.template.loader import render_to_string
 from django.utils.cache import add_never_cache_headers
 
 from handover.logging import TOKEN_PATH
+from handover.services import as_busy
 
 _NUL_ESCAPES = (b"\\u0000", b"\x00")
 
@@ -86,4 +88,35 @@ class TokenPagesNoReferrerMiddleware:
         response = self.get_response(request)
         if TOKEN_PATH.match(request.path_info):
             response.headers["Referrer-Policy"] = "no-referrer"
+        return response
+
+
+class BusyAnswersServiceUnavailableMiddleware:
+    """A request that could not get a shared resource within its bounded
+    wait (the audit chain's lock, a statement over DATABASE_STATEMENT_
+    TIMEOUT_MS) answers 503 "busy, retry" with Retry-After, not a 500 after
+    the worker is killed. The page is standalone (no database work). The
+    API answers the same through its own exception handler."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        busy = as_busy(exception)
+        if busy is None:
+            return None
+        if request.path.startswith("/api/"):
+            response = JsonResponse({"error": "busy", "detail": busy.message}, status=503)
+        else:
+            # Rendered without the request: no context processor may touch
+            # the database that may be what is busy.
+            page = render_to_string(
+                "errors/503.html", {"message": busy.message, "retry_url": request.get_full_path()}
+            )
+            response = HttpResponse(page, status=503)
+        response["Retry-After"] = str(busy.retry_after)
+        add_never_cache_headers(response)
         return response

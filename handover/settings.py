@@ -117,6 +117,22 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# Statement timeout (PostgreSQL) for web processes only (handover/wsgi.py and
+# asgi.py mark them): no page may wait on one slow or blocked statement until
+# gunicorn kills the worker (30 s) -- it is cancelled after this many ms and
+# answers 503 "busy, retry". 10 s is far above any page's queries (tens of
+# ms) and under gunicorn's timeout. Workers and management commands (batch
+# chunks, audit_prune, migrations) get none by default: their long
+# statements are legitimate, and their own leases and retries bound them.
+# Set DATABASE_STATEMENT_TIMEOUT_MS=0 to disable, or set it for any process.
+_WEB_PROCESS = os.environ.get("HANDOVER_PROCESS") == "web"
+DATABASE_STATEMENT_TIMEOUT_MS = env_int(
+    "DATABASE_STATEMENT_TIMEOUT_MS", 10000 if _WEB_PROCESS else 0
+)
+if DATABASE_STATEMENT_TIMEOUT_MS and "postgresql" in DATABASES["default"]["ENGINE"]:
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
+        f"-c statement_timeout={DATABASE_STATEMENT_TIMEOUT_MS}"
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
@@ -246,7 +262,15 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
+# How long Redis waits for a reserved (acks_late) task to be acknowledged
+# before handing it to another worker: the recovery time after a worker is
+# SIGKILLed. The longest unit of work a task does without committing is one
+# job chunk (bounded by JOB_LEASE below) or one email send (a few
+# EMAIL_TIMEOUTs), so 300 s covers it with room to spare; an hour (Celery's
+# default) left a killed job waiting an hour. A task that outlives it is
+# harmless: redelivered job tasks serialise on the job row and never redo a
+# chunk, and email_deliver skips a row that is sent or not due.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 300)}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 
@@ -312,11 +336,39 @@ EMAIL_RETRY_BASE_SECONDS = float(os.environ.get("EMAIL_RETRY_BASE_SECONDS", "30"
 EMAIL_RETRY_MAX_SECONDS = float(os.environ.get("EMAIL_RETRY_MAX_SECONDS", "3600"))
 # A pending email overdue by this long lost its task; the sweep queues it again.
 EMAIL_SWEEP_AFTER = timedelta(seconds=env_int("EMAIL_SWEEP_AFTER_SECONDS", 120))
+# A delivery attempt takes a "sending" lease (its next_attempt_at moves this
+# far ahead) before it talks to SMTP, so the sweep cannot resend a message
+# whose "sent" write was lost to a database outage; that write is retried
+# for EMAIL_STATUS_RETRY_SECONDS first. Longer than a send (EMAIL_TIMEOUT per
+# SMTP step) plus that retry window; it is also how long a send cut short
+# by a killed worker waits before the sweep tries again.
+EMAIL_SENDING_LEASE = timedelta(seconds=env_int("EMAIL_SENDING_LEASE_SECONDS", 120))
+EMAIL_STATUS_RETRY_SECONDS = float(os.environ.get("EMAIL_STATUS_RETRY_SECONDS", "30"))
 CELERY_BEAT_SCHEDULE = {
     "email-sweep": {
         "task": "accounts.tasks.email_sweep",
         "schedule": float(env_int("EMAIL_SWEEP_INTERVAL_SECONDS", 60)),
     },
+}
+# Bounded waits (issue 17): the audit chain's advisory lock is waited on
+# for at most this long before the write answers 503 "busy, retry" (nothing
+# changed). Kept well under DATABASE_STATEMENT_TIMEOUT_MS so the clear
+# message wins over a cancelled statement.
+AUDIT_LOCK_TIMEOUT_MS = env_int("AUDIT_LOCK_TIMEOUT_MS", 3000)
+# Durable jobs (batch actions, invitation imports; accounts.services.jobs).
+# A runner renews its lease with every chunk it commits; a job whose lease
+# ran out (worker killed, task lost) is queued again by the sweep, which
+# runs every JOB_SWEEP_INTERVAL_SECONDS. Worst-case recovery after a lost
+# task is about JOB_LEASE + the sweep interval. A job claimed
+# JOB_MAX_ATTEMPTS times without finishing a chunk is marked failed.
+JOB_LEASE = timedelta(seconds=env_int("JOB_LEASE_SECONDS", 60))
+JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 5)
+JOB_RETRY_BASE_SECONDS = float(os.environ.get("JOB_RETRY_BASE_SECONDS", "2"))
+JOB_RETRY_MAX_SECONDS = float(os.environ.get("JOB_RETRY_MAX_SECONDS", "60"))
+JOB_TASK_MAX_RETRIES = env_int("JOB_TASK_MAX_RETRIES", 8)
+CELERY_BEAT_SCHEDULE["job-sweep"] = {
+    "task": "accounts.tasks.job_sweep",
+    "schedule": float(env_int("JOB_SWEEP_INTERVAL_SECONDS", 30)),
 }
 # Self-service password reset: requests per hour, and the least time an
 # answer takes (the same for known and unknown addresses).
@@ -337,5 +389,8 @@ if AUDIT_RETENTION_DAYS:
 
 # Signed-in pages are never stored by browsers or proxies (area PROVE).
 MIDDLEWARE += ["handover.middleware.PrivatePagesNotCachedMiddleware"]
+# Last, so it is the first to see a view's exception: a bounded wait that
+# ran out answers 503 "busy, retry" (issue 17).
+MIDDLEWARE += ["handover.middleware.BusyAnswersServiceUnavailableMiddleware"]
 # One event, one line: control characters in messages are escaped (area PROVE).
 LOGGING["formatters"]["plain"]["()"] = "handover.logging.RedactingFormatter"

@@ -30,6 +30,7 @@ urlpatterns += [
     path("", include("accounts.views.public")),
     path("invitations/", include("accounts.views.invitations")),
     path("emails/", include("accounts.views.emails")),
+    path("jobs/", include("accounts.views.jobs")),
     path("users/", include("accounts.views.credentials")),
 ]
 

@@ -341,12 +341,17 @@ def _result(items, batch_id, dry_run) -> dict:
 
 
 # --- batches run as Celery jobs ---------------------------------------------
+# Durability (lease, heartbeat, sweep, retries) lives in accounts.services.jobs.
+# Imported here rather than at the top so that this section and the batch
+# action above can change independently (they are owned by different work).
+from accounts.services import jobs  # noqa: E402
 
 
 @service
 def batch_job_create(*, actor, action, user_ids, params=None) -> BatchJob:
     """Queue a large batch. Validates it as `batch_run` would, stores the
-    unique ids and queues the job after commit."""
+    unique ids and queues the job after commit (if the broker is down, the
+    job row says so and the sweep queues it once the broker is back)."""
     spec = _action(action)
     params = clean_params(action, params)
     ids, items = parse_ids(user_ids)
@@ -358,6 +363,8 @@ def batch_job_create(*, actor, action, user_ids, params=None) -> BatchJob:
         user_ids=[str(pk) for pk in ids],
         total=len(ids),
         result=_result(items, uuid.uuid4(), False) | {"batch_id": ""},
+        permission=spec.permission,
+        lease_until=jobs.lease_end(),
     )
     audit.record(
         "accounts.batch.queued",
@@ -366,55 +373,33 @@ def batch_job_create(*, actor, action, user_ids, params=None) -> BatchJob:
         changes={"action": [None, action], "count": [None, len(ids)]},
         batch_id=job.pk,
     )
-    transaction.on_commit(lambda: _enqueue_job(job.pk))
+    transaction.on_commit(lambda: jobs.job_enqueue(job.pk, "batch"))
     return job
 
 
-def _enqueue_job(job_id) -> None:
-    from accounts.tasks import users_batch_run
-
+def _batch_step(job: BatchJob) -> None:
+    """One chunk of a batch job (called by jobs.job_run inside the chunk's
+    transaction, with the job row locked): run it and record its items."""
+    chunk = job.user_ids[job.done : job.done + CHUNK_SIZE]
     try:
-        users_batch_run.delay(str(job_id))
-    except Exception:  # broker down: the job page shows it pending
-        import logging
-
-        logging.getLogger(__name__).warning("could not queue batch job %s", job_id)
-
-
-def batch_job_run(job_id) -> str:
-    """Process a queued job chunk by chunk, recording progress after each
-    chunk. Safe to run twice: a finished job is left alone and a restarted
-    one resumes at the first unprocessed chunk."""
-    with transaction.atomic():
-        job = BatchJob.objects.select_for_update().filter(pk=job_id).first()
-        if job is None or job.status == "done":
-            return job.status if job else "missing"
-        BatchJob.objects.filter(pk=job.pk).update(status="running")
-    result = job.result or _result([], job.pk, False)
-    items = list(result.get("items", []))
-    failed = ""
-    for start in range(job.done, len(job.user_ids), CHUNK_SIZE):
-        chunk = job.user_ids[start : start + CHUNK_SIZE]
-        try:
-            part = batch_run(
-                actor=job.actor,
-                action=job.action,
-                user_ids=chunk,
-                params=job.params,
-                batch_id=job.pk,
-            )
-        except (policies.PolicyDenied, ValidationError) as exc:
-            failed = getattr(exc, "message", None) or "; ".join(exc.messages)
-            break
-        items += part["items"]
-        BatchJob.objects.filter(pk=job.pk).update(
-            done=start + len(chunk), result=_result(items, job.pk, False)
+        part = batch_run(
+            actor=job.actor,
+            action=job.action,
+            user_ids=chunk,
+            params=job.params,
+            batch_id=job.pk,
         )
-    final = _result(items, job.pk, False)
-    if failed:
-        final["success"] = False
-        final["failure"] = failed
-    BatchJob.objects.filter(pk=job.pk).update(
-        status="failed" if failed else "done", result=final, finished_at=timezone.now()
-    )
-    return "failed" if failed else "done"
+    except policies.PolicyDenied as exc:
+        raise jobs.JobFailed(exc.message) from exc
+    except ValidationError as exc:
+        raise jobs.JobFailed("; ".join(exc.messages)) from exc
+    items = list((job.result or {}).get("items", [])) + part["items"]
+    job.done += len(chunk)
+    job.result = _result(items, job.pk, False)
+
+
+def batch_job_run(job_id, *, runner: str = "") -> str:
+    """Process a queued job chunk by chunk; each chunk commits together with
+    its progress and items. Safe to run twice: a finished job is left alone,
+    a restarted one resumes at the first chunk not committed."""
+    return jobs.job_run(job_id, runner=runner, step=_batch_step)

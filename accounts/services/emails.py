@@ -18,6 +18,7 @@ import hmac
 import logging
 import random
 import secrets
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -25,7 +26,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.template import TemplateDoesNotExist
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -188,10 +189,21 @@ def _build_message(email: OutboundEmail) -> EmailMultiAlternatives:
 
 
 def email_deliver(email_id) -> Delivery:
-    """Send one pending email at most once. The row stays locked while the
-    SMTP server is talked to, so a concurrent or redelivered task waits and
-    then finds it `sent`. A row whose next attempt is not due yet is left
-    alone (a sweep and a scheduled retry may both hold a task for it)."""
+    """Send one pending email, at most once as far as the database can tell.
+
+    1. Claim (short transaction, row locked): count the attempt and take a
+       "sending" lease -- `next_attempt_at` moves EMAIL_SENDING_LEASE ahead,
+       so a concurrent or redelivered task, and the sweep, leave the row
+       alone while the message may be on its way.
+    2. Talk to SMTP with no transaction open.
+    3. Record the outcome, retrying the write with backoff for up to
+       EMAIL_STATUS_RETRY_SECONDS (a PostgreSQL blip right after the send).
+
+    If the database stays unreachable beyond that, the row keeps its lease
+    and is sent again only after the lease (+ EMAIL_SWEEP_AFTER): the one
+    case left that duplicates a message, bounded by one per worker slot
+    whose send completed during that outage; the stable Message-ID lets
+    receivers drop it."""
     with transaction.atomic():
         email = OutboundEmail.objects.select_for_update().filter(pk=email_id).first()
         if email is None:
@@ -202,23 +214,44 @@ def email_deliver(email_id) -> Delivery:
         if email.next_attempt_at > now + timedelta(seconds=1):
             return Delivery("not_due")
         email.attempts += 1
+        email.next_attempt_at = now + settings.EMAIL_SENDING_LEASE
+        email.save(update_fields=["attempts", "next_attempt_at"])
+    try:
+        _build_message(email).send()
+    except Exception as exc:
+        error = f"{exc.__class__.__name__}: {exc}"[:2000]
+        retry_in = None
+        fields = {"last_error": error}
+        if email.attempts >= settings.EMAIL_MAX_ATTEMPTS:
+            fields["status"] = EmailStatus.FAILED
+            logger.error("email %s failed for good: %s", email.pk, error)
+        else:
+            retry_in = retry_delay(email.attempts)
+            fields["next_attempt_at"] = timezone.now() + timedelta(seconds=retry_in)
+        _record_outcome(email.pk, fields)
+        return Delivery(fields.get("status", EmailStatus.PENDING), retry_in)
+    _record_outcome(email.pk, {"status": EmailStatus.SENT, "sent_at": timezone.now()})
+    return Delivery(EmailStatus.SENT)
+
+
+def _record_outcome(email_id, fields: dict) -> None:
+    """Write an attempt's outcome, retrying with backoff while the database
+    is unreachable (for up to EMAIL_STATUS_RETRY_SECONDS); then give up by
+    raising -- the sending lease keeps the row from being resent early."""
+    deadline = time.monotonic() + settings.EMAIL_STATUS_RETRY_SECONDS
+    pause = 0.2
+    while True:
         try:
-            _build_message(email).send()
-        except Exception as exc:
-            email.last_error = f"{exc.__class__.__name__}: {exc}"[:2000]
-            retry_in = None
-            if email.attempts >= settings.EMAIL_MAX_ATTEMPTS:
-                email.status = EmailStatus.FAILED
-                logger.error("email %s failed for good: %s", email.pk, email.last_error)
-            else:
-                retry_in = retry_delay(email.attempts)
-                email.next_attempt_at = now + timedelta(seconds=retry_in)
-            email.save(update_fields=["attempts", "last_error", "status", "next_attempt_at"])
-            return Delivery(email.status, retry_in)
-        email.status = EmailStatus.SENT
-        email.sent_at = timezone.now()
-        email.save(update_fields=["status", "sent_at", "attempts"])
-        return Delivery(email.status)
+            OutboundEmail.objects.filter(pk=email_id).update(**fields)
+            return
+        except (OperationalError, InterfaceError):
+            if time.monotonic() + pause > deadline:
+                logger.error("could not record the outcome of email %s", email_id)
+                raise
+            # The connection is broken: drop it so the next try reconnects.
+            connection.close()
+            time.sleep(pause)
+            pause = min(pause * 2, 5.0)
 
 
 def email_sweep(*, limit: int = 500) -> int:

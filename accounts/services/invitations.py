@@ -13,6 +13,7 @@ import csv
 import io
 import re
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
@@ -21,7 +22,8 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import Invitation, User, normalize_email
+from accounts.models import BatchJob, Invitation, User, normalize_email
+from accounts.services import jobs
 from accounts.services.emails import email_queue, site_link
 from accounts.services.tokens import lookup_digest, new_token
 from accounts.services.users import resolve_grants, resolve_roles
@@ -464,12 +466,18 @@ def invitation_import_row(
     return result
 
 
+# Rows per transaction in a background import. Small: each invitation
+# writes an audit event, and the chunk holds the audit chain's lock until it
+# commits, so other writers wait at most this many invitations.
+IMPORT_CHUNK_SIZE = 20
+
+
 @service
 def invitation_import_start(*, actor, rows: list[dict], template=None, expires_days=None):
-    """Record a large import as a BatchJob and run it in the background
-    (after commit); the page follows `done` / `total`."""
-    from accounts.models import BatchJob
-
+    """Record a large import as a BatchJob and queue it (after commit); the
+    page follows `done` / `total`. Never runs the import in the request: if
+    the broker is down the job row says so and the sweep queues it once the
+    broker is back."""
     policies.check_permission(actor, "invitations:create", action="accounts.invitation.imported")
     job = BatchJob.objects.create(
         actor=actor,
@@ -477,6 +485,8 @@ def invitation_import_start(*, actor, rows: list[dict], template=None, expires_d
         params={"rows": rows, "template": template, "expires_days": expires_days},
         user_ids=[],
         total=len(rows),
+        permission="invitations:create",
+        lease_until=jobs.lease_end(),
     )
     audit.record(
         "accounts.invitation.imported",
@@ -484,38 +494,19 @@ def invitation_import_start(*, actor, rows: list[dict], template=None, expires_d
         target=Target(type="batch", id=str(job.pk), label=f"{len(rows)} invitations"),
         batch_id=job.pk,
     )
-
-    def start():
-        from accounts.tasks import invitation_import
-
-        try:
-            invitation_import.delay(str(job.pk))
-        except Exception:  # broker down: run it here rather than lose it
-            invitation_import_run(job.pk)
-
-    transaction.on_commit(start)
+    transaction.on_commit(lambda: jobs.job_enqueue(job.pk, "import"))
     return job
 
 
-def invitation_import_run(job_id) -> None:
-    """Run an import recorded as a BatchJob, one row per transaction, with
-    progress in `done` so the page can show a bar. Safe to run again: rows
-    already done are skipped."""
-    from datetime import timedelta
-
-    from accounts.models import BatchJob
-
-    job = BatchJob.objects.select_related("actor").get(pk=job_id)
-    if job.status == "done":
-        return
+def _import_step(job: BatchJob) -> None:
+    """One chunk of an import (called by jobs.job_run inside the chunk's
+    transaction, with the job row locked): invite the next rows and record
+    each row's outcome with them."""
     params = job.params or {}
     expires_in = timedelta(days=params["expires_days"]) if params.get("expires_days") else None
+    rows = params.get("rows", [])[job.done : job.done + IMPORT_CHUNK_SIZE]
     results = list((job.result or {}).get("items", []))
-    done_emails = {r["email"] for r in results}
-    BatchJob.objects.filter(pk=job.pk).update(status="running")
-    for row in params.get("rows", []):
-        if row["email"] in done_emails:
-            continue
+    for row in rows:
         results.append(
             invitation_import_row(
                 actor=job.actor,
@@ -525,7 +516,12 @@ def invitation_import_run(job_id) -> None:
                 batch_id=job.pk,
             )
         )
-        BatchJob.objects.filter(pk=job.pk).update(done=len(results), result={"items": results})
-    BatchJob.objects.filter(pk=job.pk).update(
-        status="done", done=len(results), result={"items": results}, finished_at=timezone.now()
-    )
+    job.done += len(rows)
+    job.result = {"items": results}
+
+
+def invitation_import_run(job_id, *, runner: str = "") -> str:
+    """Run an import recorded as a BatchJob, IMPORT_CHUNK_SIZE rows per
+    transaction, each chunk committing with its progress and outcomes. Safe
+    to run again: it resumes at the first row not committed."""
+    return jobs.job_run(job_id, runner=runner, step=_import_step)

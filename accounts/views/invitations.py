@@ -12,13 +12,15 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import OuterRef, Q, Subquery
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.models import BatchJob, Invitation, OutboundEmail, User
+from accounts.models import Invitation, OutboundEmail, User
 from accounts.services import invitations as services
+from accounts.views.jobs import describe, visible_job
 from rbac.decorators import forbidden, permission_required
 from rbac.models import Role
 from rbac.permissions import TEMPLATES
@@ -233,10 +235,16 @@ def _results_context(results, job=None):
 @permission_required("invitations:create")
 @require_http_methods(["GET"])
 def invitation_import(request, pk):
-    job = get_object_or_404(BatchJob, pk=pk, action="invite", actor=request.user)
+    job = visible_job(request, pk)
+    if job.kind != "import":
+        raise Http404("This import does not exist.")
     results = (job.result or {}).get("items", [])
-    context = {**_results_context(results, job), "job": job}
-    if request.htmx and job.status != "done":
+    context = {
+        **_results_context(results, job),
+        "job": job,
+        "row": describe(job, request.user, timezone.now()),
+    }
+    if request.htmx and job.is_open:
         return render(request, "invitations/results.html#progress", context)
     if request.htmx:
         response = render(request, "invitations/results.html#progress", context)

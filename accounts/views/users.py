@@ -35,10 +35,10 @@ from accounts.forms import (
     UserEditForm,
     UserFilterForm,
 )
-from accounts.models import BatchJob
 from accounts.reauth import reauth_required
 from accounts.services import batch as batch_services
 from accounts.services import users as user_services
+from accounts.views.jobs import describe, visible_job
 from rbac.decorators import permission_required
 from rbac.policies import PolicyDenied, user_can_act_on, user_has
 
@@ -604,12 +604,13 @@ def user_batch(request):
 @permission_required("users:read")
 @require_http_methods(["GET"])
 def user_batch_job(request, pk):
-    job = BatchJob.objects.filter(pk=pk).select_related("actor").first()
-    if job is None:
+    job = visible_job(request, pk)
+    if job.kind != "batch":
         raise Http404("This batch job does not exist.")
     result = job.result or {}
     context = {
         "job": job,
+        "row": describe(job, request.user, timezone.now()),
         "action": batch_services.ACTIONS.get(job.action),
         "result": result,
         "shown_items": (result.get("items") or [])[:500],

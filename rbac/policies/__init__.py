@@ -66,3 +66,11 @@ from rbac.policies.base import (  # noqa: F401 (the package's names)
     user_can_manage_user,
     user_has,
 )
+from rbac.policies.jobs import (  # noqa: F401 (the package's names)
+    check_can_cancel_job,
+    check_can_resume_job,
+    check_can_view_job,
+    user_can_cancel_job,
+    user_can_resume_job,
+    user_can_view_job,
+)

@@ -60,3 +60,30 @@
     if (modal && window.bootstrap) window.bootstrap.Modal.getOrCreateInstance(modal).hide();
   });
 })();
+
+// A request the server could not serve in time answers 503 "busy, retry"
+// (a lock or statement timeout; nothing was changed). htmx does not swap
+// error answers, so show the page's message where messages go.
+(function () {
+  "use strict";
+  document.addEventListener("htmx:responseError", function (event) {
+    var xhr = event.detail && event.detail.xhr;
+    // Inside the open dialog if there is one (the page behind is covered).
+    var box = document.querySelector("#modal-root .modal.show .modal-body") ||
+      document.getElementById("messages");
+    if (!xhr || xhr.status !== 503 || !box) return;
+    var page = new DOMParser().parseFromString(xhr.responseText, "text/html");
+    var text = page.querySelector("main p");
+    var alert = document.createElement("div");
+    alert.className = "alert alert-warning alert-dismissible fade show";
+    alert.setAttribute("role", "alert");
+    alert.textContent = text ? text.textContent : "The server is busy; please try again.";
+    var close = document.createElement("button");
+    close.type = "button";
+    close.className = "btn-close";
+    close.setAttribute("data-bs-dismiss", "alert");
+    close.setAttribute("aria-label", "Close");
+    alert.appendChild(close);
+    box.insertBefore(alert, box.firstChild);
+  });
+})();

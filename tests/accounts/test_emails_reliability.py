@@ -173,6 +173,9 @@ def worker(broker, smtp_server, tmp_path, settings):
                 "EMAIL_RETRY_BASE_SECONDS": "0.5",
                 "EMAIL_RETRY_MAX_SECONDS": "1",
                 "EMAIL_SWEEP_AFTER_SECONDS": "2",
+                # A send cut short by the kill below waits out its sending
+                # lease before the sweep retries it (120 s in production).
+                "EMAIL_SENDING_LEASE_SECONDS": "3",
                 "LOG_LEVEL": "WARNING",
             }
             env.update({k: str(v) for k, v in extra.items()})

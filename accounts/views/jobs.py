@@ -1,0 +1,116 @@
+"""The Jobs page: batch actions and invitation imports running in the
+background, with their progress and heartbeat, and cancel / resume for
+those allowed (rbac.policies: user_can_view_job, user_can_cancel_job,
+user_can_resume_job). A job someone may not see does not exist for them."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db.models import Q
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import path, reverse
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts.models import BatchJob
+from accounts.services import batch as batch_services
+from accounts.services import jobs as job_services
+from rbac import policies
+from rbac.decorators import signed_in
+
+LIST_LIMIT = 100
+
+
+def job_url(job: BatchJob) -> str:
+    if job.kind == "import":
+        return reverse("invitations:import", args=[job.pk])
+    return reverse("users:batch_job", args=[job.pk])
+
+
+def job_label(job: BatchJob) -> str:
+    if job.kind == "import":
+        return "Invitation import"
+    spec = batch_services.ACTIONS.get(job.action)
+    return spec.label if spec else job.action
+
+
+def visible_job(request, pk) -> BatchJob:
+    """The job `pk` if the signed-in person may see it; 404 otherwise."""
+    job = BatchJob.objects.filter(pk=pk).select_related("actor").first()
+    if job is None or not policies.user_can_view_job(request.user, job):
+        raise Http404("This job does not exist.")
+    return job
+
+
+def describe(job: BatchJob, actor, now) -> dict:
+    heartbeat = job.heartbeat_at or job.created_at
+    return {
+        "job": job,
+        "label": job_label(job),
+        "url": job_url(job),
+        "heartbeat_age": int((now - heartbeat).total_seconds()) if job.is_open else None,
+        "stale": bool(job.is_open and job.lease_until and job.lease_until < now),
+        "can_cancel": job.is_open and policies.user_can_cancel_job(actor, job),
+        "can_resume": job.status in ("failed", "cancelled")
+        and policies.user_can_resume_job(actor, job),
+    }
+
+
+@signed_in
+@require_http_methods(["GET"])
+def job_list(request):
+    actor = request.user
+    # A prefilter in SQL; the rule itself is the policy predicate below.
+    candidates = (
+        BatchJob.objects.filter(
+            Q(actor=actor) | Q(permission__in=sorted(policies.permissions_of(actor)))
+        )
+        .select_related("actor")
+        .order_by("-created_at")[:LIST_LIMIT]
+    )
+    now = timezone.now()
+    rows = [describe(j, actor, now) for j in candidates if policies.user_can_view_job(actor, j)]
+    running = any(r["job"].is_open for r in rows)
+    context = {"rows": rows, "running": running, "limit": LIST_LIMIT}
+    if request.htmx and not request.htmx.boosted:
+        return render(request, "jobs/list.html#table", context)
+    return render(request, "jobs/list.html", context)
+
+
+def _act(request, pk, service, done_message):
+    job = visible_job(request, pk)
+    try:
+        service(actor=request.user, job=job)
+    except policies.PolicyDenied as exc:
+        messages.error(request, exc.message)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, done_message)
+    return redirect(
+        request.POST.get("next") if request.POST.get("next") == job_url(job) else "jobs:list"
+    )
+
+
+@signed_in
+@require_POST
+def job_cancel(request, pk):
+    return _act(request, pk, job_services.job_cancel, "The job was cancelled.")
+
+
+@signed_in
+@require_POST
+def job_resume(request, pk):
+    return _act(
+        request, pk, job_services.job_resume, "The job was resumed; it continues where it stopped."
+    )
+
+
+app_name = "jobs"
+urlpatterns = [
+    path("", job_list, name="list"),
+    path("<uuid:pk>/cancel/", job_cancel, name="cancel"),
+    path("<uuid:pk>/resume/", job_resume, name="resume"),
+]

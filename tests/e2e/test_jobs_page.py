@@ -1,0 +1,139 @@
+"""The Jobs page in Chromium: a running, a stalled, a failed and a finished
+job, with progress, heartbeat age, and cancel / resume (issue 17)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from tests.conftest import make_user
+from tests.e2e import a11y
+from tests.e2e.helpers import sign_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def jobs(builtin_roles, settings):
+    from accounts.models import BatchJob
+
+    settings.CELERY_TASK_ALWAYS_EAGER = False  # leave the jobs where we put them
+    make_user("owner@example.com", roles=["owner"], is_owner=True)
+    admin = make_user("admin@example.com", roles=["admin"], name="Adam Admin")
+    now = timezone.now()
+
+    def job(action, status, done, total, permission, **fields):
+        return BatchJob.objects.create(
+            actor=admin,
+            action=action,
+            status=status,
+            done=done,
+            total=total,
+            permission=permission,
+            created_at=now - timedelta(minutes=5),
+            **fields,
+        )
+
+    running = job(
+        "disable",
+        "running",
+        500,
+        1200,
+        "users:disable",
+        heartbeat_at=now - timedelta(seconds=3),
+        lease_until=now + timedelta(seconds=57),
+    )
+    job(
+        "invite",
+        "running",
+        100,
+        300,
+        "invitations:create",
+        heartbeat_at=now - timedelta(seconds=95),
+        lease_until=now - timedelta(seconds=35),
+    )
+    failed = job(
+        "ban",
+        "failed",
+        250,
+        1000,
+        "users:ban",
+        finished_at=now,
+        last_error="No progress after 5 attempts (last error: OperationalError: "
+        "server closed the connection unexpectedly). Resume it once the cause is fixed.",
+        result={
+            "items": [],
+            "processed": 250,
+            "skipped": 0,
+            "errors": [],
+            "failure": "No progress after 5 attempts.",
+        },
+    )
+    job(
+        "enable",
+        "done",
+        400,
+        400,
+        "users:disable",
+        finished_at=now,
+        result={"items": [], "processed": 400, "skipped": 0, "errors": []},
+    )
+    return running, failed
+
+
+def test_the_jobs_page_shows_progress_heartbeat_and_controls(live_server, page, screenshot, jobs):
+    running, failed = jobs
+    page.on("dialog", lambda d: d.accept())
+    sign_in(page, live_server.url, "admin@example.com")
+    page.wait_for_url(f"{live_server.url}/")
+    page.goto(f"{live_server.url}/jobs/")
+    assert page.get_by_role("heading", name="Jobs").is_visible()
+    assert page.get_by_text("500 / 1200").is_visible()
+    assert page.get_by_text("No progress lately; it will be restarted automatically.").is_visible()
+    assert page.get_by_text("Resume it once the cause is fixed.").is_visible()
+    a11y.check(page, "jobs list")
+    screenshot(page, "jobs-list")
+    page.set_viewport_size({"width": 390, "height": 844})
+    screenshot(page, "jobs-list-phone")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"{live_server.url}/users/batch/{failed.pk}/")
+    assert page.get_by_role("button", name="Resume Ban").is_visible()
+    screenshot(page, "jobs-failed-batch")
+    page.goto(f"{live_server.url}/jobs/")
+    page.get_by_role("button", name="Cancel Disable").click()
+    page.wait_for_load_state()
+    assert page.get_by_text("The job was cancelled.").is_visible()
+    running.refresh_from_db()
+    assert running.status == "cancelled"
+    screenshot(page, "jobs-after-cancel")
+
+
+def test_a_dialog_action_behind_a_busy_audit_lock_says_busy_retry(
+    live_server, page, screenshot, builtin_roles, settings
+):
+    from tests.audit.test_chain_lock import _hold_chain
+
+    settings.AUDIT_LOCK_TIMEOUT_MS = 500
+    make_user("owner@example.com", roles=["owner"], is_owner=True)
+    make_user("admin@example.com", roles=["admin"], name="Adam Admin")
+    member = make_user("linus@example.com", name="Linus Torvalds")
+    sign_in(page, live_server.url, "admin@example.com")
+    page.wait_for_url(f"{live_server.url}/")
+    page.goto(f"{live_server.url}/users/{member.pk}/")
+    page.get_by_role("link", name="Disable").click()
+    page.wait_for_selector(".modal.show")
+    page.wait_for_timeout(500)  # the fade-in
+    holder = _hold_chain()
+    try:
+        page.locator(".modal.show").get_by_role("button", name="Disable").click()
+        alert = page.locator(".modal.show .alert-warning")
+        alert.wait_for()
+        assert alert.text_content().startswith("The server is busy right now; nothing was changed.")
+        screenshot(page, "busy-retry-dialog")
+    finally:
+        holder.rollback()
+        holder.close()
+    member.refresh_from_db()
+    assert member.status == "active"

@@ -1,0 +1,85 @@
+"""Timeouts everywhere a web request can wait (issue 17): web processes run
+every SQL statement under DATABASE_STATEMENT_TIMEOUT_MS; workers and
+commands do not; a statement cancelled by it answers 503 "busy, retry"."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.db import OperationalError, connection, transaction
+
+from handover.services import ServiceBusy, as_busy
+
+ROOT = Path(__file__).resolve().parent.parent
+SHOW = (
+    "import json, django.conf as c; "
+    "print(json.dumps(c.settings.DATABASES['default'].get('OPTIONS', {})))"
+)
+
+
+def _options(code: str, **env) -> dict:
+    environ = {k: v for k, v in os.environ.items() if k != "HANDOVER_PROCESS"}
+    environ.update(env, DJANGO_SETTINGS_MODULE="handover.settings")
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=environ, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_web_processes_run_statements_under_a_timeout_and_workers_do_not():
+    url = "postgres://postgres@127.0.0.1:5432/handover_jobs"
+    web = _options("import handover.wsgi; " + SHOW, DATABASE_URL=url)
+    assert web.get("options") == "-c statement_timeout=10000"
+    worker = _options("import django; django.setup(); " + SHOW, DATABASE_URL=url)
+    assert "statement_timeout" not in worker.get("options", "")
+    tuned = _options(
+        "import handover.wsgi; " + SHOW, DATABASE_URL=url, DATABASE_STATEMENT_TIMEOUT_MS="2500"
+    )
+    assert tuned.get("options") == "-c statement_timeout=2500"
+
+
+@pytest.mark.django_db
+def test_a_statement_cancelled_by_its_timeout_counts_as_busy(require_postgres):
+    with (
+        pytest.raises(OperationalError) as cancelled,
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("SET LOCAL statement_timeout = 50")
+        cursor.execute("SELECT pg_sleep(1)")
+    assert isinstance(as_busy(cancelled.value), ServiceBusy)
+    assert as_busy(OperationalError("connection refused")) is None
+
+
+@pytest.mark.django_db
+def test_a_silent_smtp_server_costs_one_email_timeout_not_a_hang(settings, member):
+    """EMAIL_TIMEOUT applies to the outbox's SMTP connection: a server that
+    accepts and then says nothing fails the attempt (retry scheduled)."""
+    import socket
+    import time
+
+    from accounts.models import OutboundEmail
+    from accounts.services import emails
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(5)
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = silent.getsockname()
+    settings.EMAIL_TIMEOUT = 1
+    try:
+        email = emails.email_queue(to=member.email, template="email_verify", context={"link": "x"})
+        started = time.monotonic()
+        outcome = emails.email_deliver(email.pk)
+        elapsed = time.monotonic() - started
+    finally:
+        silent.close()
+    assert elapsed < 3
+    assert outcome.status == "pending" and outcome.retry_in is not None
+    assert "timed out" in OutboundEmail.objects.get(pk=email.pk).last_error
