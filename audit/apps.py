@@ -4,3 +4,11 @@ from django.apps import AppConfig
 class AuditConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "audit"
+
+    def ready(self):
+        # The bottom layer records refusals through the audit log without
+        # importing it: register the recorder here, once Django is loaded.
+        from audit.services import record_denial  # apps load before models
+        from core.services import set_denial_recorder
+
+        set_denial_recorder(record_denial)

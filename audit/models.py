@@ -6,6 +6,10 @@ the dedicated retention path (`audit.services.prune_before`), which sets a
 transaction-local flag the trigger checks.
 """
 
+from __future__ import annotations
+
+from dataclasses import dataclass
+
 from django.db import models
 from django.utils import timezone
 
@@ -80,3 +84,22 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AppendOnlyError("Audit events cannot be deleted; use audit_prune for retention.")
+
+
+@dataclass
+class Target:
+    """What an audit event is about: a model object's type, id and label,
+    or one given by hand (an invitation not yet saved, a batch, a list)."""
+
+    type: str
+    id: str
+    label: str
+
+    @classmethod
+    def of(cls, obj) -> Target | None:
+        if obj is None:
+            return None
+        if isinstance(obj, Target):
+            return obj
+        label = getattr(obj, "email", None) or getattr(obj, "name", None) or str(obj)
+        return cls(type=obj._meta.model_name, id=str(obj.pk), label=str(label))

@@ -22,8 +22,8 @@ from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
 from audit import context
-from audit.models import AuditEvent, Outcome
-from handover.services import ServiceBusy, service
+from audit.models import AuditEvent, Outcome, Target  # noqa: F401 (Target: callers' name)
+from core.services import ServiceBusy, service
 
 # Keys whose values are never written to the log, at any depth.
 SECRET_KEYS = re.compile(
@@ -59,22 +59,6 @@ def scrub(value):
     if isinstance(value, str | int | float | bool) or value is None:
         return value
     return str(value)
-
-
-@dataclass
-class Target:
-    type: str
-    id: str
-    label: str
-
-    @classmethod
-    def of(cls, obj) -> Target | None:
-        if obj is None:
-            return None
-        if isinstance(obj, Target):
-            return obj
-        label = getattr(obj, "email", None) or getattr(obj, "name", None) or str(obj)
-        return cls(type=obj._meta.model_name, id=str(obj.pk), label=str(label))
 
 
 @dataclass
@@ -223,6 +207,20 @@ def _write(specs: list[EventSpec]) -> list[AuditEvent]:
         prev = event.hash
         events.append(event)
     return AuditEvent.objects.bulk_create(events)
+
+
+def record_denial(denial) -> AuditEvent:
+    """Put a guard's refusal (`core.services.PolicyDenied`) on the record:
+    outcome denied, the reason as "code: message", the missing permissions."""
+    return record(
+        denial.action or "rbac.denied",
+        actor=denial.actor,
+        target=denial.target,
+        outcome=Outcome.DENIED,
+        reason=f"{denial.code}: {denial.message}",
+        changes={"missing": denial.missing} if denial.missing else {},
+        batch_id=denial.batch_id,
+    )
 
 
 def record(

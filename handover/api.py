@@ -20,7 +20,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import HttpBearer
 
 from accounts.services.api_keys import api_key_authenticate
-from handover.services import ServiceBusy, as_busy
+from core.services import NotFound, ServiceBusy, as_busy
 from rbac.policies import PolicyDenied
 
 logger = logging.getLogger(__name__)
@@ -150,6 +150,11 @@ def _register_service_errors() -> None:
 
 
 _register_service_errors()
+
+
+@api.exception_handler(NotFound)
+def _on_not_found(request, exc):
+    return error(api, request, 404, "not_found", exc.message)
 
 
 @api.exception_handler(Http404)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from django.http import HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.http import Http404, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.template.loader import render_to_string
 from django.utils.cache import add_never_cache_headers
+from django.views.defaults import page_not_found
 
+from core.services import NotFound, as_busy
 from handover.logging import TOKEN_PATH
-from handover.services import as_busy
 
 _NUL_ESCAPES = (b"\\u0000", b"\x00")
 
@@ -120,3 +121,19 @@ class BusyAnswersServiceUnavailableMiddleware:
         response["Retry-After"] = str(busy.retry_after)
         add_never_cache_headers(response)
         return response
+
+
+class NotFoundAnswers404Middleware:
+    """A service asked to act on something that no longer exists raises
+    `core.services.NotFound`; a page answers it as Django answers Http404."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, NotFound):
+            return page_not_found(request, Http404(exception.message))
+        return None

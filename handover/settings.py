@@ -391,6 +391,9 @@ if AUDIT_RETENTION_DAYS:
 MIDDLEWARE += ["handover.middleware.PrivatePagesNotCachedMiddleware"]
 # Last, so it is the first to see a view's exception: a bounded wait that
 # ran out answers 503 "busy, retry" (issue 17).
-MIDDLEWARE += ["handover.middleware.BusyAnswersServiceUnavailableMiddleware"]
+MIDDLEWARE += [
+    "handover.middleware.BusyAnswersServiceUnavailableMiddleware",
+    "handover.middleware.NotFoundAnswers404Middleware",
+]
 # One event, one line: control characters in messages are escaped (area PROVE).
 LOGGING["formatters"]["plain"]["()"] = "handover.logging.RedactingFormatter"

@@ -16,7 +16,7 @@ from django.utils import timezone
 from accounts.services.common import lock_user
 from audit import services as audit
 from audit.services import EventSpec
-from handover.services import service
+from core.services import service
 from rbac import policies
 from rbac.models import Role, UserRole
 from rbac.permissions import (

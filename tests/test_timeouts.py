@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from django.db import OperationalError, connection, transaction
 
-from handover.services import ServiceBusy, as_busy
+from core.services import ServiceBusy, as_busy
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOW = (

@@ -11,7 +11,7 @@ from django.utils import timezone
 from accounts.models import User, normalize_email
 from accounts.services.emails import notify_security
 from audit import services as audit
-from handover.services import service
+from core.services import service
 from rbac import policies
 
 

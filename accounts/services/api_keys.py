@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from accounts.models import ApiKey
 from audit import services as audit
-from handover.services import service
+from core.services import service
 from rbac import credentials, policies
 from rbac.permissions import template_permissions, validate_permissions
 from rbac.selectors import restrict_permissions

@@ -40,7 +40,7 @@ from accounts.services.users import (
     user_unban,
 )
 from audit import services as audit
-from handover.services import service
+from core.services import service
 from rbac import policies
 from rbac.models import Role, UserRole
 from rbac.selectors import prime_permissions

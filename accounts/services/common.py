@@ -1,8 +1,7 @@
 from __future__ import annotations
 
-from django.http import Http404
-
 from accounts.models import User
+from core.services import NotFound
 
 
 def lock_user(user_or_id) -> User:
@@ -11,7 +10,7 @@ def lock_user(user_or_id) -> User:
     try:
         return User.objects.select_for_update().get(pk=pk)
     except (User.DoesNotExist, ValueError, TypeError):
-        raise Http404("This user does not exist (it may have been deleted).") from None
+        raise NotFound("This user does not exist (it may have been deleted).") from None
 
 
 def diff(before: dict, after: dict) -> dict:

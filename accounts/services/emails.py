@@ -33,7 +33,7 @@ from django.utils import timezone
 
 from accounts.models import EmailStatus, OutboundEmail
 from audit import services as audit
-from handover.services import service
+from core.services import service
 from rbac import policies
 
 logger = logging.getLogger(__name__)

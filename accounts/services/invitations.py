@@ -29,7 +29,7 @@ from accounts.services.tokens import lookup_digest, new_token
 from accounts.services.users import resolve_grants, resolve_roles
 from audit import services as audit
 from audit.services import Target
-from handover.services import service
+from core.services import service
 from rbac import policies
 from rbac.models import UserRole
 from rbac.selectors import forget_permissions

@@ -34,7 +34,7 @@ from kombu.exceptions import OperationalError as BrokerError
 
 from accounts.models import BatchJob
 from audit import services as audit
-from handover.services import ServiceBusy, service
+from core.services import ServiceBusy, service
 from rbac import policies
 
 logger = logging.getLogger(__name__)

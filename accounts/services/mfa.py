@@ -23,7 +23,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.security import factor_device, factor_id
 from audit import services as audit
-from handover.services import service
+from core.services import service
 from rbac import policies
 
 RECOVERY_CODE_COUNT = 10

@@ -27,7 +27,7 @@ from accounts.services.tokens import (
     tokens_revoke_all,
 )
 from audit import services as audit
-from handover.services import service
+from core.services import service
 from rbac import policies
 
 MAGIC_LINK_TYPES = ("signup", "recovery", "invite")

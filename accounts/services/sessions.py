@@ -14,7 +14,7 @@ from accounts.models import UserSession
 from accounts.security import describe_user_agent
 from audit import context
 from audit import services as audit
-from handover.services import service
+from core.services import service
 from rbac import policies
 
 # When SessionActivityMiddleware last wrote "last seen" (epoch seconds).

@@ -20,7 +20,7 @@ from accounts.services.emails import email_queue
 from accounts.services.sessions import sessions_end_all, sessions_end_for_users
 from accounts.services.tokens import tokens_revoke_all, tokens_revoke_for_users
 from audit import services as audit
-from handover.services import service
+from core.services import service
 from rbac import policies
 from rbac.models import Role, UserRole
 from rbac.permissions import template_permissions, validate_permissions

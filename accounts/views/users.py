@@ -39,6 +39,7 @@ from accounts.reauth import reauth_required
 from accounts.services import batch as batch_services
 from accounts.services import users as user_services
 from accounts.views.jobs import describe, visible_job
+from core.services import NotFound
 from rbac.decorators import permission_required
 from rbac.policies import PolicyDenied, user_can_act_on, user_has
 
@@ -414,7 +415,7 @@ def user_edit(request, pk):
                 phone=data["phone"],
                 metadata=data["metadata"],
             )
-        except Http404:
+        except (Http404, NotFound):
             return _gone(request)
         except PolicyDenied as exc:
             form.add_error(None, exc.message)
@@ -461,7 +462,7 @@ def _make_action_view(spec: StatusAction):
             email = subject.email
             try:
                 spec.service(actor=request.user, user=subject, **form.service_kwargs())
-            except Http404:
+            except (Http404, NotFound):
                 return _gone(request)
             except PolicyDenied as exc:
                 form.add_error(None, exc.message)

@@ -3,6 +3,7 @@ invitations, roles, direct grants and ownership."""
 
 from __future__ import annotations
 
+from audit.models import Target
 from rbac.credentials import credential_of
 from rbac.permissions import CATALOG, ROLE_MANAGER_PERMISSION
 from rbac.policies.base import (
@@ -260,9 +261,6 @@ def check_can_transfer_ownership(actor, target, *, password: str | None = None) 
     check_fresh_proof(actor, action=action, target=target, password=password)
 
 
-def _invitation_target(email: str, pk="") -> object:
-    """An audit target for an invitation that may not exist yet, without
-    importing the audit app (it imports this module)."""
-    from audit.services import Target  # audit -> handover.services -> policies
-
+def _invitation_target(email: str, pk="") -> Target:
+    """The audit target of an invitation that may not exist yet."""
     return Target("invitation", str(pk), email)

@@ -13,54 +13,10 @@ from __future__ import annotations
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from django.core.exceptions import PermissionDenied
-
+from core.services import PolicyDenied  # noqa: F401 (rbac.policies.PolicyDenied)
 from rbac.credentials import credential_of
 from rbac.permissions import CATALOG, ROLE_MANAGER_PERMISSION
 from rbac.selectors import user_effective_permissions
-
-
-class PolicyDenied(PermissionDenied):
-    """A guard refused. `code` is stable for API clients; `message` is for
-    people; `missing` lists permissions the actor lacks, when that is why."""
-
-    def __init__(
-        self,
-        code: str,
-        message: str,
-        *,
-        action: str = "",
-        actor=None,
-        target=None,
-        missing=(),
-        batch_id=None,
-    ):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.action = action
-        self.actor = actor
-        self.target = target
-        self.missing = sorted(missing)
-        self.batch_id = batch_id
-        self.recorded = False
-
-    def __str__(self):
-        return self.message
-
-    def record(self) -> None:
-        from audit import services as audit
-
-        self.recorded = True
-        audit.record(
-            self.action or "rbac.denied",
-            actor=self.actor,
-            target=self.target,
-            outcome="denied",
-            reason=f"{self.code}: {self.message}",
-            changes={"missing": self.missing} if self.missing else {},
-            batch_id=self.batch_id,
-        )
 
 
 def permissions_of(user) -> frozenset[str]:

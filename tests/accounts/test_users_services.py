@@ -8,12 +8,12 @@ from datetime import timedelta
 import pytest
 from django.contrib.sessions.backends.db import SessionStore
 from django.core.exceptions import ValidationError
-from django.http import Http404
 from django.utils import timezone
 
 from accounts.models import OneTimeToken, OutboundEmail, User, UserSession
 from accounts.services import users as svc
 from audit.models import AuditEvent
+from core.services import NotFound
 from rbac.policies import PolicyDenied
 from tests.conftest import make_user
 
@@ -234,8 +234,9 @@ def test_hard_delete_of_the_owner_is_refused(admin_user, owner):
         svc.user_hard_delete(actor=admin_user, user=owner, confirm_email=owner.email)
 
 
-def test_acting_on_a_user_deleted_meanwhile_raises_404(admin_user, member):
+def test_acting_on_a_user_deleted_meanwhile_raises_not_found(admin_user, member):
+    """Services speak the domain's NotFound, never HTTP; entry points answer 404."""
     stale = User.objects.get(pk=member.pk)
     member.delete()
-    with pytest.raises(Http404):
+    with pytest.raises(NotFound):
         svc.user_disable(actor=admin_user, user=stale)

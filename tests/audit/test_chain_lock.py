@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from audit import services as audit
 from audit.models import AuditEvent
-from handover.services import ServiceBusy
+from core.services import ServiceBusy
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

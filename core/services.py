@@ -1,13 +1,73 @@
-"""The shape every mutating service shares."""
+"""The shape every mutating service shares, and the refusals services
+raise: `PolicyDenied` (a guard said no), `NotFound` (the object is gone),
+`ServiceBusy` (a shared resource was not free within its bounded wait).
+Entry points turn them into answers: 403/409 and a form error, 404, 503.
+
+This module imports no app. A refusal is put on the audit record through
+the recorder the audit app registers at start-up (`set_denial_recorder`),
+so the bottom layer does not import the audit log."""
 
 from __future__ import annotations
 
 import functools
 from contextvars import ContextVar
 
+from django.core.exceptions import PermissionDenied
 from django.db import OperationalError, transaction
 
 _depth: ContextVar[int] = ContextVar("service_depth", default=0)
+_recorder: list = []
+
+
+def set_denial_recorder(record) -> None:
+    """`record(denial)` writes a refusal to the audit log (the audit app
+    registers it when Django starts)."""
+    _recorder[:] = [record]
+
+
+class PolicyDenied(PermissionDenied):
+    """A guard refused. `code` is stable for API clients; `message` is for
+    people; `missing` lists permissions the actor lacks, when that is why."""
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        action: str = "",
+        actor=None,
+        target=None,
+        missing=(),
+        batch_id=None,
+    ):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.action = action
+        self.actor = actor
+        self.target = target
+        self.missing = sorted(missing)
+        self.batch_id = batch_id
+        self.recorded = False
+
+    def __str__(self):
+        return self.message
+
+    def record(self) -> None:
+        """Write this refusal to the audit log (once)."""
+        if not _recorder:
+            raise RuntimeError("No denial recorder registered: is the audit app installed?")
+        self.recorded = True
+        _recorder[0](self)
+
+
+class NotFound(Exception):
+    """The object a service was asked to act on does not exist (any more).
+    Pages and the API answer 404."""
+
+    def __init__(self, message: str = "This does not exist (it may have been deleted)."):
+        super().__init__(message)
+        self.message = message
 
 
 def service(func):
@@ -21,8 +81,6 @@ def service(func):
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        from rbac.policies import PolicyDenied
-
         token = _depth.set(_depth.get() + 1)
         try:
             with transaction.atomic():
