@@ -5,6 +5,7 @@ emails printed to the console (what `make run` needs). Production sets
 DJANGO_DEBUG=0, a real DJANGO_SECRET_KEY, DATABASE_URL, REDIS_URL and SITE_URL.
 """
 
+import hashlib
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -37,6 +38,22 @@ _DEV_SECRET = "dev-insecure-secret-key-change-me-0123456789-abcdefghijklmnopqrst
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", _DEV_SECRET if DEBUG else "")
 if not SECRET_KEY or (not DEBUG and SECRET_KEY == _DEV_SECRET):
     raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG=0.")
+# Previous secret keys, newest first: sessions, signed values and sealed
+# outbox bodies made under them stay valid while they are listed here.
+SECRET_KEY_FALLBACKS = env_list("DJANGO_SECRET_KEY_FALLBACKS", "")
+
+# The audit hash chain is an HMAC under this key, so write access to the
+# database alone cannot rewrite history and recompute the hashes. Keep it
+# outside the database (and away from whoever administers it). Development
+# derives one from SECRET_KEY; production must set it.
+_audit_chain_key = os.environ.get("AUDIT_CHAIN_KEY", "")
+if not _audit_chain_key and not DEBUG:
+    raise ImproperlyConfigured("AUDIT_CHAIN_KEY must be set when DJANGO_DEBUG=0.")
+AUDIT_CHAIN_KEY = (
+    _audit_chain_key.encode()
+    if _audit_chain_key
+    else hashlib.sha256(b"handover.audit-chain:" + SECRET_KEY.encode()).digest()
+)
 
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")

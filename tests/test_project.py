@@ -23,6 +23,7 @@ def test_check_deploy_is_clean_in_production_mode():
         "DJANGO_SETTINGS_MODULE": "handover.settings",
         "DJANGO_DEBUG": "0",
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(64),
+        "AUDIT_CHAIN_KEY": secrets.token_urlsafe(48),
         "DJANGO_ALLOWED_HOSTS": "handover.example.com",
         "SITE_URL": "https://handover.example.com",
     }
