@@ -53,15 +53,25 @@ def clean_label(value, limit: int = 300) -> str:
     return text[:limit]
 
 
-def scrub(value):
-    """Redact secret-looking keys in a changes payload, recursively."""
+# Beyond this depth a changes payload is cut off: validated input never
+# nests this deep, and the scrubber must not recurse without bound on
+# whatever a caller passes.
+SCRUB_MAX_DEPTH = 32
+TOO_DEEP = "[nested too deep]"
+
+
+def scrub(value, _depth: int = 0):
+    """Redact secret-looking keys in a changes payload, recursively (at most
+    SCRUB_MAX_DEPTH levels; anything deeper becomes TOO_DEEP)."""
+    if isinstance(value, dict | list | tuple) and _depth >= SCRUB_MAX_DEPTH:
+        return TOO_DEEP
     if isinstance(value, dict):
         return {
-            clean_label(k, 100): (REDACTED if SECRET_KEYS.search(str(k)) else scrub(v))
+            clean_label(k, 100): (REDACTED if SECRET_KEYS.search(str(k)) else scrub(v, _depth + 1))
             for k, v in value.items()
         }
     if isinstance(value, list | tuple):
-        return [scrub(v) for v in value]
+        return [scrub(v, _depth + 1) for v in value]
     if isinstance(value, str | int | float | bool) or value is None:
         return value
     return str(value)
