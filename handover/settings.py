@@ -29,6 +29,11 @@ def env_int(name: str, default: int) -> int:
     return int(value) if value not in (None, "") else default
 
 
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value not in (None, "") else default
+
+
 def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
@@ -139,9 +144,17 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Reads miss and writes drop while Redis is unreachable (pages
+            # answer from the database); see handover/cache.py.
+            "BACKEND": "handover.cache.ResilientRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "handover",
+            # A silent Redis (a partition: connections open, nothing flows)
+            # costs a request at most these seconds, never gunicorn's 30 s.
+            "OPTIONS": {
+                "socket_connect_timeout": env_float("REDIS_CONNECT_TIMEOUT", 1.0),
+                "socket_timeout": env_float("REDIS_SOCKET_TIMEOUT", 1.0),
+            },
         }
     }
 else:
@@ -264,6 +277,24 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Publishing from a web request must not hang on a silent or absent broker:
+# bounded connect and socket timeouts, and few quick publish retries. The
+# outbox row is already committed when a task is published, so a publish
+# that gives up loses nothing: the beat sweep queues the row again.
+CELERY_BROKER_CONNECTION_TIMEOUT = env_float("REDIS_CONNECT_TIMEOUT", 1.0)
+CELERY_BROKER_TRANSPORT_OPTIONS.update(
+    {
+        "socket_connect_timeout": env_float("REDIS_CONNECT_TIMEOUT", 1.0),
+        "socket_timeout": env_float("REDIS_SOCKET_TIMEOUT", 1.0),
+        "max_retries": 1,
+    }
+)
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
 CELERY_TIMEZONE = "UTC"
 
 # Security headers. CSP allows scripts and styles from this site only.
