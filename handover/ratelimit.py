@@ -25,6 +25,7 @@ from redis.exceptions import RedisError
 
 from accounts.models import RateLimitCounter
 from audit.context import client_ip as _client_ip
+from handover.cache import available as cache_available
 from handover.cache import note_failure
 
 logger = logging.getLogger(__name__)
@@ -85,10 +86,13 @@ def hit(key: str, *, limit: int, window: int) -> bool:
     """Count one attempt under `key`; False when the limit is exceeded (or
     when neither the cache nor the database can count it)."""
     cache_key = _cache_key(key)
-    try:
-        count = _hit_cache(cache_key, window)
-    except RedisError as exc:
-        note_failure("rate limit", exc)
+    count = None
+    if cache_available():
+        try:
+            count = _hit_cache(cache_key, window)
+        except RedisError as exc:
+            note_failure("rate limit", exc)
+    if count is None:
         try:
             count = _hit_database(cache_key, window)
         except DatabaseError:

@@ -76,10 +76,56 @@ def test_pages_that_read_a_cache_answer_from_the_database_without_redis(
 @pytest.mark.django_db
 def test_a_silent_redis_costs_a_request_at_most_its_timeouts(silent_redis, client_for, admin_user):
     client = client_for(admin_user)
-    started = time.monotonic()
-    assert client.get("/").status_code == 200
-    assert client.get("/audit/").status_code == 200
-    assert time.monotonic() - started < 8
+    timings = []
+    for path in ("/", "/audit/", "/"):
+        started = time.monotonic()
+        assert client.get(path).status_code == 200
+        timings.append(time.monotonic() - started)
+    print(f"FIGURE degraded: pages with a silent Redis took {[round(t, 2) for t in timings]} s")
+    # One socket timeout (0.5 s here) at most, then Redis is not tried again
+    # for a while: a page with several cached figures does not pay for each.
+    assert timings[0] < 2
+    assert max(timings[1:]) < 0.5
+
+
+def test_a_silent_broker_costs_a_publish_at_most_its_timeouts():
+    """Publishing a task to a broker that accepts connections and then says
+    nothing gives up after the configured timeouts (the outbox row stays
+    pending for the sweep) instead of hanging the request."""
+    import os
+    import subprocess
+    import sys
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+    script = (
+        "import django, time, uuid; django.setup();"
+        "from accounts.services.emails import email_enqueue;"
+        "t = time.monotonic(); queued = email_enqueue(uuid.uuid4());"
+        "print(queued, round(time.monotonic() - t, 2))"
+    )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "handover.settings",
+        "REDIS_URL": f"redis://127.0.0.1:{server.getsockname()[1]}/0",
+        "CELERY_TASK_ALWAYS_EAGER": "0",
+    }
+    try:
+        result = subprocess.run(
+            [sys.executable, "-c", script],
+            cwd=nodes.ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        server.close()
+    queued, seconds = result.stdout.split()
+    print(f"FIGURE degraded: publish to a silent broker gave up after {seconds} s")
+    assert queued == "False"
+    assert float(seconds) < 5
 
 
 # --- rate limits count in the database -----------------------------------------
