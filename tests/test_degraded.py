@@ -10,22 +10,27 @@ runs a real gunicorn node whose broker and cache point at a closed port."""
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
+import sys
 import time
 from datetime import timedelta
 
 import pytest
+import requests
 from django.core import mail
-from django.db import DatabaseError
+from django.db import DatabaseError, connection
 from django.utils import timezone
 
-from accounts.models import EmailStatus, OutboundEmail, RateLimitCounter
+from accounts.models import EmailStatus, Invitation, OutboundEmail, RateLimitCounter
 from accounts.services import emails
 from accounts.services import invitations as invitation_services
+from accounts.services.api_keys import api_key_create
 from audit.services import verify_chain
 from handover import cache as resilient_cache
 from handover import ratelimit
-from tests.conftest import STRONG_PASSWORD, make_user
+from tests.conftest import STRONG_PASSWORD, make_user, need
 from tests.scale import nodes
 
 
@@ -92,10 +97,6 @@ def test_a_silent_broker_costs_a_publish_at_most_its_timeouts():
     """Publishing a task to a broker that accepts connections and then says
     nothing gives up after the configured timeouts (the outbox row stays
     pending for the sweep) instead of hanging the request."""
-    import os
-    import subprocess
-    import sys
-
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(64)
@@ -225,10 +226,6 @@ def test_healthz_says_the_cache_is_degraded(redis_down, client, client_for, admi
 
 @pytest.fixture
 def node_without_redis(tmp_path_factory, django_db_setup, settings, builtin_roles):
-    from django.db import connection
-
-    from tests.conftest import need
-
     need(connection.vendor == "postgresql", "the node test needs PostgreSQL (DATABASE_URL)")
     # Users made here must verify on a node running the production hasher.
     settings.PASSWORD_HASHERS = ["handover.hashers.OWASPArgon2PasswordHasher"]
@@ -265,11 +262,6 @@ def _csrf_post(session, base, page, action, data, **kwargs):
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_every_page_and_email_flow_on_a_node_without_redis(node_without_redis):
-    import requests
-
-    from accounts.models import Invitation
-    from accounts.services.api_keys import api_key_create
-
     base = node_without_redis
     admin = make_user("admin@example.com", roles=["admin"], name="Adam Admin")
     make_user("owner@example.com", roles=["owner"], is_owner=True)

@@ -14,6 +14,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from accounts.models import User
+from handover import views
 from tests.conftest import ROOT
 
 
@@ -76,8 +77,6 @@ def test_healthz_says_degraded_when_the_broker_is_down(client, settings):
 
 @pytest.mark.django_db
 def test_healthz_is_503_when_the_database_is_down(client, monkeypatch):
-    from handover import views
-
     monkeypatch.setattr(views, "_database_status", lambda: {"ok": False})
     response = client.get("/healthz")
     assert response.status_code == 503

@@ -3,10 +3,15 @@ retried with backoff, swept when lost, visible and retryable."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import secrets
 import smtplib
 from datetime import timedelta
 
 import pytest
+from cryptography.fernet import Fernet
 from django.conf import settings
 from django.core import mail
 from django.core.mail.backends.base import BaseEmailBackend
@@ -192,8 +197,6 @@ def test_tampered_sealed_body_is_refused():
 
 
 def test_sealed_bodies_are_fernet_tokens_from_the_cryptography_package():
-    from cryptography.fernet import Fernet
-
     sealed = emails.seal("hello")
     token = sealed.removeprefix(emails.SEALED_PREFIX).encode()
     key = emails._fernet_key(settings.SECRET_KEY)
@@ -229,11 +232,6 @@ def test_a_body_sealed_under_a_dropped_key_is_refused(settings):
 def _legacy_v1_seal(text: str, secret: str) -> str:
     """The pre-Fernet format, written here only to make a row as an older
     release left it in the outbox."""
-    import base64
-    import hashlib
-    import hmac
-    import secrets
-
     root = hashlib.sha256(("handover.outbox:" + secret).encode()).digest()
     enc_key = hmac.new(root, b"encrypt", hashlib.sha256).digest()
     mac_key = hmac.new(root, b"authenticate", hashlib.sha256).digest()
