@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -224,8 +225,8 @@ def test_healthz_says_the_cache_is_degraded(redis_down, client, client_for, admi
 # --- a real node with the broker and the cache at a closed port --------------------
 
 
-@pytest.fixture
-def node_without_redis(tmp_path_factory, django_db_setup, settings, builtin_roles):
+@contextmanager
+def _node(redis_url: str, *, name: str, static_root, settings):
     need(connection.vendor == "postgresql", "the node test needs PostgreSQL (DATABASE_URL)")
     # Users made here must verify on a node running the production hasher.
     settings.PASSWORD_HASHERS = ["handover.hashers.OWASPArgon2PasswordHasher"]
@@ -237,15 +238,40 @@ def node_without_redis(tmp_path_factory, django_db_setup, settings, builtin_role
         database_url=(
             f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
         ),
-        redis_url=f"redis://127.0.0.1:{nodes.free_port()}/0",  # nothing listens there
-        static_root=tmp_path_factory.mktemp("static"),
+        redis_url=redis_url,
+        static_root=static_root,
         secret_key=settings.SECRET_KEY,
         MFA_POLICY="none",
         PASSWORD_FORGOT_MIN_SECONDS="0",
     )
     nodes.collectstatic(env)
-    with nodes.web_node(env, name="no-redis", log_dir=nodes.ROOT / "var" / "degraded") as (url, _):
+    with nodes.web_node(env, name=name, log_dir=nodes.ROOT / "var" / "degraded") as (url, _):
         yield url
+
+
+@pytest.fixture
+def node_without_redis(tmp_path_factory, django_db_setup, settings, builtin_roles):
+    """A node whose broker and cache are at a port nothing listens on."""
+    closed = f"redis://127.0.0.1:{nodes.free_port()}/0"
+    static = tmp_path_factory.mktemp("static")
+    with _node(closed, name="no-redis", static_root=static, settings=settings) as url:
+        yield url
+
+
+@pytest.fixture
+def node_with_silent_redis(tmp_path_factory, django_db_setup, settings, builtin_roles):
+    """A node whose Redis accepts connections and then says nothing (a
+    partition: the connection stays open, nothing flows)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(256)
+    silent = f"redis://127.0.0.1:{server.getsockname()[1]}/0"
+    static = tmp_path_factory.mktemp("static")
+    try:
+        with _node(silent, name="silent-redis", static_root=static, settings=settings) as url:
+            yield url
+    finally:
+        server.close()
 
 
 def _csrf_post(session, base, page, action, data, **kwargs):
@@ -398,3 +424,52 @@ def test_every_page_and_email_flow_on_a_node_without_redis(node_without_redis):
     assert emails.email_sweep() == 0  # nothing left, nothing sent twice
     assert verify_chain().ok
     print(f"FIGURE degraded: sweep sent {len(mail.outbox)} of {len(templates)} once back")
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_silent_redis_does_not_hang_requests_and_loses_no_invitation(node_with_silent_redis):
+    """Issue 17's partition: an invitation committed while Redis says
+    nothing answers 201 within a few seconds (no 500, so no retry refused as
+    "pending"), and its email waits in the outbox for the sweep."""
+    base = node_with_silent_redis
+    admin = make_user("admin@example.com", roles=["admin"], name="Adam Admin")
+    make_user("owner@example.com", roles=["owner"], is_owner=True)
+    _key, raw_key = api_key_create(actor=admin, name="silent", template="full_access")
+    api = {"Authorization": f"Bearer {raw_key}"}
+    answers = []
+
+    def timed(name, call):
+        started = time.monotonic()
+        response = call()
+        answers.append((name, response.status_code, round(time.monotonic() - started, 2)))
+        return response
+
+    browser = requests.Session()
+    timed("sign in", lambda: nodes.sign_in(browser, base, admin.email, STRONG_PASSWORD))
+    for page in ("/", "/audit/", "/healthz"):
+        timed(f"GET {page}", lambda page=page: browser.get(f"{base}{page}", timeout=30))
+    for i in range(3):
+        timed(
+            f"POST /api/admin/users #{i}",
+            lambda i=i: requests.post(
+                f"{base}/api/admin/users",
+                json={"email": f"partition{i}@example.com", "send_invite": True},
+                headers=api,
+                timeout=30,
+            ),
+        )
+    timed(
+        "POST /api/auth/password/forgot",
+        lambda: requests.post(
+            f"{base}/api/auth/password/forgot", json={"email": admin.email}, timeout=30
+        ),
+    )
+    for name, status, seconds in answers:
+        print(f"FIGURE silent redis: {name} -> {status} in {seconds}s")
+    assert [status for _, status, _ in answers] == [302, 200, 200, 200, 201, 201, 201, 202]
+    assert max(seconds for _, _, seconds in answers) < 5
+    assert Invitation.objects.filter(email__startswith="partition").count() == 3
+    pending = OutboundEmail.objects.filter(status=EmailStatus.PENDING)
+    assert pending.filter(template="invitation").count() == 3
+    assert pending.filter(template="password_reset").count() == 1
