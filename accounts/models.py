@@ -385,3 +385,22 @@ class BatchJob(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status in ("pending", "running")
+
+
+class RateLimitCounter(models.Model):
+    """A rate-limit window counted in the database: `handover.ratelimit`
+    uses it only while the shared cache (Redis) is unreachable, so limits
+    keep counting instead of failing open."""
+
+    key = models.CharField(max_length=64)  # a SHA-256 of the limit's key
+    window_start = models.BigIntegerField()  # epoch seconds
+    count = models.PositiveIntegerField(default=0)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["key", "window_start"], name="ratelimit_window_uniq")
+        ]
+
+    def __str__(self):
+        return f"{self.key[:12]}@{self.window_start}: {self.count}"

@@ -1,14 +1,22 @@
 """Writing the audit log.
 
 `record` is called by services inside their own transaction, so the event
-commits or rolls back with the change it describes. Each event carries a
-SHA-256 hash chained to the previous event; writers take a transaction-level
-lock first so concurrent transactions cannot fork the chain.
+commits or rolls back with the change it describes. Each event carries an
+HMAC-SHA256 (under AUDIT_CHAIN_KEY) of its content chained to the previous
+event's hash; writers take a transaction-level lock first so concurrent
+transactions cannot fork the chain. Someone who can write to the database
+but does not hold the key cannot recompute the hashes after changing a row.
+
+Chains begun before the key existed used a plain SHA-256: the data migration
+that introduced the key appended one `audit.chain.rekeyed` event (itself
+keyed, and so pinning every hash before it); events before that boundary
+verify with the plain hash, the boundary and everything after with the HMAC.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import re
 import uuid
@@ -47,15 +55,25 @@ def clean_label(value, limit: int = 300) -> str:
     return text[:limit]
 
 
-def scrub(value):
-    """Redact secret-looking keys in a changes payload, recursively."""
+# Beyond this depth a changes payload is cut off: validated input never
+# nests this deep, and the scrubber must not recurse without bound on
+# whatever a caller passes.
+SCRUB_MAX_DEPTH = 32
+TOO_DEEP = "[nested too deep]"
+
+
+def scrub(value, _depth: int = 0):
+    """Redact secret-looking keys in a changes payload, recursively (at most
+    SCRUB_MAX_DEPTH levels; anything deeper becomes TOO_DEEP)."""
+    if isinstance(value, dict | list | tuple) and _depth >= SCRUB_MAX_DEPTH:
+        return TOO_DEEP
     if isinstance(value, dict):
         return {
-            clean_label(k, 100): (REDACTED if SECRET_KEYS.search(str(k)) else scrub(v))
+            clean_label(k, 100): (REDACTED if SECRET_KEYS.search(str(k)) else scrub(v, _depth + 1))
             for k, v in value.items()
         }
     if isinstance(value, list | tuple):
-        return [scrub(v) for v in value]
+        return [scrub(v, _depth + 1) for v in value]
     if isinstance(value, str | int | float | bool) or value is None:
         return value
     return str(value)
@@ -93,8 +111,15 @@ def _canonical(event: AuditEvent) -> bytes:
     return json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str).encode()
 
 
-def compute_hash(event: AuditEvent, prev_hash: str) -> str:
-    return hashlib.sha256(prev_hash.encode() + b"|" + _canonical(event)).hexdigest()
+def compute_hash(event: AuditEvent, prev_hash: str, *, keyed: bool = True) -> str:
+    """The event's chain hash: HMAC-SHA256 under AUDIT_CHAIN_KEY of the
+    previous hash and the event's content. `keyed=False` is the plain
+    SHA-256 of events written before the chain was rekeyed (verification
+    only)."""
+    message = prev_hash.encode() + b"|" + _canonical(event)
+    if not keyed:
+        return hashlib.sha256(message).hexdigest()
+    return hmac.new(settings.AUDIT_CHAIN_KEY, message, hashlib.sha256).hexdigest()
 
 
 def _lock_chain() -> str:
@@ -255,6 +280,7 @@ def record(
 
 PRUNED_ACTION = "audit.log.pruned"
 SCRUBBED_ACTION = "audit.user.scrubbed"
+REKEYED_ACTION = "audit.chain.rekeyed"
 # The columns an event's hash covers (besides the previous hash), in the
 # order bulk loaders write them.
 HASHED_FIELDS = (
@@ -285,11 +311,50 @@ class ChainReport:
     checked: int
     broken_id: int | None = None
     problem: str = ""
+    # The newest verified event: an operator can keep it outside the
+    # database and later check that the chain still passes through it.
+    last_id: int | None = None
+    last_hash: str = ""
 
     def __str__(self):
         if self.ok:
             return f"Audit chain intact: {self.checked} events verified."
         return f"Audit chain broken at event {self.broken_id}: {self.problem}"
+
+    @property
+    def checkpoint(self) -> str:
+        return f"{self.last_id}:{self.last_hash}" if self.last_id is not None else ""
+
+
+def rekeyed_since() -> int | None:
+    """The id of the event where the chain switched to keyed hashes (events
+    before it carry plain SHA-256 hashes), or None when every event is
+    keyed. The first such event counts: a later one could only have been
+    written by someone holding the key."""
+    return (
+        AuditEvent.objects.filter(action=REKEYED_ACTION)
+        .order_by("id")
+        .values_list("id", flat=True)
+        .first()
+    )
+
+
+def _is_keyed(event_id: int, boundary: int | None) -> bool:
+    return boundary is None or event_id >= boundary
+
+
+def chain_rekey(*, legacy_events: int) -> AuditEvent:
+    """Append the boundary event after which every hash is keyed. Called
+    once, by the migration that introduced AUDIT_CHAIN_KEY, on a database
+    that already holds unkeyed events. The event is itself keyed and
+    chains from the last plain hash, so nobody without the key can alter
+    the events before it either."""
+    return record(
+        REKEYED_ACTION,
+        target=Target(type="audit", id="", label="Audit log"),
+        reason="The audit chain is keyed from this event on (HMAC-SHA256, AUDIT_CHAIN_KEY).",
+        changes={"legacy_events": legacy_events},
+    )
 
 
 def _attestations() -> tuple[set[str], dict[int, str]]:
@@ -320,7 +385,9 @@ def verify_chain(*, chunk_size: int = 2000) -> ChainReport:
     passes if its new content hashes to what the scrub event attested (its
     `hash` column, and so the links, are never rewritten)."""
     anchors, rehashed = _attestations()
+    boundary = rekeyed_since()
     previous: str | None = None
+    last_id = None
     checked = 0
     rows = AuditEvent.objects.order_by("id").values_list(*_VERIFY_FIELDS)
     for values in rows.iterator(chunk_size=chunk_size):
@@ -342,17 +409,20 @@ def verify_chain(*, chunk_size: int = 2000) -> ChainReport:
                 "its previous-hash does not match the event before it "
                 "(an event was removed or inserted).",
             )
-        digest = compute_hash(event, event.prev_hash)
-        if digest != event.hash and rehashed.get(event.id) != digest:
+        keyed = _is_keyed(event.id, boundary)
+        digest = compute_hash(event, event.prev_hash, keyed=keyed)
+        if not hmac.compare_digest(digest, event.hash) and rehashed.get(event.id) != digest:
             return ChainReport(
                 False,
                 checked,
                 event.id,
-                "its content does not match its hash (the row was altered).",
+                "its content does not match its hash (the row was altered, "
+                "or AUDIT_CHAIN_KEY is not the key the chain was written with).",
             )
         previous = event.hash
+        last_id = event.id
         checked += 1
-    return ChainReport(True, checked)
+    return ChainReport(True, checked, last_id=last_id, last_hash=previous or "")
 
 
 # --- retention ----------------------------------------------------------------
@@ -495,6 +565,7 @@ def audit_scrub_user(*, actor, user_id) -> AuditEvent | None:
         if target_id == user_key and target_label:
             personal.add(target_label)
     personal.discard(pseudonym)
+    boundary = rekeyed_since()
     attested: dict[str, str] = {}
     table = AuditEvent._meta.db_table
     with _bypass("audit_scrub"), connection.cursor() as cursor:
@@ -526,7 +597,9 @@ def audit_scrub_user(*, actor, user_id) -> AuditEvent | None:
                     event.id,
                 ],
             )
-            attested[str(event.id)] = compute_hash(event, event.prev_hash)
+            attested[str(event.id)] = compute_hash(
+                event, event.prev_hash, keyed=_is_keyed(event.id, boundary)
+            )
     if not attested:
         return None
     return record(

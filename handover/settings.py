@@ -5,6 +5,7 @@ emails printed to the console (what `make run` needs). Production sets
 DJANGO_DEBUG=0, a real DJANGO_SECRET_KEY, DATABASE_URL, REDIS_URL and SITE_URL.
 """
 
+import hashlib
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -28,6 +29,11 @@ def env_int(name: str, default: int) -> int:
     return int(value) if value not in (None, "") else default
 
 
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value not in (None, "") else default
+
+
 def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
@@ -37,6 +43,22 @@ _DEV_SECRET = "dev-insecure-secret-key-change-me-0123456789-abcdefghijklmnopqrst
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", _DEV_SECRET if DEBUG else "")
 if not SECRET_KEY or (not DEBUG and SECRET_KEY == _DEV_SECRET):
     raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG=0.")
+# Previous secret keys, newest first: sessions, signed values and sealed
+# outbox bodies made under them stay valid while they are listed here.
+SECRET_KEY_FALLBACKS = env_list("DJANGO_SECRET_KEY_FALLBACKS", "")
+
+# The audit hash chain is an HMAC under this key, so write access to the
+# database alone cannot rewrite history and recompute the hashes. Keep it
+# outside the database (and away from whoever administers it). Development
+# derives one from SECRET_KEY; production must set it.
+_audit_chain_key = os.environ.get("AUDIT_CHAIN_KEY", "")
+if not _audit_chain_key and not DEBUG:
+    raise ImproperlyConfigured("AUDIT_CHAIN_KEY must be set when DJANGO_DEBUG=0.")
+AUDIT_CHAIN_KEY = (
+    _audit_chain_key.encode()
+    if _audit_chain_key
+    else hashlib.sha256(b"handover.audit-chain:" + SECRET_KEY.encode()).digest()
+)
 
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
@@ -133,15 +155,36 @@ if DATABASE_STATEMENT_TIMEOUT_MS and "postgresql" in DATABASES["default"]["ENGIN
     DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
         f"-c statement_timeout={DATABASE_STATEMENT_TIMEOUT_MS}"
     )
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The embedded default must take a demo's concurrent requests: WAL lets
+    # readers run beside the one writer; IMMEDIATE transactions take the
+    # write lock at BEGIN (a deferred one that upgrades later fails at once
+    # with "database is locked", whatever the timeout); the busy timeout
+    # makes a writer wait for the lock instead of failing.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": env_int("SQLITE_BUSY_TIMEOUT", 20),
+        }
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Reads miss and writes drop while Redis is unreachable (pages
+            # answer from the database); see handover/cache.py.
+            "BACKEND": "handover.cache.ResilientRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "handover",
+            # A silent Redis (a partition: connections open, nothing flows)
+            # costs a request at most these seconds, never gunicorn's 30 s.
+            "OPTIONS": {
+                "socket_connect_timeout": env_float("REDIS_CONNECT_TIMEOUT", 1.0),
+                "socket_timeout": env_float("REDIS_SOCKET_TIMEOUT", 1.0),
+            },
         }
     }
 else:
@@ -272,6 +315,24 @@ CELERY_ACCEPT_CONTENT = ["json"]
 # chunk, and email_deliver skips a row that is sent or not due.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 300)}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Publishing from a web request must not hang on a silent or absent broker:
+# bounded connect and socket timeouts, and few quick publish retries. The
+# outbox row is already committed when a task is published, so a publish
+# that gives up loses nothing: the beat sweep queues the row again.
+CELERY_BROKER_CONNECTION_TIMEOUT = env_float("REDIS_CONNECT_TIMEOUT", 1.0)
+CELERY_BROKER_TRANSPORT_OPTIONS.update(
+    {
+        "socket_connect_timeout": env_float("REDIS_CONNECT_TIMEOUT", 1.0),
+        "socket_timeout": env_float("REDIS_SOCKET_TIMEOUT", 1.0),
+        "max_retries": 1,
+    }
+)
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
 CELERY_TIMEZONE = "UTC"
 
 # Security headers. CSP allows scripts and styles from this site only.

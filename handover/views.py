@@ -10,6 +10,7 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.defaults import page_not_found as html_page_not_found
 
+from handover.cache import degraded as cache_degraded
 from rbac.decorators import public, signed_in
 
 
@@ -63,12 +64,20 @@ def _sees_health_details(request) -> bool:
 def healthz(request):
     database = _database_status()
     broker = _broker_status()
-    ok = database["ok"] and broker["ok"]
+    # Without Redis the site still serves (emails wait in the outbox, caches
+    # and rate limits use the database): "degraded", not down, so a load
+    # balancer keeps the node. Without the database it cannot serve.
+    degraded = []
+    if not broker["ok"]:
+        degraded.append("broker")
+    if cache_degraded() or (settings.REDIS_URL and not broker["ok"]):  # the same Redis
+        degraded.append("cache")
+    status = "unavailable" if not database["ok"] else "degraded" if degraded else "ok"
     if not _sees_health_details(request):
         database, broker = {"ok": database["ok"]}, {"ok": broker["ok"]}
     return JsonResponse(
-        {"status": "ok" if ok else "unavailable", "database": database, "broker": broker},
-        status=200 if ok else 503,
+        {"status": status, "degraded": degraded, "database": database, "broker": broker},
+        status=503 if status == "unavailable" else 200,
     )
 
 

@@ -14,6 +14,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from accounts.models import User
+from handover import views
 from tests.conftest import ROOT
 
 
@@ -23,6 +24,7 @@ def test_check_deploy_is_clean_in_production_mode():
         "DJANGO_SETTINGS_MODULE": "handover.settings",
         "DJANGO_DEBUG": "0",
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(64),
+        "AUDIT_CHAIN_KEY": secrets.token_urlsafe(48),
         "DJANGO_ALLOWED_HOSTS": "handover.example.com",
         "SITE_URL": "https://handover.example.com",
     }
@@ -60,11 +62,25 @@ def test_healthz_reports_database_and_broker(client):
 
 
 @pytest.mark.django_db
-def test_healthz_is_503_when_the_broker_is_down(client, settings):
+def test_healthz_says_degraded_when_the_broker_is_down(client, settings):
+    """Without Redis the site still serves (see tests/test_degraded.py):
+    healthz says what is degraded, and stays 200 so a load balancer keeps
+    the node."""
     settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
     response = client.get("/healthz")
+    assert response.status_code == 200
+    body = json.loads(response.content)
+    assert body["status"] == "degraded"
+    assert body["degraded"] == ["broker", "cache"]
+    assert body["broker"]["ok"] is False
+
+
+@pytest.mark.django_db
+def test_healthz_is_503_when_the_database_is_down(client, monkeypatch):
+    monkeypatch.setattr(views, "_database_status", lambda: {"ok": False})
+    response = client.get("/healthz")
     assert response.status_code == 503
-    assert json.loads(response.content)["broker"]["ok"] is False
+    assert json.loads(response.content)["status"] == "unavailable"
 
 
 @pytest.mark.django_db

@@ -7,7 +7,9 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-READ = re.compile(r"""(?:os\.environ\.get|env_int|env_bool|env_list)\(\s*["']([A-Z0-9_]+)["']""")
+READ = re.compile(
+    r"""(?:os\.environ\.get|env_int|env_float|env_bool|env_list)\(\s*["']([A-Z0-9_]+)["']"""
+)
 
 
 def test_every_environment_variable_the_settings_read_is_in_the_readme_table():

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import BatchJob, Invitation, User, normalize_email
@@ -150,7 +150,18 @@ def invitation_create(
     if user is None:
         user = User(email=email, name=name)
         user.set_unusable_password()
-        user.save()
+        try:
+            # A savepoint: the same new address invited at the same moment
+            # from another session wins the unique email, and this one is
+            # told what happened instead of failing with an IntegrityError.
+            with transaction.atomic():
+                user.save()
+        except IntegrityError:
+            raise ValidationError(
+                "%(email)s already has a pending invitation. Resend it instead.",
+                code="invitation_pending",
+                params={"email": email},
+            ) from None
         audit.record(
             "accounts.user.created",
             actor=actor,
@@ -371,8 +382,30 @@ def invitation_rows_from_csv(data: str, *, roles=()) -> list[ImportRow]:
     """A CSV of email,name,roles (roles separated by `;` or `|` or spaces;
     the form's roles when empty). A header row is skipped."""
     rows = []
+    if "\x00" in data:
+        line = data.count("\n", 0, data.index("\x00")) + 1
+        raise ValidationError(
+            "The CSV file contains a NUL byte (line %(line)d); is it a text file?",
+            code="invalid_csv",
+            params={"line": line},
+        )
     reader = csv.reader(io.StringIO(data))
-    for n, record in enumerate(reader, start=1):
+    try:
+        records = list(enumerate(reader, start=1))
+    except csv.Error as exc:
+        # e.g. a field over csv.field_size_limit() (128 KiB): no address
+        # line is that long, so the file is refused rather than the limit
+        # raised.
+        too_long = "field larger than field limit" in str(exc)
+        raise ValidationError(
+            "The CSV file could not be read at line %(line)d: %(reason)s.",
+            code="invalid_csv",
+            params={
+                "line": reader.line_num,
+                "reason": "a field is too long" if too_long else str(exc),
+            },
+        ) from None
+    for n, record in records:
         cells = [c.strip() for c in record]
         if not any(cells):
             continue

@@ -156,6 +156,9 @@ PERMANENT_BAN = timedelta(days=365 * 100)
 # Soft-deleted users can be restored for this long.
 RESTORE_WINDOW = timedelta(days=30)
 METADATA_MAX_BYTES = 8 * 1024
+# Deeper than any real profile needs; bounds every recursive walk over it
+# (JSON encoding, the audit scrubber, templates).
+METADATA_MAX_DEPTH = 20
 PHONE_RE = re.compile(r"^\+?[0-9 ().-]{3,32}$")
 
 
@@ -166,13 +169,42 @@ def _refuse_if_deleted(user, *, verb: str) -> None:
         )
 
 
+def _depth_exceeds(value, limit: int) -> bool:
+    """Whether `value` nests lists/objects more than `limit` levels deep,
+    walked without recursion so that hostile input cannot exhaust the
+    stack."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list | tuple):
+            if depth > limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return False
+
+
 def validate_metadata(value) -> dict:
-    """Metadata is a JSON object of at most METADATA_MAX_BYTES once encoded."""
+    """Metadata is a JSON object of at most METADATA_MAX_BYTES once encoded,
+    nested at most METADATA_MAX_DEPTH levels."""
+    too_deep = ValidationError(
+        "Metadata is nested too deeply (at most %(limit)d levels).",
+        code="too_deep",
+        params={"limit": METADATA_MAX_DEPTH},
+    )
     if value is None:
         return {}
     if isinstance(value, str):
+        if len(value.encode()) > METADATA_MAX_BYTES * 4:
+            raise ValidationError(
+                "Metadata is too large: %(size)d bytes (at most %(limit)d).",
+                code="too_large",
+                params={"size": len(value.encode()), "limit": METADATA_MAX_BYTES},
+            )
         try:
             value = json.loads(value) if value.strip() else {}
+        except RecursionError:
+            raise too_deep from None
         except ValueError as exc:
             raise ValidationError(
                 f"Metadata is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}).",
@@ -180,6 +212,8 @@ def validate_metadata(value) -> dict:
             ) from None
     if not isinstance(value, dict):
         raise ValidationError("Metadata must be a JSON object ({...}).", code="not_object")
+    if _depth_exceeds(value, METADATA_MAX_DEPTH):
+        raise too_deep
     try:
         encoded = json.dumps(value, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError):

@@ -430,6 +430,7 @@ def user_edit(request, pk):
                     "invalid_json": "metadata",
                     "not_object": "metadata",
                     "too_large": "metadata",
+                    "too_deep": "metadata",
                     "invalid_phone": "phone",
                 },
             )

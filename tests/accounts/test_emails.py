@@ -3,10 +3,16 @@ retried with backoff, swept when lost, visible and retryable."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import secrets
 import smtplib
 from datetime import timedelta
 
 import pytest
+from cryptography.fernet import Fernet
+from django.conf import settings
 from django.core import mail
 from django.core.mail.backends.base import BaseEmailBackend
 from django.db import transaction
@@ -176,7 +182,7 @@ def test_bodies_with_a_secret_are_sealed_in_the_outbox(member):
     )
     email.refresh_from_db()
     assert "SECRET-TOKEN-123" not in email.body_text + email.body_html
-    assert email.body_text.startswith("sealed:v1:")
+    assert email.body_text.startswith("sealed:v2:")
     emails.email_deliver(email.pk)
     assert link in mail.outbox[0].body
     assert link in mail.outbox[0].alternatives[0][0]
@@ -188,6 +194,82 @@ def test_tampered_sealed_body_is_refused():
     broken = sealed[:-4] + ("AAAA" if not sealed.endswith("AAAA") else "BBBB")
     with pytest.raises(ValueError):
         emails.unseal(broken)
+
+
+def test_sealed_bodies_are_fernet_tokens_from_the_cryptography_package():
+    sealed = emails.seal("hello")
+    token = sealed.removeprefix(emails.SEALED_PREFIX).encode()
+    key = emails._fernet_key(settings.SECRET_KEY)
+    assert Fernet(key).decrypt(token) == b"hello"
+
+
+def test_a_body_sealed_before_a_key_rotation_opens_with_the_old_key_as_fallback(settings):
+    settings.SECRET_KEY = "old-key-" + "x" * 50
+    settings.SECRET_KEY_FALLBACKS = []
+    old = emails.seal("sealed under the old key")
+
+    settings.SECRET_KEY = "new-key-" + "y" * 50
+    settings.SECRET_KEY_FALLBACKS = ["old-key-" + "x" * 50]
+    assert emails.unseal(old) == "sealed under the old key"
+    new = emails.seal("sealed under the new key")
+
+    # The new body uses the current key: the old key alone cannot open it.
+    settings.SECRET_KEY = "old-key-" + "x" * 50
+    settings.SECRET_KEY_FALLBACKS = []
+    with pytest.raises(ValueError, match="SECRET_KEY_FALLBACKS"):
+        emails.unseal(new)
+
+
+def test_a_body_sealed_under_a_dropped_key_is_refused(settings):
+    settings.SECRET_KEY = "old-key-" + "x" * 50
+    old = emails.seal("hello")
+    settings.SECRET_KEY = "new-key-" + "y" * 50
+    settings.SECRET_KEY_FALLBACKS = []
+    with pytest.raises(ValueError):
+        emails.unseal(old)
+
+
+def _legacy_v1_seal(text: str, secret: str) -> str:
+    """The pre-Fernet format, written here only to make a row as an older
+    release left it in the outbox."""
+    root = hashlib.sha256(("handover.outbox:" + secret).encode()).digest()
+    enc_key = hmac.new(root, b"encrypt", hashlib.sha256).digest()
+    mac_key = hmac.new(root, b"authenticate", hashlib.sha256).digest()
+    data = text.encode()
+    nonce = secrets.token_bytes(16)
+    stream = b"".join(
+        hmac.new(enc_key, nonce + n.to_bytes(8, "big"), hashlib.sha256).digest()
+        for n in range((len(data) + 31) // 32)
+    )
+    cipher = bytes(a ^ b for a, b in zip(data, stream, strict=False))
+    tag = hmac.new(mac_key, nonce + cipher, hashlib.sha256).digest()
+    return "sealed:v1:" + base64.urlsafe_b64encode(nonce + tag + cipher).decode()
+
+
+def test_legacy_sealed_bodies_still_open_also_after_a_key_rotation(settings):
+    old_secret = settings.SECRET_KEY
+    legacy = _legacy_v1_seal("a link: http://testserver/invite/T/" * 3, old_secret)
+    assert emails.unseal(legacy) == "a link: http://testserver/invite/T/" * 3
+    settings.SECRET_KEY = "rotated-" + "z" * 50
+    settings.SECRET_KEY_FALLBACKS = [old_secret]
+    assert emails.unseal(legacy) == "a link: http://testserver/invite/T/" * 3
+    tampered = legacy[:-4] + ("AAAA" if not legacy.endswith("AAAA") else "BBBB")
+    with pytest.raises(ValueError):
+        emails.unseal(tampered)
+
+
+@pytest.mark.django_db
+def test_a_pending_row_sealed_by_the_old_format_is_still_sent(member, settings):
+    link = "http://testserver/invite/LEGACY-TOKEN/"
+    email = queue(user=member)
+    OutboundEmail.objects.filter(pk=email.pk).update(
+        body_text=_legacy_v1_seal(f"Accept: {link}", settings.SECRET_KEY),
+        body_html=_legacy_v1_seal(f"<a href='{link}'>Accept</a>", settings.SECRET_KEY),
+    )
+    mail.outbox.clear()
+    assert emails.email_deliver(email.pk).status == EmailStatus.SENT
+    assert mail.outbox[0].body == f"Accept: {link}"
+    assert link in mail.outbox[0].alternatives[0][0]
 
 
 @pytest.mark.django_db

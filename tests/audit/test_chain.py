@@ -62,7 +62,7 @@ def test_a_raw_update_breaks_the_chain_at_that_event(require_postgres):
         call_command("audit_verify")
     assert str(exc.value) == (
         f"Audit chain broken at event {tampered.pk}: its content does not match its hash "
-        "(the row was altered)."
+        "(the row was altered, or AUDIT_CHAIN_KEY is not the key the chain was written with)."
     )
 
 

@@ -27,11 +27,14 @@ def free_port() -> int:
 
 
 def production_env(*, database_url: str, redis_url: str, static_root: Path, **extra) -> dict:
+    secret_key = extra.pop("secret_key", None) or secrets.token_urlsafe(50)
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "handover.settings",
         "DJANGO_DEBUG": "0",
-        "DJANGO_SECRET_KEY": extra.pop("secret_key", None) or secrets.token_urlsafe(50),
+        "DJANGO_SECRET_KEY": secret_key,
+        # Stable with the secret key, so a kept benchmark database verifies.
+        "AUDIT_CHAIN_KEY": "audit-chain-" + secret_key,
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
         "DJANGO_SECURE_SSL_REDIRECT": "0",
         "DJANGO_SECURE_COOKIES": "0",

@@ -48,6 +48,7 @@ def production():
         "DJANGO_SETTINGS_MODULE": "handover.settings",
         "DJANGO_DEBUG": "0",
         "DJANGO_SECRET_KEY": "production-like-secret-" + "x" * 40,
+        "AUDIT_CHAIN_KEY": "production-like-audit-key-" + "y" * 40,
         "DATABASE_URL": "sqlite:///:memory:",
     }
     for name in ("DJANGO_SECURE_COOKIES", "DJANGO_HSTS_SECONDS", "DJANGO_SECURE_SSL_REDIRECT"):
