@@ -38,6 +38,7 @@ from django.utils import timezone
 from accounts.models import EmailStatus, OutboundEmail
 from audit import services as audit
 from core.services import service
+from core.tasks import wake
 from rbac import policies
 
 logger = logging.getLogger(__name__)
@@ -182,10 +183,8 @@ def email_queue(
 def email_enqueue(email_id) -> bool:
     """Hand one email to the broker. A broker outage is not an error here:
     the row stays pending and `email_sweep` queues it later."""
-    from accounts.tasks import email_send
-
     try:
-        email_send.delay(str(email_id))
+        wake("accounts.tasks.email_send", str(email_id))
         return True
     except Exception as exc:
         logger.warning("could not queue email %s (%s); the sweep will", email_id, exc)

@@ -35,6 +35,7 @@ from kombu.exceptions import OperationalError as BrokerError
 from accounts.models import BatchJob
 from audit import services as audit
 from core.services import ServiceBusy, service
+from core.tasks import wake
 from rbac import policies
 
 logger = logging.getLogger(__name__)
@@ -74,14 +75,11 @@ def job_enqueue(job_id, kind: str) -> bool:
     Never raises: when the broker is unreachable the job row says so and
     its lease is cut short, so the first sweep after the broker is back
     queues it."""
-    # Imported here, not at the top: tasks import the services, and a
-    # service only needs the task at call time (the import direction stays
-    # services -> models at import time).
-    from accounts import tasks
-
-    task = tasks.invitation_import if kind == "import" else tasks.users_batch_run
+    task = (
+        "accounts.tasks.invitation_import" if kind == "import" else "accounts.tasks.users_batch_run"
+    )
     try:
-        task.delay(str(job_id))
+        wake(task, str(job_id))
     except Exception as exc:
         logger.warning("could not queue %s job %s: %s", kind, job_id, exc)
         try:

@@ -1,6 +1,6 @@
 """Passwords and one-time links: an administrator's direct set, reset
-links (by an administrator or self-service), sign-in links, email
-verification.
+links (by an administrator or self-service), sign-in links. (Email
+verification links: `verification`.)
 
 Every password change ends the user's sessions and kills their outstanding
 tokens. A reset never signs the user in: they sign in afterwards through
@@ -286,42 +286,6 @@ def magic_link_use(
     if fields:
         user.save(update_fields=fields)
     audit.record("accounts.magic_link.used", actor=user, target=user)
-    return user
-
-
-# --- email verification -----------------------------------------------------
-
-
-@service
-def email_verification_send(*, user: User, actor=None) -> str:
-    """Email `user` a link proving they own their address (users created
-    without auto_confirm). Returns the link."""
-    token, row = token_issue(user=user, purpose=TokenPurpose.EMAIL_VERIFY, created_by=actor)
-    link = site_link(f"/verify/{token}/")
-    email_queue(
-        to=user.email,
-        template="email_verify",
-        context={"user": user, "link": link, "expires_at": row.expires_at},
-        user=user,
-        secret=True,
-    )
-    return link
-
-
-@service
-def email_verify(*, token: str | None = None, digest: str | None = None) -> User:
-    row = token_consume(token=token, digest=digest, purpose=TokenPurpose.EMAIL_VERIFY)
-    user = lock_user(row.user_id)
-    if user.email_verified_at:
-        return user
-    user.email_verified_at = timezone.now()
-    user.save(update_fields=["email_verified_at"])
-    audit.record(
-        "accounts.email.verified",
-        actor=user,
-        target=user,
-        changes={"email_verified": [False, True]},
-    )
     return user
 
 

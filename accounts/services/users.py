@@ -19,6 +19,7 @@ from accounts.services.common import diff, lock_user
 from accounts.services.emails import email_queue
 from accounts.services.sessions import sessions_end_all, sessions_end_for_users
 from accounts.services.tokens import tokens_revoke_all, tokens_revoke_for_users
+from accounts.services.verification import email_verification_send
 from audit import services as audit
 from core.services import service
 from rbac import policies
@@ -120,8 +121,6 @@ def user_create(
     if password is not None and not auto_confirm:
         # A pending user (no password) proves the address by accepting
         # their invitation instead.
-        from accounts.services.passwords import email_verification_send
-
         email_verification_send(user=user, actor=actor)
     return user
 
@@ -301,8 +300,6 @@ def email_change_notify(user, *, old_email: str, actor) -> None:
     """After `user`'s address changed (and was marked unverified): tell the
     old address, and send the new one a link to verify it. Called inside
     the changing service's transaction (both go through the outbox)."""
-    from accounts.services.passwords import email_verification_send
-
     email_queue(
         to=old_email,
         template="email_changed",

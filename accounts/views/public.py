@@ -26,7 +26,7 @@ from accounts.models import TokenPurpose
 from accounts.security import mfa_required, mfa_required_for_permissions
 from accounts.services import auth as auth_services
 from accounts.services import invitations as invitation_services
-from accounts.services import passwords
+from accounts.services import passwords, verification
 from accounts.services.tokens import TokenInvalid, lookup_digest, token_peek
 from audit import context as audit_context
 from rbac.decorators import public
@@ -355,7 +355,7 @@ def email_verify(request, token):
     if response:
         return response
     try:
-        user = passwords.email_verify(digest=token or "")
+        user = verification.email_verify(digest=token or "")
     except TokenInvalid as exc:
         return _invalid(request, exc.message)
     request.session.pop(VERIFY_KEY, None)

@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from accounts.models import OneTimeToken, OutboundEmail, TokenPurpose, UserSession
-from accounts.services import passwords, tokens
+from accounts.services import passwords, tokens, verification
 from accounts.services.emails import unseal
 from audit.models import AuditEvent
 from rbac.policies import PolicyDenied
@@ -357,7 +357,7 @@ def test_reset_never_bypasses_mfa(admin_user, member, client):
 @pytest.mark.django_db
 def test_email_verification_link_confirms_the_address(client, builtin_roles):
     user = make_user("new@example.com", email_verified_at=None)
-    link = passwords.email_verification_send(user=user)
+    link = verification.email_verification_send(user=user)
     response = client.get(link.replace("http://testserver", ""), follow=True)
     assert "Email address confirmed" in response.content.decode()
     user.refresh_from_db()

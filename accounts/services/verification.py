@@ -1,0 +1,46 @@
+"""Email verification: a one-time link proving a user owns their address
+(sent to users created with a password, and after an address change)."""
+
+from __future__ import annotations
+
+from django.utils import timezone
+
+from accounts.models import TokenPurpose, User
+from accounts.services.common import lock_user
+from accounts.services.emails import email_queue, site_link
+from accounts.services.tokens import token_consume, token_issue
+from audit import services as audit
+from core.services import service
+
+
+@service
+def email_verification_send(*, user: User, actor=None) -> str:
+    """Email `user` a link proving they own their address (users created
+    without auto_confirm). Returns the link."""
+    token, row = token_issue(user=user, purpose=TokenPurpose.EMAIL_VERIFY, created_by=actor)
+    link = site_link(f"/verify/{token}/")
+    email_queue(
+        to=user.email,
+        template="email_verify",
+        context={"user": user, "link": link, "expires_at": row.expires_at},
+        user=user,
+        secret=True,
+    )
+    return link
+
+
+@service
+def email_verify(*, token: str | None = None, digest: str | None = None) -> User:
+    row = token_consume(token=token, digest=digest, purpose=TokenPurpose.EMAIL_VERIFY)
+    user = lock_user(row.user_id)
+    if user.email_verified_at:
+        return user
+    user.email_verified_at = timezone.now()
+    user.save(update_fields=["email_verified_at"])
+    audit.record(
+        "accounts.email.verified",
+        actor=user,
+        target=user,
+        changes={"email_verified": [False, True]},
+    )
+    return user
