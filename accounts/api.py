@@ -20,7 +20,7 @@ from accounts.services.users import (
     user_restore,
     user_unban,
 )
-from handover.api import ERRORS, ApiError, ErrorOut
+from handover.api_errors import ERRORS, ApiError, responses
 from rbac import policies
 from rbac.selectors import user_effective_permissions
 
@@ -321,13 +321,6 @@ def api_key_out(key: ApiKey) -> dict:
         "expires_at": key.expires_at,
         "last_used_at": key.last_used_at,
     }
-
-
-def responses(ok_status: int, schema, *, rate_limited: bool = False):
-    out = {ok_status: schema, **ERRORS}
-    if rate_limited:
-        out[429] = ErrorOut
-    return out
 
 
 # --- users ----------------------------------------------------------------------
