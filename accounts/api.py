@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
+from urllib.parse import urlencode
 
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404
@@ -12,17 +13,44 @@ from django.utils import timezone
 from ninja import Field, Router, Schema, Status
 from pydantic import ConfigDict
 
+from accounts import selectors
 from accounts.models import ApiKey, Invitation, User, UserSession, UserStatus
+from accounts.security import factors_for_user
+from accounts.services.api_keys import api_key_create, api_key_revoke
+from accounts.services.batch import ACTIONS, batch_run
+from accounts.services.invitations import (
+    invitation_accept,
+    invitation_create,
+    invitation_resend,
+    invitation_revoke,
+)
+from accounts.services.mfa import mfa_device_remove
+from accounts.services.passwords import (
+    TooManyRequests,
+    magic_link_send,
+    password_reset_complete,
+    password_reset_request,
+    password_reset_token_create,
+    password_set_by_admin,
+)
+from accounts.services.sessions import session_revoke, sessions_revoke_all
 from accounts.services.users import (
+    user_ban,
+    user_create,
+    user_data_exported,
+    user_delete,
     user_disable,
     user_enable,
     user_force_password_change,
     user_restore,
     user_unban,
+    user_update,
 )
 from handover.api_errors import ERRORS, ApiError, responses
+from handover.ratelimit import client_ip, too_many
 from rbac import policies
 from rbac.selectors import user_effective_permissions
+from rbac.services import ownership_transfer, user_permissions_update
 
 users_router = Router(tags=["users"])
 batch_router = Router(tags=["batch"])
@@ -328,14 +356,10 @@ def api_key_out(key: ApiKey) -> dict:
 
 @users_router.post("", response=responses(201, UserOut), summary="Create a user")
 def create_user(request, payload: UserCreateIn):
-    from accounts.services import users as user_services
-
     actor = actor_of(request)
     if payload.send_invite:
         if payload.password:
             raise ApiError(400, "invalid", "Send an invitation or set a password, not both.")
-        from accounts.services.invitations import invitation_create
-
         invitation, _link = invitation_create(
             actor=actor,
             email=payload.email,
@@ -346,7 +370,7 @@ def create_user(request, payload: UserCreateIn):
         )
         user = invitation.user
     else:
-        user = user_services.user_create(
+        user = user_create(
             actor=actor,
             email=payload.email,
             name=payload.name,
@@ -369,8 +393,6 @@ def list_users(
     limit: int = 50,
     cursor: str = "",
 ):
-    from accounts import selectors
-
     require(request, "users:read", action="accounts.user.listed")
     if not 1 <= limit <= MAX_LIMIT:
         raise ApiError(400, "validation_error", f"limit must be between 1 and {MAX_LIMIT}.")
@@ -382,8 +404,6 @@ def list_users(
     filters.size = limit  # the API allows any size up to MAX_LIMIT
     page = selectors.user_list(filters, cursor=cursor[:500])
     if page.next_cursor:
-        from urllib.parse import urlencode
-
         query = urlencode(
             {k: v for k, v in {"q": q, "status": status, "role": role}.items() if v}
             | {"limit": limit, "cursor": page.next_cursor}
@@ -400,9 +420,7 @@ def get_user_view(request, user_id: uuid.UUID):
 
 @users_router.patch("/{uuid:user_id}", response=responses(200, UserOut), summary="Update a profile")
 def update_user(request, user_id: uuid.UUID, payload: UserUpdateIn):
-    from accounts.services import users as user_services
-
-    user = user_services.user_update(
+    user = user_update(
         actor=actor_of(request), user=get_user(user_id), **payload.model_dump(exclude_unset=True)
     )
     return Status(200, user_out(user))
@@ -412,8 +430,6 @@ def update_user(request, user_id: uuid.UUID, payload: UserUpdateIn):
     "/{uuid:user_id}/permissions", response=responses(200, UserOut), summary="Grant or revoke"
 )
 def patch_permissions(request, user_id: uuid.UUID, payload: PermissionsPatchIn):
-    from rbac.services import user_permissions_update
-
     try:
         user = user_permissions_update(
             actor=actor_of(request),
@@ -434,8 +450,6 @@ def patch_permissions(request, user_id: uuid.UUID, payload: PermissionsPatchIn):
     "/transfer-super", response=responses(200, UserOut), summary="Transfer ownership"
 )
 def transfer_super(request, payload: TransferIn):
-    from rbac.services import ownership_transfer
-
     target = get_user(payload.target_user_id)
     actor = actor_of(request)
     # A key is not the person: the owner's password must come with it.
@@ -445,9 +459,7 @@ def transfer_super(request, payload: TransferIn):
 
 @users_router.delete("/{uuid:user_id}", response={204: None, **ERRORS}, summary="Delete a user")
 def delete_user(request, user_id: uuid.UUID):
-    from accounts.services import users as user_services
-
-    user_services.user_delete(actor=actor_of(request), user=get_user(user_id))
+    user_delete(actor=actor_of(request), user=get_user(user_id))
     return Status(204, None)
 
 
@@ -479,14 +491,10 @@ _status_action("restore", user_restore, "Restore a deleted user", include_delete
 
 @users_router.post("/{uuid:user_id}/ban", response=responses(200, UserOut), summary="Ban a user")
 def ban_user(request, user_id: uuid.UUID, payload: BanIn):
-    from accounts.services import users as user_services
-
     until = payload.until
     if payload.duration_hours:
         until = timezone.now() + timedelta(hours=payload.duration_hours)
-    user_services.user_ban(
-        actor=actor_of(request), user=get_user(user_id), until=until, reason=payload.reason
-    )
+    user_ban(actor=actor_of(request), user=get_user(user_id), until=until, reason=payload.reason)
     return Status(200, user_out(User.objects.get(pk=user_id)))
 
 
@@ -494,8 +502,6 @@ def ban_user(request, user_id: uuid.UUID, payload: BanIn):
     "/{uuid:user_id}/password", response=responses(200, OkOut), summary="Set a password directly"
 )
 def set_password(request, user_id: uuid.UUID, payload: PasswordIn):
-    from accounts.services.passwords import password_set_by_admin
-
     password_set_by_admin(
         actor=actor_of(request), user=get_user(user_id), password=payload.password
     )
@@ -508,8 +514,6 @@ def set_password(request, user_id: uuid.UUID, payload: PasswordIn):
     summary="Create a one-time password reset token",
 )
 def reset_token(request, user_id: uuid.UUID, payload: ResetTokenIn | None = None):
-    from accounts.services.passwords import password_reset_token_create
-
     result = password_reset_token_create(
         actor=actor_of(request),
         user=get_user(user_id),
@@ -522,8 +526,6 @@ def reset_token(request, user_id: uuid.UUID, payload: ResetTokenIn | None = None
     "/{uuid:user_id}/magic-link", response=responses(200, MagicLinkOut), summary="Send a magic link"
 )
 def magic_link(request, user_id: uuid.UUID, payload: MagicLinkIn):
-    from accounts.services.passwords import magic_link_send
-
     link = magic_link_send(actor=actor_of(request), user=get_user(user_id), type=payload.type)
     return Status(200, {"success": True, "type": payload.type, "magic_link": link})
 
@@ -546,8 +548,6 @@ def list_sessions(request, user_id: uuid.UUID):
     "/{uuid:user_id}/sessions/{session_id}", response={204: None, **ERRORS}, summary="End a session"
 )
 def revoke_session(request, user_id: uuid.UUID, session_id: int, payload: ReauthIn | None = None):
-    from accounts.services.sessions import session_revoke
-
     user = get_user(user_id)
     session = get_object_or_404(UserSession, pk=session_id, user=user, ended_at__isnull=True)
     session_revoke(actor=actor_of(request), session=session, current_password=_password(payload))
@@ -558,8 +558,6 @@ def revoke_session(request, user_id: uuid.UUID, session_id: int, payload: Reauth
     "/{uuid:user_id}/sessions", response={204: None, **ERRORS}, summary="End all sessions"
 )
 def revoke_sessions(request, user_id: uuid.UUID, payload: ReauthIn | None = None):
-    from accounts.services.sessions import sessions_revoke_all
-
     sessions_revoke_all(
         actor=actor_of(request), user=get_user(user_id), current_password=_password(payload)
     )
@@ -570,8 +568,6 @@ def revoke_sessions(request, user_id: uuid.UUID, payload: ReauthIn | None = None
     "/{uuid:user_id}/mfa", response=responses(200, list[FactorOut]), summary="List MFA factors"
 )
 def list_factors(request, user_id: uuid.UUID):
-    from accounts.security import factors_for_user
-
     user = get_user(user_id)
     require(request, "mfa:read", action="accounts.mfa.listed", target=user)
     return Status(
@@ -589,8 +585,6 @@ def list_factors(request, user_id: uuid.UUID):
     summary="Remove an MFA factor",
 )
 def remove_factor(request, user_id: uuid.UUID, factor_id: str, payload: ReauthIn | None = None):
-    from accounts.services.mfa import mfa_device_remove
-
     mfa_device_remove(
         actor=actor_of(request),
         user=get_user(user_id),
@@ -606,8 +600,6 @@ def remove_factor(request, user_id: uuid.UUID, factor_id: str, payload: ReauthIn
     summary="Export a user's personal data",
 )
 def export_user(request, user_id: uuid.UUID):
-    from accounts.services.users import user_data_exported
-
     return user_data_exported(actor=actor_of(request), user=get_user(user_id, include_deleted=True))
 
 
@@ -616,8 +608,6 @@ def export_user(request, user_id: uuid.UUID):
 
 @batch_router.post("/{action}", response=responses(200, BatchOut), summary="Batch action")
 def batch(request, action: str, payload: BatchIn):
-    from accounts.services.batch import ACTIONS, batch_run
-
     action = action.replace("-", "_")
     if action not in ACTIONS:
         names = ", ".join(a.replace("_", "-") for a in ACTIONS)
@@ -676,8 +666,6 @@ def list_invitations(request, status: str = "", limit: int = 50, before: str = "
 
 @invitations_router.post("", response=responses(201, InvitationCreatedOut))
 def create_invitation(request, payload: InvitationCreateIn):
-    from accounts.services.invitations import invitation_create
-
     expires_in = timedelta(days=payload.expires_in_days) if payload.expires_in_days else None
     invitation, link = invitation_create(
         actor=actor_of(request),
@@ -703,8 +691,6 @@ def get_invitation(request, invitation_id: uuid.UUID):
 
 @invitations_router.post("/{uuid:invitation_id}/resend", response=responses(200, InvitationOut))
 def resend_invitation(request, invitation_id: uuid.UUID):
-    from accounts.services.invitations import invitation_resend
-
     result = invitation_resend(actor=actor_of(request), invitation=_get_invitation(invitation_id))
     invitation = result[0] if isinstance(result, tuple) else result
     return Status(200, invitation_out(Invitation.objects.get(pk=invitation.pk)))
@@ -712,8 +698,6 @@ def resend_invitation(request, invitation_id: uuid.UUID):
 
 @invitations_router.post("/{uuid:invitation_id}/revoke", response=responses(200, InvitationOut))
 def revoke_invitation(request, invitation_id: uuid.UUID):
-    from accounts.services.invitations import invitation_revoke
-
     invitation_revoke(actor=actor_of(request), invitation=_get_invitation(invitation_id))
     return Status(200, invitation_out(Invitation.objects.get(pk=invitation_id)))
 
@@ -730,8 +714,6 @@ def list_api_keys(request):
 
 @api_keys_router.post("", response=responses(201, ApiKeyCreatedOut))
 def create_api_key(request, payload: ApiKeyCreateIn):
-    from accounts.services.api_keys import api_key_create
-
     key, raw = api_key_create(
         actor=actor_of(request),
         name=payload.name,
@@ -744,8 +726,6 @@ def create_api_key(request, payload: ApiKeyCreateIn):
 
 @api_keys_router.delete("/{uuid:key_id}", response={204: None, **ERRORS})
 def revoke_api_key(request, key_id: uuid.UUID, payload: ReauthIn | None = None):
-    from accounts.services.api_keys import api_key_revoke
-
     key = get_object_or_404(ApiKey, pk=key_id)
     api_key_revoke(actor=actor_of(request), key=key, current_password=_password(payload))
     return Status(204, None)
@@ -755,8 +735,6 @@ def revoke_api_key(request, key_id: uuid.UUID, payload: ReauthIn | None = None):
 
 
 def _rate_limit(request, scope: str, email: str = "") -> None:
-    from handover.ratelimit import client_ip, too_many
-
     keys = [f"{scope}:ip:{client_ip(request)}"]
     if email:
         keys.append(f"{scope}:email:{email.strip().lower()}")
@@ -766,9 +744,6 @@ def _rate_limit(request, scope: str, email: str = "") -> None:
 
 @auth_router.post("/password/forgot", response=responses(202, OkOut, rate_limited=True))
 def forgot_password(request, payload: ForgotIn):
-    from accounts.services.passwords import TooManyRequests, password_reset_request
-    from handover.ratelimit import client_ip
-
     try:
         password_reset_request(email=payload.email, ip=client_ip(request))
     except TooManyRequests as exc:
@@ -784,8 +759,6 @@ def forgot_password(request, payload: ForgotIn):
 
 @auth_router.post("/password/reset", response=responses(200, OkOut, rate_limited=True))
 def reset_password(request, payload: ResetIn):
-    from accounts.services.passwords import password_reset_complete
-
     _rate_limit(request, "reset")
     password_reset_complete(token=payload.token, password=payload.password)
     return Status(
@@ -795,8 +768,6 @@ def reset_password(request, payload: ResetIn):
 
 @auth_router.post("/invitations/accept", response=responses(201, UserOut, rate_limited=True))
 def accept_invitation(request, payload: AcceptIn):
-    from accounts.services.invitations import invitation_accept
-
     _rate_limit(request, "accept")
     user = invitation_accept(token=payload.token, name=payload.name, password=payload.password)
     return Status(201, user_out(user))
