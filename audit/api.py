@@ -9,7 +9,7 @@ from django.http import HttpResponse
 from ninja import Router, Schema, Status
 
 from audit.models import AuditEvent
-from handover.api import ApiError, ErrorOut
+from handover.api_errors import ApiError, ErrorOut
 from rbac import policies
 
 router = Router(tags=["audit"])

@@ -5,6 +5,12 @@ self-service resets.
 Handlers parse input with a schema and call the same services as the
 dashboard, so guards and audit apply unchanged. Every error is
 `{"error": code, "detail": text}`; nothing a client sends produces a 500.
+
+This module is the outer wiring: the `NinjaAPI`, its authentication, the
+exception handlers and the routers. What the routers share (`ErrorOut`,
+`ERRORS`, `ApiError`, `responses`) lives in `handover.api_errors`, which
+imports no router, so imports point one way: this module → routers →
+`handover.api_errors`.
 """
 
 from __future__ import annotations
@@ -14,48 +20,28 @@ import logging
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
 from django.http import Http404
-from ninja import NinjaAPI, Schema
+from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import HttpBearer
 
+from accounts.api import auth as auth_api
+from accounts.api import batch as batch_api
+from accounts.api import invitations as invitations_api
+from accounts.api import keys as keys_api
+from accounts.api import users as users_api
 from accounts.services.api_keys import api_key_authenticate
+from accounts.services.invitations import InvitationInvalid
+from accounts.services.mfa import CodeRefused
+from accounts.services.passwords import TooManyRequests
+from accounts.services.tokens import TokenInvalid
+from audit import api as audit_api
 from core.services import NotFound, ServiceBusy, as_busy
+from handover.api_errors import CONFLICT_CODES, VALIDATION_CONFLICT_CODES
+from rbac import api as roles_api
 from rbac.policies import PolicyDenied
 
 logger = logging.getLogger(__name__)
-
-# Guard refusals that are conflicts with the state of the target rather
-# than missing permissions.
-CONFLICT_CODES = {"owner_protected", "self_action", "last_manager", "already_owner"}
-VALIDATION_CONFLICT_CODES = {
-    "duplicate_email",
-    "duplicate_slug",
-    "owner_exists",
-    "exists",
-    "user_exists",
-    "invitation_pending",
-}
-
-
-class ErrorOut(Schema):
-    """Every error body: a stable code and a sentence for people."""
-
-    error: str
-    detail: str
-
-
-# The error statuses every admin operation documents.
-ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut}
-
-
-class ApiError(HttpError):
-    """Raise from a handler for a specific status and error code."""
-
-    def __init__(self, status: int, code: str, detail: str):
-        super().__init__(status, detail)
-        self.code = code
-        self.detail = detail
 
 
 class ApiKeyAuth(HttpBearer):
@@ -81,7 +67,16 @@ def _validation_text(errors) -> str:
     return "; ".join(parts) or "Invalid input."
 
 
-api = NinjaAPI(
+class HandoverAPI(NinjaAPI):
+    def get_openapi_operation_id(self, operation) -> str:
+        """`<app>_api_<handler>`, e.g. `accounts_api_list_users`: clients
+        generated from the schema keep their method names however an app
+        splits its API into modules (ninja's default includes the module)."""
+        app = operation.view_func.__module__.split(".")[0]
+        return f"{app}_api_{operation.view_func.__name__}"
+
+
+api = HandoverAPI(
     title="Handover API",
     version="1.0",
     description=(
@@ -130,11 +125,6 @@ def _on_denied(request, exc):
 
 def _register_service_errors() -> None:
     """Services' own refusals, each with its status."""
-    from accounts.services.invitations import InvitationInvalid
-    from accounts.services.mfa import CodeRefused
-    from accounts.services.passwords import TooManyRequests
-    from accounts.services.tokens import TokenInvalid
-
     for exc_class, status, code in (
         (TokenInvalid, 400, "invalid_token"),
         (InvitationInvalid, 400, "invalid_invitation"),
@@ -192,24 +182,10 @@ def _on_unexpected(request, exc):
     return error(api, request, 500, "server_error", "Something went wrong; it has been logged.")
 
 
-def _register_routers() -> None:
-    from accounts.api import (
-        api_keys_router,
-        auth_router,
-        batch_router,
-        invitations_router,
-        users_router,
-    )
-    from audit.api import router as audit_router
-    from rbac.api import router as roles_router
-
-    api.add_router("/admin/users/batch", batch_router)
-    api.add_router("/admin/users", users_router)
-    api.add_router("/admin/invitations", invitations_router)
-    api.add_router("/admin/roles", roles_router)
-    api.add_router("/admin/audit", audit_router)
-    api.add_router("/admin/api-keys", api_keys_router)
-    api.add_router("/auth", auth_router)
-
-
-_register_routers()
+api.add_router("/admin/users/batch", batch_api.router)
+api.add_router("/admin/users", users_api.router)
+api.add_router("/admin/invitations", invitations_api.router)
+api.add_router("/admin/roles", roles_api.router)
+api.add_router("/admin/audit", audit_api.router)
+api.add_router("/admin/api-keys", keys_api.router)
+api.add_router("/auth", auth_api.router)

@@ -8,10 +8,11 @@ from django.shortcuts import get_object_or_404
 from ninja import Field, Router, Schema, Status
 from pydantic import ConfigDict
 
-from handover.api import ERRORS
+from handover.api_errors import ERRORS
 from rbac import policies
 from rbac.models import Role
 from rbac.selectors import role_list
+from rbac.services import role_create, role_delete, role_update
 
 router = Router(tags=["roles"])
 
@@ -64,16 +65,12 @@ def get_role(request, slug: str):
 
 @router.post("", response={201: RoleOut, **ERRORS})
 def create_role(request, payload: RoleCreateIn):
-    from rbac.services import role_create
-
     role = role_create(actor=request.auth, **payload.model_dump())
     return Status(201, _role(role.slug))
 
 
 @router.patch("/{slug}", response={200: RoleOut, **ERRORS})
 def update_role(request, slug: str, payload: RoleUpdateIn):
-    from rbac.services import role_update
-
     role = role_update(
         actor=request.auth, role=_role(slug), **payload.model_dump(exclude_unset=True)
     )
@@ -82,7 +79,5 @@ def update_role(request, slug: str, payload: RoleUpdateIn):
 
 @router.delete("/{slug}", response={204: None, **ERRORS})
 def delete_role(request, slug: str, confirm: bool = False):
-    from rbac.services import role_delete
-
     role_delete(actor=request.auth, role=_role(slug), confirm=confirm)
     return Status(204, None)

@@ -1,0 +1,53 @@
+"""What the accounts API routers share: who is acting, the permission check
+for reads, how a user is represented and loaded."""
+
+from __future__ import annotations
+
+from django.http import Http404
+
+from accounts.models import User
+from rbac import policies
+from rbac.selectors import user_effective_permissions
+
+# The largest page a list operation returns.
+MAX_LIMIT = 200
+
+
+def actor_of(request):
+    return request.auth
+
+
+def require(request, permission: str, *, action: str, target=None) -> None:
+    policies.check_permission(actor_of(request), permission, action=action, target=target)
+
+
+def reauth_password(payload) -> str | None:
+    """The current password a payload brings for re-authentication, if any."""
+    return payload.current_password if payload is not None else None
+
+
+def user_out(user: User) -> dict:
+    roles = getattr(user, "_prefetched_role_slugs", None)
+    if roles is None:
+        roles = sorted(user.roles.values_list("slug", flat=True))
+    return {
+        "id": user.pk,
+        "email": user.email,
+        "name": user.name,
+        "status": user.status,
+        "is_super": user.is_owner,
+        "roles": roles,
+        "permissions": sorted(user_effective_permissions(user)),
+        "created_at": user.created_at,
+        "last_login": user.last_login,
+        "email_verified": user.email_verified_at is not None,
+        "banned_until": user.banned_until if user.status == "banned" else None,
+        "ban_reason": user.ban_reason if user.status == "banned" else "",
+    }
+
+
+def get_user(user_id, *, include_deleted: bool = False) -> User:
+    user = User.objects.filter(pk=user_id).first()
+    if user is None or (user.deleted_at and not include_deleted):
+        raise Http404("No user with this id.")
+    return user

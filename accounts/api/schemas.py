@@ -1,0 +1,226 @@
+"""Request and response schemas of the accounts API. Input schemas forbid
+unknown fields (`Strict`); their names are the OpenAPI component names."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from ninja import Field, Schema
+from pydantic import ConfigDict
+
+MAX_BATCH = 1000
+
+
+class Strict(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+
+class UserOut(Schema):
+    id: uuid.UUID
+    email: str
+    name: str
+    status: str
+    is_super: bool
+    roles: list[str]
+    permissions: list[str]
+    created_at: datetime
+    last_login: datetime | None = None
+    email_verified: bool
+    banned_until: datetime | None = None
+    ban_reason: str = ""
+
+
+class UserCreateIn(Strict):
+    email: str = Field(..., max_length=254)
+    name: str = Field("", max_length=150)
+    template: str | None = None
+    permissions: list[str] = Field(default_factory=list, max_length=100)
+    roles: list[str] = Field(default_factory=list, max_length=50)
+    password: str | None = Field(None, max_length=1024)
+    send_invite: bool = False
+    auto_confirm: bool = False
+
+
+class UserUpdateIn(Strict):
+    name: str | None = Field(None, max_length=150)
+    email: str | None = Field(None, max_length=254)
+    phone: str | None = Field(None, max_length=32)
+    metadata: dict | None = None
+    # Changing the key's own user's email needs the person: their password.
+    current_password: str | None = Field(None, max_length=1024)
+
+
+class ReauthIn(Strict):
+    """For changes to the key's own user's account (other sessions, MFA
+    factors, other keys): the user's current password."""
+
+    current_password: str | None = Field(None, max_length=1024)
+
+
+class PermissionsPatchIn(Strict):
+    grant: list[str] = Field(default_factory=list, max_length=100)
+    revoke: list[str] = Field(default_factory=list, max_length=100)
+
+
+class TransferIn(Strict):
+    target_user_id: uuid.UUID
+    password: str | None = Field(None, max_length=1024)
+
+
+class BanIn(Strict):
+    duration_hours: int | None = Field(None, ge=1, le=24 * 365 * 100)
+    until: datetime | None = None
+    reason: str = Field("", max_length=500)
+
+
+class ReasonIn(Strict):
+    reason: str = Field("", max_length=500)
+
+
+class PasswordIn(Strict):
+    password: str = Field(..., max_length=1024)
+
+
+class ResetTokenIn(Strict):
+    send_email: bool = False
+
+
+class ResetTokenOut(Schema):
+    token: str
+    expires_at: datetime
+    link: str
+
+
+class MagicLinkIn(Strict):
+    type: str = Field("recovery", pattern="^(signup|recovery|invite)$")
+
+
+class MagicLinkOut(Schema):
+    success: bool
+    type: str
+    magic_link: str
+
+
+class SessionOut(Schema):
+    id: int
+    ip: str | None
+    user_agent: str
+    created_at: datetime
+    last_seen_at: datetime
+
+
+class FactorOut(Schema):
+    id: str
+    type: str
+    name: str
+    confirmed: bool
+
+
+class UserExportOut(Schema):
+    exported_at: str
+    profile: dict
+    roles: list
+    direct_permissions: list
+    sessions: list
+    invitations: list
+    audit_events: list
+
+
+class OkOut(Schema):
+    success: bool
+    detail: str = ""
+
+
+class BatchIn(Strict):
+    user_ids: list[str] = Field(..., max_length=MAX_BATCH)
+    dry_run: bool = False
+    role: str | None = None
+    reason: str = Field("", max_length=500)
+    duration_hours: int | None = Field(None, ge=1, le=24 * 365 * 100)
+
+
+class BatchErrorOut(Schema):
+    user_id: str
+    error: str
+
+
+class BatchItemOut(Schema):
+    user_id: str
+    email: str
+    outcome: str
+    reason: str
+
+
+class BatchOut(Schema):
+    success: bool
+    processed: int
+    skipped: int
+    errors: list[BatchErrorOut]
+    items: list[BatchItemOut]
+    dry_run: bool = False
+
+
+class InvitationOut(Schema):
+    id: uuid.UUID
+    email: str
+    name: str
+    status: str
+    roles: list[str]
+    permissions: list[str]
+    created_at: datetime
+    expires_at: datetime
+    accepted_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+class InvitationCreateIn(Strict):
+    email: str = Field(..., max_length=254)
+    name: str = Field("", max_length=150)
+    roles: list[str] = Field(default_factory=list, max_length=50)
+    template: str | None = None
+    permissions: list[str] = Field(default_factory=list, max_length=100)
+    expires_in_days: int | None = Field(None, ge=1, le=90)
+
+
+class InvitationCreatedOut(InvitationOut):
+    link: str
+
+
+class ApiKeyOut(Schema):
+    id: uuid.UUID
+    name: str
+    prefix: str
+    user_id: uuid.UUID
+    user_email: str
+    scopes: list[str]
+    status: str
+    created_at: datetime
+    expires_at: datetime | None = None
+    last_used_at: datetime | None = None
+
+
+class ApiKeyCreateIn(Strict):
+    name: str = Field(..., min_length=1, max_length=100)
+    template: str | None = None
+    permissions: list[str] = Field(default_factory=list, max_length=100)
+    expires_in_days: int | None = Field(None, ge=1, le=3650)
+
+
+class ApiKeyCreatedOut(ApiKeyOut):
+    key: str
+
+
+class ForgotIn(Strict):
+    email: str = Field(..., max_length=254)
+
+
+class ResetIn(Strict):
+    token: str = Field(..., max_length=200)
+    password: str = Field(..., max_length=1024)
+
+
+class AcceptIn(Strict):
+    token: str = Field(..., max_length=200)
+    name: str = Field("", max_length=150)
+    password: str = Field(..., max_length=1024)

@@ -1,0 +1,311 @@
+"""`/api/admin/users/...`: users, their per-user actions, sessions, MFA
+factors and the personal data export."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from urllib.parse import urlencode
+
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from ninja import Router, Status
+
+from accounts import selectors
+from accounts.api.common import MAX_LIMIT, actor_of, get_user, reauth_password, require, user_out
+from accounts.api.schemas import (
+    BanIn,
+    FactorOut,
+    MagicLinkIn,
+    MagicLinkOut,
+    OkOut,
+    PasswordIn,
+    PermissionsPatchIn,
+    ReasonIn,
+    ReauthIn,
+    ResetTokenIn,
+    ResetTokenOut,
+    SessionOut,
+    TransferIn,
+    UserCreateIn,
+    UserExportOut,
+    UserOut,
+    UserUpdateIn,
+)
+from accounts.models import User, UserSession, UserStatus
+from accounts.security import factors_for_user
+from accounts.services.invitations import invitation_create
+from accounts.services.mfa import mfa_device_remove
+from accounts.services.passwords import (
+    magic_link_send,
+    password_reset_token_create,
+    password_set_by_admin,
+)
+from accounts.services.sessions import session_revoke, sessions_revoke_all
+from accounts.services.users import (
+    user_ban,
+    user_create,
+    user_data_exported,
+    user_delete,
+    user_disable,
+    user_enable,
+    user_force_password_change,
+    user_restore,
+    user_unban,
+    user_update,
+)
+from handover.api_errors import ERRORS, ApiError, responses
+from rbac import policies
+from rbac.services import ownership_transfer, user_permissions_update
+
+router = Router(tags=["users"])
+
+
+@router.post("", response=responses(201, UserOut), summary="Create a user")
+def create_user(request, payload: UserCreateIn):
+    actor = actor_of(request)
+    if payload.send_invite:
+        if payload.password:
+            raise ApiError(400, "invalid", "Send an invitation or set a password, not both.")
+        invitation, _link = invitation_create(
+            actor=actor,
+            email=payload.email,
+            name=payload.name,
+            roles=payload.roles,
+            template=payload.template,
+            permissions=payload.permissions,
+        )
+        user = invitation.user
+    else:
+        user = user_create(
+            actor=actor,
+            email=payload.email,
+            name=payload.name,
+            password=payload.password,
+            roles=payload.roles,
+            template=payload.template,
+            permissions=payload.permissions,
+            auto_confirm=payload.auto_confirm,
+        )
+    return Status(201, user_out(user))
+
+
+@router.get("", response=responses(200, list[UserOut]), summary="List users")
+def list_users(
+    request,
+    response: HttpResponse,
+    q: str = "",
+    status: str = "",
+    role: str = "",
+    limit: int = 50,
+    cursor: str = "",
+):
+    require(request, "users:read", action="accounts.user.listed")
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ApiError(400, "validation_error", f"limit must be between 1 and {MAX_LIMIT}.")
+    if status and status not in UserStatus.values:
+        raise ApiError(
+            400, "validation_error", "status must be one of: " + ", ".join(UserStatus.values)
+        )
+    filters = selectors.UserFilters(q=q, status=status, role=role)
+    filters.size = limit  # the API allows any size up to MAX_LIMIT
+    page = selectors.user_list(filters, cursor=cursor[:500])
+    if page.next_cursor:
+        query = urlencode(
+            {k: v for k, v in {"q": q, "status": status, "role": role}.items() if v}
+            | {"limit": limit, "cursor": page.next_cursor}
+        )
+        response["Link"] = f'<{request.path}?{query}>; rel="next"'
+    return Status(200, [user_out(u) for u in page.users])
+
+
+@router.get("/{uuid:user_id}", response=responses(200, UserOut), summary="Get a user")
+def get_user_view(request, user_id: uuid.UUID):
+    require(request, "users:read", action="accounts.user.viewed")
+    return Status(200, user_out(get_user(user_id)))
+
+
+@router.patch("/{uuid:user_id}", response=responses(200, UserOut), summary="Update a profile")
+def update_user(request, user_id: uuid.UUID, payload: UserUpdateIn):
+    user = user_update(
+        actor=actor_of(request), user=get_user(user_id), **payload.model_dump(exclude_unset=True)
+    )
+    return Status(200, user_out(user))
+
+
+@router.patch(
+    "/{uuid:user_id}/permissions", response=responses(200, UserOut), summary="Grant or revoke"
+)
+def patch_permissions(request, user_id: uuid.UUID, payload: PermissionsPatchIn):
+    try:
+        user = user_permissions_update(
+            actor=actor_of(request),
+            user=get_user(user_id),
+            grant=payload.grant,
+            revoke=payload.revoke,
+        )
+    except policies.PolicyDenied as exc:
+        if exc.code == "owner_protected":  # the seed's contract: 403, not a conflict
+            if not exc.recorded:
+                exc.record()
+            raise ApiError(403, exc.code, exc.message) from exc
+        raise
+    return Status(200, user_out(user))
+
+
+@router.post("/transfer-super", response=responses(200, UserOut), summary="Transfer ownership")
+def transfer_super(request, payload: TransferIn):
+    target = get_user(payload.target_user_id)
+    actor = actor_of(request)
+    # A key is not the person: the owner's password must come with it.
+    ownership_transfer(actor=actor, target=target, password=payload.password)
+    return Status(200, user_out(User.objects.get(pk=target.pk)))
+
+
+@router.delete("/{uuid:user_id}", response={204: None, **ERRORS}, summary="Delete a user")
+def delete_user(request, user_id: uuid.UUID):
+    user_delete(actor=actor_of(request), user=get_user(user_id))
+    return Status(204, None)
+
+
+def _status_action(name: str, service, summary: str, *, include_deleted=False):
+    @router.post(
+        f"/{{uuid:user_id}}/{name}",
+        response=responses(200, UserOut),
+        summary=summary,
+        operation_id=f"user_{name.replace('-', '_')}",
+    )
+    def handler(request, user_id: uuid.UUID, payload: ReasonIn | None = None):
+        kwargs = {"actor": actor_of(request), "user": get_user(user_id, include_deleted=True)}
+        if payload is not None and payload.reason and service is not user_force_password_change:
+            kwargs["reason"] = payload.reason
+        if not include_deleted and kwargs["user"].deleted_at:
+            raise Http404("No user with this id.")
+        service(**kwargs)
+        return Status(200, user_out(User.objects.get(pk=user_id)))
+
+    return handler
+
+
+_status_action("unban", user_unban, "Unban a user")
+_status_action("disable", user_disable, "Disable a user")
+_status_action("enable", user_enable, "Enable a user")
+_status_action("force-password-change", user_force_password_change, "Force a password change")
+_status_action("restore", user_restore, "Restore a deleted user", include_deleted=True)
+
+
+@router.post("/{uuid:user_id}/ban", response=responses(200, UserOut), summary="Ban a user")
+def ban_user(request, user_id: uuid.UUID, payload: BanIn):
+    until = payload.until
+    if payload.duration_hours:
+        until = timezone.now() + timedelta(hours=payload.duration_hours)
+    user_ban(actor=actor_of(request), user=get_user(user_id), until=until, reason=payload.reason)
+    return Status(200, user_out(User.objects.get(pk=user_id)))
+
+
+@router.post(
+    "/{uuid:user_id}/password", response=responses(200, OkOut), summary="Set a password directly"
+)
+def set_password(request, user_id: uuid.UUID, payload: PasswordIn):
+    password_set_by_admin(
+        actor=actor_of(request), user=get_user(user_id), password=payload.password
+    )
+    return Status(200, {"success": True, "detail": "Password set; the user's sessions were ended."})
+
+
+@router.post(
+    "/{uuid:user_id}/reset-token",
+    response=responses(201, ResetTokenOut),
+    summary="Create a one-time password reset token",
+)
+def reset_token(request, user_id: uuid.UUID, payload: ResetTokenIn | None = None):
+    result = password_reset_token_create(
+        actor=actor_of(request),
+        user=get_user(user_id),
+        send_email=bool(payload and payload.send_email),
+    )
+    return Status(201, result)
+
+
+@router.post(
+    "/{uuid:user_id}/magic-link", response=responses(200, MagicLinkOut), summary="Send a magic link"
+)
+def magic_link(request, user_id: uuid.UUID, payload: MagicLinkIn):
+    link = magic_link_send(actor=actor_of(request), user=get_user(user_id), type=payload.type)
+    return Status(200, {"success": True, "type": payload.type, "magic_link": link})
+
+
+@router.get(
+    "/{uuid:user_id}/sessions", response=responses(200, list[SessionOut]), summary="List sessions"
+)
+def list_sessions(request, user_id: uuid.UUID):
+    user = get_user(user_id)
+    require(request, "sessions:read", action="accounts.session.listed", target=user)
+    return Status(
+        200,
+        list(
+            UserSession.objects.filter(user=user, ended_at__isnull=True).order_by("-last_seen_at")
+        ),
+    )
+
+
+@router.delete(
+    "/{uuid:user_id}/sessions/{session_id}", response={204: None, **ERRORS}, summary="End a session"
+)
+def revoke_session(request, user_id: uuid.UUID, session_id: int, payload: ReauthIn | None = None):
+    user = get_user(user_id)
+    session = get_object_or_404(UserSession, pk=session_id, user=user, ended_at__isnull=True)
+    session_revoke(
+        actor=actor_of(request), session=session, current_password=reauth_password(payload)
+    )
+    return Status(204, None)
+
+
+@router.delete(
+    "/{uuid:user_id}/sessions", response={204: None, **ERRORS}, summary="End all sessions"
+)
+def revoke_sessions(request, user_id: uuid.UUID, payload: ReauthIn | None = None):
+    sessions_revoke_all(
+        actor=actor_of(request), user=get_user(user_id), current_password=reauth_password(payload)
+    )
+    return Status(204, None)
+
+
+@router.get(
+    "/{uuid:user_id}/mfa", response=responses(200, list[FactorOut]), summary="List MFA factors"
+)
+def list_factors(request, user_id: uuid.UUID):
+    user = get_user(user_id)
+    require(request, "mfa:read", action="accounts.mfa.listed", target=user)
+    return Status(
+        200,
+        [
+            {"id": f.id, "type": f.kind, "name": f.label, "confirmed": True}
+            for f in factors_for_user(user)
+        ],
+    )
+
+
+@router.delete(
+    "/{uuid:user_id}/mfa/{factor_id}",
+    response={204: None, **ERRORS},
+    summary="Remove an MFA factor",
+)
+def remove_factor(request, user_id: uuid.UUID, factor_id: str, payload: ReauthIn | None = None):
+    mfa_device_remove(
+        actor=actor_of(request),
+        user=get_user(user_id),
+        device_id=factor_id,
+        current_password=reauth_password(payload),
+    )
+    return Status(204, None)
+
+
+@router.get(
+    "/{uuid:user_id}/export",
+    response=responses(200, UserExportOut),
+    summary="Export a user's personal data",
+)
+def export_user(request, user_id: uuid.UUID):
+    return user_data_exported(actor=actor_of(request), user=get_user(user_id, include_deleted=True))
