@@ -65,9 +65,30 @@ def require_redis():
 def builtin_roles(db):
     """Built-in roles come from a data migration, but transactional tests
     flush every table; restore them for the tests that need them."""
-    from rbac.services import builtin_roles_ensure
-
     builtin_roles_ensure()
+
+
+def builtin_roles_ensure() -> None:
+    """Create any missing built-in role (idempotent). The data migration
+    creates them; this restores them after a test runner's table flush
+    (a test-runner concern, so it lives here, not in the product)."""
+    from rbac.models import Role
+    from rbac.permissions import BUILTIN_ROLES
+
+    existing = set(Role.objects.filter(slug__in=BUILTIN_ROLES).values_list("slug", flat=True))
+    Role.objects.bulk_create(
+        [
+            Role(
+                slug=slug,
+                name=spec["name"],
+                description=spec["description"],
+                permissions=spec["permissions"],
+                is_builtin=True,
+            )
+            for slug, spec in BUILTIN_ROLES.items()
+            if slug not in existing
+        ]
+    )
 
 
 def make_user(email: str, *, roles=(), password: str = STRONG_PASSWORD, **fields):

@@ -23,8 +23,6 @@ SETUP = """
 import django, json; django.setup()
 from django.core.management import call_command
 call_command("migrate", verbosity=0)
-from rbac.services import builtin_roles_ensure
-builtin_roles_ensure()
 from tests.conftest import make_user
 from accounts.services.api_keys import api_key_create
 make_user("owner@example.com", roles=["owner"], is_owner=True)

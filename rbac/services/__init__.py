@@ -1,0 +1,23 @@
+"""Everything that changes roles and grants.
+
+Every function here is a `@service`: its named guard from `rbac.policies`
+first (a refusal rolls back and is audited as `denied`), then row locks,
+then an early return when nothing changes, then the change, its audit
+events and, after commit, its emails. One module per use case: `roles`,
+`assignments` (a user's roles and grants), `ownership`.
+"""
+
+from rbac.services.assignments import (  # noqa: F401 (the package's names)
+    user_permissions_update,
+    user_role_assign,
+    user_role_remove,
+)
+from rbac.services.common import (  # noqa: F401
+    ADMIN_ROLE,
+    OWNER_ROLE,
+    RESERVED_SLUGS,
+    SLUG_RE,
+    preview_role_change,
+)
+from rbac.services.ownership import ownership_transfer  # noqa: F401
+from rbac.services.roles import role_create, role_delete, role_update  # noqa: F401

@@ -1,0 +1,108 @@
+"""Transferring ownership (guard: `check_can_transfer_ownership`)."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from accounts.services.common import lock_user
+from audit import services as audit
+from audit.services import EventSpec
+from core.services import service
+from rbac import policies
+from rbac.models import Role, UserRole
+from rbac.policies import PolicyDenied
+from rbac.services.common import ADMIN_ROLE, OWNER_ROLE, _forget
+
+# --- ownership -------------------------------------------------------------
+
+
+@service
+def ownership_transfer(*, actor, target, password: str | None = None):
+    """Make `target` the owner. Guard: `check_can_transfer_ownership` (only
+    the owner, with their password -- through an API key, a full-access key
+    and the password in the request). The target must be an existing
+    active user. The old owner keeps the admin role. Both are emailed
+    after commit."""
+    from accounts.models import User
+    from accounts.services.emails import email_queue, site_link
+
+    action = "rbac.ownership.transferred"
+    if target is None or not User.objects.filter(pk=target.pk).exists():
+        raise ValidationError({"target": "Choose an existing user."}, code="missing_user")
+    if actor is not None and target.pk == actor.pk and actor.is_owner:
+        raise ValidationError({"target": "You already own this workspace."}, code="self")
+    policies.check_can_transfer_ownership(actor, target, password=password)
+    # Lock both rows in a fixed order so two transfers cannot deadlock.
+    first, second = sorted([actor.pk, target.pk], key=str)
+    locked = {first: lock_user(first), second: lock_user(second)}
+    old_owner, new_owner = locked[actor.pk], locked[target.pk]
+    if not old_owner.is_owner:
+        raise PolicyDenied(
+            "owner_only",
+            "Only the owner can transfer ownership.",
+            action=action,
+            actor=actor,
+            target=target,
+        )
+    if not new_owner.is_active:
+        raise ValidationError(
+            {
+                "target": "Ownership can only go to an active user (this one is %s)."
+                % new_owner.get_status_display().lower()
+            },
+            code="inactive_user",
+        )
+    owner_role = Role.objects.get(slug=OWNER_ROLE)
+    admin_role = Role.objects.get(slug=ADMIN_ROLE)
+    # The single-owner constraint: clear the old owner before setting the new.
+    old_owner.is_owner = False
+    old_owner.save(update_fields=["is_owner", "updated_at"])
+    new_owner.is_owner = True
+    new_owner.save(update_fields=["is_owner", "updated_at"])
+    UserRole.objects.filter(user=old_owner, role=owner_role).delete()
+    UserRole.objects.get_or_create(
+        user=old_owner, role=admin_role, defaults={"assigned_by": old_owner}
+    )
+    UserRole.objects.get_or_create(
+        user=new_owner, role=owner_role, defaults={"assigned_by": old_owner}
+    )
+    now = timezone.now()
+    audit.record_many(
+        [
+            EventSpec(
+                action=action,
+                actor=old_owner,
+                target=new_owner,
+                changes={"is_owner": [False, True], "roles": [None, OWNER_ROLE]},
+            ),
+            EventSpec(
+                action="rbac.ownership.relinquished",
+                actor=old_owner,
+                target=old_owner,
+                changes={"is_owner": [True, False], "roles": [OWNER_ROLE, ADMIN_ROLE]},
+            ),
+        ]
+    )
+    context = {
+        "old_owner": old_owner.display_name,
+        "new_owner": new_owner.display_name,
+        "when": now,
+        "link": site_link("/"),
+    }
+    email_queue(
+        to=old_owner.email,
+        template="ownership_transferred_from",
+        context={**context, "name": old_owner.display_name},
+        user=old_owner,
+    )
+    email_queue(
+        to=new_owner.email,
+        template="ownership_transferred_to",
+        context={**context, "name": new_owner.display_name},
+        user=new_owner,
+    )
+    _forget([actor, target, old_owner, new_owner])
+    for user in (actor, target):
+        user.is_owner = user.pk == new_owner.pk
+    return new_owner
