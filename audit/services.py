@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -162,7 +163,18 @@ def record_many(specs: Iterable[EventSpec]) -> list[AuditEvent]:
         event.hash = compute_hash(event, prev)
         prev = event.hash
         events.append(event)
-    return AuditEvent.objects.bulk_create(events)
+    created = AuditEvent.objects.bulk_create(events)
+    changed = {e.action for e in events if e.outcome == Outcome.SUCCESS}
+    if changed:
+        # The overview's cached figures go stale the moment this commits.
+        transaction.on_commit(partial(_figures_changed, changed), robust=True)
+    return created
+
+
+def _figures_changed(actions: set[str]) -> None:
+    from handover.overview import figures_changed  # the overview reads accounts too
+
+    figures_changed(actions)
 
 
 def record(
