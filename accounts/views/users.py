@@ -92,6 +92,37 @@ def _detail_urls(users) -> None:
         user.detail_url = f"{head}{user.pk}{tail}"
 
 
+@dataclass(frozen=True)
+class SortHeader:
+    query: str
+    aria_sort: str  # "ascending" | "descending" | "" (not the sort column)
+    label: str
+
+
+# column -> (sort key, first click sorts descending?, label)
+SORT_HEADERS = {
+    "name": ("name", False, "Name"),
+    "email": ("email", False, "Email"),
+    "last_login": ("last_login", True, "Last sign-in"),
+    "created": ("created", True, "Created"),
+}
+
+
+def _sort_headers(request, current: str) -> dict[str, SortHeader]:
+    """Column headers that sort: a click sorts by that column, a second
+    click reverses it. The cursor is dropped (a new order starts afresh)."""
+    headers = {}
+    for column, (key, desc_first, label) in SORT_HEADERS.items():
+        if current == key:
+            aria, target = "ascending", f"-{key}"
+        elif current == f"-{key}":
+            aria, target = "descending", key
+        else:
+            aria, target = "", f"-{key}" if desc_first else key
+        headers[column] = SortHeader(_query(request, sort=target, cursor=None), aria, label)
+    return headers
+
+
 @permission_required("users:read")
 @require_http_methods(["GET"])
 def user_list(request):
@@ -104,6 +135,8 @@ def user_list(request):
         "form": form,
         "filters": filters,
         "page": page,
+        "match_count": selectors.user_count(filters),
+        "sort_headers": _sort_headers(request, filters.sort),
         "next_query": _query(request, cursor=page.next_cursor) if page.next_cursor else "",
         "prev_query": _query(request, cursor=page.prev_cursor) if page.prev_cursor else "",
         "export_query": _query(request, cursor=None),

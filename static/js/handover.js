@@ -60,3 +60,31 @@
     if (modal && window.bootstrap) window.bootstrap.Modal.getOrCreateInstance(modal).hide();
   });
 })();
+
+// The users list's batch bar (area USERS): shown only while rows are ticked,
+// with "3 selected"; the role choice only for the role actions. Without
+// JavaScript the bar is always there and the server checks the same things.
+(function () {
+  "use strict";
+  function sync() {
+    var bar = document.querySelector("[data-batch-bar]");
+    if (!bar) return;
+    var form = bar.closest("form");
+    var ticked = form.querySelectorAll('input[name="ids"]:checked').length;
+    var all = form.querySelector('input[name="all_matching"]');
+    bar.hidden = ticked === 0 && !(all && all.checked);
+    bar.querySelector("[data-selected-count]").textContent = ticked;
+    var action = bar.querySelector('select[name="action"]');
+    var option = action.options[action.selectedIndex];
+    var roleChoice = bar.querySelector("[data-role-choice]");
+    var needsRole = !!(option && option.hasAttribute("data-needs-role"));
+    roleChoice.hidden = !needsRole;
+    roleChoice.querySelector("select").disabled = !needsRole;
+  }
+  document.addEventListener("change", function (event) {
+    if (event.target.closest && event.target.closest("#batch-form")) sync();
+  });
+  document.addEventListener("htmx:afterSwap", sync);
+  document.addEventListener("DOMContentLoaded", sync);
+  sync();
+})();

@@ -113,3 +113,101 @@ def test_audit_action_filter_offers_a_just_recorded_event(live_server, page, peo
     page.wait_for_selector(".alert-success")
     page.goto(f"{live_server.url}/audit/")
     assert page.locator("#id_action option[value='accounts.user.disabled']").count() == 1
+
+
+# --- 2. users list basics, 11. skip to results ------------------------------------
+
+
+def test_users_list_counts_sorts_and_shows_the_batch_bar_when_rows_are_ticked(
+    live_server, page, screenshot, people
+):
+    sign_in(page, live_server.url, "admin@example.com")
+    page.goto(f"{live_server.url}/users/")
+    assert page.locator("#match-count").inner_text() == "5 users"
+    # The batch bar waits for a ticked row.
+    assert not page.locator("[data-batch-bar]").is_visible()
+    boxes = page.locator("input[name=ids]")
+    boxes.nth(0).check()
+    boxes.nth(1).check()
+    boxes.nth(2).check()
+    bar = page.locator("[data-batch-bar]")
+    assert bar.is_visible()
+    assert "3 selected" in bar.inner_text()
+    assert not page.locator("#batch-role").is_visible()
+    page.locator("#batch-action").select_option("assign_role")
+    assert page.locator("#batch-role").is_visible()
+    page.locator("#batch-action").select_option("disable")
+    assert not page.locator("#batch-role").is_visible()
+    each_size(page, screenshot, "users-list-selected", lambda w: no_sideways_scroll(page))
+
+    # Sorting by clicking a header, with aria-sort.
+    page.goto(f"{live_server.url}/users/")
+    name_header = page.locator("th", has=page.locator("a.sort-link", has_text="Name"))
+    assert name_header.get_attribute("aria-sort") is None
+    page.locator("a.sort-link", has_text="Name").click()
+    page.wait_for_url("**sort=name**")
+    page.wait_for_function(
+        "document.querySelector('th[aria-sort]')?.getAttribute('aria-sort') === 'ascending'"
+    )
+    names = page.locator(".users-table tbody td.user-cell a").all_inner_texts()
+    assert names == sorted(names)
+    page.locator("a.sort-link", has_text="Name").click()
+    page.wait_for_url("**sort=-name**")
+    page.wait_for_function(
+        "document.querySelector('th[aria-sort]')?.getAttribute('aria-sort') === 'descending'"
+    )
+    names = page.locator(".users-table tbody td.user-cell a").all_inner_texts()
+    assert names == sorted(names, reverse=True)
+    # The Sort select in the filters follows the header.
+    assert page.locator("#id_sort").input_value() == "-name"
+
+    # A filter narrows the count.
+    page.get_by_label("Search").fill("grace")
+    page.wait_for_url("**q=grace**")
+    page.wait_for_function("document.querySelector('#match-count').innerText.startsWith('1 user')")
+
+    def check(width):
+        assert no_sideways_scroll(page), width
+
+    page.goto(f"{live_server.url}/users/")
+    each_size(page, screenshot, "users-list", check)
+
+
+def test_users_list_filters_collapse_on_phones(live_server, page, screenshot, people):
+    sign_in(page, live_server.url, "admin@example.com")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{live_server.url}/users/")
+    assert page.get_by_label("Search").is_visible()
+    assert not page.get_by_label("Status").is_visible()
+    first_row = page.locator(".users-table tbody tr").first
+    box = first_row.bounding_box()
+    assert box["y"] + box["height"] <= 844, box
+    assert no_sideways_scroll(page)
+    page.get_by_role("button", name="Filters").click()
+    page.wait_for_timeout(400)
+    assert page.get_by_label("Status").is_visible()
+    screenshot(page, "users-list-filters-open-390")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"{live_server.url}/users/")
+    assert page.get_by_label("Status").is_visible()
+
+
+@pytest.mark.parametrize("width,height", SIZES)
+def test_skip_to_results_reaches_the_first_user_checkbox_quickly(
+    live_server, page, people, width, height
+):
+    sign_in(page, live_server.url, "admin@example.com")
+    page.set_viewport_size({"width": width, "height": height})
+    page.goto(f"{live_server.url}/users/")
+    page.locator("#main").focus()
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent.trim()") == "Skip to results"
+    page.keyboard.press("Enter")
+    first_box = page.locator("input[name=ids]").first
+    for presses in range(1, 10):
+        page.keyboard.press("Tab")
+        if first_box.evaluate("el => el === document.activeElement"):
+            break
+    else:
+        raise AssertionError("the first user checkbox is more than 9 tabs after the skip link")
+    assert presses <= 7
