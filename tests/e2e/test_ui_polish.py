@@ -211,3 +211,51 @@ def test_skip_to_results_reaches_the_first_user_checkbox_quickly(
     else:
         raise AssertionError("the first user checkbox is more than 9 tabs after the skip link")
     assert presses <= 7
+
+
+# --- 3. no page scrolls sideways, 12. phones ------------------------------------------
+
+
+def test_no_page_scrolls_sideways_at_1280_or_390(live_server, page, screenshot, people):
+    from accounts.services.invitations import invitation_create
+
+    owner, admin, grace, bob = people
+    invitation_create(
+        actor=owner,
+        email="a-rather-long-address.for-testing@subdomain.example.com",
+        roles=["viewer"],
+    )
+    sign_in(page, live_server.url, "admin@example.com")
+    pages = {
+        "overview": "/",
+        "users-list": "/users/",
+        "user-page": f"/users/{grace.pk}/",
+        "user-page-banned": f"/users/{bob.pk}/",
+        "audit-log": "/audit/",
+        "invitations": "/invitations/",
+        "roles": "/roles/",
+        "api-keys": "/api-keys/",
+        "emails": "/emails/",
+        "account": "/account/",
+    }
+    wide = []
+    for name, url in pages.items():
+        page.goto(live_server.url + url)
+        for width, height in SIZES:
+            page.set_viewport_size({"width": width, "height": height})
+            page.wait_for_timeout(50)
+            screenshot(page, f"{name}-{width}")
+            excess = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+            if excess > 0:
+                wide.append((name, width, excess))
+            # No table is wider than the card (or box) holding it.
+            clipped = page.evaluate(
+                """() => [...document.querySelectorAll('table')].filter(t => {
+                    const box = t.parentElement;
+                    return box.clientWidth && t.offsetWidth > box.clientWidth + 1;
+                }).map(t => [t.className, t.offsetWidth, t.parentElement.clientWidth])"""
+            )
+            if clipped:
+                wide.append((name, width, clipped))
+        page.set_viewport_size({"width": 1280, "height": 900})
+    assert not wide, wide
