@@ -396,7 +396,7 @@ def user_create(request):
             _apply_errors(form, exc, CREATE_ERROR_FIELDS)
         else:
             if user is not None:
-                messages.success(request, f"{user.email} is created.")
+                messages.success(request, f"The account for {user.email} was created.")
                 return redirect("users:detail", pk=user.pk)
             if not form.errors:
                 messages.success(request, f"An invitation is on its way to {data['email']}.")

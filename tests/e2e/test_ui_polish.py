@@ -259,3 +259,39 @@ def test_no_page_scrolls_sideways_at_1280_or_390(live_server, page, screenshot, 
                 wide.append((name, width, clipped))
         page.set_viewport_size({"width": 1280, "height": 900})
     assert not wide, wide
+
+
+# --- 4. tell people what happened --------------------------------------------------
+
+
+@pytest.mark.parametrize("width,height", SIZES)
+def test_a_client_banned_while_signed_in_is_told_they_were_signed_out(
+    live_server, browser, page, screenshot, people, width, height
+):
+    from accounts.models import User
+    from accounts.services.users import user_ban
+
+    owner, admin, grace, bob = people
+    page.set_viewport_size({"width": width, "height": height})
+    sign_in(page, live_server.url, "grace@example.com")
+    page.goto(f"{live_server.url}/account/")
+    assert page.get_by_role("heading", name="My account").first.is_visible()
+
+    user_ban(actor=User.objects.get(pk=admin.pk), user=User.objects.get(pk=grace.pk), reason="Spam")
+    page.goto(f"{live_server.url}/account/")
+    assert "/login/" in page.url
+    alert = page.locator("#messages .alert")
+    assert alert.inner_text().strip() == "You were signed out. Sign in again to continue."
+    body = page.locator("body").inner_text().lower()
+    assert "ban" not in body and "spam" not in body
+    assert no_sideways_scroll(page)
+    screenshot(page, f"signed-out-{width}")
+    # Only once: the next visit to the sign-in page is plain.
+    page.goto(f"{live_server.url}/login/")
+    assert page.locator("#messages .alert").count() == 0
+
+
+def test_a_visitor_with_no_session_sees_no_signed_out_message(live_server, page, people):
+    page.goto(f"{live_server.url}/users/")
+    assert "/login/" in page.url
+    assert page.locator("#messages .alert").count() == 0
