@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from accounts.models import EmailStatus, Invitation, OutboundEmail, User, UserStatus, status_q
 from audit.models import AuditEvent
+from audit.sentences import with_names
 
 CACHE_SECONDS = 60
 SIGNIN_DAYS = 30
@@ -225,7 +226,7 @@ def column_chart(points: list[dict], series: list[tuple[str, str]], *, label_eve
                         "h": round(max(h, 1.5), 1),
                         "css": css,
                         "url": point.get(f"url_{key}"),
-                        "title": f"{point['title']}: {value} {key_label(key)}",
+                        "title": f"{point['title']}: {value} {key_label(key, value)}",
                     }
                 )
             base -= h
@@ -241,7 +242,7 @@ def column_chart(points: list[dict], series: list[tuple[str, str]], *, label_eve
                     "url": point.get(f"url_{series[0][0]}"),
                     "title": point["title"]
                     + ": "
-                    + ", ".join(f"{point[k]} {key_label(k)}" for k, _ in series),
+                    + ", ".join(f"{point[k]} {key_label(k, point[k])}" for k, _ in series),
                 },
             }
         )
@@ -261,8 +262,9 @@ def column_chart(points: list[dict], series: list[tuple[str, str]], *, label_eve
     }
 
 
-def key_label(key: str) -> str:
-    return {"ok": "sign-ins", "failed": "failed sign-ins", "n": "new users"}.get(key, key)
+def key_label(key: str, count: int = 2) -> str:
+    singular = {"ok": "sign-in", "failed": "failed sign-in", "n": "new user"}.get(key, key)
+    return singular if count == 1 else f"{singular}s"
 
 
 def bar_list(rows: list[dict]) -> dict:
@@ -411,5 +413,5 @@ def overview_context(user) -> dict:
         )
     if "audit:read" in perms:
         ctx["signins"] = _signin_figure(today)
-        ctx["recent_events"] = list(AuditEvent.objects.order_by("-id")[:8])
+        ctx["recent_events"] = with_names(AuditEvent.objects.order_by("-id")[:8])
     return ctx

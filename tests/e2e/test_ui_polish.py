@@ -295,3 +295,43 @@ def test_a_visitor_with_no_session_sees_no_signed_out_message(live_server, page,
     page.goto(f"{live_server.url}/users/")
     assert "/login/" in page.url
     assert page.locator("#messages .alert").count() == 0
+
+
+# --- 5. plain words ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("width,height", SIZES)
+def test_activity_reads_as_sentences_and_times_as_people_say_them(
+    live_server, page, screenshot, people, width, height
+):
+    owner, admin, grace, bob = people
+    sign_in(page, live_server.url, "admin@example.com")
+    page.set_viewport_size({"width": width, "height": height})
+    page.goto(f"{live_server.url}/")
+    activity = page.locator("section[aria-labelledby=activity-heading]")
+    assert activity.get_by_text("Ada Admin banned Bob Banned: Spam").is_visible()
+    assert activity.get_by_text("Ada Admin signed in").is_visible()
+    assert "accounts.user.banned" not in activity.inner_text()
+    assert "0 minutes" not in page.locator("body").inner_text()
+    assert no_sideways_scroll(page)
+    screenshot(page, f"overview-activity-{width}")
+
+    page.goto(f"{live_server.url}/audit/")
+    table = page.locator(".audit-table")
+    assert table.get_by_text("Ada Admin banned Bob Banned: Spam").is_visible()
+    assert "accounts.user.banned" not in table.inner_text()
+    # The dotted code stays in the filter and on the event's own page.
+    assert page.locator("#id_action option[value='accounts.user.banned']").count() == 1
+    assert no_sideways_scroll(page)
+    screenshot(page, f"audit-log-{width}")
+    table.get_by_role("link", name="Ada Admin").first.click()
+    page.wait_for_url("**actor=**")
+    page.goto(f"{live_server.url}/audit/")
+    page.locator(".audit-time a").last.click()
+    assert page.get_by_text("accounts.user.banned").first.is_visible()
+
+    page.goto(f"{live_server.url}/users/")
+    if width >= 768:
+        row = page.locator("tr", has_text="Grace Hopper")
+        assert "just now" in row.inner_text()
+    assert "0 minutes" not in page.locator("body").inner_text()
