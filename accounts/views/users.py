@@ -12,7 +12,7 @@ import csv
 import json
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django import forms as django_forms
 from django.contrib import messages
@@ -355,6 +355,11 @@ def user_detail(request, pk):
     return render(request, "users/detail.html", _detail_context(request.user, subject))
 
 
+# Kept out of the header's everyday row, in its "More" menu: rare, and the
+# deletions cannot be undone from the page (or at all).
+MORE_MENU_ACTIONS = ("force-password-change", "delete", "hard-delete")
+
+
 def _detail_context(actor, subject) -> dict:
     """What the page header and the status section need."""
     actions = [
@@ -362,9 +367,17 @@ def _detail_context(actor, subject) -> dict:
         for a in STATUS_ACTIONS.values()
         if a.applies(subject) and user_can_act_on(actor, subject, a.permission)
     ]
+    if subject.status == "banned":
+        # Already banned: offer to change the ban (its end or reason), next to Unban.
+        actions = [
+            replace(a, button="Change ban", danger=False) if a.name == "ban" else a for a in actions
+        ]
     return {
         "subject": subject,
         "actions": actions,
+        "primary_actions": [a for a in actions if a.name not in MORE_MENU_ACTIONS],
+        "more_actions": [a for a in actions if a.name in MORE_MENU_ACTIONS and not a.danger],
+        "danger_actions": [a for a in actions if a.name in MORE_MENU_ACTIONS and a.danger],
         "can_edit": actor.pk == subject.pk or user_can_act_on(actor, subject, "users:update"),
         "can_export": user_has(actor, "users:export"),
         "restore_deadline": user_services.restore_deadline(subject),

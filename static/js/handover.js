@@ -88,3 +88,35 @@
   document.addEventListener("DOMContentLoaded", sync);
   sync();
 })();
+
+// Closing a dialog returns focus to what opened it (WCAG 2.4.3): the link or
+// button whose hx-get filled #modal-root, or, when that sat in a dropdown
+// that has closed since, the dropdown's toggle.
+(function () {
+  "use strict";
+  var opener = null;
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var target = event.detail && event.detail.target;
+    if (target && target.id === "modal-root") opener = event.detail.elt;
+  });
+  // (The dialog has already left the page when this runs: the listener
+  // above empties #modal-root first.)
+  document.addEventListener("hidden.bs.modal", function () {
+    var back = opener;
+    opener = null;
+    if (!back) return;
+    if (!document.body.contains(back)) {
+      // Swapped out by the action's refresh: the same control if it is still
+      // offered, else the first action in the refreshed header, else main.
+      var url = back.getAttribute("hx-get");
+      back = (url && document.querySelector('[hx-get="' + CSS.escape(url) + '"]')) ||
+        document.querySelector("#user-header .user-actions a, #user-header .user-actions button") ||
+        document.getElementById("main");
+    }
+    if (back && back.offsetParent === null) {
+      var menu = back.closest(".dropdown");
+      back = (menu && menu.querySelector("[data-bs-toggle=dropdown]")) || back;
+    }
+    if (back && back.focus) back.focus();
+  });
+})();

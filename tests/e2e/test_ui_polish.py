@@ -335,3 +335,64 @@ def test_activity_reads_as_sentences_and_times_as_people_say_them(
         row = page.locator("tr", has_text="Grace Hopper")
         assert "just now" in row.inner_text()
     assert "0 minutes" not in page.locator("body").inner_text()
+
+
+# --- 6. user page header, 9. focus returns to the opener -----------------------------
+
+
+@pytest.mark.parametrize("width,height", SIZES)
+def test_user_page_header_keeps_everyday_actions_in_view_and_deletion_in_more(
+    live_server, page, screenshot, people, width, height
+):
+    owner, admin, grace, bob = people
+    sign_in(page, live_server.url, "admin@example.com")
+    page.set_viewport_size({"width": width, "height": height})
+    page.goto(f"{live_server.url}/users/{grace.pk}/")
+    header = page.locator("#user-header .user-actions")
+    visible = [
+        t.strip()
+        for t in header.locator(":scope > a, :scope > .dropdown > button").all_inner_texts()
+    ]
+    assert visible == ["Edit profile", "Ban", "Disable", "More"]
+    # The row of buttons stays on one line, even on a phone.
+    tops = header.locator(":scope > a, :scope > .dropdown").evaluate_all(
+        "els => new Set(els.map(e => Math.round(e.getBoundingClientRect().top))).size"
+    )
+    assert tops == 1
+    assert not header.get_by_role("link", name="Delete permanently…").is_visible()
+    header.get_by_role("button", name="More").click()
+    menu = header.locator(".dropdown-menu")
+    assert menu.get_by_role("link", name="Delete…", exact=True).is_visible()
+    assert menu.get_by_role("link", name="Delete permanently…").is_visible()
+    assert "Danger zone" in menu.inner_text()
+    assert no_sideways_scroll(page)
+    screenshot(page, f"user-page-more-{width}")
+
+    # A banned user: Unban and Change ban, no Ban.
+    page.goto(f"{live_server.url}/users/{bob.pk}/")
+    texts = [t.strip() for t in header.locator(":scope > a").all_inner_texts()]
+    assert "Unban" in texts and "Change ban" in texts and "Ban" not in texts
+    screenshot(page, f"user-page-banned-{width}")
+
+
+def test_closing_a_dialog_returns_focus_to_the_button_that_opened_it(live_server, page, people):
+    owner, admin, grace, bob = people
+    sign_in(page, live_server.url, "admin@example.com")
+    page.goto(f"{live_server.url}/users/{grace.pk}/")
+    opener = page.locator("#user-header").get_by_role("link", name="Disable")
+    opener.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".modal.show")
+    page.wait_for_timeout(400)
+    page.keyboard.press("Escape")
+    page.wait_for_selector("#modal-root .modal", state="detached")
+    assert opener.evaluate("el => el === document.activeElement")
+
+    # From the More menu: focus goes back to the menu's toggle.
+    page.locator("#user-more").click()
+    page.get_by_role("link", name="Delete…", exact=True).click()
+    page.wait_for_selector(".modal.show")
+    page.wait_for_timeout(400)
+    page.locator(".modal.show").get_by_role("link", name="Cancel").click()
+    page.wait_for_selector("#modal-root .modal", state="detached")
+    assert page.evaluate("document.activeElement.id") == "user-more"
