@@ -120,3 +120,36 @@
     if (back && back.focus) back.focus();
   });
 })();
+
+// Fields shown only for some values of another field:
+// <input data-show-for="duration=hours days" data-label-hours="Number of hours">
+// The ban dialog shows the number for "hours"/"days", the date for "until".
+(function () {
+  "use strict";
+  function apply(form) {
+    form.querySelectorAll("[data-show-for]").forEach(function (input) {
+      var rule = input.getAttribute("data-show-for").split("=");
+      var control = form.querySelector('[name="' + rule[0] + '"]');
+      if (!control) return;
+      var show = rule[1].split(" ").indexOf(control.value) !== -1;
+      var wrapper = input.closest(".mb-3") || input;
+      wrapper.hidden = !show;
+      input.disabled = !show;
+      var label = form.querySelector('label[for="' + input.id + '"]');
+      var text = input.getAttribute("data-label-" + control.value);
+      if (label && text) label.textContent = text;
+    });
+  }
+  function scan(root) {
+    (root.querySelectorAll ? root : document).querySelectorAll("form").forEach(function (form) {
+      if (form.querySelector("[data-show-for]")) apply(form);
+    });
+    if (root.matches && root.matches("form") && root.querySelector("[data-show-for]")) apply(root);
+  }
+  document.addEventListener("change", function (event) {
+    var form = event.target.form;
+    if (form && form.querySelector("[data-show-for]")) apply(form);
+  });
+  document.addEventListener("htmx:load", function (event) { scan(event.detail.elt); });
+  scan(document);
+})();

@@ -396,3 +396,38 @@ def test_closing_a_dialog_returns_focus_to_the_button_that_opened_it(live_server
     page.locator(".modal.show").get_by_role("link", name="Cancel").click()
     page.wait_for_selector("#modal-root .modal", state="detached")
     assert page.evaluate("document.activeElement.id") == "user-more"
+
+
+# --- 7. ban dialog -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("width,height", SIZES)
+def test_ban_dialog_shows_only_the_field_for_the_chosen_duration(
+    live_server, page, screenshot, people, width, height
+):
+    from accounts.models import User
+
+    owner, admin, grace, bob = people
+    sign_in(page, live_server.url, "admin@example.com")
+    page.set_viewport_size({"width": width, "height": height})
+    page.goto(f"{live_server.url}/users/{grace.pk}/")
+    page.locator("#user-header").get_by_role("link", name="Ban", exact=True).click()
+    dialog = page.locator(".modal.show")
+    dialog.wait_for()
+    page.wait_for_timeout(400)
+    assert not dialog.locator("#id_amount").is_visible()
+    assert not dialog.locator("#id_until").is_visible()
+    dialog.get_by_label("Duration").select_option("days")
+    assert dialog.get_by_label("Number of days").is_visible()
+    assert not dialog.locator("#id_until").is_visible()
+    screenshot(page, f"ban-dialog-days-{width}")
+    dialog.get_by_label("Duration").select_option("until")
+    assert dialog.get_by_label("Banned until").is_visible()
+    assert not dialog.locator("#id_amount").is_visible()
+    dialog.get_by_label("Duration").select_option("hours")
+    dialog.get_by_label("Number of hours").fill("2")
+    dialog.get_by_label("Reason").fill("Cooling off")
+    dialog.get_by_role("button", name="Ban").click()
+    page.wait_for_selector(".alert-success")
+    grace = User.objects.get(pk=grace.pk)
+    assert grace.banned_until is not None and not grace.is_banned_permanently
