@@ -153,3 +153,22 @@
   document.addEventListener("htmx:load", function (event) { scan(event.detail.elt); });
   scan(document);
 })();
+
+// A new role's slug field shows the slug its name will give
+// (<input data-slug-from="name">); the server makes the same one.
+(function () {
+  "use strict";
+  function slugify(text) {
+    return text.normalize("NFKD").replace(/[\u0300-\u036f]/g, "").toLowerCase()
+      .replace(/[^\w\s-]/g, "").trim().replace(/[\s_-]+/g, "-").replace(/^-+|-+$/g, "");
+  }
+  document.addEventListener("input", function (event) {
+    var form = event.target.form;
+    if (!form) return;
+    form.querySelectorAll("[data-slug-from]").forEach(function (slug) {
+      if (event.target.name === slug.getAttribute("data-slug-from")) {
+        slug.placeholder = slugify(event.target.value);
+      }
+    });
+  });
+})();

@@ -431,3 +431,30 @@ def test_ban_dialog_shows_only_the_field_for_the_chosen_duration(
     page.wait_for_selector(".alert-success")
     grace = User.objects.get(pk=grace.pk)
     assert grace.banned_until is not None and not grace.is_banned_permanently
+
+
+# --- 8. roles from a template --------------------------------------------------------
+
+
+@pytest.mark.parametrize("width,height", SIZES)
+def test_a_role_made_from_a_template_takes_its_slug_from_its_own_name(
+    live_server, page, screenshot, people, width, height
+):
+    from rbac.models import Role
+
+    sign_in(page, live_server.url, "owner@example.com")
+    page.set_viewport_size({"width": width, "height": height})
+    for expected in ("support-desk", "support-desk-2"):
+        page.goto(f"{live_server.url}/roles/new/?template=operator")
+        page.get_by_label("Name", exact=True).fill("Support desk")
+        assert page.locator("#id_slug").get_attribute("placeholder") == "support-desk"
+        assert page.locator("#id_slug").input_value() == ""
+        if expected == "support-desk":
+            assert no_sideways_scroll(page)
+            screenshot(page, f"role-from-template-{width}")
+        page.get_by_role("button", name="Preview changes").click()
+        page.get_by_role("button", name="Create role").click()
+        page.wait_for_url(f"**/roles/{expected}/")
+        assert page.get_by_text("Role Support desk created.").is_visible()
+    assert Role.objects.filter(name="Support desk").count() == 2
+    assert not Role.objects.filter(slug="operator").exists()
