@@ -458,3 +458,55 @@ def test_a_role_made_from_a_template_takes_its_slug_from_its_own_name(
         assert page.get_by_text("Role Support desk created.").is_visible()
     assert Role.objects.filter(name="Support desk").count() == 2
     assert not Role.objects.filter(slug="operator").exists()
+
+
+# --- 9. field contrast ------------------------------------------------------------------
+
+CONTRAST_JS = """
+(el) => {
+  const rgb = (s) => (s.match(/[\\d.]+/g) || []).slice(0, 3).map(Number);
+  const lum = ([r, g, b]) => {
+    const c = [r, g, b].map((v) => {
+      v /= 255;
+      return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4);
+    });
+    return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2];
+  };
+  const ratio = (a, b) => {
+    const [x, y] = [lum(a), lum(b)].sort((m, n) => n - m);
+    return (x + 0.05) / (y + 0.05);
+  };
+  const behind = (node) => {
+    for (let n = node.parentElement; n; n = n.parentElement) {
+      const bg = getComputedStyle(n).backgroundColor;
+      if (bg && !bg.startsWith("rgba(0, 0, 0, 0)") && bg !== "transparent") return rgb(bg);
+    }
+    return [255, 255, 255];
+  };
+  const style = getComputedStyle(el);
+  const border = rgb(style.borderTopColor);
+  const own = rgb(style.backgroundColor);
+  return {
+    background: style.backgroundColor,
+    vsField: ratio(border, own),
+    vsPage: ratio(border, behind(el)),
+  };
+}
+"""
+
+
+@pytest.mark.parametrize("width,height", SIZES)
+def test_fields_and_checkboxes_are_white_with_borders_of_at_least_3_to_1(
+    live_server, page, screenshot, people, width, height
+):
+    sign_in(page, live_server.url, "admin@example.com")
+    page.set_viewport_size({"width": width, "height": height})
+    page.goto(f"{live_server.url}/users/")
+    if width < 768:
+        page.get_by_role("button", name="Filters").click()
+        page.wait_for_timeout(400)
+    for selector in ("#id_q", "#id_status", "input[name=ids]"):
+        found = page.locator(selector).first.evaluate(CONTRAST_JS)
+        assert found["background"] == "rgb(255, 255, 255)", (selector, found)
+        assert found["vsField"] >= 3 and found["vsPage"] >= 3, (selector, found)
+    screenshot(page, f"fields-contrast-{width}")
