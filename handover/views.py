@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import connection
-from django.http import JsonResponse
+from django.http import HttpResponsePermanentRedirect, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.defaults import page_not_found as html_page_not_found
@@ -46,6 +46,15 @@ def _broker_status() -> dict:
         return {"ok": True, "kind": "redis", "url": safe_url}
     except Exception as exc:
         return {"ok": False, "kind": "redis", "url": safe_url, "error": exc.__class__.__name__}
+
+
+@public
+def favicon(request):
+    """Browsers ask for /favicon.ico on every site (Django admin pages name
+    no icon of their own): send them to the SVG icon."""
+    from django.templatetags.static import static
+
+    return HttpResponsePermanentRedirect(static("img/favicon.svg"))
 
 
 @public

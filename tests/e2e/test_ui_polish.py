@@ -510,3 +510,25 @@ def test_fields_and_checkboxes_are_white_with_borders_of_at_least_3_to_1(
         assert found["background"] == "rgb(255, 255, 255)", (selector, found)
         assert found["vsField"] >= 3 and found["vsPage"] >= 3, (selector, found)
     screenshot(page, f"fields-contrast-{width}")
+
+
+# --- 10. Django admin and the favicon ---------------------------------------------------
+
+
+@pytest.mark.parametrize("width,height", SIZES)
+def test_django_admin_wears_the_product_colours_and_links_back(
+    live_server, page, screenshot, people, width, height
+):
+    sign_in(page, live_server.url, "admin@example.com")
+    page.set_viewport_size({"width": width, "height": height})
+    page.goto(f"{live_server.url}/admin/")
+    assert page.locator("#header").evaluate("el => getComputedStyle(el).backgroundColor") == (
+        "rgb(30, 36, 51)"
+    )
+    assert page.locator("#site-name").inner_text().replace("\n", " ").startswith("H Handover")
+    assert page.get_by_role("link", name="API keys").first.is_visible()
+    screenshot(page, f"django-admin-{width}")
+    page.get_by_role("link", name="← Back to the dashboard").click()
+    page.wait_for_url(f"{live_server.url}/")
+    favicon = page.request.get(f"{live_server.url}/favicon.ico")
+    assert favicon.ok and "svg" in favicon.headers["content-type"]
