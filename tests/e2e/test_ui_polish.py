@@ -532,3 +532,32 @@ def test_django_admin_wears_the_product_colours_and_links_back(
     page.wait_for_url(f"{live_server.url}/")
     favicon = page.request.get(f"{live_server.url}/favicon.ico")
     assert favicon.ok and "svg" in favicon.headers["content-type"]
+
+
+# --- 12. chart labels on phones ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("width,height", SIZES)
+def test_chart_labels_are_at_least_12_px_and_stay_inside_their_card(
+    live_server, page, screenshot, people, width, height
+):
+    sign_in(page, live_server.url, "admin@example.com")
+    page.set_viewport_size({"width": width, "height": height})
+    page.goto(f"{live_server.url}/")
+    sizes = page.locator("svg.chart text").evaluate_all(
+        """els => els.map(el => {
+            const scale = el.getScreenCTM().a;
+            return parseFloat(getComputedStyle(el).fontSize) * scale;
+        })"""
+    )
+    assert sizes and min(sizes) >= 12, min(sizes)
+    outside = page.locator("svg.chart text").evaluate_all(
+        """els => els.filter(el => {
+            const card = el.closest('.card').getBoundingClientRect();
+            const box = el.getBoundingClientRect();
+            return box.left < card.left || box.right > card.right;
+        }).map(el => el.textContent)"""
+    )
+    assert not outside, outside
+    assert no_sideways_scroll(page)
+    screenshot(page, f"overview-charts-{width}")
