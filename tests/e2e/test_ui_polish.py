@@ -561,3 +561,27 @@ def test_chart_labels_are_at_least_12_px_and_stay_inside_their_card(
     assert not outside, outside
     assert no_sideways_scroll(page)
     screenshot(page, f"overview-charts-{width}")
+
+
+@pytest.mark.parametrize("width,height", SIZES)
+def test_finished_actions_say_so(live_server, page, screenshot, people, width, height):
+    owner, admin, grace, bob = people
+    dialogs = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.accept()))
+    sign_in(page, live_server.url, "admin@example.com")
+    page.set_viewport_size({"width": width, "height": height})
+    page.goto(f"{live_server.url}/users/{grace.pk}/")
+    page.locator("#security").get_by_role("button", name="End", exact=True).click()
+    page.wait_for_selector(".alert-success")
+    assert page.locator(".alert-success").inner_text().strip() == (
+        "The session of Grace Hopper was ended."
+    )
+    screenshot(page, f"action-done-{width}")
+    page.goto(f"{live_server.url}/users/new/")
+    page.get_by_label("Email", exact=True).fill(f"new{width}@example.com")
+    page.get_by_label("Set a password now").check()
+    page.locator("#id_password").fill("Correct-Horse-Battery-42")
+    page.get_by_role("button", name="Create user").click()
+    assert page.locator(".alert-success").inner_text().strip() == (
+        f"The account for new{width}@example.com was created."
+    )
