@@ -511,7 +511,16 @@ def _make_action_view(spec: StatusAction):
         subject = _subject_or_none(pk)
         if subject is None:
             return _gone(request)
-        form = spec.form(request.POST or None)
+        action = spec
+        initial = {}
+        if spec.name == "ban" and subject.status == "banned":
+            # Changing a ban: start from the ban as it is.
+            action = replace(spec, title="Change ban", button="Save ban", danger=False)
+            initial = {"reason": subject.ban_reason}
+            if not subject.is_banned_permanently:
+                local_end = timezone.localtime(subject.banned_until)
+                initial.update(duration="until", until=local_end.strftime("%Y-%m-%dT%H:%M"))
+        form = spec.form(request.POST or None, initial=initial)
         status = 200
         if request.method == "POST" and form.is_valid():
             email = subject.email
@@ -536,7 +545,7 @@ def _make_action_view(spec: StatusAction):
                 if _partial(request):
                     return _action_done(request, subject)
                 return redirect("users:detail", pk=subject.pk)
-        context = {"subject": subject, "action": spec, "form": form}
+        context = {"subject": subject, "action": action, "form": form}
         if _partial(request):
             # A failed submit re-renders the form inside the open dialog.
             name = "form" if request.method == "POST" else "dialog"

@@ -585,3 +585,18 @@ def test_finished_actions_say_so(live_server, page, screenshot, people, width, h
     assert page.locator(".alert-success").inner_text().strip() == (
         f"The account for new{width}@example.com was created."
     )
+
+
+def test_change_ban_starts_from_the_ban_as_it_is(live_server, page, people):
+    owner, admin, grace, bob = people
+    sign_in(page, live_server.url, "admin@example.com")
+    page.goto(f"{live_server.url}/users/{bob.pk}/")
+    page.locator("#user-header").get_by_role("link", name="Change ban").click()
+    dialog = page.locator(".modal.show")
+    dialog.wait_for()
+    page.wait_for_timeout(400)
+    assert dialog.get_by_role("heading", name="Change ban").is_visible()
+    assert dialog.get_by_label("Duration").input_value() == "until"
+    assert dialog.get_by_label("Banned until").is_visible()
+    assert dialog.get_by_label("Banned until").input_value() != ""
+    assert dialog.get_by_label("Reason").input_value() == "Spam"
