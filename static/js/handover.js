@@ -72,8 +72,10 @@
     var form = bar.closest("form");
     var ticked = form.querySelectorAll('input[name="ids"]:checked').length;
     var all = form.querySelector('input[name="all_matching"]');
-    bar.hidden = ticked === 0 && !(all && all.checked);
-    bar.querySelector("[data-selected-count]").textContent = ticked;
+    var everyone = !!(all && all.checked);
+    bar.hidden = ticked === 0 && !everyone;
+    var label = bar.querySelector("[data-selected-label]");
+    label.textContent = everyone ? label.getAttribute("data-all-text") : ticked + " selected";
     var action = bar.querySelector('select[name="action"]');
     var option = action.options[action.selectedIndex];
     var roleChoice = bar.querySelector("[data-role-choice]");

@@ -138,6 +138,10 @@ def test_users_list_counts_sorts_and_shows_the_batch_bar_when_rows_are_ticked(
     assert page.locator("#batch-role").is_visible()
     page.locator("#batch-action").select_option("disable")
     assert not page.locator("#batch-role").is_visible()
+    page.locator("#all-matching").check()
+    assert "All 5 users selected" in bar.inner_text()
+    page.locator("#all-matching").uncheck()
+    assert "3 selected" in bar.inner_text()
     each_size(page, screenshot, "users-list-selected", lambda w: no_sideways_scroll(page))
 
     # Sorting by clicking a header, with aria-sort.
@@ -237,7 +241,19 @@ def test_no_page_scrolls_sideways_at_1280_or_390(live_server, page, screenshot, 
         "api-keys": "/api-keys/",
         "emails": "/emails/",
         "account": "/account/",
+        "user-create": "/users/new/",
+        "user-edit": f"/users/{grace.pk}/edit/",
+        "role-detail": "/roles/admin/",
+        "role-create": "/roles/new/",
+        "audit-event": "/audit/{event}/",
+        "api-key-create": "/api-keys/new/",
+        "account-password": "/account/password/",
     }
+    from audit.models import AuditEvent
+
+    pages["audit-event"] = pages["audit-event"].format(
+        event=AuditEvent.objects.filter(action="accounts.user.banned").first().pk
+    )
     wide = []
     for name, url in pages.items():
         page.goto(live_server.url + url)
