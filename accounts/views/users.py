@@ -153,6 +153,23 @@ def user_list(request):
     return render(request, template, context)
 
 
+JUMP_LIMIT = 8
+
+
+@permission_required("users:read")
+@require_http_methods(["GET"])
+def user_jump(request):
+    """The "Find a user" palette (Ctrl+K): the first few users whose email
+    or name contains the text, through the same filter as the list, so it
+    shows exactly whom the list would."""
+    q = request.GET.get("q", "").strip()
+    users = []
+    if q:
+        users = selectors.user_list(selectors.UserFilters(q=q)).users[:JUMP_LIMIT]
+        _detail_urls(users)
+    return render(request, "users/jump_results.html", {"q": q, "users": users})
+
+
 def _csv_safe(value) -> str:
     """Neutralise spreadsheet formulas (CSV injection)."""
     text = "" if value is None else str(value)
@@ -687,6 +704,7 @@ def user_batch_job(request, pk):
 urlpatterns = [
     path("", user_list, name="list"),
     path("export.csv", user_export, name="export"),
+    path("find/", user_jump, name="jump"),
     path("new/", user_create, name="create"),
     path("batch/", user_batch, name="batch"),
     path("batch/<uuid:pk>/", user_batch_job, name="batch_job"),

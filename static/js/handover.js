@@ -174,3 +174,53 @@
     });
   });
 })();
+
+// "Find a user" (Ctrl+K or Cmd+K on any page, or the sidebar button): a
+// dialog that searches as you type; Enter opens the first match, the arrow
+// keys move through the matches. Without JavaScript the button is a link to
+// the users list and its search.
+(function () {
+  "use strict";
+  var dialog = document.getElementById("jump-dialog");
+  if (!dialog || !window.bootstrap) return;
+  var input = dialog.querySelector("#jump-q");
+  var before = null;
+  function open() {
+    before = document.activeElement;
+    window.bootstrap.Modal.getOrCreateInstance(dialog).show();
+  }
+  dialog.addEventListener("shown.bs.modal", function () { input.focus(); input.select(); });
+  dialog.addEventListener("hidden.bs.modal", function () {
+    if (before && document.body.contains(before) && before.focus) before.focus();
+    before = null;
+  });
+  document.addEventListener("keydown", function (event) {
+    if ((event.ctrlKey || event.metaKey) && !event.altKey && event.key.toLowerCase() === "k") {
+      event.preventDefault();
+      open();
+    }
+  });
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-jump-open]");
+    if (!button) return;
+    event.preventDefault();
+    open();
+  });
+  dialog.querySelector("[data-jump-form]").addEventListener("submit", function (event) {
+    var first = dialog.querySelector(".jump-link");
+    if (first) {
+      event.preventDefault();
+      window.location.href = first.href;
+    }
+  });
+  dialog.addEventListener("keydown", function (event) {
+    if (event.key !== "ArrowDown" && event.key !== "ArrowUp") return;
+    var links = Array.prototype.slice.call(dialog.querySelectorAll(".jump-link"));
+    if (!links.length) return;
+    var at = links.indexOf(document.activeElement);
+    var next = event.key === "ArrowDown" ? at + 1 : at - 1;
+    event.preventDefault();
+    if (next < 0) input.focus();
+    else links[Math.min(next, links.length - 1)].focus();
+  });
+})();

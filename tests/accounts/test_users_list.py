@@ -239,3 +239,15 @@ def test_column_headers_sort_and_say_so_with_aria_sort(client_for, admin_user, m
     assert "sort=-name" in body  # a second click reverses
     body = client.get(reverse("users:list"), {"sort": "-created"}).content.decode()
     assert 'aria-sort="descending"' in body
+
+
+def test_find_a_user_returns_the_first_matches_as_links(client_for, admin_user, member):
+    client = client_for(admin_user)
+    body = client.get(reverse("users:jump"), {"q": "mona"}).content.decode()
+    assert "Mona Member" in body and reverse("users:detail", args=[member.pk]) in body
+    body = client.get(reverse("users:jump"), {"q": "nobody-like-this"}).content.decode()
+    assert "No user’s name or email contains “nobody-like-this”." in body
+
+
+def test_find_a_user_needs_users_read(client_for, member):
+    assert client_for(member).get(reverse("users:jump"), {"q": "a"}).status_code == 403

@@ -616,3 +616,29 @@ def test_change_ban_starts_from_the_ban_as_it_is(live_server, page, people):
     assert dialog.get_by_label("Banned until").is_visible()
     assert dialog.get_by_label("Banned until").input_value() != ""
     assert dialog.get_by_label("Reason").input_value() == "Spam"
+
+
+# --- beyond: find a user from any page (Ctrl+K) ------------------------------------------
+
+
+@pytest.mark.parametrize("width,height", SIZES)
+def test_ctrl_k_finds_a_user_from_any_page(live_server, page, screenshot, people, width, height):
+    owner, admin, grace, bob = people
+    sign_in(page, live_server.url, "admin@example.com")
+    page.set_viewport_size({"width": width, "height": height})
+    page.goto(f"{live_server.url}/audit/")
+    page.keyboard.press("Control+k")
+    dialog = page.locator("#jump-dialog")
+    dialog.wait_for(state="visible")
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'jump-q'")
+    page.keyboard.type("hopp")
+    dialog.locator(".jump-link").first.wait_for()
+    assert dialog.locator(".jump-link").count() == 1
+    assert "Grace Hopper" in dialog.locator(".jump-link").inner_text()
+    assert no_sideways_scroll(page)
+    screenshot(page, f"find-a-user-{width}")
+    page.keyboard.press("ArrowDown")
+    assert page.evaluate("document.activeElement.classList.contains('jump-link')")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"**/users/{grace.pk}/")
+    assert page.get_by_role("heading", name="Grace Hopper").is_visible()
