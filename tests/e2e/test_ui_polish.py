@@ -642,3 +642,20 @@ def test_ctrl_k_finds_a_user_from_any_page(live_server, page, screenshot, people
     page.keyboard.press("Enter")
     page.wait_for_url(f"**/users/{grace.pk}/")
     assert page.get_by_role("heading", name="Grace Hopper").is_visible()
+
+
+def test_audit_filters_fold_away_on_phones(live_server, page, screenshot, people):
+    sign_in(page, live_server.url, "admin@example.com")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{live_server.url}/audit/")
+    assert not page.get_by_label("Outcome").is_visible()
+    box = page.locator(".audit-table tbody tr").first.bounding_box()
+    assert box["y"] + box["height"] <= 844, box
+    screenshot(page, "audit-log-filters-folded-390")
+    page.get_by_role("button", name="Filters").click()
+    page.wait_for_timeout(400)
+    assert page.get_by_label("Outcome").is_visible()
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"{live_server.url}/audit/")
+    assert page.get_by_label("Outcome").is_visible()
+    assert no_sideways_scroll(page)
