@@ -223,19 +223,40 @@ class BanForm(ReasonForm):
         initial="permanent",
         widget=forms.Select(attrs={"class": "form-select"}),
     )
+    # `data-show-for`: the page shows each field only for the durations that
+    # use it (static/js/handover.js); without JavaScript all are shown.
     amount = forms.IntegerField(
         required=False,
         min_value=1,
         max_value=100000,
         label="Hours or days",
-        widget=forms.NumberInput(attrs={"class": "form-control"}),
+        widget=forms.NumberInput(
+            attrs={
+                "class": "form-control",
+                "data-show-for": "duration=hours days",
+                "data-label-hours": "Number of hours",
+                "data-label-days": "Number of days",
+            }
+        ),
     )
     until = forms.DateTimeField(
         required=False,
         label="Banned until",
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local", "class": "form-control"}),
+        widget=forms.DateTimeInput(
+            attrs={
+                "type": "datetime-local",
+                "class": "form-control",
+                "data-show-for": "duration=until",
+            }
+        ),
     )
     field_order = ["duration", "amount", "until", "reason"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Required for the durations that show them; not "(optional)".
+        self.fields["amount"].conditional = True
+        self.fields["until"].conditional = True
 
     def clean(self):
         from datetime import timedelta

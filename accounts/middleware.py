@@ -21,6 +21,7 @@ class ActiveAccountMiddleware:
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated and not user.is_active:
             logout(request)
+            request.signed_out_by_server = True
         return self.get_response(request)
 
 
@@ -58,7 +59,45 @@ class SessionActivityMiddleware:
                     request.session[SEEN_SESSION_KEY] = now
                 else:
                     logout(request)
+                    request.signed_out_by_server = True
         return self.get_response(request)
+
+
+SIGNED_OUT_MESSAGE = "You were signed out. Sign in again to continue."
+
+
+class SignedOutNoticeMiddleware:
+    """Tells a browser whose session was ended elsewhere (an administrator
+    ended it, banned or disabled the account, reset the password, or it
+    expired) that it was signed out, instead of dropping it on the sign-in
+    page without a word. The message is the same in every case, so it tells
+    an anonymous visitor nothing about the account. Must come after
+    AuthenticationMiddleware, the middlewares above (which set
+    `signed_out_by_server`) and MessageMiddleware."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if self._was_signed_out(request):
+            from django.contrib import messages
+
+            messages.info(request, SIGNED_OUT_MESSAGE)
+        return self.get_response(request)
+
+    @staticmethod
+    def _was_signed_out(request) -> bool:
+        from django.conf import settings
+
+        if request.path_info.startswith("/api/"):
+            return False
+        if getattr(request, "signed_out_by_server", False):
+            return True
+        if settings.SESSION_COOKIE_NAME not in request.COOKIES:
+            return False
+        # The cookie names a session the server no longer has (loading it
+        # cleared the key); reading request.user loaded it.
+        return not request.user.is_authenticated and request.session.session_key is None
 
 
 class MFAPolicyMiddleware:

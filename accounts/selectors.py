@@ -414,3 +414,66 @@ def user_data_export(user) -> dict:
             ).order_by("id")
         ],
     }
+
+
+# --- how many match ------------------------------------------------------------
+
+# Up to this many matches the list shows the exact number; beyond it, the
+# planner's estimate ("about 1.2 million"): counting a million rows exactly
+# would cost more than the rest of the page together.
+EXACT_COUNT_LIMIT = 10_000
+
+
+@dataclass(frozen=True)
+class MatchCount:
+    value: int
+    exact: bool
+    more_than: bool = False  # no estimate (SQLite): "more than 10,000 users"
+
+    @property
+    def text(self) -> str:
+        """ "6 users", "about 45,000 users", "about 1.2 million users"."""
+        if self.exact:
+            return f"{self.value:,} user{'' if self.value == 1 else 's'}"
+        if self.more_than:
+            return f"more than {self.value:,} users"
+        return f"about {_about(self.value)} users"
+
+
+def _about(value: int) -> str:
+    if value >= 1_000_000:
+        millions = round(value / 1_000_000, 1)
+        return f"{millions:g} million"
+    # Two significant figures: 12,345 -> 12,000.
+    digits = len(str(value)) - 2
+    return f"{round(value, -digits):,}"
+
+
+def _planner_estimate(qs: QuerySet) -> int | None:
+    """PostgreSQL's row estimate for `qs` (EXPLAIN, no rows read)."""
+    from django.db import connections
+
+    connection = connections[qs.db]
+    if connection.vendor != "postgresql":
+        return None
+    sql, params = qs.values("pk").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
+        plan = cursor.fetchone()[0]
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    return int(plan[0]["Plan"]["Plan Rows"])
+
+
+def user_count(filters: UserFilters) -> MatchCount:
+    """How many users match: an exact count that stops at
+    EXACT_COUNT_LIMIT (so it reads at most that many index entries), then
+    the planner's estimate, never below the limit it already passed."""
+    qs = user_filter_queryset(filters).order_by()
+    counted = qs[: EXACT_COUNT_LIMIT + 1].count()
+    if counted <= EXACT_COUNT_LIMIT:
+        return MatchCount(counted, exact=True)
+    estimate = _planner_estimate(qs)
+    if estimate is None:
+        return MatchCount(EXACT_COUNT_LIMIT, exact=False, more_than=True)
+    return MatchCount(max(estimate, EXACT_COUNT_LIMIT + 1), exact=False)

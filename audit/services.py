@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from functools import partial
 
 from django.conf import settings
 from django.db import OperationalError, connection, transaction
@@ -231,7 +232,18 @@ def _write(specs: list[EventSpec]) -> list[AuditEvent]:
         event.hash = compute_hash(event, prev)
         prev = event.hash
         events.append(event)
-    return AuditEvent.objects.bulk_create(events)
+    created = AuditEvent.objects.bulk_create(events)
+    changed = {e.action for e in events if e.outcome == Outcome.SUCCESS}
+    if changed:
+        # The overview's cached figures go stale the moment this commits.
+        transaction.on_commit(partial(_figures_changed, changed), robust=True)
+    return created
+
+
+def _figures_changed(actions: set[str]) -> None:
+    from handover.overview import figures_changed  # the overview reads accounts too
+
+    figures_changed(actions)
 
 
 def record_denial(denial) -> AuditEvent:

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from audit import selectors
 from audit import services as audit
 from audit.models import AuditEvent
+from audit.sentences import with_names
 from rbac.decorators import forbidden, permission_required
 from rbac.policies import PolicyDenied
 
@@ -41,6 +42,7 @@ def event_list(request):
         events, before=request.GET.get("before"), after=request.GET.get("after")
     )
     query = urlencode(params)
+    page.events = with_names(page.events)
     context = {
         "form": form,
         "page": page,
@@ -71,7 +73,7 @@ def user_trail(request, user_id):
     return render(
         request,
         "audit/user_trail.html",
-        {"events": selectors.user_trail(user_id), "user_id": user_id},
+        {"events": with_names(selectors.user_trail(user_id)), "user_id": user_id},
     )
 
 

@@ -2,9 +2,16 @@
 
 Every figure is one aggregate query on an index (the audit log's
 (action, created_at) index, the users' created_at index, the outbox's
-status index) and is cached for a minute, so the page stays cheap with a
-million audit events. Each figure is only computed for people whose
-permissions let them see it; the cached numbers are the same for everyone.
+status index). The user and invitation figures are cached, and the cache
+is dropped the moment a change to users or invitations commits: every such
+change writes an audit event, and `audit.services.record_many` hands the
+committed action codes to `figures_changed`, which bumps a generation number
+that is part of the cache key. So a user created or an invitation accepted
+shows at once, while a million users are still counted at most once per
+change (and once a minute for time-driven changes such as a ban running
+out). The outbox figures read the status index directly and are not cached.
+Each figure is only computed for people whose permissions let them see it;
+the cached numbers are the same for everyone.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from django.utils import timezone
 
 from accounts.models import EmailStatus, Invitation, OutboundEmail, User, UserStatus, status_q
 from audit.models import AuditEvent
+from audit.sentences import with_names
 
 CACHE_SECONDS = 60
 SIGNIN_DAYS = 30
@@ -43,8 +51,64 @@ def _url(name: str, **params) -> str | None:
     return f"{base}?{urlencode(params)}" if params else base
 
 
-def _cached(key: str, compute):
-    return cache.get_or_set(f"overview:{key}:v1", compute, CACHE_SECONDS)
+# Which committed audit actions make which cached figure stale. Reads
+# (".listed", ".viewed", exports) and denied attempts change nothing.
+STALE_ON = {
+    "users": frozenset(
+        {
+            "accounts.user.created",
+            "accounts.user.banned",
+            "accounts.user.unbanned",
+            "accounts.user.disabled",
+            "accounts.user.enabled",
+            "accounts.user.deleted",
+            "accounts.user.restored",
+            "accounts.user.erased",
+            "accounts.owner.bootstrapped",
+            "accounts.invitation.accepted",
+            "accounts.email.verified",
+            "accounts.password.changed",
+            "accounts.password.reset_completed",
+            "accounts.magic_link.used",
+        }
+    ),
+    "invitations": frozenset(
+        {
+            "accounts.invitation.created",
+            "accounts.invitation.imported",
+            "accounts.invitation.resent",
+            "accounts.invitation.revoked",
+            "accounts.invitation.accepted",
+        }
+    ),
+}
+
+
+def _generation_key(family: str) -> str:
+    return f"overview:generation:{family}"
+
+
+def figures_changed(actions) -> None:
+    """Called after a commit with the audit actions it recorded: bump the
+    generation of every figure family they touch."""
+    actions = set(actions)
+    for family, stale_on in STALE_ON.items():
+        if actions & stale_on:
+            key = _generation_key(family)
+            try:
+                cache.incr(key)
+            except ValueError:  # not set yet (or evicted)
+                cache.set(key, 1, None)
+
+
+def _generations() -> dict[str, int]:
+    keys = {family: _generation_key(family) for family in STALE_ON}
+    found = cache.get_many(list(keys.values()))
+    return {family: found.get(key, 0) for family, key in keys.items()}
+
+
+def _cached(key: str, compute, generation: int = 0):
+    return cache.get_or_set(f"overview:{key}:v2:g{generation}", compute, CACHE_SECONDS)
 
 
 def _nice_max(value: int) -> int:
@@ -117,10 +181,19 @@ def invitation_counts(now: dt.datetime) -> dict[str, int]:
 
 
 def email_counts() -> dict[str, int]:
-    return OutboundEmail.objects.aggregate(
-        pending=Count("pk", filter=Q(status=EmailStatus.PENDING)),
-        failed=Count("pk", filter=Q(status=EmailStatus.FAILED)),
+    """Read through the status index (only the pending and failed rows are
+    touched, however many emails were sent), so it is never stale."""
+    rows = (
+        OutboundEmail.objects.filter(status__in=[EmailStatus.PENDING, EmailStatus.FAILED])
+        .values("status")
+        .annotate(n=Count("pk"))
+        .order_by()
     )
+    counts = {r["status"]: r["n"] for r in rows}
+    return {
+        "pending": counts.get(EmailStatus.PENDING, 0),
+        "failed": counts.get(EmailStatus.FAILED, 0),
+    }
 
 
 # --- drawing ---------------------------------------------------------------------
@@ -153,7 +226,7 @@ def column_chart(points: list[dict], series: list[tuple[str, str]], *, label_eve
                         "h": round(max(h, 1.5), 1),
                         "css": css,
                         "url": point.get(f"url_{key}"),
-                        "title": f"{point['title']}: {value} {key_label(key)}",
+                        "title": f"{point['title']}: {value} {key_label(key, value)}",
                     }
                 )
             base -= h
@@ -169,7 +242,7 @@ def column_chart(points: list[dict], series: list[tuple[str, str]], *, label_eve
                     "url": point.get(f"url_{series[0][0]}"),
                     "title": point["title"]
                     + ": "
-                    + ", ".join(f"{point[k]} {key_label(k)}" for k, _ in series),
+                    + ", ".join(f"{point[k]} {key_label(k, point[k])}" for k, _ in series),
                 },
             }
         )
@@ -189,8 +262,9 @@ def column_chart(points: list[dict], series: list[tuple[str, str]], *, label_eve
     }
 
 
-def key_label(key: str) -> str:
-    return {"ok": "sign-ins", "failed": "failed sign-ins", "n": "new users"}.get(key, key)
+def key_label(key: str, count: int = 2) -> str:
+    singular = {"ok": "sign-in", "failed": "failed sign-in", "n": "new user"}.get(key, key)
+    return singular if count == 1 else f"{singular}s"
 
 
 def bar_list(rows: list[dict]) -> dict:
@@ -254,8 +328,8 @@ def _signin_figure(today: dt.date) -> dict:
     }
 
 
-def _signup_figure(today: dt.date) -> dict:
-    data = _cached(f"signups:{today.isoformat()}", lambda: new_users_per_week(today))
+def _signup_figure(today: dt.date, generation: int) -> dict:
+    data = _cached(f"signups:{today.isoformat()}", lambda: new_users_per_week(today), generation)
     points = []
     for row in data:
         start, end = row["week"], row["week"] + dt.timedelta(days=6)
@@ -283,8 +357,9 @@ def overview_context(user) -> dict:
     now = timezone.now()
     today = now.astimezone(dt.UTC).date()
     ctx: dict = {"cards": []}
+    generations = _generations()
     if "users:read" in perms:
-        counts = _cached("status", users_by_status)
+        counts = _cached("status", users_by_status, generations["users"])
         ctx["status_counts"] = [(s.value, s.label, counts[s.value]) for s in UserStatus]
         ctx["total_users"] = sum(v for k, v in counts.items() if k != UserStatus.DELETED)
         ctx["status_chart"] = bar_list(
@@ -298,9 +373,9 @@ def overview_context(user) -> dict:
                 for s in UserStatus
             ]
         )
-        ctx["signups"] = _signup_figure(today)
+        ctx["signups"] = _signup_figure(today, generations["users"])
     if "invitations:read" in perms:
-        inv = _cached("invitations", lambda: invitation_counts(now))
+        inv = _cached("invitations", lambda: invitation_counts(now), generations["invitations"])
         ctx["pending_invitations"] = inv["pending"]
         ctx["invitation_chart"] = bar_list(
             [
@@ -319,7 +394,7 @@ def overview_context(user) -> dict:
             ]
         )
     if "emails:read" in perms:
-        ctx["email_counts"] = emails = _cached("emails", email_counts)
+        ctx["email_counts"] = emails = email_counts()
         ctx["email_chart"] = bar_list(
             [
                 {
@@ -338,5 +413,5 @@ def overview_context(user) -> dict:
         )
     if "audit:read" in perms:
         ctx["signins"] = _signin_figure(today)
-        ctx["recent_events"] = list(AuditEvent.objects.order_by("-id")[:8])
+        ctx["recent_events"] = with_names(AuditEvent.objects.order_by("-id")[:8])
     return ctx

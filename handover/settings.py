@@ -100,6 +100,7 @@ MIDDLEWARE = [
     "accounts.middleware.SessionActivityMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "accounts.middleware.SignedOutNoticeMiddleware",
     "accounts.middleware.MFAPolicyMiddleware",
     "accounts.middleware.MustChangePasswordMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",

@@ -11,10 +11,14 @@ from handover.api import api
 # Django admin requires an OTP-verified session for everyone and signs
 # people in through the dashboard's sign-in (handover.admin_site).
 admin.site.__class__ = HandoverAdminSite
+# The admin's own header links back to the dashboard (templates/admin/base_site.html).
+admin.site.site_url = None
 
 urlpatterns = [
     path("", views.overview, name="overview"),
     path("healthz", views.healthz, name="healthz"),
+    # Browsers ask for /favicon.ico whatever the page says (and admin pages).
+    path("favicon.ico", views.favicon, name="favicon"),
     path("", include("accounts.views.auth")),
     path("api-keys/", include("accounts.views.api_keys")),
     path("admin/", admin.site.urls),

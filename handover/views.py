@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import admin
 from django.db import connection
-from django.http import JsonResponse
+from django.http import HttpResponsePermanentRedirect, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.defaults import page_not_found as html_page_not_found
@@ -57,6 +57,15 @@ def _sees_health_details(request) -> bool:
     `/admin/`). Everyone else, load balancers included, sees only which
     parts are up."""
     return admin.site.has_permission(request)
+
+
+@public
+def favicon(request):
+    """Browsers ask for /favicon.ico on every site (Django admin pages name
+    no icon of their own): send them to the SVG icon."""
+    from django.templatetags.static import static
+
+    return HttpResponsePermanentRedirect(static("img/favicon.svg"))
 
 
 @public

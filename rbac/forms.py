@@ -4,6 +4,7 @@ input; the services decide (and guard) what happens."""
 from __future__ import annotations
 
 from django import forms
+from django.utils.text import slugify
 
 from accounts.models import User, status_q
 from rbac.models import Role
@@ -65,7 +66,10 @@ def keep_locked(actor, submitted, current) -> list[str]:
 class RoleForm(forms.Form):
     slug = forms.CharField(
         max_length=50,
-        help_text="Used in the API and URLs; lowercase letters, digits and hyphens.",
+        required=False,
+        help_text="Used in the API and URLs; lowercase letters, digits and hyphens. "
+        "Left empty, it is made from the name.",
+        widget=forms.TextInput(attrs={"data-slug-from": "name"}),
     )
     name = forms.CharField(max_length=100)
     description = forms.CharField(
@@ -82,6 +86,24 @@ class RoleForm(forms.Form):
         for field in self.fields.values():
             if not isinstance(field.widget, forms.CheckboxSelectMultiple | forms.HiddenInput):
                 field.widget.attrs.setdefault("class", "form-control")
+
+    def clean(self):
+        """A new role's slug, when left empty, comes from its own name
+        ("Support desk" -> support-desk), made unique with a number
+        (support-desk-2) so a second role of the same name does not clash."""
+        data = super().clean()
+        if self.role is not None or "slug" not in self.fields or data.get("slug"):
+            return data
+        base = slugify(data.get("name", ""))[:45]
+        if not base:
+            self.add_error("slug", "Enter a slug: the name has no letters or digits to make one.")
+            return data
+        taken = set(Role.objects.filter(slug__startswith=base).values_list("slug", flat=True))
+        slug, n = base, 2
+        while slug in taken:
+            slug, n = f"{base}-{n}", n + 1
+        data["slug"] = slug
+        return data
 
 
 class TemplateChoiceForm(forms.Form):

@@ -123,7 +123,6 @@ def _role_editor(request, role: Role | None):
                 note += " Left out because you do not hold them: %s." % ", ".join(left_out)
             if role is None:
                 initial.setdefault("name", TEMPLATES[template_name]["name"])
-                initial.setdefault("slug", template_name.replace("_", "-"))
                 initial.setdefault("description", TEMPLATES[template_name]["description"])
         form = RoleForm(initial=initial, role=role)
         return _render_role_form(

@@ -200,3 +200,16 @@ def test_totp_secrets_are_not_exposed_in_admin():
 
     assert not django_admin.site.is_registered(TOTPDevice)
     assert not django_admin.site.is_registered(StaticDevice)
+
+
+def test_the_admin_looks_like_the_product_and_links_back_to_the_dashboard(admin_client, admin_user):
+    body = admin_client(admin_user).get(reverse("admin:index")).content.decode()
+    assert "css/admin.css" in body
+    assert '<span class="logo-text">Handover</span>' in body
+    assert "Back to the dashboard" in body and f'href="{reverse("overview")}"' in body
+    assert ">API keys<" in body and "Api keys" not in body
+
+
+def test_favicon_ico_is_not_a_404(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301 and response["Location"].endswith(".svg")

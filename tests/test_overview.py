@@ -76,10 +76,48 @@ def test_overview_is_cached_and_cheap(client_for, owner, django_assert_max_num_q
     client = client_for(owner)
     with django_assert_max_num_queries(14):
         client.get(reverse("overview"))
-    # Within the minute, the figures come from the cache.
+    # Within the minute, the user and audit figures come from the cache;
+    # only the outbox is read (through its status index, never stale).
     with django_assert_max_num_queries(7) as captured:
         client.get(reverse("overview"))
-    assert not any("GROUP BY" in q["sql"] for q in captured.captured_queries)
+    grouped = [q["sql"] for q in captured.captured_queries if "GROUP BY" in q["sql"]]
+    assert all("accounts_outboundemail" in sql for sql in grouped), grouped
+
+
+def test_a_created_user_shows_at_once_but_reads_keep_the_cache(
+    client_for, owner, django_capture_on_commit_callbacks
+):
+    from tests.conftest import make_user
+
+    client = client_for(owner)
+    first = overview.overview_context(owner)["total_users"]
+    with django_capture_on_commit_callbacks(execute=True):
+        user = make_user("new@example.com")
+        audit.record("accounts.user.created", actor=owner, target=user)
+    assert overview.overview_context(owner)["total_users"] == first + 1
+    # A read (listing users) does not drop the cached figures.
+    with django_capture_on_commit_callbacks(execute=True):
+        make_user("quiet@example.com")
+        audit.record("accounts.user.listed", actor=owner)
+    assert overview.overview_context(owner)["total_users"] == first + 1
+    assert client.get(reverse("overview")).status_code == 200
+
+
+def test_an_accepted_invitation_refreshes_the_invitation_figures(
+    owner, django_capture_on_commit_callbacks
+):
+    from accounts.models import Invitation
+
+    assert overview.overview_context(owner)["pending_invitations"] == 0
+    with django_capture_on_commit_callbacks(execute=True):
+        Invitation.objects.create(
+            email="x@example.com",
+            token_hash="h" * 64,
+            expires_at=timezone.now() + dt.timedelta(days=7),
+            invited_by=owner,
+        )
+        audit.record("accounts.invitation.created", actor=owner)
+    assert overview.overview_context(owner)["pending_invitations"] == 1
 
 
 def test_nice_axis_maximum():

@@ -31,7 +31,7 @@ RECOVERY_CODE_COUNT = 10
 _ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 _RECOVERY_SHAPE = re.compile(r"^[a-z0-9]{10}$")
 WRONG_CODE = "That code is not right. Check your authenticator app and try again."
-THROTTLED = "Too many wrong codes. Wait {seconds} seconds, then try again."
+THROTTLED = "After {wrong}, wait {wait} before the next try."
 
 
 class CodeRefused(Exception):
@@ -66,10 +66,13 @@ def _throttle_message(device) -> str | None:
     if allowed:
         return None
     locked_until = (info or {}).get("locked_until")
+    failures = (info or {}).get("failure_count") or 1
     seconds = 1
     if locked_until is not None:
         seconds = max(1, int((locked_until - timezone.now()).total_seconds() + 0.999))
-    return THROTTLED.format(seconds=seconds)
+    wrong = "a wrong code" if failures == 1 else f"{failures} wrong codes in a row"
+    wait = "1 second" if seconds == 1 else f"{seconds} seconds"
+    return THROTTLED.format(wrong=wrong, wait=wait)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django import template
 
 from accounts import selectors
+from audit.sentences import with_names
 from rbac.policies import user_can_act_on, user_has
 
 register = template.Library()
@@ -33,7 +34,7 @@ def user_recent_audit(subject, limit=10):
 
 @register.simple_tag
 def user_status_history(subject):
-    return list(selectors.user_status_history(subject))
+    return with_names(selectors.user_status_history(subject))
 
 
 @register.simple_tag

@@ -12,7 +12,7 @@ import csv
 import json
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.contrib import messages
 from django.core.exceptions import TooManyFieldsSent, ValidationError
@@ -93,6 +93,37 @@ def _detail_urls(users) -> None:
         user.detail_url = f"{head}{user.pk}{tail}"
 
 
+@dataclass(frozen=True)
+class SortHeader:
+    query: str
+    aria_sort: str  # "ascending" | "descending" | "" (not the sort column)
+    label: str
+
+
+# column -> (sort key, first click sorts descending?, label)
+SORT_HEADERS = {
+    "name": ("name", False, "Name"),
+    "email": ("email", False, "Email"),
+    "last_login": ("last_login", True, "Last sign-in"),
+    "created": ("created", True, "Created"),
+}
+
+
+def _sort_headers(request, current: str) -> dict[str, SortHeader]:
+    """Column headers that sort: a click sorts by that column, a second
+    click reverses it. The cursor is dropped (a new order starts afresh)."""
+    headers = {}
+    for column, (key, desc_first, label) in SORT_HEADERS.items():
+        if current == key:
+            aria, target = "ascending", f"-{key}"
+        elif current == f"-{key}":
+            aria, target = "descending", key
+        else:
+            aria, target = "", f"-{key}" if desc_first else key
+        headers[column] = SortHeader(_query(request, sort=target, cursor=None), aria, label)
+    return headers
+
+
 @permission_required("users:read")
 @require_http_methods(["GET"])
 def user_list(request):
@@ -105,6 +136,8 @@ def user_list(request):
         "form": form,
         "filters": filters,
         "page": page,
+        "match_count": selectors.user_count(filters),
+        "sort_headers": _sort_headers(request, filters.sort),
         "next_query": _query(request, cursor=page.next_cursor) if page.next_cursor else "",
         "prev_query": _query(request, cursor=page.prev_cursor) if page.prev_cursor else "",
         "export_query": _query(request, cursor=None),
@@ -119,6 +152,23 @@ def user_list(request):
     }
     template = "users/list.html#results" if _partial(request) else "users/list.html"
     return render(request, template, context)
+
+
+JUMP_LIMIT = 8
+
+
+@permission_required("users:read")
+@require_http_methods(["GET"])
+def user_jump(request):
+    """The "Find a user" palette (Ctrl+K): the first few users whose email
+    or name contains the text, through the same filter as the list, so it
+    shows exactly whom the list would."""
+    q = request.GET.get("q", "").strip()
+    users = []
+    if q:
+        users = selectors.user_list(selectors.UserFilters(q=q)).users[:JUMP_LIMIT]
+        _detail_urls(users)
+    return render(request, "users/jump_results.html", {"q": q, "users": users})
 
 
 def _csv_safe(value) -> str:
@@ -307,6 +357,11 @@ def user_detail(request, pk):
     return render(request, "users/detail.html", _detail_context(request.user, subject))
 
 
+# Kept out of the header's everyday row, in its "More" menu: rare, and the
+# deletions cannot be undone from the page (or at all).
+MORE_MENU_ACTIONS = ("force-password-change", "delete", "hard-delete")
+
+
 def _detail_context(actor, subject) -> dict:
     """What the page header and the status section need."""
     actions = [
@@ -314,9 +369,17 @@ def _detail_context(actor, subject) -> dict:
         for a in STATUS_ACTIONS.values()
         if a.applies(subject) and user_can_act_on(actor, subject, a.permission)
     ]
+    if subject.status == "banned":
+        # Already banned: offer to change the ban (its end or reason), next to Unban.
+        actions = [
+            replace(a, button="Change ban", danger=False) if a.name == "ban" else a for a in actions
+        ]
     return {
         "subject": subject,
         "actions": actions,
+        "primary_actions": [a for a in actions if a.name not in MORE_MENU_ACTIONS],
+        "more_actions": [a for a in actions if a.name in MORE_MENU_ACTIONS and not a.danger],
+        "danger_actions": [a for a in actions if a.name in MORE_MENU_ACTIONS and a.danger],
         "can_edit": actor.pk == subject.pk or user_can_act_on(actor, subject, "users:update"),
         "can_export": user_has(actor, "users:export"),
         "restore_deadline": user_services.restore_deadline(subject),
@@ -348,7 +411,7 @@ def user_create(request):
             _apply_errors(form, exc, CREATE_ERROR_FIELDS)
         else:
             if user is not None:
-                messages.success(request, f"{user.email} is created.")
+                messages.success(request, f"The account for {user.email} was created.")
                 return redirect("users:detail", pk=user.pk)
             if not form.errors:
                 messages.success(request, f"An invitation is on its way to {data['email']}.")
@@ -457,7 +520,16 @@ def _make_action_view(spec: StatusAction):
         subject = _subject_or_none(pk)
         if subject is None:
             return _gone(request)
-        form = spec.form(request.POST or None)
+        action = spec
+        initial = {}
+        if spec.name == "ban" and subject.status == "banned":
+            # Changing a ban: start from the ban as it is.
+            action = replace(spec, title="Change ban", button="Save ban", danger=False)
+            initial = {"reason": subject.ban_reason}
+            if not subject.is_banned_permanently:
+                local_end = timezone.localtime(subject.banned_until)
+                initial.update(duration="until", until=local_end.strftime("%Y-%m-%dT%H:%M"))
+        form = spec.form(request.POST or None, initial=initial)
         status = 200
         if request.method == "POST" and form.is_valid():
             email = subject.email
@@ -482,7 +554,7 @@ def _make_action_view(spec: StatusAction):
                 if _partial(request):
                     return _action_done(request, subject)
                 return redirect("users:detail", pk=subject.pk)
-        context = {"subject": subject, "action": spec, "form": form}
+        context = {"subject": subject, "action": action, "form": form}
         if _partial(request):
             # A failed submit re-renders the form inside the open dialog.
             name = "form" if request.method == "POST" else "dialog"
@@ -625,6 +697,7 @@ def user_batch_job(request, pk):
 urlpatterns = [
     path("", user_list, name="list"),
     path("export.csv", user_export, name="export"),
+    path("find/", user_jump, name="jump"),
     path("new/", user_create, name="create"),
     path("batch/", user_batch, name="batch"),
     path("batch/<uuid:pk>/", user_batch_job, name="batch_job"),

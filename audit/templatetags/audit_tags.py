@@ -2,7 +2,15 @@ import json
 
 from django import template
 
+from audit import sentences
+
 register = template.Library()
+
+
+@register.filter
+def event_sentence(event, link=False):
+    """ "Ada banned Bob until 28 Nov: spam" (see audit/sentences.py)."""
+    return sentences.sentence(event, link=bool(link))
 
 
 @register.filter

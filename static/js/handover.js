@@ -87,3 +87,167 @@
     box.insertBefore(alert, box.firstChild);
   });
 })();
+
+// The users list's batch bar (area USERS): shown only while rows are ticked,
+// with "3 selected"; the role choice only for the role actions. Without
+// JavaScript the bar is always there and the server checks the same things.
+(function () {
+  "use strict";
+  function sync() {
+    var bar = document.querySelector("[data-batch-bar]");
+    if (!bar) return;
+    var form = bar.closest("form");
+    var ticked = form.querySelectorAll('input[name="ids"]:checked').length;
+    var all = form.querySelector('input[name="all_matching"]');
+    var everyone = !!(all && all.checked);
+    bar.hidden = ticked === 0 && !everyone;
+    var label = bar.querySelector("[data-selected-label]");
+    label.textContent = everyone ? label.getAttribute("data-all-text") : ticked + " selected";
+    var action = bar.querySelector('select[name="action"]');
+    var option = action.options[action.selectedIndex];
+    var roleChoice = bar.querySelector("[data-role-choice]");
+    var needsRole = !!(option && option.hasAttribute("data-needs-role"));
+    roleChoice.hidden = !needsRole;
+    roleChoice.querySelector("select").disabled = !needsRole;
+  }
+  document.addEventListener("change", function (event) {
+    if (event.target.closest && event.target.closest("#batch-form")) sync();
+  });
+  document.addEventListener("htmx:afterSwap", sync);
+  document.addEventListener("DOMContentLoaded", sync);
+  sync();
+})();
+
+// Closing a dialog returns focus to what opened it (WCAG 2.4.3): the link or
+// button whose hx-get filled #modal-root, or, when that sat in a dropdown
+// that has closed since, the dropdown's toggle.
+(function () {
+  "use strict";
+  var opener = null;
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var target = event.detail && event.detail.target;
+    if (target && target.id === "modal-root") opener = event.detail.elt;
+  });
+  // (The dialog has already left the page when this runs: the listener
+  // above empties #modal-root first.)
+  document.addEventListener("hidden.bs.modal", function () {
+    var back = opener;
+    opener = null;
+    if (!back) return;
+    if (!document.body.contains(back)) {
+      // Swapped out by the action's refresh: the same control if it is still
+      // offered, else the first action in the refreshed header, else main.
+      var url = back.getAttribute("hx-get");
+      back = (url && document.querySelector('[hx-get="' + CSS.escape(url) + '"]')) ||
+        document.querySelector("#user-header .user-actions a, #user-header .user-actions button") ||
+        document.getElementById("main");
+    }
+    if (back && back.offsetParent === null) {
+      var menu = back.closest(".dropdown");
+      back = (menu && menu.querySelector("[data-bs-toggle=dropdown]")) || back;
+    }
+    if (back && back.focus) back.focus();
+  });
+})();
+
+// Fields shown only for some values of another field:
+// <input data-show-for="duration=hours days" data-label-hours="Number of hours">
+// The ban dialog shows the number for "hours"/"days", the date for "until".
+(function () {
+  "use strict";
+  function apply(form) {
+    form.querySelectorAll("[data-show-for]").forEach(function (input) {
+      var rule = input.getAttribute("data-show-for").split("=");
+      var control = form.querySelector('[name="' + rule[0] + '"]');
+      if (!control) return;
+      var show = rule[1].split(" ").indexOf(control.value) !== -1;
+      var wrapper = input.closest(".mb-3") || input;
+      wrapper.hidden = !show;
+      input.disabled = !show;
+      var label = form.querySelector('label[for="' + input.id + '"]');
+      var text = input.getAttribute("data-label-" + control.value);
+      if (label && text) label.textContent = text;
+    });
+  }
+  function scan(root) {
+    (root.querySelectorAll ? root : document).querySelectorAll("form").forEach(function (form) {
+      if (form.querySelector("[data-show-for]")) apply(form);
+    });
+    if (root.matches && root.matches("form") && root.querySelector("[data-show-for]")) apply(root);
+  }
+  document.addEventListener("change", function (event) {
+    var form = event.target.form;
+    if (form && form.querySelector("[data-show-for]")) apply(form);
+  });
+  document.addEventListener("htmx:load", function (event) { scan(event.detail.elt); });
+  scan(document);
+})();
+
+// A new role's slug field shows the slug its name will give
+// (<input data-slug-from="name">); the server makes the same one.
+(function () {
+  "use strict";
+  function slugify(text) {
+    return text.normalize("NFKD").replace(/[\u0300-\u036f]/g, "").toLowerCase()
+      .replace(/[^\w\s-]/g, "").trim().replace(/[\s_-]+/g, "-").replace(/^-+|-+$/g, "");
+  }
+  document.addEventListener("input", function (event) {
+    var form = event.target.form;
+    if (!form) return;
+    form.querySelectorAll("[data-slug-from]").forEach(function (slug) {
+      if (event.target.name === slug.getAttribute("data-slug-from")) {
+        slug.placeholder = slugify(event.target.value);
+      }
+    });
+  });
+})();
+
+// "Find a user" (Ctrl+K or Cmd+K on any page, or the sidebar button): a
+// dialog that searches as you type; Enter opens the first match, the arrow
+// keys move through the matches. Without JavaScript the button is a link to
+// the users list and its search.
+(function () {
+  "use strict";
+  var dialog = document.getElementById("jump-dialog");
+  if (!dialog || !window.bootstrap) return;
+  var input = dialog.querySelector("#jump-q");
+  var before = null;
+  function open() {
+    before = document.activeElement;
+    window.bootstrap.Modal.getOrCreateInstance(dialog).show();
+  }
+  dialog.addEventListener("shown.bs.modal", function () { input.focus(); input.select(); });
+  dialog.addEventListener("hidden.bs.modal", function () {
+    if (before && document.body.contains(before) && before.focus) before.focus();
+    before = null;
+  });
+  document.addEventListener("keydown", function (event) {
+    if ((event.ctrlKey || event.metaKey) && !event.altKey && event.key.toLowerCase() === "k") {
+      event.preventDefault();
+      open();
+    }
+  });
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-jump-open]");
+    if (!button) return;
+    event.preventDefault();
+    open();
+  });
+  dialog.querySelector("[data-jump-form]").addEventListener("submit", function (event) {
+    var first = dialog.querySelector(".jump-link");
+    if (first) {
+      event.preventDefault();
+      window.location.href = first.href;
+    }
+  });
+  dialog.addEventListener("keydown", function (event) {
+    if (event.key !== "ArrowDown" && event.key !== "ArrowUp") return;
+    var links = Array.prototype.slice.call(dialog.querySelectorAll(".jump-link"));
+    if (!links.length) return;
+    var at = links.indexOf(document.activeElement);
+    var next = event.key === "ArrowDown" ? at + 1 : at - 1;
+    event.preventDefault();
+    if (next < 0) input.focus();
+    else links[Math.min(next, links.length - 1)].focus();
+  });
+})();

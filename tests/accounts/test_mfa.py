@@ -149,7 +149,7 @@ def test_wrong_codes_are_throttled_even_when_the_right_one_follows(alice):
     with pytest.raises(CodeRefused) as refused:
         mfa_verify(user=alice, code=right)
     assert refused.value.throttled
-    assert refused.value.message == "Too many wrong codes. Wait 1 seconds, then try again."
+    assert refused.value.message == "After a wrong code, wait 1 second before the next try."
     device.refresh_from_db()
     assert device.throttling_failure_count == 1  # refusals while throttled do not count
     # Once the delay (1, 2, 4 ... s) has passed, the right code works.

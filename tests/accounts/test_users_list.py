@@ -198,3 +198,56 @@ def test_each_row_links_to_that_users_detail_page_and_shows_mfa(client_for, admi
     }
     assert rows[plain.pk].has_mfa is False
     assert f'href="{reverse("users:detail", args=[member.pk])}"' in response.content.decode()
+
+
+def test_the_list_says_how_many_users_match_exactly_while_cheap(client_for, admin_user, member):
+    response = client_for(admin_user).get(reverse("users:list"))
+    count = response.context["match_count"]
+    assert count.exact and count.text == f"{count.value} users"
+    response = client_for(admin_user).get(reverse("users:list"), {"q": member.email})
+    assert response.context["match_count"].text == "1 user"
+    assert "1 user</strong> match these filters" in response.content.decode()
+
+
+def test_above_the_threshold_the_count_is_the_planners_estimate(monkeypatch, crowd):
+    from django.db import connection
+
+    from accounts import selectors
+
+    monkeypatch.setattr(selectors, "EXACT_COUNT_LIMIT", 3)
+    count = selectors.user_count(selectors.UserFilters())
+    assert not count.exact
+    if connection.vendor == "postgresql":
+        assert count.value > 3 and count.text.startswith("about ")
+    else:
+        assert count.text == "more than 3 users"
+
+
+def test_estimates_read_like_people_say_them():
+    from accounts.selectors import MatchCount
+
+    assert MatchCount(1_234_567, exact=False).text == "about 1.2 million users"
+    assert MatchCount(45_321, exact=False).text == "about 45,000 users"
+    assert MatchCount(1, exact=True).text == "1 user"
+    assert MatchCount(10_000, exact=True).text == "10,000 users"
+
+
+def test_column_headers_sort_and_say_so_with_aria_sort(client_for, admin_user, member):
+    client = client_for(admin_user)
+    body = client.get(reverse("users:list"), {"sort": "name"}).content.decode()
+    assert 'aria-sort="ascending"' in body
+    assert "sort=-name" in body  # a second click reverses
+    body = client.get(reverse("users:list"), {"sort": "-created"}).content.decode()
+    assert 'aria-sort="descending"' in body
+
+
+def test_find_a_user_returns_the_first_matches_as_links(client_for, admin_user, member):
+    client = client_for(admin_user)
+    body = client.get(reverse("users:jump"), {"q": "mona"}).content.decode()
+    assert "Mona Member" in body and reverse("users:detail", args=[member.pk]) in body
+    body = client.get(reverse("users:jump"), {"q": "nobody-like-this"}).content.decode()
+    assert "No user’s name or email contains “nobody-like-this”." in body
+
+
+def test_find_a_user_needs_users_read(client_for, member):
+    assert client_for(member).get(reverse("users:jump"), {"q": "a"}).status_code == 403

@@ -125,10 +125,28 @@ def test_list_pages_do_not_count_and_have_bounded_queries(
 ):
     AuditEvent.objects.bulk_create([AuditEvent(action="tests.bulk") for _ in range(80)])
     client = client_for(admin_user)
-    client.get(reverse("audit:list"))  # warm the action cache
+    client.get(reverse("audit:list"))
     with django_assert_max_num_queries(8) as captured:
         client.get(reverse("audit:list"), {"q": "x", "before": 10_000})
     assert not any("COUNT(" in q["sql"].upper() for q in captured.captured_queries)
+
+
+def test_action_filter_offers_an_event_type_recorded_a_moment_ago(client_for, admin_user):
+    client = client_for(admin_user)
+    assert "tests.brand_new.happened" not in client.get(reverse("audit:list")).content.decode()
+    _event("tests.brand_new.happened")
+    body = client.get(reverse("audit:list")).content.decode()
+    assert 'value="tests.brand_new.happened"' in body
+
+
+def test_known_actions_are_distinct_and_sorted(admin_user):
+    from audit.selectors import known_actions
+
+    for action in ("tests.b.two", "tests.a.one", "tests.b.two", "tests.c.three"):
+        _event(action)
+    actions = known_actions()
+    assert actions == sorted(set(actions))
+    assert {"tests.a.one", "tests.b.two", "tests.c.three"} <= set(actions)
 
 
 def test_htmx_request_gets_only_the_results(client_for, admin_user):

@@ -95,7 +95,7 @@ def test_admin_creates_a_user(live_server, page, screenshot, people):
     shoot(page, screenshot, "users-create")
     page.locator("#id_password").fill("Correct-Horse-Battery-42")
     page.get_by_role("button", name="Create user").click()
-    page.wait_for_selector("text=member@example.com is created.")
+    page.wait_for_selector("text=The account for member@example.com was created.")
 
 
 def test_admin_previews_a_batch(live_server, page, screenshot, people):
