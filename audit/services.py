@@ -31,6 +31,7 @@ from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
 from audit import context
+from audit.figures import figures_changed
 from audit.models import AuditEvent, Outcome, Target  # noqa: F401 (Target: callers' name)
 from core.services import ServiceBusy, service
 
@@ -236,14 +237,8 @@ def _write(specs: list[EventSpec]) -> list[AuditEvent]:
     changed = {e.action for e in events if e.outcome == Outcome.SUCCESS}
     if changed:
         # The overview's cached figures go stale the moment this commits.
-        transaction.on_commit(partial(_figures_changed, changed), robust=True)
+        transaction.on_commit(partial(figures_changed, changed), robust=True)
     return created
-
-
-def _figures_changed(actions: set[str]) -> None:
-    from handover.overview import figures_changed  # the overview reads accounts too
-
-    figures_changed(actions)
 
 
 def record_denial(denial) -> AuditEvent:

@@ -5,8 +5,8 @@ Every figure is one aggregate query on an index (the audit log's
 status index). The user and invitation figures are cached, and the cache
 is dropped the moment a change to users or invitations commits: every such
 change writes an audit event, and `audit.services.record_many` hands the
-committed action codes to `figures_changed`, which bumps a generation number
-that is part of the cache key. So a user created or an invitation accepted
+committed action codes to `audit.figures.figures_changed`, which bumps a
+generation number that is part of the cache key. So a user created or an invitation accepted
 shows at once, while a million users are still counted at most once per
 change (and once a minute for time-driven changes such as a ban running
 out). The outbox figures read the status index directly and are not cached.
@@ -26,6 +26,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from accounts.models import EmailStatus, Invitation, OutboundEmail, User, UserStatus, status_q
+from audit.figures import figure_generations
 from audit.models import AuditEvent
 from audit.sentences import with_names
 
@@ -49,62 +50,6 @@ def _url(name: str, **params) -> str | None:
         return None
     params = {k: v for k, v in params.items() if v not in (None, "")}
     return f"{base}?{urlencode(params)}" if params else base
-
-
-# Which committed audit actions make which cached figure stale. Reads
-# (".listed", ".viewed", exports) and denied attempts change nothing.
-STALE_ON = {
-    "users": frozenset(
-        {
-            "accounts.user.created",
-            "accounts.user.banned",
-            "accounts.user.unbanned",
-            "accounts.user.disabled",
-            "accounts.user.enabled",
-            "accounts.user.deleted",
-            "accounts.user.restored",
-            "accounts.user.erased",
-            "accounts.owner.bootstrapped",
-            "accounts.invitation.accepted",
-            "accounts.email.verified",
-            "accounts.password.changed",
-            "accounts.password.reset_completed",
-            "accounts.magic_link.used",
-        }
-    ),
-    "invitations": frozenset(
-        {
-            "accounts.invitation.created",
-            "accounts.invitation.imported",
-            "accounts.invitation.resent",
-            "accounts.invitation.revoked",
-            "accounts.invitation.accepted",
-        }
-    ),
-}
-
-
-def _generation_key(family: str) -> str:
-    return f"overview:generation:{family}"
-
-
-def figures_changed(actions) -> None:
-    """Called after a commit with the audit actions it recorded: bump the
-    generation of every figure family they touch."""
-    actions = set(actions)
-    for family, stale_on in STALE_ON.items():
-        if actions & stale_on:
-            key = _generation_key(family)
-            try:
-                cache.incr(key)
-            except ValueError:  # not set yet (or evicted)
-                cache.set(key, 1, None)
-
-
-def _generations() -> dict[str, int]:
-    keys = {family: _generation_key(family) for family in STALE_ON}
-    found = cache.get_many(list(keys.values()))
-    return {family: found.get(key, 0) for family, key in keys.items()}
 
 
 def _cached(key: str, compute, generation: int = 0):
@@ -357,7 +302,7 @@ def overview_context(user) -> dict:
     now = timezone.now()
     today = now.astimezone(dt.UTC).date()
     ctx: dict = {"cards": []}
-    generations = _generations()
+    generations = figure_generations()
     if "users:read" in perms:
         counts = _cached("status", users_by_status, generations["users"])
         ctx["status_counts"] = [(s.value, s.label, counts[s.value]) for s in UserStatus]

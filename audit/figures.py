@@ -1,0 +1,65 @@
+"""When cached figures go stale: the overview caches its user and invitation
+figures under a generation number per family, and every committed audit
+event of an action that changes them bumps it (`audit.services.record_many`
+calls `figures_changed` after commit). Lives beside the audit log, below the
+pages that read it, so the audit services need not import a page module."""
+
+from __future__ import annotations
+
+from django.core.cache import cache
+
+# Which committed audit actions make which cached figure stale. Reads
+# (".listed", ".viewed", exports) and denied attempts change nothing.
+STALE_ON = {
+    "users": frozenset(
+        {
+            "accounts.user.created",
+            "accounts.user.banned",
+            "accounts.user.unbanned",
+            "accounts.user.disabled",
+            "accounts.user.enabled",
+            "accounts.user.deleted",
+            "accounts.user.restored",
+            "accounts.user.erased",
+            "accounts.owner.bootstrapped",
+            "accounts.invitation.accepted",
+            "accounts.email.verified",
+            "accounts.password.changed",
+            "accounts.password.reset_completed",
+            "accounts.magic_link.used",
+        }
+    ),
+    "invitations": frozenset(
+        {
+            "accounts.invitation.created",
+            "accounts.invitation.imported",
+            "accounts.invitation.resent",
+            "accounts.invitation.revoked",
+            "accounts.invitation.accepted",
+        }
+    ),
+}
+
+
+def _generation_key(family: str) -> str:
+    return f"overview:generation:{family}"
+
+
+def figures_changed(actions) -> None:
+    """Called after a commit with the audit actions it recorded: bump the
+    generation of every figure family they touch."""
+    actions = set(actions)
+    for family, stale_on in STALE_ON.items():
+        if actions & stale_on:
+            key = _generation_key(family)
+            try:
+                cache.incr(key)
+            except ValueError:  # not set yet (or evicted)
+                cache.set(key, 1, None)
+
+
+def figure_generations() -> dict[str, int]:
+    """The current generation of each figure family (part of the cache key)."""
+    keys = {family: _generation_key(family) for family in STALE_ON}
+    found = cache.get_many(list(keys.values()))
+    return {family: found.get(key, 0) for family, key in keys.items()}
