@@ -16,7 +16,7 @@ def test_api_keys_pages(live_server, page, screenshot, builtin_roles, settings):
     page.goto(f"{live_server.url}/api-keys/")
     screenshot(page, "api-keys-empty")
     page.get_by_role("link", name="New API key").first.click()
-    page.get_by_label("Name").fill("Billing sync")
+    page.get_by_label("Name", exact=True).fill("Billing sync")
     page.get_by_label("Template").select_option("operator")
     screenshot(page, "api-keys-create")
     page.get_by_role("button", name="Create key").click()

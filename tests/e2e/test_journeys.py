@@ -269,7 +269,7 @@ def test_admin_creates_a_role_from_a_template_assigns_it_and_reads_the_sources(
         "link", name=TEMPLATES["operator"]["name"]
     ).click()
     page.locator("input[name=permissions]:checked").first.wait_for()
-    page.get_by_label("Name").fill("Helpdesk")
+    page.get_by_label("Name", exact=True).fill("Helpdesk")
     page.get_by_label("Slug").fill("helpdesk")
     page.get_by_role("button", name="Preview changes").click()
     page.locator(".role-preview").wait_for()

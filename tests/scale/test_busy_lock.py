@@ -27,7 +27,7 @@ LOCK_TIMEOUT_MS = 2000
 
 
 @pytest.fixture
-def node(tmp_path, builtin_roles):
+def node(tmp_path, builtin_roles, settings):
     need(connection.vendor == "postgresql", "needs PostgreSQL (DATABASE_URL)")
     need(redis_available(), "needs Redis (REDIS_URL)")
     s = connection.settings_dict
@@ -41,6 +41,8 @@ def node(tmp_path, builtin_roles):
         MFA_POLICY="none",
         AUDIT_LOCK_TIMEOUT_MS=LOCK_TIMEOUT_MS,
     )
+    # One chain, one key: this process writes and verifies with the node's.
+    settings.AUDIT_CHAIN_KEY = env["AUDIT_CHAIN_KEY"].encode()
     nodes.collectstatic(env)
     with nodes.web_node(env, name="busy-lock", log_dir=ROOT / "var" / "multinode", workers=3) as (
         url,
