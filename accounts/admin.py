@@ -7,6 +7,8 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import ApiKey, Invitation, OutboundEmail, User, UserSession
 from accounts.services import emails as emails_services
@@ -246,8 +248,6 @@ class UserSessionAdmin(ReadOnlyMixin, ServiceModelAdmin):
 # secret as a QR code (and answers an unknown id with a 500). Operators manage
 # factors through the dashboard's guarded "remove factor" action instead.
 def _unregister_otp_device_admins() -> None:
-    from django_otp.plugins.otp_static.models import StaticDevice
-    from django_otp.plugins.otp_totp.models import TOTPDevice
 
     for model in (TOTPDevice, StaticDevice):
         if admin.site.is_registered(model):

@@ -1,4 +1,12 @@
+from datetime import timedelta
+
 from django import forms
+from django.utils import timezone
+
+from accounts.selectors import PAGE_SIZES, SORT_CHOICES, UserFilters
+from accounts.services.batch import ACTIONS
+from rbac.models import Role
+from rbac.permissions import TEMPLATES
 
 
 class LoginForm(forms.Form):
@@ -46,7 +54,6 @@ MFA_FILTER_CHOICES = [("", "Any"), ("on", "On"), ("off", "Off")]
 
 
 def role_choices(*, include_owner: bool = False):
-    from rbac.models import Role
 
     qs = Role.objects.order_by("name")
     if not include_owner:
@@ -92,7 +99,6 @@ class UserFilterForm(forms.Form):
     cursor = forms.CharField(required=False, max_length=500, widget=forms.HiddenInput)
 
     def __init__(self, *args, **kwargs):
-        from accounts.selectors import PAGE_SIZES, SORT_CHOICES
 
         super().__init__(*args, **kwargs)
         self.fields["role"].choices = [("", "Any role"), *role_choices(include_owner=True)]
@@ -100,7 +106,6 @@ class UserFilterForm(forms.Form):
         self.fields["size"].choices = [(str(s), f"{s} per page") for s in PAGE_SIZES]
 
     def filters(self):
-        from accounts.selectors import UserFilters
 
         self.is_valid()
         data = {k: v for k, v in self.cleaned_data.items() if k not in self.errors}
@@ -159,7 +164,6 @@ class UserCreateForm(forms.Form):
     )
 
     def __init__(self, *args, **kwargs):
-        from rbac.permissions import TEMPLATES
 
         super().__init__(*args, **kwargs)
         self.fields["roles"].choices = role_choices()
@@ -259,9 +263,6 @@ class BanForm(ReasonForm):
         self.fields["until"].conditional = True
 
     def clean(self):
-        from datetime import timedelta
-
-        from django.utils import timezone
 
         data = super().clean()
         duration = data.get("duration")
@@ -315,7 +316,6 @@ class BatchForm(forms.Form):
     execute = forms.BooleanField(required=False)
 
     def __init__(self, *args, **kwargs):
-        from accounts.services.batch import ACTIONS
 
         super().__init__(*args, **kwargs)
         self.fields["action"].choices = [("", "Action…")] + [

@@ -2,11 +2,19 @@ import functools
 import time
 from urllib.parse import urlencode
 
+from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import logout
 from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
 from django.urls import Resolver404, resolve, reverse
 
-from accounts.services.sessions import reauth_is_recent
+from accounts.security import has_mfa, mfa_required
+from accounts.services.sessions import (
+    SEEN_SESSION_KEY,
+    TOUCH_INTERVAL_SECONDS,
+    reauth_is_recent,
+    session_touch,
+)
 from rbac import credentials
 
 
@@ -47,11 +55,6 @@ class SessionActivityMiddleware:
                     credentials.SESSION, recent_proof=functools.partial(reauth_is_recent, key)
                 ),
             )
-            from accounts.services.sessions import (
-                SEEN_SESSION_KEY,
-                TOUCH_INTERVAL_SECONDS,
-                session_touch,
-            )
 
             now = int(time.time())
             if now - int(request.session.get(SEEN_SESSION_KEY, 0)) >= TOUCH_INTERVAL_SECONDS:
@@ -80,14 +83,11 @@ class SignedOutNoticeMiddleware:
 
     def __call__(self, request):
         if self._was_signed_out(request):
-            from django.contrib import messages
-
             messages.info(request, SIGNED_OUT_MESSAGE)
         return self.get_response(request)
 
     @staticmethod
     def _was_signed_out(request) -> bool:
-        from django.conf import settings
 
         if request.path_info.startswith("/api/"):
             return False
@@ -154,7 +154,6 @@ class MFAPolicyMiddleware:
             return None
         if match.view_name in self.EXEMPT:
             return None
-        from accounts.security import has_mfa, mfa_required
 
         required = mfa_required(user)
         if not required and request.session.get(self.CHECKED_KEY) == str(user.pk):

@@ -15,6 +15,10 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from rbac.backends import RBACBackend
+from rbac.permissions import MANAGEMENT_PERMISSIONS
+from rbac.selectors import user_effective_permissions
+
 
 def normalize_email(email: str) -> str:
     """Emails are compared and stored lower-cased and stripped: one account
@@ -161,12 +165,10 @@ class User(AbstractBaseUser):
 
     @property
     def permissions(self) -> frozenset[str]:
-        from rbac.selectors import user_effective_permissions
 
         return user_effective_permissions(self)
 
     def has_perm(self, perm, obj=None) -> bool:
-        from rbac.backends import RBACBackend
 
         return RBACBackend().has_perm(self, perm, obj)
 
@@ -174,14 +176,12 @@ class User(AbstractBaseUser):
         return all(self.has_perm(p, obj) for p in perm_list)
 
     def has_module_perms(self, app_label) -> bool:
-        from rbac.backends import RBACBackend
 
         return RBACBackend().has_module_perms(self, app_label)
 
     @property
     def is_staff(self) -> bool:
         """Django admin is open to anyone holding a management permission."""
-        from rbac.permissions import MANAGEMENT_PERMISSIONS
 
         return self.is_active and bool(self.permissions & MANAGEMENT_PERMISSIONS)
 

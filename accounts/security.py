@@ -11,10 +11,12 @@ import re
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db.models import Count
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import UserSession
+from rbac.permissions import MANAGEMENT_PERMISSIONS
 
 MFA_POLICIES = ("none", "managers", "everyone")
 
@@ -33,8 +35,6 @@ def mfa_required_for_permissions(permissions) -> bool:
     if policy == "none":
         return False
     if policy == "managers":
-        from rbac.permissions import MANAGEMENT_PERMISSIONS
-
         held = permissions() if callable(permissions) else permissions
         return bool(set(held) & MANAGEMENT_PERMISSIONS)
     return True
@@ -91,7 +91,6 @@ def factors_for_user(user) -> list[Factor]:
         )
         for d in TOTPDevice.objects.filter(user=user, confirmed=True).order_by("id")
     ]
-    from django.db.models import Count
 
     for d in (
         StaticDevice.objects.filter(user=user, confirmed=True)

@@ -15,11 +15,14 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 
+from django.db import connection, connections
 from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
+from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import Invitation, User, UserSession, UserStatus, status_q
+from audit.models import AuditEvent
 from rbac.models import Role, UserRole
 
 PAGE_SIZES = (25, 50, 100)
@@ -165,7 +168,6 @@ NULLABLE_SORT_FIELDS = {"last_login"}
 def _row_compare(qs, field_name: str, value, pk, op: str):
     """`(field, id) op (value, pk)` as one row-value comparison, which both
     PostgreSQL and SQLite answer from the (field, id) index."""
-    from django.db import connection
 
     field = User._meta.get_field(field_name)
     table = connection.ops.quote_name(User._meta.db_table)
@@ -292,7 +294,6 @@ def user_sessions(user, *, open_only: bool = True):
 
 
 def user_mfa_devices(user) -> list[dict]:
-    from django_otp.plugins.otp_static.models import StaticDevice
 
     devices = [
         {
@@ -334,7 +335,6 @@ STATUS_ACTIONS = (
 
 
 def user_audit_events(user, *, limit: int = 20, actions=None):
-    from audit.models import AuditEvent
 
     qs = AuditEvent.objects.filter(target_id=str(user.pk))
     if actions:
@@ -348,7 +348,6 @@ def user_status_history(user, *, limit: int = 10):
 
 def user_data_export(user) -> dict:
     """Everything Handover holds about one person (GDPR access request)."""
-    from audit.models import AuditEvent
 
     def iso(value):
         return value.isoformat() if value else None
@@ -451,7 +450,6 @@ def _about(value: int) -> str:
 
 def _planner_estimate(qs: QuerySet) -> int | None:
     """PostgreSQL's row estimate for `qs` (EXPLAIN, no rows read)."""
-    from django.db import connections
 
     connection = connections[qs.db]
     if connection.vendor != "postgresql":

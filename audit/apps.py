@@ -1,5 +1,7 @@
 from django.apps import AppConfig
 
+from core.services import set_denial_recorder
+
 
 class AuditConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
@@ -9,6 +11,5 @@ class AuditConfig(AppConfig):
         # The bottom layer records refusals through the audit log without
         # importing it: register the recorder here, once Django is loaded.
         from audit.services import record_denial  # apps load before models
-        from core.services import set_denial_recorder
 
         set_denial_recorder(record_denial)

@@ -6,7 +6,11 @@ pages that read it, so the audit services need not import a page module."""
 
 from __future__ import annotations
 
+import logging
+
 from django.core.cache import cache
+
+logger = logging.getLogger(__name__)
 
 # Which committed audit actions make which cached figure stale. Reads
 # (".listed", ".viewed", exports) and denied attempts change nothing.
@@ -56,6 +60,8 @@ def figures_changed(actions) -> None:
                 cache.incr(key)
             except ValueError:  # not set yet (or evicted)
                 cache.set(key, 1, None)
+            except Exception as exc:  # the cache is down: figures may lag a minute
+                logger.warning("could not mark the %s figures stale: %s", family, exc)
 
 
 def figure_generations() -> dict[str, int]:

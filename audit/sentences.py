@@ -18,6 +18,9 @@ from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
+from accounts.models import User
+from audit.services import clean_label
+
 # action -> (what was done, what was tried when refused). {actor} and
 # {target} are filled in; {until} only for bans.
 SENTENCES: dict[str, tuple[str, str]] = {
@@ -153,7 +156,6 @@ SENTENCES: dict[str, tuple[str, str]] = {
 def with_names(events):
     """Set `actor_name` / `target_name` on each event: the user's name when
     the actor or target is a user who has one, else the recorded label."""
-    from accounts.models import User
 
     events = list(events)
     ids = {e.actor_id for e in events if e.actor_id}
@@ -161,8 +163,10 @@ def with_names(events):
     names = {}
     if ids:
         valid = [value for value in map(_user_id, ids) if value is not None]
+        # Names are shown as typed, but never with a control character (a
+        # terminal escape in a name must not reach the page raw).
         names = {
-            str(pk): name
+            str(pk): clean_label(name)
             for pk, name in User.objects.filter(pk__in=valid)
             .exclude(name="")
             .values_list("pk", "name")

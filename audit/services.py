@@ -24,16 +24,18 @@ from collections.abc import Iterable
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from functools import partial
 
 from django.conf import settings
 from django.db import OperationalError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
+from accounts.models import User
 from audit import context
 from audit.figures import figures_changed
 from audit.models import AuditEvent, Outcome, Target  # noqa: F401 (Target: callers' name)
 from core.services import ServiceBusy, service
+from rbac import policies
 
 # Keys whose values are never written to the log, at any depth.
 SECRET_KEYS = re.compile(
@@ -237,7 +239,7 @@ def _write(specs: list[EventSpec]) -> list[AuditEvent]:
     changed = {e.action for e in events if e.outcome == Outcome.SUCCESS}
     if changed:
         # The overview's cached figures go stale the moment this commits.
-        transaction.on_commit(partial(figures_changed, changed), robust=True)
+        transaction.on_commit(lambda: figures_changed(changed), robust=True)
     return created
 
 
@@ -539,8 +541,6 @@ def audit_scrub_user(*, actor, user_id) -> AuditEvent | None:
     the user must already be deleted (soft or hard); refuses with
     PolicyDenied otherwise. Returns the scrub event,
     or None when there was nothing left to scrub."""
-    from accounts.models import User
-    from rbac import policies
 
     action = SCRUBBED_ACTION
     user_key = str(user_id)
@@ -635,6 +635,5 @@ def _is_uuid(value: str) -> bool:
 
 def models_q_about(user_id):
     """Events by or about a user."""
-    from django.db.models import Q
 
     return Q(actor_id=user_id) | Q(target_id=str(user_id))

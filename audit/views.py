@@ -11,6 +11,7 @@ from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
+from accounts.models import User
 from audit import selectors
 from audit import services as audit
 from audit.models import AuditEvent
@@ -146,7 +147,6 @@ def user_scrub(request, user_id):
     """Erase a deleted user's personal data from the audit log (right to
     erasure): GET asks, POST does it. The service refuses (and audits) a
     user who is not deleted; the page says so instead of offering the form."""
-    from accounts.models import User
 
     subject = User.objects.filter(pk=user_id).first()
     if subject is None:

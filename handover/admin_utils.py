@@ -10,6 +10,8 @@ from django.core.paginator import Paginator
 from django.http import HttpResponseRedirect
 from django.utils.functional import cached_property
 
+from rbac.policies import PolicyDenied
+
 COUNT_CAP = 10_000
 
 
@@ -35,7 +37,6 @@ def error_text(exc) -> str:
 def run_for_each(modeladmin, request, queryset, *, service, verb: str, **kwargs):
     """Call `service(actor=request.user, <arg>=obj, **kwargs)` for each
     selected object and report done / refused with the guard's words."""
-    from rbac.policies import PolicyDenied
 
     func = service
     arg = modeladmin.service_arg

@@ -172,6 +172,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# Every Redis call (cache, rate limits, broker publish, health check) waits at
+# most this long, so a silent Redis cannot hang a request.
+REDIS_CONNECT_TIMEOUT = env_float("REDIS_CONNECT_TIMEOUT", 1.0)
+REDIS_SOCKET_TIMEOUT = env_float("REDIS_SOCKET_TIMEOUT", 1.0)
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -183,8 +187,8 @@ if REDIS_URL:
             # A silent Redis (a partition: connections open, nothing flows)
             # costs a request at most these seconds, never gunicorn's 30 s.
             "OPTIONS": {
-                "socket_connect_timeout": env_float("REDIS_CONNECT_TIMEOUT", 1.0),
-                "socket_timeout": env_float("REDIS_SOCKET_TIMEOUT", 1.0),
+                "socket_connect_timeout": REDIS_CONNECT_TIMEOUT,
+                "socket_timeout": REDIS_SOCKET_TIMEOUT,
             },
         }
     }
@@ -320,11 +324,11 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # bounded connect and socket timeouts, and few quick publish retries. The
 # outbox row is already committed when a task is published, so a publish
 # that gives up loses nothing: the beat sweep queues the row again.
-CELERY_BROKER_CONNECTION_TIMEOUT = env_float("REDIS_CONNECT_TIMEOUT", 1.0)
+CELERY_BROKER_CONNECTION_TIMEOUT = REDIS_CONNECT_TIMEOUT
 CELERY_BROKER_TRANSPORT_OPTIONS.update(
     {
-        "socket_connect_timeout": env_float("REDIS_CONNECT_TIMEOUT", 1.0),
-        "socket_timeout": env_float("REDIS_SOCKET_TIMEOUT", 1.0),
+        "socket_connect_timeout": REDIS_CONNECT_TIMEOUT,
+        "socket_timeout": REDIS_SOCKET_TIMEOUT,
         "max_retries": 1,
     }
 )

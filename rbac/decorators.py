@@ -9,6 +9,8 @@ import functools
 from django.contrib.auth.views import redirect_to_login
 from django.shortcuts import render
 
+from audit import services as audit
+
 RULE_ATTR = "access_rule"
 
 
@@ -35,7 +37,6 @@ def forbidden(request, *, permission: str | None = None, message: str | None = N
 
 
 def _record_page_denial(request, permission: str) -> None:
-    from audit import services as audit
 
     audit.record(
         "rbac.page.denied",
@@ -84,8 +85,6 @@ def owner_required(view):
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
         if not request.user.is_owner:
-            from audit import services as audit
-
             audit.record(
                 "rbac.page.denied",
                 actor=request.user,

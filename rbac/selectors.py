@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.db.models import Count, Q
+
 from rbac.models import Role, UserRole
 from rbac.permissions import ALL_PERMISSIONS, CATALOG
 
@@ -83,7 +85,6 @@ def permission_sources(user) -> dict[str, list[str]]:
 
 
 def role_list():
-    from django.db.models import Count, Q
 
     return Role.objects.annotate(
         member_count=Count("userrole", filter=Q(userrole__user__deleted_at__isnull=True))

@@ -10,6 +10,9 @@ from django.utils import timezone
 
 from accounts.models import User, normalize_email
 from accounts.services.emails import notify_security
+from accounts.services.sessions import sessions_end_all
+from accounts.services.tokens import tokens_revoke_all
+from accounts.services.users import _validate_changed_email, email_change_notify
 from audit import services as audit
 from core.services import service
 from rbac import policies
@@ -36,8 +39,6 @@ def account_email_change(*, actor, new_email: str) -> User:
     The new address is unverified until its link is used; outstanding
     links to the old address stop working; the old address is told.
     Raises ValidationError keyed by `new_email`."""
-    from accounts.services.tokens import tokens_revoke_all
-    from accounts.services.users import _validate_changed_email, email_change_notify
 
     policies.check_can_change_own_email(actor)
     user = User.objects.select_for_update().get(pk=actor.pk)
@@ -70,8 +71,6 @@ def account_password_change(
     reset links stop working; the session `keep_session_key` stays (the
     view re-hashes it with update_session_auth_hash). Raises
     ValidationError keyed by field."""
-    from accounts.services.sessions import sessions_end_all
-    from accounts.services.tokens import tokens_revoke_all
 
     user = User.objects.select_for_update().get(pk=actor.pk)
     if not user.check_password(current_password):

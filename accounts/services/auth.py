@@ -3,10 +3,15 @@ audit records."""
 
 from __future__ import annotations
 
+from axes.handlers.proxy import AxesProxyHandler
 from django.contrib.auth import login, logout
+from django.contrib.auth.signals import user_login_failed
 from django.utils import timezone
+from django_otp import login as otp_login
 
-from accounts.models import User, normalize_email
+from accounts.models import User, UserSession, normalize_email
+from accounts.security import recovery_codes_left
+from accounts.services.sessions import session_record
 from audit import services as audit
 from audit.services import Target
 
@@ -22,10 +27,6 @@ def login_succeeded(request, user, *, method: str = "password", device=None) -> 
     """Start the session (a new key: no fixation) and record the sign-in.
     With `device` (the OTP device that accepted the code) the session is
     OTP-verified through django-otp's own `login` helper."""
-    from django_otp import login as otp_login
-
-    from accounts.models import UserSession
-    from accounts.services.sessions import session_record
 
     old_key = request.session.session_key
     login(request, user, backend="accounts.backends.EmailBackend")
@@ -39,8 +40,6 @@ def login_succeeded(request, user, *, method: str = "password", device=None) -> 
     session_record(request=request, user=user)
     changes = {"method": method}
     if method == "recovery_code":
-        from accounts.security import recovery_codes_left
-
         changes["recovery_codes_left"] = recovery_codes_left(user)
     audit.record("accounts.login.succeeded", actor=user, target=user, changes=changes)
 
@@ -49,7 +48,6 @@ def code_failed(request, user, *, reason: str, throttled: bool = False) -> None:
     """A wrong second-factor code: recorded like a failed sign-in and counted
     by django-axes towards the account's lockout (the same counter as wrong
     passwords), so codes cannot be guessed faster than passwords."""
-    from django.contrib.auth.signals import user_login_failed
 
     audit.record(
         "accounts.login.failed",
@@ -65,7 +63,6 @@ def code_failed(request, user, *, reason: str, throttled: bool = False) -> None:
 
 def account_locked(request, user) -> bool:
     """Whether django-axes has locked `user`'s account."""
-    from axes.handlers.proxy import AxesProxyHandler
 
     return AxesProxyHandler.is_locked(request, credentials={"email": user.email})
 
@@ -99,7 +96,6 @@ def login_failed(*, email: str, locked_out: bool) -> None:
 
 
 def logout_user(request) -> None:
-    from accounts.models import UserSession
 
     user = request.user
     if user.is_authenticated:

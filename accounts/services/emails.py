@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives import hmac as crypto_hmac
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.template import TemplateDoesNotExist
@@ -326,8 +327,6 @@ def email_retry(*, actor, email: OutboundEmail) -> OutboundEmail:
     policies.check_permission(actor, "emails:retry", action=action)
     email = OutboundEmail.objects.select_for_update().get(pk=email.pk)
     if email.status == EmailStatus.SENT:
-        from django.core.exceptions import ValidationError
-
         raise ValidationError("This email was already sent; it is not sent twice.", code="sent")
     before = {"status": email.status, "attempts": email.attempts}
     email.status = EmailStatus.PENDING

@@ -31,7 +31,7 @@ from audit import services as audit
 from audit.services import Target
 from core.services import service
 from rbac import policies
-from rbac.models import UserRole
+from rbac.models import Role, UserRole
 from rbac.selectors import forget_permissions
 
 
@@ -422,7 +422,6 @@ def invitation_rows_validate(*, actor, rows: list[ImportRow], template=None) -> 
     """Check every row before anything is sent: address, duplicates in the
     list, existing accounts and pending invitations, roles, escalation.
     Fills `row.errors`; sends nothing."""
-    from rbac.models import Role
 
     roles_by_slug = {r.slug: r for r in Role.objects.all()}
     template_perms = set(resolve_grants(template=template, permissions=())) if template else set()

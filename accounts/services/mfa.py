@@ -22,6 +22,8 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.security import factor_device, factor_id
+from accounts.services.emails import email_queue, notify_security
+from accounts.services.sessions import sessions_end_all
 from audit import services as audit
 from core.services import service
 from rbac import policies
@@ -252,13 +254,8 @@ def mfa_device_remove(*, actor, user, device_id: str, current_password: str | No
         # Someone holding the password and a code could do this too: tell
         # the owner of the address (an administrator's removal has its own
         # message below, never both).
-        from accounts.services.emails import notify_security
-
         notify_security(user, "mfa_removed", actor_name="You", factor=_factor_label(device))
     else:
-        from accounts.services.emails import email_queue
-        from accounts.services.sessions import sessions_end_all
-
         email_queue(
             to=user.email,
             template="mfa_factor_removed",

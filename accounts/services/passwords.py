@@ -9,16 +9,19 @@ the normal page, so a second factor is still asked for.
 
 from __future__ import annotations
 
+import hashlib
 import time
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django_otp import devices_for_user
 
-from accounts.models import TokenPurpose, User, normalize_email
+from accounts.models import Invitation, TokenPurpose, User, normalize_email
 from accounts.services.common import lock_user
 from accounts.services.emails import email_queue, notify_security, render_email, site_link
+from accounts.services.invitations import invitation_resend
 from accounts.services.sessions import sessions_end_all
 from accounts.services.tokens import (
     new_token,
@@ -28,6 +31,7 @@ from accounts.services.tokens import (
 )
 from audit import services as audit
 from core.services import service
+from handover.ratelimit import hit
 from rbac import policies
 
 MAGIC_LINK_TYPES = ("signup", "recovery", "invite")
@@ -88,7 +92,6 @@ def password_reset_token_create(*, actor, user: User, send_email: bool = False) 
 
 def _throttled(key: str, limit: int) -> bool:
     """Count one hit on `key` for an hour; True once past `limit`."""
-    from handover.ratelimit import hit
 
     return not hit(key, limit=limit, window=3600)
 
@@ -115,7 +118,6 @@ def password_reset_request(*, email: str, ip: str | None = None) -> None:
 
 def _password_reset_request_limited(*, email: str, ip: str | None) -> None:
     email = normalize_email(email)[:254]
-    import hashlib
 
     digest = hashlib.sha256(email.encode()).hexdigest()[:32]
     over_email = _throttled(f"pwforgot:email:{digest}", settings.PASSWORD_FORGOT_LIMIT_PER_EMAIL)
@@ -219,9 +221,6 @@ def magic_link_send(*, actor, user: User, type: str = "recovery") -> str:  # noq
     if type == "invite" and not user.has_usable_password():
         # A pending account: its invitation carries the roles, so send that
         # (with a new token) rather than a bare sign-in link.
-        from accounts.models import Invitation
-        from accounts.services.invitations import invitation_resend
-
         invitation = (
             Invitation.objects.filter(user=user, accepted_at__isnull=True, revoked_at__isnull=True)
             .order_by("-created_at")
@@ -291,6 +290,5 @@ def magic_link_use(
 
 def user_has_second_factor(user: User) -> bool:
     """Whether signing in needs a code (any confirmed django-otp device)."""
-    from django_otp import devices_for_user
 
     return any(True for _ in devices_for_user(user, confirmed=True))

@@ -12,6 +12,7 @@ import re
 import secrets
 from datetime import timedelta
 
+from django.conf import settings
 from django.utils import timezone
 
 from accounts.models import OneTimeToken, TokenPurpose
@@ -75,7 +76,6 @@ def _now():
 def token_issue(*, user, purpose: str, created_by=None, ttl: timedelta | None = None):
     """Create a token for `user`; returns (plaintext, row). The plaintext is
     never stored: hand it to the person once (link, email) and forget it."""
-    from django.conf import settings
 
     token, digest = new_token()
     ttl = ttl or getattr(settings, TOKEN_TTLS[purpose])

@@ -14,6 +14,7 @@ from django.core.validators import validate_email
 from django.utils import timezone
 
 from accounts.models import User, normalize_email
+from accounts.selectors import user_data_export
 from accounts.services.api_keys import api_keys_revoke_all, api_keys_revoke_for_users
 from accounts.services.common import diff, lock_user
 from accounts.services.emails import email_queue
@@ -544,7 +545,6 @@ def user_list_exported(*, actor, filters: dict) -> None:
 @service
 def user_data_exported(*, actor, user) -> dict:
     """Everything held about `user` (GDPR access request), recorded."""
-    from accounts.selectors import user_data_export
 
     action = "accounts.user.data_exported"
     policies.check_can_export_user(actor, user)

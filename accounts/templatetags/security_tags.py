@@ -3,11 +3,12 @@ its own data (the page view passes only `subject`)."""
 
 from django import template
 
+from accounts.views.user_security import security_context
+
 register = template.Library()
 
 
 @register.inclusion_tag("users/sections/security_body.html", takes_context=True)
 def user_security(context, subject):
-    from accounts.views.user_security import security_context
 
     return security_context(context["request"], subject)

@@ -8,6 +8,7 @@ from django import template
 from accounts import selectors
 from audit.sentences import with_names
 from rbac.policies import user_can_act_on, user_has
+from rbac.selectors import permission_sources
 
 register = template.Library()
 
@@ -44,7 +45,6 @@ def user_role_list(subject):
 
 @register.simple_tag
 def user_permission_sources(subject):
-    from rbac.selectors import permission_sources
 
     return permission_sources(subject)
 

@@ -33,6 +33,7 @@ from accounts.security import (
     recovery_codes_left,
 )
 from accounts.services import account as account_services
+from accounts.services import auth as auth_services
 from accounts.services import mfa as mfa_services
 from accounts.services import sessions as session_services
 from accounts.views.auth import safe_next
@@ -494,7 +495,6 @@ def reauth(request):
     """Prove it is still you: password, and a code when you have an
     authenticator app. Wrong passwords count towards the lockout (through
     authenticate and django-axes), wrong codes too."""
-    from accounts.services import auth as auth_services
 
     user = request.user
     enrolled = has_mfa(user)

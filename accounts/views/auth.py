@@ -6,6 +6,7 @@ import time
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import authenticate
 from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -16,7 +17,7 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.forms import LoginForm, MFACodeForm
 from accounts.models import User
-from accounts.security import has_mfa
+from accounts.security import has_mfa, recovery_codes_left
 from accounts.services import auth as auth_services
 from accounts.services.mfa import CodeRefused, mfa_verify
 from rbac.decorators import public
@@ -53,8 +54,6 @@ def login_view(request):
         return redirect(safe_next(request))
     form = LoginForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        from django.contrib.auth import authenticate
-
         email = form.cleaned_data["email"]
         user = authenticate(request, email=email, password=form.cleaned_data["password"])
         if user is not None:
@@ -147,8 +146,6 @@ def login_mfa_view(request):
     pending = request.session.pop(PENDING_KEY, None) or {}
     auth_services.login_succeeded(request, user, method=verified.method, device=verified.device)
     if verified.method == "recovery_code":
-        from accounts.security import recovery_codes_left
-
         left = recovery_codes_left(user)
         messages.warning(
             request,

@@ -9,6 +9,7 @@ never appears in a Referer header or the page's address afterwards (the
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import urlencode
 
 from django import forms
@@ -144,8 +145,6 @@ def password_forgot(request):
         except passwords.TooManyRequests as exc:
             status, answer = 429, exc.message
         except Exception:  # SMTP, broker, anything: the same answer as success
-            import logging
-
             logging.getLogger(__name__).exception("password reset request failed")
             answer = FORGOT_ANSWER
         return _page(

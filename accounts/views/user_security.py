@@ -10,11 +10,17 @@ from django.urls import NoReverseMatch, path, reverse
 from django.views.decorators.http import require_http_methods
 
 from accounts.models import User, UserSession
-from accounts.security import describe_user_agent, factor_device
+from accounts.security import (
+    describe_user_agent,
+    factor_device,
+    factors_for_user,
+    has_mfa,
+    open_sessions,
+)
 from accounts.services import mfa as mfa_services
 from accounts.services import sessions as session_services
 from rbac.decorators import forbidden, permission_required, signed_in
-from rbac.policies import PolicyDenied
+from rbac.policies import PolicyDenied, user_can_act_on, user_has
 
 app_name = "user_security"
 
@@ -22,8 +28,6 @@ app_name = "user_security"
 def security_context(request, subject) -> dict:
     """What templates/users/sections/security.html shows, per the viewer's
     permissions (also used by the section's template tag)."""
-    from accounts.security import factors_for_user, has_mfa, open_sessions
-    from rbac.policies import user_can_act_on, user_has
 
     viewer = request.user
     ctx = {"subject": subject, "request": request}
@@ -69,7 +73,6 @@ def _confirm(request, *, title, message, button, cancel_url):
 @require_http_methods(["GET"])
 def section(request, user_id):
     """The security section on its own (HTMX refresh, or a plain page)."""
-    from rbac.policies import user_has
 
     subject = get_object_or_404(User, pk=user_id)
     if not (user_has(request.user, "sessions:read") or user_has(request.user, "mfa:read")):

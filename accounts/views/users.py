@@ -38,9 +38,10 @@ from accounts.forms import (
 from accounts.reauth import reauth_required
 from accounts.services import batch as batch_services
 from accounts.services import users as user_services
+from accounts.services.invitations import invitation_create
 from accounts.views.jobs import describe, visible_job
 from core.services import NotFound
-from rbac.decorators import permission_required
+from rbac.decorators import forbidden, permission_required
 from rbac.policies import PolicyDenied, user_can_act_on, user_has
 
 app_name = "users"
@@ -435,7 +436,6 @@ CREATE_ERROR_FIELDS = {
 
 def _invite(request, form, data):
     """The invitation branch: a pending user and an emailed invitation."""
-    from accounts.services.invitations import invitation_create
 
     invitation, _link = invitation_create(
         actor=request.user,
@@ -578,8 +578,6 @@ def user_data_export(request, pk):
     try:
         data = user_services.user_data_exported(actor=request.user, user=subject)
     except PolicyDenied as exc:
-        from rbac.decorators import forbidden
-
         return forbidden(request, message=exc.message)
     response = HttpResponse(
         json.dumps(data, cls=DjangoJSONEncoder, indent=2), content_type="application/json"

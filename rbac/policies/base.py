@@ -13,8 +13,12 @@ from __future__ import annotations
 from contextlib import contextmanager
 from contextvars import ContextVar
 
+from django.db.models import Q
+
+from accounts.models import User, status_q
 from core.services import PolicyDenied  # noqa: F401 (rbac.policies.PolicyDenied)
 from rbac.credentials import credential_of
+from rbac.models import Role
 from rbac.permissions import CATALOG, ROLE_MANAGER_PERMISSION
 from rbac.selectors import user_effective_permissions
 
@@ -263,8 +267,6 @@ def role_managers_remaining(*, exclude_user_ids=(), role_overrides=None) -> int:
     """How many active users besides the owner could still assign roles,
     leaving out `exclude_user_ids` and treating roles in `role_overrides`
     ({role_id: new_permissions}) as already changed."""
-    from accounts.models import User, status_q
-    from rbac.models import Role
 
     role_overrides = role_overrides or {}
     manager_role_ids = []
@@ -281,8 +283,6 @@ def role_managers_remaining(*, exclude_user_ids=(), role_overrides=None) -> int:
     )
     # Two IN subqueries rather than UNION: SQLite refuses the model's default
     # ORDER BY inside a compound statement.
-    from django.db.models import Q
-
     return User.objects.filter(Q(pk__in=via_role) | Q(pk__in=via_grant)).count()
 
 
@@ -291,7 +291,6 @@ _owner_active: ContextVar[list | None] = ContextVar("owner_active", default=None
 
 
 def owner_is_active() -> bool:
-    from accounts.models import User
 
     memo = _owner_active.get()
     if memo:

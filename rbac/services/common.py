@@ -8,6 +8,9 @@ import re
 
 from django.core.exceptions import ValidationError
 
+from accounts.models import User
+from accounts.services.api_keys import api_keys_revoke_all
+from accounts.services.emails import notify_security
 from rbac.models import Role, UserRole
 from rbac.permissions import (
     MANAGEMENT_PERMISSIONS,
@@ -81,7 +84,6 @@ def _notify_elevated(actor, user, gained) -> None:
     """Tell `user` by email (security notice, in the caller's transaction)
     that they now hold management permissions they did not hold before.
     `gained` is what the change added; only management permissions count."""
-    from accounts.services.emails import notify_security
 
     gained = sorted(set(gained) & MANAGEMENT_PERMISSIONS)
     if not gained or user.is_owner or user.deleted_at is not None:
@@ -98,7 +100,6 @@ def _notify_members_elevated(actor, role: Role, added) -> None:
     """After `role` gained `added`: notify each member who did not already
     hold one of the added management permissions some other way. Three
     queries, whatever the number of members."""
-    from accounts.models import User
 
     added = set(added) & MANAGEMENT_PERMISSIONS
     if not added:
@@ -120,7 +121,6 @@ def _notify_members_elevated(actor, role: Role, added) -> None:
 
 
 def _members(role) -> list:
-    from accounts.models import User
 
     return list(User.objects.filter(userrole__role=role))
 
@@ -139,7 +139,6 @@ def _revoke_keys_of_demoted(managers) -> None:
     API keys for good (listed as revoked, with the reason): a key must not
     outlive the access it was made for. `managers` come from `_managers`
     before the change; call this after it, in the same transaction."""
-    from accounts.services.api_keys import api_keys_revoke_all
 
     for user in managers:
         if user.is_owner:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from accounts.models import User
 from accounts.services.common import lock_user
+from accounts.services.emails import email_queue, site_link
 from audit import services as audit
 from audit.services import EventSpec
 from core.services import service
@@ -24,8 +26,6 @@ def ownership_transfer(*, actor, target, password: str | None = None):
     and the password in the request). The target must be an existing
     active user. The old owner keeps the admin role. Both are emailed
     after commit."""
-    from accounts.models import User
-    from accounts.services.emails import email_queue, site_link
 
     action = "rbac.ownership.transferred"
     if target is None or not User.objects.filter(pk=target.pk).exists():

@@ -4,8 +4,6 @@ and the create page's invitation branch calls the invitation service."""
 from __future__ import annotations
 
 import io
-import sys
-import types
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -48,18 +46,18 @@ def test_seed_demo_refuses_without_debug_unless_forced(builtin_roles, settings):
     assert User.objects.count() == 5
 
 
-def test_create_by_invitation_calls_the_invitation_service(client_for, admin_user, monkeypatch):
-    calls = []
+def test_create_by_invitation_goes_through_the_invitation_service(client_for, admin_user):
+    from accounts.models import Invitation
+    from audit.models import AuditEvent
 
-    def invitation_create(**kwargs):
-        calls.append(kwargs)
-        return types.SimpleNamespace(user=None), "http://testserver/invite/x/"
-
-    fake = types.ModuleType("accounts.services.invitations")
-    fake.invitation_create = invitation_create
-    monkeypatch.setitem(sys.modules, "accounts.services.invitations", fake)
     response = client_for(admin_user).post(
         reverse("users:create"), {"email": "guest@example.com", "name": "G", "mode": "invite"}
     )
     assert response.status_code == 302
-    assert calls[0]["email"] == "guest@example.com" and calls[0]["actor"] == admin_user
+    invitation = Invitation.objects.get(email="guest@example.com")
+    assert invitation.invited_by == admin_user
+    assert AuditEvent.objects.filter(
+        action="accounts.invitation.created",
+        actor_id=admin_user.pk,
+        target_label="guest@example.com",
+    ).exists()
