@@ -1,0 +1,55 @@
+"""The audit log's services, one module per job: `record` (writing
+events), `hashing` (the keyed chain's links and lock), `chain`
+(verification), `retention` (pruning), `erasure` (a deleted user's
+personal data). Callers write `from audit import services as audit`
+and `audit.record(...)`.
+
+`record` is called by services inside their own transaction, so the
+event commits or rolls back with the change it describes. Each event
+carries an HMAC-SHA256 (under AUDIT_CHAIN_KEY) of its content chained to
+the previous event's hash; writers take a transaction-level lock first so
+concurrent transactions cannot fork the chain."""
+
+from django.utils import timezone  # noqa: F401 (tests patch audit.timezone)
+
+from audit.models import Target  # noqa: F401 (callers write audit.Target)
+from audit.services.chain import (  # noqa: F401 (the package's names)
+    ChainReport,
+    chain_rekey,
+    rekeyed_since,
+    verify_chain,
+)
+from audit.services.erasure import (  # noqa: F401 (the package's names)
+    SCRUBBED,
+    audit_scrub_user,
+    models_q_about,
+)
+from audit.services.hashing import (  # noqa: F401 (the package's names)
+    _CHAIN_LOCK_ID,
+    _VERIFY_FIELDS,
+    HASHED_FIELDS,
+    LOCK_NOT_AVAILABLE,
+    PRUNED_ACTION,
+    REKEYED_ACTION,
+    SCRUBBED_ACTION,
+    _canonical,
+    _lock_chain,
+    compute_hash,
+)
+from audit.services.record import (  # noqa: F401 (the package's names)
+    REDACTED,
+    SCRUB_MAX_DEPTH,
+    SECRET_KEYS,
+    TOO_DEEP,
+    EventSpec,
+    clean_label,
+    deferred,
+    record,
+    record_denial,
+    record_many,
+    scrub,
+)
+from audit.services.retention import (  # noqa: F401 (the package's names)
+    _bypass,
+    prune_before,
+)

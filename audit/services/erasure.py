@@ -1,0 +1,164 @@
+"""Erasure: a deleted user's personal data removed from the events about
+them (right to erasure), each rewritten row attested in one event."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from django.db import connection
+from django.db.models import Q
+
+from accounts.models import User
+from audit.models import AuditEvent, Target
+from audit.services.chain import _is_keyed, rekeyed_since
+from audit.services.hashing import SCRUBBED_ACTION, _lock_chain, compute_hash
+from audit.services.record import record
+from audit.services.retention import _bypass
+from core.services import service
+from rbac import policies
+
+# --- erasure ------------------------------------------------------------------
+
+SCRUBBED = "[scrubbed]"
+_PERSONAL_FIELDS = ("email", "name", "phone", "metadata")
+
+
+def _scrub_value(value, secrets_: set[str]):
+    if isinstance(value, str):
+        return SCRUBBED if value and value in secrets_ else value
+    if isinstance(value, dict):
+        return {k: _scrub_value(v, secrets_) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub_value(v, secrets_) for v in value]
+    return value
+
+
+def _scrubbed_changes(changes: dict, personal: set[str], about_user: bool) -> dict:
+    out = {}
+    for key, value in (changes or {}).items():
+        if about_user and key in _PERSONAL_FIELDS:
+            out[key] = SCRUBBED
+        else:
+            out[key] = _scrub_value(value, personal)
+    return out
+
+
+@service
+def audit_scrub_user(*, actor, user_id) -> AuditEvent | None:
+    """Erase a deleted user's personal data from the events about them or by
+    them, on request (right to erasure), keeping the events themselves.
+
+    Design: events are append-only and hash-chained, so erasure is a second
+    dedicated path like retention. Under a transaction-local flag the
+    PostgreSQL trigger lets it rewrite only the personal columns (labels,
+    IP, user agent, reason, changes) -- never id, time, action, ids, outcome
+    or the `hash`/`prev_hash` link columns. Each rewritten row's new content
+    hash is attested, row by row, in one `audit.user.scrubbed` event appended
+    to the chain (itself free of personal data), so `verify_chain` still
+    checks every link and every byte: a rewritten row must hash to what the
+    scrub event recorded. Labels become "deleted user <id prefix>"; emails,
+    names and phone numbers inside changes become "[scrubbed]"; the user's
+    own IP address and user agent are cleared.
+
+    Guard: `check_can_scrub_audit` (users:delete and, while the account
+    row exists, the hierarchy over the user as if they were active), and
+    the user must already be deleted (soft or hard); refuses with
+    PolicyDenied otherwise. Returns the scrub event,
+    or None when there was nothing left to scrub."""
+
+    action = SCRUBBED_ACTION
+    user_key = str(user_id)
+    policies.check_permission(actor, "users:delete", action=action)
+    user = User.objects.filter(pk=user_key).first() if _is_uuid(user_key) else None
+    if not _is_uuid(user_key) or (user is not None and user.deleted_at is None):
+        raise policies.PolicyDenied(
+            "not_deleted",
+            "Only a deleted user's personal data can be scrubbed; delete the user first.",
+            action=action,
+            actor=actor,
+            target=Target(type="user", id=user_key[:64], label=f"user {user_key[:8]}"),
+        )
+    policies.check_can_scrub_audit(
+        actor, user, target=Target(type="user", id=user_key, label=f"user {user_key[:8]}")
+    )
+    _lock_chain()
+    pseudonym = f"deleted user {user_key[:8]}"
+    uid = uuid.UUID(user_key)
+    rows = AuditEvent.objects.filter(models_q_about(uid)).order_by("id")
+    personal: set[str] = set()
+    if user is not None:
+        personal.update(v for v in (user.email, user.name, user.phone) if v)
+    for actor_id, actor_label, target_id, target_label in rows.values_list(
+        "actor_id", "actor_label", "target_id", "target_label"
+    ).iterator(chunk_size=1000):
+        if actor_id == uid and actor_label:
+            personal.add(actor_label)
+        if target_id == user_key and target_label:
+            personal.add(target_label)
+    personal.discard(pseudonym)
+    boundary = rekeyed_since()
+    attested: dict[str, str] = {}
+    table = AuditEvent._meta.db_table
+    with _bypass("audit_scrub"), connection.cursor() as cursor:
+        for event in rows.exclude(action=SCRUBBED_ACTION).iterator(chunk_size=1000):
+            by_user = event.actor_id == uid
+            about_user = event.target_id == user_key
+            new = {
+                "actor_label": pseudonym if by_user else event.actor_label,
+                "target_label": pseudonym if about_user else event.target_label,
+                "ip": None if by_user else event.ip,
+                "user_agent": "" if by_user else event.user_agent,
+                "reason": _scrub_text(event.reason, personal),
+                "changes": _scrubbed_changes(event.changes, personal, about_user),
+            }
+            if all(getattr(event, k) == v for k, v in new.items()):
+                continue
+            for key, value in new.items():
+                setattr(event, key, value)
+            cursor.execute(
+                f"UPDATE {table} SET actor_label = %s, target_label = %s, ip = %s, "  # noqa: S608
+                "user_agent = %s, reason = %s, changes = %s WHERE id = %s",
+                [
+                    event.actor_label,
+                    event.target_label,
+                    event.ip,
+                    event.user_agent,
+                    event.reason,
+                    json.dumps(event.changes),
+                    event.id,
+                ],
+            )
+            attested[str(event.id)] = compute_hash(
+                event, event.prev_hash, keyed=_is_keyed(event.id, boundary)
+            )
+    if not attested:
+        return None
+    return record(
+        action,
+        actor=actor,
+        target=Target(type="user", id=user_key, label=pseudonym),
+        reason="Personal data erased on request.",
+        changes={"scrubbed": len(attested), "rows": attested},
+    )
+
+
+def _scrub_text(text: str, personal: set[str]) -> str:
+    for value in sorted(personal, key=len, reverse=True):
+        if len(value) >= 3:
+            text = text.replace(value, SCRUBBED)
+    return text
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def models_q_about(user_id):
+    """Events by or about a user."""
+
+    return Q(actor_id=user_id) | Q(target_id=str(user_id))

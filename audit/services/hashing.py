@@ -1,0 +1,108 @@
+"""The audit hash chain's links: each event's HMAC-SHA256 (under
+AUDIT_CHAIN_KEY) over its content and the previous hash, and the lock
+that keeps concurrent writers from forking the chain (bounded wait: a
+writer that cannot get it in time answers 503 busy)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+
+from django.conf import settings
+from django.db import OperationalError, connection
+
+from audit.models import AuditEvent
+from core.services import ServiceBusy
+
+# Any constant works; it names the audit chain's advisory lock.
+_CHAIN_LOCK_ID = 0x48414E44  # "HAND"
+LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL: lock_timeout ran out
+
+
+def _canonical(event: AuditEvent) -> bytes:
+    payload = {
+        "created_at": event.created_at.isoformat(),
+        "actor_id": str(event.actor_id) if event.actor_id else None,
+        "actor_label": event.actor_label,
+        "action": event.action,
+        "target_type": event.target_type,
+        "target_id": event.target_id,
+        "target_label": event.target_label,
+        "ip": event.ip,
+        "user_agent": event.user_agent,
+        "request_id": event.request_id,
+        "batch_id": str(event.batch_id) if event.batch_id else None,
+        "reason": event.reason,
+        "outcome": event.outcome,
+        "changes": event.changes,
+    }
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str).encode()
+
+
+def compute_hash(event: AuditEvent, prev_hash: str, *, keyed: bool = True) -> str:
+    """The event's chain hash: HMAC-SHA256 under AUDIT_CHAIN_KEY of the
+    previous hash and the event's content. `keyed=False` is the plain
+    SHA-256 of events written before the chain was rekeyed (verification
+    only)."""
+    message = prev_hash.encode() + b"|" + _canonical(event)
+    if not keyed:
+        return hashlib.sha256(message).hexdigest()
+    return hmac.new(settings.AUDIT_CHAIN_KEY, message, hashlib.sha256).hexdigest()
+
+
+def _lock_chain() -> str:
+    """Serialise chain writers and return the hash to chain from. The lock
+    is waited on for at most AUDIT_LOCK_TIMEOUT_MS: a writer stuck holding
+    it must not take every other writer (and the web workers) down with
+    it; the waiter gives up with `ServiceBusy` (503, nothing changed)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [_CHAIN_LOCK_ID])
+            if not cursor.fetchone()[0]:
+                _wait_for_chain_lock(cursor)
+    last = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first()
+    return last or ""
+
+
+def _wait_for_chain_lock(cursor) -> None:
+    """Wait for the chain lock under a transaction-local lock_timeout, then
+    put the caller's lock_timeout back (later row locks keep theirs)."""
+    cursor.execute(
+        "SELECT current_setting('lock_timeout'), set_config('lock_timeout', %s, true)",
+        [f"{int(settings.AUDIT_LOCK_TIMEOUT_MS)}ms"],
+    )
+    previous = cursor.fetchone()[0]
+    try:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK_ID])
+    except OperationalError as exc:
+        if getattr(exc.__cause__, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+            raise ServiceBusy() from exc
+        raise
+    cursor.execute("SELECT set_config('lock_timeout', %s, true)", [previous])
+
+
+# --- verification -------------------------------------------------------------
+
+PRUNED_ACTION = "audit.log.pruned"
+SCRUBBED_ACTION = "audit.user.scrubbed"
+REKEYED_ACTION = "audit.chain.rekeyed"
+# The columns an event's hash covers (besides the previous hash), in the
+# order bulk loaders write them.
+HASHED_FIELDS = (
+    "created_at",
+    "actor_id",
+    "actor_label",
+    "action",
+    "target_type",
+    "target_id",
+    "target_label",
+    "ip",
+    "user_agent",
+    "request_id",
+    "batch_id",
+    "reason",
+    "outcome",
+    "changes",
+)
+_VERIFY_FIELDS = ("id", *HASHED_FIELDS, "prev_hash", "hash")

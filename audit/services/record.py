@@ -1,0 +1,202 @@
+"""Writing audit events: `record` and `record_many` in the caller's
+transaction, `deferred` for a batch's loop of single actions, and the
+scrubbing of secrets and control characters from what is written."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterable
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.utils import timezone
+
+from audit import context
+from audit.figures import figures_changed
+from audit.models import AuditEvent, Outcome, Target
+from audit.services.hashing import _lock_chain, compute_hash
+
+# Keys whose values are never written to the log, at any depth.
+SECRET_KEYS = re.compile(
+    r"(password|passwd|secret|token|api[_-]?key|key_hash|token_hash|otp|totp|recovery|code)",
+    re.I,
+)
+REDACTED = "[redacted]"
+# C0/C1 controls, line/paragraph separators and bidi overrides (which can
+# make a label display as something else).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def clean_label(value, limit: int = 300) -> str:
+    """Neutralise log injection: control characters (CR, LF, ...) become a
+    visible escape, so one event is always one line wherever it is shown."""
+    text = "" if value is None else str(value)
+    text = _CONTROL.sub(lambda m: "\\x%02x" % ord(m.group()) if ord(m.group()) < 256 else "?", text)
+    return text[:limit]
+
+
+# Beyond this depth a changes payload is cut off: validated input never
+# nests this deep, and the scrubber must not recurse without bound on
+# whatever a caller passes.
+SCRUB_MAX_DEPTH = 32
+TOO_DEEP = "[nested too deep]"
+
+
+def scrub(value, _depth: int = 0):
+    """Redact secret-looking keys in a changes payload, recursively (at most
+    SCRUB_MAX_DEPTH levels; anything deeper becomes TOO_DEEP)."""
+    if isinstance(value, dict | list | tuple) and _depth >= SCRUB_MAX_DEPTH:
+        return TOO_DEEP
+    if isinstance(value, dict):
+        return {
+            clean_label(k, 100): (REDACTED if SECRET_KEYS.search(str(k)) else scrub(v, _depth + 1))
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [scrub(v, _depth + 1) for v in value]
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)
+
+
+@dataclass
+class EventSpec:
+    action: str
+    actor: object = None
+    target: object = None
+    outcome: str = Outcome.SUCCESS
+    reason: str = ""
+    changes: dict = field(default_factory=dict)
+    batch_id: uuid.UUID | None = None
+    actor_label: str | None = None
+
+
+def _build(spec: EventSpec, ctx: context.RequestContext, now) -> AuditEvent:
+    actor = spec.actor
+    target = Target.of(spec.target)
+    if spec.actor_label is not None:
+        actor_label = spec.actor_label
+    elif actor is not None:
+        actor_label = getattr(actor, "email", None) or str(actor)
+    else:
+        actor_label = "system"
+    return AuditEvent(
+        created_at=now,
+        actor_id=getattr(actor, "pk", None),
+        actor_label=clean_label(actor_label),
+        action=spec.action,
+        target_type=target.type if target else "",
+        target_id=target.id if target else "",
+        target_label=clean_label(target.label) if target else "",
+        ip=ctx.ip,
+        user_agent=clean_label(ctx.user_agent, 500),
+        request_id=ctx.request_id,
+        batch_id=spec.batch_id,
+        reason=clean_label(spec.reason, 2000),
+        outcome=spec.outcome,
+        changes=scrub(spec.changes or {}),
+    )
+
+
+# Inside `deferred()`: the events recorded so far, written when it ends.
+_deferred: ContextVar[list | None] = ContextVar("audit_deferred", default=None)
+
+
+@contextmanager
+def deferred():
+    """Collect the events recorded inside the block and write them, in the
+    same order and chain, in one insert when it ends -- in the caller's
+    transaction, which must enclose the block (a batch's loop of single
+    actions). Events are returned unsaved (no id) meanwhile. An exception
+    leaving the block discards them with the transaction."""
+    if _deferred.get() is not None:  # already collecting: one flush, outermost
+        yield
+        return
+    token = _deferred.set([])
+    try:
+        yield
+        pending = _deferred.get()
+    finally:
+        _deferred.reset(token)
+    _write(pending)
+
+
+def record_many(specs: Iterable[EventSpec]) -> list[AuditEvent]:
+    """Write several events in one insert (batch actions), chained in order."""
+    specs = list(specs)
+    if not specs:
+        return []
+    pending = _deferred.get()
+    if pending is not None:
+        pending.extend(specs)
+        ctx = context.current()
+        now = timezone.now()
+        return [_build(spec, ctx, now) for spec in specs]
+    return _write(specs)
+
+
+@transaction.atomic
+def _write(specs: list[EventSpec]) -> list[AuditEvent]:
+    if not specs:
+        return []
+    ctx = context.current()
+    now = timezone.now()
+    prev = _lock_chain()
+    events = []
+    for spec in specs:
+        event = _build(spec, ctx, now)
+        event.prev_hash = prev
+        event.hash = compute_hash(event, prev)
+        prev = event.hash
+        events.append(event)
+    created = AuditEvent.objects.bulk_create(events)
+    changed = {e.action for e in events if e.outcome == Outcome.SUCCESS}
+    if changed:
+        # The overview's cached figures go stale the moment this commits.
+        transaction.on_commit(lambda: figures_changed(changed), robust=True)
+    return created
+
+
+def record_denial(denial) -> AuditEvent:
+    """Put a guard's refusal (`core.services.PolicyDenied`) on the record:
+    outcome denied, the reason as "code: message", the missing permissions."""
+    return record(
+        denial.action or "rbac.denied",
+        actor=denial.actor,
+        target=denial.target,
+        outcome=Outcome.DENIED,
+        reason=f"{denial.code}: {denial.message}",
+        changes={"missing": denial.missing} if denial.missing else {},
+        batch_id=denial.batch_id,
+    )
+
+
+def record(
+    action: str,
+    *,
+    actor=None,
+    target=None,
+    outcome: str = Outcome.SUCCESS,
+    reason: str = "",
+    changes: dict | None = None,
+    batch_id: uuid.UUID | None = None,
+    actor_label: str | None = None,
+) -> AuditEvent:
+    """Record one event in the caller's transaction (or its own)."""
+    return record_many(
+        [
+            EventSpec(
+                action=action,
+                actor=actor,
+                target=target,
+                outcome=outcome,
+                reason=reason,
+                changes=changes or {},
+                batch_id=batch_id,
+                actor_label=actor_label,
+            )
+        ]
+    )[0]

@@ -1,0 +1,70 @@
+"""Retention: the one path that may delete audit history, a prefix of the
+chain at a time, leaving a checkpoint event the verification accepts."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from django.db import connection, transaction
+
+from audit.models import AuditEvent, Target
+from audit.services.hashing import PRUNED_ACTION, _lock_chain
+from audit.services.record import record
+
+# --- retention ----------------------------------------------------------------
+
+
+@contextmanager
+def _bypass(flag: str):
+    """Let the PostgreSQL trigger allow the rewrite done inside this block.
+    The flag is transaction-local, and switched off again on the way out so
+    that it never outlives the block when the caller's transaction goes on
+    (the path may run inside an outer transaction)."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(f"SET LOCAL handover.{flag} = 'on'")
+    yield  # on an error, rolling back the (savepoint) transaction undoes the SET
+    with connection.cursor() as cursor:
+        cursor.execute(f"SET LOCAL handover.{flag} = 'off'")
+
+
+@transaction.atomic
+def prune_before(*, actor=None, before) -> AuditEvent | None:
+    """Remove the events created before `before` (a datetime) -- the one
+    path that may delete audit history -- and record a checkpoint event.
+
+    Only a prefix of the chain is ever removed (every id up to the newest
+    old-enough one), so the remaining events still link to each other; the
+    checkpoint records how many were removed and the hash the first kept
+    event chains from, which `verify_chain` accepts as the new start.
+    The caller (command, beat task) decides who may run this; it is not
+    reachable from any page. Returns the checkpoint, or None if nothing
+    was old enough."""
+    _lock_chain()
+    boundary = (
+        AuditEvent.objects.filter(created_at__lt=before)
+        .order_by("-id")
+        .values_list("id", "hash")
+        .first()
+    )
+    if boundary is None:
+        return None
+    last_id, last_hash = boundary
+    table = AuditEvent._meta.db_table
+    with _bypass("audit_prune"), connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {table} WHERE id <= %s", [last_id])  # noqa: S608
+        removed = cursor.rowcount
+    return record(
+        PRUNED_ACTION,
+        actor=actor,
+        target=Target(type="audit", id="", label="Audit log"),
+        reason=f"Retention: removed events created before {before.isoformat()}.",
+        changes={
+            "removed": removed,
+            "before": before.isoformat(),
+            "last_removed_id": last_id,
+            "chained_from": last_hash,
+        },
+    )
