@@ -5,7 +5,8 @@ import logging
 from celery import shared_task
 from django.conf import settings
 
-from accounts.services import batch, emails, invitations, jobs
+from accounts.services import batch, emails, jobs
+from accounts.services import invitation_import as import_services
 
 logger = logging.getLogger(__name__)
 
@@ -49,8 +50,8 @@ def _run_job(task, run, job_id: str) -> str:
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def invitation_import(self, job_id: str) -> str:
-    """Wake up a large invitation import (accounts.services.invitations)."""
-    return _run_job(self, invitations.invitation_import_run, job_id)
+    """Wake up a large invitation import (accounts.services.invitation_import)."""
+    return _run_job(self, import_services.invitation_import_run, job_id)
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)

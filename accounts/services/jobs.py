@@ -1,6 +1,6 @@
 """Durable background jobs: leases, heartbeats and the sweep that wakes
 jobs whose task was lost. Used by batch actions (`batch.batch_job_*`) and
-invitation imports (`invitations.invitation_import_*`).
+invitation imports (`invitation_import.invitation_import_*`).
 
 The `BatchJob` row is the source of truth; a Celery task is only a wake-up
 call. A runner (one task delivery, named by its task id) claims the job by

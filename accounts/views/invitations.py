@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.models import Invitation, OutboundEmail, User
+from accounts.services import invitation_import as import_services
 from accounts.services import invitations as services
 from accounts.views.jobs import describe, visible_job
 from rbac.decorators import forbidden, permission_required
@@ -115,17 +116,17 @@ class InviteForm(forms.Form):
             self.add_error("csv_file", "The file is larger than 1 MB.")
         return data
 
-    def rows(self) -> list[services.ImportRow]:
+    def rows(self) -> list[import_services.ImportRow]:
         data = self.cleaned_data
         roles = data.get("roles") or []
-        rows = services.invitation_rows_from_text(data.get("emails") or "", roles=roles)
+        rows = import_services.invitation_rows_from_text(data.get("emails") or "", roles=roles)
         upload = data.get("csv_file")
         if upload:
             try:
                 text = upload.read().decode("utf-8-sig")
             except UnicodeDecodeError:
                 raise ValidationError("The CSV file must be UTF-8 text.") from None
-            rows += services.invitation_rows_from_csv(text, roles=roles)
+            rows += import_services.invitation_rows_from_csv(text, roles=roles)
         if len(rows) > settings.INVITATION_IMPORT_MAX:
             raise ValidationError(
                 f"At most {settings.INVITATION_IMPORT_MAX} addresses at once "
@@ -180,7 +181,9 @@ def invitation_preview(request):
     if rows is None:
         return render(request, "invitations/list.html", _list_context(request, form), status=400)
     template = form.cleaned_data.get("template") or None
-    rows = services.invitation_rows_validate(actor=request.user, rows=rows, template=template)
+    rows = import_services.invitation_rows_validate(
+        actor=request.user, rows=rows, template=template
+    )
     good = [r.as_dict() for r in rows if r.ok]
     request.session[SESSION_KEY] = {
         "rows": good,
@@ -205,7 +208,7 @@ def invitation_send(request):
     expires_in = timedelta(days=int(pending.get("expires_days") or settings.INVITATION_TTL.days))
     if len(rows) <= INLINE_LIMIT:
         results = [
-            services.invitation_import_row(
+            import_services.invitation_import_row(
                 actor=request.user,
                 row=row,
                 template=pending.get("template"),
@@ -216,7 +219,7 @@ def invitation_send(request):
         ]
         return render(request, "invitations/results.html", _results_context(results))
     try:
-        job = services.invitation_import_start(
+        job = import_services.invitation_import_start(
             actor=request.user,
             rows=rows,
             template=pending.get("template"),

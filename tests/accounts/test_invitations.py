@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from accounts.models import Invitation, OutboundEmail, User
+from accounts.services import invitation_import
 from accounts.services import invitations as services
 from accounts.services.emails import email_deliver
 from audit.models import AuditEvent
@@ -187,7 +188,7 @@ def test_revoking_an_accepted_invitation_is_refused(admin_user):
 
 @pytest.mark.django_db
 def test_import_report_checks_every_row_before_sending(admin_user, member):
-    rows = services.invitation_rows_from_csv(
+    rows = invitation_import.invitation_rows_from_csv(
         "email,name,roles\n"
         "ana@example.com,Ana,editor\n"
         "bad-address,Bob,\n"
@@ -196,7 +197,7 @@ def test_import_report_checks_every_row_before_sending(admin_user, member):
         "cy@example.com,Cy,nosuchrole;owner\n",
         roles=["viewer"],
     )
-    rows = services.invitation_rows_validate(actor=admin_user, rows=rows)
+    rows = invitation_import.invitation_rows_validate(actor=admin_user, rows=rows)
     report = {(r.line, r.email): r.errors for r in rows}
     assert report[(2, "ana@example.com")] == []
     assert report[(3, "bad-address")] == ["bad-address is not a valid email address."]
@@ -207,7 +208,9 @@ def test_import_report_checks_every_row_before_sending(admin_user, member):
 
 
 def test_pasted_list_splits_on_commas_spaces_and_lines():
-    rows = services.invitation_rows_from_text("a@x.io, b@x.io;c@x.io\n d@x.io", roles=["viewer"])
+    rows = invitation_import.invitation_rows_from_text(
+        "a@x.io, b@x.io;c@x.io\n d@x.io", roles=["viewer"]
+    )
     assert [r.email for r in rows] == ["a@x.io", "b@x.io", "c@x.io", "d@x.io"]
     assert rows[0].roles == ["viewer"]
 

@@ -14,7 +14,7 @@ from kombu.exceptions import OperationalError as BrokerError
 
 from accounts import tasks
 from accounts.models import BatchJob, User
-from accounts.services import batch, invitations, jobs
+from accounts.services import batch, invitation_import, jobs
 from audit.models import AuditEvent
 from rbac.policies import PolicyDenied
 from tests.conftest import make_user
@@ -67,7 +67,7 @@ def test_an_import_started_while_the_broker_is_down_is_not_run_in_the_request(
 ):
     rows = [{"email": f"imp{i}@example.com", "name": "", "roles": []} for i in range(30)]
     with django_capture_on_commit_callbacks(execute=True):
-        job = invitations.invitation_import_start(actor=admin_user, rows=rows)
+        job = invitation_import.invitation_import_start(actor=admin_user, rows=rows)
     job.refresh_from_db()
     assert job.status == "pending" and job.done == 0
     assert job.last_error == jobs.QUEUE_DOWN

@@ -24,7 +24,7 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import BatchJob, Invitation, OutboundEmail, User
-from accounts.services import batch, invitations, jobs
+from accounts.services import batch, invitation_import, jobs
 from audit.models import AuditEvent
 
 # The real-process fixtures of the outbox reliability suite: Redis broker,
@@ -228,7 +228,7 @@ def test_a_worker_killed_mid_job_and_mid_import_is_resumed_by_the_sweep(
     worker.start(concurrency=2, **FAST_RECOVERY)
     beat.start()
     job = batch.batch_job_create(actor=admin_user, action="disable", user_ids=ids)
-    imp = invitations.invitation_import_start(actor=admin_user, rows=rows)
+    imp = invitation_import.invitation_import_start(actor=admin_user, rows=rows)
     wait_for(
         lambda: _job(job.pk).done >= batch.CHUNK_SIZE and _job(imp.pk).done >= 1,
         timeout=60,

@@ -14,6 +14,7 @@ from django.db import connection
 from django.test import Client
 
 from accounts.models import Invitation, User
+from accounts.services import invitation_import
 from accounts.services import invitations as invitation_services
 from accounts.services.api_keys import api_key_create
 from accounts.services.users import METADATA_MAX_DEPTH, validate_metadata
@@ -98,14 +99,14 @@ def test_deep_metadata_over_the_api_is_a_400(client, admin_user, member):
 def test_a_csv_field_over_the_size_limit_is_a_clear_error():
     data = "email,name\nana@example.com," + "x" * (200 * 1024) + "\n"
     with pytest.raises(ValidationError) as exc:
-        invitation_services.invitation_rows_from_csv(data)
+        invitation_import.invitation_rows_from_csv(data)
     assert exc.value.code == "invalid_csv"
     assert "line 2" in exc.value.messages[0]
 
 
 def test_a_nul_byte_in_a_csv_is_a_clear_error():
     with pytest.raises(ValidationError) as exc:
-        invitation_services.invitation_rows_from_csv("email\nana@exa\x00mple.com\n")
+        invitation_import.invitation_rows_from_csv("email\nana@exa\x00mple.com\n")
     assert exc.value.code == "invalid_csv"
     assert exc.value.messages == ["The CSV file contains a NUL byte (line 2); is it a text file?"]
 
