@@ -12,7 +12,8 @@ from accounts.models import User, normalize_email
 from accounts.services.emails import notify_security
 from accounts.services.sessions import sessions_end_all
 from accounts.services.tokens import tokens_revoke_all
-from accounts.services.users import _validate_changed_email, email_change_notify
+from accounts.services.users import email_change_notify
+from accounts.services.validation import validate_email_address
 from audit import services as audit
 from core.services import service
 from rbac import policies
@@ -45,7 +46,7 @@ def account_email_change(*, actor, new_email: str) -> User:
     if normalize_email(new_email) == user.email:
         return user
     try:
-        email = _validate_changed_email(new_email, user)
+        email = validate_email_address(new_email, user=user)
     except ValidationError as exc:
         raise ValidationError({"new_email": exc.messages}) from None
     old_email, was_verified = user.email, user.email_verified_at is not None

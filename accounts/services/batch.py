@@ -240,7 +240,7 @@ def _state_skip(action: str, user, params, role_holders) -> str:
         if not user.deleted_at:
             return "Not deleted."
         if user.deleted_at + RESTORE_WINDOW <= now:
-            return "Deleted more than 30 days ago; can no longer be restored."
+            return f"Deleted more than {RESTORE_WINDOW.days} days ago; can no longer be restored."
     if action == "assign_role" and user.pk in role_holders:
         return "Already has this role."
     if action == "remove_role" and user.pk not in role_holders:

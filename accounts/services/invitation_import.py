@@ -19,7 +19,7 @@ from django.utils import timezone
 from accounts.models import BatchJob, Invitation, User, normalize_email
 from accounts.services import jobs
 from accounts.services.invitations import invitation_create
-from accounts.services.users import resolve_grants
+from accounts.services.validation import resolve_grants
 from audit import services as audit
 from audit.services import Target
 from core.services import service

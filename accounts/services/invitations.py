@@ -12,14 +12,13 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.models import Invitation, User, normalize_email
+from accounts.models import Invitation, User
 from accounts.services.emails import email_queue, site_link
 from accounts.services.tokens import lookup_digest, new_token
-from accounts.services.users import resolve_grants, resolve_roles
+from accounts.services.validation import resolve_grants, resolve_roles, validate_email_address
 from audit import services as audit
 from audit.services import Target
 from core.services import service
@@ -51,19 +50,6 @@ class InvitationInvalid(Exception):
 
 def _target(invitation: Invitation) -> Target:
     return Target(type="invitation", id=str(invitation.pk), label=invitation.email)
-
-
-def _clean_email(email: str) -> str:
-    email = normalize_email(email)
-    try:
-        validate_email(email)
-    except ValidationError:
-        raise ValidationError(
-            "Enter a valid email address (%(email)s is not one).",
-            code="invalid_email",
-            params={"email": email or "empty"},
-        ) from None
-    return email
 
 
 def _pending_user_for(email: str) -> User | None:
@@ -133,7 +119,7 @@ def invitation_create(
     the invitation is accepted -- its own roles and grants included."""
     action = "accounts.invitation.created"
     policies.check_permission(actor, "invitations:create", action=action)
-    email = _clean_email(email)
+    email = validate_email_address(email, unique=False)
     role_objs = resolve_roles(roles)
     grants = resolve_grants(template=template, permissions=permissions)
     user = _pending_user_for(email)

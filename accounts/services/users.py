@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import re
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime, timedelta
 
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.utils import timezone
 
 from accounts.models import User, normalize_email
@@ -20,52 +17,18 @@ from accounts.services.common import diff, lock_user
 from accounts.services.emails import email_queue
 from accounts.services.sessions import sessions_end_all, sessions_end_for_users
 from accounts.services.tokens import tokens_revoke_all, tokens_revoke_for_users
+from accounts.services.validation import (
+    resolve_grants,
+    resolve_roles,
+    validate_email_address,
+    validate_metadata,
+    validate_phone,
+)
 from accounts.services.verification import email_verification_send
 from audit import services as audit
 from core.services import service
 from rbac import policies
 from rbac.models import Role, UserRole
-from rbac.permissions import template_permissions, validate_permissions
-
-
-class UserExists(ValidationError):
-    pass
-
-
-def _validate_new_email(email: str) -> str:
-    email = normalize_email(email)
-    try:
-        validate_email(email)
-    except ValidationError:
-        raise ValidationError("Enter a valid email address.", code="invalid_email") from None
-    if User.objects.filter(email=email).exists():
-        raise UserExists(
-            "A user with this email already exists.",
-            code="duplicate_email",
-            params={"email": email},
-        )
-    return email
-
-
-def resolve_grants(*, template: str | None, permissions) -> list[str]:
-    """A template's permissions plus an explicit list, validated."""
-    perms = set(validate_permissions(permissions or []))
-    if template:
-        perms |= template_permissions(template)
-    return sorted(perms)
-
-
-def resolve_roles(slugs) -> list[Role]:
-    slugs = list(dict.fromkeys(slugs or []))
-    roles = list(Role.objects.filter(slug__in=slugs))
-    unknown = sorted(set(slugs) - {r.slug for r in roles})
-    if unknown:
-        raise ValidationError("Unknown role: %s." % ", ".join(unknown), code="unknown_role")
-    if any(r.slug == "owner" for r in roles):
-        raise ValidationError(
-            "The owner role cannot be assigned; transfer ownership instead.", code="owner_role"
-        )
-    return roles
 
 
 @service
@@ -92,7 +55,7 @@ def user_create(
     grants = resolve_grants(template=template, permissions=permissions)
     policies.check_can_create_user(actor, roles=role_objs, grants=grants)
 
-    email = _validate_new_email(email)
+    email = validate_email_address(email)
     user = User(email=email, name=name.strip(), direct_permissions=grants)
     if password is not None:
         validate_password(password, user)
@@ -131,7 +94,7 @@ def owner_bootstrap(*, email: str, password: str | None, name: str = "") -> User
     """Create the single owner (first run). Refuses when an owner exists."""
     if User.objects.filter(is_owner=True).exists():
         raise ValidationError("An owner already exists.", code="owner_exists")
-    email = _validate_new_email(email)
+    email = validate_email_address(email)
     user = User(email=email, name=name, is_owner=True, email_verified_at=timezone.now())
     if password is not None:
         validate_password(password, user)
@@ -155,11 +118,6 @@ def owner_bootstrap(*, email: str, password: str | None, name: str = "") -> User
 PERMANENT_BAN = timedelta(days=365 * 100)
 # Soft-deleted users can be restored for this long.
 RESTORE_WINDOW = timedelta(days=30)
-METADATA_MAX_BYTES = 8 * 1024
-# Deeper than any real profile needs; bounds every recursive walk over it
-# (JSON encoding, the audit scrubber, templates).
-METADATA_MAX_DEPTH = 20
-PHONE_RE = re.compile(r"^\+?[0-9 ().-]{3,32}$")
 
 
 def _refuse_if_deleted(user, *, verb: str) -> None:
@@ -167,86 +125,6 @@ def _refuse_if_deleted(user, *, verb: str) -> None:
         raise ValidationError(
             f"This user is deleted; restore them before you {verb} them.", code="deleted"
         )
-
-
-def _depth_exceeds(value, limit: int) -> bool:
-    """Whether `value` nests lists/objects more than `limit` levels deep,
-    walked without recursion so that hostile input cannot exhaust the
-    stack."""
-    stack = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict | list | tuple):
-            if depth > limit:
-                return True
-            children = item.values() if isinstance(item, dict) else item
-            stack.extend((child, depth + 1) for child in children)
-    return False
-
-
-def validate_metadata(value) -> dict:
-    """Metadata is a JSON object of at most METADATA_MAX_BYTES once encoded,
-    nested at most METADATA_MAX_DEPTH levels."""
-    too_deep = ValidationError(
-        "Metadata is nested too deeply (at most %(limit)d levels).",
-        code="too_deep",
-        params={"limit": METADATA_MAX_DEPTH},
-    )
-    if value is None:
-        return {}
-    if isinstance(value, str):
-        if len(value.encode()) > METADATA_MAX_BYTES * 4:
-            raise ValidationError(
-                "Metadata is too large: %(size)d bytes (at most %(limit)d).",
-                code="too_large",
-                params={"size": len(value.encode()), "limit": METADATA_MAX_BYTES},
-            )
-        try:
-            value = json.loads(value) if value.strip() else {}
-        except RecursionError:
-            raise too_deep from None
-        except ValueError as exc:
-            raise ValidationError(
-                f"Metadata is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}).",
-                code="invalid_json",
-            ) from None
-    if not isinstance(value, dict):
-        raise ValidationError("Metadata must be a JSON object ({...}).", code="not_object")
-    if _depth_exceeds(value, METADATA_MAX_DEPTH):
-        raise too_deep
-    try:
-        encoded = json.dumps(value, separators=(",", ":"), allow_nan=False)
-    except (TypeError, ValueError):
-        raise ValidationError(
-            "Metadata must contain only JSON values.", code="invalid_json"
-        ) from None
-    if len(encoded.encode()) > METADATA_MAX_BYTES:
-        raise ValidationError(
-            "Metadata is too large: %(size)d bytes (at most %(limit)d).",
-            code="too_large",
-            params={"size": len(encoded.encode()), "limit": METADATA_MAX_BYTES},
-        )
-    return value
-
-
-def validate_phone(value: str) -> str:
-    value = (value or "").strip()
-    if value and not PHONE_RE.match(value):
-        raise ValidationError(
-            "Enter a phone number with digits, spaces and + ( ) . - only.", code="invalid_phone"
-        )
-    return value
-
-
-def _validate_changed_email(email: str, user) -> str:
-    email = normalize_email(email)
-    try:
-        validate_email(email)
-    except ValidationError:
-        raise ValidationError("Enter a valid email address.", code="invalid_email") from None
-    if User.objects.filter(email=email).exclude(pk=user.pk).exists():
-        raise UserExists("A user with this email already exists.", code="duplicate_email")
-    return email
 
 
 @service
@@ -278,7 +156,7 @@ def user_update(
     if metadata is not None:
         after["metadata"] = validate_metadata(metadata)
     if email is not None and normalize_email(email) != user.email:
-        after["email"] = _validate_changed_email(email, user)
+        after["email"] = validate_email_address(email, user=user)
     changes = diff(before, after)
     if not changes:
         return user
@@ -495,8 +373,9 @@ def user_restore(*, actor, user, reason="", batch_id=None) -> User:
         return user
     if restore_deadline(user) <= timezone.now():
         raise ValidationError(
-            "This user was deleted more than 30 days ago and can no longer be restored.",
+            "This user was deleted more than %(days)d days ago and can no longer be restored.",
             code="restore_expired",
+            params={"days": RESTORE_WINDOW.days},
         )
     changes = {"deleted_at": [user.deleted_at, None]}
     user.deleted_at = None

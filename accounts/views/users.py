@@ -252,6 +252,9 @@ class StatusAction:
         }[self.name]
 
 
+# Every message about the restore window says the one constant's number.
+RESTORE_DAYS = user_services.RESTORE_WINDOW.days
+
 STATUS_ACTIONS = {
     a.name: a
     for a in [
@@ -318,9 +321,9 @@ STATUS_ACTIONS = {
             "Delete",
             ReasonForm,
             user_services.user_delete,
-            "{email} is deleted. You can restore them for 30 days.",
+            "{email} is deleted. You can restore them for %d days." % RESTORE_DAYS,
             description="The user cannot sign in and disappears from the list. You can "
-            "restore them within 30 days.",
+            "restore them within %d days." % RESTORE_DAYS,
         ),
         StatusAction(
             "restore",

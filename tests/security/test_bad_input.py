@@ -17,7 +17,7 @@ from accounts.models import Invitation, User
 from accounts.services import invitation_import
 from accounts.services import invitations as invitation_services
 from accounts.services.api_keys import api_key_create
-from accounts.services.users import METADATA_MAX_DEPTH, validate_metadata
+from accounts.services.validation import METADATA_MAX_DEPTH, validate_metadata
 from audit import services as audit
 from tests.conftest import verify_session
 
