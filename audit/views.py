@@ -16,6 +16,7 @@ from audit import selectors
 from audit import services as audit
 from audit.models import AuditEvent
 from audit.sentences import with_names
+from core.web import htmx_partial
 from rbac.decorators import forbidden, permission_required
 from rbac.policies import PolicyDenied
 
@@ -28,10 +29,6 @@ def _filters(request):
     data = form.cleaned_data if form.is_valid() else {}
     params = {k: request.GET[k] for k in FILTER_KEYS if request.GET.get(k) and k in data}
     return form, data, params
-
-
-def _htmx_partial(request) -> bool:
-    return bool(request.htmx) and not request.htmx.boosted
 
 
 @require_GET
@@ -51,7 +48,7 @@ def event_list(request):
         "filtered": bool(params),
         "can_export": "audit:export" in request.user.permissions,
     }
-    template = "audit/list.html#results" if _htmx_partial(request) else "audit/list.html"
+    template = "audit/list.html#results" if htmx_partial(request) else "audit/list.html"
     return render(request, template, context)
 
 

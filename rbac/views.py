@@ -18,6 +18,7 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.models import User
 from accounts.reauth import reauth_required
+from core.web import htmx_partial
 from rbac import policies, services
 from rbac.decorators import forbidden, owner_required, permission_required
 from rbac.forms import (
@@ -34,10 +35,6 @@ from rbac.policies import PolicyDenied
 from rbac.selectors import permission_sources, role_list, user_effective_permissions
 
 MEMBERS_PER_PAGE = 25
-
-
-def _partial(request) -> bool:
-    return bool(request.htmx) and not request.htmx.boosted
 
 
 def _error_text(exc: ValidationError) -> str:
@@ -94,7 +91,7 @@ def _role_form_context(request, form, *, role, selected, preview=None, note=""):
 
 
 def _render_role_form(request, context, status=200):
-    template = "rbac/role_form.html#role-form" if _partial(request) else "rbac/role_form.html"
+    template = "rbac/role_form.html#role-form" if htmx_partial(request) else "rbac/role_form.html"
     return render(request, template, context, status=status)
 
 
@@ -188,7 +185,7 @@ def _role_editor(request, role: Role | None):
             request, _role_form_context(request, form, role=role, selected=selected), status=400
         )
     url = reverse("roles:detail", args=[role.slug])
-    if _partial(request):
+    if htmx_partial(request):
         response = render(request, "rbac/redirect.html", {"url": url})
         response["HX-Redirect"] = url
         return response
@@ -307,14 +304,14 @@ def access_context(actor, subject, *, error="", notice="") -> dict:
 
 def _render_access(request, subject, *, error="", notice="", status=200):
     context = access_context(request.user, subject, error=error, notice=notice)
-    if _partial(request):
+    if htmx_partial(request):
         # htmx swaps only 2xx answers: a refusal is shown inside the fragment.
         return render(request, "rbac/user_access.html#access", context)
     return render(request, "rbac/user_access.html", context, status=status)
 
 
 def _after_action(request, subject, *, notice="", error="", status=200):
-    if _partial(request):
+    if htmx_partial(request):
         return _render_access(request, subject, notice=notice, error=error)
     if error:
         if status == 403:

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.models import EmailStatus, OutboundEmail
 from accounts.services import emails as email_services
+from core.web import htmx_partial
 from rbac.decorators import forbidden, permission_required
 from rbac.policies import PolicyDenied
 
@@ -53,11 +54,7 @@ def email_list(request):
         "tabs": tabs,
         "can_retry": request.user.has_perm("emails:retry"),
     }
-    template = (
-        "outbox/list.html#results"
-        if request.htmx and not request.htmx.boosted
-        else "outbox/list.html"
-    )
+    template = "outbox/list.html#results" if htmx_partial(request) else "outbox/list.html"
     return render(request, template, context)
 
 

@@ -22,6 +22,7 @@ from accounts.models import Invitation, OutboundEmail, User
 from accounts.services import invitation_import as import_services
 from accounts.services import invitations as services
 from accounts.views.jobs import describe, visible_job
+from core.web import htmx_partial
 from rbac.decorators import forbidden, permission_required
 from rbac.models import Role
 from rbac.permissions import TEMPLATES
@@ -162,7 +163,7 @@ def _list_context(request, form=None):
 @require_http_methods(["GET"])
 def invitation_list(request):
     context = _list_context(request)
-    if request.htmx and not request.htmx.boosted:
+    if htmx_partial(request):
         return render(request, "invitations/list.html#results", context)
     return render(request, "invitations/list.html", context)
 

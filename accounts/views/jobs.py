@@ -17,6 +17,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.models import BatchJob
 from accounts.services import batch as batch_services
 from accounts.services import jobs as job_services
+from core.web import htmx_partial
 from rbac import policies
 from rbac.decorators import signed_in
 
@@ -74,7 +75,7 @@ def job_list(request):
     rows = [describe(j, actor, now) for j in candidates if policies.user_can_view_job(actor, j)]
     running = any(r["job"].is_open for r in rows)
     context = {"rows": rows, "running": running, "limit": LIST_LIMIT}
-    if request.htmx and not request.htmx.boosted:
+    if htmx_partial(request):
         return render(request, "jobs/list.html#table", context)
     return render(request, "jobs/list.html", context)
 

@@ -1,0 +1,291 @@
+"""The actions on one user offered on their page (ban, unban, disable,
+enable, force a password change, delete, restore, delete permanently):
+one table, `STATUS_ACTIONS`, each entry naming the action's service
+function; one view per action made from it, answering a plain POST with a
+redirect and an htmx one with the dialog's answer."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods
+from django_htmx.http import HttpResponseClientRedirect
+
+from accounts import selectors
+from accounts.forms import (
+    BanForm,
+    HardDeleteForm,
+    NoFieldsForm,
+    ReasonForm,
+)
+from accounts.reauth import reauth_required
+from accounts.services import users as user_services
+from core.services import NotFound
+from core.web import apply_errors, htmx_partial
+from rbac.decorators import forbidden, permission_required
+from rbac.policies import PolicyDenied, user_can_act_on, user_has
+
+app_name = "users"
+
+
+GONE_MESSAGE = "This user no longer exists. Someone may have deleted them while you were looking."
+
+
+def gone(request):
+    return render(request, "users/gone.html", {"message": GONE_MESSAGE}, status=404)
+
+
+def subject_or_none(pk):
+    return selectors.user_get(pk)
+
+
+# --- detail, create, edit ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StatusAction:
+    name: str
+    permission: str
+    title: str
+    button: str
+    form: type
+    # The single action (a service function; the form's `service_kwargs()`
+    # supplies its arguments besides actor and user).
+    service: Callable
+    done: str
+    danger: bool = True
+    description: str = ""
+    # Irreversible actions ask for the password (and code) again first.
+    reauth: bool = False
+
+    def applies(self, user) -> bool:
+        status = user.status
+        return {
+            "ban": status != "deleted",
+            "unban": bool(user.banned_until) and status != "deleted",
+            "disable": not user.disabled_at and status != "deleted",
+            "enable": bool(user.disabled_at) and status != "deleted",
+            "force-password-change": not user.must_change_password and status != "deleted",
+            "delete": status != "deleted",
+            "restore": status == "deleted",
+            "hard-delete": True,
+        }[self.name]
+
+
+# Every message about the restore window says the one constant's number.
+RESTORE_DAYS = user_services.RESTORE_WINDOW.days
+
+STATUS_ACTIONS = {
+    a.name: a
+    for a in [
+        StatusAction(
+            "ban",
+            "users:ban",
+            "Ban user",
+            "Ban",
+            BanForm,
+            user_services.user_ban,
+            "{email} is banned.",
+            description="A banned user cannot sign in. Their sessions end now and "
+            "outstanding links stop working.",
+        ),
+        StatusAction(
+            "unban",
+            "users:ban",
+            "Unban user",
+            "Unban",
+            ReasonForm,
+            user_services.user_unban,
+            "{email} is no longer banned.",
+            danger=False,
+            description="The user can sign in again.",
+        ),
+        StatusAction(
+            "disable",
+            "users:disable",
+            "Disable user",
+            "Disable",
+            ReasonForm,
+            user_services.user_disable,
+            "{email} is disabled.",
+            description="A disabled user cannot sign in until enabled again. Their sessions "
+            "end now.",
+        ),
+        StatusAction(
+            "enable",
+            "users:disable",
+            "Enable user",
+            "Enable",
+            ReasonForm,
+            user_services.user_enable,
+            "{email} is enabled.",
+            danger=False,
+            description="The user can sign in again.",
+        ),
+        StatusAction(
+            "force-password-change",
+            "users:reset-password",
+            "Force a password change",
+            "Force password change",
+            NoFieldsForm,
+            user_services.user_force_password_change,
+            "{email} must choose a new password at the next sign-in.",
+            danger=False,
+            description="The user keeps signing in with the current password once more, "
+            "then has to choose a new one.",
+        ),
+        StatusAction(
+            "delete",
+            "users:delete",
+            "Delete user",
+            "Delete",
+            ReasonForm,
+            user_services.user_delete,
+            "{email} is deleted. You can restore them for %d days." % RESTORE_DAYS,
+            description="The user cannot sign in and disappears from the list. You can "
+            "restore them within %d days." % RESTORE_DAYS,
+        ),
+        StatusAction(
+            "restore",
+            "users:delete",
+            "Restore user",
+            "Restore",
+            ReasonForm,
+            user_services.user_restore,
+            "{email} is restored.",
+            danger=False,
+            description="The user comes back with the status they had before.",
+        ),
+        StatusAction(
+            "hard-delete",
+            "users:delete",
+            "Delete permanently",
+            "Delete permanently",
+            HardDeleteForm,
+            user_services.user_hard_delete,
+            "{email} is permanently deleted.",
+            description="This erases the user and everything attached to them. The audit "
+            "log keeps its record. This cannot be undone.",
+            reauth=True,
+        ),
+    ]
+}
+
+
+MORE_MENU_ACTIONS = ("force-password-change", "delete", "hard-delete")
+
+
+def detail_context(actor, subject) -> dict:
+    """What the page header and the status section need."""
+    actions = [
+        a
+        for a in STATUS_ACTIONS.values()
+        if a.applies(subject) and user_can_act_on(actor, subject, a.permission)
+    ]
+    if subject.status == "banned":
+        # Already banned: offer to change the ban (its end or reason), next to Unban.
+        actions = [
+            replace(a, button="Change ban", danger=False) if a.name == "ban" else a for a in actions
+        ]
+    return {
+        "subject": subject,
+        "actions": actions,
+        "primary_actions": [a for a in actions if a.name not in MORE_MENU_ACTIONS],
+        "more_actions": [a for a in actions if a.name in MORE_MENU_ACTIONS and not a.danger],
+        "danger_actions": [a for a in actions if a.name in MORE_MENU_ACTIONS and a.danger],
+        "can_edit": actor.pk == subject.pk or user_can_act_on(actor, subject, "users:update"),
+        "can_export": user_has(actor, "users:export"),
+        "restore_deadline": user_services.restore_deadline(subject),
+    }
+
+
+def _action_done(request, subject):
+    """The dialog's answer after an action: it closes, and the header, the
+    status section (with its history) and the messages refresh in place."""
+    subject = subject_or_none(subject.pk)
+    if subject is None:
+        return HttpResponseClientRedirect(reverse("users:list"))
+    response = render(request, "users/_action_done.html", detail_context(request.user, subject))
+    # Close the dialog; sections loaded as fragments (activity) reload.
+    response["HX-Trigger"] = json.dumps({"handover:modal-close": "", "handover:user-changed": ""})
+    return response
+
+
+def make_action_view(spec: StatusAction):
+    def view(request, pk):
+        subject = subject_or_none(pk)
+        if subject is None:
+            return gone(request)
+        action = spec
+        initial = {}
+        if spec.name == "ban" and subject.status == "banned":
+            # Changing a ban: start from the ban as it is.
+            action = replace(spec, title="Change ban", button="Save ban", danger=False)
+            initial = {"reason": subject.ban_reason}
+            if not subject.is_banned_permanently:
+                local_end = timezone.localtime(subject.banned_until)
+                initial.update(duration="until", until=local_end.strftime("%Y-%m-%dT%H:%M"))
+        form = spec.form(request.POST or None, initial=initial)
+        status = 200
+        if request.method == "POST" and form.is_valid():
+            email = subject.email
+            try:
+                spec.service(actor=request.user, user=subject, **form.service_kwargs())
+            except (Http404, NotFound):
+                return gone(request)
+            except PolicyDenied as exc:
+                form.add_error(None, exc.message)
+                status = 403
+            except ValidationError as exc:
+                apply_errors(
+                    form, exc, {"confirm_mismatch": "confirm_email", "ban_in_past": "until"}
+                )
+            else:
+                messages.success(request, spec.done.format(email=email))
+                if spec.name == "hard-delete":
+                    target = reverse("users:list")
+                    if htmx_partial(request):
+                        return HttpResponseClientRedirect(target)
+                    return redirect(target)
+                if htmx_partial(request):
+                    return _action_done(request, subject)
+                return redirect("users:detail", pk=subject.pk)
+        context = {"subject": subject, "action": action, "form": form}
+        if htmx_partial(request):
+            # A failed submit re-renders the form inside the open dialog.
+            name = "form" if request.method == "POST" else "dialog"
+            return render(request, f"users/confirm.html#{name}", context)
+        return render(request, "users/confirm.html", context, status=status)
+
+    view.__name__ = "user_" + spec.name.replace("-", "_")
+    view.__qualname__ = view.__name__
+    view = require_http_methods(["GET", "POST"])(view)
+    if spec.reauth:
+        view = reauth_required(view)
+    return permission_required(spec.permission)(view)
+
+
+@permission_required("users:export")
+@require_http_methods(["GET"])
+def user_data_export(request, pk):
+    subject = subject_or_none(pk)
+    if subject is None:
+        return gone(request)
+    try:
+        data = user_services.user_data_exported(actor=request.user, user=subject)
+    except PolicyDenied as exc:
+        return forbidden(request, message=exc.message)
+    response = HttpResponse(
+        json.dumps(data, cls=DjangoJSONEncoder, indent=2), content_type="application/json"
+    )
+    response["Content-Disposition"] = f'attachment; filename="user-{subject.pk}.json"'
+    return response

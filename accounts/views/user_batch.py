@@ -1,0 +1,132 @@
+"""Batch actions from the users list: a dry run first, then the single
+action for each user (inline up to INLINE_LIMIT, a durable job above)."""
+
+from __future__ import annotations
+
+from django.core.exceptions import TooManyFieldsSent, ValidationError
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from accounts import selectors
+from accounts.forms import (
+    BanForm,
+    BatchForm,
+    UserFilterForm,
+)
+from accounts.services import batch as batch_services
+from accounts.views.jobs import describe, visible_job
+from core.web import htmx_partial
+from rbac.decorators import permission_required
+from rbac.policies import PolicyDenied
+
+app_name = "users"
+
+
+# --- batch actions -----------------------------------------------------------
+
+
+def _batch_ids(request, form) -> list:
+    if form.cleaned_data.get("all_matching"):
+        filters = UserFilterForm(request.POST).filters()
+        limit = batch_services.MAX_BATCH_SIZE + 1
+        return list(
+            selectors.user_filter_queryset(filters)
+            .order_by("-created_at", "-pk")
+            .values_list("pk", flat=True)[:limit]
+        )
+    return form.cleaned_data["ids"]
+
+
+def _batch_params(form, ban_form) -> dict:
+    data = form.cleaned_data
+    params = {"reason": data.get("reason", ""), "role": data.get("role", "")}
+    if data.get("action") == "ban" and ban_form.is_valid():
+        until = ban_form.cleaned_data.get("ban_until")
+        params["until"] = until.isoformat() if until else None
+    return params
+
+
+@permission_required("users:read")
+@require_POST
+def user_batch(request):
+    """Dry run first (the default), then execute; big batches become jobs."""
+    try:
+        post = request.POST
+    except TooManyFieldsSent:
+        return render(
+            request,
+            "users/batch.html",
+            {
+                "error": "Too many users in one request. Use “select all matching the filter” "
+                "or narrow the filter."
+            },
+            status=400,
+        )
+    form = BatchForm(post)
+    # The ban duration is chosen on the preview page, so it is read only
+    # when executing.
+    ban_form = BanForm(post if post.get("execute") else None, prefix="ban")
+    context = {"form": form, "ban_form": ban_form, "inline_limit": batch_services.INLINE_LIMIT}
+    if not form.is_valid():
+        context["error"] = " ".join(e for errors in form.errors.values() for e in errors)
+        return render(request, "users/batch.html", context, status=400)
+    action = form.cleaned_data["action"]
+    ids = _batch_ids(request, form)
+    params = _batch_params(form, ban_form)
+    execute = form.cleaned_data["execute"]
+    if execute and action == "ban" and not ban_form.is_valid():
+        context["error"] = "Check the ban duration."
+        return render(request, "users/batch.html", context, status=400)
+    context.update(
+        action=batch_services.ACTIONS[action],
+        action_name=action,
+        ids=[str(i) for i in ids] if not form.cleaned_data.get("all_matching") else [],
+        all_matching=form.cleaned_data.get("all_matching"),
+        filter_fields=[
+            (k, v)
+            for k, v in post.items()
+            if k in UserFilterForm.base_fields and k != "cursor" and v
+        ],
+    )
+    try:
+        if execute and len(ids) > batch_services.INLINE_LIMIT:
+            job = batch_services.batch_job_create(
+                actor=request.user, action=action, user_ids=ids, params=params
+            )
+            target = reverse("users:batch_job", args=[job.pk])
+            return HttpResponseClientRedirect(target) if htmx_partial(request) else redirect(target)
+        result = batch_services.batch_run(
+            actor=request.user, action=action, user_ids=ids, params=params, dry_run=not execute
+        )
+    except PolicyDenied as exc:
+        context["error"] = exc.message
+        return render(request, "users/batch.html", context, status=403)
+    except ValidationError as exc:
+        context["error"] = " ".join(exc.messages)
+        return render(request, "users/batch.html", context, status=400)
+    context["result"] = result
+    context["shown_items"] = result["items"][:500]
+    return render(request, "users/batch.html", context)
+
+
+@permission_required("users:read")
+@require_http_methods(["GET"])
+def user_batch_job(request, pk):
+    job = visible_job(request, pk)
+    if job.kind != "batch":
+        raise Http404("This batch job does not exist.")
+    result = job.result or {}
+    context = {
+        "job": job,
+        "row": describe(job, request.user, timezone.now()),
+        "action": batch_services.ACTIONS.get(job.action),
+        "result": result,
+        "shown_items": (result.get("items") or [])[:500],
+        "running": job.status in ("pending", "running"),
+    }
+    template = "users/batch_job.html#progress" if htmx_partial(request) else "users/batch_job.html"
+    return render(request, template, context)
