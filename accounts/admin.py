@@ -4,12 +4,12 @@ last-manager protection) and writes the same audit events as the dashboard."""
 
 from __future__ import annotations
 
-from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts.forms import UserAdminForm
 from accounts.models import ApiKey, Invitation, OutboundEmail, User, UserSession
 from accounts.services import emails as emails_services
 from accounts.services import invitations as invitations_services
@@ -18,12 +18,6 @@ from accounts.services import sessions as sessions_services
 from accounts.services import users as user_services
 from handover.admin_utils import ServiceModelAdmin, service_action
 from rbac.policies import PolicyDenied
-
-
-class UserAdminForm(forms.ModelForm):
-    class Meta:
-        model = User
-        fields = ("email", "name", "phone", "metadata")
 
 
 @admin.register(User)

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from accounts.models import User
 from audit import selectors
 from audit import services as audit
+from audit.forms import AuditFilterForm
 from audit.models import AuditEvent
 from audit.sentences import with_names
 from core.web import htmx_partial
@@ -25,7 +26,7 @@ FILTER_KEYS += ("batch", "ip")
 
 
 def _filters(request):
-    form = selectors.AuditFilterForm(request.GET or None)
+    form = AuditFilterForm(request.GET or None)
     data = form.cleaned_data if form.is_valid() else {}
     params = {k: request.GET[k] for k in FILTER_KEYS if request.GET.get(k) and k in data}
     return form, data, params

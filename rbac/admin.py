@@ -4,27 +4,14 @@ obeys the same guards and writes the same audit events as the dashboard."""
 
 from __future__ import annotations
 
-from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.http import HttpResponseRedirect
 
 from rbac import services
+from rbac.forms import RoleAdminForm
 from rbac.models import Role
-from rbac.permissions import CATALOG
 from rbac.policies import PolicyDenied
-
-
-class RoleAdminForm(forms.ModelForm):
-    permissions = forms.MultipleChoiceField(
-        choices=[(code, f"{code} — {p.description}") for code, p in CATALOG.items()],
-        widget=forms.CheckboxSelectMultiple,
-        required=False,
-    )
-
-    class Meta:
-        model = Role
-        fields = ["slug", "name", "description", "permissions"]
 
 
 @admin.register(Role)

@@ -156,3 +156,15 @@ class OwnershipTransferForm(forms.Form):
         self.fields["target"].label_from_instance = lambda u: (
             f"{u.name} <{u.email}>" if u.name else u.email
         )
+
+
+class RoleAdminForm(forms.ModelForm):
+    permissions = forms.MultipleChoiceField(
+        choices=[(code, f"{code} — {p.description}") for code, p in CATALOG.items()],
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+    )
+
+    class Meta:
+        model = Role
+        fields = ["slug", "name", "description", "permissions"]

@@ -2,45 +2,21 @@
 
 from __future__ import annotations
 
-from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
+from accounts.forms import ApiKeyForm
 from accounts.models import ApiKey
 from accounts.reauth import reauth_required, reauth_url
 from accounts.services import api_keys as key_services
 from rbac.decorators import forbidden, permission_required
-from rbac.permissions import CATALOG, TEMPLATES, grouped
+from rbac.permissions import TEMPLATES, grouped
 from rbac.policies import PolicyDenied
 
 app_name = "api_keys"
-
-EXPIRY_CHOICES = [("", "Never"), ("30", "30 days"), ("90", "90 days"), ("365", "1 year")]
-
-
-class ApiKeyForm(forms.Form):
-    name = forms.CharField(max_length=100, help_text="What uses this key, e.g. “billing sync”.")
-    template = forms.ChoiceField(
-        required=False,
-        choices=[("", "— choose permissions below —")]
-        + [(k, v["name"]) for k, v in TEMPLATES.items()],
-        help_text="Prefills the key's permissions; you can add more below.",
-    )
-    permissions = forms.MultipleChoiceField(
-        required=False, choices=[(c, c) for c in CATALOG], widget=forms.CheckboxSelectMultiple
-    )
-    expires_in_days = forms.TypedChoiceField(
-        required=False, choices=EXPIRY_CHOICES, coerce=int, empty_value=None, label="Expires"
-    )
-
-    def clean(self):
-        data = super().clean()
-        if not data.get("template") and not data.get("permissions"):
-            raise ValidationError("Choose a template or at least one permission.")
-        return data
 
 
 @permission_required("api-keys:read")

@@ -4,7 +4,6 @@ sign-in link."""
 
 from __future__ import annotations
 
-from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
@@ -13,6 +12,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
+from accounts.forms import MagicLinkForm
 from accounts.models import User
 from accounts.services import passwords
 from accounts.views.public import NewPasswordForm
@@ -20,16 +20,6 @@ from rbac.decorators import forbidden, permission_required
 from rbac.policies import PolicyDenied
 
 app_name = "credentials"
-
-MAGIC_TYPES = [
-    ("recovery", "Recovery: choose a new password"),
-    ("signup", "Sign-in: confirm email and sign in"),
-    ("invite", "Invite: join (sends the invitation again for a pending account)"),
-]
-
-
-class MagicLinkForm(forms.Form):
-    type = forms.ChoiceField(choices=MAGIC_TYPES, initial="recovery")
 
 
 def user_page(user) -> str:

@@ -23,6 +23,7 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_http_methods
 
+from accounts.forms import ForgotForm, MagicForm, NewPasswordForm
 from accounts.models import TokenPurpose
 from accounts.security import mfa_required, mfa_required_for_permissions
 from accounts.services import auth as auth_services
@@ -42,39 +43,6 @@ FORGOT_ANSWER = (
     "If an account with that address can reset its password, we have sent it a link. "
     "Check your inbox (and spam folder); the link works once, for 24 hours."
 )
-
-
-class ForgotForm(forms.Form):
-    email = forms.EmailField(
-        label="Email",
-        max_length=254,
-        widget=forms.EmailInput(
-            attrs={"autocomplete": "email", "autofocus": True, "class": "form-control"}
-        ),
-    )
-
-
-class NewPasswordForm(forms.Form):
-    password1 = forms.CharField(
-        label="New password",
-        strip=False,
-        max_length=1024,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password", "class": "form-control"}),
-        help_text="At least 12 characters; not a common password, not all digits, "
-        "not close to your name or email.",
-    )
-    password2 = forms.CharField(
-        label="Repeat the password",
-        strip=False,
-        max_length=1024,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password", "class": "form-control"}),
-    )
-
-    def clean(self):
-        data = super().clean()
-        if data.get("password1") and data.get("password2") != data.get("password1"):
-            self.add_error("password2", "The two passwords do not match.")
-        return data
 
 
 class AcceptForm(NewPasswordForm):
@@ -285,10 +253,6 @@ _INVITE_TITLES = {
 
 
 # --- sign-in links -------------------------------------------------------------
-
-
-class MagicForm(forms.Form):
-    pass
 
 
 @public

@@ -1,3 +1,6 @@
+"""The users pages: filters, create, edit, the actions on one user, batch,
+and what an administrator sends a user (a sign-in link)."""
+
 from datetime import timedelta
 
 from django import forms
@@ -7,39 +10,6 @@ from accounts.selectors import PAGE_SIZES, SORT_CHOICES, UserFilters
 from accounts.services.batch import ACTIONS
 from rbac.models import Role
 from rbac.permissions import TEMPLATES
-
-
-class LoginForm(forms.Form):
-    email = forms.CharField(
-        max_length=254,
-        widget=forms.EmailInput(attrs={"autocomplete": "username", "autofocus": True}),
-    )
-    password = forms.CharField(
-        max_length=1024,
-        strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
-    )
-
-
-class MFACodeForm(forms.Form):
-    otp_token = forms.CharField(
-        label="Code",
-        max_length=32,
-        strip=True,
-        widget=forms.TextInput(
-            attrs={
-                "autocomplete": "one-time-code",
-                "inputmode": "text",
-                "autofocus": True,
-                "spellcheck": "false",
-                "autocapitalize": "off",
-                "class": "form-control form-control-lg text-center code-input",
-            }
-        ),
-    )
-
-
-# --- users ------------------------------------------------------------------
 
 STATUS_FILTER_CHOICES = [
     ("", "Not deleted"),
@@ -340,72 +310,12 @@ class NoFieldsForm(forms.Form):
 # --- the account page ---------------------------------------------------------------
 
 
-class ProfileForm(forms.Form):
-    name = forms.CharField(max_length=150, required=False)
-    phone = forms.CharField(max_length=32, required=False, label="Phone")
+MAGIC_TYPES = [
+    ("recovery", "Recovery: choose a new password"),
+    ("signup", "Sign-in: confirm email and sign in"),
+    ("invite", "Invite: join (sends the invitation again for a pending account)"),
+]
 
 
-class OwnPasswordForm(forms.Form):
-    """Changing your own password on the account page (not Django's
-    PasswordChangeForm: the account service checks and changes it)."""
-
-    current_password = forms.CharField(
-        strip=False,
-        max_length=1024,
-        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
-    )
-    new_password = forms.CharField(
-        strip=False,
-        max_length=1024,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        help_text="At least 12 characters, not a common password.",
-    )
-    new_password_again = forms.CharField(
-        strip=False,
-        max_length=1024,
-        label="New password again",
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-    )
-
-    def clean(self):
-        data = super().clean()
-        if data.get("new_password") != data.get("new_password_again"):
-            self.add_error("new_password_again", "The two new passwords differ.")
-        return data
-
-
-class EmailChangeForm(forms.Form):
-    new_email = forms.EmailField(
-        label="New email address",
-        max_length=254,
-        widget=forms.EmailInput(attrs={"autocomplete": "email", "spellcheck": "false"}),
-        help_text="We send a link to the new address to verify it, and tell the old one.",
-    )
-
-
-class CodeForm(forms.Form):
-    code = forms.CharField(
-        label="Code from the app",
-        max_length=32,
-        widget=forms.TextInput(
-            attrs={
-                "autocomplete": "one-time-code",
-                "inputmode": "numeric",
-                "spellcheck": "false",
-            }
-        ),
-    )
-
-
-class ReauthForm(forms.Form):
-    password = forms.CharField(
-        strip=False,
-        max_length=1024,
-        widget=forms.PasswordInput(attrs={"autocomplete": "current-password", "autofocus": True}),
-    )
-    code = forms.CharField(
-        label="Code from your authenticator app (or a recovery code)",
-        max_length=32,
-        required=False,
-        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "spellcheck": "false"}),
-    )
+class MagicLinkForm(forms.Form):
+    type = forms.ChoiceField(choices=MAGIC_TYPES, initial="recovery")

@@ -1,0 +1,59 @@
+"""The audit log's filter form."""
+
+from __future__ import annotations
+
+from django import forms
+
+from audit.models import Outcome
+from audit.selectors import action_choices
+
+
+class ActionField(forms.CharField):
+    """A select whose options come from the log, accepting any well-formed
+    action code or group so links from other pages always work."""
+
+    widget = forms.Select
+
+    def validate(self, value):
+        super().validate(value)
+        if value and (len(value) > 100 or not all(c.isalnum() or c in "._-*" for c in value)):
+            raise forms.ValidationError("Choose an action from the list.")
+
+
+class AuditFilterForm(forms.Form):
+    q = forms.CharField(
+        required=False, max_length=200, label="Search", help_text="Actor, target or reason."
+    )
+    actor = forms.CharField(required=False, max_length=254, label="Actor")
+    target = forms.CharField(required=False, max_length=254, label="Target")
+    user = forms.UUIDField(required=False, widget=forms.HiddenInput)
+    action = ActionField(required=False, label="Action")
+    outcome = forms.ChoiceField(
+        required=False, choices=[("", "Any outcome"), *Outcome.choices], label="Outcome"
+    )
+    date_from = forms.DateField(
+        required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        required=False, label="To", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    batch = forms.UUIDField(required=False, label="Batch id")
+    ip = forms.GenericIPAddressField(required=False, label="IP address", unpack_ipv4=True)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["action"].widget.choices = action_choices()
+        for name, field in self.fields.items():
+            css = (
+                "form-select form-select-sm"
+                if name in ("action", "outcome")
+                else "form-control form-control-sm"
+            )
+            field.widget.attrs.setdefault("class", css)
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("date_from"), data.get("date_to")
+        if start and end and start > end:
+            self.add_error("date_to", "The end date is before the start date.")
+        return data
