@@ -18,8 +18,6 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from accounts.models import UserSession
 from rbac.permissions import MANAGEMENT_PERMISSIONS
 
-MFA_POLICIES = ("none", "managers", "everyone")
-
 
 def mfa_required(user) -> bool:
     """Whether settings.MFA_POLICY obliges `user` to use a second factor.

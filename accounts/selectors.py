@@ -18,7 +18,6 @@ from datetime import date, datetime, time
 from django.db import connection, connections
 from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
-from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import Invitation, User, UserSession, UserStatus, status_q
@@ -291,30 +290,6 @@ def user_sessions(user, *, open_only: bool = True):
     if open_only:
         qs = qs.filter(ended_at__isnull=True)
     return qs.order_by("-last_seen_at")
-
-
-def user_mfa_devices(user) -> list[dict]:
-
-    devices = [
-        {
-            "id": f"totp:{d.pk}",
-            "kind": "Authenticator app",
-            "name": d.name,
-            "confirmed": d.confirmed,
-        }
-        for d in TOTPDevice.objects.filter(user=user)
-    ]
-    devices += [
-        {
-            "id": f"static:{d.pk}",
-            "kind": "Recovery codes",
-            "name": d.name,
-            "confirmed": d.confirmed,
-            "remaining": d.token_set.count(),
-        }
-        for d in StaticDevice.objects.filter(user=user)
-    ]
-    return devices
 
 
 def user_invitations(user):

@@ -8,7 +8,7 @@ from django.utils.text import slugify
 
 from accounts.models import User, status_q
 from rbac.models import Role
-from rbac.permissions import CATALOG, TEMPLATES, grouped
+from rbac.permissions import CATALOG, grouped
 from rbac.selectors import user_effective_permissions
 
 NOT_HELD_REASON = "You do not hold this permission, so you cannot grant or remove it."
@@ -104,16 +104,6 @@ class RoleForm(forms.Form):
             slug, n = f"{base}-{n}", n + 1
         data["slug"] = slug
         return data
-
-
-class TemplateChoiceForm(forms.Form):
-    template = forms.ChoiceField(
-        choices=[(k, v["name"]) for k, v in TEMPLATES.items()], required=False
-    )
-
-
-class DeleteRoleForm(forms.Form):
-    confirm = forms.BooleanField(required=False)
 
 
 class AssignRoleForm(forms.Form):

@@ -99,9 +99,6 @@ MANAGEMENT_PERMISSIONS: frozenset[str] = frozenset(
 # these (besides the owner) whenever the owner cannot act.
 ROLE_MANAGER_PERMISSION = "roles:assign"
 
-READ_PERMISSIONS = frozenset(
-    p for p in ALL_PERMISSIONS if p.endswith(":read") and p not in {"audit:read", "emails:read"}
-)
 
 # Templates prefill a role's, a new user's or an API key's permissions.
 TEMPLATES: dict[str, dict] = {
