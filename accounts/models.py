@@ -190,6 +190,30 @@ class User(AbstractBaseUser):
         return self.is_owner
 
 
+INVITATION_STATUSES = ("pending", "expired", "accepted", "revoked")
+
+
+def invitation_status_q(status: str, now=None) -> Q:
+    """The database form of `Invitation.status`: accepted wins over revoked,
+    an open invitation is pending until it expires. Unknown: matches none."""
+    now = now or timezone.now()
+    open_ = Q(accepted_at__isnull=True, revoked_at__isnull=True)
+    return {
+        "pending": open_ & Q(expires_at__gt=now),
+        "expired": open_ & Q(expires_at__lte=now),
+        "accepted": Q(accepted_at__isnull=False),
+        "revoked": Q(accepted_at__isnull=True, revoked_at__isnull=False),
+        "open": open_,
+    }.get(status, Q(pk__in=[]))
+
+
+class InvitationQuerySet(models.QuerySet):
+    def with_status(self, status: str, now=None) -> InvitationQuerySet:
+        """`pending`, `expired`, `accepted`, `revoked`, or `open` (neither
+        accepted nor revoked, expired or not)."""
+        return self.filter(invitation_status_q(status, now))
+
+
 class Invitation(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     email = models.EmailField(max_length=254)
@@ -208,6 +232,8 @@ class Invitation(models.Model):
     last_sent_at = models.DateTimeField(null=True, blank=True)
     accepted_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = InvitationQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]

@@ -296,7 +296,7 @@ def user_invitations(user):
     return Invitation.objects.filter(Q(user=user) | Q(email=user.email)).order_by("-created_at")
 
 
-STATUS_ACTIONS = (
+STATUS_CHANGE_AUDIT_CODES = (
     "accounts.user.created",
     "accounts.user.banned",
     "accounts.user.unbanned",
@@ -318,7 +318,7 @@ def user_audit_events(user, *, limit: int = 20, actions=None):
 
 
 def user_status_history(user, *, limit: int = 10):
-    return user_audit_events(user, limit=limit, actions=STATUS_ACTIONS)
+    return user_audit_events(user, limit=limit, actions=STATUS_CHANGE_AUDIT_CODES)
 
 
 def user_data_export(user) -> dict:

@@ -25,7 +25,15 @@ from django.db.models.functions import TruncDate, TruncWeek
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
-from accounts.models import EmailStatus, Invitation, OutboundEmail, User, UserStatus, status_q
+from accounts.models import (
+    EmailStatus,
+    Invitation,
+    OutboundEmail,
+    User,
+    UserStatus,
+    invitation_status_q,
+    status_q,
+)
 from audit.figures import figure_generations
 from audit.models import AuditEvent
 from audit.sentences import with_names
@@ -116,12 +124,12 @@ def users_by_status() -> dict[str, int]:
 
 def invitation_counts(now: dt.datetime) -> dict[str, int]:
     since = now - dt.timedelta(days=SIGNIN_DAYS)
-    live = Q(accepted_at__isnull=True, revoked_at__isnull=True)
+    expired = invitation_status_q("expired", now) & Q(expires_at__gte=since)
     return Invitation.objects.aggregate(
         sent=Count("pk", filter=Q(created_at__gte=since)),
         accepted=Count("pk", filter=Q(accepted_at__gte=since)),
-        expired=Count("pk", filter=live & Q(expires_at__gte=since, expires_at__lte=now)),
-        pending=Count("pk", filter=live & Q(expires_at__gt=now)),
+        expired=Count("pk", filter=expired),
+        pending=Count("pk", filter=invitation_status_q("pending", now)),
     )
 
 

@@ -228,9 +228,7 @@ def role_detail_view(request, slug):
             "groups": grouped(role.permissions),
             "page": page,
             "member_count": page.paginator.count,
-            "pending_invitations": role.invitations.filter(
-                accepted_at__isnull=True, revoked_at__isnull=True
-            ).count(),
+            "pending_invitations": role.invitations.with_status("open").count(),
             "can_update": policies.user_has(actor, "roles:update") and role.slug != "owner",
             "can_delete": policies.user_has(actor, "roles:delete") and not role.is_builtin,
         },
@@ -242,7 +240,7 @@ def role_detail_view(request, slug):
 def role_delete_view(request, slug):
     role = get_object_or_404(Role, slug=slug)
     members = UserRole.objects.filter(role=role).count()
-    invitations = role.invitations.filter(accepted_at__isnull=True, revoked_at__isnull=True)
+    invitations = role.invitations.with_status("open")
     context = {"role": role, "members": members, "invitations": invitations.count()}
     if request.method == "POST":
         name = role.name

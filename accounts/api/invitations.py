@@ -6,12 +6,11 @@ import uuid
 from datetime import timedelta
 
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
 from ninja import Router, Status
 
 from accounts.api.common import MAX_LIMIT, actor_of, require
 from accounts.api.schemas import InvitationCreatedOut, InvitationCreateIn, InvitationOut
-from accounts.models import Invitation
+from accounts.models import INVITATION_STATUSES, Invitation
 from accounts.services.invitations import (
     invitation_create,
     invitation_resend,
@@ -43,21 +42,12 @@ def list_invitations(request, status: str = "", limit: int = 50, before: str = "
     if not 1 <= limit <= MAX_LIMIT:
         raise ApiError(400, "validation_error", f"limit must be between 1 and {MAX_LIMIT}.")
     qs = Invitation.objects.prefetch_related("roles").order_by("-created_at", "-id")
-    now = timezone.now()
-    filters = {
-        "pending": {"accepted_at__isnull": True, "revoked_at__isnull": True, "expires_at__gt": now},
-        "accepted": {"accepted_at__isnull": False},
-        "revoked": {"revoked_at__isnull": False, "accepted_at__isnull": True},
-        "expired": {
-            "accepted_at__isnull": True,
-            "revoked_at__isnull": True,
-            "expires_at__lte": now,
-        },
-    }
     if status:
-        if status not in filters:
-            raise ApiError(400, "validation_error", "status must be one of: " + ", ".join(filters))
-        qs = qs.filter(**filters[status])
+        if status not in INVITATION_STATUSES:
+            raise ApiError(
+                400, "validation_error", "status must be one of: " + ", ".join(INVITATION_STATUSES)
+            )
+        qs = qs.with_status(status)
     return Status(200, [invitation_out(i) for i in qs[:limit]])
 
 

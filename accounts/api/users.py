@@ -46,7 +46,7 @@ from accounts.services.sessions import session_revoke, sessions_revoke_all
 from accounts.services.users import (
     user_ban,
     user_create,
-    user_data_exported,
+    user_data_access_request,
     user_delete,
     user_disable,
     user_enable,
@@ -308,4 +308,6 @@ def remove_factor(request, user_id: uuid.UUID, factor_id: str, payload: ReauthIn
     summary="Export a user's personal data",
 )
 def export_user(request, user_id: uuid.UUID):
-    return user_data_exported(actor=actor_of(request), user=get_user(user_id, include_deleted=True))
+    return user_data_access_request(
+        actor=actor_of(request), user=get_user(user_id, include_deleted=True)
+    )

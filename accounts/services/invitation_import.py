@@ -14,7 +14,6 @@ from datetime import timedelta
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
-from django.utils import timezone
 
 from accounts.models import BatchJob, Invitation, User, normalize_email
 from accounts.services import jobs
@@ -107,12 +106,9 @@ def invitation_rows_validate(*, actor, rows: list[ImportRow], template=None) -> 
         for u in User.objects.filter(email__in=emails).only("email", "password", "deleted_at")
     }
     live = set(
-        Invitation.objects.filter(
-            email__in=emails,
-            accepted_at__isnull=True,
-            revoked_at__isnull=True,
-            expires_at__gt=timezone.now(),
-        ).values_list("email", flat=True)
+        Invitation.objects.filter(email__in=emails)
+        .with_status("pending")
+        .values_list("email", flat=True)
     )
     seen: set[str] = set()
     for row in rows:

@@ -65,9 +65,7 @@ def _pending_user_for(email: str) -> User | None:
             code="user_exists",
             params={"email": email},
         )
-    live = Invitation.objects.filter(
-        user=user, accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=timezone.now()
-    )
+    live = Invitation.objects.filter(user=user).with_status("pending")
     if live.exists():
         raise ValidationError(
             "%(email)s already has a pending invitation. Resend it instead.",
@@ -311,9 +309,9 @@ def invitation_accept(
     )
     invitation.accepted_at = now
     invitation.save(update_fields=["accepted_at"])
-    Invitation.objects.filter(user=user, accepted_at__isnull=True, revoked_at__isnull=True).exclude(
-        pk=invitation.pk
-    ).update(revoked_at=now)
+    Invitation.objects.filter(user=user).with_status("open").exclude(pk=invitation.pk).update(
+        revoked_at=now
+    )
     forget_permissions(user)
     audit.record(
         "accounts.invitation.accepted",

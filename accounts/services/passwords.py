@@ -222,9 +222,7 @@ def magic_link_send(*, actor, user: User, type: str = "recovery") -> str:  # noq
         # A pending account: its invitation carries the roles, so send that
         # (with a new token) rather than a bare sign-in link.
         invitation = (
-            Invitation.objects.filter(user=user, accepted_at__isnull=True, revoked_at__isnull=True)
-            .order_by("-created_at")
-            .first()
+            Invitation.objects.filter(user=user).with_status("open").order_by("-created_at").first()
         )
         if invitation is not None:
             _invitation, link = invitation_resend(actor=actor, invitation=invitation)

@@ -422,8 +422,9 @@ def user_list_exported(*, actor, filters: dict) -> None:
 
 
 @service
-def user_data_exported(*, actor, user) -> dict:
-    """Everything held about `user` (GDPR access request), recorded."""
+def user_data_access_request(*, actor, user) -> dict:
+    """Answer a GDPR access request: everything held about `user`, returned
+    to the caller and recorded as an audit event."""
 
     action = "accounts.user.data_exported"
     policies.check_can_export_user(actor, user)

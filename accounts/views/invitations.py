@@ -39,17 +39,6 @@ STATUSES = [
 ]
 
 
-def _status_q(status: str) -> Q:
-    now = timezone.now()
-    live = Q(accepted_at__isnull=True, revoked_at__isnull=True)
-    return {
-        "pending": live & Q(expires_at__gt=now),
-        "expired": live & Q(expires_at__lte=now),
-        "accepted": Q(accepted_at__isnull=False),
-        "revoked": Q(accepted_at__isnull=True, revoked_at__isnull=False),
-    }.get(status, Q())
-
-
 def invitations_with_delivery(qs):
     """Annotate each invitation with the status of its latest email."""
     latest = OutboundEmail.objects.filter(
@@ -67,7 +56,8 @@ def _list_context(request, form=None):
         status = ""
     query = (request.GET.get("q") or "").strip()[:254]
     qs = Invitation.objects.select_related("invited_by").prefetch_related("roles")
-    qs = qs.filter(_status_q(status))
+    if status:
+        qs = qs.with_status(status)
     if query:
         qs = qs.filter(Q(email__icontains=query) | Q(name__icontains=query))
     qs = invitations_with_delivery(qs).order_by("-created_at", "-id")

@@ -281,7 +281,7 @@ def user_data_export(request, pk):
     if subject is None:
         return gone(request)
     try:
-        data = user_services.user_data_exported(actor=request.user, user=subject)
+        data = user_services.user_data_access_request(actor=request.user, user=subject)
     except PolicyDenied as exc:
         return forbidden(request, message=exc.message)
     response = HttpResponse(
