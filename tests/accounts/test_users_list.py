@@ -214,7 +214,7 @@ def test_above_the_threshold_the_count_is_the_planners_estimate(monkeypatch, cro
 
     from accounts import selectors
 
-    monkeypatch.setattr(selectors, "EXACT_COUNT_LIMIT", 3)
+    monkeypatch.setattr(selectors.listing, "EXACT_COUNT_LIMIT", 3)
     count = selectors.user_count(selectors.UserFilters())
     assert not count.exact
     if connection.vendor == "postgresql":

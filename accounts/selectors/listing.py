@@ -1,10 +1,5 @@
-"""Reads for accounts: the users list (search, filters, sort, keyset
-pagination), a user's detail and their personal-data export.
-
-The list never counts the whole table: pages are fetched by keyset (the
-sort key and id of the last row seen, carried in an opaque cursor), so a
-deep page costs the same as the first one.
-"""
+"""The users list: filters, keyset pagination over a stable sort, and how
+many users match (exact while cheap, PostgreSQL's estimate above)."""
 
 from __future__ import annotations
 
@@ -20,8 +15,7 @@ from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.models import Invitation, User, UserSession, UserStatus, status_q
-from audit.models import AuditEvent
+from accounts.models import User, UserStatus, status_q
 from rbac.models import Role, UserRole
 
 PAGE_SIZES = (25, 50, 100)
@@ -273,121 +267,6 @@ def _mark_mfa(users: list) -> None:
     )
     for user in users:
         user.has_mfa = user.pk in with_mfa
-
-
-# --- detail and export -------------------------------------------------------
-
-
-def user_get(pk) -> User | None:
-    try:
-        return User.objects.filter(pk=pk).first()
-    except (ValueError, TypeError):
-        return None
-
-
-def user_sessions(user, *, open_only: bool = True):
-    qs = UserSession.objects.filter(user=user)
-    if open_only:
-        qs = qs.filter(ended_at__isnull=True)
-    return qs.order_by("-last_seen_at")
-
-
-def user_invitations(user):
-    return Invitation.objects.filter(Q(user=user) | Q(email=user.email)).order_by("-created_at")
-
-
-STATUS_CHANGE_AUDIT_CODES = (
-    "accounts.user.created",
-    "accounts.user.banned",
-    "accounts.user.unbanned",
-    "accounts.user.disabled",
-    "accounts.user.enabled",
-    "accounts.user.deleted",
-    "accounts.user.restored",
-    "accounts.user.password_change_forced",
-    "accounts.owner.bootstrapped",
-)
-
-
-def user_audit_events(user, *, limit: int = 20, actions=None):
-
-    qs = AuditEvent.objects.filter(target_id=str(user.pk))
-    if actions:
-        qs = qs.filter(action__in=actions, outcome="success")
-    return qs.order_by("-id")[:limit]
-
-
-def user_status_history(user, *, limit: int = 10):
-    return user_audit_events(user, limit=limit, actions=STATUS_CHANGE_AUDIT_CODES)
-
-
-def user_data_export(user) -> dict:
-    """Everything Handover holds about one person (GDPR access request)."""
-
-    def iso(value):
-        return value.isoformat() if value else None
-
-    return {
-        "exported_at": timezone.now().isoformat(),
-        "profile": {
-            "id": str(user.pk),
-            "email": user.email,
-            "name": user.name,
-            "phone": user.phone,
-            "metadata": user.metadata,
-            "status": user.status,
-            "is_owner": user.is_owner,
-            "must_change_password": user.must_change_password,
-            "created_at": iso(user.created_at),
-            "last_login": iso(user.last_login),
-            "email_verified_at": iso(user.email_verified_at),
-            "password_changed_at": iso(user.password_changed_at),
-            "disabled_at": iso(user.disabled_at),
-            "banned_until": iso(user.banned_until),
-            "ban_reason": user.ban_reason,
-            "deleted_at": iso(user.deleted_at),
-        },
-        "roles": [
-            {"slug": r.slug, "name": r.name, "permissions": r.permissions}
-            for r in user.roles.order_by("name")
-        ],
-        "direct_permissions": user.direct_permissions,
-        "sessions": [
-            {
-                "ip": s.ip,
-                "user_agent": s.user_agent,
-                "created_at": iso(s.created_at),
-                "last_seen_at": iso(s.last_seen_at),
-                "ended_at": iso(s.ended_at),
-            }
-            for s in user_sessions(user, open_only=False)
-        ],
-        "invitations": [
-            {
-                "email": i.email,
-                "status": i.status,
-                "created_at": iso(i.created_at),
-                "expires_at": iso(i.expires_at),
-                "accepted_at": iso(i.accepted_at),
-                "revoked_at": iso(i.revoked_at),
-            }
-            for i in user_invitations(user)
-        ],
-        "audit_events": [
-            {
-                "created_at": iso(e.created_at),
-                "action": e.action,
-                "actor": e.actor_label,
-                "outcome": e.outcome,
-                "reason": e.reason,
-                "ip": e.ip,
-                "changes": e.changes,
-            }
-            for e in AuditEvent.objects.filter(
-                Q(target_id=str(user.pk)) | Q(actor_id=user.pk)
-            ).order_by("id")
-        ],
-    }
 
 
 # --- how many match ------------------------------------------------------------

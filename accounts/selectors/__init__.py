@@ -1,0 +1,31 @@
+"""Reads about users (no writes): `listing` for the users list, `detail`
+for one user. Callers write `from accounts import selectors`."""
+
+from accounts.selectors.detail import (  # noqa: F401 (the package's names)
+    STATUS_CHANGE_AUDIT_CODES,
+    user_audit_events,
+    user_data_export,
+    user_get,
+    user_invitations,
+    user_sessions,
+    user_status_history,
+)
+from accounts.selectors.listing import (  # noqa: F401 (the package's names)
+    DEFAULT_PAGE_SIZE,
+    DEFAULT_SORT,
+    EXACT_COUNT_LIMIT,
+    MAX_SEARCH_LENGTH,
+    NULLABLE_SORT_FIELDS,
+    PAGE_SIZES,
+    SORT_CHOICES,
+    SORT_FIELDS,
+    MatchCount,
+    UserFilters,
+    UserPage,
+    decode_cursor,
+    encode_cursor,
+    mfa_enabled_q,
+    user_count,
+    user_filter_queryset,
+    user_list,
+)
