@@ -28,6 +28,7 @@ def api_key_out(key: ApiKey) -> dict:
         "created_at": key.created_at,
         "expires_at": key.expires_at,
         "last_used_at": key.last_used_at,
+        "revoked_reason": key.revoked_reason if key.revoked_at else "",
     }
 
 

@@ -198,6 +198,9 @@ class ApiKeyOut(Schema):
     created_at: datetime
     expires_at: datetime | None = None
     last_used_at: datetime | None = None
+    # Why a revoked key stopped: "revoked" by someone, or what ended its
+    # user's access ("banned", "deleted", "disabled", "no management permission").
+    revoked_reason: str = ""
 
 
 class ApiKeyCreateIn(Strict):
