@@ -1,13 +1,15 @@
 """Roles in Django admin. Reading needs roles:read (via the RBAC backend's
 model-permission map); every change goes through rbac.services, so admin
-obeys the same guards and writes the same audit events as the dashboard."""
+obeys the same guards and writes the same audit events as the dashboard.
+The same base as every Handover admin (`ServiceModelAdmin`): a refusal is
+shown as a message and the change is not logged as done."""
 
 from __future__ import annotations
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.core.exceptions import ValidationError
-from django.http import HttpResponseRedirect
 
+from handover.admin_utils import ServiceModelAdmin
 from rbac import services
 from rbac.forms import RoleAdminForm
 from rbac.models import Role
@@ -15,7 +17,7 @@ from rbac.policies import PolicyDenied
 
 
 @admin.register(Role)
-class RoleAdmin(admin.ModelAdmin):
+class RoleAdmin(ServiceModelAdmin):
     form = RoleAdminForm
     list_display = ["name", "slug", "is_builtin", "permission_count", "updated_at"]
     list_filter = ["is_builtin"]
@@ -58,38 +60,18 @@ class RoleAdmin(admin.ModelAdmin):
                 )
                 obj.pk = created.pk
         except (PolicyDenied, ValidationError) as exc:
-            text = exc.message if isinstance(exc, PolicyDenied) else " ".join(exc.messages)
-            self.message_user(request, text, level=messages.ERROR)
-            raise _Refused(text) from exc
+            self.refuse(request, exc)
+            return
         obj.refresh_from_db()
 
     def delete_model(self, request, obj):
         try:
             services.role_delete(actor=request.user, role=obj, confirm=True)
         except (PolicyDenied, ValidationError) as exc:
-            text = exc.message if isinstance(exc, PolicyDenied) else " ".join(exc.messages)
-            self.message_user(request, text, level=messages.ERROR)
-            raise _Refused(text) from exc
+            self.refuse(request, exc)
+            return
+        self.logged_deletion(request, obj)
 
     def delete_queryset(self, request, queryset):
         for obj in queryset:
             self.delete_model(request, obj)
-
-    # Django wraps these views in one transaction. Run them without it: the
-    # service is atomic itself, and a refusal's audit event must survive
-    # the rollback of the refused change.
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        try:
-            return self._changeform_view(request, object_id, form_url, extra_context)
-        except _Refused:
-            return HttpResponseRedirect(request.get_full_path())
-
-    def delete_view(self, request, object_id, extra_context=None):
-        try:
-            return self._delete_view(request, object_id, extra_context)
-        except _Refused:
-            return HttpResponseRedirect(request.get_full_path())
-
-
-class _Refused(Exception):
-    """A service refused an admin change; the message is already shown."""
