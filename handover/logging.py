@@ -76,3 +76,37 @@ class RedactingFormatter(SingleLineFormatter):
 
     def format(self, record):
         return redact_tokens(super().format(record))
+
+
+# Django's request loggers, whose messages carry request paths.
+_REDACTED_LOGGERS = ("django.request", "django.server", "django.security.csrf")
+
+
+def logging_config(*, level: str) -> dict:
+    """The LOGGING setting. One-time tokens in request paths (/invite/<token>/,
+    ...) never reach a log: Django's request loggers rewrite the message
+    before any handler (console, mail_admins) sees it, and the console
+    formatter redacts whatever else gets through and escapes control
+    characters (one event, one line). Error reports are redacted as a whole
+    (DEFAULT_EXCEPTION_REPORTER)."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"redact_tokens": {"()": "handover.logging.RedactTokensFilter"}},
+        "formatters": {
+            "plain": {
+                "()": "handover.logging.RedactingFormatter",
+                "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            }
+        },
+        "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+        "root": {"handlers": ["console"], "level": level},
+        "loggers": {
+            "axes": {"level": "WARNING"},
+            # Django's own handlers here (a plain console in DEBUG, mail_admins,
+            # which has no ADMINS to write to) would print unredacted lines, and
+            # in DEBUG every line twice: its records go to the root console.
+            "django": {"handlers": [], "level": "INFO"},
+            **{name: {"filters": ["redact_tokens"]} for name in _REDACTED_LOGGERS},
+        },
+    }

@@ -14,6 +14,8 @@ import dj_database_url
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
+from handover.logging import logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -372,27 +374,9 @@ if not DEBUG:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
 
-# One-time tokens in request paths (/invite/<token>/, ...) never reach a log:
-# Django's request loggers rewrite the message before any handler (console,
-# mail_admins) sees it, the console formatter redacts whatever else gets
-# through, and error reports are redacted as a whole.
-_REDACTED_LOGGERS = ("django.request", "django.server", "django.security.csrf")
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "filters": {"redact_tokens": {"()": "handover.logging.RedactTokensFilter"}},
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {
-        "axes": {"level": "WARNING"},
-        # Django's own handlers here (a plain console in DEBUG, mail_admins,
-        # which has no ADMINS to write to) would print unredacted lines, and
-        # in DEBUG every line twice: its records go to the root console.
-        "django": {"handlers": [], "level": "INFO"},
-        **{name: {"filters": ["redact_tokens"]} for name in _REDACTED_LOGGERS},
-    },
-}
+# Logging: one event a line (control characters escaped) and no one-time
+# token in any log line or error report (handover/logging.py says how).
+LOGGING = logging_config(level=os.environ.get("LOG_LEVEL", "INFO"))
 DEFAULT_EXCEPTION_REPORTER = "handover.error_reports.RedactingExceptionReporter"
 
 # --- Email outbox (area EMAIL) ---------------------------------------------
@@ -461,5 +445,3 @@ MIDDLEWARE += [
     "handover.middleware.BusyAnswersServiceUnavailableMiddleware",
     "handover.middleware.NotFoundAnswers404Middleware",
 ]
-# One event, one line: control characters in messages are escaped (area PROVE).
-LOGGING["formatters"]["plain"]["()"] = "handover.logging.RedactingFormatter"
