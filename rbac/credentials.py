@@ -62,3 +62,10 @@ def attach(user, credential: Credential) -> None:
 
 def credential_of(user) -> Credential:
     return getattr(user, _ATTR, None) or CONSOLE_CREDENTIAL
+
+
+def scopes_of(user) -> list[str] | None:
+    """The scopes `user` acts with now (None: every scope), to be stored
+    with work that runs later (a background job) and given back to it."""
+    scopes = credential_of(user).scopes
+    return sorted(scopes) if scopes is not None else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Count, Q
 
+from rbac import credentials
 from rbac.models import Role, UserRole
 from rbac.permissions import ALL_PERMISSIONS, CATALOG
 
@@ -60,6 +61,14 @@ def prime_permissions(users) -> None:
         if scope is not None:
             perms = perms & scope
         setattr(user, _CACHE_ATTR, perms)
+
+
+def act_with_scopes(user, scopes) -> None:
+    """Work started through a narrow credential (an API key) and run later
+    (a background job) acts with that credential's scopes, not with all its
+    user holds."""
+    restrict_permissions(user, scopes)
+    credentials.attach(user, credentials.Credential(credentials.API_KEY, frozenset(scopes)))
 
 
 def forget_permissions(user) -> None:

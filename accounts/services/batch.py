@@ -41,9 +41,9 @@ from accounts.services.users import (
 )
 from audit import services as audit
 from core.services import service
-from rbac import policies
+from rbac import credentials, policies
 from rbac.models import Role, UserRole
-from rbac.selectors import prime_permissions
+from rbac.selectors import act_with_scopes, prime_permissions
 from rbac.services import user_role_assign, user_role_remove
 
 MAX_BATCH_SIZE = 5000
@@ -356,6 +356,9 @@ def batch_job_create(*, actor, action, user_ids, params=None) -> BatchJob:
     params = clean_params(action, params)
     ids, items = parse_ids(user_ids)
     policies.check_permission(actor, spec.permission, action=spec.audit_action)
+    scopes = credentials.scopes_of(actor)
+    if scopes is not None:  # the job acts later with the key's scopes, no more
+        params = {**params, "scopes": scopes}
     job = BatchJob.objects.create(
         actor=actor,
         action=action,
@@ -381,9 +384,12 @@ def _batch_step(job: BatchJob) -> None:
     """One chunk of a batch job (called by jobs.job_run inside the chunk's
     transaction, with the job row locked): run it and record its items."""
     chunk = job.user_ids[job.done : job.done + CHUNK_SIZE]
+    actor = job.actor
+    if (job.params or {}).get("scopes") is not None:
+        act_with_scopes(actor, job.params["scopes"])
     try:
         part = batch_run(
-            actor=job.actor,
+            actor=actor,
             action=job.action,
             user_ids=chunk,
             params=job.params,

@@ -22,8 +22,9 @@ from accounts.services.validation import resolve_grants
 from audit import services as audit
 from audit.services import Target
 from core.services import service
-from rbac import policies
+from rbac import credentials, policies
 from rbac.models import Role
+from rbac.selectors import act_with_scopes
 
 _SPLIT = re.compile(r"[\s,;]+")
 
@@ -183,10 +184,14 @@ def invitation_import_start(*, actor, rows: list[dict], template=None, expires_d
     the broker is down the job row says so and the sweep queues it once the
     broker is back."""
     policies.check_permission(actor, "invitations:create", action="accounts.invitation.imported")
+    params = {"rows": rows, "template": template, "expires_days": expires_days}
+    scopes = credentials.scopes_of(actor)
+    if scopes is not None:  # the job invites later with the key's scopes, no more
+        params["scopes"] = scopes
     job = BatchJob.objects.create(
         actor=actor,
         action="invite",
-        params={"rows": rows, "template": template, "expires_days": expires_days},
+        params=params,
         user_ids=[],
         total=len(rows),
         permission="invitations:create",
@@ -210,10 +215,13 @@ def _import_step(job: BatchJob) -> None:
     expires_in = timedelta(days=params["expires_days"]) if params.get("expires_days") else None
     rows = params.get("rows", [])[job.done : job.done + IMPORT_CHUNK_SIZE]
     results = list((job.result or {}).get("items", []))
+    actor = job.actor
+    if params.get("scopes") is not None:
+        act_with_scopes(actor, params["scopes"])
     for row in rows:
         results.append(
             invitation_import_row(
-                actor=job.actor,
+                actor=actor,
                 row=row,
                 template=params.get("template"),
                 expires_in=expires_in,

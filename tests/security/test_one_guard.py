@@ -11,7 +11,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import ApiKey, User, UserSession
 from accounts.services import invitations, users
-from accounts.services.api_keys import api_key_create, api_key_revoke
+from accounts.services.api_keys import api_key_authenticate, api_key_create, api_key_revoke
 from accounts.services.passwords import password_set_by_admin
 from audit.services import audit_scrub_user
 from rbac import services as rbac_services
@@ -303,3 +303,37 @@ def test_an_invitation_to_an_active_account_is_a_conflict(client, owner, member)
     assert body["detail"] == (
         "member@example.com already has an account. Manage it from the Users page instead."
     )
+
+
+# A job runs later, in a worker: it must act with the credential's scopes,
+# not with everything its user holds.
+
+
+def test_a_batch_job_from_a_narrow_key_acts_only_within_the_key(owner):
+    from accounts.services import batch
+
+    admin = make_user("adm@example.com", roles=["admin"])
+    manager = _with_perms("manager@example.com", TEMPLATES["manager"]["permissions"])
+    members = [make_user(f"m{i}@example.com") for i in range(3)]
+    _k, headers = _key(admin, ["users:read", "users:ban"])
+    ids = [str(u.pk) for u in [*members, manager]]
+    # The user as a request through that key sees them (a large batch from
+    # the API or the page becomes a job like this one).
+    key_user = api_key_authenticate(headers["HTTP_AUTHORIZATION"].split()[1])
+    job = batch.batch_job_create(actor=key_user, action="ban", user_ids=ids)
+    assert batch.batch_job_run(job.pk, runner="test") == "done"
+    assert User.objects.get(pk=manager.pk).status == "active"  # beyond the key's reach
+    assert all(User.objects.get(pk=m.pk).status == "banned" for m in members)
+
+
+def test_an_invitation_import_from_a_narrow_key_grants_only_what_the_key_holds(owner):
+    from accounts.models import Invitation
+    from accounts.services import invitation_import
+
+    admin = make_user("adm@example.com", roles=["admin"])
+    _k, headers = _key(admin, ["invitations:create", "users:read"])
+    key_user = api_key_authenticate(headers["HTTP_AUTHORIZATION"].split()[1])
+    rows = [{"email": "new@example.com", "name": "", "roles": ["admin"]}]
+    job = invitation_import.invitation_import_start(actor=key_user, rows=rows)
+    invitation_import.invitation_import_run(job.pk, runner="test")
+    assert not Invitation.objects.filter(email="new@example.com").exists()
