@@ -120,9 +120,7 @@ def api_keys_revoke_all(user, *, reason: str) -> int:
     """Revoke every live key of `user` for good, with the reason shown in
     the keys list ("banned", "deleted", "disabled", "no management
     permission"). Part of the calling service's transaction and audit row."""
-    return ApiKey.objects.filter(user=user, revoked_at__isnull=True).update(
-        revoked_at=timezone.now(), revoked_reason=reason[:100]
-    )
+    return api_keys_revoke_for_users([user.pk], reason=reason)
 
 
 def api_key_authenticate(raw: str):

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from accounts.models import User, normalize_email
 from accounts.selectors import user_data_export
-from accounts.services.api_keys import api_keys_revoke_all, api_keys_revoke_for_users
+from accounts.services.api_keys import api_keys_revoke_for_users
 from accounts.services.common import diff, lock_user
 from accounts.services.emails import email_queue
 from accounts.services.sessions import sessions_end_all, sessions_end_for_users
@@ -133,13 +133,15 @@ def user_update(
 ) -> User:
     """Edit a profile. Changing the email checks it is unused (any case),
     marks it unverified, kills outstanding tokens and tells the old address.
-    Guards: `check_can_update_profile` for name, phone and metadata;
-    `check_can_change_email` when the address changes (your own needs a
-    fresh proof: through an API key, `current_password`)."""
+    Guards: `check_can_change_email` when the address changes (your own
+    needs a fresh proof: through an API key, `current_password`);
+    `check_can_update_profile` for everything else -- also when nothing
+    changes, so an empty edit is no way to read a user."""
     action = "accounts.user.updated"
-    if name is not None or phone is not None or metadata is not None:
+    changes_email = email is not None and normalize_email(email) != user.email
+    if not changes_email or any(v is not None for v in (name, phone, metadata)):
         policies.check_can_update_profile(actor, user)
-    if email is not None and normalize_email(email) != user.email:
+    if changes_email:
         policies.check_can_change_email(actor, user, password=current_password)
     user = lock_user(user)
     before = {
@@ -201,9 +203,13 @@ def _end_access(user, *, reason: str) -> None:
     if collected is not None:
         collected.setdefault(reason, []).append(user.pk)
         return
-    sessions_end_all(user)
-    tokens_revoke_all(user)
-    api_keys_revoke_all(user, reason=reason)
+    _end_access_of([user.pk], reason=reason)
+
+
+def _end_access_of(user_ids, *, reason: str) -> None:
+    sessions_end_for_users(user_ids)
+    tokens_revoke_for_users(user_ids)
+    api_keys_revoke_for_users(user_ids, reason=reason)
 
 
 @contextmanager
@@ -222,9 +228,7 @@ def access_endings_collected():
     finally:
         _collected_endings.reset(token)
     for reason, user_ids in collected.items():
-        sessions_end_for_users(user_ids)
-        tokens_revoke_for_users(user_ids)
-        api_keys_revoke_for_users(user_ids, reason=reason)
+        _end_access_of(user_ids, reason=reason)
 
 
 def ban_end(until) -> datetime:

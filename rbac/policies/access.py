@@ -65,8 +65,7 @@ def check_can_invite(actor, *, email: str, roles=(), grants=(), account=None, ac
         check_not_owner(actor, account, action=action, verb="invited again")
         wanted |= permissions_of(account)
         check_escalation(actor, wanted, action=action, target=account)
-        if not actor.is_owner and not permissions_of(account) < permissions_of(actor):
-            check_hierarchy(actor, account, action=action)
+        check_hierarchy(actor, account, action=action)
         return
     check_escalation(actor, wanted, action=action, target=target)
 

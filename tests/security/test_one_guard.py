@@ -337,3 +337,14 @@ def test_an_invitation_import_from_a_narrow_key_grants_only_what_the_key_holds(o
     job = invitation_import.invitation_import_start(actor=key_user, rows=rows)
     invitation_import.invitation_import_run(job.pk, runner="test")
     assert not Invitation.objects.filter(email="new@example.com").exists()
+
+
+def test_a_profile_update_that_changes_nothing_still_needs_its_guard(client, owner, member):
+    """An empty PATCH must not answer a key without users:update (or even
+    users:read) with the user's record."""
+    reader = _with_perms("reader@example.com", {"users:read", "api-keys:create"})
+    _k, headers = _key(reader, ["users:read"])
+    status, body = _call(client, "patch", f"{USERS}/{member.pk}", headers, {})
+    assert (status, body["error"]) == (403, "permission_denied")
+    status, body = _call(client, "patch", f"{USERS}/{member.pk}", headers, {"email": member.email})
+    assert (status, body["error"]) == (403, "permission_denied")
