@@ -11,15 +11,15 @@ from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from accounts.models import User
+from accounts import selectors as user_selectors
 from audit import selectors
 from audit import services as audit
 from audit.forms import AuditFilterForm
 from audit.models import AuditEvent
 from audit.sentences import with_names
 from core.web import htmx_partial
-from rbac.decorators import forbidden, permission_required
-from rbac.policies import PolicyDenied
+from rbac import policies
+from rbac.decorators import permission_required
 
 FILTER_KEYS = ("q", "actor", "target", "user", "action", "outcome", "date_from", "date_to")
 FILTER_KEYS += ("batch", "ip")
@@ -47,7 +47,7 @@ def event_list(request):
         "page": page,
         "query": query,
         "filtered": bool(params),
-        "can_export": "audit:export" in request.user.permissions,
+        "can_export": policies.user_has(request.user, "audit:export"),
     }
     template = "audit/list.html#results" if htmx_partial(request) else "audit/list.html"
     return render(request, template, context)
@@ -146,14 +146,9 @@ def user_scrub(request, user_id):
     erasure): GET asks, POST does it. The service refuses (and audits) a
     user who is not deleted; the page says so instead of offering the form."""
 
-    subject = User.objects.filter(pk=user_id).first()
-    if subject is None:
-        raise Http404("No user with this id.")
+    subject = user_selectors.user_get(user_id)
     if request.method == "POST":
-        try:
-            event = audit.audit_scrub_user(actor=request.user, user_id=subject.pk)
-        except PolicyDenied as exc:
-            return forbidden(request, message=exc.message)
+        event = audit.audit_scrub_user(actor=request.user, user_id=subject.pk)
         if event is None:
             messages.info(request, "Nothing left to scrub: the audit log holds no personal data.")
         else:

@@ -21,8 +21,8 @@ from django_otp.admin import OTPAdminSite
 
 from accounts.security import has_mfa
 from accounts.services import auth as auth_services
-from accounts.views.auth import safe_next
 from audit import services as audit
+from core.web import safe_back
 
 
 def _with_next(route: str, next_url: str) -> str:
@@ -41,7 +41,7 @@ class HandoverAdminSite(OTPAdminSite):
         - verified staff: `next`.
         Credentials posted here are ignored: nobody signs in at this URL.
         """
-        next_url = safe_next(request, fallback=reverse("admin:index", current_app=self.name))
+        next_url = safe_back(request, reverse("admin:index", current_app=self.name))
         user = request.user
         if not user.is_authenticated:
             return HttpResponseRedirect(_with_next("login", next_url))

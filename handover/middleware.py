@@ -7,8 +7,9 @@ from django.template.loader import render_to_string
 from django.utils.cache import add_never_cache_headers
 from django.views.defaults import page_not_found
 
-from core.services import NotFound, as_busy
+from core.services import NotFound, PolicyDenied, as_busy
 from handover.logging import TOKEN_PATH
+from rbac.decorators import forbidden
 
 _NUL_ESCAPES = (b"\\u0000", b"\x00")
 
@@ -123,9 +124,11 @@ class BusyAnswersServiceUnavailableMiddleware:
         return response
 
 
-class NotFoundAnswers404Middleware:
-    """A service asked to act on something that no longer exists raises
-    `core.services.NotFound`; a page answers it as Django answers Http404."""
+class ServiceRefusalMiddleware:
+    """A page's answer to a service refusal its view did not turn into a
+    form error (see `core.web.refusals`): `NotFound` (the object is gone)
+    as Django answers Http404, with the service's words; `PolicyDenied` (a
+    guard said no) as the 403 page, with the guard's words."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -136,4 +139,6 @@ class NotFoundAnswers404Middleware:
     def process_exception(self, request, exception):
         if isinstance(exception, NotFound):
             return page_not_found(request, Http404(exception.message))
+        if isinstance(exception, PolicyDenied):
+            return forbidden(request, message=exception.message)
         return None

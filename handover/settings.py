@@ -443,5 +443,5 @@ MIDDLEWARE += ["handover.middleware.PrivatePagesNotCachedMiddleware"]
 # ran out answers 503 "busy, retry" (issue 17).
 MIDDLEWARE += [
     "handover.middleware.BusyAnswersServiceUnavailableMiddleware",
-    "handover.middleware.NotFoundAnswers404Middleware",
+    "handover.middleware.ServiceRefusalMiddleware",
 ]

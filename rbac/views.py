@@ -16,9 +16,9 @@ from django.urls import reverse
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_http_methods
 
-from accounts.models import User
+from accounts import selectors
 from accounts.reauth import reauth_required
-from core.web import htmx_partial
+from core.web import htmx_partial, refusals
 from rbac import policies, services
 from rbac.decorators import forbidden, owner_required, permission_required
 from rbac.forms import (
@@ -37,24 +37,12 @@ from rbac.selectors import permission_sources, role_list, user_effective_permiss
 MEMBERS_PER_PAGE = 25
 
 
-def _error_text(exc: ValidationError) -> str:
-    return " ".join(exc.messages)
-
-
 def _parse_version(value):
     """The role version the editor was opened at; None if absent or garbled."""
     try:
         return parse_datetime(value or "")
     except ValueError:
         return None
-
-
-def _add_errors(form, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc)
 
 
 # --- roles -------------------------------------------------------------------
@@ -154,7 +142,7 @@ def _role_editor(request, role: Role | None):
             _role_form_context(request, form, role=role, selected=selected, preview=preview),
         )
 
-    try:
+    with refusals(form) as outcome:
         if role is None:
             role = services.role_create(
                 actor=actor,
@@ -174,15 +162,11 @@ def _role_editor(request, role: Role | None):
                 expected_updated_at=_parse_version(data.get("updated_at")),
             )
             messages.success(request, f"Role {role.name} saved.")
-    except PolicyDenied as exc:
-        form.add_error(None, exc.message)
+    if not outcome.ok:
         return _render_role_form(
-            request, _role_form_context(request, form, role=role, selected=selected), status=403
-        )
-    except ValidationError as exc:
-        _add_errors(form, exc)
-        return _render_role_form(
-            request, _role_form_context(request, form, role=role, selected=selected), status=400
+            request,
+            _role_form_context(request, form, role=role, selected=selected),
+            status=outcome.status,
         )
     url = reverse("roles:detail", args=[role.slug])
     if htmx_partial(request):
@@ -202,10 +186,9 @@ def role_create_view(request):
 @require_http_methods(["GET", "POST"])
 def role_edit_view(request, slug):
     role = get_object_or_404(Role, slug=slug)
-    if role.slug == services.OWNER_ROLE:
-        return forbidden(
-            request, message="The owner role always holds every permission and cannot be changed."
-        )
+    # The owner role is fixed: the guard says so before the editor opens
+    # (its refusal answers 403 with the guard's words).
+    policies.check_can_edit_role(request.user, role)
     return _role_editor(request, role)
 
 
@@ -229,8 +212,8 @@ def role_detail_view(request, slug):
             "page": page,
             "member_count": page.paginator.count,
             "pending_invitations": role.invitations.with_status("open").count(),
-            "can_update": policies.user_has(actor, "roles:update") and role.slug != "owner",
-            "can_delete": policies.user_has(actor, "roles:delete") and not role.is_builtin,
+            "can_update": policies.allows(policies.check_can_edit_role, actor, role),
+            "can_delete": policies.allows(policies.check_can_delete_role, actor, role),
         },
     )
 
@@ -248,10 +231,8 @@ def role_delete_view(request, slug):
             services.role_delete(
                 actor=request.user, role=role, confirm=request.POST.get("confirm") == "yes"
             )
-        except PolicyDenied as exc:
-            return forbidden(request, message=exc.message)
         except ValidationError as exc:
-            context["error"] = _error_text(exc)
+            context["error"] = " ".join(exc.messages)
             return render(request, "rbac/role_delete.html", context, status=400)
         messages.success(request, f"Role {name} deleted.")
         return redirect("roles:list")
@@ -259,10 +240,6 @@ def role_delete_view(request, slug):
 
 
 # --- a user's access -----------------------------------------------------------
-
-
-def _subject(user_id) -> User:
-    return get_object_or_404(User, pk=user_id)
 
 
 def access_context(actor, subject, *, error="", notice="") -> dict:
@@ -308,6 +285,18 @@ def _render_access(request, subject, *, error="", notice="", status=200):
     return render(request, "rbac/user_access.html", context, status=status)
 
 
+def _access_change(request, subject, change, *, done: str, unchanged: str):
+    """Run one change of a user's roles (`change` calls the service) and
+    answer with the access page: its notice, or the refusal."""
+    try:
+        changed = change()
+    except PolicyDenied as exc:
+        return _after_action(request, subject, error=exc.message, status=403)
+    except ValidationError as exc:
+        return _after_action(request, subject, error=" ".join(exc.messages), status=400)
+    return _after_action(request, subject, notice=done if changed else unchanged)
+
+
 def _after_action(request, subject, *, notice="", error="", status=200):
     if htmx_partial(request):
         return _render_access(request, subject, notice=notice, error=error)
@@ -322,37 +311,32 @@ def _after_action(request, subject, *, notice="", error="", status=200):
 @permission_required("roles:read")
 @require_http_methods(["GET"])
 def user_access_view(request, user_id):
-    return _render_access(request, _subject(user_id))
+    return _render_access(request, selectors.user_get(user_id))
 
 
 @permission_required("roles:assign")
 @require_http_methods(["GET", "POST"])
 def user_role_assign_view(request, user_id):
-    subject = _subject(user_id)
+    subject = selectors.user_get(user_id)
     if request.method == "GET":
         return redirect("roles:user_access", user_id=subject.pk)
     form = AssignRoleForm(request.POST)
     if not form.is_valid():
         return _after_action(request, subject, error=form.errors["role"][0], status=400)
     role = form.cleaned_data["role"]
-    try:
-        changed = services.user_role_assign(actor=request.user, user=subject, role=role)
-    except PolicyDenied as exc:
-        return _after_action(request, subject, error=exc.message, status=403)
-    except ValidationError as exc:
-        return _after_action(request, subject, error=_error_text(exc), status=400)
-    notice = (
-        f"{subject.display_name} now has the role {role.name}."
-        if changed
-        else f"{subject.display_name} already has the role {role.name}."
+    return _access_change(
+        request,
+        subject,
+        lambda: services.user_role_assign(actor=request.user, user=subject, role=role),
+        done=f"{subject.display_name} now has the role {role.name}.",
+        unchanged=f"{subject.display_name} already has the role {role.name}.",
     )
-    return _after_action(request, subject, notice=notice)
 
 
 @permission_required("roles:assign")
 @require_http_methods(["GET", "POST"])
 def user_role_remove_view(request, user_id, slug):
-    subject = _subject(user_id)
+    subject = selectors.user_get(user_id)
     role = get_object_or_404(Role, slug=slug)
     held = UserRole.objects.filter(user=subject, role=role).exists()
     if request.method == "GET":
@@ -360,22 +344,19 @@ def user_role_remove_view(request, user_id, slug):
             messages.info(request, f"{subject.display_name} does not have the role {role.name}.")
             return redirect("roles:user_access", user_id=subject.pk)
         return render(request, "rbac/user_role_remove.html", {"subject": subject, "role": role})
-    try:
-        changed = services.user_role_remove(actor=request.user, user=subject, role=role)
-    except PolicyDenied as exc:
-        return _after_action(request, subject, error=exc.message, status=403)
-    notice = (
-        f"Removed the role {role.name} from {subject.display_name}."
-        if changed
-        else f"{subject.display_name} does not have the role {role.name}."
+    return _access_change(
+        request,
+        subject,
+        lambda: services.user_role_remove(actor=request.user, user=subject, role=role),
+        done=f"Removed the role {role.name} from {subject.display_name}.",
+        unchanged=f"{subject.display_name} does not have the role {role.name}.",
     )
-    return _after_action(request, subject, notice=notice)
 
 
 @permission_required("permissions:grant")
 @require_http_methods(["GET", "POST"])
 def user_permissions_view(request, user_id):
-    subject = _subject(user_id)
+    subject = selectors.user_get(user_id)
     actor = request.user
     current = sorted(subject.direct_permissions or [])
     context = {
@@ -395,14 +376,10 @@ def user_permissions_view(request, user_id):
     revoke = sorted(set(current) - wanted)
     context["form"] = form
     context["rows"] = permission_rows(actor, wanted)
-    try:
+    with refusals(form) as outcome:
         services.user_permissions_update(actor=actor, user=subject, grant=grant, revoke=revoke)
-    except PolicyDenied as exc:
-        form.add_error(None, exc.message)
-        return render(request, "rbac/user_permissions.html", context, status=403)
-    except ValidationError as exc:
-        form.add_error(None, _error_text(exc))
-        return render(request, "rbac/user_permissions.html", context, status=400)
+    if not outcome.ok:
+        return render(request, "rbac/user_permissions.html", context, status=outcome.status)
     if grant or revoke:
         parts = []
         if grant:
@@ -431,20 +408,16 @@ def ownership_transfer_view(request):
         status = 400
         if form.is_valid():
             target = form.cleaned_data["target"]
-            try:
+            field_by_code = {"reauthentication_failed": "password"}
+            with refusals(form, field_by_code=field_by_code) as outcome:
                 services.ownership_transfer(
                     actor=actor, target=target, password=form.cleaned_data["password"]
                 )
-            except PolicyDenied as exc:
-                field = "password" if exc.code == "reauthentication_failed" else None
-                form.add_error(field, exc.message)
-                status = 403 if field is None else 400
-            except ValidationError as exc:
-                _add_errors(form, exc)
-            else:
+            if outcome.ok:
                 messages.success(
                     request,
                     f"{target.display_name} is now the owner. You keep the Admin role.",
                 )
                 return redirect("overview")
+            status = outcome.status
     return render(request, "rbac/ownership_transfer.html", {"form": form}, status=status)

@@ -3,8 +3,7 @@ for reads, how a user is represented and loaded."""
 
 from __future__ import annotations
 
-from django.http import Http404
-
+from accounts import selectors
 from accounts.models import User
 from rbac import policies
 from rbac.selectors import user_effective_permissions
@@ -47,7 +46,6 @@ def user_out(user: User) -> dict:
 
 
 def get_user(user_id, *, include_deleted: bool = False) -> User:
-    user = User.objects.filter(pk=user_id).first()
-    if user is None or (user.deleted_at and not include_deleted):
-        raise Http404("No user with this id.")
-    return user
+    """The user with this id; a deleted one only where the operation says
+    so (restore, erase). Otherwise `NotFound`, answered 404 `not_found`."""
+    return selectors.user_get(user_id, include_deleted=include_deleted)

@@ -7,7 +7,7 @@ import uuid
 from datetime import timedelta
 from urllib.parse import urlencode
 
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from ninja import Router, Status
@@ -177,11 +177,12 @@ def _status_action(name: str, service, summary: str, *, include_deleted=False):
         operation_id=f"user_{name.replace('-', '_')}",
     )
     def handler(request, user_id: uuid.UUID, payload: ReasonIn | None = None):
-        kwargs = {"actor": actor_of(request), "user": get_user(user_id, include_deleted=True)}
+        kwargs = {
+            "actor": actor_of(request),
+            "user": get_user(user_id, include_deleted=include_deleted),
+        }
         if payload is not None and payload.reason and service is not user_force_password_change:
             kwargs["reason"] = payload.reason
-        if not include_deleted and kwargs["user"].deleted_at:
-            raise Http404("No user with this id.")
         service(**kwargs)
         return Status(200, user_out(User.objects.get(pk=user_id)))
 

@@ -3,6 +3,7 @@ for one user. Callers write `from accounts import selectors`."""
 
 from accounts.selectors.detail import (  # noqa: F401 (the package's names)
     STATUS_CHANGE_AUDIT_CODES,
+    USER_GONE,
     user_audit_events,
     user_data_export,
     user_get,

@@ -4,20 +4,31 @@ access request)."""
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Invitation, User, UserSession
 from audit.models import AuditEvent
+from core.services import NotFound
 
 # --- detail and export -------------------------------------------------------
 
 
-def user_get(pk) -> User | None:
+USER_GONE = "This user no longer exists, or never did: someone may have deleted them."
+
+
+def user_get(pk, *, include_deleted: bool = True) -> User:
+    """The user with this id, or `NotFound` with `USER_GONE`: every page,
+    the API and the batch look a user up this one way (a page answers 404,
+    the API `not_found`)."""
     try:
-        return User.objects.filter(pk=pk).first()
-    except (ValueError, TypeError):
-        return None
+        user = User.objects.filter(pk=pk).first()
+    except (ValueError, TypeError, ValidationError):
+        user = None
+    if user is None or (user.deleted_at and not include_deleted):
+        raise NotFound(USER_GONE)
+    return user
 
 
 def user_sessions(user, *, open_only: bool = True):

@@ -27,6 +27,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import BatchJob, User
+from accounts.selectors import USER_GONE
 from accounts.services.users import (
     RESTORE_WINDOW,
     access_endings_collected,
@@ -300,7 +301,7 @@ def batch_run(*, actor, action, user_ids, params=None, dry_run=False, batch_id=N
         for pk in ids:
             user = users.get(pk)
             if user is None:
-                items.append(_item(pk, "error", "No user with this id (it may have been deleted)."))
+                items.append(_item(pk, "error", USER_GONE))
                 continue
             try:
                 spec.guard(actor, user, batch_id=batch_id, **guard_kwargs)

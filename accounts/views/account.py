@@ -29,7 +29,6 @@ from accounts.services import mfa as mfa_services
 from accounts.services import sessions as session_services
 from accounts.views.account_mfa import (
     add_css,
-    confirm_page,
     enrolment,
     mfa_remove,
     mfa_setup,
@@ -37,7 +36,7 @@ from accounts.views.account_mfa import (
     recovery_codes_download,
     recovery_codes_regenerate,
 )
-from accounts.views.auth import safe_next
+from core.web import confirm_page, safe_back
 from rbac.decorators import signed_in
 
 app_name = "account"
@@ -171,7 +170,7 @@ def password(request):
                 request, "Your password was changed. Your other sessions were signed out."
             )
             if forced:
-                return redirect(safe_next(request, fallback=reverse("overview")))
+                return redirect(safe_back(request, reverse("overview")))
             return redirect("account:home")
     if forced or request.POST.get("standalone"):
         return render(
@@ -236,7 +235,7 @@ def reauth(request):
     user = request.user
     enrolled = has_mfa(user)
     form = add_css(ReauthForm(request.POST or None))
-    next_url = safe_next(request, fallback=reverse("account:home"))
+    next_url = safe_back(request, reverse("account:home"))
     status = 200
     if request.method == "POST" and form.is_valid():
         ok = authenticate(request, email=user.email, password=form.cleaned_data["password"])

@@ -29,7 +29,7 @@ from accounts.security import (
     mfa_required,
 )
 from accounts.services import mfa as mfa_services
-from accounts.views.auth import safe_next
+from core.web import confirm_page, safe_back
 from rbac.decorators import signed_in
 from rbac.policies import PolicyDenied
 
@@ -83,20 +83,6 @@ def _fresh_codes(request) -> list[str] | None:
     return held.get("codes")
 
 
-def confirm_page(request, *, title, message, button, cancel_url, danger=True):
-    return render(
-        request,
-        "account/confirm.html",
-        {
-            "title": title,
-            "message": message,
-            "button": button,
-            "cancel_url": cancel_url,
-            "danger": danger,
-        },
-    )
-
-
 @signed_in
 @never_cache
 @sensitive_post_parameters("code")
@@ -105,7 +91,7 @@ def mfa_setup(request):
     """Set up the authenticator app: scan, then confirm with a code. Also
     where MFAPolicyMiddleware sends users who must have MFA."""
     user = request.user
-    next_url = safe_next(request, fallback=reverse("account:home"))
+    next_url = safe_back(request, reverse("account:home"))
     if has_mfa(user) and request.method == "GET":
         return redirect(next_url)
     device = mfa_services.totp_enrol_begin(actor=user)
@@ -147,7 +133,7 @@ def mfa_setup(request):
 def recovery_codes(request):
     """Fresh recovery codes, shown once: they stay readable (and
     downloadable) in this session until dismissed or ten minutes pass."""
-    next_url = safe_next(request, fallback=reverse("account:home"))
+    next_url = safe_back(request, reverse("account:home"))
     if request.method == "POST":
         request.session.pop(CODES_KEY, None)
         return redirect(next_url)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.views.decorators.http import require_http_methods, require_POST
@@ -12,6 +11,7 @@ from accounts.forms import ApiKeyForm
 from accounts.models import ApiKey
 from accounts.reauth import reauth_required, reauth_url
 from accounts.services import api_keys as key_services
+from core.web import refusals
 from rbac.decorators import forbidden, permission_required
 from rbac.permissions import TEMPLATES, grouped
 from rbac.policies import PolicyDenied
@@ -31,7 +31,7 @@ def key_list(request):
 def key_create(request):
     form = ApiKeyForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        try:
+        with refusals(form) as outcome:
             key, raw = key_services.api_key_create(
                 actor=request.user,
                 name=form.cleaned_data["name"],
@@ -39,11 +39,7 @@ def key_create(request):
                 template=form.cleaned_data["template"] or None,
                 expires_in_days=form.cleaned_data["expires_in_days"],
             )
-        except PolicyDenied as exc:
-            form.add_error(None, exc.message)
-        except ValidationError as exc:
-            form.add_error(None, exc)
-        else:
+        if outcome.ok:
             response = render(request, "api_keys/created.html", {"key": key, "raw": raw})
             response["Cache-Control"] = "no-store"
             return response

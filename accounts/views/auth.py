@@ -9,7 +9,6 @@ from django.contrib import messages
 from django.contrib.auth import authenticate
 from django.shortcuts import redirect, render
 from django.urls import path
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
@@ -20,26 +19,17 @@ from accounts.models import User
 from accounts.security import has_mfa, recovery_codes_left
 from accounts.services import auth as auth_services
 from accounts.services.mfa import CodeRefused, mfa_verify
+from core.web import safe_back
 from rbac.decorators import public
 
 GENERIC_LOGIN_ERROR = "Incorrect email or password, or this account cannot sign in right now."
 
 
-def safe_next(request, fallback=None) -> str:
-    """`next` only when it points at this site; the overview otherwise."""
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return fallback or settings.LOGIN_REDIRECT_URL
-
-
 def _render_login(request, form, *, error: str | None = None, status: int = 200):
     return render(
         request,
-        "accounts/login.html",
-        {"form": form, "error": error, "next": safe_next(request, fallback="")},
+        "signin/login.html",
+        {"form": form, "error": error, "next": safe_back(request, "")},
         status=status,
     )
 
@@ -51,7 +41,7 @@ def _render_login(request, form, *, error: str | None = None, status: int = 200)
 @require_http_methods(["GET", "POST"])
 def login_view(request):
     if request.user.is_authenticated and request.method == "GET":
-        return redirect(safe_next(request))
+        return redirect(safe_back(request, settings.LOGIN_REDIRECT_URL))
     form = LoginForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         email = form.cleaned_data["email"]
@@ -59,10 +49,10 @@ def login_view(request):
         if user is not None:
             if has_mfa(user):
                 # Not signed in yet: the code comes first.
-                _set_pending(request, user, next_url=safe_next(request, fallback=""))
+                _set_pending(request, user, next_url=safe_back(request, ""))
                 return redirect("login_mfa")
             auth_services.login_succeeded(request, user)
-            return redirect(safe_next(request))
+            return redirect(safe_back(request, settings.LOGIN_REDIRECT_URL))
         auth_services.login_failed(
             email=email, locked_out=bool(getattr(request, "axes_locked_out", False))
         )
@@ -103,7 +93,7 @@ def _pending_user(request):
 
 
 def _render_mfa(request, form, *, error=None, status=200):
-    return render(request, "accounts/login_mfa.html", {"form": form, "error": error}, status=status)
+    return render(request, "signin/login_mfa.html", {"form": form, "error": error}, status=status)
 
 
 @public
@@ -119,7 +109,7 @@ def login_mfa_view(request):
     if user is None:
         request.session.pop(PENDING_KEY, None)
         if request.user.is_authenticated:
-            return redirect(safe_next(request))
+            return redirect(safe_back(request, settings.LOGIN_REDIRECT_URL))
         messages.info(request, "Please sign in again.")
         return redirect("login")
     form = MFACodeForm(request.POST or None)
@@ -152,7 +142,7 @@ def login_mfa_view(request):
             f"You signed in with a recovery code; {left} left. "
             "Create new ones on your account page if you are running low.",
         )
-    return redirect(pending.get("next") or safe_next(request))
+    return redirect(pending.get("next") or safe_back(request, settings.LOGIN_REDIRECT_URL))
 
 
 def lockout_response(request, credentials, *args, **kwargs):
@@ -172,7 +162,7 @@ def logout_view(request):
         return redirect(settings.LOGOUT_REDIRECT_URL)
     if not request.user.is_authenticated:
         return redirect(settings.LOGIN_URL)
-    return render(request, "accounts/logout.html")
+    return render(request, "signin/logout.html")
 
 
 urlpatterns = [

@@ -5,19 +5,18 @@ sign-in link."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, path, reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
+from accounts import selectors
 from accounts.forms import MagicLinkForm
-from accounts.models import User
 from accounts.services import passwords
 from accounts.views.public import NewPasswordForm
-from rbac.decorators import forbidden, permission_required
-from rbac.policies import PolicyDenied
+from core.web import refusals
+from rbac.decorators import permission_required
 
 app_name = "credentials"
 
@@ -29,38 +28,32 @@ def user_page(user) -> str:
         return reverse("overview")
 
 
-def _subject(pk) -> User:
-    return get_object_or_404(User, pk=pk)
-
-
 @permission_required("users:reset-password")
 @sensitive_post_parameters("password1", "password2")
 @never_cache
 @require_http_methods(["GET", "POST"])
 def password_set(request, user_id):
-    subject = _subject(user_id)
+    subject = selectors.user_get(user_id)
     form = NewPasswordForm(request.POST or None)
+    status = 400 if form.errors else 200
     if request.method == "POST" and form.is_valid():
-        try:
+        with refusals(form, field_by_code={"*": "password1"}) as outcome:
             passwords.password_set_by_admin(
                 actor=request.user, user=subject, password=form.cleaned_data["password1"]
             )
-        except PolicyDenied as exc:
-            return forbidden(request, message=exc.message)
-        except ValidationError as exc:
-            form.add_error("password1", exc.messages)
-        else:
+        if outcome.ok:
             messages.success(
                 request,
                 f"The password of {subject.email} was changed. Their sessions were signed out "
                 "and they were told by email.",
             )
             return redirect(user_page(subject))
+        status = outcome.status
     return render(
         request,
         "users/credentials_password.html",
         {"subject": subject, "form": form, "back": user_page(subject)},
-        status=400 if form.errors else 200,
+        status=status,
     )
 
 
@@ -68,27 +61,29 @@ def password_set(request, user_id):
 @never_cache
 @require_POST
 def reset_link_create(request, user_id):
-    subject = _subject(user_id)
-    try:
+    subject = selectors.user_get(user_id)
+    with refusals(request=request) as outcome:
         result = passwords.password_reset_token_create(
             actor=request.user, user=subject, send_email=bool(request.POST.get("send_email"))
         )
-    except PolicyDenied as exc:
-        return forbidden(request, message=exc.message)
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
+    if not outcome.ok:
         return redirect(user_page(subject))
+    return _link_page(
+        request,
+        subject,
+        title="Password reset link",
+        link=result["link"],
+        expires_at=result["expires_at"],
+        emailed=bool(request.POST.get("send_email")),
+    )
+
+
+def _link_page(request, subject, **context):
+    """The one-time link just made, shown once (never cached)."""
     return render(
         request,
         "users/credentials_link.html",
-        {
-            "subject": subject,
-            "title": "Password reset link",
-            "link": result["link"],
-            "expires_at": result["expires_at"],
-            "emailed": bool(request.POST.get("send_email")),
-            "back": user_page(subject),
-        },
+        {"subject": subject, "back": user_page(subject), **context},
     )
 
 
@@ -96,31 +91,18 @@ def reset_link_create(request, user_id):
 @never_cache
 @require_POST
 def magic_link_send(request, user_id):
-    subject = _subject(user_id)
+    subject = selectors.user_get(user_id)
     form = MagicLinkForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose the kind of link to send.")
         return redirect(user_page(subject))
-    try:
+    with refusals(request=request) as outcome:
         link = passwords.magic_link_send(
             actor=request.user, user=subject, type=form.cleaned_data["type"]
         )
-    except PolicyDenied as exc:
-        return forbidden(request, message=exc.message)
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
+    if not outcome.ok:
         return redirect(user_page(subject))
-    return render(
-        request,
-        "users/credentials_link.html",
-        {
-            "subject": subject,
-            "title": "Sign-in link sent",
-            "link": link,
-            "emailed": True,
-            "back": user_page(subject),
-        },
-    )
+    return _link_page(request, subject, title="Sign-in link sent", link=link, emailed=True)
 
 
 urlpatterns = [

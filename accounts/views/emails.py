@@ -4,7 +4,6 @@ retry action for the ones that failed."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect, render
@@ -13,9 +12,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.models import EmailStatus, OutboundEmail
 from accounts.services import emails as email_services
-from core.web import htmx_partial
-from rbac.decorators import forbidden, permission_required
-from rbac.policies import PolicyDenied
+from core.web import htmx_partial, refusals, safe_back
+from rbac import policies
+from rbac.decorators import permission_required
 
 app_name = "emails"
 PAGE_SIZE = 25
@@ -52,7 +51,7 @@ def email_list(request):
         "status": status,
         "query": query,
         "tabs": tabs,
-        "can_retry": request.user.has_perm("emails:retry"),
+        "can_retry": policies.user_has(request.user, "emails:retry"),
     }
     template = "outbox/list.html#results" if htmx_partial(request) else "outbox/list.html"
     return render(request, template, context)
@@ -62,16 +61,11 @@ def email_list(request):
 @require_POST
 def email_retry(request, pk):
     email = get_object_or_404(OutboundEmail, pk=pk)
-    try:
+    with refusals(request=request) as outcome:
         email_services.email_retry(actor=request.user, email=email)
-    except PolicyDenied as exc:
-        return forbidden(request, message=exc.message)
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
+    if outcome.ok:
         messages.success(request, f"The email to {email.to} is queued again.")
-    back = request.POST.get("back") or ""
-    return redirect(back if back.startswith("/emails/") else reverse("emails:list"))
+    return redirect(safe_back(request, reverse("emails:list"), param="back"))
 
 
 urlpatterns = [

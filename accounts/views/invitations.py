@@ -17,14 +17,15 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
+from accounts import selectors
 from accounts.forms import InviteForm
-from accounts.models import Invitation, OutboundEmail, User
+from accounts.models import Invitation, OutboundEmail
 from accounts.services import invitation_import as import_services
 from accounts.services import invitations as services
 from accounts.views.jobs import describe, visible_job
-from core.web import htmx_partial
-from rbac.decorators import forbidden, permission_required
-from rbac.policies import PolicyDenied
+from core.web import htmx_partial, refusals, safe_back
+from rbac import policies
+from rbac.decorators import permission_required
 
 app_name = "invitations"
 PAGE_SIZE = 25
@@ -62,7 +63,7 @@ def _list_context(request, form=None):
         qs = qs.filter(Q(email__icontains=query) | Q(name__icontains=query))
     qs = invitations_with_delivery(qs).order_by("-created_at", "-id")
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
-    can_create = request.user.has_perm("invitations:create")
+    can_create = policies.user_has(request.user, "invitations:create")
     return {
         "page": page,
         "status": status,
@@ -70,7 +71,7 @@ def _list_context(request, form=None):
         "statuses": STATUSES,
         "form": form if form is not None else (InviteForm() if can_create else None),
         "can_create": can_create,
-        "can_revoke": request.user.has_perm("invitations:revoke"),
+        "can_revoke": policies.user_has(request.user, "invitations:revoke"),
     }
 
 
@@ -134,15 +135,12 @@ def invitation_send(request):
             for row in rows
         ]
         return render(request, "invitations/results.html", _results_context(results))
-    try:
-        job = import_services.invitation_import_start(
-            actor=request.user,
-            rows=rows,
-            template=pending.get("template"),
-            expires_days=expires_in.days,
-        )
-    except PolicyDenied as exc:
-        return forbidden(request, message=exc.message)
+    job = import_services.invitation_import_start(
+        actor=request.user,
+        rows=rows,
+        template=pending.get("template"),
+        expires_days=expires_in.days,
+    )
     return redirect("invitations:import", pk=job.pk)
 
 
@@ -176,18 +174,14 @@ def invitation_import(request, pk):
 @require_POST
 def invitation_resend(request, pk):
     invitation = get_object_or_404(Invitation, pk=pk)
-    try:
+    with refusals(request=request) as outcome:
         services.invitation_resend(actor=request.user, invitation=invitation)
-    except PolicyDenied as exc:
-        return forbidden(request, message=exc.message)
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
+    if outcome.ok:
         messages.success(
             request,
             f"Invitation to {invitation.email} sent again. The previous link no longer works.",
         )
-    return redirect(_back(request))
+    return redirect(safe_back(request, reverse("invitations:list"), param="back"))
 
 
 @permission_required("invitations:revoke")
@@ -196,29 +190,18 @@ def invitation_revoke(request, pk):
     invitation = get_object_or_404(Invitation, pk=pk)
     if request.method == "GET":
         return render(request, "invitations/revoke_confirm.html", {"invitation": invitation})
-    try:
+    with refusals(request=request) as outcome:
         services.invitation_revoke(actor=request.user, invitation=invitation)
-    except PolicyDenied as exc:
-        return forbidden(request, message=exc.message)
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
+    if outcome.ok:
         messages.success(request, f"The invitation to {invitation.email} was revoked.")
-    return redirect(_back(request))
-
-
-def _back(request) -> str:
-    back = request.POST.get("back") or ""
-    if back.startswith("/") and not back.startswith("//"):
-        return back
-    return reverse("invitations:list")
+    return redirect(safe_back(request, reverse("invitations:list"), param="back"))
 
 
 @permission_required("invitations:read")
 @require_http_methods(["GET"])
 def invitations_for_user(request, user_id):
     """The user page's invitations section (fragment)."""
-    subject = get_object_or_404(User, pk=user_id)
+    subject = selectors.user_get(user_id)
     invitations = invitations_with_delivery(
         Invitation.objects.filter(user=subject)
         .select_related("invited_by")
@@ -230,8 +213,8 @@ def invitations_for_user(request, user_id):
         {
             "subject": subject,
             "invitations": invitations,
-            "can_create": request.user.has_perm("invitations:create"),
-            "can_revoke": request.user.has_perm("invitations:revoke"),
+            "can_create": policies.user_has(request.user, "invitations:create"),
+            "can_revoke": policies.user_has(request.user, "invitations:revoke"),
         },
     )
 

@@ -89,6 +89,18 @@ def _hop(request, token: str, key: str, route: str):
     return None, request.session.get(key) or None
 
 
+def password_token_page(view):
+    """The protections of every page a one-time link opens to choose a
+    password (reset, invitation, sign-in link): public, the token and the
+    passwords kept out of error reports, CSRF-checked, never cached."""
+    view = require_http_methods(["GET", "POST"])(view)
+    view = never_cache(view)
+    view = csrf_protect(view)
+    view = sensitive_variables("token")(view)
+    view = sensitive_post_parameters("password1", "password2")(view)
+    return public(view)
+
+
 def _password_errors(form, exc: ValidationError):
     form.add_error("password1", exc.messages)
 
@@ -125,12 +137,7 @@ def password_forgot(request):
     return _page(request, "public/password_forgot.html", title="Forgot your password?", form=form)
 
 
-@public
-@sensitive_post_parameters("password1", "password2")
-@sensitive_variables("token")
-@csrf_protect
-@never_cache
-@require_http_methods(["GET", "POST"])
+@password_token_page
 def password_reset(request, token):
     response, token = _hop(request, token, RESET_KEY, "password_reset")
     if response:
@@ -172,12 +179,7 @@ def password_reset(request, token):
 # --- invitations ---------------------------------------------------------------
 
 
-@public
-@sensitive_post_parameters("password1", "password2")
-@sensitive_variables("token")
-@csrf_protect
-@never_cache
-@require_http_methods(["GET", "POST"])
+@password_token_page
 def invite_accept(request, token):
     response, token = _hop(request, token, INVITE_KEY, "invite_accept")
     if response:
@@ -255,12 +257,7 @@ _INVITE_TITLES = {
 # --- sign-in links -------------------------------------------------------------
 
 
-@public
-@sensitive_post_parameters("password1", "password2")
-@sensitive_variables("token")
-@csrf_protect
-@never_cache
-@require_http_methods(["GET", "POST"])
+@password_token_page
 def magic_link(request, token):
     """A sign-in link. Using it takes a button press (a POST), so mail
     scanners that fetch links do not burn it."""

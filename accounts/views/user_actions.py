@@ -11,9 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -30,22 +29,11 @@ from accounts.forms import (
 from accounts.reauth import reauth_required
 from accounts.services import users as user_services
 from core.services import NotFound
-from core.web import apply_errors, htmx_partial
-from rbac.decorators import forbidden, permission_required
-from rbac.policies import PolicyDenied, user_can_act_on, user_has
+from core.web import htmx_partial, refusals
+from rbac import policies
+from rbac.decorators import permission_required
 
 app_name = "users"
-
-
-GONE_MESSAGE = "This user no longer exists. Someone may have deleted them while you were looking."
-
-
-def gone(request):
-    return render(request, "users/gone.html", {"message": GONE_MESSAGE}, status=404)
-
-
-def subject_or_none(pk):
-    return selectors.user_get(pk)
 
 
 # --- detail, create, edit ----------------------------------------------------
@@ -59,8 +47,10 @@ class StatusAction:
     button: str
     form: type
     # The single action (a service function; the form's `service_kwargs()`
-    # supplies its arguments besides actor and user).
+    # supplies its arguments besides actor and user) and its named guard,
+    # asked before the page offers the action.
     service: Callable
+    guard: Callable
     done: str
     danger: bool = True
     description: str = ""
@@ -94,6 +84,7 @@ STATUS_ACTIONS = {
             "Ban",
             BanForm,
             user_services.user_ban,
+            policies.check_can_ban,
             "{email} is banned.",
             description="A banned user cannot sign in. Their sessions end now and "
             "outstanding links stop working.",
@@ -105,6 +96,7 @@ STATUS_ACTIONS = {
             "Unban",
             ReasonForm,
             user_services.user_unban,
+            policies.check_can_unban,
             "{email} is no longer banned.",
             danger=False,
             description="The user can sign in again.",
@@ -116,6 +108,7 @@ STATUS_ACTIONS = {
             "Disable",
             ReasonForm,
             user_services.user_disable,
+            policies.check_can_disable,
             "{email} is disabled.",
             description="A disabled user cannot sign in until enabled again. Their sessions "
             "end now.",
@@ -127,6 +120,7 @@ STATUS_ACTIONS = {
             "Enable",
             ReasonForm,
             user_services.user_enable,
+            policies.check_can_enable,
             "{email} is enabled.",
             danger=False,
             description="The user can sign in again.",
@@ -138,6 +132,7 @@ STATUS_ACTIONS = {
             "Force password change",
             NoFieldsForm,
             user_services.user_force_password_change,
+            policies.check_can_force_password_change,
             "{email} must choose a new password at the next sign-in.",
             danger=False,
             description="The user keeps signing in with the current password once more, "
@@ -150,6 +145,7 @@ STATUS_ACTIONS = {
             "Delete",
             ReasonForm,
             user_services.user_delete,
+            policies.check_can_delete,
             "{email} is deleted. You can restore them for %d days." % RESTORE_DAYS,
             description="The user cannot sign in and disappears from the list. You can "
             "restore them within %d days." % RESTORE_DAYS,
@@ -161,6 +157,7 @@ STATUS_ACTIONS = {
             "Restore",
             ReasonForm,
             user_services.user_restore,
+            policies.check_can_restore,
             "{email} is restored.",
             danger=False,
             description="The user comes back with the status they had before.",
@@ -172,6 +169,7 @@ STATUS_ACTIONS = {
             "Delete permanently",
             HardDeleteForm,
             user_services.user_hard_delete,
+            policies.check_can_erase,
             "{email} is permanently deleted.",
             description="This erases the user and everything attached to them. The audit "
             "log keeps its record. This cannot be undone.",
@@ -189,7 +187,7 @@ def detail_context(actor, subject) -> dict:
     actions = [
         a
         for a in STATUS_ACTIONS.values()
-        if a.applies(subject) and user_can_act_on(actor, subject, a.permission)
+        if a.applies(subject) and policies.allows(a.guard, actor, subject)
     ]
     if subject.status == "banned":
         # Already banned: offer to change the ban (its end or reason), next to Unban.
@@ -202,8 +200,9 @@ def detail_context(actor, subject) -> dict:
         "primary_actions": [a for a in actions if a.name not in MORE_MENU_ACTIONS],
         "more_actions": [a for a in actions if a.name in MORE_MENU_ACTIONS and not a.danger],
         "danger_actions": [a for a in actions if a.name in MORE_MENU_ACTIONS and a.danger],
-        "can_edit": actor.pk == subject.pk or user_can_act_on(actor, subject, "users:update"),
-        "can_export": user_has(actor, "users:export"),
+        "can_edit": actor.pk == subject.pk
+        or policies.allows(policies.check_can_update_profile, actor, subject),
+        "can_export": policies.allows(policies.check_can_export_user, actor, subject),
         "restore_deadline": user_services.restore_deadline(subject),
     }
 
@@ -211,8 +210,9 @@ def detail_context(actor, subject) -> dict:
 def _action_done(request, subject):
     """The dialog's answer after an action: it closes, and the header, the
     status section (with its history) and the messages refresh in place."""
-    subject = subject_or_none(subject.pk)
-    if subject is None:
+    try:
+        subject = selectors.user_get(subject.pk)
+    except NotFound:
         return HttpResponseClientRedirect(reverse("users:list"))
     response = render(request, "users/_action_done.html", detail_context(request.user, subject))
     # Close the dialog; sections loaded as fragments (activity) reload.
@@ -222,9 +222,7 @@ def _action_done(request, subject):
 
 def make_action_view(spec: StatusAction):
     def view(request, pk):
-        subject = subject_or_none(pk)
-        if subject is None:
-            return gone(request)
+        subject = selectors.user_get(pk)
         action = spec
         initial = {}
         if spec.name == "ban" and subject.status == "banned":
@@ -235,21 +233,14 @@ def make_action_view(spec: StatusAction):
                 local_end = timezone.localtime(subject.banned_until)
                 initial.update(duration="until", until=local_end.strftime("%Y-%m-%dT%H:%M"))
         form = spec.form(request.POST or None, initial=initial)
-        status = 200
+        status = 400 if form.errors else 200
         if request.method == "POST" and form.is_valid():
             email = subject.email
-            try:
+            field_by_code = {"confirm_mismatch": "confirm_email", "ban_in_past": "until"}
+            with refusals(form, field_by_code=field_by_code) as outcome:
                 spec.service(actor=request.user, user=subject, **form.service_kwargs())
-            except (Http404, NotFound):
-                return gone(request)
-            except PolicyDenied as exc:
-                form.add_error(None, exc.message)
-                status = 403
-            except ValidationError as exc:
-                apply_errors(
-                    form, exc, {"confirm_mismatch": "confirm_email", "ban_in_past": "until"}
-                )
-            else:
+            status = outcome.status
+            if outcome.ok:
                 messages.success(request, spec.done.format(email=email))
                 if spec.name == "hard-delete":
                     target = reverse("users:list")
@@ -277,13 +268,8 @@ def make_action_view(spec: StatusAction):
 @permission_required("users:export")
 @require_http_methods(["GET"])
 def user_data_export(request, pk):
-    subject = subject_or_none(pk)
-    if subject is None:
-        return gone(request)
-    try:
-        data = user_services.user_data_access_request(actor=request.user, user=subject)
-    except PolicyDenied as exc:
-        return forbidden(request, message=exc.message)
+    subject = selectors.user_get(pk)
+    data = user_services.user_data_access_request(actor=request.user, user=subject)
     response = HttpResponse(
         json.dumps(data, cls=DjangoJSONEncoder, indent=2), content_type="application/json"
     )

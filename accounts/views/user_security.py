@@ -9,7 +9,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, path, reverse
 from django.views.decorators.http import require_http_methods
 
-from accounts.models import User, UserSession
+from accounts import selectors
+from accounts.models import UserSession
 from accounts.security import (
     describe_user_agent,
     factor_device,
@@ -19,8 +20,9 @@ from accounts.security import (
 )
 from accounts.services import mfa as mfa_services
 from accounts.services import sessions as session_services
+from core.web import confirm_page
+from rbac import policies
 from rbac.decorators import forbidden, permission_required, signed_in
-from rbac.policies import PolicyDenied, user_can_act_on, user_has
 
 app_name = "user_security"
 
@@ -31,17 +33,19 @@ def security_context(request, subject) -> dict:
 
     viewer = request.user
     ctx = {"subject": subject, "request": request}
-    if user_has(viewer, "sessions:read"):
+    if policies.user_has(viewer, "sessions:read"):
         ctx["sessions"] = [
             {"obj": s, "device": describe_user_agent(s.user_agent), "current": False}
             for s in open_sessions(subject)
         ]
-        ctx["can_end"] = user_can_act_on(viewer, subject, "sessions:revoke")
+        ctx["can_end"] = policies.allows(
+            policies.check_can_end_sessions, viewer, subject, action="accounts.session.revoked"
+        )
         ctx["show_sessions"] = True
-    if user_has(viewer, "mfa:read"):
+    if policies.user_has(viewer, "mfa:read"):
         ctx["factors"] = factors_for_user(subject)
         ctx["has_mfa"] = has_mfa(subject)
-        ctx["can_reset"] = user_can_act_on(viewer, subject, "mfa:reset")
+        ctx["can_reset"] = policies.allows(policies.check_can_remove_mfa, viewer, subject)
         ctx["show_mfa"] = True
     return ctx
 
@@ -55,27 +59,16 @@ def _back(subject) -> str:
         return reverse("user_security:section", args=[subject.pk])
 
 
-def _confirm(request, *, title, message, button, cancel_url):
-    return render(
-        request,
-        "account/confirm.html",
-        {
-            "title": title,
-            "message": message,
-            "button": button,
-            "cancel_url": cancel_url,
-            "danger": True,
-        },
-    )
-
-
 @signed_in
 @require_http_methods(["GET"])
 def section(request, user_id):
     """The security section on its own (HTMX refresh, or a plain page)."""
 
-    subject = get_object_or_404(User, pk=user_id)
-    if not (user_has(request.user, "sessions:read") or user_has(request.user, "mfa:read")):
+    subject = selectors.user_get(user_id)
+    if not (
+        policies.user_has(request.user, "sessions:read")
+        or policies.user_has(request.user, "mfa:read")
+    ):
         return forbidden(request, permission="sessions:read")
     if request.headers.get("HX-Request") == "true":
         return render(
@@ -88,13 +81,13 @@ def section(request, user_id):
 @permission_required("sessions:revoke")
 @require_http_methods(["GET", "POST"])
 def session_end(request, user_id, pk):
-    subject = get_object_or_404(User, pk=user_id)
+    subject = selectors.user_get(user_id)
     session = get_object_or_404(UserSession, pk=pk, user=subject)
     if session.ended_at is not None:
         messages.info(request, "That session had already ended.")
         return redirect(_back(subject))
     if request.method == "GET":
-        return _confirm(
+        return confirm_page(
             request,
             title=f"End a session of {subject.display_name}?",
             message=f"{describe_user_agent(session.user_agent)} will be signed out at its "
@@ -102,10 +95,7 @@ def session_end(request, user_id, pk):
             button="End session",
             cancel_url=_back(subject),
         )
-    try:
-        session_services.session_revoke(actor=request.user, session=session)
-    except PolicyDenied as exc:
-        return forbidden(request, message=exc.message)
+    session_services.session_revoke(actor=request.user, session=session)
     messages.success(request, f"The session of {subject.display_name} was ended.")
     return redirect(_back(subject))
 
@@ -113,19 +103,16 @@ def session_end(request, user_id, pk):
 @permission_required("sessions:revoke")
 @require_http_methods(["GET", "POST"])
 def sessions_end_all(request, user_id):
-    subject = get_object_or_404(User, pk=user_id)
+    subject = selectors.user_get(user_id)
     if request.method == "GET":
-        return _confirm(
+        return confirm_page(
             request,
             title=f"Sign {subject.display_name} out everywhere?",
             message="Every session of this user ends at its next request.",
             button="End all sessions",
             cancel_url=_back(subject),
         )
-    try:
-        ended = session_services.sessions_revoke_all(actor=request.user, user=subject)
-    except PolicyDenied as exc:
-        return forbidden(request, message=exc.message)
+    ended = session_services.sessions_revoke_all(actor=request.user, user=subject)
     messages.success(
         request, f"{ended} session{'s' if ended != 1 else ''} of {subject.display_name} ended."
     )
@@ -135,13 +122,13 @@ def sessions_end_all(request, user_id):
 @permission_required("mfa:reset")
 @require_http_methods(["GET", "POST"])
 def mfa_remove(request, user_id, factor_id):
-    subject = get_object_or_404(User, pk=user_id)
+    subject = selectors.user_get(user_id)
     device = factor_device(subject, factor_id)
     if device is None:
         messages.info(request, "That factor was already removed.")
         return redirect(_back(subject))
     if request.method == "GET":
-        return _confirm(
+        return confirm_page(
             request,
             title=f"Remove a factor of {subject.display_name}?",
             message="They will sign in with their password only, until they set up a new "
@@ -149,10 +136,7 @@ def mfa_remove(request, user_id, factor_id):
             button="Remove factor",
             cancel_url=_back(subject),
         )
-    try:
-        mfa_services.mfa_device_remove(actor=request.user, user=subject, device_id=factor_id)
-    except PolicyDenied as exc:
-        return forbidden(request, message=exc.message)
+    mfa_services.mfa_device_remove(actor=request.user, user=subject, device_id=factor_id)
     messages.success(
         request, f"The factor was removed; {subject.display_name} has been told by email."
     )

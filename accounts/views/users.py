@@ -14,8 +14,7 @@ import uuid
 from dataclasses import dataclass
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
-from django.http import Http404, StreamingHttpResponse
+from django.http import StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
@@ -34,16 +33,13 @@ from accounts.services.invitations import invitation_create
 from accounts.views.user_actions import (
     STATUS_ACTIONS,
     detail_context,
-    gone,
     make_action_view,
-    subject_or_none,
     user_data_export,
 )
 from accounts.views.user_batch import user_batch, user_batch_job
-from core.services import NotFound
-from core.web import apply_errors, htmx_partial
+from core.web import htmx_partial, refusals
+from rbac import policies
 from rbac.decorators import permission_required
-from rbac.policies import PolicyDenied, user_can_act_on, user_has
 
 app_name = "users"
 
@@ -124,9 +120,11 @@ def user_list(request):
             (k, v) for k, v in request.GET.items() if k in form.fields and k != "cursor"
         ],
         "batch_form": BatchForm(),
-        "can_export": user_has(actor, "users:export"),
-        "can_create": user_has(actor, "users:create"),
-        "can_batch": any(user_has(actor, a.permission) for a in batch_services.ACTIONS.values()),
+        "can_export": policies.user_has(actor, "users:export"),
+        "can_create": policies.user_has(actor, "users:create"),
+        "can_batch": any(
+            policies.user_has(actor, a.permission) for a in batch_services.ACTIONS.values()
+        ),
         "is_first_page": not request.GET.get("cursor"),
     }
     template = "users/list.html#results" if htmx_partial(request) else "users/list.html"
@@ -200,9 +198,7 @@ def user_export(request):
 @permission_required("users:read")
 @require_http_methods(["GET"])
 def user_detail(request, pk):
-    subject = subject_or_none(pk)
-    if subject is None:
-        return gone(request)
+    subject = selectors.user_get(pk)
     return render(request, "users/detail.html", detail_context(request.user, subject))
 
 
@@ -214,11 +210,13 @@ def user_detail(request, pk):
 @require_http_methods(["GET", "POST"])
 def user_create(request):
     form = UserCreateForm(request.POST or None)
+    status = 400 if form.errors else 200
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        try:
+        user = None
+        with refusals(form, field_by_code=CREATE_ERROR_FIELDS) as outcome:
             if data["mode"] == "invite":
-                user = _invite(request, form, data)
+                user = _invite(request, data)
             else:
                 user = user_services.user_create(
                     actor=request.user,
@@ -229,23 +227,28 @@ def user_create(request):
                     template=data["template"] or None,
                     auto_confirm=data["auto_confirm"],
                 )
-        except PolicyDenied as exc:
-            form.add_error(None, exc.message)
-        except ValidationError as exc:
-            apply_errors(form, exc, CREATE_ERROR_FIELDS)
-        else:
-            if user is not None:
-                messages.success(request, f"The account for {user.email} was created.")
-                return redirect("users:detail", pk=user.pk)
-            if not form.errors:
-                messages.success(request, f"An invitation is on its way to {data['email']}.")
-                return redirect("users:list")
-    return render(request, "users/create.html", {"form": form})
+        if outcome.ok and data["mode"] == "invite":
+            messages.success(request, f"An invitation is on its way to {data['email']}.")
+            return redirect("users:list")
+        if outcome.ok:
+            messages.success(request, f"The account for {user.email} was created.")
+            return redirect("users:detail", pk=user.pk)
+        status = outcome.status
+    return render(request, "users/create.html", {"form": form}, status=status)
 
 
-CREATE_ERROR_FIELDS = {
+# Which field a service's refusal code belongs on.
+PROFILE_ERROR_FIELDS = {
     "duplicate_email": "email",
     "invalid_email": "email",
+    "invalid_phone": "phone",
+    "invalid_json": "metadata",
+    "not_object": "metadata",
+    "too_large": "metadata",
+    "too_deep": "metadata",
+}
+CREATE_ERROR_FIELDS = {
+    **PROFILE_ERROR_FIELDS,
     "unknown_role": "roles",
     "owner_role": "roles",
     "unknown_template": "template",
@@ -257,7 +260,7 @@ CREATE_ERROR_FIELDS = {
 }
 
 
-def _invite(request, form, data):
+def _invite(request, data):
     """The invitation branch: a pending user and an emailed invitation."""
 
     invitation, _link = invitation_create(
@@ -273,9 +276,7 @@ def _invite(request, form, data):
 @permission_required("users:update")
 @require_http_methods(["GET", "POST"])
 def user_edit(request, pk):
-    subject = subject_or_none(pk)
-    if subject is None:
-        return gone(request)
+    subject = selectors.user_get(pk)
     initial = {
         "name": subject.name,
         "email": subject.email,
@@ -286,13 +287,13 @@ def user_edit(request, pk):
     if request.user.pk == subject.pk:
         form.fields["email"].disabled = True
         form.fields["email"].help_text = "Change your own address on your account page."
-    elif not user_can_act_on(request.user, subject, "users:update-email"):
+    elif not policies.allows(policies.check_can_change_email, request.user, subject):
         form.fields["email"].disabled = True
         form.fields["email"].help_text = "Changing the address needs users:update-email."
-    status = 200
+    status = 400 if form.errors else 200
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        try:
+        with refusals(form, field_by_code=PROFILE_ERROR_FIELDS) as outcome:
             user_services.user_update(
                 actor=request.user,
                 user=subject,
@@ -301,28 +302,10 @@ def user_edit(request, pk):
                 phone=data["phone"],
                 metadata=data["metadata"],
             )
-        except (Http404, NotFound):
-            return gone(request)
-        except PolicyDenied as exc:
-            form.add_error(None, exc.message)
-            status = 403
-        except ValidationError as exc:
-            apply_errors(
-                form,
-                exc,
-                {
-                    "duplicate_email": "email",
-                    "invalid_email": "email",
-                    "invalid_json": "metadata",
-                    "not_object": "metadata",
-                    "too_large": "metadata",
-                    "too_deep": "metadata",
-                    "invalid_phone": "phone",
-                },
-            )
-        else:
+        if outcome.ok:
             messages.success(request, "Profile saved.")
             return redirect("users:detail", pk=subject.pk)
+        status = outcome.status
     return render(request, "users/edit.html", {"form": form, "subject": subject}, status=status)
 
 

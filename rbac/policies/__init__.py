@@ -4,9 +4,10 @@ them. `check_can_<action>` is the one named guard of each action (in
 `accounts` for acting on user accounts, in `access` for keys, invitations,
 roles, grants and ownership); `base` holds what they are made of.
 
-Predicates (`user_can_*`) answer yes/no for templates that hide what the
-user cannot do; `check_*` functions raise `PolicyDenied` with a code and a
-sentence people can read. Anything unknown is denied (fail closed).
+`check_*` functions raise `PolicyDenied` with a code and a sentence people
+can read. Pages ask `allows(check_can_<action>, actor, ...)` before offering
+an action, and `user_has(actor, permission)` before showing a page or a
+section. Anything unknown is denied (fail closed).
 """
 
 from rbac.policies.access import (  # noqa: F401 (the package's names)
@@ -47,6 +48,7 @@ from rbac.policies.accounts import (  # noqa: F401 (the package's names)
 )
 from rbac.policies.base import (  # noqa: F401 (the package's names)
     PolicyDenied,
+    allows,
     check_escalation,
     check_fresh_proof,
     check_hierarchy,

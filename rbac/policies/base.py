@@ -68,6 +68,20 @@ def user_can_manage_user(actor, user) -> bool:
     return permissions_of(user) < permissions_of(actor)
 
 
+def allows(guard, actor, *args, **kwargs) -> bool:
+    """The one question pages and templates ask before offering an action:
+    "may this actor do this?" -- answered by the action's own named guard
+    (`allows(check_can_ban, actor, user)`), so a button shows exactly when
+    the service would let it through. Nothing is recorded: only a refused
+    attempt is an audit event. (A plain permission -- may they see this
+    page or section? -- is `user_has`.)"""
+    try:
+        guard(actor, *args, **kwargs)
+    except PolicyDenied:
+        return False
+    return True
+
+
 def user_can_act_on(actor, user, permission: str) -> bool:
     return user_has(actor, permission) and user_can_manage_user(actor, user)
 

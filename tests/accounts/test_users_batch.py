@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import BatchJob, User
+from accounts.selectors import USER_GONE
 from accounts.services.batch import MAX_BATCH_SIZE, batch_job_create, batch_run
 from audit.models import AuditEvent
 from rbac.policies import PolicyDenied
@@ -47,7 +48,7 @@ def test_batch_reports_unknown_duplicates_self_and_owner_per_item(admin_user, ow
     assert result["success"] is False
     assert {
         "user_id": str(unknown),
-        "error": "No user with this id (it may have been deleted).",
+        "error": USER_GONE,
     } in result["errors"]
     assert {"user_id": "nonsense", "error": "Not a valid user id."} in result["errors"]
     reasons = {(i["user_id"], i["outcome"], i["reason"]) for i in items}

@@ -110,7 +110,7 @@ def test_create_duplicate_email_any_case_is_a_field_error(client_for, admin_user
         reverse("users:create"),
         {"email": "MEMBER@example.com", "mode": "password", "password": STRONG_PASSWORD},
     )
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "A user with this email already exists." in response.content.decode()
 
 
