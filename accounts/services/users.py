@@ -242,22 +242,13 @@ def ban_end(until) -> datetime:
 
 
 def _save_status(
-    user,
-    *,
-    actor,
-    action: str,
-    values: dict,
-    reason: str = "",
-    batch_id=None,
-    ends_access: str = "",
-    changes: dict | None = None,
+    user, *, actor, action, values: dict, reason="", batch_id=None, ends_access="", changes=None
 ) -> User:
     """The shared end of the status services, once their guard has passed,
     `user` is locked and a change is due: set and save `values`, end the
     user's access for good when `ends_access` says why, and write the audit
     row -- each field's before and after, unless `changes` says otherwise."""
-    if changes is None:
-        changes = {field: [getattr(user, field), value] for field, value in values.items()}
+    changes = changes or {field: [getattr(user, field), value] for field, value in values.items()}
     for field, value in values.items():
         setattr(user, field, value)
     user.save(update_fields=[*values, "updated_at"])
