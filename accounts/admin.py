@@ -5,7 +5,6 @@ last-manager protection) and writes the same audit events as the dashboard."""
 from __future__ import annotations
 
 from django.contrib import admin
-from django.core.exceptions import ValidationError
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -16,8 +15,7 @@ from accounts.services import invitations as invitations_services
 from accounts.services import passwords as passwords_services
 from accounts.services import sessions as sessions_services
 from accounts.services import users as user_services
-from handover.admin_utils import ServiceModelAdmin, service_action
-from rbac.policies import PolicyDenied
+from handover.admin_utils import ReadOnlyMixin, ServiceModelAdmin, service_action
 
 
 @admin.register(User)
@@ -103,51 +101,26 @@ class UserAdmin(ServiceModelAdmin):
         # else is removed, so there is no cascade to list or to check.
         return [str(o) for o in objs], {}, set(), []
 
-    def save_model(self, request, obj, form, change):
-        try:
-            if not change:
-                user = user_services.user_create(
-                    actor=request.user,
-                    email=form.cleaned_data["email"],
-                    name=form.cleaned_data.get("name", ""),
-                )
-                obj.pk = user.pk
-                return
-            changed = {k: form.cleaned_data[k] for k in form.changed_data}
-            if changed:
-                user_services.user_update(
-                    actor=request.user, user=User.objects.get(pk=obj.pk), **changed
-                )
-        except (PolicyDenied, ValidationError) as exc:
-            self.refuse(request, exc)
+    def service_save(self, request, obj, form, change):
+        if not change:
+            user = user_services.user_create(
+                actor=request.user,
+                email=form.cleaned_data["email"],
+                name=form.cleaned_data.get("name", ""),
+            )
+            obj.pk = user.pk
+            return
+        changed = {k: form.cleaned_data[k] for k in form.changed_data}
+        if changed:
+            user_services.user_update(
+                actor=request.user, user=User.objects.get(pk=obj.pk), **changed
+            )
 
     def save_related(self, request, form, formsets, change):
         return None  # no inlines or M2M fields on this form
 
-    def delete_model(self, request, obj):
-        try:
-            user_services.user_delete(
-                actor=request.user, user=obj, reason="Deleted from Django admin."
-            )
-        except (PolicyDenied, ValidationError) as exc:
-            self.refuse(request, exc)
-            return
-        self.logged_deletion(request, obj)
-
-    def delete_queryset(self, request, queryset):
-        for obj in queryset:
-            self.delete_model(request, obj)
-
-
-class ReadOnlyMixin:
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+    def service_delete(self, request, obj):
+        user_services.user_delete(actor=request.user, user=obj, reason="Deleted from Django admin.")
 
 
 @admin.register(Invitation)

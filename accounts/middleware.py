@@ -100,6 +100,28 @@ class SignedOutNoticeMiddleware:
         return not request.user.is_authenticated and request.session.session_key is None
 
 
+def _is_exempt(request, view_names) -> bool:
+    """Whether the request is for one of `view_names` -- or for no page at
+    all (the 404 answers it)."""
+    try:
+        match = resolve(request.path_info)
+    except Resolver404:
+        return True
+    return match.view_name in view_names
+
+
+def _send_first_to(request, view_name: str, *, error: str, detail: str) -> HttpResponse:
+    """Answer a request whose user must first visit `view_name`: the API
+    gets 403 `{"error", "detail"}`, a page a redirect there that comes back
+    (`next`) -- an HX-Redirect for HTMX, since HtmxMiddleware runs later."""
+    if request.path_info.startswith("/api/"):
+        return JsonResponse({"error": error, "detail": detail}, status=403)
+    url = f"{reverse(view_name)}?{urlencode({'next': request.get_full_path()})}"
+    if request.headers.get("HX-Request") == "true":
+        return HttpResponse(status=204, headers={"HX-Redirect": url})
+    return HttpResponseRedirect(url)
+
+
 class MFAPolicyMiddleware:
     """Who must use a second factor uses it.
 
@@ -132,27 +154,18 @@ class MFAPolicyMiddleware:
         target = self._redirect_for(request)
         if target is None:
             return self.get_response(request)
-        if request.path_info.startswith("/api/"):
-            return JsonResponse(
-                {"error": "mfa_required", "detail": "Two-factor authentication is required."},
-                status=403,
-            )
-        url = f"{reverse(target)}?{urlencode({'next': request.get_full_path()})}"
-        if request.headers.get("HX-Request") == "true":  # before HtmxMiddleware runs
-            return HttpResponse(status=204, headers={"HX-Redirect": url})
-        return HttpResponseRedirect(url)
+        return _send_first_to(
+            request,
+            target,
+            error="mfa_required",
+            detail="Two-factor authentication is required.",
+        )
 
     def _redirect_for(self, request) -> str | None:
         user = getattr(request, "user", None)
         if user is None or not user.is_authenticated or not hasattr(user, "is_verified"):
             return None
-        if user.is_verified():
-            return None
-        try:
-            match = resolve(request.path_info)
-        except Resolver404:
-            return None
-        if match.view_name in self.EXEMPT:
+        if user.is_verified() or _is_exempt(request, self.EXEMPT):
             return None
 
         required = mfa_required(user)
@@ -194,18 +207,11 @@ class MustChangePasswordMiddleware:
         user = getattr(request, "user", None)
         if user is None or not user.is_authenticated or not user.must_change_password:
             return self.get_response(request)
-        try:
-            match = resolve(request.path_info)
-        except Resolver404:
+        if _is_exempt(request, self.EXEMPT):
             return self.get_response(request)
-        if match.view_name in self.EXEMPT:
-            return self.get_response(request)
-        if request.path_info.startswith("/api/"):
-            return JsonResponse(
-                {"error": "password_change_required", "detail": "Choose a new password first."},
-                status=403,
-            )
-        url = f"{reverse('account:password')}?{urlencode({'next': request.get_full_path()})}"
-        if request.headers.get("HX-Request") == "true":
-            return HttpResponse(status=204, headers={"HX-Redirect": url})
-        return HttpResponseRedirect(url)
+        return _send_first_to(
+            request,
+            "account:password",
+            error="password_change_required",
+            detail="Choose a new password first.",
+        )

@@ -4,11 +4,11 @@ bulk delete; retention goes through `manage.py audit_prune` only."""
 from django.contrib import admin
 
 from audit.models import AuditEvent
-from handover.admin_utils import CappedPaginator
+from handover.admin_utils import CappedPaginator, ReadOnlyMixin
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = ("id", "created_at", "action", "actor_label", "target_label", "outcome", "ip")
     list_filter = ("outcome",)
     # Exact matches on indexed columns only: a million rows stay fast.
@@ -21,12 +21,3 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -9,11 +9,10 @@ from django.http import HttpResponse
 from ninja import Router, Schema, Status
 
 from audit.models import AuditEvent
-from handover.api_errors import ApiError, ErrorOut
+from handover.api_errors import ErrorOut, check_limit
 from rbac import policies
 
 router = Router(tags=["audit"])
-MAX_LIMIT = 200
 
 
 class EventOut(Schema):
@@ -50,8 +49,7 @@ def list_events(
     limit: int = 50,
 ):
     policies.check_permission(request.auth, "audit:read", action="audit.event.listed")
-    if not 1 <= limit <= MAX_LIMIT:
-        raise ApiError(400, "validation_error", f"limit must be between 1 and {MAX_LIMIT}.")
+    check_limit(limit)
     qs = AuditEvent.objects.order_by("-id")
     if actor_id:
         qs = qs.filter(actor_id=actor_id)

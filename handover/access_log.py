@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from gunicorn.glogging import Logger
 
-from handover.logging import redact_tokens
+from handover.logging import RedactTokensFilter, redact_tokens
+
+# One instance, so a second logger (a config reload) does not add it twice.
+_REDACT = RedactTokensFilter()
 
 
 def _clean(value):
@@ -19,27 +22,12 @@ def _clean(value):
 
 
 class RedactingLogger(Logger):
+    def __init__(self, cfg):
+        super().__init__(cfg)
+        # error(), warning(), log(), exception(), ... all write through the
+        # error log: its filter redacts each record, whichever method wrote it.
+        self.error_log.addFilter(_REDACT)
+
     def atoms(self, resp, req, environ, request_time):
         atoms = super().atoms(resp, req, environ, request_time)
         return {key: _clean(value) for key, value in atoms.items()}
-
-    def log(self, lvl, msg, *args, **kwargs):
-        super().log(lvl, _clean(msg), *map(_clean, args), **kwargs)
-
-    def critical(self, msg, *args, **kwargs):
-        super().critical(_clean(msg), *map(_clean, args), **kwargs)
-
-    def error(self, msg, *args, **kwargs):
-        super().error(_clean(msg), *map(_clean, args), **kwargs)
-
-    def warning(self, msg, *args, **kwargs):
-        super().warning(_clean(msg), *map(_clean, args), **kwargs)
-
-    def info(self, msg, *args, **kwargs):
-        super().info(_clean(msg), *map(_clean, args), **kwargs)
-
-    def debug(self, msg, *args, **kwargs):
-        super().debug(_clean(msg), *map(_clean, args), **kwargs)
-
-    def exception(self, msg, *args, **kwargs):
-        super().exception(_clean(msg), *map(_clean, args), **kwargs)

@@ -73,7 +73,9 @@ def service_action(service, *, description: str, verb: str, permission: str, **k
 
 class ServiceModelAdmin(admin.ModelAdmin):
     """Base: capped counts, no "delete selected", actions gated on catalog
-    permissions, and saves/deletes through services that may refuse."""
+    permissions, and saves/deletes through services that may refuse: a
+    subclass names its service calls in `service_save` / `service_delete`;
+    a refusal is shown as a message and the change is not logged as done."""
 
     paginator = CappedPaginator
     show_full_result_count = False
@@ -125,8 +127,47 @@ class ServiceModelAdmin(admin.ModelAdmin):
 
     def log_deletions(self, request, queryset):
         """Django logs before `delete_model` runs; the service may still
-        refuse, so subclasses log after it succeeded (`logged_deletion`)."""
+        refuse, so a deletion is logged after it succeeded (`delete_model`)."""
         return None
 
-    def logged_deletion(self, request, obj):
-        return super().log_deletions(request, [obj])
+    def service_save(self, request, obj, form, change) -> None:
+        """Save the form through the model's service (which may refuse with
+        `PolicyDenied` or `ValidationError`); an admin that can add or
+        change objects names its service calls here."""
+        raise NotImplementedError(f"{type(self).__name__} saves through no service")
+
+    def service_delete(self, request, obj) -> None:
+        """Delete `obj` through the model's service (which may refuse); an
+        admin that can delete objects names its service call here."""
+        raise NotImplementedError(f"{type(self).__name__} deletes through no service")
+
+    def save_model(self, request, obj, form, change):
+        try:
+            self.service_save(request, obj, form, change)
+        except (PolicyDenied, ValidationError) as exc:
+            self.refuse(request, exc)
+
+    def delete_model(self, request, obj):
+        try:
+            self.service_delete(request, obj)
+        except (PolicyDenied, ValidationError) as exc:
+            self.refuse(request, exc)
+            return
+        super().log_deletions(request, [obj])
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.delete_model(request, obj)
+
+
+class ReadOnlyMixin:
+    """For a ModelAdmin that only shows rows: no add, change or delete."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

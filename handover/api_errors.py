@@ -32,6 +32,9 @@ class ErrorOut(Schema):
     detail: str
 
 
+# The largest page a list operation returns.
+MAX_LIMIT = 200
+
 # The error statuses every admin operation documents.
 ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut}
 
@@ -52,3 +55,17 @@ def responses(ok_status: int, schema, *, rate_limited: bool = False) -> dict:
     if rate_limited:
         out[429] = ErrorOut
     return out
+
+
+def check_limit(limit: int) -> int:
+    """A list operation's page size, or a 400 unless it is 1..MAX_LIMIT."""
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ApiError(400, "validation_error", f"limit must be between 1 and {MAX_LIMIT}.")
+    return limit
+
+
+def check_choice(name: str, value: str, choices) -> str:
+    """A filter's value, or a 400 naming the values `name` may take."""
+    if value not in choices:
+        raise ApiError(400, "validation_error", f"{name} must be one of: " + ", ".join(choices))
+    return value

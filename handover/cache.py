@@ -53,75 +53,41 @@ class ResilientRedisCache(RedisCache):
     """RedisCache whose reads miss and writes drop while Redis is down.
     `add`, `incr` and `decr` are not wrapped (see the module docstring)."""
 
-    def get(self, key, default=None, version=None):
+    def _unless_down(self, operation: str, fallback, method, *args):
+        """`method(*args)` while Redis answers; `fallback` when it is down
+        (the failure noted, and Redis left alone for RETRY_AFTER)."""
         if not available():
-            return default
+            return fallback
         try:
-            return super().get(key, default, version)
+            return method(*args)
         except RedisError as exc:
-            note_failure("get", exc)
-            return default
+            note_failure(operation, exc)
+            return fallback
+
+    def get(self, key, default=None, version=None):
+        return self._unless_down("get", default, super().get, key, default, version)
 
     def get_many(self, keys, version=None):
-        if not available():
-            return {}
-        try:
-            return super().get_many(keys, version)
-        except RedisError as exc:
-            note_failure("get_many", exc)
-            return {}
+        return self._unless_down("get_many", {}, super().get_many, keys, version)
 
     def has_key(self, key, version=None):
-        if not available():
-            return False
-        try:
-            return super().has_key(key, version)
-        except RedisError as exc:
-            note_failure("has_key", exc)
-            return False
+        return self._unless_down("has_key", False, super().has_key, key, version)
 
     def set(self, key, value, timeout=None, version=None):
-        if not available():
-            return
-        try:
-            super().set(key, value, timeout, version)
-        except RedisError as exc:
-            note_failure("set", exc)
+        self._unless_down("set", None, super().set, key, value, timeout, version)
 
     def set_many(self, data, timeout=None, version=None):
-        if not available():
-            return list(data)
-        try:
-            return super().set_many(data, timeout, version)
-        except RedisError as exc:
-            note_failure("set_many", exc)
-            return list(data)
+        # Down, every key failed to be set.
+        return self._unless_down("set_many", list(data), super().set_many, data, timeout, version)
 
     def touch(self, key, timeout=None, version=None):
-        if not available():
-            return False
-        try:
-            return super().touch(key, timeout, version)
-        except RedisError as exc:
-            note_failure("touch", exc)
-            return False
+        return self._unless_down("touch", False, super().touch, key, timeout, version)
 
     def delete(self, key, version=None):
-        if not available():
-            return False
-        try:
-            return super().delete(key, version)
-        except RedisError as exc:
-            note_failure("delete", exc)
-            return False
+        return self._unless_down("delete", False, super().delete, key, version)
 
     def delete_many(self, keys, version=None):
-        if not available():
-            return
-        try:
-            return super().delete_many(keys, version)
-        except RedisError as exc:
-            note_failure("delete_many", exc)
+        return self._unless_down("delete_many", None, super().delete_many, keys, version)
 
     def get_or_set(self, key, default, timeout=None, version=None):
         value = self.get(key, version=version)

@@ -7,13 +7,11 @@ shown as a message and the change is not logged as done."""
 from __future__ import annotations
 
 from django.contrib import admin
-from django.core.exceptions import ValidationError
 
 from handover.admin_utils import ServiceModelAdmin
 from rbac import services
 from rbac.forms import RoleAdminForm
 from rbac.models import Role
-from rbac.policies import PolicyDenied
 
 
 @admin.register(Role)
@@ -39,39 +37,26 @@ class RoleAdmin(ServiceModelAdmin):
             return False
         return super().has_delete_permission(request, obj)
 
-    def save_model(self, request, obj, form, change):
+    def service_save(self, request, obj, form, change):
         data = form.cleaned_data
-        try:
-            if change:
-                services.role_update(
-                    actor=request.user,
-                    role=Role.objects.get(pk=obj.pk),
-                    name=data["name"],
-                    description=data.get("description", ""),
-                    permissions=data.get("permissions", []),
-                )
-            else:
-                created = services.role_create(
-                    actor=request.user,
-                    slug=data["slug"],
-                    name=data["name"],
-                    description=data.get("description", ""),
-                    permissions=data.get("permissions", []),
-                )
-                obj.pk = created.pk
-        except (PolicyDenied, ValidationError) as exc:
-            self.refuse(request, exc)
-            return
+        if change:
+            services.role_update(
+                actor=request.user,
+                role=Role.objects.get(pk=obj.pk),
+                name=data["name"],
+                description=data.get("description", ""),
+                permissions=data.get("permissions", []),
+            )
+        else:
+            created = services.role_create(
+                actor=request.user,
+                slug=data["slug"],
+                name=data["name"],
+                description=data.get("description", ""),
+                permissions=data.get("permissions", []),
+            )
+            obj.pk = created.pk
         obj.refresh_from_db()
 
-    def delete_model(self, request, obj):
-        try:
-            services.role_delete(actor=request.user, role=obj, confirm=True)
-        except (PolicyDenied, ValidationError) as exc:
-            self.refuse(request, exc)
-            return
-        self.logged_deletion(request, obj)
-
-    def delete_queryset(self, request, queryset):
-        for obj in queryset:
-            self.delete_model(request, obj)
+    def service_delete(self, request, obj):
+        services.role_delete(actor=request.user, role=obj, confirm=True)

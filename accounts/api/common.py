@@ -8,9 +8,6 @@ from accounts.models import User
 from rbac import policies
 from rbac.selectors import user_effective_permissions
 
-# The largest page a list operation returns.
-MAX_LIMIT = 200
-
 
 def actor_of(request):
     return request.auth

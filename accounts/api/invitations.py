@@ -8,7 +8,7 @@ from datetime import timedelta
 from django.shortcuts import get_object_or_404
 from ninja import Router, Status
 
-from accounts.api.common import MAX_LIMIT, actor_of, require
+from accounts.api.common import actor_of, require
 from accounts.api.schemas import InvitationCreatedOut, InvitationCreateIn, InvitationOut
 from accounts.models import INVITATION_STATUSES, Invitation
 from accounts.services.invitations import (
@@ -16,7 +16,7 @@ from accounts.services.invitations import (
     invitation_resend,
     invitation_revoke,
 )
-from handover.api_errors import ApiError, responses
+from handover.api_errors import check_choice, check_limit, responses
 
 router = Router(tags=["invitations"])
 
@@ -39,15 +39,10 @@ def invitation_out(inv: Invitation) -> dict:
 @router.get("", response=responses(200, list[InvitationOut]))
 def list_invitations(request, status: str = "", limit: int = 50, before: str = ""):
     require(request, "invitations:read", action="accounts.invitation.listed")
-    if not 1 <= limit <= MAX_LIMIT:
-        raise ApiError(400, "validation_error", f"limit must be between 1 and {MAX_LIMIT}.")
+    check_limit(limit)
     qs = Invitation.objects.prefetch_related("roles").order_by("-created_at", "-id")
     if status:
-        if status not in INVITATION_STATUSES:
-            raise ApiError(
-                400, "validation_error", "status must be one of: " + ", ".join(INVITATION_STATUSES)
-            )
-        qs = qs.with_status(status)
+        qs = qs.with_status(check_choice("status", status, INVITATION_STATUSES))
     return Status(200, [invitation_out(i) for i in qs[:limit]])
 
 

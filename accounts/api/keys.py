@@ -7,11 +7,11 @@ import uuid
 from django.shortcuts import get_object_or_404
 from ninja import Router, Status
 
-from accounts.api.common import MAX_LIMIT, actor_of, reauth_password, require
+from accounts.api.common import actor_of, reauth_password, require
 from accounts.api.schemas import ApiKeyCreatedOut, ApiKeyCreateIn, ApiKeyOut, ReauthIn
 from accounts.models import ApiKey
 from accounts.services.api_keys import api_key_create, api_key_revoke
-from handover.api_errors import ERRORS, responses
+from handover.api_errors import ERRORS, MAX_LIMIT, responses
 
 router = Router(tags=["api keys"])
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 from ninja import Router, Status
 
 from accounts import selectors
-from accounts.api.common import MAX_LIMIT, actor_of, get_user, reauth_password, require, user_out
+from accounts.api.common import actor_of, get_user, reauth_password, require, user_out
 from accounts.api.schemas import (
     BanIn,
     FactorOut,
@@ -55,7 +55,7 @@ from accounts.services.users import (
     user_unban,
     user_update,
 )
-from handover.api_errors import ERRORS, ApiError, responses
+from handover.api_errors import ERRORS, ApiError, check_choice, check_limit, responses
 from rbac import policies
 from rbac.services import ownership_transfer, user_permissions_update
 
@@ -102,12 +102,9 @@ def list_users(
     cursor: str = "",
 ):
     require(request, "users:read", action="accounts.user.listed")
-    if not 1 <= limit <= MAX_LIMIT:
-        raise ApiError(400, "validation_error", f"limit must be between 1 and {MAX_LIMIT}.")
-    if status and status not in UserStatus.values:
-        raise ApiError(
-            400, "validation_error", "status must be one of: " + ", ".join(UserStatus.values)
-        )
+    check_limit(limit)
+    if status:
+        check_choice("status", status, UserStatus.values)
     filters = selectors.UserFilters(q=q, status=status, role=role)
     filters.size = limit  # the API allows any size up to MAX_LIMIT
     page = selectors.user_list(filters, cursor=cursor[:500])

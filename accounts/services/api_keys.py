@@ -15,10 +15,10 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from accounts.models import ApiKey
+from accounts.services.validation import resolve_grants
 from audit import services as audit
 from core.services import service
 from rbac import credentials, policies
-from rbac.permissions import template_permissions, validate_permissions
 from rbac.selectors import restrict_permissions
 
 KEY_PREFIX = "hv_"
@@ -52,9 +52,7 @@ def api_key_create(
     action = "accounts.api_key.created"
     policies.check_permission(actor, "api-keys:create", action=action)
     owner = user or actor
-    wanted = set(validate_permissions(scopes or []))
-    if template:
-        wanted |= template_permissions(template)
+    wanted = resolve_grants(template=template, permissions=scopes)
     if not wanted:
         raise ValidationError("Choose at least one permission for the key.", code="no_scopes")
     policies.check_can_create_api_key(actor, owner, wanted)

@@ -25,10 +25,11 @@ from accounts.services.invitations import invitation_resend
 from accounts.services.sessions import sessions_end_all
 from accounts.services.tokens import (
     new_token,
-    token_consume,
     token_issue,
+    token_redeem,
     tokens_revoke_all,
 )
+from accounts.services.verification import address_proven
 from audit import services as audit
 from core.services import service
 from handover.ratelimit import hit
@@ -174,12 +175,9 @@ def password_reset_complete(
     """Use a reset (or recovery) token: new password, every session ended,
     every other token killed, the user told by email. The user is NOT
     signed in: they sign in with the new password (and their code)."""
-    row = token_consume(token=token, digest=digest, purpose=TokenPurpose.PASSWORD_RESET)
-    user = lock_user(row.user_id)
+    user = token_redeem(token=token, digest=digest, purpose=TokenPurpose.PASSWORD_RESET)
     _set_password(user, password)
-    if not user.email_verified_at:  # they read a link sent to that address
-        user.email_verified_at = timezone.now()
-        user.save(update_fields=["email_verified_at"])
+    address_proven(user)
     audit.record(
         "accounts.password.reset_completed",
         actor=user,
@@ -267,21 +265,15 @@ def magic_link_use(
     """Use a sign-in link: the address counts as verified; an account
     without a password must choose one here (`password`). The caller signs
     the user in unless they have a second factor (never bypassed)."""
-    row = token_consume(token=token, digest=digest, purpose=TokenPurpose.MAGIC_LINK)
-    user = lock_user(row.user_id)
-    fields = []
+    user = token_redeem(token=token, digest=digest, purpose=TokenPurpose.MAGIC_LINK)
     if not user.has_usable_password():
         if not password:
             raise ValidationError("Choose a password.", code="password_required")
         validate_password(password, user)
         user.set_password(password)
         user.password_changed_at = timezone.now()
-        fields += ["password", "password_changed_at"]
-    if not user.email_verified_at:
-        user.email_verified_at = timezone.now()
-        fields.append("email_verified_at")
-    if fields:
-        user.save(update_fields=fields)
+        user.save(update_fields=["password", "password_changed_at"])
+    address_proven(user)
     audit.record("accounts.magic_link.used", actor=user, target=user)
     return user
 

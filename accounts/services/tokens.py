@@ -15,7 +15,8 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from accounts.models import OneTimeToken, TokenPurpose
+from accounts.models import OneTimeToken, TokenPurpose, User
+from accounts.services.common import lock_user
 
 
 def new_token() -> tuple[str, str]:
@@ -156,3 +157,10 @@ def token_consume(
     row.used_at = _now()
     row.save(update_fields=["used_at"])
     return row
+
+
+def token_redeem(*, token: str | None = None, purpose: str, digest: str | None = None) -> User:
+    """Use `token` once (`token_consume`) and return its user, locked for
+    the rest of the caller's transaction."""
+    row = token_consume(token=token, digest=digest, purpose=purpose)
+    return lock_user(row.user_id)

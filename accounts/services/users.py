@@ -241,6 +241,25 @@ def ban_end(until) -> datetime:
     return until
 
 
+def _save_status(
+    user, *, actor, action, values: dict, reason="", batch_id=None, ends_access="", changes=None
+) -> User:
+    """The shared end of the status services, once their guard has passed,
+    `user` is locked and a change is due: set and save `values`, end the
+    user's access for good when `ends_access` says why, and write the audit
+    row -- each field's before and after, unless `changes` says otherwise."""
+    changes = changes or {field: [getattr(user, field), value] for field, value in values.items()}
+    for field, value in values.items():
+        setattr(user, field, value)
+    user.save(update_fields=[*values, "updated_at"])
+    if ends_access:
+        _end_access(user, reason=ends_access)
+    audit.record(
+        action, actor=actor, target=user, reason=reason, changes=changes, batch_id=batch_id
+    )
+    return user
+
+
 @service
 def user_ban(*, actor, user, until=None, reason="", batch_id=None) -> User:
     """Ban until `until` (None: permanently). Ends sessions, kills tokens."""
@@ -253,14 +272,15 @@ def user_ban(*, actor, user, until=None, reason="", batch_id=None) -> User:
     reason = (reason or "").strip()[:500]
     if user.banned_until == end and user.ban_reason == reason:
         return user
-    changes = {"banned_until": [user.banned_until, end], "ban_reason": [user.ban_reason, reason]}
-    user.banned_until, user.ban_reason = end, reason
-    user.save(update_fields=["banned_until", "ban_reason", "updated_at"])
-    _end_access(user, reason="banned")
-    audit.record(
-        action, actor=actor, target=user, reason=reason, changes=changes, batch_id=batch_id
+    return _save_status(
+        user,
+        actor=actor,
+        action=action,
+        values={"banned_until": end, "ban_reason": reason},
+        reason=reason,
+        batch_id=batch_id,
+        ends_access="banned",
     )
-    return user
 
 
 @service
@@ -270,13 +290,14 @@ def user_unban(*, actor, user, reason="", batch_id=None) -> User:
     user = lock_user(user)
     if user.banned_until is None:
         return user
-    changes = {"banned_until": [user.banned_until, None], "ban_reason": [user.ban_reason, ""]}
-    user.banned_until, user.ban_reason = None, ""
-    user.save(update_fields=["banned_until", "ban_reason", "updated_at"])
-    audit.record(
-        action, actor=actor, target=user, reason=reason, changes=changes, batch_id=batch_id
+    return _save_status(
+        user,
+        actor=actor,
+        action=action,
+        values={"banned_until": None, "ban_reason": ""},
+        reason=reason,
+        batch_id=batch_id,
     )
-    return user
 
 
 @service
@@ -288,19 +309,15 @@ def user_disable(*, actor, user, reason="", batch_id=None) -> User:
     if user.disabled_at is not None:
         return user
     policies.check_last_manager(actor, action=action, target=user, exclude_user_ids=[user.pk])
-    now = timezone.now()
-    user.disabled_at = now
-    user.save(update_fields=["disabled_at", "updated_at"])
-    _end_access(user, reason="disabled")
-    audit.record(
-        action,
+    return _save_status(
+        user,
         actor=actor,
-        target=user,
+        action=action,
+        values={"disabled_at": timezone.now()},
         reason=reason,
-        changes={"disabled_at": [None, now]},
         batch_id=batch_id,
+        ends_access="disabled",
     )
-    return user
 
 
 @service
@@ -310,13 +327,14 @@ def user_enable(*, actor, user, reason="", batch_id=None) -> User:
     user = lock_user(user)
     if user.disabled_at is None:
         return user
-    changes = {"disabled_at": [user.disabled_at, None]}
-    user.disabled_at = None
-    user.save(update_fields=["disabled_at", "updated_at"])
-    audit.record(
-        action, actor=actor, target=user, reason=reason, changes=changes, batch_id=batch_id
+    return _save_status(
+        user,
+        actor=actor,
+        action=action,
+        values={"disabled_at": None},
+        reason=reason,
+        batch_id=batch_id,
     )
-    return user
 
 
 @service
@@ -327,16 +345,14 @@ def user_force_password_change(*, actor, user, batch_id=None) -> User:
     user = lock_user(user)
     if user.must_change_password:
         return user
-    user.must_change_password = True
-    user.save(update_fields=["must_change_password", "updated_at"])
-    audit.record(
-        action,
+    return _save_status(
+        user,
         actor=actor,
-        target=user,
-        changes={"forced_change": [False, True]},
+        action=action,
+        values={"must_change_password": True},
         batch_id=batch_id,
+        changes={"forced_change": [False, True]},
     )
-    return user
 
 
 @service
@@ -349,19 +365,15 @@ def user_delete(*, actor, user, reason="", batch_id=None) -> User:
     if user.deleted_at is not None:
         return user
     policies.check_last_manager(actor, action=action, target=user, exclude_user_ids=[user.pk])
-    now = timezone.now()
-    user.deleted_at = now
-    user.save(update_fields=["deleted_at", "updated_at"])
-    _end_access(user, reason="deleted")
-    audit.record(
-        action,
+    return _save_status(
+        user,
         actor=actor,
-        target=user,
+        action=action,
+        values={"deleted_at": timezone.now()},
         reason=reason,
-        changes={"deleted_at": [None, now]},
         batch_id=batch_id,
+        ends_access="deleted",
     )
-    return user
 
 
 def restore_deadline(user):
@@ -381,13 +393,14 @@ def user_restore(*, actor, user, reason="", batch_id=None) -> User:
             code="restore_expired",
             params={"days": RESTORE_WINDOW.days},
         )
-    changes = {"deleted_at": [user.deleted_at, None]}
-    user.deleted_at = None
-    user.save(update_fields=["deleted_at", "updated_at"])
-    audit.record(
-        action, actor=actor, target=user, reason=reason, changes=changes, batch_id=batch_id
+    return _save_status(
+        user,
+        actor=actor,
+        action=action,
+        values={"deleted_at": None},
+        reason=reason,
+        batch_id=batch_id,
     )
-    return user
 
 
 @service

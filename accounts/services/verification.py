@@ -6,9 +6,8 @@ from __future__ import annotations
 from django.utils import timezone
 
 from accounts.models import TokenPurpose, User
-from accounts.services.common import lock_user
 from accounts.services.emails import email_queue, site_link
-from accounts.services.tokens import token_consume, token_issue
+from accounts.services.tokens import token_issue, token_redeem
 from audit import services as audit
 from core.services import service
 
@@ -29,14 +28,22 @@ def email_verification_send(*, user: User, actor=None) -> str:
     return link
 
 
-@service
-def email_verify(*, token: str | None = None, digest: str | None = None) -> User:
-    row = token_consume(token=token, digest=digest, purpose=TokenPurpose.EMAIL_VERIFY)
-    user = lock_user(row.user_id)
+def address_proven(user: User) -> bool:
+    """`user` opened a link sent to their address (verification, reset or
+    sign-in link), so the address is theirs: mark it verified and save,
+    unless it already was. Whether it changed."""
     if user.email_verified_at:
-        return user
+        return False
     user.email_verified_at = timezone.now()
     user.save(update_fields=["email_verified_at"])
+    return True
+
+
+@service
+def email_verify(*, token: str | None = None, digest: str | None = None) -> User:
+    user = token_redeem(token=token, digest=digest, purpose=TokenPurpose.EMAIL_VERIFY)
+    if not address_proven(user):
+        return user
     audit.record(
         "accounts.email.verified",
         actor=user,

@@ -10,9 +10,11 @@ from rbac.policies.base import (
     check_hierarchy,
     check_not_owner,
     check_not_self,
+    check_own_or_user_action,
     check_permission,
     check_self_service,
     check_user_action,
+    is_self,
 )
 
 # --- named guards: one per action --------------------------------------------
@@ -35,7 +37,7 @@ def check_can_update_profile(actor, user) -> None:
     """Name, phone and metadata. Your own with users:update (the account
     page edits your own without it); anyone else's also by hierarchy."""
     action = "accounts.user.updated"
-    if actor is not None and user is not None and actor.pk == user.pk:
+    if is_self(actor, user):
         check_permission(actor, "users:update", action=action, target=user)
         return
     check_user_action(actor, user, "users:update", action=action, verb="edit", past="edited")
@@ -44,17 +46,14 @@ def check_can_update_profile(actor, user) -> None:
 def check_can_change_email(actor, user, *, password: str | None = None) -> None:
     """Someone else's address needs users:update-email and the hierarchy;
     your own needs a fresh proof of the person (an account takeover step)."""
-    action = "accounts.user.updated"
-    if actor is not None and user is not None and actor.pk == user.pk:
-        check_self_service(actor, "users:update-email", action=action, password=password)
-        return
-    check_user_action(
+    check_own_or_user_action(
         actor,
         user,
         "users:update-email",
-        action=action,
+        action="accounts.user.updated",
         verb="change the email address of",
         past="given a new email address by others",
+        password=password,
     )
 
 
@@ -175,31 +174,26 @@ def check_can_reset_password(actor, user, *, action: str) -> None:
 def check_can_end_sessions(actor, user, *, action: str, password: str | None = None) -> None:
     """Another user's sessions: sessions:revoke and the hierarchy. Your own
     other sessions: a fresh proof (and, through a key, its scope)."""
-    if actor is not None and user is not None and actor.pk == user.pk:
-        check_self_service(actor, "sessions:revoke", action=action, password=password)
-        return
-    check_user_action(
+    check_own_or_user_action(
         actor,
         user,
         "sessions:revoke",
         action=action,
         verb="end the sessions of",
         past="signed out by someone else",
+        password=password,
     )
 
 
 def check_can_remove_mfa(actor, user, *, password: str | None = None) -> None:
-    action = "accounts.mfa.removed"
-    if actor is not None and user is not None and actor.pk == user.pk:
-        check_self_service(actor, "mfa:reset", action=action, password=password)
-        return
-    check_user_action(
+    check_own_or_user_action(
         actor,
         user,
         "mfa:reset",
-        action=action,
+        action="accounts.mfa.removed",
         verb="remove a factor from",
         past="stripped of a factor by someone else",
+        password=password,
     )
 
 

@@ -158,8 +158,13 @@ def check_escalation(actor, wanted, *, action: str, target=None, batch_id=None) 
         )
 
 
+def is_self(actor, user) -> bool:
+    """Whether `actor` is acting on their own account."""
+    return actor is not None and user is not None and actor.pk == user.pk
+
+
 def check_not_self(actor, user, *, action: str, verb: str, batch_id=None) -> None:
-    if actor is not None and user is not None and actor.pk == user.pk:
+    if is_self(actor, user):
         raise _deny(
             "self_action",
             f"You cannot {verb} yourself.",
@@ -275,6 +280,19 @@ def check_self_service(actor, permission: str, *, action: str, password: str | N
             missing=[permission],
         )
     check_fresh_proof(actor, action=action, target=actor, password=password)
+
+
+def check_own_or_user_action(
+    actor, user, permission: str, *, action: str, verb: str, past: str, password: str | None = None
+) -> None:
+    """An action people take on their own account as a sensitive change
+    (`check_self_service`: scope and a fresh proof) and on someone else's
+    as an action on another user (`check_user_action`: the permission,
+    the owner, the hierarchy)."""
+    if is_self(actor, user):
+        check_self_service(actor, permission, action=action, password=password)
+        return
+    check_user_action(actor, user, permission, action=action, verb=verb, past=past)
 
 
 def role_managers_remaining(*, exclude_user_ids=(), role_overrides=None) -> int:
