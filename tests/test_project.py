@@ -132,3 +132,14 @@ def test_passwords_use_argon2id_with_owasp_parameters(settings):
     encoded = hasher.encode("A-very-long-passphrase-9", hasher.salt())
     assert encoded.startswith("argon2$argon2id$v=19$m=19456,t=2,p=1$")
     assert hasher.verify("A-very-long-passphrase-9", encoded)
+
+
+@pytest.mark.django_db
+def test_an_unknown_page_says_so_in_words_not_with_an_exception_name(client_for, admin_user):
+    """Django's handler names the exception ("Resolver404") when it carries
+    no message; the page must not show that name to people."""
+    response = client_for(admin_user).get("/no-such-page/")
+    assert response.status_code == 404
+    body = response.content.decode()
+    assert "This page does not exist, or what it showed has been deleted." in body
+    assert "Resolver404" not in body
