@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 from contextvars import ContextVar
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import OperationalError, transaction
 
 _depth: ContextVar[int] = ContextVar("service_depth", default=0)
@@ -126,3 +126,12 @@ def as_busy(exc: BaseException) -> ServiceBusy | None:
     if isinstance(exc, OperationalError) and sqlstate in BUSY_SQLSTATES:
         return ServiceBusy()
     return None
+
+
+def refusal_text(exc: BaseException) -> str:
+    """The words every entry point shows for a refusal -- page, API, batch,
+    Django admin, command: a ValidationError's messages (their parameters
+    filled in) joined, or a guard's (or any service exception's) message."""
+    if isinstance(exc, ValidationError):
+        return " ".join(exc.messages)
+    return getattr(exc, "message", None) or str(exc)

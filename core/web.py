@@ -22,7 +22,7 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import render
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from core.services import PolicyDenied
+from core.services import PolicyDenied, refusal_text
 
 
 def htmx_partial(request) -> bool:
@@ -85,7 +85,7 @@ def refusals(form=None, *, request=None, field_by_code: dict | None = None) -> I
         if form is not None:
             apply_errors(form, exc, field_by_code)
         else:
-            messages.error(request, " ".join(exc.messages))
+            messages.error(request, refusal_text(exc))
         outcome.status = 400
 
 

@@ -10,6 +10,7 @@ from django.core.paginator import Paginator
 from django.http import HttpResponseRedirect
 from django.utils.functional import cached_property
 
+from core.services import refusal_text
 from rbac.policies import PolicyDenied
 
 COUNT_CAP = 10_000
@@ -28,12 +29,6 @@ class CappedPaginator(Paginator):
             return min(len(self.object_list), COUNT_CAP)
 
 
-def error_text(exc) -> str:
-    if isinstance(exc, ValidationError):
-        return " ".join(exc.messages)
-    return getattr(exc, "message", None) or str(exc)
-
-
 def run_for_each(modeladmin, request, queryset, *, service, verb: str, **kwargs):
     """Call `service(actor=request.user, <arg>=obj, **kwargs)` for each
     selected object and report done / refused with the guard's words."""
@@ -46,7 +41,7 @@ def run_for_each(modeladmin, request, queryset, *, service, verb: str, **kwargs)
             func(actor=request.user, **{arg: obj}, **kwargs)
             done += 1
         except (PolicyDenied, ValidationError) as exc:
-            refused.append(f"{obj}: {error_text(exc)}")
+            refused.append(f"{obj}: {refusal_text(exc)}")
     if done:
         modeladmin.message_user(request, f"{verb}: {done} done.", messages.SUCCESS)
     for line in refused[:20]:
@@ -97,7 +92,7 @@ class ServiceModelAdmin(admin.ModelAdmin):
 
     def refuse(self, request, exc) -> None:
         request._handover_refused = True
-        self.message_user(request, error_text(exc), messages.ERROR)
+        self.message_user(request, refusal_text(exc), messages.ERROR)
 
     def _refused(self, request) -> bool:
         return getattr(request, "_handover_refused", False)

@@ -36,7 +36,7 @@ from accounts.services.mfa import CodeRefused
 from accounts.services.passwords import TooManyRequests
 from accounts.services.tokens import TokenInvalid
 from audit import api as audit_api
-from core.services import NotFound, ServiceBusy, as_busy
+from core.services import NotFound, ServiceBusy, as_busy, refusal_text
 from handover.api_errors import CONFLICT_CODES, VALIDATION_CONFLICT_CODES
 from rbac import api as roles_api
 from rbac.policies import PolicyDenied
@@ -120,7 +120,7 @@ def _on_denied(request, exc):
     if not exc.recorded:
         exc.record()
     status = 404 if exc.code == "not_found" else 409 if exc.code in CONFLICT_CODES else 403
-    return error(api, request, status, exc.code, exc.message)
+    return error(api, request, status, exc.code, refusal_text(exc))
 
 
 def _register_service_errors() -> None:
@@ -158,7 +158,7 @@ def _on_django_validation(request, exc):
     codes = {getattr(e, "code", None) for e in getattr(exc, "error_list", [exc])}
     code = next((c for c in codes if c), "invalid")
     status = 409 if code in VALIDATION_CONFLICT_CODES else 400
-    return error(api, request, status, code, " ".join(exc.messages))
+    return error(api, request, status, code, refusal_text(exc))
 
 
 @api.exception_handler(ServiceBusy)

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_http_methods
 
 from accounts import selectors
 from accounts.reauth import reauth_required
+from core.services import refusal_text
 from core.web import htmx_partial, refusals
 from rbac import policies, services
 from rbac.decorators import forbidden, owner_required, permission_required
@@ -232,7 +233,7 @@ def role_delete_view(request, slug):
                 actor=request.user, role=role, confirm=request.POST.get("confirm") == "yes"
             )
         except ValidationError as exc:
-            context["error"] = " ".join(exc.messages)
+            context["error"] = refusal_text(exc)
             return render(request, "rbac/role_delete.html", context, status=400)
         messages.success(request, f"Role {name} deleted.")
         return redirect("roles:list")
@@ -291,9 +292,9 @@ def _access_change(request, subject, change, *, done: str, unchanged: str):
     try:
         changed = change()
     except PolicyDenied as exc:
-        return _after_action(request, subject, error=exc.message, status=403)
+        return _after_action(request, subject, error=refusal_text(exc), status=403)
     except ValidationError as exc:
-        return _after_action(request, subject, error=" ".join(exc.messages), status=400)
+        return _after_action(request, subject, error=refusal_text(exc), status=400)
     return _after_action(request, subject, notice=done if changed else unchanged)
 
 

@@ -8,7 +8,7 @@ from django.contrib.messages.storage.fallback import FallbackStorage
 from django.core.exceptions import ValidationError
 from django.test import RequestFactory
 
-from core.services import NotFound, PolicyDenied
+from core.services import NotFound, PolicyDenied, refusal_text
 from core.web import refusals, safe_back
 
 
@@ -97,3 +97,13 @@ def test_a_call_that_succeeds_is_ok():
     with refusals(_Form({})) as outcome:
         pass
     assert outcome.ok and outcome.status == 200
+
+
+def test_every_entry_point_words_a_refusal_the_same_way():
+    from_params = ValidationError("Deleted more than %(days)d days ago.", params={"days": 30})
+    assert refusal_text(from_params) == "Deleted more than 30 days ago."
+    assert refusal_text(ValidationError(["One.", "Two."])) == "One. Two."
+    assert refusal_text(PolicyDenied("peer", "You cannot act on a peer.")) == (
+        "You cannot act on a peer."
+    )
+    assert refusal_text(NotFound("Gone.")) == "Gone."

@@ -41,7 +41,7 @@ from accounts.services.users import (
     user_unban,
 )
 from audit import services as audit
-from core.services import service
+from core.services import refusal_text, service
 from rbac import credentials, policies
 from rbac.models import Role, UserRole
 from rbac.selectors import act_with_scopes, prime_permissions
@@ -262,10 +262,6 @@ def _single_kwargs(spec: BatchAction, params: dict) -> dict:
     return kwargs
 
 
-def _refusal(exc) -> str:
-    return getattr(exc, "message", None) or "; ".join(exc.messages)
-
-
 @service
 def batch_run(*, actor, action, user_ids, params=None, dry_run=False, batch_id=None) -> dict:
     """Run (or, with `dry_run`, preview) `action` on `user_ids`.
@@ -317,7 +313,7 @@ def batch_run(*, actor, action, user_ids, params=None, dry_run=False, batch_id=N
                 items.append(_item(pk, "skipped", exc.message, user.email))
                 continue
             except ValidationError as exc:
-                items.append(_item(pk, "skipped", _refusal(exc), user.email))
+                items.append(_item(pk, "skipped", refusal_text(exc), user.email))
                 continue
             items.append(_item(pk, "processed", "", user.email))
         if not dry_run:
@@ -399,7 +395,7 @@ def _batch_step(job: BatchJob) -> None:
     except policies.PolicyDenied as exc:
         raise jobs.JobFailed(exc.message) from exc
     except ValidationError as exc:
-        raise jobs.JobFailed("; ".join(exc.messages)) from exc
+        raise jobs.JobFailed(refusal_text(exc)) from exc
     items = list((job.result or {}).get("items", [])) + part["items"]
     job.done += len(chunk)
     job.result = _result(items, job.pk, False)

@@ -21,7 +21,7 @@ from accounts.services.invitations import invitation_create
 from accounts.services.validation import resolve_grants
 from audit import services as audit
 from audit.services import Target
-from core.services import service
+from core.services import refusal_text, service
 from rbac import credentials, policies
 from rbac.models import Role
 from rbac.selectors import act_with_scopes
@@ -164,7 +164,7 @@ def invitation_import_row(
     except policies.PolicyDenied as exc:
         return {**row, "ok": False, "error": exc.message}
     except ValidationError as exc:
-        return {**row, "ok": False, "error": " ".join(exc.messages)}
+        return {**row, "ok": False, "error": refusal_text(exc)}
     result = {**row, "ok": True, "invitation_id": str(invitation.pk)}
     if with_link:
         result["link"] = link

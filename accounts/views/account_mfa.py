@@ -29,6 +29,7 @@ from accounts.security import (
     mfa_required,
 )
 from accounts.services import mfa as mfa_services
+from core.services import refusal_text
 from core.web import confirm_page, safe_back
 from rbac.decorators import signed_in
 from rbac.policies import PolicyDenied
@@ -182,7 +183,7 @@ def recovery_codes_regenerate(request):
     try:
         codes = mfa_services.recovery_codes_regenerate(actor=request.user)
     except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
+        messages.error(request, refusal_text(exc))
         return redirect("account:home")
     _keep_codes(request, codes)
     return redirect("account:recovery_codes")

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.models import BatchJob
 from accounts.services import batch as batch_services
 from accounts.services import jobs as job_services
+from core.services import refusal_text
 from core.web import htmx_partial
 from rbac import policies
 from rbac.decorators import signed_in
@@ -87,7 +88,7 @@ def _act(request, pk, service, done_message):
     except policies.PolicyDenied as exc:
         messages.error(request, exc.message)
     except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
+        messages.error(request, refusal_text(exc))
     else:
         messages.success(request, done_message)
     return redirect(

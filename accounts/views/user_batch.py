@@ -19,6 +19,7 @@ from accounts.forms import (
 )
 from accounts.services import batch as batch_services
 from accounts.views.jobs import describe, visible_job
+from core.services import refusal_text
 from core.web import htmx_partial
 from rbac.decorators import permission_required
 from rbac.policies import PolicyDenied
@@ -106,7 +107,7 @@ def user_batch(request):
         context["error"] = exc.message
         return render(request, "users/batch.html", context, status=403)
     except ValidationError as exc:
-        context["error"] = " ".join(exc.messages)
+        context["error"] = refusal_text(exc)
         return render(request, "users/batch.html", context, status=400)
     context["result"] = result
     context["shown_items"] = result["items"][:500]

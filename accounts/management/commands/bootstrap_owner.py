@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import User
 from accounts.services import users as user_services
+from core.services import refusal_text
 
 
 class Command(BaseCommand):
@@ -39,5 +40,5 @@ class Command(BaseCommand):
         try:
             user = user_services.owner_bootstrap(email=email, name=name, password=password)
         except ValidationError as exc:
-            raise CommandError(" ".join(exc.messages)) from exc
+            raise CommandError(refusal_text(exc)) from exc
         self.stdout.write(self.style.SUCCESS(f"Owner created: {user.email}"))

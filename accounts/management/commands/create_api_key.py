@@ -3,6 +3,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import User, normalize_email
 from accounts.services.api_keys import api_key_create
+from core.services import refusal_text
 from rbac.policies import PolicyDenied
 
 
@@ -36,7 +37,7 @@ class Command(BaseCommand):
         except PolicyDenied as exc:
             raise CommandError(exc.message) from exc
         except ValidationError as exc:
-            raise CommandError(" ".join(exc.messages)) from exc
+            raise CommandError(refusal_text(exc)) from exc
         self.stdout.write(self.style.SUCCESS(f"API key “{key.name}” for {owner.email}:"))
         self.stdout.write(raw)
         self.stdout.write("Store it now; it is not shown again.")
