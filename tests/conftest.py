@@ -20,6 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOTS = ROOT / "var" / "screenshots"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 STRONG_PASSWORD = "Correct-Horse-Battery-42"
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
 
 
 def need(condition: bool, reason: str) -> None:
@@ -195,7 +197,7 @@ def browser():
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context = browser.new_context(viewport=DESKTOP)
     page = context.new_page()
     page.set_default_timeout(15000)
     yield page
@@ -204,11 +206,19 @@ def page(browser):
 
 @pytest.fixture
 def screenshot():
+    """`screenshot(page, name)` saves var/screenshots/<name>.png; with
+    `phone=True` also <name>-phone.png at phone width, then returns the page
+    to desktop width."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
-    def take(page, name: str) -> Path:
+    def take(page, name: str, *, phone: bool = False) -> Path:
         path = SCREENSHOTS / f"{name}.png"
         page.screenshot(path=str(path), full_page=True)
+        if phone:
+            page.set_viewport_size(PHONE)
+            page.wait_for_timeout(200)  # let the layout settle before the capture
+            page.screenshot(path=str(SCREENSHOTS / f"{name}-phone.png"), full_page=True)
+            page.set_viewport_size(DESKTOP)
         return path
 
     return take
