@@ -250,13 +250,11 @@ def test_cancel_and_resume_from_the_page_are_guarded(client_for, admin_user, own
 
 
 def test_an_import_sent_while_the_broker_is_down_answers_at_once_and_says_it_is_queued(
-    client_for, admin_user, broker_down, django_capture_on_commit_callbacks
+    client_for, admin_user, broker_down, invite_through_pages
 ):
     client = client_for(admin_user)
     addresses = " ".join(f"queued{i}@example.com" for i in range(15))
-    client.post("/invitations/preview/", {"emails": addresses, "expires_days": 3})
-    with django_capture_on_commit_callbacks(execute=True):
-        response = client.post("/invitations/send/")
+    response = invite_through_pages(client, addresses, expires_days=3)
     assert response.status_code == 302
     body = client.get(response["Location"]).content.decode()
     assert jobs.QUEUE_DOWN in body
