@@ -106,6 +106,23 @@ def make_user(email: str, *, roles=(), password: str = STRONG_PASSWORD, **fields
     return user
 
 
+def make_users(n: int, *, prefix: str) -> list:
+    """`n` active, verified users without roles (<prefix><i>@example.com),
+    in one INSERT: for batches and jobs over many users."""
+    from django.utils import timezone
+
+    from accounts.models import User
+
+    now = timezone.now()
+    users = [
+        User(email=f"{prefix}{i}@example.com", password="!", email_verified_at=now)
+        for i in range(n)
+    ]
+    for u in users:
+        u.set_password("x")  # usable password: status active
+    return User.objects.bulk_create(users)
+
+
 @pytest.fixture
 def owner(db, builtin_roles):
     return make_user("owner@example.com", roles=["owner"], is_owner=True, name="Olivia Owner")

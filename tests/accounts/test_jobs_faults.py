@@ -21,9 +21,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from django.utils import timezone
 
-from accounts.models import BatchJob, Invitation, OutboundEmail, User
+from accounts.models import BatchJob, Invitation, OutboundEmail
 from accounts.services import batch, invitation_import, jobs
 from audit.models import AuditEvent
 
@@ -37,7 +36,7 @@ from tests.accounts.test_emails_reliability import (  # noqa: F401
     wait_for,
     worker,
 )
-from tests.conftest import ROOT
+from tests.conftest import ROOT, make_users
 from tests.faults import TcpProxy
 
 pytestmark = [pytest.mark.worker, pytest.mark.slow, pytest.mark.adversarial]
@@ -117,17 +116,6 @@ def pg_proxy(services_ready):
     proxy.stop()
 
 
-def _users(n, prefix):
-    now = timezone.now()
-    users = [
-        User(email=f"{prefix}{i}@example.com", password="!", email_verified_at=now)
-        for i in range(n)
-    ]
-    for u in users:
-        u.set_password("x")
-    return [u.pk for u in User.objects.bulk_create(users)]
-
-
 def _job(pk) -> BatchJob:
     return BatchJob.objects.get(pk=pk)
 
@@ -149,7 +137,7 @@ def test_a_job_created_while_the_broker_is_down_finishes_once_it_is_back(
     admin_user,
     owner,
 ):
-    ids = _users(600, "brokerdown")
+    ids = [u.pk for u in make_users(600, prefix="brokerdown")]
     broker.point_at("redis://127.0.0.1:1/0")  # nothing listens there
     started = time.monotonic()
     job = batch.batch_job_create(actor=admin_user, action="disable", user_ids=ids)
@@ -182,7 +170,7 @@ def test_a_database_outage_mid_job_is_retried_and_the_job_finishes_exactly(
     owner,
 ):
     total = 2000
-    ids = _users(total, "dbblip")
+    ids = [u.pk for u in make_users(total, prefix="dbblip")]
     worker.start(DATABASE_URL=pg_proxy.url, **FAST_RECOVERY)
     beat.start()
     job = batch.batch_job_create(actor=admin_user, action="disable", user_ids=ids)
@@ -221,7 +209,7 @@ def test_a_worker_killed_mid_job_and_mid_import_is_resumed_by_the_sweep(
     owner,
 ):
     total, rows_total = 2000, 100
-    ids = _users(total, "killed")
+    ids = [u.pk for u in make_users(total, prefix="killed")]
     rows = [
         {"email": f"invitee{i}@example.com", "name": "", "roles": []} for i in range(rows_total)
     ]
