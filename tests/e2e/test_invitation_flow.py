@@ -36,12 +36,7 @@ def test_invitation_is_delivered_by_the_worker_and_accepted_in_chromium(
     assert page.get_by_text("Invitation sent").is_visible()
     screenshot(page, "invitations-results", phone=True)
 
-    wait_for(
-        lambda: smtp_server.messages,
-        timeout=60,
-        what="the invitation email",
-        on_timeout=mailing_site.logs,
-    )
+    mailing_site.wait_for(lambda: smtp_server.messages, timeout=60, what="the invitation email")
     message = smtp_server.messages[0]
     assert message["To"] == "client@example.com"
     parts = {
