@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import uuid
 from pathlib import Path
 
 import pytest
@@ -121,6 +122,32 @@ def make_users(n: int, *, prefix: str) -> list:
     for u in users:
         u.set_password("x")  # usable password: status active
     return User.objects.bulk_create(users)
+
+
+def make_route_targets(*, user, invited_by, invitee: str, session_key: str):
+    """Rows that parameterised routes can point at, stored directly: an
+    invitation to `invitee` from `invited_by`, an email to `user` and a
+    session of `user`. Returns (invitation, email, session)."""
+    from django.utils import timezone
+
+    from accounts.models import Invitation, OutboundEmail, UserSession
+
+    invitation = Invitation.objects.create(
+        email=invitee,
+        token_hash=uuid.uuid4().hex * 2,
+        expires_at=timezone.now() + timezone.timedelta(days=7),
+        invited_by=invited_by,
+    )
+    email = OutboundEmail.objects.create(
+        to=user.email,
+        user=user,
+        template="t",
+        subject="s",
+        body_text="b",
+        message_id=f"<{uuid.uuid4()}@test>",
+    )
+    session = UserSession.objects.create(session_key=session_key, user=user)
+    return invitation, email, session
 
 
 @pytest.fixture
