@@ -11,6 +11,7 @@ from django.utils import timezone
 from tests.conftest import make_user
 from tests.e2e import a11y
 from tests.e2e.helpers import open_as
+from tests.faults import audit_chain_hold
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -108,8 +109,6 @@ def test_the_jobs_page_shows_progress_heartbeat_and_controls(live_server, page, 
 def test_a_dialog_action_behind_a_busy_audit_lock_says_busy_retry(
     live_server, page, screenshot, builtin_roles, settings
 ):
-    from tests.audit.test_chain_lock import _hold_chain
-
     settings.AUDIT_LOCK_TIMEOUT_MS = 500
     make_user("owner@example.com", roles=["owner"], is_owner=True)
     make_user("admin@example.com", roles=["admin"], name="Adam Admin")
@@ -118,7 +117,7 @@ def test_a_dialog_action_behind_a_busy_audit_lock_says_busy_retry(
     page.get_by_role("link", name="Disable").click()
     page.wait_for_selector(".modal.show")
     page.wait_for_timeout(500)  # the fade-in
-    holder = _hold_chain()
+    holder = audit_chain_hold()
     try:
         page.locator(".modal.show").get_by_role("button", name="Disable").click()
         alert = page.locator(".modal.show .alert-warning")
