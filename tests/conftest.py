@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import uuid
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOTS = ROOT / "var" / "screenshots"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 STRONG_PASSWORD = "Correct-Horse-Battery-42"
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
 
 
 def need(condition: bool, reason: str) -> None:
@@ -102,6 +105,49 @@ def make_user(email: str, *, roles=(), password: str = STRONG_PASSWORD, **fields
     for slug in roles:
         UserRole.objects.create(user=user, role=Role.objects.get(slug=slug))
     return user
+
+
+def make_users(n: int, *, prefix: str) -> list:
+    """`n` active, verified users without roles (<prefix><i>@example.com),
+    in one INSERT: for batches and jobs over many users."""
+    from django.utils import timezone
+
+    from accounts.models import User
+
+    now = timezone.now()
+    users = [
+        User(email=f"{prefix}{i}@example.com", password="!", email_verified_at=now)
+        for i in range(n)
+    ]
+    for u in users:
+        u.set_password("x")  # usable password: status active
+    return User.objects.bulk_create(users)
+
+
+def make_route_targets(*, user, invited_by, invitee: str, session_key: str):
+    """Rows that parameterised routes can point at, stored directly: an
+    invitation to `invitee` from `invited_by`, an email to `user` and a
+    session of `user`. Returns (invitation, email, session)."""
+    from django.utils import timezone
+
+    from accounts.models import Invitation, OutboundEmail, UserSession
+
+    invitation = Invitation.objects.create(
+        email=invitee,
+        token_hash=uuid.uuid4().hex * 2,
+        expires_at=timezone.now() + timezone.timedelta(days=7),
+        invited_by=invited_by,
+    )
+    email = OutboundEmail.objects.create(
+        to=user.email,
+        user=user,
+        template="t",
+        subject="s",
+        body_text="b",
+        message_id=f"<{uuid.uuid4()}@test>",
+    )
+    session = UserSession.objects.create(session_key=session_key, user=user)
+    return invitation, email, session
 
 
 @pytest.fixture
@@ -195,7 +241,7 @@ def browser():
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context = browser.new_context(viewport=DESKTOP)
     page = context.new_page()
     page.set_default_timeout(15000)
     yield page
@@ -204,11 +250,19 @@ def page(browser):
 
 @pytest.fixture
 def screenshot():
+    """`screenshot(page, name)` saves var/screenshots/<name>.png; with
+    `phone=True` also <name>-phone.png at phone width, then returns the page
+    to desktop width."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
-    def take(page, name: str) -> Path:
+    def take(page, name: str, *, phone: bool = False) -> Path:
         path = SCREENSHOTS / f"{name}.png"
         page.screenshot(path=str(path), full_page=True)
+        if phone:
+            page.set_viewport_size(PHONE)
+            page.wait_for_timeout(200)  # let the layout settle before the capture
+            page.screenshot(path=str(SCREENSHOTS / f"{name}-phone.png"), full_page=True)
+            page.set_viewport_size(DESKTOP)
         return path
 
     return take

@@ -1,6 +1,7 @@
-"""A small TCP proxy for fault tests: put it in front of PostgreSQL or Redis
-and `kill()` it (every connection drops, new ones are refused), `revive()`
-it, or `pause()` it (connections stay open but nothing flows: a partition).
+"""Faults for tests: a small TCP proxy to put in front of PostgreSQL or
+Redis and `kill()` (every connection drops, new ones are refused),
+`revive()` or `pause()` (connections stay open but nothing flows: a
+partition); and another session holding the audit chain's lock.
 """
 
 from __future__ import annotations
@@ -9,6 +10,22 @@ import contextlib
 import select
 import socket
 import threading
+
+import psycopg
+from django.db import connection
+
+from audit import services as audit
+
+
+def audit_chain_hold() -> psycopg.Connection:
+    """Another session takes the audit chain's advisory lock (as a stuck
+    writer would) and keeps it until the caller rolls back or closes it."""
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+    other = psycopg.connect(**params)
+    other.execute("SELECT pg_advisory_xact_lock(%s)", [audit._CHAIN_LOCK_ID])
+    return other
 
 
 class TcpProxy:

@@ -7,6 +7,7 @@ import time
 from django.test import Client
 from django_otp.oath import TOTP
 
+from audit.models import AuditEvent
 from tests.conftest import STRONG_PASSWORD
 
 
@@ -16,6 +17,11 @@ def code_for(device, *, offset_steps: int = 0) -> str:
     t = TOTP(device.bin_key, device.step, device.t0, device.digits)
     t.time = time.time() + offset_steps * device.step
     return str(t.token()).zfill(device.digits)
+
+
+def events(action: str) -> list:
+    """The audit rows of `action`, oldest first."""
+    return list(AuditEvent.objects.filter(action=action).order_by("id"))
 
 
 def enrol(user) -> tuple[object, list[str]]:

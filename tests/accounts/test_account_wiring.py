@@ -12,21 +12,11 @@ from accounts.services import account as account_services
 from accounts.services import users as user_services
 from audit.models import AuditEvent
 from tests.accounts.mfa_helpers import code_for, enrol, sign_in
-from tests.conftest import STRONG_PASSWORD, make_user, reauthenticate
+from tests.conftest import STRONG_PASSWORD, reauthenticate
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_mfa_policy")]
 
 NEW_PASSWORD = "Another-Strong-Pass-77"
-
-
-@pytest.fixture(autouse=True)
-def no_mfa_policy(settings):
-    settings.MFA_POLICY = "none"
-
-
-@pytest.fixture
-def alice(owner):
-    return make_user("alice@example.com", name="Alice")
 
 
 def emails(**filters):

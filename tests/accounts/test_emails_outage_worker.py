@@ -23,7 +23,6 @@ from tests.accounts.test_emails_reliability import (  # noqa: F401
     queue_notice,
     services_ready,
     smtp_server,
-    wait_for,
     worker,
 )
 from tests.accounts.test_jobs_faults import pg_proxy, record  # noqa: F401
@@ -40,12 +39,7 @@ def test_a_database_outage_while_sending_leaves_no_duplicates(
     with transaction.atomic():
         rows = [queue_notice(to=f"outage{i}@example.com") for i in range(total)]
     worker.start(concurrency=2, DATABASE_URL=pg_proxy.url, EMAIL_SENDING_LEASE_SECONDS=40)
-    wait_for(
-        lambda: len(smtp_server.message_ids) >= 30,
-        timeout=60,
-        what="30 deliveries",
-        on_timeout=worker.logs,
-    )
+    worker.wait_for(lambda: len(smtp_server.message_ids) >= 30, timeout=60, what="30 deliveries")
     smtp_server.receiving.clear()
     smtp_server.receiving.wait(timeout=5)
     pg_proxy.kill()  # while a message is being received
@@ -60,7 +54,7 @@ def test_a_database_outage_while_sending_leaves_no_duplicates(
         emails.email_sweep()  # what beat does
         return False
 
-    wait_for(drained, timeout=120, interval=1.5, what="all sent", on_timeout=worker.logs)
+    worker.wait_for(drained, timeout=120, interval=1.5, what="all sent")
     recovery = time.monotonic() - back
     time.sleep(1)
     received = Counter(smtp_server.message_ids)

@@ -183,35 +183,21 @@ def worker(broker, smtp_server, tmp_path, settings):
 
         def start(self, concurrency=2, **extra):
             self.runs += 1
-            log = open(tmp_path / f"worker-{self.runs}.log", "wb")  # noqa: SIM115
-            self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "handover",
-                    "worker",
-                    "--loglevel=WARNING",
-                    f"--concurrency={concurrency}",
-                    "--pool=prefork",
-                    "--without-gossip",
-                    "--without-mingle",
-                    "--without-heartbeat",
-                    f"--hostname=test{self.runs}@%h",
-                ],
-                cwd=ROOT,
+            self.proc = celery_start(
+                "worker",
+                f"--concurrency={concurrency}",
+                "--pool=prefork",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                f"--hostname=test{self.runs}@%h",
                 env=self.env(extra),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
+                log=tmp_path / f"worker-{self.runs}.log",
             )
             return self
 
         def kill(self):
-            if self.proc and self.proc.poll() is None:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
+            celery_kill(self.proc)
 
         def stop(self):
             if self.proc and self.proc.poll() is None:
@@ -220,6 +206,10 @@ def worker(broker, smtp_server, tmp_path, settings):
                     self.proc.wait(timeout=15)
                 except subprocess.TimeoutExpired:
                     self.kill()
+
+        def wait_for(self, condition, *, timeout: float, interval: float = 0.2, what: str):
+            """`wait_for`, showing the worker's logs if it times out."""
+            wait_for(condition, timeout=timeout, interval=interval, what=what, on_timeout=self.logs)
 
         def logs(self) -> str:
             return "\n".join(
@@ -232,6 +222,26 @@ def worker(broker, smtp_server, tmp_path, settings):
     w.kill()
 
 
+def celery_start(command: str, *args: str, env: dict, log: Path) -> subprocess.Popen:
+    """`celery -A handover <command> <args>` as a separate process in its own
+    process group (so `celery_kill` reaches its children), output to `log`."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "handover", command, "--loglevel=WARNING", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def celery_kill(proc: subprocess.Popen | None) -> None:
+    """SIGKILL a `celery_start` process and its children, if still running."""
+    if proc and proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
 def wait_for(
     condition, *, timeout: float, interval: float = 0.2, what: str = "condition", on_timeout=None
 ):
@@ -242,6 +252,11 @@ def wait_for(
         time.sleep(interval)
     details = on_timeout() if on_timeout else ""
     raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{details}")
+
+
+def status_is(email: OutboundEmail, status: str):
+    """A condition for `wait_for`: the email's row has reached `status`."""
+    return lambda: OutboundEmail.objects.get(pk=email.pk).status == status
 
 
 def counts() -> Counter:
@@ -264,9 +279,9 @@ def test_worker_delivers_after_commit_with_the_stored_message_id(worker, smtp_se
     worker.start()
     with transaction.atomic():
         email = queue_notice()
-    wait_for(lambda: smtp_server.message_ids, timeout=60, what="delivery", on_timeout=worker.logs)
+    worker.wait_for(lambda: smtp_server.message_ids, timeout=60, what="delivery")
     email.refresh_from_db()
-    wait_for(lambda: OutboundEmail.objects.get(pk=email.pk).status == "sent", timeout=10)
+    wait_for(status_is(email, "sent"), timeout=10)
     assert smtp_server.message_ids == [email.message_id]
     assert smtp_server.messages[0].is_multipart()  # text + HTML
 
@@ -278,7 +293,7 @@ def test_rolled_back_transaction_sends_nothing_through_the_worker(worker, smtp_s
         raise RuntimeError("the change failed")
     with transaction.atomic():
         marker = queue_notice(to="marker@example.com")
-    wait_for(lambda: smtp_server.message_ids, timeout=60, what="the marker", on_timeout=worker.logs)
+    worker.wait_for(lambda: smtp_server.message_ids, timeout=60, what="the marker")
     time.sleep(1)
     assert smtp_server.message_ids == [marker.message_id]
     assert OutboundEmail.objects.count() == 1
@@ -306,7 +321,7 @@ def test_broker_down_at_creation_the_sweep_delivers_exactly_once(
 
         email_sweep.delay()
         time.sleep(1.5)
-    wait_for(lambda: smtp_server.message_ids, timeout=30, what="delivery", on_timeout=worker.logs)
+    worker.wait_for(lambda: smtp_server.message_ids, timeout=30, what="delivery")
     time.sleep(2)
     assert smtp_server.message_ids == [email.message_id]
     email.refresh_from_db()
@@ -318,12 +333,7 @@ def test_smtp_refusing_for_a_while_then_accepting(worker, smtp_server):
     worker.start(EMAIL_MAX_ATTEMPTS=6)
     with transaction.atomic():
         email = queue_notice()
-    wait_for(
-        lambda: OutboundEmail.objects.get(pk=email.pk).status == "sent",
-        timeout=60,
-        what="delivery after refusals",
-        on_timeout=worker.logs,
-    )
+    worker.wait_for(status_is(email, "sent"), timeout=60, what="delivery after refusals")
     email.refresh_from_db()
     assert smtp_server.refused == 3
     assert email.attempts == 4
@@ -337,12 +347,7 @@ def test_smtp_refusing_for_good_fails_visibly_and_retry_works(
     worker.start(EMAIL_MAX_ATTEMPTS=3)
     with transaction.atomic():
         email = queue_notice()
-    wait_for(
-        lambda: OutboundEmail.objects.get(pk=email.pk).status == "failed",
-        timeout=60,
-        what="the email to fail",
-        on_timeout=worker.logs,
-    )
+    worker.wait_for(status_is(email, "failed"), timeout=60, what="the email to fail")
     email.refresh_from_db()
     assert email.attempts == 3
     assert "451" in email.last_error
@@ -352,12 +357,7 @@ def test_smtp_refusing_for_good_fails_visibly_and_retry_works(
 
     smtp_server.refuse_always = False
     client.post(f"/emails/{email.pk}/retry/")
-    wait_for(
-        lambda: OutboundEmail.objects.get(pk=email.pk).status == "sent",
-        timeout=60,
-        what="delivery after retry",
-        on_timeout=worker.logs,
-    )
+    worker.wait_for(status_is(email, "sent"), timeout=60, what="delivery after retry")
     assert smtp_server.message_ids == [email.message_id]
 
 
@@ -378,12 +378,7 @@ def test_worker_killed_mid_batch_all_delivered_no_duplicates(worker, smtp_server
     expected = {r.message_id for r in rows}
     started = time.monotonic()
     worker.start(concurrency=1)
-    wait_for(
-        lambda: len(smtp_server.message_ids) >= 60,
-        timeout=90,
-        what="60 deliveries",
-        on_timeout=worker.logs,
-    )
+    worker.wait_for(lambda: len(smtp_server.message_ids) >= 60, timeout=90, what="60 deliveries")
     # Kill while the SMTP server is receiving a message (mid-send).
     smtp_server.receiving.clear()
     smtp_server.receiving.wait(timeout=5)
@@ -401,7 +396,7 @@ def test_worker_killed_mid_batch_all_delivered_no_duplicates(worker, smtp_server
         emails.email_sweep()  # what beat does every minute in production
         return False
 
-    wait_for(drained, timeout=180, interval=1.5, what="all 200 sent", on_timeout=worker.logs)
+    worker.wait_for(drained, timeout=180, interval=1.5, what="all 200 sent")
     drain_seconds = time.monotonic() - started
     time.sleep(1)
     received = smtp_server.message_ids

@@ -243,14 +243,10 @@ def test_invitations_page_invites_many_with_a_review_step(
 
 
 @pytest.mark.django_db
-def test_large_import_runs_as_a_job_with_progress(
-    client_for, admin_user, django_capture_on_commit_callbacks
-):
+def test_large_import_runs_as_a_job_with_progress(client_for, admin_user, invite_through_pages):
     client = client_for(admin_user)
     emails = " ".join(f"user{i}@example.com" for i in range(15))
-    client.post("/invitations/preview/", {"emails": emails, "expires_days": 3})
-    with django_capture_on_commit_callbacks(execute=True):
-        response = client.post("/invitations/send/")
+    response = invite_through_pages(client, emails, expires_days=3)
     assert response.status_code == 302
     page = client.get(response["Location"])
     body = page.content.decode()

@@ -17,18 +17,7 @@ from accounts.models import BatchJob, User
 from accounts.services import batch, invitation_import, jobs
 from audit.models import AuditEvent
 from rbac.policies import PolicyDenied
-from tests.conftest import make_user
-
-
-def _bulk_users(n, prefix="job"):
-    now = timezone.now()
-    users = [
-        User(email=f"{prefix}{i}@example.com", password="!", email_verified_at=now)
-        for i in range(n)
-    ]
-    for u in users:
-        u.set_password("x")
-    return User.objects.bulk_create(users)
+from tests.conftest import make_user, make_users
 
 
 @pytest.fixture
@@ -48,7 +37,7 @@ def _expire(job):
 def test_a_job_created_while_the_broker_is_down_is_queued_by_the_sweep(
     admin_user, owner, broker_down, django_capture_on_commit_callbacks
 ):
-    ids = [u.pk for u in _bulk_users(301)]
+    ids = [u.pk for u in make_users(301, prefix="job")]
     with django_capture_on_commit_callbacks(execute=True):
         job = batch.batch_job_create(actor=admin_user, action="disable", user_ids=ids)
     job.refresh_from_db()
@@ -82,7 +71,7 @@ def test_an_import_started_while_the_broker_is_down_is_not_run_in_the_request(
 def test_a_database_error_mid_job_keeps_the_lease_and_the_sweep_resumes_exactly(
     admin_user, owner, monkeypatch
 ):
-    ids = [u.pk for u in _bulk_users(600)]
+    ids = [u.pk for u in make_users(600, prefix="job")]
     job = batch.batch_job_create(actor=admin_user, action="disable", user_ids=ids)
     real, calls = batch.batch_run, []
 
@@ -114,7 +103,7 @@ def test_a_crash_after_a_chunk_is_done_rolls_its_progress_back_with_it(
     """Progress and outcomes commit with the chunk: a crash between the work
     and the progress write loses both, so the rerun reports 'processed',
     not 'skipped: already disabled'."""
-    ids = [u.pk for u in _bulk_users(300)]
+    ids = [u.pk for u in make_users(300, prefix="job")]
     job = batch.batch_job_create(actor=admin_user, action="disable", user_ids=ids)
     real_result, calls = batch._result, []
 
@@ -134,7 +123,7 @@ def test_a_crash_after_a_chunk_is_done_rolls_its_progress_back_with_it(
 
 
 def test_a_second_runner_never_redoes_a_chunk(admin_user, owner):
-    ids = [u.pk for u in _bulk_users(301)]
+    ids = [u.pk for u in make_users(301, prefix="job")]
     job = batch.batch_job_create(actor=admin_user, action="disable", user_ids=ids)
     assert jobs.job_claim(job.pk, runner="first") is not None
     assert batch.batch_job_run(job.pk, runner="second") == "skipped"  # lease held
@@ -148,7 +137,7 @@ def test_a_second_runner_never_redoes_a_chunk(admin_user, owner):
 def test_a_job_that_never_progresses_is_failed_with_the_reason_and_can_be_resumed(
     admin_user, owner, settings, django_capture_on_commit_callbacks
 ):
-    ids = [u.pk for u in _bulk_users(301)]
+    ids = [u.pk for u in make_users(301, prefix="job")]
     job = batch.batch_job_create(actor=admin_user, action="disable", user_ids=ids)
     BatchJob.objects.filter(pk=job.pk).update(
         attempts=settings.JOB_MAX_ATTEMPTS, last_error="OperationalError: out of memory"
@@ -169,7 +158,7 @@ def test_a_job_that_never_progresses_is_failed_with_the_reason_and_can_be_resume
 
 
 def test_a_refused_chunk_fails_the_job_with_the_guards_message(admin_user, owner, monkeypatch):
-    ids = [u.pk for u in _bulk_users(301)]
+    ids = [u.pk for u in make_users(301, prefix="job")]
     job = batch.batch_job_create(actor=admin_user, action="disable", user_ids=ids)
 
     def refuse(**kwargs):
@@ -183,7 +172,7 @@ def test_a_refused_chunk_fails_the_job_with_the_guards_message(admin_user, owner
 
 
 def test_a_cancelled_job_stops_before_its_next_chunk(admin_user, owner):
-    ids = [u.pk for u in _bulk_users(301)]
+    ids = [u.pk for u in make_users(301, prefix="job")]
     job = batch.batch_job_create(actor=admin_user, action="disable", user_ids=ids)
     jobs.job_cancel(actor=admin_user, job=job)
     assert batch.batch_job_run(job.pk, runner="r") == "skipped"
@@ -195,7 +184,7 @@ def test_a_cancelled_job_stops_before_its_next_chunk(admin_user, owner):
 def test_only_the_creator_may_resume_a_job(admin_user, owner):
     other_admin = make_user("other-admin@example.com", roles=["admin"])
     job = batch.batch_job_create(
-        actor=admin_user, action="disable", user_ids=[u.pk for u in _bulk_users(301)]
+        actor=admin_user, action="disable", user_ids=[u.pk for u in make_users(301, prefix="job")]
     )
     jobs.job_cancel(actor=other_admin, job=job)
     with pytest.raises(PolicyDenied) as refused:
@@ -207,7 +196,7 @@ def test_a_job_page_is_visible_only_to_its_creator_and_who_could_run_it(
     client_for, admin_user, owner, viewer
 ):
     job = batch.batch_job_create(
-        actor=admin_user, action="disable", user_ids=[u.pk for u in _bulk_users(301)]
+        actor=admin_user, action="disable", user_ids=[u.pk for u in make_users(301, prefix="job")]
     )
     url = reverse("users:batch_job", args=[job.pk])
     assert client_for(viewer).get(url).status_code == 404  # holds users:read only
@@ -220,7 +209,7 @@ def test_the_jobs_page_lists_visible_jobs_with_progress_and_controls(
     client_for, admin_user, owner, viewer
 ):
     job = batch.batch_job_create(
-        actor=admin_user, action="disable", user_ids=[u.pk for u in _bulk_users(301)]
+        actor=admin_user, action="disable", user_ids=[u.pk for u in make_users(301, prefix="job")]
     )
     body = client_for(admin_user).get(reverse("jobs:list")).content.decode()
     assert "Disable" in body and "0 / 301" in body
@@ -231,7 +220,7 @@ def test_the_jobs_page_lists_visible_jobs_with_progress_and_controls(
 
 def test_cancel_and_resume_from_the_page_are_guarded(client_for, admin_user, owner, viewer):
     job = batch.batch_job_create(
-        actor=admin_user, action="disable", user_ids=[u.pk for u in _bulk_users(301)]
+        actor=admin_user, action="disable", user_ids=[u.pk for u in make_users(301, prefix="job")]
     )
     cancel = reverse("jobs:cancel", args=[job.pk])
     assert client_for(viewer).post(cancel).status_code == 404
@@ -250,13 +239,11 @@ def test_cancel_and_resume_from_the_page_are_guarded(client_for, admin_user, own
 
 
 def test_an_import_sent_while_the_broker_is_down_answers_at_once_and_says_it_is_queued(
-    client_for, admin_user, broker_down, django_capture_on_commit_callbacks
+    client_for, admin_user, broker_down, invite_through_pages
 ):
     client = client_for(admin_user)
     addresses = " ".join(f"queued{i}@example.com" for i in range(15))
-    client.post("/invitations/preview/", {"emails": addresses, "expires_days": 3})
-    with django_capture_on_commit_callbacks(execute=True):
-        response = client.post("/invitations/send/")
+    response = invite_through_pages(client, addresses, expires_days=3)
     assert response.status_code == 302
     body = client.get(response["Location"]).content.decode()
     assert jobs.QUEUE_DOWN in body

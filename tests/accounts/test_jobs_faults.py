@@ -13,17 +13,13 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
-from django.utils import timezone
 
-from accounts.models import BatchJob, Invitation, OutboundEmail, User
+from accounts.models import BatchJob, Invitation, OutboundEmail
 from accounts.services import batch, invitation_import, jobs
 from audit.models import AuditEvent
 
@@ -32,12 +28,13 @@ from audit.models import AuditEvent
 from tests.accounts.test_emails_reliability import (  # noqa: F401
     _database_url,
     broker,
+    celery_kill,
+    celery_start,
     services_ready,
     smtp_server,
-    wait_for,
     worker,
 )
-from tests.conftest import ROOT
+from tests.conftest import ROOT, make_users
 from tests.faults import TcpProxy
 
 pytestmark = [pytest.mark.worker, pytest.mark.slow, pytest.mark.adversarial]
@@ -78,32 +75,18 @@ def beat(broker, tmp_path):
                 "EMAIL_SWEEP_INTERVAL_SECONDS": "1",
                 "LOG_LEVEL": "WARNING",
             }
-            log = open(tmp_path / "beat.log", "wb")  # noqa: SIM115
-            self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "handover",
-                    "beat",
-                    "--loglevel=WARNING",
-                    "--schedule",
-                    str(tmp_path / "beat-schedule"),
-                ],
-                cwd=ROOT,
+            self.proc = celery_start(
+                "beat",
+                "--schedule",
+                str(tmp_path / "beat-schedule"),
                 env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
+                log=tmp_path / "beat.log",
             )
             return self
 
     b = Beat()
     yield b
-    if b.proc and b.proc.poll() is None:
-        os.killpg(b.proc.pid, signal.SIGKILL)
-        b.proc.wait(timeout=10)
+    celery_kill(b.proc)
 
 
 @pytest.fixture
@@ -115,17 +98,6 @@ def pg_proxy(services_ready):
     proxy.url = _database_url().replace(f":{s['PORT'] or 5432}/", f":{proxy.port}/")
     yield proxy
     proxy.stop()
-
-
-def _users(n, prefix):
-    now = timezone.now()
-    users = [
-        User(email=f"{prefix}{i}@example.com", password="!", email_verified_at=now)
-        for i in range(n)
-    ]
-    for u in users:
-        u.set_password("x")
-    return [u.pk for u in User.objects.bulk_create(users)]
 
 
 def _job(pk) -> BatchJob:
@@ -149,7 +121,7 @@ def test_a_job_created_while_the_broker_is_down_finishes_once_it_is_back(
     admin_user,
     owner,
 ):
-    ids = _users(600, "brokerdown")
+    ids = [u.pk for u in make_users(600, prefix="brokerdown")]
     broker.point_at("redis://127.0.0.1:1/0")  # nothing listens there
     started = time.monotonic()
     job = batch.batch_job_create(actor=admin_user, action="disable", user_ids=ids)
@@ -160,9 +132,7 @@ def test_a_job_created_while_the_broker_is_down_finishes_once_it_is_back(
     back = time.monotonic()
     worker.start(**FAST_RECOVERY)
     beat.start()
-    wait_for(
-        lambda: _job(job.pk).status == "done", timeout=60, what="the job", on_timeout=worker.logs
-    )
+    worker.wait_for(lambda: _job(job.pk).status == "done", timeout=60, what="the job")
     _assert_batch_exact(job.pk, 600)
     record(
         "job created while the broker is down",
@@ -182,16 +152,15 @@ def test_a_database_outage_mid_job_is_retried_and_the_job_finishes_exactly(
     owner,
 ):
     total = 2000
-    ids = _users(total, "dbblip")
+    ids = [u.pk for u in make_users(total, prefix="dbblip")]
     worker.start(DATABASE_URL=pg_proxy.url, **FAST_RECOVERY)
     beat.start()
     job = batch.batch_job_create(actor=admin_user, action="disable", user_ids=ids)
-    wait_for(
+    worker.wait_for(
         lambda: _job(job.pk).done >= batch.CHUNK_SIZE,
         timeout=60,
         interval=0.05,
         what="the first chunk",
-        on_timeout=worker.logs,
     )
     pg_proxy.kill()
     done_at_outage = _job(job.pk).done
@@ -199,9 +168,7 @@ def test_a_database_outage_mid_job_is_retried_and_the_job_finishes_exactly(
     assert _job(job.pk).status == "running"
     pg_proxy.revive()
     back = time.monotonic()
-    wait_for(
-        lambda: _job(job.pk).status == "done", timeout=90, what="the job", on_timeout=worker.logs
-    )
+    worker.wait_for(lambda: _job(job.pk).status == "done", timeout=90, what="the job")
     _assert_batch_exact(job.pk, total)
     record(
         "10 s PostgreSQL outage mid-job",
@@ -221,7 +188,7 @@ def test_a_worker_killed_mid_job_and_mid_import_is_resumed_by_the_sweep(
     owner,
 ):
     total, rows_total = 2000, 100
-    ids = _users(total, "killed")
+    ids = [u.pk for u in make_users(total, prefix="killed")]
     rows = [
         {"email": f"invitee{i}@example.com", "name": "", "roles": []} for i in range(rows_total)
     ]
@@ -229,22 +196,20 @@ def test_a_worker_killed_mid_job_and_mid_import_is_resumed_by_the_sweep(
     beat.start()
     job = batch.batch_job_create(actor=admin_user, action="disable", user_ids=ids)
     imp = invitation_import.invitation_import_start(actor=admin_user, rows=rows)
-    wait_for(
+    worker.wait_for(
         lambda: _job(job.pk).done >= batch.CHUNK_SIZE and _job(imp.pk).done >= 1,
         timeout=60,
         interval=0.05,
         what="both jobs under way",
-        on_timeout=worker.logs,
     )
     worker.kill()
     at_kill = (_job(job.pk).done, _job(imp.pk).done)
     restarted = time.monotonic()
     worker.start(concurrency=2, **FAST_RECOVERY)
-    wait_for(
+    worker.wait_for(
         lambda: _job(job.pk).status == "done" and _job(imp.pk).status == "done",
         timeout=90,
         what="both jobs",
-        on_timeout=worker.logs,
     )
     recovery = time.monotonic() - restarted
     _assert_batch_exact(job.pk, total)
@@ -254,11 +219,10 @@ def test_a_worker_killed_mid_job_and_mid_import_is_resumed_by_the_sweep(
     assert Invitation.objects.filter(email__startswith="invitee").count() == rows_total
     invited = AuditEvent.objects.filter(batch_id=imp.pk, action="accounts.invitation.created")
     assert invited.count() == rows_total
-    wait_for(
+    worker.wait_for(
         lambda: len(smtp_server.message_ids) >= rows_total,
         timeout=60,
         what="every invitation email",
-        on_timeout=worker.logs,
     )
     time.sleep(2)
     received = Counter(smtp_server.message_ids)

@@ -17,26 +17,11 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from accounts.models import OutboundEmail, UserSession
 from accounts.services import mfa
 from accounts.services.mfa import WRONG_CODE, CodeRefused, mfa_verify
-from audit.models import AuditEvent
 from rbac.policies import PolicyDenied
-from tests.accounts.mfa_helpers import code_for, enrol, sign_in
-from tests.conftest import STRONG_PASSWORD, make_user
+from tests.accounts.mfa_helpers import code_for, enrol, events, sign_in
+from tests.conftest import STRONG_PASSWORD
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def no_mfa_policy(settings):
-    settings.MFA_POLICY = "none"
-
-
-@pytest.fixture
-def alice(owner):
-    return make_user("alice@example.com", name="Alice")
-
-
-def events(action):
-    return list(AuditEvent.objects.filter(action=action).order_by("id"))
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_mfa_policy")]
 
 
 # --- enrolment ---------------------------------------------------------------------

@@ -13,27 +13,12 @@ from django.utils import timezone
 from accounts.models import UserSession
 from accounts.services import sessions as session_services
 from accounts.services.sessions import sessions_end_all
-from audit.models import AuditEvent
 from rbac.policies import PolicyDenied
-from tests.accounts.mfa_helpers import FIREFOX, SAFARI_IPHONE, sign_in
-from tests.conftest import STRONG_PASSWORD, make_user
+from tests.accounts.mfa_helpers import FIREFOX, SAFARI_IPHONE, events, sign_in
+from tests.conftest import STRONG_PASSWORD
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def no_mfa_policy(settings):
-    # These tests are about sessions; MFA enforcement has its own tests.
-    settings.MFA_POLICY = "none"
-
-
-@pytest.fixture
-def alice(owner):
-    return make_user("alice@example.com", name="Alice")
-
-
-def events(action):
-    return list(AuditEvent.objects.filter(action=action).order_by("id"))
+# These tests are about sessions; MFA enforcement has its own tests.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_mfa_policy")]
 
 
 def test_session_list_shows_device_ip_times_and_marks_this_one(alice):

@@ -8,27 +8,15 @@ import uuid
 import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
-from django.utils import timezone
 
 from accounts.models import BatchJob, User
 from accounts.selectors import USER_GONE
 from accounts.services.batch import MAX_BATCH_SIZE, batch_job_create, batch_run
 from audit.models import AuditEvent
 from rbac.policies import PolicyDenied
-from tests.conftest import make_user
+from tests.conftest import make_user, make_users
 
 pytestmark = pytest.mark.django_db
-
-
-def _bulk_users(n, prefix="bulk"):
-    now = timezone.now()
-    users = [
-        User(email=f"{prefix}{i}@example.com", password="!", email_verified_at=now)
-        for i in range(n)
-    ]
-    for u in users:
-        u.set_password("x")  # usable password: status active
-    return User.objects.bulk_create(users)
 
 
 def _by_user(result):
@@ -142,7 +130,7 @@ def test_batch_is_the_single_action_per_user_with_one_audit_insert(
     """A batch runs each user through `user_ban` (savepoint, lock, update,
     release: 4 queries) and ends access and writes the audit rows with a
     few set-based statements at the end."""
-    users = _bulk_users(200)
+    users = make_users(200, prefix="bulk")
     with django_assert_max_num_queries(4 * 200 + 16):
         result = batch_run(actor=admin_user, action="ban", user_ids=[u.pk for u in users])
     assert result["processed"] == 200
@@ -198,7 +186,7 @@ def test_role_batch_dry_run_skips_holders(admin_user, member, viewer):
 def test_large_batch_runs_as_a_job_and_keeps_its_result(
     admin_user, owner, django_capture_on_commit_callbacks
 ):
-    users = _bulk_users(320)
+    users = make_users(320, prefix="bulk")
     ids = [u.pk for u in users] + [owner.pk]
     with django_capture_on_commit_callbacks(execute=True):  # the task runs eagerly
         job = batch_job_create(actor=admin_user, action="disable", user_ids=ids)
@@ -231,8 +219,8 @@ def test_batch_page_dry_run_then_execute(client_for, admin_user, member, owner):
 
 
 def test_batch_page_select_all_matching_the_filter(client_for, admin_user, owner):
-    _bulk_users(5, prefix="match")
-    _bulk_users(3, prefix="other")
+    make_users(5, prefix="match")
+    make_users(3, prefix="other")
     client = client_for(admin_user)
     response = client.post(
         reverse("users:batch"),
@@ -245,7 +233,7 @@ def test_batch_page_select_all_matching_the_filter(client_for, admin_user, owner
 def test_batch_page_large_selection_becomes_a_job_page(
     client_for, admin_user, owner, django_capture_on_commit_callbacks
 ):
-    _bulk_users(310, prefix="job")
+    make_users(310, prefix="job")
     client = client_for(admin_user)
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(

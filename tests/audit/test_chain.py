@@ -66,20 +66,21 @@ def test_a_raw_update_breaks_the_chain_at_that_event(require_postgres):
     )
 
 
-def test_a_raw_delete_in_the_middle_names_the_next_event(require_postgres):
-    events = _events(4)
-    _raw("DELETE FROM audit_auditevent WHERE id = %s", [events[1].pk])
+@pytest.mark.parametrize(
+    "total, deleted, problem",
+    [
+        pytest.param(4, 1, "previous-hash does not match", id="in-the-middle"),
+        pytest.param(3, 0, "no prune checkpoint accounts for", id="the-oldest-outside-prune"),
+    ],
+)
+def test_a_raw_delete_is_detected_and_names_the_next_event(
+    require_postgres, total, deleted, problem
+):
+    events = _events(total)
+    _raw("DELETE FROM audit_auditevent WHERE id = %s", [events[deleted].pk])
     report = audit.verify_chain()
-    assert report.broken_id == events[2].pk
-    assert "previous-hash does not match" in report.problem
-
-
-def test_removing_the_oldest_events_outside_prune_is_detected(require_postgres):
-    events = _events(3)
-    _raw("DELETE FROM audit_auditevent WHERE id = %s", [events[0].pk])
-    report = audit.verify_chain()
-    assert report.broken_id == events[1].pk
-    assert "no prune checkpoint accounts for" in report.problem
+    assert report.broken_id == events[deleted + 1].pk
+    assert problem in report.problem
 
 
 def test_a_rewritten_hash_is_detected_even_if_recomputed_for_one_row(require_postgres):

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import time
 
-import psycopg
 import pytest
 from django.db import connection
 from django.urls import reverse
@@ -15,23 +14,14 @@ from django.urls import reverse
 from audit import services as audit
 from audit.models import AuditEvent
 from core.services import ServiceBusy
+from tests.faults import audit_chain_hold
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _hold_chain():
-    """Another session takes the chain lock (as a stuck writer would)."""
-    params = connection.get_connection_params()
-    params.pop("cursor_factory", None)
-    params.pop("context", None)
-    other = psycopg.connect(**params)
-    other.execute("SELECT pg_advisory_xact_lock(%s)", [audit._CHAIN_LOCK_ID])
-    return other
-
-
 @pytest.fixture
 def chain_held(require_postgres):
-    other = _hold_chain()
+    other = audit_chain_hold()
     yield other
     other.rollback()
     other.close()
@@ -82,7 +72,7 @@ def test_an_api_write_behind_a_held_lock_answers_503_busy_json(
 
     settings.AUDIT_LOCK_TIMEOUT_MS = 300
     _key, raw = api_key_create(actor=admin_user, name="tests", template="full_access")
-    other = _hold_chain()
+    other = audit_chain_hold()
     try:
         response = client.post(
             f"/api/admin/users/{member.pk}/disable",

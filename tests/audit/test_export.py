@@ -82,33 +82,29 @@ def _peak_while_streaming(client, n_rows: int) -> tuple[int, int]:
     return lines, peak
 
 
+def _add_events(n: int) -> None:
+    """`n` audit rows with labels and a reason, as an export would stream them."""
+    AuditEvent.objects.bulk_create(
+        [
+            AuditEvent(
+                action="tests.bulk",
+                actor_label="someone@example.com",
+                target_label="target@example.com",
+                reason="r" * 40,
+            )
+            for _ in range(n)
+        ],
+        batch_size=2000,
+    )
+
+
 @pytest.mark.slow
 def test_export_memory_stays_flat_over_100000_rows(client_for, admin_user):
     client = client_for(admin_user)
-    batch = [
-        AuditEvent(
-            action="tests.bulk",
-            actor_label="someone@example.com",
-            target_label="target@example.com",
-            reason="r" * 40,
-        )
-        for _ in range(10_000)
-    ]
-    AuditEvent.objects.bulk_create(batch, batch_size=2000)
+    _add_events(10_000)
     lines_small, peak_small = _peak_while_streaming(client, 10_000)
     for _ in range(9):
-        AuditEvent.objects.bulk_create(
-            [
-                AuditEvent(
-                    action="tests.bulk",
-                    actor_label="someone@example.com",
-                    target_label="target@example.com",
-                    reason="r" * 40,
-                )
-                for _ in range(10_000)
-            ],
-            batch_size=2000,
-        )
+        _add_events(10_000)
     lines_large, peak_large = _peak_while_streaming(client, 100_000)
     assert lines_small == 10_001 and lines_large == 100_001
     # Ten times the rows, about the same memory: the rows are never all held.

@@ -40,11 +40,39 @@ def sign_in(page, base_url, email, password=STRONG_PASSWORD):
     the user has (or, by policy, must have) an authenticator app."""
     device = ensure_device(email.strip().lower())
     page.goto(f"{base_url}/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
+    submit_sign_in(page, email, password)
     page.wait_for_load_state()
     if device is not None and "/login/mfa/" in page.url:
         page.get_by_label("Code").fill(totp_code(device))
         page.get_by_role("button", name="Verify").click()
         page.wait_for_load_state()
+
+
+def submit_sign_in(page, email, password=STRONG_PASSWORD):
+    """Fill in the sign-in form the page shows and send it (what comes
+    next, such as the code step, is left to the caller)."""
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def open_as(page, base_url, email, path, *, size=None):
+    """Sign in as `email`, land on the overview, then open `path`, at `size`
+    (width, height) when given."""
+    sign_in(page, base_url, email)
+    page.wait_for_url(f"{base_url}/")
+    if size:
+        width, height = size
+        page.set_viewport_size({"width": width, "height": height})
+    page.goto(f"{base_url}{path}")
+
+
+def preview_ban_of_everyone(page):
+    """On the users list: tick every user on the page, preview a batch ban,
+    and check the dry run skips the owner and the signed-in admin."""
+    page.get_by_label("Select all on this page").check()
+    page.get_by_label("Batch action").select_option("ban")
+    page.get_by_role("button", name="Preview batch").click()
+    page.wait_for_selector("h1:has-text('Ban: preview')")
+    assert page.get_by_text("The owner cannot be banned.").is_visible()
+    assert page.get_by_text("You cannot ban yourself.").is_visible()

@@ -3,7 +3,7 @@
 import pytest
 
 from tests.conftest import make_user
-from tests.e2e.helpers import sign_in
+from tests.e2e.helpers import open_as
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -11,9 +11,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def test_api_keys_pages(live_server, page, screenshot, builtin_roles, settings):
     settings.MFA_POLICY = "none"
     make_user("owner@example.com", roles=["owner"], is_owner=True, name="Olivia Owner")
-    sign_in(page, live_server.url, "owner@example.com")
-    page.wait_for_url(f"{live_server.url}/")
-    page.goto(f"{live_server.url}/api-keys/")
+    open_as(page, live_server.url, "owner@example.com", "/api-keys/")
     screenshot(page, "api-keys-empty")
     page.get_by_role("link", name="New API key").first.click()
     page.get_by_label("Name", exact=True).fill("Billing sync")
@@ -25,6 +23,4 @@ def test_api_keys_pages(live_server, page, screenshot, builtin_roles, settings):
     screenshot(page, "api-keys-created")
     page.get_by_role("link", name="Done").click()
     assert page.get_by_role("cell", name="Billing sync").is_visible()
-    screenshot(page, "api-keys-list")
-    page.set_viewport_size({"width": 390, "height": 844})
-    screenshot(page, "api-keys-list-phone")
+    screenshot(page, "api-keys-list", phone=True)

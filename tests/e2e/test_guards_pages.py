@@ -5,7 +5,7 @@ for your password first."""
 import pytest
 
 from tests.conftest import STRONG_PASSWORD, make_user
-from tests.e2e.helpers import sign_in
+from tests.e2e.helpers import open_as, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -17,9 +17,7 @@ def test_an_editor_edits_the_profile_but_not_the_address(
     make_user("owner@example.com", roles=["owner"], is_owner=True)
     make_user("editor@example.com", roles=["editor"], name="Edith Editor")
     member = make_user("member@example.com", name="Mona Member")
-    sign_in(page, live_server.url, "editor@example.com")
-    page.wait_for_url(f"{live_server.url}/")
-    page.goto(f"{live_server.url}/users/{member.pk}/edit/")
+    open_as(page, live_server.url, "editor@example.com", f"/users/{member.pk}/edit/")
     email = page.get_by_label("Email")
     assert email.is_disabled()
     assert page.get_by_text("Changing the address needs users:update-email.").is_visible()
@@ -79,9 +77,7 @@ def test_keys_revoked_by_a_ban_say_why(live_server, page, screenshot, builtin_ro
     api_key_create(actor=operator, name="ci", template="viewer")
     user_ban(actor=owner, user=operator)
     user_unban(actor=owner, user=operator)
-    sign_in(page, live_server.url, "owner@example.com")
-    page.wait_for_url(f"{live_server.url}/")
-    page.goto(f"{live_server.url}/api-keys/")
+    open_as(page, live_server.url, "owner@example.com", "/api-keys/")
     row = page.get_by_role("row", name="ci")
     assert "Revoked" in row.inner_text() and "user banned" in row.inner_text()
     screenshot(page, "api-keys-revoked-by-ban")

@@ -10,25 +10,11 @@ import re
 import pytest
 
 from accounts.models import OutboundEmail, User
-from tests.accounts.test_emails_reliability import (  # noqa: F401 (fixtures)
-    broker,
-    services_ready,
-    smtp_server,  # noqa: F811
-    wait_for,
-    worker,  # noqa: F811
-)
+from tests.accounts.test_emails_reliability import wait_for
 from tests.conftest import SCREENSHOTS, STRONG_PASSWORD, make_user
-from tests.e2e.helpers import sign_in
+from tests.e2e.helpers import open_as
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
-
-
-def shoot(page, screenshot, name):
-    screenshot(page, name)
-    page.set_viewport_size({"width": 390, "height": 844})
-    page.wait_for_timeout(200)  # let the layout settle before the capture
-    screenshot(page, f"{name}-phone")
-    page.set_viewport_size({"width": 1280, "height": 900})
 
 
 def test_invitation_is_delivered_by_the_worker_and_accepted_in_chromium(
@@ -36,33 +22,21 @@ def test_invitation_is_delivered_by_the_worker_and_accepted_in_chromium(
     browser,
     page,
     screenshot,
-    worker,  # noqa: F811
-    smtp_server,  # noqa: F811
-    settings,
-    builtin_roles,
+    mailing_site,
+    smtp_server,
 ):
-    settings.SITE_URL = live_server.url
-    make_user("owner@example.com", roles=["owner"], is_owner=True, name="Olivia Owner")
-    worker.start()
-
-    sign_in(page, live_server.url, "owner@example.com")
-    page.goto(f"{live_server.url}/invitations/")
-    shoot(page, screenshot, "invitations-empty")
+    open_as(page, live_server.url, "owner@example.com", "/invitations/")
+    screenshot(page, "invitations-empty", phone=True)
     page.get_by_label("Email addresses").fill("client@example.com, not-an-address")
     page.get_by_label("Viewer", exact=True).check()
     page.get_by_role("button", name="Review invitations").click()
     assert page.get_by_text("not-an-address is not a valid email address.").is_visible()
-    shoot(page, screenshot, "invitations-review")
+    screenshot(page, "invitations-review", phone=True)
     page.get_by_role("button", name="Send 1 invitation").click()
     assert page.get_by_text("Invitation sent").is_visible()
-    shoot(page, screenshot, "invitations-results")
+    screenshot(page, "invitations-results", phone=True)
 
-    wait_for(
-        lambda: smtp_server.messages,
-        timeout=60,
-        what="the invitation email",
-        on_timeout=worker.logs,
-    )
+    mailing_site.wait_for(lambda: smtp_server.messages, timeout=60, what="the invitation email")
     message = smtp_server.messages[0]
     assert message["To"] == "client@example.com"
     parts = {
@@ -77,13 +51,13 @@ def test_invitation_is_delivered_by_the_worker_and_accepted_in_chromium(
 
     wait_for(lambda: OutboundEmail.objects.filter(status="sent").exists(), timeout=10)
     page.goto(f"{live_server.url}/invitations/")
-    shoot(page, screenshot, "invitations")
+    screenshot(page, "invitations", phone=True)
     page.goto(f"{live_server.url}/emails/")
-    shoot(page, screenshot, "emails")
+    screenshot(page, "emails", phone=True)
 
     email_page = browser.new_page(viewport={"width": 1280, "height": 900})
     email_page.set_content(html)
-    shoot(email_page, screenshot, "email-invitation")
+    screenshot(email_page, "email-invitation", phone=True)
     email_page.close()
 
     invitee = browser.new_context(viewport={"width": 1280, "height": 900})
@@ -91,7 +65,7 @@ def test_invitation_is_delivered_by_the_worker_and_accepted_in_chromium(
     client_page.goto(link)
     assert client_page.url == f"{live_server.url}/invite/continue/"  # token left the URL
     assert client_page.get_by_role("heading", name="Accept your invitation").is_visible()
-    shoot(client_page, screenshot, "invite-accept")
+    screenshot(client_page, "invite-accept", phone=True)
     client_page.get_by_label("Your name").fill("Cleo Client")
     client_page.get_by_label("New password").fill("Tiny")
     client_page.get_by_label("Repeat the password").fill("Tiny")
@@ -112,7 +86,7 @@ def test_invitation_is_delivered_by_the_worker_and_accepted_in_chromium(
     assert client_page.get_by_role(
         "heading", name="This invitation was already accepted"
     ).is_visible()
-    shoot(client_page, screenshot, "invite-used")
+    screenshot(client_page, "invite-used", phone=True)
     invitee.close()
 
 
@@ -125,24 +99,24 @@ def test_forgot_and_reset_pages(live_server, page, screenshot, builtin_roles, se
     page.goto(f"{live_server.url}/login/")
     page.get_by_role("link", name="Forgot your password?").click()
     assert page.get_by_role("heading", name="Forgot your password?").is_visible()
-    shoot(page, screenshot, "password-forgot")
+    screenshot(page, "password-forgot", phone=True)
     page.get_by_label("Email").fill("nobody@example.com")
     page.get_by_role("button", name="Send me a reset link").click()
     assert page.get_by_role("heading", name="Check your email").is_visible()
-    shoot(page, screenshot, "password-forgot-done")
+    screenshot(page, "password-forgot-done", phone=True)
 
     settings.SITE_URL = live_server.url
     link = password_reset_token_create(actor=owner, user=member)["link"]
     page.goto(link)
     assert page.url.endswith("/password/reset/continue/")
-    shoot(page, screenshot, "password-reset")
+    screenshot(page, "password-reset", phone=True)
     page.get_by_label("New password").fill("Another-Sturdy-Passphrase-77")
     page.get_by_label("Repeat the password").fill("Another-Sturdy-Passphrase-77")
     page.get_by_role("button", name="Set new password").click()
     page.wait_for_url(f"{live_server.url}/login/")
     assert page.get_by_text("Your password was changed").is_visible()
-    shoot(page, screenshot, "password-reset-done")
+    screenshot(page, "password-reset-done", phone=True)
     page.goto(link)
     assert page.get_by_text("This link was already used").is_visible()
-    shoot(page, screenshot, "password-reset-used")
+    screenshot(page, "password-reset-used", phone=True)
     assert SCREENSHOTS.exists()

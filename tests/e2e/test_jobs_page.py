@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from tests.conftest import make_user
 from tests.e2e import a11y
-from tests.e2e.helpers import sign_in
+from tests.e2e.helpers import open_as
+from tests.faults import audit_chain_hold
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -86,18 +87,13 @@ def jobs(builtin_roles, settings):
 def test_the_jobs_page_shows_progress_heartbeat_and_controls(live_server, page, screenshot, jobs):
     running, failed = jobs
     page.on("dialog", lambda d: d.accept())
-    sign_in(page, live_server.url, "admin@example.com")
-    page.wait_for_url(f"{live_server.url}/")
-    page.goto(f"{live_server.url}/jobs/")
+    open_as(page, live_server.url, "admin@example.com", "/jobs/")
     assert page.get_by_role("heading", name="Jobs").is_visible()
     assert page.get_by_text("500 / 1200").is_visible()
     assert page.get_by_text("No progress lately; it will be restarted automatically.").is_visible()
     assert page.get_by_text("Resume it once the cause is fixed.").is_visible()
     a11y.check(page, "jobs list")
-    screenshot(page, "jobs-list")
-    page.set_viewport_size({"width": 390, "height": 844})
-    screenshot(page, "jobs-list-phone")
-    page.set_viewport_size({"width": 1280, "height": 900})
+    screenshot(page, "jobs-list", phone=True)
     page.goto(f"{live_server.url}/users/batch/{failed.pk}/")
     assert page.get_by_role("button", name="Resume Ban").is_visible()
     screenshot(page, "jobs-failed-batch")
@@ -113,19 +109,15 @@ def test_the_jobs_page_shows_progress_heartbeat_and_controls(live_server, page, 
 def test_a_dialog_action_behind_a_busy_audit_lock_says_busy_retry(
     live_server, page, screenshot, builtin_roles, settings
 ):
-    from tests.audit.test_chain_lock import _hold_chain
-
     settings.AUDIT_LOCK_TIMEOUT_MS = 500
     make_user("owner@example.com", roles=["owner"], is_owner=True)
     make_user("admin@example.com", roles=["admin"], name="Adam Admin")
     member = make_user("linus@example.com", name="Linus Torvalds")
-    sign_in(page, live_server.url, "admin@example.com")
-    page.wait_for_url(f"{live_server.url}/")
-    page.goto(f"{live_server.url}/users/{member.pk}/")
+    open_as(page, live_server.url, "admin@example.com", f"/users/{member.pk}/")
     page.get_by_role("link", name="Disable").click()
     page.wait_for_selector(".modal.show")
     page.wait_for_timeout(500)  # the fade-in
-    holder = _hold_chain()
+    holder = audit_chain_hold()
     try:
         page.locator(".modal.show").get_by_role("button", name="Disable").click()
         alert = page.locator(".modal.show .alert-warning")

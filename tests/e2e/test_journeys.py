@@ -14,16 +14,10 @@ import re
 import pytest
 
 from accounts.models import User
-from tests.accounts.test_emails_reliability import (  # noqa: F401 (fixtures)
-    broker,
-    services_ready,
-    smtp_server,  # noqa: F811
-    wait_for,
-    worker,  # noqa: F811
-)
+from tests.accounts.test_emails_reliability import wait_for
 from tests.conftest import STRONG_PASSWORD, make_user
 from tests.e2e import a11y
-from tests.e2e.helpers import sign_in
+from tests.e2e.helpers import open_as, preview_ban_of_everyone, sign_in, submit_sign_in
 from tests.e2e.test_mfa import totp_now
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -34,15 +28,10 @@ NEW_PASSWORD = "Another-Sturdy-Passphrase-77"
 def look(page, screenshot, name, *, phone=False):
     """axe on the page as it is, then the screenshot(s)."""
     a11y.check(page, name, wcag_only="/admin/" in page.url)
-    screenshot(page, f"journey-{name}")
-    if phone:
-        page.set_viewport_size({"width": 390, "height": 844})
-        page.wait_for_timeout(200)
-        screenshot(page, f"journey-{name}-phone")
-        page.set_viewport_size({"width": 1280, "height": 900})
+    screenshot(page, f"journey-{name}", phone=phone)
 
 
-def received(smtp_server, to, count):  # noqa: F811
+def received(smtp_server, to, count):
     """The text part and the links of the `count`-th message sent to `to`."""
     wait_for(
         lambda: len([m for m in smtp_server.messages if m["To"] == to]) >= count,
@@ -68,24 +57,18 @@ def test_client_journey_invited_viewer_banned_unbanned_and_resetting(
     browser,
     page,
     screenshot,
-    worker,  # noqa: F811
-    smtp_server,  # noqa: F811
+    mailing_site,
+    smtp_server,
     settings,
-    builtin_roles,
 ):
-    settings.SITE_URL = live_server.url
     settings.MFA_POLICY = "managers"
     settings.PASSWORD_FORGOT_MIN_SECONDS = 0
     base = live_server.url
-    make_user("owner@example.com", roles=["owner"], is_owner=True, name="Olivia Owner")
-    worker.start()
 
     # 1. The owner signs in and, as a manager, must enrol an authenticator app.
     page.goto(f"{base}/login/")
     look(page, screenshot, "login")
-    page.get_by_label("Email").fill("owner@example.com")
-    page.get_by_label("Password").fill(STRONG_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    submit_sign_in(page, "owner@example.com")
     page.wait_for_url(f"{base}/account/mfa/setup/**")
     look(page, screenshot, "owner-mfa-setup")
     secret = page.locator("#totp-secret").get_attribute("data-secret")
@@ -166,9 +149,7 @@ def test_client_journey_invited_viewer_banned_unbanned_and_resetting(
     client.reload()
     assert client.url.startswith(f"{base}/login/")
     look(client, screenshot, "client-signed-out")
-    client.get_by_label("Email").fill("client@example.com")
-    client.get_by_label("Password").fill(STRONG_PASSWORD)
-    client.get_by_role("button", name="Sign in").click()
+    submit_sign_in(client, "client@example.com")
     assert client.get_by_role("alert").is_visible()  # banned: the generic refusal
 
     # 6. Unban.
@@ -224,17 +205,10 @@ def test_admin_batch_bans_with_a_dry_run_then_reads_the_per_item_result(
     from accounts.models import User
 
     base = live_server.url
-    sign_in(page, base, "admin@example.com")
-    page.wait_for_url(f"{base}/")
-    page.goto(f"{base}/users/")
+    open_as(page, base, "admin@example.com", "/users/")
     look(page, screenshot, "batch-users")
-    page.get_by_label("Select all on this page").check()
-    page.get_by_label("Batch action").select_option("ban")
-    page.get_by_role("button", name="Preview batch").click()
-    page.wait_for_selector("h1:has-text('Ban: preview')")
     # The dry run: who would be skipped, and why; nothing changed yet.
-    assert page.get_by_text("The owner cannot be banned.").is_visible()
-    assert page.get_by_text("You cannot ban yourself.").is_visible()
+    preview_ban_of_everyone(page)
     assert User.objects.get(email="grace@example.com").status == "active"
     look(page, screenshot, "batch-dry-run", phone=True)
     page.get_by_role("button", name=re.compile(r"^Ban \d+ users?$")).click()
@@ -261,9 +235,7 @@ def test_admin_creates_a_role_from_a_template_assigns_it_and_reads_the_sources(
 
     base = live_server.url
     ada = User.objects.get(email="ada@example.com")
-    sign_in(page, base, "owner@example.com")
-    page.wait_for_url(f"{base}/")
-    page.goto(f"{base}/roles/new/")
+    open_as(page, base, "owner@example.com", "/roles/new/")
     look(page, screenshot, "role-new")
     page.get_by_role("group", name="Permission templates").get_by_role(
         "link", name=TEMPLATES["operator"]["name"]
@@ -319,9 +291,7 @@ def test_operator_uses_django_admin_with_otp_and_runs_a_guarded_action(
     # One front door: Django admin signs you in through the dashboard.
     page.wait_for_url(f"{base}/login/?next=%2Fadmin%2F")
     look(page, screenshot, "admin-login")
-    page.get_by_label("Email").fill("operator@example.com")
-    page.get_by_label("Password").fill(STRONG_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    submit_sign_in(page, "operator@example.com")
     page.wait_for_url(f"{base}/login/mfa/")
     page.locator("#id_otp_token").fill("000000" if totp_code(device) != "000000" else "111111")
     page.get_by_role("button", name="Verify").click()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import make_user
-from tests.e2e.helpers import sign_in
+from tests.e2e.helpers import open_as
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -42,22 +42,12 @@ def people(builtin_roles):
     return {"owner": owner, "manager": manager, "member": member}
 
 
-def shoot_both(page, screenshot, name):
-    screenshot(page, name)
-    page.set_viewport_size({"width": 390, "height": 844})
-    screenshot(page, f"{name}-phone")
-    page.set_viewport_size({"width": 1280, "height": 900})
-
-
 def test_roles_pages_look_finished(live_server, page, screenshot, people):
     base = live_server.url
-    sign_in(page, base, "manager@example.com")
-    page.wait_for_url(f"{base}/")
-
-    page.goto(f"{base}/roles/")
+    open_as(page, base, "manager@example.com", "/roles/")
     assert page.get_by_role("heading", name="Roles", exact=True).is_visible()
     assert page.get_by_text("Support <b>team</b>").is_visible()  # escaped, shown literally
-    shoot_both(page, screenshot, "roles-list")
+    screenshot(page, "roles-list", phone=True)
 
     page.goto(f"{base}/roles/support/edit/")
     delete_box = page.locator('input[value="users:delete"]')
@@ -68,7 +58,7 @@ def test_roles_pages_look_finished(live_server, page, screenshot, people):
     preview = page.locator(".role-preview")
     preview.wait_for()
     assert "adds 1" in preview.inner_text() and "1 user" in preview.inner_text()
-    shoot_both(page, screenshot, "role-edit-preview")
+    screenshot(page, "role-edit-preview", phone=True)
     page.get_by_role("button", name="Save role").click()
     page.wait_for_url(f"{base}/roles/support/")
 
@@ -78,4 +68,4 @@ def test_roles_pages_look_finished(live_server, page, screenshot, people):
     page.get_by_role("button", name="Assign").click()
     page.get_by_text("Mona Member now has the role Editor.").wait_for()
     assert page.locator(".effective-table").is_visible()
-    shoot_both(page, screenshot, "user-access")
+    screenshot(page, "user-access", phone=True)

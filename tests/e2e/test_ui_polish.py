@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import make_user
-from tests.e2e.helpers import sign_in
+from tests.e2e.helpers import open_as, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -78,8 +78,7 @@ def test_overview_counts_a_created_user_at_once(live_server, page, screenshot, p
     from django.core.cache import cache
 
     cache.clear()
-    sign_in(page, live_server.url, "admin@example.com")
-    page.goto(f"{live_server.url}/")
+    open_as(page, live_server.url, "admin@example.com", "/")
     all_users = page.locator(".stat-label", has_text="All users").locator("xpath=..")
     before = int(all_users.locator(".stat-value").inner_text())
     page.goto(f"{live_server.url}/users/new/")
@@ -101,8 +100,7 @@ def test_audit_action_filter_offers_a_just_recorded_event(live_server, page, peo
     from django.core.cache import cache
 
     cache.clear()
-    sign_in(page, live_server.url, "admin@example.com")
-    page.goto(f"{live_server.url}/audit/")
+    open_as(page, live_server.url, "admin@example.com", "/audit/")
     assert page.locator("#id_action option[value='accounts.user.disabled']").count() == 0
     _, _, grace, _ = people
     page.goto(f"{live_server.url}/users/{grace.pk}/")
@@ -121,8 +119,7 @@ def test_audit_action_filter_offers_a_just_recorded_event(live_server, page, peo
 def test_users_list_counts_sorts_and_shows_the_batch_bar_when_rows_are_ticked(
     live_server, page, screenshot, people
 ):
-    sign_in(page, live_server.url, "admin@example.com")
-    page.goto(f"{live_server.url}/users/")
+    open_as(page, live_server.url, "admin@example.com", "/users/")
     assert page.locator("#match-count").inner_text() == "5 users"
     # The batch bar waits for a ticked row.
     assert not page.locator("[data-batch-bar]").is_visible()
@@ -178,9 +175,7 @@ def test_users_list_counts_sorts_and_shows_the_batch_bar_when_rows_are_ticked(
 
 
 def test_users_list_filters_collapse_on_phones(live_server, page, screenshot, people):
-    sign_in(page, live_server.url, "admin@example.com")
-    page.set_viewport_size({"width": 390, "height": 844})
-    page.goto(f"{live_server.url}/users/")
+    open_as(page, live_server.url, "admin@example.com", "/users/", size=(390, 844))
     assert page.get_by_label("Search").is_visible()
     assert not page.get_by_label("Status").is_visible()
     first_row = page.locator(".users-table tbody tr").first
@@ -200,9 +195,7 @@ def test_users_list_filters_collapse_on_phones(live_server, page, screenshot, pe
 def test_skip_to_results_reaches_the_first_user_checkbox_quickly(
     live_server, page, people, width, height
 ):
-    sign_in(page, live_server.url, "admin@example.com")
-    page.set_viewport_size({"width": width, "height": height})
-    page.goto(f"{live_server.url}/users/")
+    open_as(page, live_server.url, "admin@example.com", "/users/", size=(width, height))
     page.locator("#main").focus()
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.textContent.trim()") == "Skip to results"
@@ -289,8 +282,7 @@ def test_a_client_banned_while_signed_in_is_told_they_were_signed_out(
 
     owner, admin, grace, bob = people
     page.set_viewport_size({"width": width, "height": height})
-    sign_in(page, live_server.url, "grace@example.com")
-    page.goto(f"{live_server.url}/account/")
+    open_as(page, live_server.url, "grace@example.com", "/account/")
     assert page.get_by_role("heading", name="My account").first.is_visible()
 
     user_ban(actor=User.objects.get(pk=admin.pk), user=User.objects.get(pk=grace.pk), reason="Spam")
@@ -321,9 +313,7 @@ def test_activity_reads_as_sentences_and_times_as_people_say_them(
     live_server, page, screenshot, people, width, height
 ):
     owner, admin, grace, bob = people
-    sign_in(page, live_server.url, "admin@example.com")
-    page.set_viewport_size({"width": width, "height": height})
-    page.goto(f"{live_server.url}/")
+    open_as(page, live_server.url, "admin@example.com", "/", size=(width, height))
     activity = page.locator("section[aria-labelledby=activity-heading]")
     assert activity.get_by_text("Ada Admin banned Bob Banned: Spam").is_visible()
     assert activity.get_by_text("Ada Admin signed in").is_visible()
@@ -361,9 +351,7 @@ def test_user_page_header_keeps_everyday_actions_in_view_and_deletion_in_more(
     live_server, page, screenshot, people, width, height
 ):
     owner, admin, grace, bob = people
-    sign_in(page, live_server.url, "admin@example.com")
-    page.set_viewport_size({"width": width, "height": height})
-    page.goto(f"{live_server.url}/users/{grace.pk}/")
+    open_as(page, live_server.url, "admin@example.com", f"/users/{grace.pk}/", size=(width, height))
     header = page.locator("#user-header .user-actions")
     visible = [
         t.strip()
@@ -393,8 +381,7 @@ def test_user_page_header_keeps_everyday_actions_in_view_and_deletion_in_more(
 
 def test_closing_a_dialog_returns_focus_to_the_button_that_opened_it(live_server, page, people):
     owner, admin, grace, bob = people
-    sign_in(page, live_server.url, "admin@example.com")
-    page.goto(f"{live_server.url}/users/{grace.pk}/")
+    open_as(page, live_server.url, "admin@example.com", f"/users/{grace.pk}/")
     opener = page.locator("#user-header").get_by_role("link", name="Disable")
     opener.focus()
     page.keyboard.press("Enter")
@@ -424,9 +411,7 @@ def test_ban_dialog_shows_only_the_field_for_the_chosen_duration(
     from accounts.models import User
 
     owner, admin, grace, bob = people
-    sign_in(page, live_server.url, "admin@example.com")
-    page.set_viewport_size({"width": width, "height": height})
-    page.goto(f"{live_server.url}/users/{grace.pk}/")
+    open_as(page, live_server.url, "admin@example.com", f"/users/{grace.pk}/", size=(width, height))
     page.locator("#user-header").get_by_role("link", name="Ban", exact=True).click()
     dialog = page.locator(".modal.show")
     dialog.wait_for()
@@ -515,9 +500,7 @@ CONTRAST_JS = """
 def test_fields_and_checkboxes_are_white_with_borders_of_at_least_3_to_1(
     live_server, page, screenshot, people, width, height
 ):
-    sign_in(page, live_server.url, "admin@example.com")
-    page.set_viewport_size({"width": width, "height": height})
-    page.goto(f"{live_server.url}/users/")
+    open_as(page, live_server.url, "admin@example.com", "/users/", size=(width, height))
     if width < 768:
         page.get_by_role("button", name="Filters").click()
         page.wait_for_timeout(400)
@@ -535,9 +518,7 @@ def test_fields_and_checkboxes_are_white_with_borders_of_at_least_3_to_1(
 def test_django_admin_wears_the_product_colours_and_links_back(
     live_server, page, screenshot, people, width, height
 ):
-    sign_in(page, live_server.url, "admin@example.com")
-    page.set_viewport_size({"width": width, "height": height})
-    page.goto(f"{live_server.url}/admin/")
+    open_as(page, live_server.url, "admin@example.com", "/admin/", size=(width, height))
     assert page.locator("#header").evaluate("el => getComputedStyle(el).backgroundColor") == (
         "rgb(30, 36, 51)"
     )
@@ -557,9 +538,7 @@ def test_django_admin_wears_the_product_colours_and_links_back(
 def test_chart_labels_are_at_least_12_px_and_stay_inside_their_card(
     live_server, page, screenshot, people, width, height
 ):
-    sign_in(page, live_server.url, "admin@example.com")
-    page.set_viewport_size({"width": width, "height": height})
-    page.goto(f"{live_server.url}/")
+    open_as(page, live_server.url, "admin@example.com", "/", size=(width, height))
     sizes = page.locator("svg.chart text").evaluate_all(
         """els => els.map(el => {
             const scale = el.getScreenCTM().a;
@@ -584,9 +563,7 @@ def test_finished_actions_say_so(live_server, page, screenshot, people, width, h
     owner, admin, grace, bob = people
     dialogs = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.accept()))
-    sign_in(page, live_server.url, "admin@example.com")
-    page.set_viewport_size({"width": width, "height": height})
-    page.goto(f"{live_server.url}/users/{grace.pk}/")
+    open_as(page, live_server.url, "admin@example.com", f"/users/{grace.pk}/", size=(width, height))
     page.locator("#security").get_by_role("button", name="End", exact=True).click()
     page.wait_for_selector(".alert-success")
     assert page.locator(".alert-success").inner_text().strip() == (
@@ -605,8 +582,7 @@ def test_finished_actions_say_so(live_server, page, screenshot, people, width, h
 
 def test_change_ban_starts_from_the_ban_as_it_is(live_server, page, people):
     owner, admin, grace, bob = people
-    sign_in(page, live_server.url, "admin@example.com")
-    page.goto(f"{live_server.url}/users/{bob.pk}/")
+    open_as(page, live_server.url, "admin@example.com", f"/users/{bob.pk}/")
     page.locator("#user-header").get_by_role("link", name="Change ban").click()
     dialog = page.locator(".modal.show")
     dialog.wait_for()
@@ -624,9 +600,7 @@ def test_change_ban_starts_from_the_ban_as_it_is(live_server, page, people):
 @pytest.mark.parametrize("width,height", SIZES)
 def test_ctrl_k_finds_a_user_from_any_page(live_server, page, screenshot, people, width, height):
     owner, admin, grace, bob = people
-    sign_in(page, live_server.url, "admin@example.com")
-    page.set_viewport_size({"width": width, "height": height})
-    page.goto(f"{live_server.url}/audit/")
+    open_as(page, live_server.url, "admin@example.com", "/audit/", size=(width, height))
     page.keyboard.press("Control+k")
     dialog = page.locator("#jump-dialog")
     dialog.wait_for(state="visible")
@@ -645,9 +619,7 @@ def test_ctrl_k_finds_a_user_from_any_page(live_server, page, screenshot, people
 
 
 def test_audit_filters_fold_away_on_phones(live_server, page, screenshot, people):
-    sign_in(page, live_server.url, "admin@example.com")
-    page.set_viewport_size({"width": 390, "height": 844})
-    page.goto(f"{live_server.url}/audit/")
+    open_as(page, live_server.url, "admin@example.com", "/audit/", size=(390, 844))
     assert not page.get_by_label("Outcome").is_visible()
     box = page.locator(".audit-table tbody tr").first.bounding_box()
     assert box["y"] + box["height"] <= 844, box

@@ -12,15 +12,13 @@ sent to the admin sign-in too.
 from __future__ import annotations
 
 import re
-import uuid
 
 import pytest
 from django.urls import URLPattern
-from django.utils import timezone
 
 from rbac.decorators import RULE_ATTR
 from rbac.permissions import BUILTIN_ROLES, MANAGEMENT_PERMISSIONS
-from tests.conftest import make_user, verify_session
+from tests.conftest import make_route_targets, make_user, verify_session
 from tests.test_url_rules import iter_patterns
 
 pytestmark = pytest.mark.django_db
@@ -177,25 +175,12 @@ def check(expected: str, response, *, may_404: bool) -> str | None:
 @pytest.fixture
 def matrix_objects(owner, builtin_roles):
     """Rows that parameterised routes can point at."""
-    from accounts.models import Invitation, OutboundEmail, UserSession
     from rbac.models import Role
 
     target = make_user("target@example.com", roles=["viewer"], name="Tara Target")
-    invitation = Invitation.objects.create(
-        email="invitee@example.com",
-        token_hash=uuid.uuid4().hex * 2,
-        expires_at=timezone.now() + timezone.timedelta(days=7),
-        invited_by=owner,
+    invitation, email, session = make_route_targets(
+        user=target, invited_by=owner, invitee="invitee@example.com", session_key="k" * 32
     )
-    email = OutboundEmail.objects.create(
-        to=target.email,
-        user=target,
-        template="t",
-        subject="s",
-        body_text="b",
-        message_id=f"<{uuid.uuid4()}@test>",
-    )
-    session = UserSession.objects.create(session_key="k" * 32, user=target)
     return {
         "uuids": [target.pk, invitation.pk, email.pk],
         "ints": [session.pk, Role.objects.get(slug="viewer").pk],

@@ -72,34 +72,32 @@ def test_role_edit_preview_counts_members(client_for, admin_user, member, viewer
     assert "<html" not in body  # the partial only
 
 
-def test_permissions_you_cannot_grant_are_disabled_with_the_reason(client_for, owner, member):
+@pytest.fixture
+def limited_member(owner, member):
+    """A member whose one role grants roles:create and users:read only."""
     limited = services.role_create(
         actor=owner, slug="limited", name="Limited", permissions=["roles:create", "users:read"]
     )
     UserRole.objects.create(user=member, role=limited)
-    body = client_for(member).get("/roles/new/").content.decode()
+    return member
+
+
+def test_permissions_you_cannot_grant_are_disabled_with_the_reason(client_for, limited_member):
+    body = client_for(limited_member).get("/roles/new/").content.decode()
     assert 'value="users:read" id="perm-usersread">' in body
     assert 'value="users:ban" id="perm-usersban" disabled' in body
     assert "You do not hold this permission, so you cannot grant or remove it." in body
 
 
-def test_template_picker_prefills_and_leaves_out_what_you_lack(client_for, owner, member):
-    limited = services.role_create(
-        actor=owner, slug="limited", name="Limited", permissions=["roles:create", "users:read"]
-    )
-    UserRole.objects.create(user=member, role=limited)
-    body = client_for(member).get("/roles/new/?template=viewer", **HX).content.decode()
+def test_template_picker_prefills_and_leaves_out_what_you_lack(client_for, limited_member):
+    body = client_for(limited_member).get("/roles/new/?template=viewer", **HX).content.decode()
     assert "Prefilled from the Viewer template." in body
     assert "Left out because you do not hold them: invitations:read, mfa:read" in body
     assert 'value="users:read" id="perm-usersread" checked' in body
 
 
-def test_crafted_post_with_unheld_permission_is_refused(client_for, owner, member):
-    limited = services.role_create(
-        actor=owner, slug="limited", name="Limited", permissions=["roles:create", "users:read"]
-    )
-    UserRole.objects.create(user=member, role=limited)
-    response = client_for(member).post(
+def test_crafted_post_with_unheld_permission_is_refused(client_for, limited_member):
+    response = client_for(limited_member).post(
         "/roles/new/",
         {"slug": "x", "name": "X", "permissions": ["users:delete"], "step": "save"},
     )

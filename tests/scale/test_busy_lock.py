@@ -10,15 +10,14 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import psycopg
 import pytest
 import requests
 from django.core.management import call_command
 from django.db import connection
 
 from accounts.services.api_keys import api_key_create
-from audit import services as audit
 from tests.conftest import ROOT, make_user, need, redis_available, redis_url
+from tests.faults import audit_chain_hold
 from tests.scale import nodes
 
 pytestmark = [pytest.mark.slow, pytest.mark.adversarial, pytest.mark.django_db(transaction=True)]
@@ -51,15 +50,6 @@ def node(tmp_path, builtin_roles, settings):
         yield url
 
 
-def _hold_chain():
-    params = connection.get_connection_params()
-    params.pop("cursor_factory", None)
-    params.pop("context", None)
-    other = psycopg.connect(**params)
-    other.execute("SELECT pg_advisory_xact_lock(%s)", [audit._CHAIN_LOCK_ID])
-    return other
-
-
 def test_a_held_audit_lock_answers_writes_503_quickly_and_reads_stay_up(node):
     owner = make_user("owner@example.com", roles=["owner"], is_owner=True)
     members = [make_user(f"m{i}@example.com") for i in range(2)]
@@ -71,7 +61,7 @@ def test_a_held_audit_lock_answers_writes_503_quickly_and_reads_stay_up(node):
         response = requests.request(method, f"{node}{path}", headers=auth, data="{}", timeout=30)
         return response, time.monotonic() - started
 
-    holder = _hold_chain()
+    holder = audit_chain_hold()
     try:
         with ThreadPoolExecutor(4) as pool:
             writes = [

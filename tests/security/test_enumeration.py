@@ -65,6 +65,22 @@ def medians_differ(times) -> tuple[float, float]:
     return max(medians.values()) - min(medians.values()), min(medians.values())
 
 
+def measured(name: str, post, samples: int) -> tuple[float, float]:
+    """Time `post` for every kind (`timed`) and print the figure SECURITY.md
+    quotes; returns the spread of the medians and the fastest median (s)."""
+    times = timed(post, samples=samples)
+    spread, fastest = medians_differ(times)
+    figure(
+        f"enumeration[{name}]",
+        samples=samples * len(KINDS),
+        median_ms={
+            k.split("@")[0]: round(statistics.median(v) * 1000, 1) for k, v in times.items()
+        },
+        spread_ms=round(spread * 1000, 1),
+    )
+    return spread, fastest
+
+
 def test_sign_in_answers_alike_for_existing_unknown_and_invited(people):
     client = Client()
 
@@ -77,16 +93,7 @@ def test_sign_in_answers_alike_for_existing_unknown_and_invited(people):
     assert len(bodies) == 1
 
     post(EXISTING)  # warm-up
-    times = timed(post, samples=12)
-    spread, fastest = medians_differ(times)
-    figure(
-        "enumeration[sign-in]",
-        samples=12 * len(KINDS),
-        median_ms={
-            k.split("@")[0]: round(statistics.median(v) * 1000, 1) for k, v in times.items()
-        },
-        spread_ms=round(spread * 1000, 1),
-    )
+    spread, fastest = measured("sign-in", post, samples=12)
     # Every kind runs one Argon2 hash: the spread is noise, far below a hash.
     assert spread < max(0.015, 0.25 * fastest)
 
@@ -101,16 +108,7 @@ def test_forgot_password_answers_alike_for_existing_unknown_and_invited(people):
     assert {r.status_code for r in answers.values()} == {200}
     assert len({normalise(r, kind) for kind, r in answers.items()}) == 1
 
-    times = timed(post, samples=6)
-    spread, fastest = medians_differ(times)
-    figure(
-        "enumeration[forgot-password]",
-        samples=6 * len(KINDS),
-        median_ms={
-            k.split("@")[0]: round(statistics.median(v) * 1000, 1) for k, v in times.items()
-        },
-        spread_ms=round(spread * 1000, 1),
-    )
+    spread, fastest = measured("forgot-password", post, samples=6)
     assert spread < 0.015
 
 

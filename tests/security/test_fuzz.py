@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import make_user, verify_session
+from tests.conftest import make_route_targets, make_user, verify_session
 from tests.security.conftest import figure
 from tests.test_url_rules import iter_patterns
 
@@ -108,27 +108,11 @@ class FormParser(HTMLParser):
 
 @pytest.fixture
 def world(owner, builtin_roles, settings):
-    from accounts.models import Invitation, OutboundEmail, UserSession
-
     settings.MFA_POLICY = "none"
     settings.PASSWORD_FORGOT_MIN_SECONDS = 0
     target = make_user("fuzz-target@example.com", roles=["editor"], name="Fuzz Target")
-    session = UserSession.objects.create(session_key="f" * 32, user=target)
-    from django.utils import timezone
-
-    invitation = Invitation.objects.create(
-        email="fuzz-invitee@example.com",
-        token_hash=uuid.uuid4().hex * 2,
-        expires_at=timezone.now() + timezone.timedelta(days=7),
-        invited_by=owner,
-    )
-    email = OutboundEmail.objects.create(
-        to=target.email,
-        user=target,
-        template="t",
-        subject="s",
-        body_text="b",
-        message_id=f"<{uuid.uuid4()}@test>",
+    invitation, email, session = make_route_targets(
+        user=target, invited_by=owner, invitee="fuzz-invitee@example.com", session_key="f" * 32
     )
     return {"uuid": [target.pk, invitation.pk, email.pk], "int": [session.pk], "slug": ["editor"]}
 
