@@ -15,6 +15,7 @@ from accounts.forms.admin import (  # noqa: F401 (the package's names)
     UserAdminForm,
 )
 from accounts.forms.invitations import (  # noqa: F401 (the package's names)
+    AcceptForm,
     InviteForm,
 )
 from accounts.forms.keys import (  # noqa: F401 (the package's names)

@@ -4,6 +4,7 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from accounts.forms.account import NewPasswordForm
 from accounts.services import invitation_import as import_services
 from rbac.models import Role
 from rbac.permissions import TEMPLATES
@@ -80,3 +81,19 @@ class InviteForm(forms.Form):
                 f"({len(rows)} given); split the list."
             )
         return rows
+
+
+class AcceptForm(NewPasswordForm):
+    """Accepting an invitation: your name, a password, MFA now or later."""
+
+    name = forms.CharField(
+        label="Your name",
+        max_length=150,
+        widget=forms.TextInput(attrs={"autocomplete": "name", "class": "form-control"}),
+    )
+    setup_mfa = forms.BooleanField(
+        label="Set up two-factor authentication now",
+        required=False,
+        help_text="Sign-in will also ask for a code from an app on your phone.",
+    )
+    field_order = ["name", "password1", "password2", "setup_mfa"]

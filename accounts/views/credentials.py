@@ -12,9 +12,8 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import selectors
-from accounts.forms import MagicLinkForm
+from accounts.forms import MagicLinkForm, NewPasswordForm
 from accounts.services import passwords
-from accounts.views.public import NewPasswordForm
 from core.web import refusals
 from rbac.decorators import permission_required
 

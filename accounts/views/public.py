@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 from urllib.parse import urlencode
 
-from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -23,7 +22,7 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_http_methods
 
-from accounts.forms import ForgotForm, MagicForm, NewPasswordForm
+from accounts.forms import AcceptForm, ForgotForm, MagicForm, NewPasswordForm
 from accounts.models import TokenPurpose
 from accounts.security import mfa_required, mfa_required_for_permissions
 from accounts.services import auth as auth_services
@@ -43,20 +42,6 @@ FORGOT_ANSWER = (
     "If an account with that address can reset its password, we have sent it a link. "
     "Check your inbox (and spam folder); the link works once, for 24 hours."
 )
-
-
-class AcceptForm(NewPasswordForm):
-    name = forms.CharField(
-        label="Your name",
-        max_length=150,
-        widget=forms.TextInput(attrs={"autocomplete": "name", "class": "form-control"}),
-    )
-    setup_mfa = forms.BooleanField(
-        label="Set up two-factor authentication now",
-        required=False,
-        help_text="Sign-in will also ask for a code from an app on your phone.",
-    )
-    field_order = ["name", "password1", "password2", "setup_mfa"]
 
 
 def _page(request, body: str, *, title: str, status: int = 200, **ctx):

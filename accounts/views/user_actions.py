@@ -203,6 +203,13 @@ def detail_context(actor, subject) -> dict:
         "can_edit": actor.pk == subject.pk
         or policies.allows(policies.check_can_update_profile, actor, subject),
         "can_export": policies.allows(policies.check_can_export_user, actor, subject),
+        "can_reset_password": policies.allows(
+            policies.check_can_reset_password,
+            actor,
+            subject,
+            action="accounts.password.set_by_admin",
+        ),
+        "can_scrub_audit": policies.allows(policies.check_can_scrub_audit, actor, subject),
         "restore_deadline": user_services.restore_deadline(subject),
     }
 

@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.models import User
 from audit.models import AuditEvent
@@ -296,3 +297,22 @@ def test_a_failed_action_in_the_dialog_shows_the_reason_in_the_form(client_for, 
     )
     assert "HX-Trigger" not in response
     assert "The owner cannot be disabled." in response.content.decode()
+
+
+def test_the_user_page_offers_password_tools_and_scrubbing_only_where_the_guard_allows(
+    client_for, admin_user, builtin_roles
+):
+    """The page asks the services' own guards (policies.allows), so an admin
+    is not offered tools on a peer admin that the service would refuse."""
+    peer = make_user("peer@example.com", roles=["admin"])
+    member = make_user("m2@example.com")
+    client = client_for(admin_user)
+
+    def page(user):
+        return client.get(reverse("users:detail", args=[user.pk])).content.decode()
+
+    assert "Password and sign-in links" in page(member)
+    assert "Password and sign-in links" not in page(peer)
+    User.objects.filter(pk__in=[peer.pk, member.pk]).update(deleted_at=timezone.now())
+    assert "Erase personal data" in page(member)
+    assert "Erase personal data" not in page(peer)
