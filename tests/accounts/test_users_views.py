@@ -316,3 +316,16 @@ def test_the_user_page_offers_password_tools_and_scrubbing_only_where_the_guard_
     User.objects.filter(pk__in=[peer.pk, member.pk]).update(deleted_at=timezone.now())
     assert "Erase personal data" in page(member)
     assert "Erase personal data" not in page(peer)
+
+
+def test_a_refused_password_change_shows_the_guards_words_on_the_form(
+    client_for, admin_user, builtin_roles
+):
+    peer = make_user("peer@example.com", roles=["admin"])
+    response = client_for(admin_user).post(
+        reverse("credentials:password_set", args=[peer.pk]),
+        {"password1": STRONG_PASSWORD + "x", "password2": STRONG_PASSWORD + "x"},
+    )
+    assert response.status_code == 403
+    assert "only someone with more access" in response.content.decode()
+    assert 'role="alert"' in response.content.decode()
