@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from accounts.models import User, normalize_email
-from accounts.services.emails import notify_security
+from accounts.services.notices import notify_security
 from accounts.services.sessions import sessions_end_all
 from accounts.services.tokens import tokens_revoke_all
 from accounts.services.users import email_change_notify

@@ -12,9 +12,6 @@ waits for a person to retry it. `email_sweep` re-queues rows left pending
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac as stdlib_hmac
 import logging
 import random
 import time
@@ -23,20 +20,15 @@ from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives import hmac as crypto_hmac
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives
 from django.db import InterfaceError, OperationalError, connection, transaction
-from django.template import TemplateDoesNotExist
-from django.template.loader import render_to_string
 from django.utils import timezone
 
 from accounts.models import EmailStatus, OutboundEmail
+from accounts.services.email_content import render_email
+from accounts.services.sealing import seal, unseal
 from audit import services as audit
 from core.services import service
 from core.tasks import wake
@@ -45,116 +37,11 @@ from rbac import policies
 logger = logging.getLogger(__name__)
 
 
-def site_link(path: str) -> str:
-    """An absolute link from SITE_URL -- never from the request's Host."""
-    return settings.SITE_URL.rstrip("/") + "/" + path.lstrip("/")
-
-
 def _message_id(email_id: uuid.UUID) -> str:
     """Fixed when the row is written, so every attempt (and a redelivery)
     carries the same Message-ID and receivers can spot a duplicate."""
     domain = urlsplit(settings.SITE_URL).hostname or "handover.local"
     return f"<{email_id}@{domain}>"
-
-
-def render_email(template: str, context: dict) -> tuple[str, str, str]:
-    """(subject, text, html) from templates/emails/<template>_subject.txt,
-    _message.txt and (optional) _message.html."""
-    ctx = {"site_url": settings.SITE_URL, "site_name": "Handover", **context}
-    subject = render_to_string(f"emails/{template}_subject.txt", ctx)
-    subject = " ".join(subject.split())
-    ctx["subject"] = subject
-    text = render_to_string(f"emails/{template}_message.txt", ctx)
-    try:
-        html = render_to_string(f"emails/{template}_message.html", ctx)
-    except TemplateDoesNotExist:
-        html = ""
-    return subject, text, html
-
-
-# --- sealing bodies that carry a secret -----------------------------------
-#
-# An invitation or reset email contains a live token. The outbox must keep
-# the message until it is sent (the broker may be down), but a database dump
-# must not reveal a usable token: such bodies are stored sealed with Fernet
-# (AES-128-CBC + HMAC-SHA256, from the `cryptography` package). The Fernet
-# keys are derived with HKDF from SECRET_KEY and each of
-# SECRET_KEY_FALLBACKS: new bodies use the current key, and a body sealed
-# before a key rotation still opens while its old key is a fallback.
-
-SEALED_PREFIX = "sealed:v2:"
-# Bodies written before the move to Fernet (a hand-written HMAC-CTR
-# construction). They are only ever opened, never written, so rows queued
-# before an upgrade still go out; see `_open_legacy_v1`.
-LEGACY_SEALED_PREFIX = "sealed:v1:"
-
-
-def _fernet_key(secret: str) -> bytes:
-    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"handover.outbox", info=b"fernet:v2")
-    return base64.urlsafe_b64encode(hkdf.derive(secret.encode("utf-8")))
-
-
-def _secrets() -> list[str]:
-    return [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
-
-
-def _fernet() -> MultiFernet:
-    """The current key first (it seals), then every fallback (they open)."""
-    return MultiFernet([Fernet(_fernet_key(secret)) for secret in _secrets()])
-
-
-def seal(text: str) -> str:
-    if not text:
-        return text
-    return SEALED_PREFIX + _fernet().encrypt(text.encode("utf-8")).decode("ascii")
-
-
-def unseal(text: str) -> str:
-    """The plain text of a sealed body (a body that was never sealed is
-    returned as is). Raises ValueError when no configured key opens it."""
-    if not text:
-        return text
-    if text.startswith(LEGACY_SEALED_PREFIX):
-        return _open_legacy_v1(text[len(LEGACY_SEALED_PREFIX) :])
-    if not text.startswith(SEALED_PREFIX):
-        return text
-    try:
-        return _fernet().decrypt(text[len(SEALED_PREFIX) :].encode("ascii")).decode("utf-8")
-    except (InvalidToken, UnicodeError) as exc:
-        raise ValueError(
-            "sealed email body failed authentication "
-            "(SECRET_KEY changed without keeping the old one in SECRET_KEY_FALLBACKS?)"
-        ) from exc
-
-
-def _open_legacy_v1(payload: str) -> str:
-    """Open a body sealed by the pre-Fernet format, read-only: nonce(16) |
-    tag(32) | ciphertext, tag = HMAC-SHA256 over nonce+ciphertext, keystream
-    = HMAC-SHA256(key, nonce || counter). Only pending rows written before
-    the upgrade need it; nothing new is written in this format. The MAC is
-    checked (constant time, the library's HMAC) before anything is
-    decrypted."""
-    try:
-        raw = base64.urlsafe_b64decode(payload)
-    except ValueError as exc:
-        raise ValueError("sealed email body is not valid base64") from exc
-    nonce, tag, cipher = raw[:16], raw[16:48], raw[48:]
-    for secret in _secrets():
-        root = hashlib.sha256(("handover.outbox:" + secret).encode()).digest()
-        enc_key = stdlib_hmac.new(root, b"encrypt", hashlib.sha256).digest()
-        mac_key = stdlib_hmac.new(root, b"authenticate", hashlib.sha256).digest()
-        mac = crypto_hmac.HMAC(mac_key, hashes.SHA256())
-        mac.update(nonce + cipher)
-        try:
-            mac.verify(tag)
-        except InvalidSignature:
-            continue
-        stream = b"".join(
-            stdlib_hmac.new(enc_key, nonce + n.to_bytes(8, "big"), hashlib.sha256).digest()
-            for n in range((len(cipher) + 31) // 32)
-        )
-        return bytes(a ^ b for a, b in zip(cipher, stream, strict=False)).decode("utf-8")
-    raise ValueError("legacy sealed email body failed authentication (SECRET_KEY changed?)")
 
 
 def email_queue(
@@ -343,34 +230,3 @@ def email_retry(*, actor, email: OutboundEmail) -> OutboundEmail:
     )
     transaction.on_commit(lambda: email_enqueue(email.pk))
     return email
-
-
-# --- security notices ------------------------------------------------------
-
-SECURITY_NOTICES = {
-    "password_changed": "Your password was changed",
-    "password_reset_by_admin": "An administrator set a new password for your account",
-    "mfa_removed": "A two-factor authentication method was removed from your account",
-    "email_changed": "The email address of your account was changed",
-    "roles_elevated": "You were given new management permissions",
-    "ownership_transferred": "Ownership of Handover was transferred",
-}
-
-
-def notify_security(user, kind: str, *, to: str | None = None, **ctx) -> OutboundEmail:
-    """Queue a security notice to `user` (or to `to`, e.g. the old address
-    after an email change) in the caller's transaction. `kind` is one of
-    SECURITY_NOTICES; `ctx` adds details the template shows (actor,
-    permissions, factor, old_email, new_email, ...)."""
-    if kind not in SECURITY_NOTICES:
-        raise ValueError(f"unknown security notice {kind!r}")
-    context = {
-        "user": user,
-        "kind": kind,
-        "headline": SECURITY_NOTICES[kind],
-        "when": timezone.now(),
-        "account_link": site_link("/account/"),
-        "forgot_link": site_link("/password/forgot/"),
-        **ctx,
-    }
-    return email_queue(to=to or user.email, template="security_notice", context=context, user=user)

@@ -16,7 +16,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import Invitation, User
-from accounts.services.emails import email_queue, site_link
+from accounts.services.email_content import site_link
+from accounts.services.emails import email_queue
 from accounts.services.tokens import lookup_digest, new_token
 from accounts.services.validation import resolve_grants, resolve_roles, validate_email_address
 from audit import services as audit

@@ -22,7 +22,8 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.security import factor_device, factor_id
-from accounts.services.emails import email_queue, notify_security
+from accounts.services.emails import email_queue
+from accounts.services.notices import notify_security
 from accounts.services.sessions import sessions_end_all
 from audit import services as audit
 from core.services import service

@@ -20,8 +20,10 @@ from django_otp import devices_for_user
 
 from accounts.models import Invitation, TokenPurpose, User, normalize_email
 from accounts.services.common import lock_user
-from accounts.services.emails import email_queue, notify_security, render_email, site_link
+from accounts.services.email_content import render_email, site_link
+from accounts.services.emails import email_queue
 from accounts.services.invitations import invitation_resend
+from accounts.services.notices import notify_security
 from accounts.services.sessions import sessions_end_all
 from accounts.services.tokens import (
     new_token,

@@ -6,7 +6,8 @@ from __future__ import annotations
 from django.utils import timezone
 
 from accounts.models import TokenPurpose, User
-from accounts.services.emails import email_queue, site_link
+from accounts.services.email_content import site_link
+from accounts.services.emails import email_queue
 from accounts.services.tokens import token_issue, token_redeem
 from audit import services as audit
 from core.services import service

@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 
 from accounts.models import User
 from accounts.services.api_keys import api_keys_revoke_all
-from accounts.services.emails import notify_security
+from accounts.services.notices import notify_security
 from rbac.models import Role, UserRole
 from rbac.permissions import (
     MANAGEMENT_PERMISSIONS,

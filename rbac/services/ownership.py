@@ -7,7 +7,8 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.services.common import lock_user
-from accounts.services.emails import email_queue, site_link
+from accounts.services.email_content import site_link
+from accounts.services.emails import email_queue
 from audit import services as audit
 from audit.services import EventSpec
 from core.services import service

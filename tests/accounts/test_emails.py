@@ -19,7 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import EmailStatus, OutboundEmail
-from accounts.services import emails
+from accounts.services import email_content, emails, notices, sealing
 from audit.models import AuditEvent
 
 
@@ -189,44 +189,44 @@ def test_bodies_with_a_secret_are_sealed_in_the_outbox(member):
 
 
 def test_tampered_sealed_body_is_refused():
-    sealed = emails.seal("hello")
-    assert emails.unseal(sealed) == "hello"
+    sealed = sealing.seal("hello")
+    assert sealing.unseal(sealed) == "hello"
     broken = sealed[:-4] + ("AAAA" if not sealed.endswith("AAAA") else "BBBB")
     with pytest.raises(ValueError):
-        emails.unseal(broken)
+        sealing.unseal(broken)
 
 
 def test_sealed_bodies_are_fernet_tokens_from_the_cryptography_package():
-    sealed = emails.seal("hello")
-    token = sealed.removeprefix(emails.SEALED_PREFIX).encode()
-    key = emails._fernet_key(settings.SECRET_KEY)
+    sealed = sealing.seal("hello")
+    token = sealed.removeprefix(sealing.SEALED_PREFIX).encode()
+    key = sealing._fernet_key(settings.SECRET_KEY)
     assert Fernet(key).decrypt(token) == b"hello"
 
 
 def test_a_body_sealed_before_a_key_rotation_opens_with_the_old_key_as_fallback(settings):
     settings.SECRET_KEY = "old-key-" + "x" * 50
     settings.SECRET_KEY_FALLBACKS = []
-    old = emails.seal("sealed under the old key")
+    old = sealing.seal("sealed under the old key")
 
     settings.SECRET_KEY = "new-key-" + "y" * 50
     settings.SECRET_KEY_FALLBACKS = ["old-key-" + "x" * 50]
-    assert emails.unseal(old) == "sealed under the old key"
-    new = emails.seal("sealed under the new key")
+    assert sealing.unseal(old) == "sealed under the old key"
+    new = sealing.seal("sealed under the new key")
 
     # The new body uses the current key: the old key alone cannot open it.
     settings.SECRET_KEY = "old-key-" + "x" * 50
     settings.SECRET_KEY_FALLBACKS = []
     with pytest.raises(ValueError, match="SECRET_KEY_FALLBACKS"):
-        emails.unseal(new)
+        sealing.unseal(new)
 
 
 def test_a_body_sealed_under_a_dropped_key_is_refused(settings):
     settings.SECRET_KEY = "old-key-" + "x" * 50
-    old = emails.seal("hello")
+    old = sealing.seal("hello")
     settings.SECRET_KEY = "new-key-" + "y" * 50
     settings.SECRET_KEY_FALLBACKS = []
     with pytest.raises(ValueError):
-        emails.unseal(old)
+        sealing.unseal(old)
 
 
 def _legacy_v1_seal(text: str, secret: str) -> str:
@@ -249,13 +249,13 @@ def _legacy_v1_seal(text: str, secret: str) -> str:
 def test_legacy_sealed_bodies_still_open_also_after_a_key_rotation(settings):
     old_secret = settings.SECRET_KEY
     legacy = _legacy_v1_seal("a link: http://testserver/invite/T/" * 3, old_secret)
-    assert emails.unseal(legacy) == "a link: http://testserver/invite/T/" * 3
+    assert sealing.unseal(legacy) == "a link: http://testserver/invite/T/" * 3
     settings.SECRET_KEY = "rotated-" + "z" * 50
     settings.SECRET_KEY_FALLBACKS = [old_secret]
-    assert emails.unseal(legacy) == "a link: http://testserver/invite/T/" * 3
+    assert sealing.unseal(legacy) == "a link: http://testserver/invite/T/" * 3
     tampered = legacy[:-4] + ("AAAA" if not legacy.endswith("AAAA") else "BBBB")
     with pytest.raises(ValueError):
-        emails.unseal(tampered)
+        sealing.unseal(tampered)
 
 
 @pytest.mark.django_db
@@ -274,7 +274,7 @@ def test_a_pending_row_sealed_by_the_old_format_is_still_sent(member, settings):
 
 @pytest.mark.django_db
 def test_notify_security_queues_a_notice_with_text_and_html(member):
-    email = emails.notify_security(
+    email = notices.notify_security(
         member,
         "email_changed",
         to="old@example.com",
@@ -286,13 +286,13 @@ def test_notify_security_queues_a_notice_with_text_and_html(member):
     assert "from old@example.com to member@example.com" in email.body_text
     assert "<html" in email.body_html
     with pytest.raises(ValueError):
-        emails.notify_security(member, "nonsense")
+        notices.notify_security(member, "nonsense")
 
 
 @pytest.mark.django_db
 def test_email_templates_escape_html_but_not_text(member):
     member.name = "Tom & <b>Jerry</b>"
-    subject, text, html = emails.render_email(
+    subject, text, html = email_content.render_email(
         "password_reset",
         {"user": member, "link": "http://testserver/x/", "expires_at": timezone.now()},
     )

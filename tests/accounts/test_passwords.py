@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from accounts.models import OneTimeToken, OutboundEmail, TokenPurpose, UserSession
 from accounts.services import passwords, tokens, verification
-from accounts.services.emails import unseal
+from accounts.services.sealing import unseal
 from audit.models import AuditEvent
 from rbac.policies import PolicyDenied
 from tests.conftest import make_user

@@ -1,0 +1,39 @@
+"""Security notices: the emails that tell people about a change to their
+account they may not have made (password, factors, address, roles,
+ownership). Each is queued in the outbox in the caller's transaction."""
+
+from __future__ import annotations
+
+from django.utils import timezone
+
+from accounts.models import OutboundEmail
+from accounts.services.email_content import site_link
+from accounts.services.emails import email_queue
+
+SECURITY_NOTICES = {
+    "password_changed": "Your password was changed",
+    "password_reset_by_admin": "An administrator set a new password for your account",
+    "mfa_removed": "A two-factor authentication method was removed from your account",
+    "email_changed": "The email address of your account was changed",
+    "roles_elevated": "You were given new management permissions",
+    "ownership_transferred": "Ownership of Handover was transferred",
+}
+
+
+def notify_security(user, kind: str, *, to: str | None = None, **ctx) -> OutboundEmail:
+    """Queue a security notice to `user` (or to `to`, e.g. the old address
+    after an email change) in the caller's transaction. `kind` is one of
+    SECURITY_NOTICES; `ctx` adds details the template shows (actor,
+    permissions, factor, old_email, new_email, ...)."""
+    if kind not in SECURITY_NOTICES:
+        raise ValueError(f"unknown security notice {kind!r}")
+    context = {
+        "user": user,
+        "kind": kind,
+        "headline": SECURITY_NOTICES[kind],
+        "when": timezone.now(),
+        "account_link": site_link("/account/"),
+        "forgot_link": site_link("/password/forgot/"),
+        **ctx,
+    }
+    return email_queue(to=to or user.email, template="security_notice", context=context, user=user)
