@@ -10,6 +10,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.shortcuts import render
 
 from audit import services as audit
+from rbac import policies
 
 RULE_ATTR = "access_rule"
 
@@ -67,7 +68,7 @@ def permission_required(permission: str):
         def wrapper(request, *args, **kwargs):
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
-            if not request.user.has_perm(permission):
+            if not policies.user_has(request.user, permission):
                 _record_page_denial(request, permission)
                 return forbidden(request, permission=permission)
             return view(request, *args, **kwargs)
