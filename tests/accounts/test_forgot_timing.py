@@ -56,12 +56,22 @@ def _medians(send, known_email):
     return statistics.median(known), statistics.median(unknown), min(known + unknown)
 
 
+# A leak shows in every round (the unpadded gap is steady); a load spike on
+# a shared machine rarely lasts three rounds, so one quiet round suffices.
+ROUNDS = 3
+
+
 @pytest.mark.parametrize("send", [_api, _page], ids=["api", "page"])
 def test_forgot_password_takes_as_long_for_known_and_unknown_addresses(padded, member, send):
-    known, unknown, fastest = _medians(send, member.email)
-    assert fastest >= PAD
-    gap = f"known {known * 1000:.2f} ms, unknown {unknown * 1000:.2f} ms"
-    assert abs(known - unknown) < NOISE, gap
+    gaps = []
+    for _ in range(ROUNDS):
+        known, unknown, fastest = _medians(send, member.email)
+        assert fastest >= PAD
+        gaps.append(f"known {known * 1000:.2f} ms, unknown {unknown * 1000:.2f} ms")
+        if abs(known - unknown) < NOISE:
+            break
+    else:
+        pytest.fail("the branches differ in every round: " + "; ".join(gaps))
 
 
 def test_the_service_pads_every_outcome_even_a_refusal(padded, settings):
