@@ -63,7 +63,6 @@ from rbac.policies.base import (  # noqa: F401 (the package's names)
     owner_status_fixed,
     permissions_of,
     role_managers_remaining,
-    user_can_act_on,
     user_can_act_on_self,
     user_can_manage_user,
     user_has,

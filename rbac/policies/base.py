@@ -1,11 +1,11 @@
-"""The building blocks of every guard: `PolicyDenied`, the predicates
-templates use, and the checks the named guards in `accounts` and `access`
-are made of (permission, escalation, self, owner, strict hierarchy, fresh
-proof, last manager).
+"""The building blocks of every guard: `PolicyDenied`, `allows` (the
+question pages ask before offering an action), the predicates the checks
+use, and the checks the named guards in `accounts` and `access` are made
+of (permission, escalation, self, owner, strict hierarchy, fresh proof,
+last manager).
 
-Predicates (`user_can_*`) answer yes/no for templates that hide what the
-user cannot do; `check_*` functions raise `PolicyDenied` with a code and a
-sentence people can read. Anything unknown is denied (fail closed).
+`check_*` functions raise `PolicyDenied` with a code and a sentence people
+can read. Anything unknown is denied (fail closed).
 """
 
 from __future__ import annotations
@@ -80,10 +80,6 @@ def allows(guard, actor, *args, **kwargs) -> bool:
     except PolicyDenied:
         return False
     return True
-
-
-def user_can_act_on(actor, user, permission: str) -> bool:
-    return user_has(actor, permission) and user_can_manage_user(actor, user)
 
 
 def user_can_act_on_self(actor, permission: str) -> bool:
