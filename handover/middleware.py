@@ -128,7 +128,8 @@ class ServiceRefusalMiddleware:
     """A page's answer to a service refusal its view did not turn into a
     form error (see `core.web.refusals`): `NotFound` (the object is gone)
     as Django answers Http404, with the service's words; `PolicyDenied` (a
-    guard said no) as the 403 page, with the guard's words."""
+    guard said no) as the 403 page, with the guard's words, and on the
+    audit log as a denied attempt."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -140,5 +141,9 @@ class ServiceRefusalMiddleware:
         if isinstance(exception, NotFound):
             return page_not_found(request, Http404(exception.message))
         if isinstance(exception, PolicyDenied):
+            # A guard a view asked itself (outside any service) has not
+            # been recorded yet; the API's handler records the same way.
+            if not exception.recorded:
+                exception.record()
             return forbidden(request, message=exception.message)
         return None

@@ -319,3 +319,13 @@ def test_ownership_transfer_requires_recent_re_authentication(client_for, owner,
     )
     assert response["Location"] == "/account/reauthenticate/?next=%2Froles%2Fownership%2F"
     assert User.objects.get(is_owner=True).pk == owner.pk
+
+
+def test_a_guard_refusal_a_page_answers_is_audited_like_the_apis(client_for, admin_user):
+    """The owner role's editor asks check_can_edit_role outside any service;
+    its refusal is the 403 page and a denied audit event, as in the API."""
+    response = client_for(admin_user).get("/roles/owner/edit/")
+    assert response.status_code == 403
+    assert "cannot be changed" in response.content.decode()
+    denied = AuditEvent.objects.filter(action="rbac.role.updated", outcome="denied")
+    assert denied.filter(actor_id=admin_user.pk).count() == 1
