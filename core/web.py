@@ -68,7 +68,7 @@ def refusals(form=None, *, request=None, field_by_code: dict | None = None) -> I
 
     Without a form (a button that posts and redirects): a ValidationError
     becomes an error message on the next page (`request` is needed), and a
-    guard's refusal is not caught -- `PolicyDeniedAnswers403Middleware`
+    guard's refusal is not caught -- `ServiceRefusalMiddleware`
     answers it with the 403 page. `NotFound` and `ServiceBusy` are never
     caught here: middleware answers 404 and 503.
     """
