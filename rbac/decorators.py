@@ -25,10 +25,14 @@ def public(view):
     return _mark(view, ("public",))
 
 
+def _needs(permissions) -> str:
+    if len(permissions) == 1:
+        return f"the permission {permissions[0]}"
+    return "one of the permissions " + ", ".join(permissions[:-1]) + f" or {permissions[-1]}"
+
+
 def forbidden(request, *, permission: str | None = None, message: str | None = None):
-    text = message or (
-        f"You need the permission {permission} to see this page." if permission else None
-    )
+    text = message or (f"You need {_needs([permission])} to see this page." if permission else None)
     return render(
         request,
         "errors/403.html",
@@ -37,14 +41,14 @@ def forbidden(request, *, permission: str | None = None, message: str | None = N
     )
 
 
-def _record_page_denial(request, permission: str) -> None:
-
+def _record_page_denial(request, permissions: tuple[str, ...]) -> None:
     audit.record(
         "rbac.page.denied",
         actor=request.user,
         outcome="denied",
-        reason=f"permission_denied: {request.method} {request.path} needs {permission}",
-        changes={"missing": [permission]},
+        reason=f"permission_denied: {request.method} {request.path} needs "
+        + " or ".join(permissions),
+        changes={"missing": list(permissions)},
     )
 
 
@@ -60,20 +64,27 @@ def signed_in(view):
     return _mark(wrapper, ("signed_in",))
 
 
-def permission_required(permission: str):
-    """Signed in and holding `permission` (403 naming it otherwise)."""
+def permission_required(permission: str, *alternatives: str):
+    """Signed in and holding `permission`, or any one of `alternatives` (a
+    page that shows a section per permission); 403 naming them otherwise,
+    and the refusal is audited."""
+    permissions = (permission, *alternatives)
 
     def decorator(view):
         @functools.wraps(view)
         def wrapper(request, *args, **kwargs):
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
-            if not policies.user_has(request.user, permission):
-                _record_page_denial(request, permission)
-                return forbidden(request, permission=permission)
+            if not any(policies.user_has(request.user, p) for p in permissions):
+                _record_page_denial(request, permissions)
+                return forbidden(
+                    request,
+                    permission=permission,
+                    message=f"You need {_needs(permissions)} to see this page.",
+                )
             return view(request, *args, **kwargs)
 
-        return _mark(wrapper, ("permission", permission))
+        return _mark(wrapper, ("permission", *permissions))
 
     return decorator
 

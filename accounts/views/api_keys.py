@@ -12,7 +12,7 @@ from accounts.models import ApiKey
 from accounts.reauth import reauth_required, reauth_url
 from accounts.services import api_keys as key_services
 from core.web import refusals
-from rbac.decorators import forbidden, permission_required
+from rbac.decorators import permission_required
 from rbac.permissions import TEMPLATES, grouped
 from rbac.policies import PolicyDenied
 
@@ -63,7 +63,7 @@ def key_revoke(request, key_id):
         if exc.code == "reauthentication_required":
             # One of your own other keys: prove it is you, then revoke again.
             return redirect(reauth_url(reverse("api_keys:list")))
-        return forbidden(request, message=exc.message)
+        raise  # ServiceRefusalMiddleware: the 403 page with the guard's words
     messages.success(request, f"The key “{key.name}” was revoked. Requests using it now get 401.")
     return redirect("api_keys:list")
 

@@ -161,9 +161,9 @@ def invitation_import(request, pk):
         "job": job,
         "row": describe(job, request.user, timezone.now()),
     }
-    if request.htmx and job.is_open:
+    if htmx_partial(request) and job.is_open:
         return render(request, "invitations/results.html#progress", context)
-    if request.htmx:
+    if htmx_partial(request):
         response = render(request, "invitations/results.html#progress", context)
         response["HX-Refresh"] = "true"
         return response

@@ -20,9 +20,9 @@ from accounts.security import (
 )
 from accounts.services import mfa as mfa_services
 from accounts.services import sessions as session_services
-from core.web import confirm_page
+from core.web import confirm_page, htmx_partial
 from rbac import policies
-from rbac.decorators import forbidden, permission_required, signed_in
+from rbac.decorators import permission_required
 
 app_name = "user_security"
 
@@ -59,18 +59,13 @@ def _back(subject) -> str:
         return reverse("user_security:section", args=[subject.pk])
 
 
-@signed_in
+@permission_required("sessions:read", "mfa:read")
 @require_http_methods(["GET"])
 def section(request, user_id):
     """The security section on its own (HTMX refresh, or a plain page)."""
 
     subject = selectors.user_get(user_id)
-    if not (
-        policies.user_has(request.user, "sessions:read")
-        or policies.user_has(request.user, "mfa:read")
-    ):
-        return forbidden(request, permission="sessions:read")
-    if request.headers.get("HX-Request") == "true":
+    if htmx_partial(request):
         return render(
             request, "users/sections/security_body.html", security_context(request, subject)
         )

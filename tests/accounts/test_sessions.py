@@ -240,3 +240,18 @@ def test_session_lists_take_a_fixed_number_of_queries(
     with django_assert_max_num_queries(12):
         response = mine.get("/account/")
     assert len(response.context["sessions"]) == 9
+
+
+def test_a_user_with_neither_read_permission_is_refused_the_security_section_and_it_is_audited(
+    alice, client_for
+):
+    from audit.models import AuditEvent
+    from tests.conftest import make_user
+
+    nobody = make_user("nobody@example.com", roles=[])
+    response = client_for(nobody).get(f"/users/{alice.pk}/security/")
+    assert response.status_code == 403
+    assert "Firefox" not in response.content.decode()
+    event = AuditEvent.objects.get(action="rbac.page.denied", actor_id=nobody.pk)
+    assert event.outcome == "denied"
+    assert event.changes == {"missing": ["sessions:read", "mfa:read"]}

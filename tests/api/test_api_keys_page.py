@@ -97,3 +97,20 @@ def test_creating_a_key_requires_recent_re_authentication(client_for, owner):
     assert not ApiKey.objects.exists()
     reauthenticate(client, minutes_ago=9)
     assert client.get("/api-keys/new/").status_code == 200
+
+
+def test_a_reader_cannot_revoke_someone_elses_key_and_the_refusal_is_audited(client_for, owner):
+    from accounts.services.api_keys import api_key_create
+    from audit.models import AuditEvent
+    from rbac.models import Role, UserRole
+
+    key, _ = api_key_create(actor=owner, name="theirs", template="viewer")
+    reader = make_user("reader@example.com")
+    role = Role.objects.create(slug="key-reader", name="Key reader", permissions=["api-keys:read"])
+    UserRole.objects.create(user=reader, role=role)
+    response = client_for(reader).post(f"/api-keys/{key.pk}/revoke/")
+    assert response.status_code == 403
+    assert "api-keys:delete" in response.content.decode()
+    assert ApiKey.objects.get().status == "active"
+    event = AuditEvent.objects.get(action="accounts.api_key.revoked", outcome="denied")
+    assert event.actor_id == reader.pk

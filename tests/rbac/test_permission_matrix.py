@@ -137,7 +137,7 @@ def expectation(route: str, pattern: URLPattern, visitor: str) -> str:
     if kind == "signed_in":
         return "ok"
     if kind == "permission":
-        return "ok" if rule[1] in role_permissions(visitor) else "403"
+        return "ok" if set(rule[1:]) & role_permissions(visitor) else "403"
     if kind == "owner":
         return "ok" if visitor == "owner" else "403"
     raise AssertionError(f"route {route} has an unknown access rule {rule!r} (fail closed)")
