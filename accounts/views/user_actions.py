@@ -200,8 +200,7 @@ def detail_context(actor, subject) -> dict:
         "primary_actions": [a for a in actions if a.name not in MORE_MENU_ACTIONS],
         "more_actions": [a for a in actions if a.name in MORE_MENU_ACTIONS and not a.danger],
         "danger_actions": [a for a in actions if a.name in MORE_MENU_ACTIONS and a.danger],
-        "can_edit": actor.pk == subject.pk
-        or policies.allows(policies.check_can_update_profile, actor, subject),
+        "can_edit": policies.allows(policies.check_can_update_profile, actor, subject),
         "can_export": policies.allows(policies.check_can_export_user, actor, subject),
         "can_reset_password": policies.allows(
             policies.check_can_reset_password,

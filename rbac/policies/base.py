@@ -120,7 +120,7 @@ def check_permission(actor, permission: str, *, action: str, target=None, batch_
     if not _is_active_actor(actor):
         raise _deny(
             "not_authenticated",
-            "You must be signed in with an active account.",
+            "Only an active account can do this.",
             action=action,
             actor=actor,
             target=target,

@@ -329,3 +329,15 @@ def test_a_refused_password_change_shows_the_guards_words_on_the_form(
     assert response.status_code == 403
     assert "only someone with more access" in response.content.decode()
     assert 'role="alert"' in response.content.decode()
+
+
+def test_the_edit_link_on_ones_own_user_page_follows_the_guard(client_for, viewer, builtin_roles):
+    """A viewer (users:read, not users:update) was offered "Edit profile" on
+    their own user page, a link to a page that answers 403."""
+    client = client_for(viewer)
+    page = client.get(reverse("users:detail", args=[viewer.pk])).content.decode()
+    assert reverse("users:edit", args=[viewer.pk]) not in page
+    assert client.get(reverse("users:edit", args=[viewer.pk])).status_code == 403
+    editor = make_user("ed@example.com", roles=["editor"])
+    page = client_for(editor).get(reverse("users:detail", args=[editor.pk])).content.decode()
+    assert reverse("users:edit", args=[editor.pk]) in page

@@ -92,4 +92,8 @@ def test_the_command_refuses_an_unknown_or_inactive_actor_and_a_malformed_id(
     user_disable(actor=owner, user=admin_user)
     with pytest.raises(CommandError) as exc:
         scrub("--user-id", str(deleted_member.pk), "--actor", admin_user.email)
-    assert str(exc.value) == "admin@example.com cannot act: the account is disabled."
+    # The guard refuses an inactive actor, as on every other entry point,
+    # and the attempt is on the audit log.
+    assert str(exc.value) == "Only an active account can do this."
+    denied = AuditEvent.objects.get(action="audit.user.scrubbed", outcome="denied")
+    assert denied.actor_id == admin_user.pk

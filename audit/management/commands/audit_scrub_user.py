@@ -30,8 +30,6 @@ class Command(BaseCommand):
         person = User.objects.filter(email=normalize_email(actor)).first()
         if person is None:
             raise CommandError(f"No user with the email {actor}.")
-        if not person.is_active:
-            raise CommandError(f"{person.email} cannot act: the account is {person.status}.")
         try:
             event = audit_scrub_user(actor=person, user_id=user_key)
         except PolicyDenied as exc:
