@@ -11,6 +11,7 @@ from django.http import HttpResponseRedirect
 from django.utils.functional import cached_property
 
 from core.services import refusal_text
+from rbac import policies
 from rbac.policies import PolicyDenied
 
 COUNT_CAP = 10_000
@@ -79,11 +80,10 @@ class ServiceModelAdmin(admin.ModelAdmin):
     def get_actions(self, request):
         actions = super().get_actions(request)
         actions.pop("delete_selected", None)
-        perms = request.user.permissions
         for name in list(actions):
             func = actions[name][0]
             needed = getattr(func, "required_permission", None)
-            if needed and needed not in perms:
+            if needed and not policies.user_has(request.user, needed):
                 del actions[name]
         return actions
 

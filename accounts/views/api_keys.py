@@ -12,6 +12,7 @@ from accounts.models import ApiKey
 from accounts.reauth import reauth_required, reauth_url
 from accounts.services import api_keys as key_services
 from core.web import refusals
+from rbac import policies
 from rbac.decorators import permission_required
 from rbac.permissions import TEMPLATES, grouped
 from rbac.policies import PolicyDenied
@@ -43,7 +44,7 @@ def key_create(request):
             response = render(request, "api_keys/created.html", {"key": key, "raw": raw})
             response["Cache-Control"] = "no-store"
             return response
-    held = request.user.permissions
+    held = policies.permissions_of(request.user)
     groups = [(label, [(p, p.code in held) for p in perms]) for _g, label, perms in grouped()]
     selected = set(form["permissions"].value() or [])
     return render(
