@@ -32,20 +32,25 @@ def security_context(request, subject) -> dict:
     permissions (also used by the section's template tag)."""
 
     viewer = request.user
-    ctx = {"subject": subject, "request": request}
+    # This page acts on other users; your own sessions and factors are
+    # ended and removed on the account page (which keeps this session).
+    own = policies.is_self(viewer, subject)
+    ctx = {"subject": subject, "request": request, "own": own}
     if policies.user_has(viewer, "sessions:read"):
         ctx["sessions"] = [
             {"obj": s, "device": describe_user_agent(s.user_agent), "current": False}
             for s in open_sessions(subject)
         ]
-        ctx["can_end"] = policies.allows(
+        ctx["can_end"] = not own and policies.allows(
             policies.check_can_end_sessions, viewer, subject, action="accounts.session.revoked"
         )
         ctx["show_sessions"] = True
     if policies.user_has(viewer, "mfa:read"):
         ctx["factors"] = factors_for_user(subject)
         ctx["has_mfa"] = has_mfa(subject)
-        ctx["can_reset"] = policies.allows(policies.check_can_remove_mfa, viewer, subject)
+        ctx["can_reset"] = not own and policies.allows(
+            policies.check_can_remove_mfa, viewer, subject
+        )
         ctx["show_mfa"] = True
     return ctx
 

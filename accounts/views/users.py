@@ -284,7 +284,7 @@ def user_edit(request, pk):
         "metadata": json.dumps(subject.metadata, indent=2) if subject.metadata else "",
     }
     form = UserEditForm(request.POST or None, initial=initial)
-    if request.user.pk == subject.pk:
+    if policies.is_self(request.user, subject):
         form.fields["email"].disabled = True
         form.fields["email"].help_text = "Change your own address on your account page."
     elif not policies.allows(policies.check_can_change_email, request.user, subject):

@@ -58,6 +58,7 @@ from rbac.policies.base import (  # noqa: F401 (the package's names)
     check_permission,
     check_self_service,
     check_user_action,
+    is_self,
     missing_permissions,
     owner_is_active,
     owner_status_fixed,

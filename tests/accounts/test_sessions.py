@@ -255,3 +255,22 @@ def test_a_user_with_neither_read_permission_is_refused_the_security_section_and
     event = AuditEvent.objects.get(action="rbac.page.denied", actor_id=nobody.pk)
     assert event.outcome == "denied"
     assert event.changes == {"missing": ["sessions:read", "mfa:read"]}
+
+
+def test_ones_own_user_page_sends_you_to_the_account_page_for_sessions_and_factors(
+    viewer, admin_user, alice, client_for
+):
+    """The security section's End buttons post to routes for acting on other
+    users (sessions:revoke); on your own page a viewer was offered them and
+    got 403. Your own sessions are ended on the account page."""
+    for user in (viewer, admin_user):
+        client = sign_in(user.email)
+        html = client.get(f"/users/{user.pk}/security/").content.decode()
+        assert "Sessions" in html
+        assert f"/users/{user.pk}/sessions/" not in html
+        assert 'href="/account/#sessions"' in html
+    html = client_for(admin_user).get(f"/users/{alice.pk}/security/").content.decode()
+    assert 'href="/account/#sessions"' not in html
+    sign_in("alice@example.com")
+    html = client_for(admin_user).get(f"/users/{alice.pk}/security/").content.decode()
+    assert f"/users/{alice.pk}/sessions/end-all/" in html
