@@ -37,6 +37,7 @@ from accounts.models import (
 from audit.figures import figure_generations
 from audit.models import AuditEvent
 from audit.sentences import with_names
+from rbac import policies
 
 CACHE_SECONDS = 60
 SIGNIN_DAYS = 30
@@ -281,24 +282,22 @@ def _signin_figure(today: dt.date) -> dict:
     }
 
 
-def _signup_figure(today: dt.date, generation: int) -> dict:
+def _signup_figure(today: dt.date, generation: int, *, link_audit: bool) -> dict:
+    """New users per week; each week links to its creation events on the
+    audit log for those who may read it (`link_audit`)."""
     data = _cached(f"signups:{today.isoformat()}", lambda: new_users_per_week(today), generation)
     points = []
     for row in data:
         start, end = row["week"], row["week"] + dt.timedelta(days=6)
-        points.append(
-            {
-                **row,
-                "label": _short(start),
-                "title": f"Week of {_short(start)}",
-                "url_n": _url(
-                    "audit:list",
-                    action="accounts.user.created",
-                    date_from=start.isoformat(),
-                    date_to=end.isoformat(),
-                ),
-            }
-        )
+        point = {**row, "label": _short(start), "title": f"Week of {_short(start)}"}
+        if link_audit:
+            point["url_n"] = _url(
+                "audit:list",
+                action="accounts.user.created",
+                date_from=start.isoformat(),
+                date_to=end.isoformat(),
+            )
+        points.append(point)
     return {
         "chart": column_chart(points, [("n", "bar-new")], label_every=3),
         "total": sum(r["n"] for r in data),
@@ -306,12 +305,14 @@ def _signup_figure(today: dt.date, generation: int) -> dict:
 
 
 def overview_context(user) -> dict:
-    perms = user.permissions
+    def may(permission: str) -> bool:
+        return policies.user_has(user, permission)
+
     now = timezone.now()
     today = now.astimezone(dt.UTC).date()
     ctx: dict = {"cards": []}
     generations = figure_generations()
-    if "users:read" in perms:
+    if may("users:read"):
         counts = _cached("status", users_by_status, generations["users"])
         ctx["status_counts"] = [(s.value, s.label, counts[s.value]) for s in UserStatus]
         ctx["total_users"] = sum(v for k, v in counts.items() if k != UserStatus.DELETED)
@@ -326,8 +327,8 @@ def overview_context(user) -> dict:
                 for s in UserStatus
             ]
         )
-        ctx["signups"] = _signup_figure(today, generations["users"])
-    if "invitations:read" in perms:
+        ctx["signups"] = _signup_figure(today, generations["users"], link_audit=may("audit:read"))
+    if may("invitations:read"):
         inv = _cached("invitations", lambda: invitation_counts(now), generations["invitations"])
         ctx["pending_invitations"] = inv["pending"]
         ctx["invitation_chart"] = bar_list(
@@ -346,7 +347,7 @@ def overview_context(user) -> dict:
                 )
             ]
         )
-    if "emails:read" in perms:
+    if may("emails:read"):
         ctx["email_counts"] = emails = email_counts()
         ctx["email_chart"] = bar_list(
             [
@@ -364,7 +365,7 @@ def overview_context(user) -> dict:
                 },
             ]
         )
-    if "audit:read" in perms:
+    if may("audit:read"):
         ctx["signins"] = _signin_figure(today)
         ctx["recent_events"] = with_names(AuditEvent.objects.order_by("-id")[:8])
     return ctx
