@@ -89,6 +89,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "rbac.middleware.RequestCredentialMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "handover.middleware.TokenPagesNoReferrerMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

@@ -18,14 +18,24 @@ This module imports no app: entry points attach a credential, guards read it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
+
+logger = logging.getLogger(__name__)
 
 SESSION = "session"
 API_KEY = "api_key"
 CONSOLE = "console"
+# Inside a request, a user object that no entry point gave a credential.
+UNATTACHED = "unattached"
 
 _ATTR = "_hv_credential"
+# Whether this code runs inside a web request (set by
+# rbac.middleware.RequestCredentialMiddleware for each one).
+_in_request: ContextVar[bool] = ContextVar("hv_in_request", default=False)
 
 
 @dataclass(frozen=True)
@@ -50,9 +60,13 @@ class Credential:
         return bool(self.recent_proof and self.recent_proof())
 
 
-# Code that calls a service directly (commands, tasks, tests) acts through
-# the operator's shell.
+# Code that calls a service directly outside any request (commands, tasks,
+# tests) acts through the operator's shell.
 CONSOLE_CREDENTIAL = Credential(CONSOLE)
+# Inside a request the shell is not an option: a user object without a
+# credential (say, the actor loaded again from the database instead of
+# request.user) acts with no fresh proof -- fail closed.
+UNATTACHED_CREDENTIAL = Credential(UNATTACHED)
 
 
 def attach(user, credential: Credential) -> None:
@@ -61,7 +75,23 @@ def attach(user, credential: Credential) -> None:
 
 
 def credential_of(user) -> Credential:
-    return getattr(user, _ATTR, None) or CONSOLE_CREDENTIAL
+    credential = getattr(user, _ATTR, None)
+    if credential is not None:
+        return credential
+    if _in_request.get():
+        logger.warning("a request acts as user %s without a credential", getattr(user, "pk", None))
+        return UNATTACHED_CREDENTIAL
+    return CONSOLE_CREDENTIAL
+
+
+@contextmanager
+def request_scope():
+    """Mark the code run inside the block as serving a web request."""
+    token = _in_request.set(True)
+    try:
+        yield
+    finally:
+        _in_request.reset(token)
 
 
 def scopes_of(user) -> list[str] | None:
