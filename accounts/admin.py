@@ -16,6 +16,7 @@ from accounts.services import passwords as passwords_services
 from accounts.services import sessions as sessions_services
 from accounts.services import users as user_services
 from handover.admin_utils import ReadOnlyMixin, ServiceModelAdmin, service_action
+from rbac import policies
 
 
 @admin.register(User)
@@ -90,6 +91,12 @@ class UserAdmin(ServiceModelAdmin):
     @admin.display(description="Status")
     def status_display(self, obj):
         return obj.get_status_display()
+
+    def may_change(self, request, obj) -> bool:
+        return policies.allows(policies.check_can_update_profile, request.user, obj)
+
+    def may_delete(self, request, obj) -> bool:
+        return policies.allows(policies.check_can_delete, request.user, obj)
 
     def get_fields(self, request, obj=None):
         if obj is None:

@@ -90,6 +90,28 @@ class ServiceModelAdmin(admin.ModelAdmin):
     def has_catalog_permission(self, request):
         return True  # each action's own catalog permission is checked in get_actions
 
+    # What a page offers asks the service's guard (`policies.allows`), as
+    # the dashboard does: an object the guard would refuse to change or
+    # delete is shown read-only, without Save or Delete. A POST still goes
+    # to the service, whose guard refuses it and audits the attempt.
+    def may_change(self, request, obj) -> bool:
+        return True
+
+    def may_delete(self, request, obj) -> bool:
+        return True
+
+    def has_change_permission(self, request, obj=None):
+        allowed = super().has_change_permission(request, obj)
+        if allowed and obj is not None and request.method == "GET":
+            return self.may_change(request, obj)
+        return allowed
+
+    def has_delete_permission(self, request, obj=None):
+        allowed = super().has_delete_permission(request, obj)
+        if allowed and obj is not None and request.method == "GET":
+            return self.may_delete(request, obj)
+        return allowed
+
     def refuse(self, request, exc) -> None:
         request._handover_refused = True
         self.message_user(request, refusal_text(exc), messages.ERROR)

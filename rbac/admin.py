@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from handover.admin_utils import ServiceModelAdmin
-from rbac import services
+from rbac import policies, services
 from rbac.forms import RoleAdminForm
 from rbac.models import Role
 
@@ -32,10 +32,11 @@ class RoleAdmin(ServiceModelAdmin):
             return [*self.readonly_fields, "slug"]
         return self.readonly_fields
 
-    def has_delete_permission(self, request, obj=None):
-        if obj is not None and obj.is_builtin:
-            return False
-        return super().has_delete_permission(request, obj)
+    def may_change(self, request, obj) -> bool:
+        return policies.allows(policies.check_can_edit_role, request.user, obj)
+
+    def may_delete(self, request, obj) -> bool:
+        return policies.allows(policies.check_can_delete_role, request.user, obj)
 
     def service_save(self, request, obj, form, change):
         data = form.cleaned_data

@@ -213,3 +213,34 @@ def test_the_admin_looks_like_the_product_and_links_back_to_the_dashboard(admin_
 def test_favicon_ico_is_not_a_404(client):
     response = client.get("/favicon.ico")
     assert response.status_code == 301 and response["Location"].endswith(".svg")
+
+
+def test_the_change_page_offers_save_and_delete_only_where_the_guards_allow(
+    admin_client, admin_user, member
+):
+    """Admin asks the services' guards before it offers Save and Delete, as
+    the dashboard does: a peer admin's page is read-only. A crafted POST
+    still reaches the service, whose guard refuses it and audits it."""
+    peer = make_user("peer@example.com", roles=["admin"], name="Pat Peer")
+    client = admin_client(admin_user)
+
+    def page(user):
+        url = reverse("admin:accounts_user_change", args=[user.pk])
+        return client.get(url).content.decode()
+
+    own = page(member)
+    assert 'name="_save"' in own and 'name="name"' in own
+    assert reverse("admin:accounts_user_delete", args=[member.pk]) in own
+    theirs = page(peer)
+    assert 'name="_save"' not in theirs and 'name="name"' not in theirs
+    assert reverse("admin:accounts_user_delete", args=[peer.pk]) not in theirs
+    assert "Pat Peer" in theirs
+    response = client.post(
+        reverse("admin:accounts_user_change", args=[peer.pk]),
+        {"email": peer.email, "name": "Renamed", "phone": "", "metadata": "{}"},
+        follow=True,
+    )
+    assert response.status_code in (200, 403)
+    peer.refresh_from_db()
+    assert peer.name == "Pat Peer"
+    assert AuditEvent.objects.filter(outcome="denied", target_id=str(peer.pk)).exists()
