@@ -280,8 +280,9 @@ def batch_run(*, actor, action, user_ids, params=None, dry_run=False, batch_id=N
     kwargs = _single_kwargs(spec, params)
     role = kwargs.get("role")
     if action == "assign_role":
-        # Refuse a role the actor cannot give once, not once per user.
-        policies.check_escalation(actor, role.permissions, action=spec.audit_action)
+        # Refuse a role the actor cannot give once, not once per user (the
+        # single action's guard asks the same first, so the codes agree).
+        policies.check_can_give_role(actor, role)
     batch_id = batch_id or uuid.uuid4()
 
     users = {u.pk: u for u in User.objects.filter(pk__in=ids)}

@@ -18,6 +18,7 @@ from rbac.policies.access import (  # noqa: F401 (the package's names)
     check_can_create_role,
     check_can_delete_role,
     check_can_edit_role,
+    check_can_give_role,
     check_can_invite,
     check_can_remove_role,
     check_can_revoke_api_key,

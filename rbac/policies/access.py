@@ -198,11 +198,14 @@ def access_change_denial(actor, user, permission: str, *, what: str) -> str:
     return ""
 
 
-def check_can_assign_role(actor, user, role, *, batch_id=None) -> None:
+def check_can_give_role(actor, role, *, user=None, batch_id=None) -> None:
+    """What giving `role` asks of the actor, whoever receives it:
+    roles:assign, never the owner role, no permission the actor lacks.
+    Asked first by `check_can_assign_role`, and once for a whole batch
+    (`batch_run`), so a role the actor cannot give is refused with the same
+    code through every entry point, before anything about the user."""
     action = "rbac.user_role.assigned"
-    _check_access_change(
-        actor, user, "roles:assign", action=action, what="roles", batch_id=batch_id
-    )
+    check_permission(actor, "roles:assign", action=action, target=user, batch_id=batch_id)
     if role.slug == "owner":
         raise _deny(
             "owner_role",
@@ -213,6 +216,20 @@ def check_can_assign_role(actor, user, role, *, batch_id=None) -> None:
             batch_id=batch_id,
         )
     check_escalation(actor, role.permissions, action=action, target=user, batch_id=batch_id)
+
+
+def check_can_assign_role(actor, user, role, *, batch_id=None) -> None:
+    """The role first (`check_can_give_role`), then the user: not yourself,
+    not the owner, strict hierarchy."""
+    check_can_give_role(actor, role, user=user, batch_id=batch_id)
+    _check_access_change(
+        actor,
+        user,
+        "roles:assign",
+        action="rbac.user_role.assigned",
+        what="roles",
+        batch_id=batch_id,
+    )
 
 
 def check_can_remove_role(actor, user, role, *, batch_id=None) -> None:

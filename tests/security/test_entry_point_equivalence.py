@@ -11,8 +11,6 @@ runs from the same starting state (a savepoint rolled back after it)."""
 
 from __future__ import annotations
 
-import secrets
-
 import pytest
 from django.db import transaction
 from django.test import Client
@@ -21,13 +19,19 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from accounts.admin import UserAdmin
-from accounts.models import ApiKey, User
-from accounts.services.api_keys import hash_key
-from audit.models import AuditEvent
-from rbac.models import Role, UserRole
-from rbac.permissions import TEMPLATES
+from accounts.models import User
 from rbac.selectors import user_effective_permissions
-from tests.conftest import make_user, verify_session
+from tests.security.equivalence import (
+    NARROW_KEYS,
+    PERSONAS,
+    Rollback,
+    actor_and_scopes,
+    key_headers,
+    people,
+    person_of,
+    run,
+    session,
+)
 
 pytestmark = pytest.mark.django_db(transaction=False)
 
@@ -73,64 +77,7 @@ ACTIONS = {
     ),
 }
 
-PERSONAS = {
-    "owner": None,
-    "admin": ["admin"],
-    "admin2": ["admin"],
-    "manager": sorted(TEMPLATES["manager"]["permissions"]),
-    "operator": sorted(TEMPLATES["operator"]["permissions"]),
-    "editor": ["editor"],
-    "viewer": ["viewer"],
-    "member": [],
-}
-# Personas acting only through a key narrower than their own permissions.
-NARROW_KEYS = {
-    "admin_ban_key": ("admin", ["users:read", "users:ban"]),
-    "manager_read_key": ("manager", ["users:read"]),
-}
-
-
 ADMIN_PERMISSION = {a.__name__: a.required_permission for a in UserAdmin.actions}
-
-
-class _Rollback(Exception):
-    pass
-
-
-def _people() -> dict:
-    people = {"owner": User.objects.get(is_owner=True)}
-    for name, spec in PERSONAS.items():
-        if name == "owner":
-            continue
-        if spec and ":" in spec[0]:
-            role, _ = Role.objects.get_or_create(
-                slug=f"t-{name}", defaults={"name": name, "permissions": spec}
-            )
-            user = make_user(f"{name}@example.com")
-            UserRole.objects.create(user=user, role=role)
-        else:
-            user = make_user(f"{name}@example.com", roles=spec)
-        people[name] = user
-    return people
-
-
-def _key_headers(user, scopes) -> dict:
-    raw = "hv_" + secrets.token_urlsafe(32)
-    ApiKey.objects.create(
-        user=user, name="t", prefix=raw[:10], key_hash=hash_key(raw), scopes=sorted(scopes)
-    )
-    return {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
-
-
-def _observe(marker: int, target, code: str):
-    events = list(AuditEvent.objects.filter(id__gt=marker).order_by("id"))
-    for event in events:
-        if (event.outcome, event.action, event.target_id) == ("success", code, str(target.pk)):
-            return ("allowed", code, tuple(sorted(event.changes)))
-    for event in events:
-        if event.outcome == "denied":
-            return ("refused", event.reason.split(":", 1)[0])
-    return ("no event",)
 
 
 def _set_state(target, state: dict) -> None:
@@ -140,30 +87,6 @@ def _set_state(target, state: dict) -> None:
     }
     if values:
         User.objects.filter(pk=target.pk).update(**values)
-
-
-def _run(fn, target, code: str, state: dict):
-    """Run one entry point from the example's state, then undo it."""
-    result = None
-    try:
-        with transaction.atomic():
-            _set_state(target, state)
-            marker = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
-            response = fn()
-            result = _observe(marker, target, code)
-            if result == ("no event",):
-                result = ("no event", response.status_code)
-            raise _Rollback
-    except _Rollback:
-        pass
-    return result
-
-
-def _session(user) -> Client:
-    client = Client()
-    client.force_login(user, backend="accounts.backends.EmailBackend")
-    verify_session(client, user, force=True)
-    return client
 
 
 @settings(
@@ -181,19 +104,14 @@ def test_every_entry_point_reaches_the_same_guard_and_writes_the_same_event(
 ):
     code, page, (api_method, api_path), admin_action, state = ACTIONS[action]
     # A banned, disabled or deleted actor cannot sign in at all.
-    person = NARROW_KEYS[actor_name][0] if actor_name in NARROW_KEYS else actor_name
+    person = person_of(actor_name)
     assume(not (state and person == target_name))
     try:
         with transaction.atomic():
-            people = _people()
-            target = people[target_name]
-            if actor_name in NARROW_KEYS:
-                base, scopes = NARROW_KEYS[actor_name]
-                actor, key_scopes, sessions = people[base], scopes, False
-            else:
-                actor = people[actor_name]
-                key_scopes, sessions = sorted(user_effective_permissions(actor)), True
-            headers = _key_headers(actor, key_scopes)
+            everyone = people()
+            target = everyone[target_name]
+            actor, key_scopes, sessions = actor_and_scopes(everyone, actor_name)
+            headers = key_headers(actor, key_scopes)
             api = Client()
             api_url = f"/api/admin/users/{target.pk}" + (f"/{api_path}" if api_path else "")
             body = {"reason": "equivalence"}
@@ -210,7 +128,7 @@ def test_every_entry_point_reaches_the_same_guard_and_writes_the_same_event(
                 ),
             }
             if sessions:
-                browser = _session(actor)
+                browser = session(actor)
                 ways["page"] = lambda: browser.post(
                     f"/users/{target.pk}/{page}/",
                     {"duration": "permanent", "reason": "equivalence"},
@@ -233,9 +151,12 @@ def test_every_entry_point_reaches_the_same_guard_and_writes_the_same_event(
                         {"action": admin_action, "_selected_action": [str(target.pk)]},
                     )
 
-            outcomes = {name: _run(fn, target, code, state) for name, fn in ways.items()}
-            raise _Rollback(outcomes)
-    except _Rollback as done:
+            outcomes = {
+                name: run(fn, target, code, lambda: _set_state(target, state))
+                for name, fn in ways.items()
+            }
+            raise Rollback(outcomes)
+    except Rollback as done:
         outcomes = done.args[0]
     assert all(o[0] != "no event" for o in outcomes.values()), outcomes
     assert len(set(outcomes.values())) == 1, (actor_name, target_name, action, outcomes)
