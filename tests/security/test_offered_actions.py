@@ -41,9 +41,27 @@ PERSONAS = {
     "viewer": ["viewer"],
     "member": [],
 }
-SEEDS = ("/", "/users/", "/users/?status=deleted", "/roles/", "/invitations/", "/account/")
-# Not followed: signing out, Django admin (its own tests), the API, files.
-SKIP_PREFIXES = ("/logout", "/admin/", "/api/", "/static/", "/favicon")
+SEEDS = (
+    "/",
+    "/users/",
+    "/users/?status=deleted",
+    "/roles/",
+    "/invitations/",
+    "/account/",
+    "/admin/",
+)
+# Not followed: signing out, the API (its own tests), files, and Django
+# admin's own machinery (its sign-out, password change and JS catalogue).
+SKIP_PREFIXES = (
+    "/logout",
+    "/admin/logout",
+    "/admin/password_change",
+    "/admin/jsi18n",
+    "/admin/r/",
+    "/api/",
+    "/static/",
+    "/favicon",
+)
 MAX_PAGES = 400
 # The same page with other filters or sort orders adds nothing: at most
 # this many query strings per path are followed.
@@ -51,14 +69,17 @@ QUERIES_PER_PATH = 2
 
 
 class _Offers(HTMLParser):
-    """Links, HTMX requests and forms on a page."""
+    """Links, HTMX requests and forms on a page. A form is offered when it
+    has a submit button (Django admin's view-only page keeps a bare form);
+    its data is what a browser would send unchanged: hidden and filled-in
+    fields, checked boxes, selected options (else a single select's first)."""
 
     def __init__(self):
         super().__init__()
         self.gets: list[str] = []
         self.posts: list[tuple[str, dict]] = []
-        self._form: tuple[str, dict] | None = None
-        self._select: str | None = None
+        self._form: dict | None = None
+        self._select: dict | None = None
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
@@ -70,34 +91,43 @@ class _Offers(HTMLParser):
             self.posts.append((a["hx-post"], {}))
         if tag == "form":
             method = (a.get("method") or "get").lower()
-            action = a.get("action") or ""
-            if method == "post":
-                self._form = (action, {})
-                self.posts.append(self._form)
-            else:
-                self._form = None
-                if action:
-                    self.gets.append(action)
+            self._form = {"method": method, "action": a.get("action") or "", "data": {}}
+            self._form["submit"] = False
+            return
         if self._form is None:
             return
-        data = self._form[1]
-        if tag == "input" and a.get("name"):
-            kind = (a.get("type") or "text").lower()
+        data = self._form["data"]
+        kind = (a.get("type") or ("submit" if tag == "button" else "text")).lower()
+        if tag in ("button", "input") and kind == "submit":
+            self._form["submit"] = True
+        elif tag == "input" and a.get("name"):
             if kind in ("checkbox", "radio") and "checked" not in a:
                 return
-            data.setdefault(a["name"], a.get("value") or "")
+            data.setdefault(a["name"], []).append(a.get("value") or "")
         elif tag == "textarea" and a.get("name"):
-            data.setdefault(a["name"], "")
+            data.setdefault(a["name"], [""])
         elif tag == "select" and a.get("name"):
-            self._select = a["name"]
-        elif tag == "option" and self._select and a.get("value"):
-            data.setdefault(self._select, a["value"])
+            self._select = {"name": a["name"], "multiple": "multiple" in a, "first": None}
+        elif tag == "option" and self._select is not None:
+            value = a.get("value", "")
+            if self._select["first"] is None:
+                self._select["first"] = value
+            if "selected" in a:
+                data.setdefault(self._select["name"], []).append(value)
 
     def handle_endtag(self, tag):
-        if tag == "select":
+        if tag == "select" and self._select is not None:
+            name = self._select["name"]
+            data = self._form["data"] if self._form is not None else {}
+            if name not in data and not self._select["multiple"] and self._select["first"]:
+                data[name] = [self._select["first"]]
             self._select = None
-        elif tag == "form":
-            self._form = None
+        elif tag == "form" and self._form is not None:
+            form, self._form = self._form, None
+            if form["method"] == "post" and form["submit"]:
+                self.posts.append((form["action"], form["data"]))
+            elif form["method"] != "post" and form["action"]:
+                self.gets.append(form["action"])
 
 
 def _local(base: str, href: str) -> str | None:
