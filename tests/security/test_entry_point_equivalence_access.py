@@ -29,17 +29,7 @@ from rbac import policies
 from rbac.models import UserRole
 from rbac.selectors import user_effective_permissions
 from tests.conftest import STRONG_PASSWORD
-from tests.security.equivalence import (
-    NARROW_KEYS,
-    PERSONAS,
-    Rollback,
-    actor_and_scopes,
-    key_headers,
-    people,
-    person_of,
-    run,
-    session,
-)
+from tests.security import equivalence as eq
 
 pytestmark = pytest.mark.django_db(transaction=False)
 
@@ -210,8 +200,8 @@ def _doors(action, *, actor, target, headers, browser, fresh, role, grant, named
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(
-    actor_name=st.sampled_from([*PERSONAS, *NARROW_KEYS]),
-    target_name=st.sampled_from(list(PERSONAS)),
+    actor_name=st.sampled_from([*eq.PERSONAS, *eq.NARROW_KEYS]),
+    target_name=st.sampled_from(list(eq.PERSONAS)),
     action=st.sampled_from(list(CODES)),
     fresh=st.booleans(),
     role=st.sampled_from(ROLES),
@@ -221,12 +211,12 @@ def test_every_entry_point_of_an_access_action_reaches_the_same_guard(
     owner, actor_name, target_name, action, fresh, role, grant
 ):
     code = CODES[action]
-    self_acting = person_of(actor_name) == target_name
+    self_acting = eq.person_of(actor_name) == target_name
     try:
         with transaction.atomic():
-            everyone = people()
+            everyone = eq.people()
             target = everyone[target_name]
-            actor, key_scopes, sessions = actor_and_scopes(everyone, actor_name)
+            actor, key_scopes, sessions = eq.actor_and_scopes(everyone, actor_name)
             if action == "remove_role":
                 # Removing needs a role the target holds; the owner's only
                 # role is `owner`, which the batch refuses as input before
@@ -244,10 +234,10 @@ def test_every_entry_point_of_an_access_action_reaches_the_same_guard(
                 # session asks for a fresh proof (by design; reported).
                 assume("users:update-email" in user_effective_permissions(actor))
             named = _prepare_target(action, target)
-            headers = key_headers(actor, key_scopes)
+            headers = eq.key_headers(actor, key_scopes)
             browser = None
             if sessions:
-                browser = session(actor)
+                browser = eq.session(actor)
                 UserSession.objects.create(
                     session_key=browser.session.session_key,
                     user=actor,
@@ -264,9 +254,9 @@ def test_every_entry_point_of_an_access_action_reaches_the_same_guard(
                 grant=grant,
                 named=named,
             )
-            outcomes = {name: run(fn, target, code) for name, fn in doors.items()}
-            raise Rollback(outcomes)
-    except Rollback as done:
+            outcomes = {name: eq.run(fn, target, code) for name, fn in doors.items()}
+            raise eq.Rollback(outcomes)
+    except eq.Rollback as done:
         outcomes = done.args[0]
     context = (actor_name, target_name, action, "fresh" if fresh else "stale", self_acting)
     assert all(o[0] != "no event" for o in outcomes.values()), (context, outcomes)
@@ -281,11 +271,11 @@ def test_a_role_the_actor_cannot_give_is_refused_alike_by_the_page_and_the_batch
     first."""
     try:
         with transaction.atomic():
-            everyone = people()
-            actor, scopes, _ = actor_and_scopes(everyone, "manager")
+            everyone = eq.people()
+            actor, scopes, _ = eq.actor_and_scopes(everyone, "manager")
             target = everyone["owner"]
-            headers = key_headers(actor, scopes)
-            browser, api = session(actor), Client()
+            headers = eq.key_headers(actor, scopes)
+            browser, api = eq.session(actor), Client()
             doors = {
                 "page": lambda: browser.post(f"/roles/users/{target.pk}/roles/", {"role": "admin"}),
                 "batch page": lambda: browser.post(
@@ -304,8 +294,8 @@ def test_a_role_the_actor_cannot_give_is_refused_alike_by_the_page_and_the_batch
                     **headers,
                 ),
             }
-            outcomes = {n: run(fn, target, "rbac.user_role.assigned") for n, fn in doors.items()}
-            raise Rollback(outcomes)
-    except Rollback as done:
+            outcomes = {n: eq.run(fn, target, "rbac.user_role.assigned") for n, fn in doors.items()}
+            raise eq.Rollback(outcomes)
+    except eq.Rollback as done:
         outcomes = done.args[0]
     assert len(set(outcomes.values())) == 1, outcomes
