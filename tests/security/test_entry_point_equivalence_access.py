@@ -1,5 +1,6 @@
 """One guard, one action, for the actions on another user besides the
-status ones (`test_entry_point_equivalence.py`): ending all their sessions,
+status ones (`test_entry_point_equivalence.py`): ending one or all of their
+sessions,
 removing an MFA factor, setting a password, creating a reset link, sending
 a sign-in link, editing the profile, changing the address, granting a
 direct permission and assigning or removing a role. The same actor, target
@@ -41,6 +42,7 @@ GRANTS = ["users:read", "users:ban", "sessions:revoke", "audit:read"]
 
 # action -> the audit code of its success event
 CODES = {
+    "end_session": "accounts.session.revoked",
     "end_sessions": "accounts.session.revoked_all",
     "remove_mfa": "accounts.mfa.removed",
     "set_password": "accounts.password.set_by_admin",
@@ -71,9 +73,10 @@ def _held_role(target) -> str | None:
 def _prepare_target(action: str, target) -> dict:
     """What the action needs to find on the target; returns what the doors
     name (a factor id)."""
-    if action == "end_sessions":
+    if action in ("end_session", "end_sessions"):
         # Another device of theirs, so there is something to end.
-        UserSession.objects.create(session_key=f"eqv-{target.pk.hex[:20]}", user=target)
+        other = UserSession.objects.create(session_key=f"eqv-{target.pk.hex[:20]}", user=target)
+        return {"session": other.pk}
     if action == "remove_mfa":
         device = target.totpdevice_set.create(name="equivalence", confirmed=True)
         return {"factor": factor_id(device)}
@@ -111,6 +114,7 @@ def _doors(action, *, actor, target, headers, browser, fresh, role, grant, named
         )
 
     doors = {
+        "end_session": {"api": api_call("delete", f"/sessions/{named.get('session')}", reauth)},
         "end_sessions": {"api": api_call("delete", "/sessions", reauth)},
         "remove_mfa": {"api": api_call("delete", f"/mfa/{named.get('factor')}", reauth)},
         "set_password": {"api": api_call("post", "/password", {"password": NEW_PASSWORD})},
@@ -129,7 +133,9 @@ def _doors(action, *, actor, target, headers, browser, fresh, role, grant, named
         return lambda: browser.post(path, data or {})
 
     user_page = f"/users/{target.pk}"
-    if action == "end_sessions":
+    if action == "end_session":
+        doors["page"] = post(f"{user_page}/sessions/{named['session']}/end/")
+    elif action == "end_sessions":
         doors["page"] = post(f"{user_page}/sessions/end-all/")
     elif action == "remove_mfa":
         doors["page"] = post(f"{user_page}/mfa/{named['factor']}/remove/")
@@ -175,6 +181,11 @@ def _doors(action, *, actor, target, headers, browser, fresh, role, grant, named
             doors["admin"] = post(
                 "/admin/accounts/user/", {"action": name, "_selected_action": [str(target.pk)]}
             )
+    if action == "end_session" and actor.is_staff and "sessions:revoke" in held:
+        doors["admin"] = post(
+            "/admin/accounts/usersession/",
+            {"action": "session_revoke_action", "_selected_action": [str(named["session"])]},
+        )
     if action in ADMIN_FORM_ACTIONS and actor.is_staff and "users:update" in held:
         edit = (
             {"name": new_name, "email": target.email}
