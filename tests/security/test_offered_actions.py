@@ -156,14 +156,17 @@ def _persona(name: str, spec):
 
 @pytest.fixture
 def population(owner, builtin_roles):
-    """Everyone a persona may meet: one another, a banned, a disabled and a
-    deleted user, each with a session and an authenticator app."""
+    """Everyone a persona may meet: one another, a second admin, a banned, a
+    disabled and a deleted user, each with an authenticator app (and some
+    with a session)."""
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
     people = {"owner": owner}
     for name, spec in PERSONAS.items():
         if spec is not None:
             people[name] = _persona(name, spec)
+    # The admin's peer: the hierarchy protects them from each other.
+    people["peer"] = make_user("peer@example.com", roles=["admin"], name="Pat Peer")
     now = timezone.now()
     people["banned"] = make_user("banned@example.com", banned_until=now + timezone.timedelta(1))
     people["disabled"] = make_user("disabled@example.com", disabled_at=now)
