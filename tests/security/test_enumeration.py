@@ -65,6 +65,24 @@ def medians_differ(times) -> tuple[float, float]:
     return max(medians.values()) - min(medians.values()), min(medians.values())
 
 
+# A leak shows in every round (an extra hash or query is steady); a load
+# spike on a shared machine rarely lasts three rounds, so one quiet round
+# suffices (as in tests/accounts/test_forgot_timing.py).
+ROUNDS = 3
+
+
+def alike_in_a_round(name: str, post, samples: int, limit) -> None:
+    """Measure up to ROUNDS times; pass at the first round whose spread of
+    medians is under `limit(fastest)`, fail if none is."""
+    seen = []
+    for _ in range(ROUNDS):
+        spread, fastest = measured(name, post, samples=samples)
+        seen.append(f"spread {spread * 1000:.1f} ms (fastest {fastest * 1000:.1f} ms)")
+        if spread < limit(fastest):
+            return
+    pytest.fail(f"{name}: the kinds differ in every round: " + "; ".join(seen))
+
+
 def measured(name: str, post, samples: int) -> tuple[float, float]:
     """Time `post` for every kind (`timed`) and print the figure SECURITY.md
     quotes; returns the spread of the medians and the fastest median (s)."""
@@ -93,9 +111,8 @@ def test_sign_in_answers_alike_for_existing_unknown_and_invited(people):
     assert len(bodies) == 1
 
     post(EXISTING)  # warm-up
-    spread, fastest = measured("sign-in", post, samples=12)
     # Every kind runs one Argon2 hash: the spread is noise, far below a hash.
-    assert spread < max(0.015, 0.25 * fastest)
+    alike_in_a_round("sign-in", post, 12, lambda fastest: max(0.015, 0.25 * fastest))
 
 
 def test_forgot_password_answers_alike_for_existing_unknown_and_invited(people):
@@ -108,8 +125,7 @@ def test_forgot_password_answers_alike_for_existing_unknown_and_invited(people):
     assert {r.status_code for r in answers.values()} == {200}
     assert len({normalise(r, kind) for kind, r in answers.items()}) == 1
 
-    spread, fastest = measured("forgot-password", post, samples=6)
-    assert spread < 0.015
+    alike_in_a_round("forgot-password", post, 6, lambda fastest: 0.015)
 
 
 def test_rate_limits_answer_alike_for_existing_and_unknown(people, settings):
