@@ -29,6 +29,9 @@ logger = logging.getLogger(__name__)
 SESSION = "session"
 API_KEY = "api_key"
 CONSOLE = "console"
+# Work a person queued and a worker runs later (a batch or import job):
+# the scopes of the credential that queued it, never a fresh proof.
+JOB = "job"
 # Inside a request, a user object that no entry point gave a credential.
 UNATTACHED = "unattached"
 

@@ -64,9 +64,15 @@ def prime_permissions(users) -> None:
 
 
 def act_with_scopes(user, scopes) -> None:
-    """Work started through a narrow credential (an API key) and run later
-    (a background job) acts with that credential's scopes, not with all its
-    user holds."""
+    """A background job acts for the person who queued it, through the
+    credential they queued it with (`credentials.scopes_of`): started
+    through a narrow credential (an API key), with that credential's scopes,
+    not with all its user holds; started in a session (`scopes` None), with
+    every scope. Never with a fresh proof, and never as the operator's
+    shell, whether a worker runs it or an eager task inside the request."""
+    if scopes is None:
+        credentials.attach(user, credentials.Credential(credentials.JOB))
+        return
     restrict_permissions(user, scopes)
     credentials.attach(user, credentials.Credential(credentials.API_KEY, frozenset(scopes)))
 

@@ -383,8 +383,7 @@ def _batch_step(job: BatchJob) -> None:
     transaction, with the job row locked): run it and record its items."""
     chunk = job.user_ids[job.done : job.done + CHUNK_SIZE]
     actor = job.actor
-    if (job.params or {}).get("scopes") is not None:
-        act_with_scopes(actor, job.params["scopes"])
+    act_with_scopes(actor, (job.params or {}).get("scopes"))
     try:
         part = batch_run(
             actor=actor,

@@ -216,8 +216,7 @@ def _import_step(job: BatchJob) -> None:
     rows = params.get("rows", [])[job.done : job.done + IMPORT_CHUNK_SIZE]
     results = list((job.result or {}).get("items", []))
     actor = job.actor
-    if params.get("scopes") is not None:
-        act_with_scopes(actor, params["scopes"])
+    act_with_scopes(actor, params.get("scopes"))
     for row in rows:
         results.append(
             invitation_import_row(

@@ -49,3 +49,26 @@ def test_an_attached_credential_wins_inside_a_request(member):
 
     RequestCredentialMiddleware(view)(RequestFactory().get("/"))
     assert seen["kind"] == credentials.SESSION
+
+
+def test_a_job_acts_for_its_person_without_a_fresh_proof_wherever_it_runs(member):
+    """A batch or import job runs later, in a worker or (eager tasks) inside
+    the request that queued it: either way it acts through the job's
+    credential -- every scope the person's session had, no fresh proof --
+    not through the operator's shell."""
+    from rbac.selectors import act_with_scopes
+
+    act_with_scopes(member, None)
+    assert credentials.credential_of(member).kind == credentials.JOB
+    assert not policies.allows(policies.check_fresh_proof, member, action="t")
+
+    seen = {}
+
+    def view(request):
+        copy = User.objects.get(pk=member.pk)
+        act_with_scopes(copy, None)
+        seen["kind"] = credentials.credential_of(copy).kind
+        return HttpResponse("ok")
+
+    RequestCredentialMiddleware(view)(RequestFactory().get("/"))
+    assert seen["kind"] == credentials.JOB
