@@ -173,15 +173,9 @@ def population(owner, builtin_roles):
     people["deleted"] = make_user("deleted@example.com", deleted_at=now)
     for user in people.values():
         TOTPDevice.objects.create(user=user, name="Phone", confirmed=True)
-    for name in ("member", "viewer", "admin"):
-        Client().post("/login/", {"email": f"{name}@example.com", "password": _password()})
+    for name in ("member", "viewer", "peer"):
+        _signed_in(people[name], fresh=False)  # a browser of theirs, for End buttons
     return people
-
-
-def _password() -> str:
-    from tests.conftest import STRONG_PASSWORD
-
-    return STRONG_PASSWORD
 
 
 def _signed_in(user, *, fresh: bool) -> Client:
