@@ -15,8 +15,8 @@ from accounts.services import invitations as invitations_services
 from accounts.services import passwords as passwords_services
 from accounts.services import sessions as sessions_services
 from accounts.services import users as user_services
-from handover.admin_utils import ReadOnlyMixin, ServiceModelAdmin, service_action
 from rbac import policies
+from rbac.admin_base import ReadOnlyMixin, ServiceModelAdmin, service_action
 
 
 @admin.register(User)

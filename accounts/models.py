@@ -416,7 +416,7 @@ class BatchJob(models.Model):
 
 
 class RateLimitCounter(models.Model):
-    """A rate-limit window counted in the database: `handover.ratelimit`
+    """A rate-limit window counted in the database: `accounts.ratelimit`
     uses it only while the shared cache (Redis) is unreachable, so limits
     keep counting instead of failing open."""
 

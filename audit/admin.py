@@ -4,7 +4,7 @@ bulk delete; retention goes through `manage.py audit_prune` only."""
 from django.contrib import admin
 
 from audit.models import AuditEvent
-from handover.admin_utils import CappedPaginator, ReadOnlyMixin
+from rbac.admin_base import CappedPaginator, ReadOnlyMixin
 
 
 @admin.register(AuditEvent)

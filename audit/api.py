@@ -9,7 +9,7 @@ from django.http import HttpResponse
 from ninja import Router, Schema, Status
 
 from audit.models import AuditEvent
-from handover.api_errors import ErrorOut, check_limit
+from core.api_errors import ErrorOut, check_limit
 from rbac import policies
 
 router = Router(tags=["audit"])

@@ -3,7 +3,7 @@
 - `htmx_partial`: answer with a fragment only for an htmx request that is
   not a boosted page load (a boosted link wants the whole page).
 - `refusals`: the one translation of a service's refusal on a page. The
-  API's is in `handover/api.py`, Django admin's in `handover/admin_utils.py`;
+  API's is in `handover/api.py`, Django admin's in `rbac/admin_base.py`;
   all three answer the same refusal with the same words.
 - `apply_errors`: put a service's ValidationError on the form field its
   code names, or on the form.

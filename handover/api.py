@@ -8,9 +8,9 @@ dashboard, so guards and audit apply unchanged. Every error is
 
 This module is the outer wiring: the `NinjaAPI`, its authentication, the
 exception handlers and the routers. What the routers share (`ErrorOut`,
-`ERRORS`, `ApiError`, `responses`) lives in `handover.api_errors`, which
+`ERRORS`, `ApiError`, `responses`) lives in `core.api_errors`, which
 imports no router, so imports point one way: this module → routers →
-`handover.api_errors`.
+`core.api_errors`.
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ from accounts.services.mfa import CodeRefused
 from accounts.services.passwords import TooManyRequests
 from accounts.services.tokens import TokenInvalid
 from audit import api as audit_api
+from core.api_errors import CONFLICT_CODES, VALIDATION_CONFLICT_CODES
 from core.services import NotFound, ServiceBusy, as_busy, refusal_text
-from handover.api_errors import CONFLICT_CODES, VALIDATION_CONFLICT_CODES
 from rbac import api as roles_api
 from rbac.policies import PolicyDenied
 

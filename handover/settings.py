@@ -183,8 +183,8 @@ if REDIS_URL:
     CACHES = {
         "default": {
             # Reads miss and writes drop while Redis is unreachable (pages
-            # answer from the database); see handover/cache.py.
-            "BACKEND": "handover.cache.ResilientRedisCache",
+            # answer from the database); see core/cache.py.
+            "BACKEND": "core.cache.ResilientRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "handover",
             # A silent Redis (a partition: connections open, nothing flows)

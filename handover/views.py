@@ -12,7 +12,7 @@ from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 from django.views.defaults import page_not_found as html_page_not_found
 
-from handover.cache import degraded as cache_degraded
+from core.cache import degraded as cache_degraded
 from handover.overview import overview_context
 from rbac.decorators import public, signed_in
 

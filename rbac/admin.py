@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from handover.admin_utils import ServiceModelAdmin
 from rbac import policies, services
+from rbac.admin_base import ServiceModelAdmin
 from rbac.forms import RoleAdminForm
 from rbac.models import Role
 

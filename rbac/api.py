@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404
 from ninja import Field, Router, Schema, Status
 from pydantic import ConfigDict
 
-from handover.api_errors import ERRORS
+from core.api_errors import ERRORS
 from rbac import policies
 from rbac.models import Role
 from rbac.selectors import role_list

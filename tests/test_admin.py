@@ -134,7 +134,7 @@ def test_an_admin_action_refused_by_a_guard_is_reported_and_audited(
 
 
 def test_an_admin_action_bound_to_a_missing_service_fails_at_startup():
-    from handover.admin_utils import service_action
+    from rbac.admin_base import service_action
 
     with pytest.raises(AttributeError):
         service_action(

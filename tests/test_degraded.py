@@ -24,13 +24,13 @@ from django.core import mail
 from django.db import DatabaseError, connection
 from django.utils import timezone
 
+from accounts import ratelimit
 from accounts.models import EmailStatus, Invitation, OutboundEmail, RateLimitCounter
 from accounts.services import emails
 from accounts.services import invitations as invitation_services
 from accounts.services.api_keys import api_key_create
 from audit.services import verify_chain
-from handover import cache as resilient_cache
-from handover import ratelimit
+from core import cache as resilient_cache
 from tests.conftest import STRONG_PASSWORD, make_user, need
 from tests.scale import nodes
 
@@ -38,7 +38,7 @@ from tests.scale import nodes
 def _cache_at(port: int) -> dict:
     return {
         "default": {
-            "BACKEND": "handover.cache.ResilientRedisCache",
+            "BACKEND": "core.cache.ResilientRedisCache",
             "LOCATION": f"redis://127.0.0.1:{port}/0",
             "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
         }

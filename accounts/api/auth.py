@@ -7,14 +7,14 @@ from ninja import Router, Status
 
 from accounts.api.common import user_out
 from accounts.api.schemas import AcceptIn, ForgotIn, OkOut, ResetIn, UserOut
+from accounts.ratelimit import client_ip, too_many
 from accounts.services.invitations import invitation_accept
 from accounts.services.passwords import (
     TooManyRequests,
     password_reset_complete,
     password_reset_request,
 )
-from handover.api_errors import ApiError, responses
-from handover.ratelimit import client_ip, too_many
+from core.api_errors import ApiError, responses
 
 router = Router(tags=["public auth"], auth=None)
 

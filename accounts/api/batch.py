@@ -11,7 +11,7 @@ from ninja import Router, Status
 from accounts.api.common import actor_of
 from accounts.api.schemas import BatchIn, BatchOut
 from accounts.services.batch import ACTIONS, batch_run
-from handover.api_errors import ApiError, responses
+from core.api_errors import ApiError, responses
 
 router = Router(tags=["batch"])
 

@@ -16,7 +16,7 @@ from accounts.services.invitations import (
     invitation_resend,
     invitation_revoke,
 )
-from handover.api_errors import check_choice, check_limit, responses
+from core.api_errors import check_choice, check_limit, responses
 
 router = Router(tags=["invitations"])
 

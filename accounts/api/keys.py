@@ -11,7 +11,7 @@ from accounts.api.common import actor_of, reauth_password, require
 from accounts.api.schemas import ApiKeyCreatedOut, ApiKeyCreateIn, ApiKeyOut, ReauthIn
 from accounts.models import ApiKey
 from accounts.services.api_keys import api_key_create, api_key_revoke
-from handover.api_errors import ERRORS, MAX_LIMIT, responses
+from core.api_errors import ERRORS, MAX_LIMIT, responses
 
 router = Router(tags=["api keys"])
 

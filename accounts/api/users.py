@@ -55,7 +55,7 @@ from accounts.services.users import (
     user_unban,
     user_update,
 )
-from handover.api_errors import ERRORS, ApiError, check_choice, check_limit, responses
+from core.api_errors import ERRORS, ApiError, check_choice, check_limit, responses
 from rbac import policies
 from rbac.services import ownership_transfer, user_permissions_update
 

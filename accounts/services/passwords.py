@@ -19,6 +19,7 @@ from django.utils import timezone
 from django_otp import devices_for_user
 
 from accounts.models import Invitation, TokenPurpose, User, normalize_email
+from accounts.ratelimit import hit
 from accounts.services.common import lock_user
 from accounts.services.email_content import render_email, site_link
 from accounts.services.emails import email_queue
@@ -34,7 +35,6 @@ from accounts.services.tokens import (
 from accounts.services.verification import address_proven
 from audit import services as audit
 from core.services import service
-from handover.ratelimit import hit
 from rbac import policies
 
 MAGIC_LINK_TYPES = ("signup", "recovery", "invite")

@@ -4,7 +4,7 @@ Everything the project caches (overview figures, the audit action list) can
 be recomputed from the database, so a read that cannot reach Redis is a miss
 and a write is dropped: pages answer from the database instead of failing.
 Counters are different -- a rate limit that silently stops counting fails
-open -- so `add`, `incr` and `decr` still raise, and `handover.ratelimit`
+open -- so `add`, `incr` and `decr` still raise, and `accounts.ratelimit`
 falls back to counting in the database.
 
 Each failure is logged and remembered: for RETRY_AFTER seconds this process

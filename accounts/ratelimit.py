@@ -25,8 +25,8 @@ from redis.exceptions import RedisError
 
 from accounts.models import RateLimitCounter
 from audit.context import client_ip as _client_ip
-from handover.cache import available as cache_available
-from handover.cache import note_failure
+from core.cache import available as cache_available
+from core.cache import note_failure
 
 logger = logging.getLogger(__name__)
 
