@@ -11,3 +11,6 @@ CELERY_BROKER_URL = "memory://"
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 SITE_URL = "http://testserver"
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
+AUDIT_STRICT_EVENT_TYPES = True  # an event type without a sentence fails the test that emits it
+# The test suite records its own made-up event types under "tests.".
+AUDIT_EXTRA_EVENT_PREFIXES = ("tests.",)

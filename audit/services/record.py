@@ -4,6 +4,7 @@ scrubbing of secrets and control characters from what is written."""
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from collections.abc import Iterable
@@ -11,13 +12,17 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from audit import context
+from audit.events import EVENT_TYPES
 from audit.figures import figures_changed
 from audit.models import AuditEvent, Outcome, Target
 from audit.services.hashing import _lock_chain, compute_hash
+
+logger = logging.getLogger(__name__)
 
 # Keys whose values are never written to the log, at any depth.
 SECRET_KEYS = re.compile(
@@ -74,7 +79,20 @@ class EventSpec:
     actor_label: str | None = None
 
 
+def _check_event_type(action: str) -> None:
+    """Every event type has a sentence (`audit.events`): strict in tests, a
+    logged error in production, where a missing wording never blocks a write."""
+    if action in EVENT_TYPES or action.startswith(
+        tuple(getattr(settings, "AUDIT_EXTRA_EVENT_PREFIXES", ()))
+    ):
+        return
+    if getattr(settings, "AUDIT_STRICT_EVENT_TYPES", False):
+        raise ValueError(f"audit event type {action!r} has no sentence in audit/events.py")
+    logger.error("audit event type %r has no sentence in audit/events.py", action)
+
+
 def _build(spec: EventSpec, ctx: context.RequestContext, now) -> AuditEvent:
+    _check_event_type(spec.action)
     actor = spec.actor
     target = Target.of(spec.target)
     if spec.actor_label is not None:

@@ -108,7 +108,7 @@ def others_objects(owner, builtin_roles):
     )
     key = ApiKey.objects.create(user=target, name="Tara's key", prefix="hv_x", key_hash="h" * 64)
     job = BatchJob.objects.create(actor=owner, action="ban", user_ids=[str(target.pk)])
-    record("users.updated", actor=owner, target=target)
+    record("accounts.user.updated", actor=owner, target=target)
     event = AuditEvent.objects.filter(target_id=str(target.pk)).last()
     return {
         "target": target,

@@ -1,0 +1,229 @@
+"""Every audit event type Handover writes, each with the plain-language
+sentence people read in the activity lists (`audit.sentences`).
+
+`audit.record` checks each event type against `EVENT_TYPES`: under
+`AUDIT_STRICT_EVENT_TYPES` (tests) an event type without a sentence raises,
+so a new action cannot ship rendering as a dotted code; in production it
+is logged and recorded anyway (a wording never blocks a write).
+"""
+
+from __future__ import annotations
+
+# action -> (what was done, what was tried when refused). {actor} and
+# {target} are filled in; {until} only for bans.
+SENTENCES: dict[str, tuple[str, str]] = {
+    "accounts.user.created": ("{actor} created {target}", "{actor} tried to create {target}"),
+    "accounts.user.banned": ("{actor} banned {target}{until}", "{actor} tried to ban {target}"),
+    "accounts.user.unbanned": ("{actor} unbanned {target}", "{actor} tried to unban {target}"),
+    "accounts.user.disabled": ("{actor} disabled {target}", "{actor} tried to disable {target}"),
+    "accounts.user.enabled": ("{actor} enabled {target}", "{actor} tried to enable {target}"),
+    "accounts.user.deleted": ("{actor} deleted {target}", "{actor} tried to delete {target}"),
+    "accounts.user.restored": ("{actor} restored {target}", "{actor} tried to restore {target}"),
+    "accounts.user.erased": (
+        "{actor} deleted {target} permanently",
+        "{actor} tried to delete {target} permanently",
+    ),
+    "accounts.user.updated": (
+        "{actor} edited the profile of {target}",
+        "{actor} tried to edit the profile of {target}",
+    ),
+    "accounts.user.viewed": ("{actor} viewed {target}", "{actor} tried to view {target}"),
+    "accounts.user.listed": ("{actor} looked through the users", "{actor} tried to list users"),
+    "accounts.user.data_exported": (
+        "{actor} exported the personal data of {target}",
+        "{actor} tried to export the personal data of {target}",
+    ),
+    "accounts.users.exported": ("{actor} exported users as CSV", "{actor} tried to export users"),
+    "accounts.user.password_change_forced": (
+        "{actor} asked {target} to choose a new password",
+        "{actor} tried to force a password change on {target}",
+    ),
+    "accounts.owner.bootstrapped": ("{target} became the owner", "Making {target} owner failed"),
+    "accounts.login.succeeded": ("{actor} signed in", "{actor} could not sign in"),
+    "accounts.login.failed": ("Failed sign-in as {target}", "Failed sign-in as {target}"),
+    "accounts.login.locked_out": (
+        "{target} was locked out after too many failed sign-ins",
+        "{target} was locked out after too many failed sign-ins",
+    ),
+    "accounts.session.revoked": (
+        "{actor} ended a session of {target}",
+        "{actor} tried to end a session of {target}",
+    ),
+    "accounts.session.revoked_all": (
+        "{actor} ended every session of {target}",
+        "{actor} tried to end the sessions of {target}",
+    ),
+    "accounts.invitation.created": ("{actor} invited {target}", "{actor} tried to invite {target}"),
+    "accounts.invitation.resent": (
+        "{actor} sent the invitation to {target} again",
+        "{actor} tried to resend the invitation to {target}",
+    ),
+    "accounts.invitation.revoked": (
+        "{actor} revoked the invitation to {target}",
+        "{actor} tried to revoke the invitation to {target}",
+    ),
+    "accounts.invitation.accepted": (
+        "{target} accepted the invitation",
+        "{target} could not accept the invitation",
+    ),
+    "accounts.password.changed": (
+        "{actor} changed their password",
+        "{actor} tried to change their password",
+    ),
+    "accounts.password.set_by_admin": (
+        "{actor} set a new password for {target}",
+        "{actor} tried to set a password for {target}",
+    ),
+    "accounts.password.reset_link_created": (
+        "{actor} created a password reset link for {target}",
+        "{actor} tried to create a reset link for {target}",
+    ),
+    "accounts.password.reset_requested": (
+        "{target} asked for a password reset",
+        "{target} asked for a password reset",
+    ),
+    "accounts.password.reset_completed": (
+        "{target} chose a new password",
+        "{target} could not reset their password",
+    ),
+    "accounts.magic_link.sent": (
+        "{actor} sent a sign-in link to {target}",
+        "{actor} tried to send a sign-in link to {target}",
+    ),
+    "accounts.magic_link.used": ("{target} signed in with a link", "A sign-in link was refused"),
+    "accounts.mfa.enrolled": (
+        "{actor} turned on two-factor authentication",
+        "{actor} could not turn on two-factor authentication",
+    ),
+    "accounts.mfa.removed": (
+        "{actor} removed an authenticator of {target}",
+        "{actor} tried to remove an authenticator of {target}",
+    ),
+    "accounts.email.changed": (
+        "{actor} changed the email of {target}",
+        "{actor} tried to change the email of {target}",
+    ),
+    "accounts.email.verified": ("{target} verified their email", "Email verification failed"),
+    "accounts.api_key.created": (
+        "{actor} created the API key {target}",
+        "{actor} tried to create an API key",
+    ),
+    "accounts.api_key.revoked": (
+        "{actor} revoked the API key {target}",
+        "{actor} tried to revoke the API key {target}",
+    ),
+    "rbac.role.created": ("{actor} created the role {target}", "{actor} tried to create a role"),
+    "rbac.role.updated": (
+        "{actor} changed the role {target}",
+        "{actor} tried to change the role {target}",
+    ),
+    "rbac.role.deleted": (
+        "{actor} deleted the role {target}",
+        "{actor} tried to delete the role {target}",
+    ),
+    "rbac.role.assigned": (
+        "{actor} gave {target} a role",
+        "{actor} tried to give {target} a role",
+    ),
+    "rbac.role.removed": (
+        "{actor} took a role from {target}",
+        "{actor} tried to take a role from {target}",
+    ),
+    "rbac.user.permissions_updated": (
+        "{actor} changed the direct permissions of {target}",
+        "{actor} tried to change the permissions of {target}",
+    ),
+    "rbac.ownership.transferred": (
+        "{actor} handed ownership to {target}",
+        "{actor} tried to hand ownership to {target}",
+    ),
+    "rbac.page.denied": ("{actor} was refused a page", "{actor} was refused a page"),
+    "rbac.denied": ("{actor} was refused an action", "{actor} was refused an action"),
+    "accounts.logout": ("{actor} signed out", "{actor} could not sign out"),
+    "accounts.profile.updated": (
+        "{actor} edited their own profile",
+        "{actor} tried to edit their own profile",
+    ),
+    "accounts.session.reauthenticated": (
+        "{actor} confirmed their password again",
+        "{actor} could not confirm their password",
+    ),
+    "accounts.mfa.recovery_codes_regenerated": (
+        "{actor} made new recovery codes for {target}",
+        "{actor} tried to make new recovery codes for {target}",
+    ),
+    "accounts.mfa.listed": (
+        "{actor} looked at the authenticators of {target}",
+        "{actor} tried to look at the authenticators of {target}",
+    ),
+    "accounts.session.listed": (
+        "{actor} looked at the sessions of {target}",
+        "{actor} tried to look at the sessions of {target}",
+    ),
+    "accounts.api_key.listed": (
+        "{actor} looked through the API keys",
+        "{actor} tried to list API keys",
+    ),
+    "accounts.invitation.listed": (
+        "{actor} looked through the invitations",
+        "{actor} tried to list invitations",
+    ),
+    "accounts.invitation.viewed": (
+        "{actor} viewed the invitation to {target}",
+        "{actor} tried to view the invitation to {target}",
+    ),
+    "accounts.invitation.imported": (
+        "{actor} imported invitations from a file",
+        "{actor} tried to import invitations",
+    ),
+    "accounts.batch.queued": (
+        "{actor} started a batch job",
+        "{actor} tried to start a batch job",
+    ),
+    "accounts.job.cancelled": ("{actor} cancelled a job", "{actor} tried to cancel a job"),
+    "accounts.job.resumed": ("{actor} resumed a job", "{actor} tried to resume a job"),
+    "accounts.job.viewed": ("{actor} looked at a job", "{actor} tried to look at a job"),
+    "accounts.email.retried": (
+        "{actor} sent an email again",
+        "{actor} tried to send an email again",
+    ),
+    "audit.event.listed": (
+        "{actor} looked through the audit log",
+        "{actor} tried to read the audit log",
+    ),
+    "audit.log.exported": (
+        "{actor} exported the audit log",
+        "{actor} tried to export the audit log",
+    ),
+    "audit.log.pruned": (
+        "Audit events past their retention were removed",
+        "Removing expired audit events failed",
+    ),
+    "audit.chain.rekeyed": (
+        "{actor} re-keyed the audit chain",
+        "{actor} tried to re-key the audit chain",
+    ),
+    "audit.user.scrubbed": (
+        "{actor} erased the personal data of {target} from the audit log",
+        "{actor} tried to erase the personal data of {target} from the audit log",
+    ),
+    "rbac.ownership.relinquished": (
+        "{actor} gave up ownership",
+        "{actor} tried to give up ownership",
+    ),
+    "rbac.role.listed": ("{actor} looked through the roles", "{actor} tried to list roles"),
+    "rbac.role.viewed": (
+        "{actor} viewed the role {target}",
+        "{actor} tried to view the role {target}",
+    ),
+    "rbac.user_role.assigned": (
+        "{actor} gave {target} a role",
+        "{actor} tried to give {target} a role",
+    ),
+    "rbac.user_role.removed": (
+        "{actor} took a role from {target}",
+        "{actor} tried to take a role from {target}",
+    ),
+}
+
+EVENT_TYPES = frozenset(SENTENCES)
