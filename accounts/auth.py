@@ -1,6 +1,10 @@
 """Sign-in helpers shared by the login view and django-axes."""
 
-from accounts.models import normalize_email
+from accounts.models import User, normalize_email
+from accounts.security import locked_per_address
+
+ACCOUNT = ["username"]
+ACCOUNT_AND_ADDRESS = [["username", "ip_address"]]
 
 
 def axes_username(request, credentials) -> str:
@@ -12,3 +16,18 @@ def axes_username(request, credentials) -> str:
     if not raw and request is not None:
         raw = request.POST.get("email", "")
     return normalize_email(raw)
+
+
+def axes_lockout_parameters(request_or_attempt, credentials=None) -> list:
+    """What django-axes counts failures against: the account, or -- for an
+    account that manages users -- the account from one address, so a
+    stranger's wrong passwords lock out only the stranger. Axes asks with a
+    request (and the credentials) or with a stored attempt."""
+    if hasattr(request_or_attempt, "META"):
+        username = axes_username(request_or_attempt, credentials)
+    else:
+        username = getattr(request_or_attempt, "username", "") or ""
+    user = User.objects.filter(email=username).first() if username else None
+    if user is not None and locked_per_address(user):
+        return ACCOUNT_AND_ADDRESS
+    return ACCOUNT

@@ -101,6 +101,29 @@ def hit(key: str, *, limit: int, window: int) -> bool:
     return count <= limit
 
 
+def _count_database(cache_key: str, window: int) -> int:
+    start = int(time.time() // window) * window
+    digest = cache_key.removeprefix("rl:")
+    row = RateLimitCounter.objects.filter(key=digest, window_start=start)
+    return row.values_list("count", flat=True).first() or 0
+
+
+def count(key: str, *, window: int) -> int:
+    """How many attempts `hit` has counted under `key` in its current
+    window, counting none. Reads where `hit` writes: the cache, or the
+    database while the cache is down."""
+    cache_key = _cache_key(key)
+    if cache_available():
+        value = cache.get(cache_key)
+        if cache_available():  # the read did not just find Redis down
+            return int(value or 0)
+    try:
+        return _count_database(cache_key, window)
+    except DatabaseError:
+        logger.exception("rate limit: neither cache nor database can count; refusing")
+        return 2**31
+
+
 def too_many(keys) -> bool:
     """Count an attempt against each `scope:kind:value` key; True if any of
     them is over its limit (settings.RATE_LIMITS overrides the defaults)."""

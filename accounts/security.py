@@ -38,6 +38,14 @@ def mfa_required_for_permissions(permissions) -> bool:
     return True
 
 
+def locked_per_address(user) -> bool:
+    """Whether failed sign-ins lock `user` only for the address they came
+    from: the owner and anyone who manages users (the holders strangers most
+    want to lock out). Their attacker is stopped by the per-address budget
+    (`accounts.services.throttling`) and by the second factor."""
+    return user.is_owner or bool(user.permissions & MANAGEMENT_PERMISSIONS)
+
+
 def has_mfa(user) -> bool:
     """A confirmed authenticator app: what makes sign-in ask for a code."""
     return TOTPDevice.objects.filter(user=user, confirmed=True).exists()

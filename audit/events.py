@@ -45,6 +45,11 @@ SENTENCES: dict[str, tuple[str, str]] = {
         "{target} was locked out after too many failed sign-ins",
         "{target} was locked out after too many failed sign-ins",
     ),
+    "accounts.login.throttled": (
+        "Sign-ins from {target} were refused after too many failures",
+        "Sign-ins from {target} were refused after too many failures",
+    ),
+    "accounts.user.unlocked": ("{actor} unlocked {target}", "{actor} tried to unlock {target}"),
     "accounts.session.revoked": (
         "{actor} ended a session of {target}",
         "{actor} tried to end a session of {target}",
@@ -111,6 +116,10 @@ SENTENCES: dict[str, tuple[str, str]] = {
     "accounts.api_key.revoked": (
         "{actor} revoked the API key {target}",
         "{actor} tried to revoke the API key {target}",
+    ),
+    "accounts.api_key.rejected": (
+        "Wrong API keys from {target}",
+        "Wrong API keys from {target}",
     ),
     "rbac.role.created": ("{actor} created the role {target}", "{actor} tried to create a role"),
     "rbac.role.updated": (

@@ -30,13 +30,14 @@ from accounts.api import batch as batch_api
 from accounts.api import invitations as invitations_api
 from accounts.api import keys as keys_api
 from accounts.api import users as users_api
+from accounts.services import throttling
 from accounts.services.api_keys import api_key_authenticate
 from accounts.services.invitations import InvitationInvalid
 from accounts.services.mfa import CodeRefused
 from accounts.services.passwords import TooManyRequests
 from accounts.services.tokens import TokenInvalid
 from audit import api as audit_api
-from core.api_errors import CONFLICT_CODES, VALIDATION_CONFLICT_CODES
+from core.api_errors import CONFLICT_CODES, VALIDATION_CONFLICT_CODES, ApiError
 from core.services import NotFound, ServiceBusy, as_busy, refusal_text
 from rbac import api as roles_api
 from rbac.policies import PolicyDenied
@@ -48,9 +49,15 @@ class ApiKeyAuth(HttpBearer):
     """API keys only in the Authorization header, never in the URL."""
 
     def authenticate(self, request, token):
+        # An address that has presented too many wrong keys is refused
+        # before any key is looked up; each wrong key counts against it.
+        if throttling.api_key_refused(request):
+            raise ApiError(429, "rate_limited", throttling.API_KEY_REFUSED)
         user = api_key_authenticate(token.strip())
-        if user is not None:
-            request.user = user
+        if user is None:
+            throttling.api_key_failed(request)
+            return None
+        request.user = user
         return user
 
 

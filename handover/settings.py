@@ -235,15 +235,32 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 # Lockout: 10 failures per account per hour; the account key is the
-# normalised email, so case variants share one counter.
+# normalised email, so case variants share one counter. An account that
+# manages users (the owner, anyone holding a management permission) is
+# locked only for the address the failures came from, so strangers cannot
+# lock its holder out; the per-address budget below stops the stranger
+# (accounts.auth.axes_lockout_parameters).
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 10)
 AXES_COOLOFF_TIME = timedelta(hours=1)
-AXES_LOCKOUT_PARAMETERS = ["username"]
-# axes.W006 asks for the IP in the lockout key. The key here is the account:
-# a per-IP lock lets one client behind a shared address lock out everyone
-# there, and rotating user agents or cookies does not change the account
-# key. Per-IP throttling of the public endpoints is done separately.
+AXES_LOCKOUT_PARAMETERS = "accounts.auth.axes_lockout_parameters"
+# axes.W006 asks for the IP in the lockout key. An ordinary account's key is
+# the account alone: a per-IP lock lets one client behind a shared address
+# lock out everyone there, and rotating user agents or cookies does not
+# change the account key. Per-address budgets are kept separately.
 SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+
+# Failed sign-ins budgeted per client address and across all addresses in
+# one window (accounts.services.throttling): past its budget an address is
+# answered 429 before any password is checked; once all addresses together
+# have spent the global budget, each address's budget shrinks to the
+# strained one until the window ends.
+SIGNIN_FAILURE_WINDOW = env_int("SIGNIN_FAILURE_WINDOW", 900)
+SIGNIN_FAILURES_PER_ADDRESS = env_int("SIGNIN_FAILURES_PER_ADDRESS", 30)
+SIGNIN_FAILURES_GLOBAL = env_int("SIGNIN_FAILURES_GLOBAL", 1000)
+SIGNIN_FAILURES_PER_ADDRESS_STRAINED = env_int("SIGNIN_FAILURES_PER_ADDRESS_STRAINED", 5)
+# Wrong API keys per client address in one window; then 429.
+API_KEY_FAILURE_WINDOW = env_int("API_KEY_FAILURE_WINDOW", 600)
+API_KEY_FAILURES_PER_ADDRESS = env_int("API_KEY_FAILURES_PER_ADDRESS", 20)
 AXES_USERNAME_FORM_FIELD = "email"
 AXES_USERNAME_CALLABLE = "accounts.auth.axes_username"
 AXES_CLIENT_IP_CALLABLE = "audit.context.client_ip_for_axes"

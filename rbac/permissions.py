@@ -36,7 +36,7 @@ _CATALOG = [
     Permission("users:update", "users", "Edit profiles: name, phone and metadata"),
     Permission("users:update-email", "users", "Change other users' email addresses"),
     Permission("users:ban", "users", "Ban and unban users"),
-    Permission("users:disable", "users", "Disable and enable users"),
+    Permission("users:disable", "users", "Disable, enable and unlock users"),
     Permission("users:delete", "users", "Delete and restore users"),
     Permission(
         "users:reset-password",

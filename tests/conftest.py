@@ -64,6 +64,17 @@ def require_redis():
     return redis_url()
 
 
+@pytest.fixture(autouse=True)
+def fresh_budgets():
+    """Rate limits and failure budgets are counted in the cache (in-memory
+    in tests, shared by every test in the process): each test starts with
+    none spent, so one test's failed sign-ins or wrong keys never answer
+    another's with 429."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def builtin_roles(db):
     """Built-in roles come from a data migration, but transactional tests

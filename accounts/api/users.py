@@ -36,6 +36,7 @@ from accounts.api.schemas import (
 from accounts.models import User, UserSession, UserStatus
 from accounts.security import factors_for_user
 from accounts.services.invitations import invitation_create
+from accounts.services.lockout import user_unlock
 from accounts.services.mfa import mfa_device_remove
 from accounts.services.passwords import (
     magic_link_send,
@@ -187,6 +188,7 @@ def _status_action(name: str, service, summary: str, *, include_deleted=False):
 
 
 _status_action("unban", user_unban, "Unban a user")
+_status_action("unlock", user_unlock, "Unlock a user locked out by failed sign-ins")
 _status_action("disable", user_disable, "Disable a user")
 _status_action("enable", user_enable, "Enable a user")
 _status_action("force-password-change", user_force_password_change, "Force a password change")

@@ -30,3 +30,9 @@ from accounts.selectors.listing import (  # noqa: F401 (the package's names)
     user_filter_queryset,
     user_list,
 )
+from accounts.selectors.lockout import (  # noqa: F401 (the package's names)
+    Lock,
+    user_failed_signins,
+    user_lock,
+    user_locks,
+)

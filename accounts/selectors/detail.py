@@ -46,6 +46,7 @@ STATUS_CHANGE_AUDIT_CODES = (
     "accounts.user.created",
     "accounts.user.banned",
     "accounts.user.unbanned",
+    "accounts.user.unlocked",
     "accounts.user.disabled",
     "accounts.user.enabled",
     "accounts.user.deleted",

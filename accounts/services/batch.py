@@ -27,7 +27,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import BatchJob, User
-from accounts.selectors import USER_GONE
+from accounts.selectors import USER_GONE, user_locks
+from accounts.services.lockout import user_unlock
 from accounts.services.users import (
     RESTORE_WINDOW,
     access_endings_collected,
@@ -82,6 +83,14 @@ ACTIONS: dict[str, BatchAction] = {
         policies.check_can_unban,
         "users:ban",
         "accounts.user.unbanned",
+        ("reason",),
+    ),
+    "unlock": BatchAction(
+        "Unlock",
+        user_unlock,
+        policies.check_can_unlock,
+        "users:disable",
+        "accounts.user.unlocked",
         ("reason",),
     ),
     "disable": BatchAction(
@@ -181,7 +190,7 @@ def clean_params(action: str, params) -> dict:
     """Validate an action's parameters; the result is JSON-serialisable."""
     params = dict(params or {})
     out: dict = {}
-    if action in ("ban", "unban", "disable", "enable", "delete", "restore"):
+    if action in ("ban", "unban", "unlock", "disable", "enable", "delete", "restore"):
         out["reason"] = str(params.get("reason") or "").strip()[:500]
     if action == "ban":
         until = params.get("until")
@@ -220,7 +229,7 @@ def _action(action: str) -> BatchAction:
         ) from None
 
 
-def _state_skip(action: str, user, params, role_holders) -> str:
+def _state_skip(action: str, user, params, role_holders, locked=()) -> str:
     """Why `user` needs nothing (already in that state), or ''."""
     now = timezone.now()
     if user.deleted_at is not None and action not in ("delete", "restore"):
@@ -229,6 +238,8 @@ def _state_skip(action: str, user, params, role_holders) -> str:
         return "Already banned."
     if action == "unban" and not user.banned_until:
         return "Not banned."
+    if action == "unlock" and user.pk not in locked:
+        return "Not locked."
     if action == "disable" and user.disabled_at:
         return "Already disabled."
     if action == "enable" and not user.disabled_at:
@@ -292,6 +303,7 @@ def batch_run(*, actor, action, user_ids, params=None, dry_run=False, batch_id=N
         role_holders = set(
             UserRole.objects.filter(role=role, user_id__in=ids).values_list("user_id", flat=True)
         )
+    locked = user_locks(users.values()) if action == "unlock" else {}
     guard_kwargs = {"role": role} if role is not None else {}
     denials: list[policies.PolicyDenied] = []
     with audit.deferred(), access_endings_collected(), policies.owner_status_fixed():
@@ -302,7 +314,7 @@ def batch_run(*, actor, action, user_ids, params=None, dry_run=False, batch_id=N
                 continue
             try:
                 spec.guard(actor, user, batch_id=batch_id, **guard_kwargs)
-                reason = _state_skip(action, user, params, role_holders)
+                reason = _state_skip(action, user, params, role_holders, locked)
                 if reason:
                     items.append(_item(pk, "skipped", reason, user.email))
                     continue

@@ -14,3 +14,8 @@ register = template.Library()
 @register.simple_tag
 def user_status_history(subject):
     return with_names(selectors.user_status_history(subject))
+
+
+@register.simple_tag
+def user_failed_signins(subject):
+    return selectors.user_failed_signins(subject, limit=5)

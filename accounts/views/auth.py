@@ -18,6 +18,7 @@ from accounts.forms import LoginForm, MFACodeForm
 from accounts.models import User
 from accounts.security import has_mfa, recovery_codes_left
 from accounts.services import auth as auth_services
+from accounts.services import throttling
 from accounts.services.mfa import CodeRefused, mfa_verify
 from core.web import safe_back
 from rbac.decorators import public
@@ -43,6 +44,12 @@ def login_view(request):
     if request.user.is_authenticated and request.method == "GET":
         return redirect(safe_back(request, settings.LOGIN_REDIRECT_URL))
     form = LoginForm(request.POST or None)
+    if request.method == "POST" and throttling.signin_refused(request):
+        # The address has spent its budget: refused before any password is
+        # checked, in the same words whichever account was named.
+        response = _render_login(request, LoginForm(), error=throttling.SIGNIN_REFUSED, status=429)
+        response["Retry-After"] = str(settings.SIGNIN_FAILURE_WINDOW)
+        return response
     if request.method == "POST" and form.is_valid():
         email = form.cleaned_data["email"]
         user = authenticate(request, email=email, password=form.cleaned_data["password"])
@@ -53,6 +60,7 @@ def login_view(request):
                 return redirect("login_mfa")
             auth_services.login_succeeded(request, user)
             return redirect(safe_back(request, settings.LOGIN_REDIRECT_URL))
+        throttling.signin_failed(request)
         auth_services.login_failed(
             email=email, locked_out=bool(getattr(request, "axes_locked_out", False))
         )

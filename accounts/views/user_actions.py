@@ -1,8 +1,8 @@
-"""The actions on one user offered on their page (ban, unban, disable,
-enable, force a password change, delete, restore, delete permanently):
-one table, `STATUS_ACTIONS`, each entry naming the action's service
-function; one view per action made from it, answering a plain POST with a
-redirect and an htmx one with the dialog's answer."""
+"""The actions on one user offered on their page (ban, unban, unlock,
+disable, enable, force a password change, delete, restore, delete
+permanently): one table, `STATUS_ACTIONS`, each entry naming the action's
+service function; one view per action made from it, answering a plain POST
+with a redirect and an htmx one with the dialog's answer."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from accounts.forms import (
     ReasonForm,
 )
 from accounts.reauth import reauth_required
+from accounts.services import lockout as lockout_services
 from accounts.services import users as user_services
 from core.services import NotFound
 from core.web import htmx_partial, refusals
@@ -59,6 +60,8 @@ class StatusAction:
 
     def applies(self, user) -> bool:
         status = user.status
+        if self.name == "unlock":
+            return status != "deleted" and selectors.user_lock(user) is not None
         return {
             "ban": status != "deleted",
             "unban": bool(user.banned_until) and status != "deleted",
@@ -100,6 +103,19 @@ STATUS_ACTIONS = {
             "{email} is no longer banned.",
             danger=False,
             description="The user can sign in again.",
+        ),
+        StatusAction(
+            "unlock",
+            "users:disable",
+            "Unlock user",
+            "Unlock",
+            ReasonForm,
+            lockout_services.user_unlock,
+            policies.check_can_unlock,
+            "{email} is unlocked and can sign in again.",
+            danger=False,
+            description="Too many failed sign-ins locked this account. Unlocking forgets "
+            "them, so the user can sign in again now; the failures stay in the audit log.",
         ),
         StatusAction(
             "disable",
@@ -196,6 +212,7 @@ def detail_context(actor, subject) -> dict:
         ]
     return {
         "subject": subject,
+        "lock": selectors.user_lock(subject),
         "actions": actions,
         "primary_actions": [a for a in actions if a.name not in MORE_MENU_ACTIONS],
         "more_actions": [a for a in actions if a.name in MORE_MENU_ACTIONS and not a.danger],

@@ -106,6 +106,9 @@ def user_list(request):
     filters = form.filters()
     page = selectors.user_list(filters, cursor=request.GET.get("cursor", "")[:500])
     _detail_urls(page.users)
+    locks = selectors.user_locks(page.users)
+    for user in page.users:
+        user.lock = locks.get(user.pk)
     actor = request.user
     context = {
         "form": form,

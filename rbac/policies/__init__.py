@@ -45,6 +45,7 @@ from rbac.policies.accounts import (  # noqa: F401 (the package's names)
     check_can_restore,
     check_can_scrub_audit,
     check_can_unban,
+    check_can_unlock,
     check_can_update_profile,
 )
 from rbac.policies.base import (  # noqa: F401 (the package's names)

@@ -111,6 +111,20 @@ def check_can_enable(actor, user, *, batch_id=None) -> None:
     )
 
 
+def check_can_unlock(actor, user, *, batch_id=None) -> None:
+    """Lifting a lock-out lets sign-in attempts at the account start again:
+    whoever may disable and enable it, over the hierarchy."""
+    check_user_action(
+        actor,
+        user,
+        "users:disable",
+        action="accounts.user.unlocked",
+        verb="unlock",
+        past="unlocked",
+        batch_id=batch_id,
+    )
+
+
 def check_can_delete(actor, user, *, batch_id=None) -> None:
     check_user_action(
         actor,
