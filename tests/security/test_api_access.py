@@ -30,6 +30,7 @@ PERMISSION = {
     ("PATCH", "users/<uuidstr:user_id>/permissions"): "permissions:grant",
     ("POST", "users/<uuidstr:user_id>/ban"): "users:ban",
     ("POST", "users/<uuidstr:user_id>/unban"): "users:ban",
+    ("POST", "users/<uuidstr:user_id>/unlock"): "users:disable",
     ("POST", "users/<uuidstr:user_id>/disable"): "users:disable",
     ("POST", "users/<uuidstr:user_id>/enable"): "users:disable",
     ("POST", "users/<uuidstr:user_id>/force-password-change"): "users:update",

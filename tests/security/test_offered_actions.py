@@ -157,8 +157,8 @@ def _persona(name: str, spec):
 @pytest.fixture
 def population(owner, builtin_roles):
     """Everyone a persona may meet: one another, a second admin, a banned, a
-    disabled and a deleted user, each with an authenticator app (and some
-    with a session)."""
+    disabled, a deleted and a locked-out user, each with an authenticator
+    app (and some with a session)."""
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
     people = {"owner": owner}
@@ -171,11 +171,35 @@ def population(owner, builtin_roles):
     people["banned"] = make_user("banned@example.com", banned_until=now + timezone.timedelta(1))
     people["disabled"] = make_user("disabled@example.com", disabled_at=now)
     people["deleted"] = make_user("deleted@example.com", deleted_at=now)
+    # Locked out by failed sign-ins: an ordinary account (locked whole) and
+    # the admin's peer (locked for the failing address only), so Unlock is
+    # offered -- or, by the hierarchy, not -- on their pages.
+    people["locked"] = make_user("locked@example.com", name="Lou Locked")
+    for name in ("locked", "peer"):
+        _lock_out(people[name], now)
     for user in people.values():
         TOTPDevice.objects.create(user=user, name="Phone", confirmed=True)
     for name in ("member", "viewer", "peer"):
         _signed_in(people[name], fresh=False)  # a browser of theirs, for End buttons
     return people
+
+
+def _lock_out(user, now) -> None:
+    """The attempt row django-axes keeps after enough failed sign-ins."""
+    from axes.models import AccessAttempt
+    from django.conf import settings
+
+    AccessAttempt.objects.create(
+        username=user.email,
+        ip_address="198.51.100.9",
+        user_agent="guesser",
+        get_data="",
+        post_data="",
+        http_accept="*/*",
+        path_info="/login/",
+        failures_since_start=settings.AXES_FAILURE_LIMIT,
+        attempt_time=now,
+    )
 
 
 def _signed_in(user, *, fresh: bool) -> Client:
@@ -277,4 +301,6 @@ def test_every_action_a_page_offers_is_one_the_visitor_may_take(population, pers
     )
 
     assert len(seen_pages) > 3, seen_pages
+    if persona in ("owner", "admin", "manager"):  # Unlock is offered and walked
+        assert any(t.endswith(f"/users/{population['locked'].pk}/unlock/") for t in tried_posts)
     assert not problems, f"{persona} was offered what it may not do:\n" + "\n".join(problems)
