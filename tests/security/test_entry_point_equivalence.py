@@ -15,7 +15,7 @@ import pytest
 from django.db import transaction
 from django.test import Client
 from django.utils import timezone
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from accounts.admin import UserAdmin
@@ -60,6 +60,13 @@ ACTIONS = {
         "user_enable_action",
         {"disabled_at": "now"},
     ),
+    "unlock": (
+        "accounts.user.unlocked",
+        "unlock",
+        ("post", "unlock"),
+        None,
+        {"locked": "now"},
+    ),
     "delete": ("accounts.user.deleted", "delete", ("delete", ""), "user_delete_action", {}),
     "restore": (
         "accounts.user.restored",
@@ -82,6 +89,22 @@ ADMIN_PERMISSION = {a.__name__: a.required_permission for a in UserAdmin.actions
 
 def _set_state(target, state: dict) -> None:
     now = timezone.now()
+    if state.get("locked"):
+        from axes.models import AccessAttempt
+        from django.conf import settings as django_settings
+
+        state = {k: v for k, v in state.items() if k != "locked"}
+        AccessAttempt.objects.create(
+            username=target.email,
+            ip_address="198.51.100.9",
+            user_agent="guesser",
+            get_data="",
+            post_data="",
+            http_accept="*/*",
+            path_info="/login/",
+            failures_since_start=django_settings.AXES_FAILURE_LIMIT,
+            attempt_time=now,
+        )
     values = {
         k: (now + timezone.timedelta(days=1) if v == "future" else now) for k, v in state.items()
     }
@@ -99,6 +122,9 @@ def _set_state(target, state: dict) -> None:
     target_name=st.sampled_from(list(PERSONAS)),
     action=st.sampled_from(list(ACTIONS)),
 )
+@example(actor_name="admin", target_name="member", action="unlock")
+@example(actor_name="manager", target_name="admin", action="unlock")
+@example(actor_name="admin_ban_key", target_name="member", action="unlock")
 def test_every_entry_point_reaches_the_same_guard_and_writes_the_same_event(
     owner, actor_name, target_name, action
 ):
