@@ -15,6 +15,7 @@ from accounts.services.sessions import (
     reauth_is_recent,
     session_touch,
 )
+from core.services import unless_read_only
 from rbac import credentials
 
 
@@ -58,9 +59,12 @@ class SessionActivityMiddleware:
 
             now = int(time.time())
             if now - int(request.session.get(SEEN_SESSION_KEY, 0)) >= TOUCH_INTERVAL_SECONDS:
-                if session_touch(session_key=key, user=user):
+                touched = None  # stays None while the database is read-only: pages still read
+                with unless_read_only():
+                    touched = session_touch(session_key=key, user=user)
+                if touched:
                     request.session[SEEN_SESSION_KEY] = now
-                else:
+                elif touched is not None:
                     logout(request)
                     request.signed_out_by_server = True
         return self.get_response(request)

@@ -10,10 +10,11 @@ so the bottom layer does not import the audit log."""
 from __future__ import annotations
 
 import functools
+from contextlib import contextmanager
 from contextvars import ContextVar
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import OperationalError, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, transaction
 
 _depth: ContextVar[int] = ContextVar("service_depth", default=0)
 _recorder: list = []
@@ -97,35 +98,98 @@ def service(func):
 
 class ServiceBusy(Exception):
     """A shared resource (the audit chain's lock, a statement over its time
-    budget) was not available within the bounded wait. Nothing was changed;
-    the caller may retry. Pages answer 503 and the API
-    `{"error": "busy", "detail": ...}` with a Retry-After header."""
+    budget, the database itself) was not available within the bounded
+    wait. Nothing was changed; the caller may retry. Pages answer 503 and
+    the API `{"error": code, "detail": ...}` with a Retry-After header.
+    `code` is "busy" for a wait that ran out, "unavailable" when the
+    database did not answer, "read_only" when it refuses writes."""
 
     retry_after = 5
+    code = "busy"
 
     def __init__(
         self,
         message: str = "The server is busy right now; nothing was changed. "
         "Please try again in a few seconds.",
+        *,
+        code: str = "busy",
+        retry_after: int = 5,
     ):
         super().__init__(message)
         self.message = message
+        self.code = code
+        self.retry_after = retry_after
+
+
+def database_unavailable() -> ServiceBusy:
+    return ServiceBusy(
+        "The database is not answering right now; your change may not have been "
+        "saved. Please try again in a few seconds.",
+        code="unavailable",
+        retry_after=5,
+    )
+
+
+def database_read_only() -> ServiceBusy:
+    return ServiceBusy(
+        "The database is read-only right now (maintenance or a failover); nothing "
+        "was changed. Please try again later.",
+        code="read_only",
+        retry_after=30,
+    )
 
 
 # PostgreSQL SQLSTATEs that mean "waited too long", not "broken":
 # lock_not_available (lock_timeout) and query_canceled (statement_timeout).
 BUSY_SQLSTATES = frozenset({"55P03", "57014"})
+# read_only_sql_transaction: a write to a database that is read-only (a
+# standby after a failover, default_transaction_read_only in a maintenance
+# window).
+READ_ONLY_SQLSTATE = "25006"
 
 
 def as_busy(exc: BaseException) -> ServiceBusy | None:
-    """The `ServiceBusy` an exception stands for (itself, or a database
-    wait that ran out of time), or None for any other error."""
+    """The `ServiceBusy` an exception stands for, or None for any other
+    error: itself; a database wait that ran out of time (busy); a write the
+    database refused as read-only; a database that could not be reached or
+    dropped the connection (OperationalError without a SQLSTATE of its own,
+    or one of operator intervention / resources / system errors, and
+    InterfaceError: a connection already closed)."""
     if isinstance(exc, ServiceBusy):
         return exc
-    sqlstate = getattr(exc.__cause__, "sqlstate", None)
+    sqlstate = getattr(exc.__cause__, "sqlstate", None) or getattr(exc, "sqlstate", None)
+    if sqlstate == READ_ONLY_SQLSTATE and isinstance(exc, DatabaseError):
+        return database_read_only()
     if isinstance(exc, OperationalError) and sqlstate in BUSY_SQLSTATES:
         return ServiceBusy()
+    if isinstance(exc, InterfaceError):
+        return database_unavailable()
+    if isinstance(exc, OperationalError) and (
+        sqlstate is None or sqlstate[:2] in UNAVAILABLE_SQLSTATE_CLASSES
+    ):
+        return database_unavailable()
     return None
+
+
+# SQLSTATE classes of an OperationalError that mean the server cannot serve:
+# 08 connection exception, 53 insufficient resources, 57 operator
+# intervention (admin shutdown, cannot connect now), 58 system error.
+UNAVAILABLE_SQLSTATE_CLASSES = frozenset({"08", "53", "57", "58"})
+
+
+@contextmanager
+def unless_read_only():
+    """Bookkeeping writes (a session's "last seen", a key's "last used")
+    that must not turn a read into an error: while the database is
+    read-only the write is skipped (in a savepoint, so an enclosing
+    transaction carries on); any other error is raised."""
+    try:
+        with transaction.atomic():
+            yield
+    except DatabaseError as exc:
+        busy = as_busy(exc)
+        if busy is None or busy.code != "read_only":
+            raise
 
 
 def refusal_text(exc: BaseException) -> str:

@@ -170,7 +170,7 @@ def _on_django_validation(request, exc):
 
 @api.exception_handler(ServiceBusy)
 def _on_busy(request, exc):
-    response = error(api, request, 503, "busy", exc.message)
+    response = error(api, request, 503, exc.code, exc.message)
     response["Retry-After"] = str(exc.retry_after)
     return response
 
@@ -182,7 +182,7 @@ def _on_integrity(request, exc):
 
 @api.exception_handler(Exception)
 def _on_unexpected(request, exc):
-    busy = as_busy(exc)  # a statement or lock wait that ran out of time
+    busy = as_busy(exc)  # a wait that ran out; the database unreachable or read-only
     if busy is not None:
         return _on_busy(request, busy)
     logger.exception("unhandled API error")

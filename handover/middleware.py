@@ -7,7 +7,7 @@ from django.template.loader import render_to_string
 from django.utils.cache import add_never_cache_headers
 from django.views.defaults import page_not_found
 
-from core.services import NotFound, PolicyDenied, as_busy
+from core.services import NotFound, PolicyDenied, ServiceBusy, as_busy
 from handover.logging import TOKEN_PATH
 from rbac.decorators import forbidden
 
@@ -93,12 +93,42 @@ class TokenPagesNoReferrerMiddleware:
         return response
 
 
+def busy_response(request, busy: ServiceBusy) -> HttpResponse:
+    """503 with Retry-After: `{"error": code, "detail"}` for the API, a
+    standalone page (rendered without the request: no context processor
+    may touch the database that may be what is down) for everything else."""
+    if request.path.startswith("/api/"):
+        response = JsonResponse({"error": busy.code, "detail": busy.message}, status=503)
+    else:
+        page = render_to_string(
+            "errors/503.html",
+            {
+                "title": BUSY_TITLES.get(busy.code, BUSY_TITLES["busy"]),
+                "message": busy.message,
+                "retry_url": request.get_full_path(),
+            },
+        )
+        response = HttpResponse(page, status=503)
+    response["Retry-After"] = str(busy.retry_after)
+    add_never_cache_headers(response)
+    return response
+
+
+BUSY_TITLES = {
+    "busy": "Busy, please retry",
+    "unavailable": "Database unavailable, please retry",
+    "read_only": "Read-only for now, please retry later",
+}
+
+
 class BusyAnswersServiceUnavailableMiddleware:
     """A request that could not get a shared resource within its bounded
     wait (the audit chain's lock, a statement over DATABASE_STATEMENT_
-    TIMEOUT_MS) answers 503 "busy, retry" with Retry-After, not a 500 after
-    the worker is killed. The page is standalone (no database work). The
-    API answers the same through its own exception handler."""
+    TIMEOUT_MS), or found the database unreachable or read-only, answers
+    503 with Retry-After, not a 500. This covers exceptions raised by a
+    view; the same error raised in a middleware (the session, the user)
+    reaches `handover.views.server_error` (handler500), which answers the
+    same. The API answers the same through its own exception handler."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -110,18 +140,7 @@ class BusyAnswersServiceUnavailableMiddleware:
         busy = as_busy(exception)
         if busy is None:
             return None
-        if request.path.startswith("/api/"):
-            response = JsonResponse({"error": "busy", "detail": busy.message}, status=503)
-        else:
-            # Rendered without the request: no context processor may touch
-            # the database that may be what is busy.
-            page = render_to_string(
-                "errors/503.html", {"message": busy.message, "retry_url": request.get_full_path()}
-            )
-            response = HttpResponse(page, status=503)
-        response["Retry-After"] = str(busy.retry_after)
-        add_never_cache_headers(response)
-        return response
+        return busy_response(request, busy)
 
 
 class ServiceRefusalMiddleware:

@@ -40,3 +40,4 @@ urlpatterns += [
 
 
 handler404 = "handover.views.page_not_found"
+handler500 = "handover.views.server_error"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import redis
 from django.conf import settings
 from django.contrib import admin
@@ -11,8 +13,11 @@ from django.shortcuts import render
 from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 from django.views.defaults import page_not_found as html_page_not_found
+from django.views.defaults import server_error as html_server_error
 
+from core.services import as_busy
 from core.cache import degraded as cache_degraded
+from handover.middleware import busy_response
 from handover.overview import overview_context
 from rbac.decorators import public, signed_in
 
@@ -94,6 +99,23 @@ def healthz(request):
         {"status": status, "degraded": degraded, "database": database, "broker": broker},
         status=503 if status == "unavailable" else 200,
     )
+
+
+def server_error(request):
+    """handler500. A database that is unreachable or read-only (or a wait
+    that ran out) raised outside a view -- loading the session or the user
+    in a middleware -- is not a bug: 503 with Retry-After, as a view's own
+    error is answered by `BusyAnswersServiceUnavailableMiddleware`. Any
+    other error: JSON for the API, Django's page for everything else."""
+    busy = as_busy(sys.exc_info()[1] or Exception())
+    if busy is not None:
+        return busy_response(request, busy)
+    if request.path.startswith("/api/"):
+        return JsonResponse(
+            {"error": "server_error", "detail": "Something went wrong; it has been logged."},
+            status=500,
+        )
+    return html_server_error(request)
 
 
 def page_not_found(request, exception):

@@ -17,7 +17,7 @@ from django.utils import timezone
 from accounts.models import ApiKey
 from accounts.services.validation import resolve_grants
 from audit import services as audit
-from core.services import service
+from core.services import service, unless_read_only
 from rbac import credentials, policies
 from rbac.selectors import restrict_permissions
 
@@ -135,7 +135,8 @@ def api_key_authenticate(raw: str):
     if not user.is_active:
         return None
     if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
-        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        with unless_read_only():  # a read with a key still works on a read-only database
+            ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
     restrict_permissions(user, key.scopes)
     credentials.attach(
         user, credentials.Credential(credentials.API_KEY, frozenset(key.scopes), key_id=key.pk)
