@@ -60,8 +60,61 @@ def test_an_outage_is_reported_to_anyone_without_its_details(client, settings):
     assert response.status_code == 200
     assert body == {
         "status": "degraded",
-        "degraded": ["broker", "cache"],
+        "degraded": ["broker-unreachable", "cache-unreachable"],
         "database": {"ok": True},
         "broker": {"ok": False},
     }
     assert "127.0.0.1:1" not in response.content.decode()
+
+
+@pytest.fixture
+def postgres():
+    from tests.conftest import need
+
+    need(connection.vendor == "postgresql", "needs PostgreSQL (DATABASE_URL)")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_read_only_database_is_reported_503(client, postgres):
+    """After a failover or in a maintenance window the database refuses
+    writes: the node cannot do its work (issue 28, F2)."""
+    name = connection.settings_dict["NAME"]
+    with connection.cursor() as cursor:
+        cursor.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
+    try:
+        response, body = _health(client)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f'ALTER DATABASE "{name}" RESET default_transaction_read_only')
+    assert response.status_code == 503
+    assert body["status"] == "unavailable"
+    assert body["degraded"][0] == "database-read-only"
+    assert body["database"] == {"ok": False}
+    assert _health(client)[0].status_code == 200
+
+
+def test_a_half_open_database_is_reported_within_the_budget(client, postgres, settings):
+    """A database that accepts connections and never answers (issue 28,
+    F1): /healthz says so within HEALTH_CHECK_BUDGET_SECONDS, every time."""
+    import time
+
+    from tests.faults import TcpProxy
+
+    s = connection.settings_dict
+    proxy = TcpProxy(s["HOST"] or "127.0.0.1", int(s["PORT"] or 5432)).start()
+    proxy.pause()
+    saved = s["PORT"]
+    s["PORT"] = str(proxy.port)  # the probe threads connect through the proxy
+    timings = []
+    try:
+        for _ in range(3):
+            started = time.monotonic()
+            response, body = _health(client)
+            timings.append(round(time.monotonic() - started, 2))
+            assert response.status_code == 503
+            assert body["degraded"][0] == "database-unreachable"
+    finally:
+        s["PORT"] = saved
+        proxy.stop()
+    print(f"FIGURE health, half-open database: {timings} s")
+    assert max(timings) < 1
