@@ -8,9 +8,10 @@ open -- so `add`, `incr` and `decr` still raise, and `accounts.ratelimit`
 falls back to counting in the database.
 
 Each failure is logged and remembered: for RETRY_AFTER seconds this process
-does not try Redis again (a silent Redis would otherwise cost every cache
-call in a request its full timeout), and for DEGRADED_FOR seconds /healthz
-reports the cache as degraded without another network round trip.
+does not try Redis again -- nor, when the broker is the same Redis, publish
+to it: the breaker in core/tasks.py is shared both ways (a silent Redis
+would otherwise cost every cache call in a request its full timeout), and
+for DEGRADED_FOR seconds /healthz reports the cache as degraded without another network round trip.
 """
 
 from __future__ import annotations
@@ -18,8 +19,11 @@ from __future__ import annotations
 import logging
 import time
 
+from django.conf import settings
 from django.core.cache.backends.redis import RedisCache
 from redis.exceptions import RedisError
+
+from core import tasks
 
 logger = logging.getLogger(__name__)
 
@@ -37,11 +41,21 @@ def note_failure(operation: str, exc: Exception) -> None:
     if now - _last_failure > DEGRADED_FOR:  # once per spell, not per call
         logger.warning("Redis unavailable (%s: %s); degraded to the database", operation, exc)
     _last_failure = now
+    if _shares_the_broker():
+        tasks.note_broker_failure(exc)
+
+
+def _shares_the_broker() -> bool:
+    location = settings.CACHES["default"].get("LOCATION")
+    return bool(location) and location == settings.CELERY_BROKER_URL
 
 
 def available() -> bool:
-    """Whether Redis is worth trying (no failure in the last RETRY_AFTER s)."""
-    return not _last_failure or time.monotonic() - _last_failure >= RETRY_AFTER
+    """Whether Redis is worth trying (no failure in the last RETRY_AFTER s,
+    nor a failed publish to the same Redis)."""
+    if _last_failure and time.monotonic() - _last_failure < RETRY_AFTER:
+        return False
+    return not _shares_the_broker() or tasks.broker_available()
 
 
 def degraded() -> bool:

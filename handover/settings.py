@@ -415,6 +415,10 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "interval_max": 0.2,
 }
 CELERY_TIMEZONE = "UTC"
+# After a failed publish, publishing is skipped for this many seconds (the
+# rows it would have queued wait for their sweep; core/tasks.py): a silent
+# broker costs one request its timeouts, not every request.
+BROKER_RETRY_AFTER_SECONDS = env_float("BROKER_RETRY_AFTER_SECONDS", 5)
 
 # Security headers. CSP allows scripts and styles from this site only.
 CONTENT_SECURITY_POLICY = {

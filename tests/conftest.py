@@ -51,6 +51,17 @@ def redis_available() -> bool:
         return False
 
 
+@pytest.fixture(autouse=True)
+def _breakers_closed():
+    """Each test starts with the cache's and the broker's breakers closed
+    (a failure noted by an earlier test would skip Redis in this one)."""
+    from core import tasks
+    from handover import cache
+
+    tasks.reset_breaker()
+    cache._last_failure = 0.0
+
+
 @pytest.fixture
 def require_postgres():
     from django.db import connection

@@ -473,3 +473,69 @@ def test_a_silent_redis_does_not_hang_requests_and_loses_no_invitation(node_with
     pending = OutboundEmail.objects.filter(status=EmailStatus.PENDING)
     assert pending.filter(template="invitation").count() == 3
     assert pending.filter(template="password_reset").count() == 1
+
+
+def _in_a_process(script: str, redis_port: int) -> str:
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "handover.settings",
+        "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+        "CELERY_TASK_ALWAYS_EAGER": "0",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", "import django, time, uuid; django.setup();" + script],
+        cwd=nodes.ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_after_a_failed_publish_publishing_is_skipped_for_a_while():
+    """Issue 28, F4: the broker gets a breaker like the cache's. The first
+    publish to a silent broker pays its timeouts; the next ones within
+    BROKER_RETRY_AFTER_SECONDS give up at once (their rows wait for the sweep)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+    script = (
+        "from accounts.services.emails import email_enqueue\n"
+        "for _ in range(5):\n"
+        "    t = time.monotonic(); queued = email_enqueue(uuid.uuid4())\n"
+        "    print(queued, round(time.monotonic() - t, 2))\n"
+    )
+    try:
+        out = _in_a_process(script, server.getsockname()[1])
+    finally:
+        server.close()
+    runs = [line.split() for line in out.strip().splitlines()]
+    seconds = [float(s) for _, s in runs]
+    print(f"FIGURE degraded: five publishes to a silent broker took {seconds} s")
+    assert [q for q, _ in runs] == ["False"] * 5
+    assert seconds[0] < 1.5
+    assert max(seconds[1:]) < 0.05
+
+
+def test_a_cache_failure_skips_publishing_to_the_same_redis_and_back():
+    """One Redis for the cache and the broker: whichever fails first, the
+    other is not tried for a while either -- a request pays one timeout."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+    script = (
+        "from django.core.cache import cache\n"
+        "from accounts.services.emails import email_enqueue\n"
+        "t = time.monotonic(); cache.get('x'); e = email_enqueue(uuid.uuid4())\n"
+        "print(e, round(time.monotonic() - t, 2))\n"
+    )
+    try:
+        out = _in_a_process(script, server.getsockname()[1])
+    finally:
+        server.close()
+    queued, seconds = out.split()
+    print(f"FIGURE degraded: a cache read and a publish on a silent Redis took {seconds} s")
+    assert queued == "False"
+    assert float(seconds) < 1.5

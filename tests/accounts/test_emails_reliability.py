@@ -25,6 +25,7 @@ from django.db import connection, transaction
 
 from accounts.models import EmailStatus, Invitation, OutboundEmail
 from accounts.services import emails
+from core.tasks import reset_breaker
 from tests.conftest import ROOT, need, redis_available, redis_url
 
 pytestmark = [pytest.mark.worker, pytest.mark.slow, pytest.mark.adversarial]
@@ -139,6 +140,7 @@ def reset_pools():
     pools.reset()  # closes and forgets kombu's per-connection producer pools
     app._pool = None
     app.amqp._producer_pool = None
+    reset_breaker()  # a new broker: try it at once
 
 
 def _database_url() -> str:
