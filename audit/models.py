@@ -86,6 +86,27 @@ class AuditEvent(models.Model):
         raise AppendOnlyError("Audit events cannot be deleted; use audit_prune for retention.")
 
 
+class PendingEvent(models.Model):
+    """An audit event written while the chain's lock was held by someone
+    else, by a path that must not wait for it (sign-in, sign-out:
+    `audit.services.record_without_waiting`). Its content is final; it is
+    linked into the chain, in `created_at` order, by
+    `audit.services.drain_pending` (a worker, woken after commit, and beat
+    every AUDIT_PENDING_DRAIN_SECONDS), which deletes it in the same
+    transaction -- so every event is in exactly one of the two tables."""
+
+    id = models.BigAutoField(primary_key=True)
+    created_at = models.DateTimeField()
+    # The event's other hashed fields, as AuditEvent takes them.
+    fields = models.JSONField()
+
+    class Meta:
+        indexes = [models.Index(fields=["created_at", "id"], name="audit_pending_order_idx")]
+
+    def __str__(self):
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.fields.get('action', '')} (pending)"
+
+
 @dataclass
 class Target:
     """What an audit event is about: a model object's type, id and label,

@@ -1,4 +1,6 @@
-"""Periodic retention, scheduled by beat when AUDIT_RETENTION_DAYS is set."""
+"""Periodic retention, scheduled by beat when AUDIT_RETENTION_DAYS is set;
+linking pending audit events into the chain (woken after a sign-in found
+the chain's lock taken, and every AUDIT_PENDING_DRAIN_SECONDS)."""
 
 import datetime as dt
 
@@ -6,7 +8,7 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from audit.services import prune_before
+from audit.services import drain_pending, prune_before
 
 
 @shared_task
@@ -16,3 +18,17 @@ def audit_prune_expired() -> int:
         return 0
     checkpoint = prune_before(actor=None, before=timezone.now() - dt.timedelta(days=days))
     return checkpoint.changes["removed"] if checkpoint else 0
+
+
+@shared_task(bind=True, ignore_result=True)
+def audit_drain_pending(self) -> int:
+    """Link pending audit events into the chain. In a worker it waits for
+    the chain's lock like any writer (a ServiceBusy is left to beat's next
+    run); run inline (eager, no broker) it never waits: the request that
+    woke it must not."""
+    from core.services import ServiceBusy
+
+    try:
+        return drain_pending(wait=not self.request.is_eager)
+    except ServiceBusy:
+        return 0

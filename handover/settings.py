@@ -483,6 +483,13 @@ CELERY_BEAT_SCHEDULE = {
 # changed). Kept well under DATABASE_STATEMENT_TIMEOUT_MS so the clear
 # message wins over a cancelled statement.
 AUDIT_LOCK_TIMEOUT_MS = env_int("AUDIT_LOCK_TIMEOUT_MS", 3000)
+# Sign-in and sign-out never wait for that lock: when it is taken their
+# events wait in audit.PendingEvent and a worker links them into the chain
+# (audit/services/pending.py); beat also does every this many seconds.
+CELERY_BEAT_SCHEDULE["audit-drain-pending"] = {
+    "task": "audit.tasks.audit_drain_pending",
+    "schedule": env_float("AUDIT_PENDING_DRAIN_SECONDS", 5),
+}
 # Durable jobs (batch actions, invitation imports; accounts.services.jobs).
 # A runner renews its lease with every chunk it commits; a job whose lease
 # ran out (worker killed, task lost) is queued again by the sweep, which

@@ -41,7 +41,10 @@ def login_succeeded(request, user, *, method: str = "password", device=None) -> 
     changes = {"method": method}
     if method == "recovery_code":
         changes["recovery_codes_left"] = recovery_codes_left(user)
-    audit.record("accounts.login.succeeded", actor=user, target=user, changes=changes)
+    # Sign-in never waits on the audit chain's lock (audit/services/pending.py).
+    audit.record_without_waiting(
+        "accounts.login.succeeded", actor=user, target=user, changes=changes
+    )
 
 
 def code_failed(request, user, *, reason: str, throttled: bool = False) -> None:
@@ -49,7 +52,7 @@ def code_failed(request, user, *, reason: str, throttled: bool = False) -> None:
     by django-axes towards the account's lockout (the same counter as wrong
     passwords), so codes cannot be guessed faster than passwords."""
 
-    audit.record(
+    audit.record_without_waiting(
         "accounts.login.failed",
         actor=None,
         actor_label=user.email,
@@ -70,7 +73,7 @@ def account_locked(request, user) -> bool:
 def login_failed(*, email: str, locked_out: bool) -> None:
     user, target = _target_for_email(email)
     if locked_out:
-        audit.record(
+        audit.record_without_waiting(
             "accounts.login.locked_out",
             actor=None,
             actor_label=target.label if hasattr(target, "label") else str(target),
@@ -85,7 +88,7 @@ def login_failed(*, email: str, locked_out: bool) -> None:
         reason = f"Account is {user.status}."
     else:
         reason = "Wrong password."
-    audit.record(
+    audit.record_without_waiting(
         "accounts.login.failed",
         actor=None,
         actor_label=normalize_email(email)[:300],
@@ -99,7 +102,7 @@ def logout_user(request) -> None:
 
     user = request.user
     if user.is_authenticated:
-        audit.record("accounts.logout", actor=user, target=user)
+        audit.record_without_waiting("accounts.logout", actor=user, target=user)
         UserSession.objects.filter(session_key=request.session.session_key).update(
             ended_at=timezone.now()
         )

@@ -36,6 +36,10 @@ from audit.services.hashing import (  # noqa: F401 (the package's names)
     _lock_chain,
     compute_hash,
 )
+from audit.services.pending import (  # noqa: F401 (the package's names)
+    drain_pending,
+    record_without_waiting,
+)
 from audit.services.record import (  # noqa: F401 (the package's names)
     REDACTED,
     SCRUB_MAX_DEPTH,

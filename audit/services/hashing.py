@@ -65,6 +65,16 @@ def _lock_chain() -> str:
     return last or ""
 
 
+def try_lock_chain() -> bool:
+    """Take the chain's lock for the current transaction if it is free
+    right now (never waits). Always True on databases without the lock."""
+    if connection.vendor != "postgresql":
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [_CHAIN_LOCK_ID])
+        return bool(cursor.fetchone()[0])
+
+
 def _wait_for_chain_lock(cursor) -> None:
     """Wait for the chain lock under a transaction-local lock_timeout, then
     put the caller's lock_timeout back (later row locks keep theirs)."""
