@@ -357,6 +357,10 @@ class OutboundEmail(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     next_attempt_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # When an attempt timed out waiting for the server's reply to the whole
+    # message: the server may have taken it (core/smtp.py). Such a message
+    # is tried once more at most.
+    possibly_sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

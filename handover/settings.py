@@ -354,12 +354,22 @@ EMAIL_PORT = env_int("EMAIL_PORT", 25)
 EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
-EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+# SMTP waits as RFC 5321 (4.5.3.2) asks (core/smtp.py): EMAIL_TIMEOUT for
+# the greeting and each command (5 minutes), 2 for DATA, 3 for the message,
+# and EMAIL_DATA_END_TIMEOUT for the reply after it (10 minutes: giving up
+# sooner while the server goes on to accept the message sends it twice).
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 300)
+EMAIL_DATA_END_TIMEOUT = env_int("EMAIL_DATA_END_TIMEOUT", 600)
+# The longest one delivery attempt can take: connection and greeting, EHLO,
+# MAIL, RCPT and QUIT, DATA, the message, the final reply (40 minutes with
+# the defaults). The sending lease below is longer, so no second attempt
+# starts while the first may still be talking to the server.
+EMAIL_ATTEMPT_BOUND_SECONDS = (
+    5 * EMAIL_TIMEOUT + min(EMAIL_TIMEOUT, 120) + min(EMAIL_TIMEOUT, 180) + EMAIL_DATA_END_TIMEOUT
+)
 EMAIL_BACKEND = os.environ.get(
     "EMAIL_BACKEND",
-    "django.core.mail.backends.smtp.EmailBackend"
-    if EMAIL_HOST
-    else "django.core.mail.backends.console.EmailBackend",
+    "core.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend",
 )
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Handover <no-reply@handover.local>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
@@ -467,10 +477,12 @@ EMAIL_SWEEP_AFTER = timedelta(seconds=env_int("EMAIL_SWEEP_AFTER_SECONDS", 120))
 # A delivery attempt takes a "sending" lease (its next_attempt_at moves this
 # far ahead) before it talks to SMTP, so the sweep cannot resend a message
 # whose "sent" write was lost to a database outage; that write is retried
-# for EMAIL_STATUS_RETRY_SECONDS first. Longer than a send (EMAIL_TIMEOUT per
-# SMTP step) plus that retry window; it is also how long a send cut short
+# for EMAIL_STATUS_RETRY_SECONDS first. Longer than a send
+# (EMAIL_ATTEMPT_BOUND_SECONDS) plus that retry window; it is also how long a send cut short
 # by a killed worker waits before the sweep tries again.
-EMAIL_SENDING_LEASE = timedelta(seconds=env_int("EMAIL_SENDING_LEASE_SECONDS", 120))
+EMAIL_SENDING_LEASE = timedelta(
+    seconds=env_int("EMAIL_SENDING_LEASE_SECONDS", EMAIL_ATTEMPT_BOUND_SECONDS + 60)
+)
 EMAIL_STATUS_RETRY_SECONDS = float(os.environ.get("EMAIL_STATUS_RETRY_SECONDS", "30"))
 CELERY_BEAT_SCHEDULE = {
     "email-sweep": {

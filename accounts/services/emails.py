@@ -30,6 +30,7 @@ from accounts.models import EmailStatus, OutboundEmail
 from accounts.services.email_content import render_email
 from accounts.services.sealing import seal, unseal
 from audit import services as audit
+from core import smtp
 from core.services import service
 from core.tasks import wake
 from rbac import policies
@@ -144,19 +145,53 @@ def email_deliver(email_id) -> Delivery:
     try:
         _build_message(email).send()
     except Exception as exc:
-        error = f"{exc.__class__.__name__}: {exc}"[:2000]
-        retry_in = None
-        fields = {"last_error": error}
-        if email.attempts >= settings.EMAIL_MAX_ATTEMPTS:
-            fields["status"] = EmailStatus.FAILED
-            logger.error("email %s failed for good: %s", email.pk, error)
-        else:
-            retry_in = retry_delay(email.attempts)
-            fields["next_attempt_at"] = timezone.now() + timedelta(seconds=retry_in)
+        fields = _failure(email, exc)
+        retry_in = fields.pop("_retry_in", None)
         _record_outcome(email.pk, fields)
         return Delivery(fields.get("status", EmailStatus.PENDING), retry_in)
     _record_outcome(email.pk, {"status": EmailStatus.SENT, "sent_at": timezone.now()})
     return Delivery(EmailStatus.SENT)
+
+
+def _failure(email: OutboundEmail, exc: Exception) -> dict:
+    """What a failed attempt changes on the row (issue 28, F7 and F8):
+    - a permanent refusal (5xx) fails at once, with the server's words;
+    - a timeout after the whole message went out ("possibly sent") is
+      retried once at most: a second one fails the row, as it may have
+      arrived twice already;
+    - anything else (4xx, a connection refused, a timeout before the
+      message went out) is retried with backoff up to EMAIL_MAX_ATTEMPTS.
+    `_retry_in` (seconds) is set when another attempt is due."""
+    now = timezone.now()
+    permanent = smtp.permanent_error(exc)
+    if permanent is not None:
+        logger.error("email %s refused for good: %s", email.pk, permanent)
+        return {"status": EmailStatus.FAILED, "last_error": f"Refused: {permanent}"[:2000]}
+    error = f"{exc.__class__.__name__}: {exc}"[:2000]
+    if isinstance(exc, smtp.PossiblySent):
+        if email.possibly_sent_at is not None:
+            logger.error("email %s possibly sent twice; not tried again", email.pk)
+            return {
+                "status": EmailStatus.FAILED,
+                "possibly_sent_at": now,
+                "last_error": "Possibly sent (twice; not tried again): " + error,
+            }
+        retry_in = retry_delay(email.attempts)
+        return {
+            "possibly_sent_at": now,
+            "last_error": "Possibly sent (tried once more): " + error,
+            "next_attempt_at": now + timedelta(seconds=retry_in),
+            "_retry_in": retry_in,
+        }
+    if email.attempts >= settings.EMAIL_MAX_ATTEMPTS:
+        logger.error("email %s failed for good: %s", email.pk, error)
+        return {"status": EmailStatus.FAILED, "last_error": error}
+    retry_in = retry_delay(email.attempts)
+    return {
+        "last_error": error,
+        "next_attempt_at": now + timedelta(seconds=retry_in),
+        "_retry_in": retry_in,
+    }
 
 
 def _record_outcome(email_id, fields: dict) -> None:

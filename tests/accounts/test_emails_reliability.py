@@ -45,8 +45,20 @@ class RecordingHandler:
         self.refused = 0
         self.delay = 0.0  # seconds spent "receiving" before accepting
         self.receiving = threading.Event()
+        self.answer = ""  # answer every DATA with this (e.g. a permanent "550 ...")
+        self.stall = 0.0  # take the message, then wait this long before the 250
+        self.attempts = 0  # DATA commands seen
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
+        with self.lock:
+            self.attempts += 1
+        if self.answer:
+            return self.answer
+        if self.stall:
+            with self.lock:
+                self.messages.append(email_parser.message_from_bytes(envelope.content))
+            await asyncio.sleep(self.stall)
+            return "250 2.0.0 OK (late)"
         with self.lock:
             refuse = self.refuse_always or self.refuse_next > 0
             if self.refuse_next > 0:
@@ -170,7 +182,7 @@ def worker(broker, smtp_server, tmp_path, settings):
                 "CELERY_TASK_ALWAYS_EAGER": "0",
                 "EMAIL_HOST": "127.0.0.1",
                 "EMAIL_PORT": str(smtp_server.port),
-                "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+                "EMAIL_BACKEND": "core.smtp.EmailBackend",  # as in production
                 "SITE_URL": settings.SITE_URL,
                 "EMAIL_RETRY_BASE_SECONDS": "0.5",
                 "EMAIL_RETRY_MAX_SECONDS": "1",
