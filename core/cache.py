@@ -4,14 +4,16 @@ Everything the project caches (overview figures, the audit action list) can
 be recomputed from the database, so a read that cannot reach Redis is a miss
 and a write is dropped: pages answer from the database instead of failing.
 Counters are different -- a rate limit that silently stops counting fails
-open -- so `add`, `incr` and `decr` still raise, and `accounts.ratelimit`
+open -- so `add`, `incr` and `decr` still raise (at once while Redis is
+skipped), and `accounts.ratelimit`
 falls back to counting in the database.
 
 Each failure is logged and remembered: for RETRY_AFTER seconds this process
 does not try Redis again -- nor, when the broker is the same Redis, publish
 to it: the breaker in core/tasks.py is shared both ways (a silent Redis
 would otherwise cost every cache call in a request its full timeout), and
-for DEGRADED_FOR seconds /healthz reports the cache as degraded without another network round trip.
+for DEGRADED_FOR seconds /healthz reports the cache as degraded without
+another network round trip.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ import logging
 import time
 
 from django.conf import settings
+from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.core.cache.backends.redis import RedisCache
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from core import tasks
@@ -64,8 +68,8 @@ def degraded() -> bool:
 
 
 class ResilientRedisCache(RedisCache):
-    """RedisCache whose reads miss and writes drop while Redis is down.
-    `add`, `incr` and `decr` are not wrapped (see the module docstring)."""
+    """RedisCache whose reads miss and writes drop while Redis is down;
+    `add`, `incr` and `decr` raise (see the module docstring)."""
 
     def _unless_down(self, operation: str, fallback, method, *args):
         """`method(*args)` while Redis answers; `fallback` when it is down
@@ -77,6 +81,27 @@ class ResilientRedisCache(RedisCache):
         except RedisError as exc:
             note_failure(operation, exc)
             return fallback
+
+    def _counting(self, operation: str, method, *args):
+        """Counters still raise when Redis is down (see the module
+        docstring), but through the same breaker: at once while it is
+        open, and a failure opens it."""
+        if not available():
+            raise RedisConnectionError("Redis is skipped for a while after a failure")
+        try:
+            return method(*args)
+        except RedisError as exc:
+            note_failure(operation, exc)
+            raise
+
+    def add(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
+        return self._counting("add", super().add, key, value, timeout, version)
+
+    def incr(self, key, delta=1, version=None):
+        return self._counting("incr", super().incr, key, delta, version)
+
+    def decr(self, key, delta=1, version=None):
+        return self._counting("decr", super().decr, key, delta, version)
 
     def get(self, key, default=None, version=None):
         return self._unless_down("get", default, super().get, key, default, version)

@@ -79,10 +79,13 @@ def healthz(request):
             broker["detail"] = "no broker configured; tasks run in-process"
     else:
         database, broker = {"ok": database["ok"]}, {"ok": broker["ok"]}
-    return JsonResponse(
+    response = JsonResponse(
         {"status": status, "degraded": degraded, "database": database, "broker": broker},
         status=503 if status == "unavailable" else 200,
     )
+    if status == "unavailable":
+        response["Retry-After"] = "5"
+    return response
 
 
 def server_error(request):
