@@ -236,3 +236,56 @@ def test_a_worker_killed_mid_job_and_mid_import_is_resumed_by_the_sweep(
         at_kill=f"batch {at_kill[0]}/{total}, import {at_kill[1]}/{rows_total}",
         recovery_seconds=round(recovery, 1),
     )
+
+
+def test_a_chunk_blocked_on_a_row_lock_gives_up_and_emails_go_out_meanwhile(
+    worker, beat, smtp_server, admin_user, owner
+):
+    """Issue 28, F6: a job chunk waited 95 s on a row lock, holding one of
+    the worker's slots while emails queued behind it. Workers run under a
+    lock timeout (DATABASE_LOCK_TIMEOUT_MS; 1 s here): the chunk gives up
+    with a transient error and its task retries later, so the slot is free
+    for the email; once the lock is gone the job finishes exactly."""
+    import psycopg
+    from django.db import connection, transaction
+
+    from accounts.models import User
+    from tests.accounts.test_emails_reliability import queue_notice, status_is
+
+    total = 300
+    ids = [u.pk for u in make_users(total, prefix="rowlock")]
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+    holder = psycopg.connect(**params)
+    holder.execute(f"SELECT 1 FROM {User._meta.db_table} WHERE id = %s FOR UPDATE", [ids[0]])
+    try:
+        worker.start(
+            concurrency=1, DATABASE_LOCK_TIMEOUT_MS=1000, JOB_MAX_ATTEMPTS=30, **FAST_RECOVERY
+        )
+        beat.start()
+        job = batch.batch_job_create(actor=admin_user, action="disable", user_ids=ids)
+        time.sleep(3)  # the first chunk has met the lock
+        with transaction.atomic():
+            email = queue_notice(to="meanwhile@example.com")
+        queued = time.monotonic()
+        worker.wait_for(status_is(email, "sent"), timeout=30, what="the email, lock held")
+        email_seconds = time.monotonic() - queued
+        assert _job(job.pk).status in ("pending", "running")
+        assert _job(job.pk).done < total
+        time.sleep(max(0.0, 10 - (time.monotonic() - queued)))
+    finally:
+        holder.rollback()
+        holder.close()
+    released = time.monotonic()
+    worker.wait_for(lambda: _job(job.pk).status == "done", timeout=90, what="the job")
+    _assert_batch_exact(job.pk, total)
+    record(
+        "job chunk blocked on a row lock (10 s)",
+        lost=0,
+        duplicated=0,
+        stuck=0,
+        email_sent_after_seconds=round(email_seconds, 1),
+        job_done_after_release_seconds=round(time.monotonic() - released, 1),
+    )
+    assert email_seconds < 10  # not behind the lock
