@@ -6,6 +6,7 @@ import datetime as dt
 
 from celery import shared_task
 from django.conf import settings
+from django.db import connection, transaction
 from django.utils import timezone
 
 from audit.services import drain_pending, prune_before
@@ -16,7 +17,13 @@ def audit_prune_expired() -> int:
     days = getattr(settings, "AUDIT_RETENTION_DAYS", None)
     if not days:
         return 0
-    checkpoint = prune_before(actor=None, before=timezone.now() - dt.timedelta(days=days))
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # Workers run statements under a 120 s timeout (a stuck job chunk
+            # retries); the first prune of a long history may take longer.
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL statement_timeout = 0")
+        checkpoint = prune_before(actor=None, before=timezone.now() - dt.timedelta(days=days))
     return checkpoint.changes["removed"] if checkpoint else 0
 
 
