@@ -12,7 +12,7 @@ try the broker again for BROKER_RETRY_AFTER_SECONDS -- `wake` raises
 every call. Nothing is lost: whatever was to be published is a committed
 row (an outbox email, a job) that its sweep queues again once the broker
 answers. The cache shares the breaker when it lives on the same Redis
-(handover/cache.py): a failure of either skips both.
+(core/cache.py): a failure of either skips both.
 """
 
 from __future__ import annotations

@@ -14,9 +14,9 @@ from django.views.decorators.cache import never_cache
 from django.views.defaults import page_not_found as html_page_not_found
 from django.views.defaults import server_error as html_server_error
 
+from core.cache import degraded as cache_degraded
 from core.services import as_busy
 from handover import health
-from core.cache import degraded as cache_degraded
 from handover.middleware import busy_response
 from handover.overview import overview_context
 from rbac.decorators import public, signed_in

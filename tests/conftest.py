@@ -55,8 +55,7 @@ def redis_available() -> bool:
 def _breakers_closed():
     """Each test starts with the cache's and the broker's breakers closed
     (a failure noted by an earlier test would skip Redis in this one)."""
-    from core import tasks
-    from handover import cache
+    from core import cache, tasks
 
     tasks.reset_breaker()
     cache._last_failure = 0.0
