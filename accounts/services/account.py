@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from accounts.models import User, normalize_email
+from accounts.services.common import lock_user
 from accounts.services.notices import notify_security
 from accounts.services.sessions import sessions_end_all
 from accounts.services.tokens import tokens_revoke_all
@@ -21,7 +22,7 @@ from rbac import policies
 
 @service
 def account_profile_update(*, actor, name: str, phone: str) -> User:
-    user = User.objects.select_for_update().get(pk=actor.pk)
+    user = lock_user(actor.pk)
     changes = {}
     for field, value in (("name", name.strip()), ("phone", phone.strip())):
         if getattr(user, field) != value:
@@ -41,8 +42,8 @@ def account_email_change(*, actor, new_email: str) -> User:
     links to the old address stop working; the old address is told.
     Raises ValidationError keyed by `new_email`."""
 
+    user = lock_user(actor.pk)
     policies.check_can_change_own_email(actor)
-    user = User.objects.select_for_update().get(pk=actor.pk)
     if normalize_email(new_email) == user.email:
         return user
     try:
@@ -73,7 +74,7 @@ def account_password_change(
     view re-hashes it with update_session_auth_hash). Raises
     ValidationError keyed by field."""
 
-    user = User.objects.select_for_update().get(pk=actor.pk)
+    user = lock_user(actor.pk)
     if not user.check_password(current_password):
         raise ValidationError({"current_password": "Your current password is not right."})
     try:

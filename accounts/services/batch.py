@@ -5,7 +5,8 @@ user, the same service function (`user_ban`, `user_role_assign`, ...) that
 the user page, the API, Django admin and the commands call, so each user
 gets exactly the guard, the audit event and the notices one call would
 give. The loop runs in one transaction (per chunk, for jobs), with every
-user's permissions read in one query first and the audit rows written in
+user locked in one statement first and their permissions read in one query
+after the lock (lock, then guard), and the audit rows written in
 one insert at the end (`audit.deferred`), which keeps a batch several
 times faster than the same number of separate requests. A dry run asks
 each action's named guard and stops before the change.
@@ -26,8 +27,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import BatchJob, User
+from accounts.models import BatchJob
 from accounts.selectors import USER_GONE, user_locks
+from accounts.services.common import users_locked
 from accounts.services.lockout import user_unlock
 from accounts.services.users import (
     RESTORE_WINDOW,
@@ -45,7 +47,7 @@ from audit import services as audit
 from core.services import refusal_text, service
 from rbac import credentials, policies
 from rbac.models import Role, UserRole
-from rbac.selectors import act_with_scopes, prime_permissions
+from rbac.selectors import act_with_scopes
 from rbac.services import user_role_assign, user_role_remove
 
 MAX_BATCH_SIZE = 5000
@@ -295,18 +297,26 @@ def batch_run(*, actor, action, user_ids, params=None, dry_run=False, batch_id=N
         # single action's guard asks the same first, so the codes agree).
         policies.check_can_give_role(actor, role)
     batch_id = batch_id or uuid.uuid4()
-
-    users = {u.pk: u for u in User.objects.filter(pk__in=ids)}
-    prime_permissions(users.values())
-    role_holders: set = set()
-    if role is not None:
-        role_holders = set(
-            UserRole.objects.filter(role=role, user_id__in=ids).values_list("user_id", flat=True)
-        )
-    locked = user_locks(users.values()) if action == "unlock" else {}
     guard_kwargs = {"role": role} if role is not None else {}
     denials: list[policies.PolicyDenied] = []
-    with audit.deferred(), access_endings_collected(), policies.owner_status_fixed():
+    with (
+        audit.deferred(),
+        access_endings_collected(),
+        policies.owner_status_fixed(),
+        # Lock, then guard: every user of the batch is locked (a dry run
+        # only reads) and their permissions read after the lock, so the
+        # guard and the state rule below judge each user as they are now;
+        # the single action's `lock_user` gets the same locked object back.
+        users_locked(ids, lock=not dry_run) as users,
+    ):
+        role_holders: set = set()
+        if role is not None:
+            role_holders = set(
+                UserRole.objects.filter(role=role, user_id__in=ids).values_list(
+                    "user_id", flat=True
+                )
+            )
+        locked = user_locks(users.values()) if action == "unlock" else {}
         for pk in ids:
             user = users.get(pk)
             if user is None:

@@ -1,16 +1,54 @@
 from __future__ import annotations
 
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 from accounts.models import User
 from core.services import NotFound
+from rbac.selectors import prime_permissions
+
+# Inside `users_locked()`: the users it locked, {pk: user}.
+_held: ContextVar[dict | None] = ContextVar("users_locked", default=None)
 
 
 def lock_user(user_or_id) -> User:
-    """Re-read a user with a row lock for the rest of the transaction."""
+    """Re-read a user with a row lock for the rest of the transaction: a
+    fresh object, so what a guard then reads about the target (`is_owner`,
+    status, effective permissions) is the row as it is under the lock, not a
+    copy read (or a permission cache primed) before it. Services call this
+    first and their guard after it. Inside `users_locked()` the user it
+    already locked is handed back without another query."""
     pk = getattr(user_or_id, "pk", user_or_id)
+    held = _held.get()
+    if held is not None and pk in held:
+        return held[pk]
     try:
         return User.objects.select_for_update().get(pk=pk)
-    except (User.DoesNotExist, ValueError, TypeError):
+    except (User.DoesNotExist, ValueError, TypeError, User.MultipleObjectsReturned):
         raise NotFound("This user does not exist (it may have been deleted).") from None
+
+
+@contextmanager
+def users_locked(ids, *, lock: bool = True):
+    """Lock many users at once for a batch (in id order, so two batches over
+    overlapping users cannot deadlock), then read their permissions in one
+    query -- after the lock, so each user's guard judges the row as it is
+    under that user's lock. Yields {pk: user}; inside the block `lock_user`
+    hands these objects back. `lock=False` (a dry run) reads without
+    locking. The caller's transaction must enclose the block."""
+    users = User.objects.filter(pk__in=list(ids)).order_by("pk")
+    if lock:
+        users = users.select_for_update()
+    by_pk = {u.pk: u for u in users}
+    prime_permissions(by_pk.values())
+    if not lock:
+        yield by_pk
+        return
+    token = _held.set({**(_held.get() or {}), **by_pk})
+    try:
+        yield by_pk
+    finally:
+        _held.reset(token)
 
 
 def diff(before: dict, after: dict) -> dict:

@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import Invitation, User
+from accounts.services.common import lock_user
 from accounts.services.email_content import site_link
 from accounts.services.emails import email_queue
 from accounts.services.tokens import lookup_digest, new_token
@@ -185,6 +186,10 @@ def invitation_resend(*, actor, invitation: Invitation) -> tuple[Invitation, str
     """A new token (the old link dies) and a new expiry, emailed again.
     Works on pending and expired invitations."""
     action = "accounts.invitation.resent"
+    # Lock, then guard: resending acts on the pending account, judged as it
+    # is under its lock (roles given to it since count).
+    invitation = _lock(invitation)
+    account = lock_user(invitation.user_id) if invitation.user_id else None
     policies.check_permission(
         actor, "invitations:create", action=action, target=_target(invitation)
     )
@@ -193,10 +198,9 @@ def invitation_resend(*, actor, invitation: Invitation) -> tuple[Invitation, str
         email=invitation.email,
         roles=list(invitation.roles.all()),
         grants=invitation.permissions,
-        account=invitation.user,
+        account=account,
         action=action,
     )
-    invitation = _lock(invitation)
     if invitation.accepted_at or invitation.revoked_at:
         raise ValidationError(
             "This invitation was %(status)s; it cannot be resent. "

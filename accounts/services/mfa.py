@@ -22,11 +22,12 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.security import factor_device, factor_id
+from accounts.services.common import lock_user
 from accounts.services.emails import email_queue
 from accounts.services.notices import notify_security
 from accounts.services.sessions import sessions_end_all
 from audit import services as audit
-from core.services import service
+from core.services import NotFound, service
 from rbac import policies
 
 RECOVERY_CODE_COUNT = 10
@@ -225,16 +226,13 @@ def mfa_device_remove(*, actor, user, device_id: str, current_password: str | No
     """
     action = "accounts.mfa.removed"
     by_self = actor is not None and actor.pk == user.pk
+    user = lock_user(user)
     policies.check_can_remove_mfa(actor, user, password=current_password)
     device = factor_device(user, device_id)
     if device is None:
-        raise policies.PolicyDenied(
-            "not_found",
-            "This factor does not exist (it may have been removed already).",
-            action=action,
-            actor=actor,
-            target=user,
-        )
+        # Not a refusal: asked after the guard, so only someone allowed to
+        # remove this user's factors learns which exist.
+        raise NotFound("This factor does not exist (it may have been removed already).")
     removed = [factor_id(device)]
     device = type(device).objects.select_for_update().get(pk=device.pk)
     if isinstance(device, TOTPDevice):

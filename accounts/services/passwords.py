@@ -56,8 +56,8 @@ def password_set_by_admin(*, actor, user: User, password: str) -> User:
     and the user-action guard (not self, not the owner, hierarchy). Ends the
     user's sessions, kills their tokens and tells them by email."""
     action = "accounts.password.set_by_admin"
-    policies.check_can_reset_password(actor, user, action=action)
     user = lock_user(user)
+    policies.check_can_reset_password(actor, user, action=action)
     _set_password(user, password)
     audit.record(action, actor=actor, target=user, changes={"password": ["[old]", "[new]"]})
     notify_security(user, "password_reset_by_admin", actor_name=actor.display_name)
@@ -70,8 +70,8 @@ def password_reset_token_create(*, actor, user: User, send_email: bool = False) 
     once to the administrator and optionally emailed to the user.
     Returns {token, expires_at, link}."""
     action = "accounts.password.reset_link_created"
-    policies.check_can_reset_password(actor, user, action=action)
     user = lock_user(user)
+    policies.check_can_reset_password(actor, user, action=action)
     if user.deleted_at:
         raise ValidationError("This user is deleted; restore them first.", code="deleted")
     token, row = token_issue(user=user, purpose=TokenPurpose.PASSWORD_RESET, created_by=actor)
@@ -199,15 +199,15 @@ def magic_link_send(*, actor, user: User, type: str = "recovery") -> str:  # noq
     - signup / invite: a sign-in link valid 15 min; an account without a
       password sets one first, and the address counts as verified.
     """
+    action = "accounts.magic_link.sent"
+    user = lock_user(user)
+    policies.check_can_reset_password(actor, user, action=action)
     if type not in MAGIC_LINK_TYPES:
         raise ValidationError(
             "Unknown link type %(type)s; use signup, recovery or invite.",
             code="invalid_type",
             params={"type": type},
         )
-    action = "accounts.magic_link.sent"
-    policies.check_can_reset_password(actor, user, action=action)
-    user = lock_user(user)
     if (
         user.deleted_at
         or user.disabled_at

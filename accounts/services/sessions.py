@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from accounts.models import UserSession
 from accounts.security import describe_user_agent
+from accounts.services.common import lock_user
 from audit import context
 from audit import services as audit
 from core.services import service
@@ -103,7 +104,8 @@ def session_revoke(*, actor, session: UserSession, current_password: str | None 
     sessions:revoke). Effective at that browser's next request on any web
     process. Returns False when it had already ended."""
     action = "accounts.session.revoked"
-    policies.check_can_end_sessions(actor, session.user, action=action, password=current_password)
+    user = lock_user(session.user_id)
+    policies.check_can_end_sessions(actor, user, action=action, password=current_password)
     locked = UserSession.objects.select_for_update().get(pk=session.pk)
     if locked.ended_at is not None:
         return False
@@ -111,7 +113,7 @@ def session_revoke(*, actor, session: UserSession, current_password: str | None 
     audit.record(
         action,
         actor=actor,
-        target=session.user,
+        target=user,
         changes={
             "session": [locked.pk, None],
             "device": describe_user_agent(locked.user_agent),
@@ -128,6 +130,7 @@ def sessions_revoke_all(
     """End every open session of `user` but `except_key` (the caller's own,
     when they sign out their other devices). Returns how many ended."""
     action = "accounts.session.revoked_all"
+    user = lock_user(user)
     policies.check_can_end_sessions(actor, user, action=action, password=current_password)
     list(
         UserSession.objects.select_for_update()

@@ -138,12 +138,12 @@ def user_update(
     `check_can_update_profile` for everything else -- also when nothing
     changes, so an empty edit is no way to read a user."""
     action = "accounts.user.updated"
+    user = lock_user(user)
     changes_email = email is not None and normalize_email(email) != user.email
     if not changes_email or any(v is not None for v in (name, phone, metadata)):
         policies.check_can_update_profile(actor, user)
     if changes_email:
         policies.check_can_change_email(actor, user, password=current_password)
-    user = lock_user(user)
     before = {
         "name": user.name,
         "email": user.email,
@@ -264,9 +264,9 @@ def _save_status(
 def user_ban(*, actor, user, until=None, reason="", batch_id=None) -> User:
     """Ban until `until` (None: permanently). Ends sessions, kills tokens."""
     action = "accounts.user.banned"
+    user = lock_user(user)
     policies.check_can_ban(actor, user, batch_id=batch_id)
     end = ban_end(until)
-    user = lock_user(user)
     _refuse_if_deleted(user, verb="ban")
     policies.check_last_manager(actor, action=action, target=user, exclude_user_ids=[user.pk])
     reason = (reason or "").strip()[:500]
@@ -286,8 +286,8 @@ def user_ban(*, actor, user, until=None, reason="", batch_id=None) -> User:
 @service
 def user_unban(*, actor, user, reason="", batch_id=None) -> User:
     action = "accounts.user.unbanned"
-    policies.check_can_unban(actor, user, batch_id=batch_id)
     user = lock_user(user)
+    policies.check_can_unban(actor, user, batch_id=batch_id)
     if user.banned_until is None:
         return user
     return _save_status(
@@ -303,8 +303,8 @@ def user_unban(*, actor, user, reason="", batch_id=None) -> User:
 @service
 def user_disable(*, actor, user, reason="", batch_id=None) -> User:
     action = "accounts.user.disabled"
-    policies.check_can_disable(actor, user, batch_id=batch_id)
     user = lock_user(user)
+    policies.check_can_disable(actor, user, batch_id=batch_id)
     _refuse_if_deleted(user, verb="disable")
     if user.disabled_at is not None:
         return user
@@ -323,8 +323,8 @@ def user_disable(*, actor, user, reason="", batch_id=None) -> User:
 @service
 def user_enable(*, actor, user, reason="", batch_id=None) -> User:
     action = "accounts.user.enabled"
-    policies.check_can_enable(actor, user, batch_id=batch_id)
     user = lock_user(user)
+    policies.check_can_enable(actor, user, batch_id=batch_id)
     if user.disabled_at is None:
         return user
     return _save_status(
@@ -341,8 +341,8 @@ def user_enable(*, actor, user, reason="", batch_id=None) -> User:
 def user_force_password_change(*, actor, user, batch_id=None) -> User:
     """The user must choose a new password at their next sign-in."""
     action = "accounts.user.password_change_forced"
-    policies.check_can_force_password_change(actor, user, batch_id=batch_id)
     user = lock_user(user)
+    policies.check_can_force_password_change(actor, user, batch_id=batch_id)
     if user.must_change_password:
         return user
     return _save_status(
@@ -360,8 +360,8 @@ def user_delete(*, actor, user, reason="", batch_id=None) -> User:
     """Soft delete: the user cannot sign in, disappears from the default
     list and can be restored for RESTORE_WINDOW."""
     action = "accounts.user.deleted"
-    policies.check_can_delete(actor, user, batch_id=batch_id)
     user = lock_user(user)
+    policies.check_can_delete(actor, user, batch_id=batch_id)
     if user.deleted_at is not None:
         return user
     policies.check_last_manager(actor, action=action, target=user, exclude_user_ids=[user.pk])
@@ -383,8 +383,8 @@ def restore_deadline(user):
 @service
 def user_restore(*, actor, user, reason="", batch_id=None) -> User:
     action = "accounts.user.restored"
-    policies.check_can_restore(actor, user, batch_id=batch_id)
     user = lock_user(user)
+    policies.check_can_restore(actor, user, batch_id=batch_id)
     if user.deleted_at is None:
         return user
     if restore_deadline(user) <= timezone.now():
@@ -408,8 +408,8 @@ def user_hard_delete(*, actor, user, confirm_email) -> None:
     """Erase the user for good, after the actor typed their email. The
     audit row is written first, while the user still exists."""
     action = "accounts.user.erased"
-    policies.check_can_erase(actor, user)
     user = lock_user(user)
+    policies.check_can_erase(actor, user)
     if normalize_email(confirm_email) != user.email:
         raise ValidationError(
             "Type the user's email address exactly to confirm.", code="confirm_mismatch"

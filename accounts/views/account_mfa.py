@@ -29,7 +29,7 @@ from accounts.security import (
     mfa_required,
 )
 from accounts.services import mfa as mfa_services
-from core.services import refusal_text
+from core.services import NotFound, refusal_text
 from core.web import confirm_page, safe_back
 from rbac.decorators import signed_in
 from rbac.policies import PolicyDenied
@@ -214,6 +214,9 @@ def mfa_remove(request, factor_id):
         mfa_services.mfa_device_remove(actor=user, user=user, device_id=factor_id)
     except PolicyDenied as exc:
         messages.error(request, exc.message)
+        return redirect("account:home")
+    except NotFound as exc:
+        messages.info(request, exc.message)
         return redirect("account:home")
     messages.success(request, "Two-factor authentication is off.")
     return redirect("account:home")

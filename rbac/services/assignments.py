@@ -31,8 +31,8 @@ def user_role_assign(*, actor, user, role: Role, batch_id=None) -> bool:
     Guards: roles:assign, not yourself, not the owner, hierarchy, the owner
     role is only transferred, escalation over the role's permissions."""
     action = "rbac.user_role.assigned"
-    policies.check_can_assign_role(actor, user, role, batch_id=batch_id)
     given, user = user, lock_user(user)
+    policies.check_can_assign_role(actor, user, role, batch_id=batch_id)
     role = _lock_role(role)
     if UserRole.objects.filter(user=user, role=role).exists():
         return False
@@ -51,9 +51,9 @@ def user_role_remove(*, actor, user, role: Role, batch_id=None) -> bool:
     """Take the role away from `user`. Returns False when they did not hold
     it. Guards: as for assigning, plus last-manager."""
     action = "rbac.user_role.removed"
+    given, user = user, lock_user(user)
     policies.check_can_remove_role(actor, user, role, batch_id=batch_id)
     try:
-        given, user = user, lock_user(user)
         membership = UserRole.objects.filter(user=user, role=role).first()
         if membership is None:
             return False
@@ -87,6 +87,7 @@ def user_permissions_update(*, actor, user, grant=(), revoke=()):
     Guards: permissions:grant, not yourself, not the owner, hierarchy,
     escalation over everything granted or revoked, last-manager."""
     action = "rbac.user.permissions_updated"
+    given, user = user, lock_user(user)
     grant = _clean_permissions(grant)
     revoke = _clean_permissions(revoke)
     both = sorted(set(grant) & set(revoke))
@@ -96,7 +97,6 @@ def user_permissions_update(*, actor, user, grant=(), revoke=()):
             code="conflict",
         )
     policies.check_can_change_grants(actor, user, grant=grant, revoke=revoke)
-    given, user = user, lock_user(user)
     old = sorted(set(user.direct_permissions or []))
     new = sorted((set(old) - set(revoke)) | set(grant))
     if new == old:

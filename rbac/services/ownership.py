@@ -6,7 +6,6 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from accounts.models import User
-from accounts.services.common import lock_user
 from accounts.services.email_content import site_link
 from accounts.services.emails import email_queue
 from audit import services as audit
@@ -29,15 +28,24 @@ def ownership_transfer(*, actor, target, password: str | None = None):
     after commit."""
 
     action = "rbac.ownership.transferred"
-    if target is None or not User.objects.filter(pk=target.pk).exists():
+    if target is None:
         raise ValidationError({"target": "Choose an existing user."}, code="missing_user")
-    if actor is not None and target.pk == actor.pk and actor.is_owner:
+    # Lock, then guard: both rows in a fixed order (two transfers cannot
+    # deadlock); the guard is asked before anything says whether the target
+    # exists, so a refusal never tells an outsider which users do.
+    locked = {
+        u.pk: u
+        for u in User.objects.select_for_update()
+        .filter(pk__in={getattr(actor, "pk", None), target.pk} - {None})
+        .order_by("pk")
+    }
+    new_owner = locked.get(target.pk)
+    policies.check_can_transfer_ownership(actor, new_owner or target, password=password)
+    if new_owner is None:
+        raise ValidationError({"target": "Choose an existing user."}, code="missing_user")
+    if target.pk == actor.pk:
         raise ValidationError({"target": "You already own this workspace."}, code="self")
-    policies.check_can_transfer_ownership(actor, target, password=password)
-    # Lock both rows in a fixed order so two transfers cannot deadlock.
-    first, second = sorted([actor.pk, target.pk], key=str)
-    locked = {first: lock_user(first), second: lock_user(second)}
-    old_owner, new_owner = locked[actor.pk], locked[target.pk]
+    old_owner = locked[actor.pk]
     if not old_owner.is_owner:
         raise PolicyDenied(
             "owner_only",

@@ -17,6 +17,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from accounts.models import OutboundEmail, UserSession
 from accounts.services import mfa
 from accounts.services.mfa import WRONG_CODE, CodeRefused, mfa_verify
+from core.services import NotFound
 from rbac.policies import PolicyDenied
 from tests.accounts.mfa_helpers import code_for, enrol, events, sign_in
 from tests.conftest import STRONG_PASSWORD
@@ -254,6 +255,16 @@ def test_nobody_removes_the_owners_factor(admin_user, owner):
 
 
 def test_removing_an_unknown_factor_says_so(admin_user, alice):
-    with pytest.raises(PolicyDenied) as denied:
+    """A missing factor is not a refusal: NotFound (404), nothing audited."""
+    with pytest.raises(NotFound) as missing:
         mfa.mfa_device_remove(actor=admin_user, user=alice, device_id="totp-999")
-    assert denied.value.message == "This factor does not exist (it may have been removed already)."
+    assert missing.value.message == "This factor does not exist (it may have been removed already)."
+    assert not events("accounts.mfa.removed")
+
+
+def test_an_outsider_asking_for_an_unknown_factor_is_refused_not_told(member, alice):
+    """The guard comes before the lookup: someone who may not remove the
+    user's factors is refused whatever the factor id, never told which exist."""
+    with pytest.raises(PolicyDenied) as denied:
+        mfa.mfa_device_remove(actor=member, user=alice, device_id="totp-999")
+    assert denied.value.code == "permission_denied"

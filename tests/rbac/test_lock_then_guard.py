@@ -1,0 +1,130 @@
+"""Lock, then guard: a guard judges the target row as it is under the
+service's lock, never a snapshot read before it. Each race runs on two real
+PostgreSQL connections (a thread each): the first change holds the target's
+row lock while the second action starts from a copy read before the first
+commits."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from django.db import connection, transaction
+
+from accounts.models import User
+from accounts.services.batch import batch_run
+from accounts.services.users import user_ban
+from audit.models import AuditEvent
+from rbac import services
+from rbac.models import Role
+from rbac.permissions import TEMPLATES
+from rbac.policies import PolicyDenied
+from tests.conftest import make_user
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+HOLD = 0.6  # seconds the first transaction keeps its lock after its change
+
+
+def _manager():
+    return make_user(
+        "manager@example.com", direct_permissions=sorted(TEMPLATES["manager"]["permissions"])
+    )
+
+
+def _race(first, second):
+    """Run `first` inside a transaction that holds its locks for HOLD
+    seconds after it returns; start `second` (on its own connection) once
+    `first` has made its change. Returns (second's result or exception,
+    seconds `second` took)."""
+    changed = threading.Event()
+    outcome: dict = {}
+    errors: list = []
+
+    def run_first():
+        try:
+            with transaction.atomic():
+                first()
+                changed.set()
+                time.sleep(HOLD)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+            changed.set()
+        finally:
+            connection.close()
+
+    def run_second():
+        try:
+            changed.wait(5)
+            started = time.monotonic()
+            try:
+                outcome["result"] = second()
+            except Exception as exc:
+                outcome["result"] = exc
+            outcome["took"] = time.monotonic() - started
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run_first), threading.Thread(target=run_second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(15)
+    assert not errors, errors
+    return outcome["result"], outcome["took"]
+
+
+def test_ban_racing_an_ownership_transfer_never_lands_on_the_new_owner(
+    require_postgres, owner, member
+):
+    manager = _manager()
+    stale = User.objects.get(pk=member.pk)  # read before the transfer
+
+    result, took = _race(
+        lambda: services.ownership_transfer(actor=owner, target=User.objects.get(pk=member.pk)),
+        lambda: user_ban(actor=manager, user=stale, reason="race"),
+    )
+
+    assert took >= HOLD / 2, "the ban did not wait for the target's row lock"
+    assert isinstance(result, PolicyDenied), result
+    assert result.code == "owner_protected"
+    new_owner = User.objects.get(pk=member.pk)
+    assert new_owner.is_owner
+    assert new_owner.banned_until is None
+    denied = AuditEvent.objects.get(action="accounts.user.banned")
+    assert (denied.outcome, denied.actor_id, denied.target_id) == (
+        "denied",
+        manager.pk,
+        str(member.pk),
+    )
+
+
+def test_batch_disable_racing_a_promotion_skips_the_promoted_user(
+    require_postgres, owner, member, viewer
+):
+    manager = _manager()
+    other = make_user("other@example.com")
+    admin_role = Role.objects.get(slug="admin")
+
+    result, took = _race(
+        lambda: services.user_role_assign(
+            actor=owner, user=User.objects.get(pk=member.pk), role=admin_role
+        ),
+        lambda: batch_run(
+            actor=manager, action="disable", user_ids=[viewer.pk, member.pk, other.pk]
+        ),
+    )
+
+    assert took >= HOLD / 2, "the batch did not wait for the promoted user's row lock"
+    assert not isinstance(result, Exception), result
+    outcomes = {item["user_id"]: (item["outcome"], item["reason"]) for item in result["items"]}
+    assert outcomes[str(viewer.pk)] == ("processed", "")
+    assert outcomes[str(other.pk)] == ("processed", "")
+    assert outcomes[str(member.pk)][0] == "skipped"
+    assert outcomes[str(member.pk)][1].startswith("You can only manage users whose permissions")
+    assert User.objects.get(pk=member.pk).disabled_at is None
+    assert User.objects.get(pk=viewer.pk).disabled_at is not None
+    assert User.objects.get(pk=other.pk).disabled_at is not None
+    denied = AuditEvent.objects.get(action="accounts.user.disabled", outcome="denied")
+    assert denied.target_id == str(member.pk)
