@@ -7,6 +7,7 @@ import json
 from urllib.parse import urlencode
 
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
@@ -17,6 +18,7 @@ from audit import services as audit
 from audit.forms import AuditFilterForm
 from audit.models import AuditEvent
 from audit.sentences import with_names
+from core.services import refusal_text
 from core.web import htmx_partial
 from rbac import policies
 from rbac.decorators import permission_required
@@ -144,11 +146,16 @@ def export(request, fmt: str):
 def user_scrub(request, user_id):
     """Erase a deleted user's personal data from the audit log (right to
     erasure): GET asks, POST does it. The service refuses (and audits) a
-    user who is not deleted; the page says so instead of offering the form."""
+    user who is not deleted as invalid input (after its guard); the page says
+    so instead of offering the form."""
 
     subject = user_selectors.user_get(user_id)
     if request.method == "POST":
-        event = audit.audit_scrub_user(actor=request.user, user_id=subject.pk)
+        try:
+            event = audit.audit_scrub_user(actor=request.user, user_id=subject.pk)
+        except ValidationError as exc:
+            context = {"subject": subject, "refusal": refusal_text(exc)}
+            return render(request, "audit/scrub_confirm.html", context, status=400)
         if event is None:
             messages.info(request, "Nothing left to scrub: the audit log holds no personal data.")
         else:
@@ -160,5 +167,5 @@ def user_scrub(request, user_id):
         return redirect("users:detail", subject.pk)
     refusal = None
     if subject.deleted_at is None:
-        refusal = "Only a deleted user's personal data can be scrubbed; delete the user first."
+        refusal = audit.NOT_DELETED
     return render(request, "audit/scrub_confirm.html", {"subject": subject, "refusal": refusal})

@@ -20,6 +20,7 @@ from audit.services.chain import (  # noqa: F401 (the package's names)
     verify_chain,
 )
 from audit.services.erasure import (  # noqa: F401 (the package's names)
+    NOT_DELETED,
     SCRUBBED,
     audit_scrub_user,
     models_q_about,

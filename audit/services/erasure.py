@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 
+from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.models import Q
 
@@ -44,6 +45,9 @@ def _scrubbed_changes(changes: dict, personal: set[str], about_user: bool) -> di
     return out
 
 
+NOT_DELETED = "Only a deleted user's personal data can be scrubbed; delete the user first."
+
+
 @service
 def audit_scrub_user(*, actor, user_id) -> AuditEvent | None:
     """Erase a deleted user's personal data from the events about them or by
@@ -63,25 +67,23 @@ def audit_scrub_user(*, actor, user_id) -> AuditEvent | None:
 
     Guard: `check_can_scrub_audit` (users:delete and, while the account
     row exists, the hierarchy over the user as if they were active), and
-    the user must already be deleted (soft or hard); refuses with
-    PolicyDenied otherwise. Returns the scrub event,
+    the user must already be deleted (soft or hard): asked after the guard,
+    a live user is invalid input (ValidationError `not_deleted`), not a
+    refusal. Returns the scrub event,
     or None when there was nothing left to scrub."""
 
     action = SCRUBBED_ACTION
     user_key = str(user_id)
-    policies.check_permission(actor, "users:delete", action=action)
-    user = User.objects.filter(pk=user_key).first() if _is_uuid(user_key) else None
+    target = Target(type="user", id=user_key[:64], label=f"user {user_key[:8]}")
+    policies.check_permission(actor, "users:delete", action=action, target=target)
+    # Lock, then guard, then validate: the row as it is now, and a refusal
+    # before anything says whether (or in which state) the user exists.
+    user = None
+    if _is_uuid(user_key):
+        user = User.objects.select_for_update().filter(pk=user_key).first()
+    policies.check_can_scrub_audit(actor, user, target=target)
     if not _is_uuid(user_key) or (user is not None and user.deleted_at is None):
-        raise policies.PolicyDenied(
-            "not_deleted",
-            "Only a deleted user's personal data can be scrubbed; delete the user first.",
-            action=action,
-            actor=actor,
-            target=Target(type="user", id=user_key[:64], label=f"user {user_key[:8]}"),
-        )
-    policies.check_can_scrub_audit(
-        actor, user, target=Target(type="user", id=user_key, label=f"user {user_key[:8]}")
-    )
+        raise ValidationError(NOT_DELETED, code="not_deleted")
     _lock_chain()
     pseudonym = f"deleted user {user_key[:8]}"
     uid = uuid.UUID(user_key)

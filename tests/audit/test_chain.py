@@ -7,6 +7,7 @@ import datetime as dt
 import threading
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
@@ -248,14 +249,31 @@ def test_scrub_erases_a_deleted_users_personal_data_and_the_chain_verifies(owner
 
 
 def test_scrub_refuses_a_user_who_is_not_deleted(owner, member):
-    from rbac.policies import PolicyDenied
 
-    with pytest.raises(PolicyDenied) as exc:
+    with pytest.raises(ValidationError) as exc:
         audit.audit_scrub_user(actor=owner, user_id=member.pk)
-    assert exc.value.message == (
+    assert exc.value.messages == [
         "Only a deleted user's personal data can be scrubbed; delete the user first."
+    ]
+    # Invalid input, asked after the guard: not a refusal, nothing denied.
+    assert not AuditEvent.objects.filter(action="audit.user.scrubbed").exists()
+
+
+def test_scrub_refuses_a_user_out_of_reach_before_saying_whether_they_are_deleted(
+    owner, admin_user
+):
+    """Validation after the guard: a manager asking about the (live) admin
+    is refused by the hierarchy, not told the admin is not deleted."""
+    from rbac.permissions import TEMPLATES
+    from rbac.policies import PolicyDenied
+    from tests.conftest import make_user
+
+    manager = make_user(
+        "manager@example.com", direct_permissions=sorted(TEMPLATES["manager"]["permissions"])
     )
-    assert AuditEvent.objects.filter(action="audit.user.scrubbed", outcome="denied").exists()
+    with pytest.raises(PolicyDenied) as exc:
+        audit.audit_scrub_user(actor=manager, user_id=admin_user.pk)
+    assert exc.value.code == "hierarchy"
 
 
 def test_scrub_needs_users_delete(viewer, member):

@@ -2,10 +2,12 @@
 
 import uuid
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import User, normalize_email
 from audit.services import audit_scrub_user
+from core.services import refusal_text
 from rbac.policies import PolicyDenied
 
 
@@ -34,6 +36,8 @@ class Command(BaseCommand):
             event = audit_scrub_user(actor=person, user_id=user_key)
         except PolicyDenied as exc:
             raise CommandError(exc.message) from exc
+        except ValidationError as exc:
+            raise CommandError(refusal_text(exc)) from exc
         if event is None:
             self.stdout.write(f"Nothing to scrub for user {user_key}.")
             return
