@@ -122,9 +122,11 @@ class UserExportOut(Schema):
     profile: dict
     roles: list
     direct_permissions: list
-    sessions: list
+    # None when the key lacks sessions:read / audit:read (see `omitted`).
+    sessions: list | None
     invitations: list
-    audit_events: list
+    audit_events: list | None
+    omitted: dict[str, str] = {}
 
 
 class OkOut(Schema):

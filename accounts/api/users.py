@@ -35,6 +35,7 @@ from accounts.api.schemas import (
 )
 from accounts.models import User, UserSession, UserStatus
 from accounts.security import factors_for_user
+from accounts.services.exports import user_data_access_request
 from accounts.services.invitations import invitation_create
 from accounts.services.lockout import user_unlock
 from accounts.services.mfa import mfa_device_remove
@@ -47,7 +48,6 @@ from accounts.services.sessions import session_revoke, sessions_revoke_all
 from accounts.services.users import (
     user_ban,
     user_create,
-    user_data_access_request,
     user_delete,
     user_disable,
     user_enable,

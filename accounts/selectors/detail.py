@@ -68,16 +68,24 @@ def user_status_history(user, *, limit: int = 10):
     return user_audit_events(user, limit=limit, actions=STATUS_CHANGE_AUDIT_CODES)
 
 
-def user_data_export(user) -> dict:
-    """Everything Handover holds about one person (GDPR access request)."""
+def user_data_export(user, *, sessions: bool = True, audit_events: bool = True) -> dict:
+    """What Handover records about one person (GDPR access request).
+
+    Events about the person are given in full. Events the person caused
+    that are about someone or something else keep only what concerns the
+    person (when, what kind, the outcome, their own address): whom it was
+    about, the changes and the reason are redacted, since they are other
+    people's data. A section the caller may not have (`sessions`,
+    `audit_events` False) is None and named in `omitted`."""
 
     def iso(value):
         return value.isoformat() if value else None
 
-    return {
+    subject = str(user.pk)
+    data = {
         "exported_at": timezone.now().isoformat(),
         "profile": {
-            "id": str(user.pk),
+            "id": subject,
             "email": user.email,
             "name": user.name,
             "phone": user.phone,
@@ -99,16 +107,7 @@ def user_data_export(user) -> dict:
             for r in user.roles.order_by("name")
         ],
         "direct_permissions": user.direct_permissions,
-        "sessions": [
-            {
-                "ip": s.ip,
-                "user_agent": s.user_agent,
-                "created_at": iso(s.created_at),
-                "last_seen_at": iso(s.last_seen_at),
-                "ended_at": iso(s.ended_at),
-            }
-            for s in user_sessions(user, open_only=False)
-        ],
+        "sessions": None,
         "invitations": [
             {
                 "email": i.email,
@@ -120,18 +119,57 @@ def user_data_export(user) -> dict:
             }
             for i in user_invitations(user)
         ],
-        "audit_events": [
+        "audit_events": None,
+        "omitted": {},
+    }
+    if sessions:
+        data["sessions"] = [
             {
-                "created_at": iso(e.created_at),
-                "action": e.action,
-                "actor": e.actor_label,
-                "outcome": e.outcome,
-                "reason": e.reason,
-                "ip": e.ip,
-                "changes": e.changes,
+                "ip": s.ip,
+                "user_agent": s.user_agent,
+                "created_at": iso(s.created_at),
+                "last_seen_at": iso(s.last_seen_at),
+                "ended_at": iso(s.ended_at),
             }
-            for e in AuditEvent.objects.filter(
-                Q(target_id=str(user.pk)) | Q(actor_id=user.pk)
-            ).order_by("id")
-        ],
+            for s in user_sessions(user, open_only=False)
+        ]
+    else:
+        data["omitted"]["sessions"] = "Needs the permission sessions:read."
+    if audit_events:
+        data["audit_events"] = [
+            _exported_event(e, subject, iso)
+            for e in AuditEvent.objects.filter(Q(target_id=subject) | Q(actor_id=user.pk)).order_by(
+                "id"
+            )
+        ]
+    else:
+        data["omitted"]["audit_events"] = "Needs the permission audit:read."
+    return data
+
+
+REDACTED = "[about someone else: redacted]"
+
+
+def _exported_event(event, subject: str, iso) -> dict:
+    if event.target_id == subject:
+        return {
+            "created_at": iso(event.created_at),
+            "action": event.action,
+            "actor": event.actor_label,
+            "outcome": event.outcome,
+            "reason": event.reason,
+            "ip": event.ip,
+            "changes": event.changes,
+        }
+    # The person acted on someone (or something) else: theirs is only that
+    # they did it, when, and from where.
+    return {
+        "created_at": iso(event.created_at),
+        "action": event.action,
+        "actor": event.actor_label,
+        "outcome": event.outcome,
+        "reason": REDACTED if event.reason else "",
+        "ip": event.ip,
+        "changes": REDACTED if event.changes else None,
+        "about": REDACTED,
     }

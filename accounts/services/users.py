@@ -11,7 +11,6 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from accounts.models import User, normalize_email
-from accounts.selectors import user_data_export
 from accounts.services.api_keys import api_keys_revoke_for_users
 from accounts.services.common import diff, lock_user
 from accounts.services.emails import email_queue
@@ -423,28 +422,3 @@ def user_hard_delete(*, actor, user, confirm_email) -> None:
         changes={"email": [user.email, None], "name": [user.name, None]},
     )
     user.delete()
-
-
-@service
-def user_list_exported(*, actor, filters: dict) -> None:
-    """Record a CSV export of the users list (what was exported, by whom)."""
-    action = "accounts.users.exported"
-    policies.check_can_export_users(actor)
-    audit.record(
-        action,
-        actor=actor,
-        target=audit.Target("user_list", "", "Users list"),
-        changes={"filters": [None, {k: str(v) for k, v in filters.items() if v}]},
-    )
-
-
-@service
-def user_data_access_request(*, actor, user) -> dict:
-    """Answer a GDPR access request: everything held about `user`, returned
-    to the caller and recorded as an audit event."""
-
-    action = "accounts.user.data_exported"
-    policies.check_can_export_user(actor, user)
-    data = user_data_export(user)
-    audit.record(action, actor=actor, target=user)
-    return data

@@ -27,6 +27,7 @@ from accounts.forms import (
     ReasonForm,
 )
 from accounts.reauth import reauth_required
+from accounts.services import exports as export_services
 from accounts.services import lockout as lockout_services
 from accounts.services import users as user_services
 from core.services import NotFound
@@ -292,7 +293,7 @@ def make_action_view(spec: StatusAction):
 @require_http_methods(["GET"])
 def user_data_export(request, pk):
     subject = selectors.user_get(pk)
-    data = user_services.user_data_access_request(actor=request.user, user=subject)
+    data = export_services.user_data_access_request(actor=request.user, user=subject)
     response = HttpResponse(
         json.dumps(data, cls=DjangoJSONEncoder, indent=2), content_type="application/json"
     )

@@ -28,6 +28,7 @@ from accounts.forms import (
     UserFilterForm,
 )
 from accounts.services import batch as batch_services
+from accounts.services import exports as export_services
 from accounts.services import users as user_services
 from accounts.services.invitations import invitation_create
 from accounts.views.user_actions import (
@@ -166,7 +167,7 @@ class _Echo:
 @require_http_methods(["GET"])
 def user_export(request):
     filters = UserFilterForm(request.GET).filters()
-    user_services.user_list_exported(actor=request.user, filters=filters.__dict__)
+    export_services.user_list_exported(actor=request.user, filters=filters.__dict__)
     qs = (
         selectors.user_filter_queryset(filters)
         .annotate(has_mfa=selectors.mfa_enabled_q())

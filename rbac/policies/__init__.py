@@ -47,6 +47,7 @@ from rbac.policies.accounts import (  # noqa: F401 (the package's names)
     check_can_unban,
     check_can_unlock,
     check_can_update_profile,
+    export_sections,
 )
 from rbac.policies.base import (  # noqa: F401 (the package's names)
     PolicyDenied,

@@ -15,6 +15,7 @@ from rbac.policies.base import (
     check_self_service,
     check_user_action,
     is_self,
+    user_has,
 )
 
 # --- named guards: one per action --------------------------------------------
@@ -230,7 +231,29 @@ def check_can_scrub_audit(actor, user, *, target=None) -> None:
 
 
 def check_can_export_user(actor, user) -> None:
-    check_permission(actor, "users:export", action="accounts.user.data_exported", target=user)
+    """Exporting a person's data is an action on them: users:export, and for
+    anyone but yourself owner protection and the strict hierarchy (a
+    manager exports no admin's data, nobody the owner's). Which sections
+    the export holds is `export_sections`."""
+    action = "accounts.user.data_exported"
+    check_permission(actor, "users:export", action=action, target=user)
+    if is_self(actor, user):
+        return
+    check_not_owner(actor, user, action=action, verb="the subject of someone else's data export")
+    check_hierarchy(actor, user, action=action)
+
+
+# The sections of a user's data export that need more than users:export.
+EXPORT_SECTION_PERMISSIONS = {"sessions": "sessions:read", "audit_events": "audit:read"}
+
+
+def export_sections(actor) -> dict[str, bool]:
+    """For each guarded section of a data export, whether `actor` may have
+    it: the sessions need sessions:read, the audit events audit:read."""
+    return {
+        section: user_has(actor, permission)
+        for section, permission in EXPORT_SECTION_PERMISSIONS.items()
+    }
 
 
 def check_can_export_users(actor) -> None:
