@@ -11,7 +11,6 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import OuterRef, Q, Subquery
-from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
@@ -22,7 +21,7 @@ from accounts.forms import InviteForm
 from accounts.models import Invitation, OutboundEmail
 from accounts.services import invitation_import as import_services
 from accounts.services import invitations as services
-from accounts.views.jobs import describe, visible_job
+from accounts.views.jobs import describe, job_with_results
 from core.web import htmx_partial, refusals, safe_back
 from rbac import policies
 from rbac.decorators import permission_required
@@ -152,9 +151,7 @@ def _results_context(results, job=None):
 @permission_required("invitations:create")
 @require_http_methods(["GET"])
 def invitation_import(request, pk):
-    job = visible_job(request, pk)
-    if job.kind != "import":
-        raise Http404("This import does not exist.")
+    job = job_with_results(request, pk, kind="import")
     results = (job.result or {}).get("items", [])
     context = {
         **_results_context(results, job),

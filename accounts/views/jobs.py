@@ -1,7 +1,9 @@
 """The Jobs page: batch actions and invitation imports running in the
 background, with their progress and heartbeat, and cancel / resume for
 those allowed (rbac.policies: user_can_view_job, user_can_cancel_job,
-user_can_resume_job). A job someone may not see does not exist for them."""
+user_can_resume_job); a job's page with its per-item results for those who
+may read them (user_can_read_job_results). A job someone may not see does
+not exist for them."""
 
 from __future__ import annotations
 
@@ -46,6 +48,17 @@ def visible_job(request, pk) -> BatchJob:
     return job
 
 
+def job_with_results(request, pk, *, kind: str) -> BatchJob:
+    """The job `pk` of `kind` with its per-item results, for its page: 404
+    when the person may not see it (or it is another kind); a refusal (403,
+    audited) when they see it but may not read what its results list."""
+    job = visible_job(request, pk)
+    if job.kind != kind:
+        raise Http404("This job does not exist.")
+    policies.check_can_read_job_results(request.user, job)
+    return job
+
+
 def describe(job: BatchJob, actor, now) -> dict:
     heartbeat = job.heartbeat_at or job.created_at
     return {
@@ -54,6 +67,7 @@ def describe(job: BatchJob, actor, now) -> dict:
         "url": job_url(job),
         "heartbeat_age": int((now - heartbeat).total_seconds()) if job.is_open else None,
         "stale": bool(job.is_open and job.lease_until and job.lease_until < now),
+        "can_read_results": policies.user_can_read_job_results(actor, job),
         "can_cancel": job.is_open and policies.user_can_cancel_job(actor, job),
         "can_resume": job.status in ("failed", "cancelled")
         and policies.user_can_resume_job(actor, job),

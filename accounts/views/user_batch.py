@@ -4,7 +4,6 @@ action for each user (inline up to INLINE_LIMIT, a durable job above)."""
 from __future__ import annotations
 
 from django.core.exceptions import TooManyFieldsSent, ValidationError
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -18,7 +17,7 @@ from accounts.forms import (
     UserFilterForm,
 )
 from accounts.services import batch as batch_services
-from accounts.views.jobs import describe, visible_job
+from accounts.views.jobs import describe, job_with_results
 from core.services import refusal_text
 from core.web import htmx_partial
 from rbac.decorators import permission_required
@@ -117,9 +116,7 @@ def user_batch(request):
 @permission_required("users:read")
 @require_http_methods(["GET"])
 def user_batch_job(request, pk):
-    job = visible_job(request, pk)
-    if job.kind != "batch":
-        raise Http404("This batch job does not exist.")
+    job = job_with_results(request, pk, kind="batch")
     result = job.result or {}
     context = {
         "job": job,

@@ -73,9 +73,11 @@ from rbac.policies.base import (  # noqa: F401 (the package's names)
 )
 from rbac.policies.jobs import (  # noqa: F401 (the package's names)
     check_can_cancel_job,
+    check_can_read_job_results,
     check_can_resume_job,
     check_can_view_job,
     user_can_cancel_job,
+    user_can_read_job_results,
     user_can_resume_job,
     user_can_view_job,
 )
