@@ -268,3 +268,24 @@ def test_an_outsider_asking_for_an_unknown_factor_is_refused_not_told(member, al
     with pytest.raises(PolicyDenied) as denied:
         mfa.mfa_device_remove(actor=member, user=alice, device_id="totp-999")
     assert denied.value.code == "permission_denied"
+
+
+def test_the_factor_page_tells_whether_a_factor_exists_only_to_whom_may_remove_it(
+    client_for, owner, admin_user, alice
+):
+    from tests.conftest import make_user
+
+    manager = make_user(
+        "manager@example.com", direct_permissions=["mfa:reset", "mfa:read", "users:read"]
+    )
+    device, _ = enrol(owner)
+    client = client_for(manager)
+    for factor in (f"totp-{device.pk}", "totp-999999"):
+        url = f"/users/{owner.pk}/mfa/{factor}/remove/"
+        assert client.post(url).status_code == 403  # the same refusal either way
+    assert TOTPDevice.objects.filter(pk=device.pk).exists()
+    # Someone who may remove alice's factors is told it is gone already.
+    response = client_for(admin_user).post(
+        f"/users/{alice.pk}/mfa/totp-999999/remove/", follow=True
+    )
+    assert "That factor was already removed." in response.content.decode()
