@@ -106,6 +106,28 @@ def test_the_jobs_page_shows_progress_heartbeat_and_controls(live_server, page, 
     screenshot(page, "jobs-after-cancel")
 
 
+def test_someone_elses_jobs_show_no_controls_they_may_not_use(
+    live_server, page, screenshot, jobs, builtin_roles
+):
+    """An inviter (invitations:create only) sees the admin's import on the
+    jobs page, as someone who could run one, but neither a Cancel button
+    (the hierarchy over its creator) nor a link to its per-address results
+    (invitations:read)."""
+    from rbac.models import Role
+
+    inviters = Role.objects.create(
+        slug="inviters", name="Inviters", permissions=["invitations:create"]
+    )
+    make_user("ivy@example.com", roles=[inviters.slug], name="Ivy Inviter")
+    open_as(page, live_server.url, "ivy@example.com", "/jobs/")
+    row = page.get_by_role("row").filter(has_text="Invitation import")
+    assert row.is_visible()
+    assert row.get_by_role("link").count() == 0
+    assert row.get_by_role("button").count() == 0
+    assert not page.get_by_text("Disable", exact=True).is_visible()  # needs users:disable
+    screenshot(page, "jobs-list-inviter")
+
+
 def test_a_dialog_action_behind_a_busy_audit_lock_says_busy_retry(
     live_server, page, screenshot, builtin_roles, settings
 ):
