@@ -127,11 +127,13 @@ def test_ban_batch_with_an_end_in_the_past_is_refused(admin_user, member):
 def test_batch_is_the_single_action_per_user_with_one_audit_insert(
     admin_user, django_assert_max_num_queries
 ):
-    """A batch runs each user through `user_ban` (savepoint, lock, update,
-    release: 4 queries) and ends access and writes the audit rows with a
+    """A batch locks its users in one statement and reads their permissions
+    in one query after the lock, runs each user through `user_ban`
+    (savepoint, update, release: 3 queries; its `lock_user` gets the
+    locked object back) and ends access and writes the audit rows with a
     few set-based statements at the end."""
     users = make_users(200, prefix="bulk")
-    with django_assert_max_num_queries(4 * 200 + 16):
+    with django_assert_max_num_queries(3 * 200 + 16):
         result = batch_run(actor=admin_user, action="ban", user_ids=[u.pk for u in users])
     assert result["processed"] == 200
     assert User.objects.filter(status_q_banned()).count() == 200
