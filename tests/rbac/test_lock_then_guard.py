@@ -1,8 +1,9 @@
 """Lock, then guard: a guard judges the target row as it is under the
 service's lock, never a snapshot read before it. Each race runs on two real
 PostgreSQL connections (a thread each): the first change holds the target's
-row lock while the second action starts from a copy read before the first
-commits."""
+row lock, the second action starts (from a copy read before the first
+commits) and the first commits only once PostgreSQL shows the second
+waiting for a lock -- the interleaving is forced, not left to timing."""
 
 from __future__ import annotations
 
@@ -24,7 +25,19 @@ from tests.conftest import make_user
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
-HOLD = 0.6  # seconds the first transaction keeps its lock after its change
+WAIT_LIMIT = 10  # seconds the first transaction waits for the second to block
+
+
+def _blocked_backends(cursor) -> int:
+    """Other connections to this database waiting for a lock right now
+    (the statistics snapshot is cleared first: inside a transaction
+    PostgreSQL would otherwise answer from the first one it took)."""
+    cursor.execute("SELECT pg_stat_clear_snapshot()")
+    cursor.execute(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+        "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+    )
+    return cursor.fetchone()[0]
 
 
 def _manager():
@@ -34,12 +47,12 @@ def _manager():
 
 
 def _race(first, second):
-    """Run `first` inside a transaction that holds its locks for HOLD
-    seconds after it returns; start `second` (on its own connection) once
-    `first` has made its change. Returns (second's result or exception,
-    seconds `second` took)."""
+    """Run `first` inside a transaction, start `second` (on its own
+    connection) once `first` has made its change, and commit `first` only
+    once `second` is blocked on a row lock `first` holds. Returns (second's
+    result or exception, whether `second` was seen blocked)."""
     changed = threading.Event()
-    outcome: dict = {}
+    outcome: dict = {"blocked": False}
     errors: list = []
 
     def run_first():
@@ -47,7 +60,13 @@ def _race(first, second):
             with transaction.atomic():
                 first()
                 changed.set()
-                time.sleep(HOLD)
+                deadline = time.monotonic() + WAIT_LIMIT
+                with connection.cursor() as cursor:
+                    while time.monotonic() < deadline:
+                        if _blocked_backends(cursor):
+                            outcome["blocked"] = True
+                            break
+                        time.sleep(0.02)
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
             changed.set()
@@ -56,13 +75,11 @@ def _race(first, second):
 
     def run_second():
         try:
-            changed.wait(5)
-            started = time.monotonic()
+            changed.wait(WAIT_LIMIT)
             try:
                 outcome["result"] = second()
             except Exception as exc:
                 outcome["result"] = exc
-            outcome["took"] = time.monotonic() - started
         finally:
             connection.close()
 
@@ -70,9 +87,9 @@ def _race(first, second):
     for t in threads:
         t.start()
     for t in threads:
-        t.join(15)
+        t.join(3 * WAIT_LIMIT)
     assert not errors, errors
-    return outcome["result"], outcome["took"]
+    return outcome["result"], outcome["blocked"]
 
 
 def test_ban_racing_an_ownership_transfer_never_lands_on_the_new_owner(
@@ -81,12 +98,12 @@ def test_ban_racing_an_ownership_transfer_never_lands_on_the_new_owner(
     manager = _manager()
     stale = User.objects.get(pk=member.pk)  # read before the transfer
 
-    result, took = _race(
+    result, blocked = _race(
         lambda: services.ownership_transfer(actor=owner, target=User.objects.get(pk=member.pk)),
         lambda: user_ban(actor=manager, user=stale, reason="race"),
     )
 
-    assert took >= HOLD / 2, "the ban did not wait for the target's row lock"
+    assert blocked, "the ban did not wait for the target's row lock"
     assert isinstance(result, PolicyDenied), result
     assert result.code == "owner_protected"
     new_owner = User.objects.get(pk=member.pk)
@@ -107,7 +124,7 @@ def test_batch_disable_racing_a_promotion_skips_the_promoted_user(
     other = make_user("other@example.com")
     admin_role = Role.objects.get(slug="admin")
 
-    result, took = _race(
+    result, blocked = _race(
         lambda: services.user_role_assign(
             actor=owner, user=User.objects.get(pk=member.pk), role=admin_role
         ),
@@ -116,7 +133,7 @@ def test_batch_disable_racing_a_promotion_skips_the_promoted_user(
         ),
     )
 
-    assert took >= HOLD / 2, "the batch did not wait for the promoted user's row lock"
+    assert blocked, "the batch did not wait for the promoted user's row lock"
     assert not isinstance(result, Exception), result
     outcomes = {item["user_id"]: (item["outcome"], item["reason"]) for item in result["items"]}
     assert outcomes[str(viewer.pk)] == ("processed", "")
