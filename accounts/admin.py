@@ -93,10 +93,10 @@ class UserAdmin(ServiceModelAdmin):
         return obj.get_status_display()
 
     def may_change(self, request, obj) -> bool:
-        return policies.allows(policies.check_can_update_profile, request.user, obj)
+        return policies.allows(policies.check_can_update_profile, request.actor, obj)
 
     def may_delete(self, request, obj) -> bool:
-        return policies.allows(policies.check_can_delete, request.user, obj)
+        return policies.allows(policies.check_can_delete, request.actor, obj)
 
     def get_fields(self, request, obj=None):
         if obj is None:
@@ -111,7 +111,7 @@ class UserAdmin(ServiceModelAdmin):
     def service_save(self, request, obj, form, change):
         if not change:
             user = user_services.user_create(
-                actor=request.user,
+                actor=request.actor,
                 email=form.cleaned_data["email"],
                 name=form.cleaned_data.get("name", ""),
             )
@@ -120,14 +120,16 @@ class UserAdmin(ServiceModelAdmin):
         changed = {k: form.cleaned_data[k] for k in form.changed_data}
         if changed:
             user_services.user_update(
-                actor=request.user, user=User.objects.get(pk=obj.pk), **changed
+                actor=request.actor, user=User.objects.get(pk=obj.pk), **changed
             )
 
     def save_related(self, request, form, formsets, change):
         return None  # no inlines or M2M fields on this form
 
     def service_delete(self, request, obj):
-        user_services.user_delete(actor=request.user, user=obj, reason="Deleted from Django admin.")
+        user_services.user_delete(
+            actor=request.actor, user=obj, reason="Deleted from Django admin."
+        )
 
 
 @admin.register(Invitation)

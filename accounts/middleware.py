@@ -16,7 +16,7 @@ from accounts.services.sessions import (
     session_touch,
 )
 from core.services import unless_read_only
-from rbac import credentials
+from rbac.actor import Actor
 
 
 class ActiveAccountMiddleware:
@@ -35,8 +35,14 @@ class ActiveAccountMiddleware:
 
 
 class SessionActivityMiddleware:
-    """Keeps each session's "last seen" (written at most once a minute, not
-    on every request) and signs out a session that was ended. Ending a
+    """The dashboard's door: builds `request.actor` (`rbac.actor.Actor`),
+    who acts in this request and through what -- the signed-in person
+    through this session, or an anonymous visitor. Every view, template tag
+    and service call reads it (`actor=request.actor`), as it reads
+    `request.user` for the person alone.
+
+    Keeps each session's "last seen" too (written at most once a minute,
+    not on every request) and signs out a session that was ended. Ending a
     session also deletes its Django session row, which signs it out on every
     web process at once; this check covers a session whose row survived."""
 
@@ -44,19 +50,10 @@ class SessionActivityMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
+        request.actor = Actor.anonymous()
         user = getattr(request, "user", None)
         key = request.session.session_key if hasattr(request, "session") else None
         if user is not None and key and user.is_authenticated:
-            # The request acts through this session: every scope, and a
-            # fresh proof when re-authenticated within the window (looked
-            # up only if a guard asks).
-            credentials.attach(
-                user,
-                credentials.Credential(
-                    credentials.SESSION, recent_proof=functools.partial(reauth_is_recent, key)
-                ),
-            )
-
             now = int(time.time())
             if now - int(request.session.get(SEEN_SESSION_KEY, 0)) >= TOUCH_INTERVAL_SECONDS:
                 touched = None  # stays None while the database is read-only: pages still read
@@ -67,6 +64,13 @@ class SessionActivityMiddleware:
                 elif touched is not None:
                     logout(request)
                     request.signed_out_by_server = True
+                    return self.get_response(request)
+            # The request acts through this session: every scope, and a
+            # fresh proof when re-authenticated within the window (looked
+            # up only if a guard asks).
+            request.actor = Actor.for_session(
+                user, key, recent_proof=functools.partial(reauth_is_recent, key)
+            )
         return self.get_response(request)
 
 

@@ -4,11 +4,11 @@ bulk delete; retention goes through `manage.py audit_prune` only."""
 from django.contrib import admin
 
 from audit.models import AuditEvent
-from rbac.admin_base import CappedPaginator, ReadOnlyMixin
+from rbac.admin_base import ActorModelAdmin, CappedPaginator, ReadOnlyMixin
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyMixin, ActorModelAdmin):
     list_display = ("id", "created_at", "action", "actor_label", "target_label", "outcome", "ip")
     list_filter = ("outcome",)
     # Exact matches on indexed columns only: a million rows stay fast.

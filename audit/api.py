@@ -50,7 +50,7 @@ def list_events(
 ):
     policies.check_permission(request.auth, "audit:read", action="audit.event.listed")
     check_limit(limit)
-    qs = AuditEvent.objects.order_by("-id")
+    qs = request.auth.visible_events(AuditEvent.objects.all()).order_by("-id")
     if actor_id:
         qs = qs.filter(actor_id=actor_id)
     if target_id:

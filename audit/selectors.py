@@ -96,9 +96,10 @@ def _day_start(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)
 
 
-def filter_events(data: dict) -> QuerySet:
-    """The events matching cleaned filter data (`AuditFilterForm`)."""
-    qs = AuditEvent.objects.all()
+def filter_events(data: dict, *, actor) -> QuerySet:
+    """The events `actor` may see (`rbac.actor.Actor.visible_events`)
+    matching cleaned filter data (`AuditFilterForm`)."""
+    qs = actor.visible_events(AuditEvent.objects.all())
     if data.get("actor"):
         actor_id, label = _user_ref(data["actor"])
         qs = qs.filter(actor_id=actor_id) if actor_id else qs.filter(actor_label=label)
@@ -175,11 +176,13 @@ def page_of(qs: QuerySet, *, before=None, after=None, size: int = PAGE_SIZE) -> 
     )
 
 
-def user_trail(user_id, *, limit: int = 20) -> list[AuditEvent]:
-    """The newest events by or about a user. Two index range scans (actor,
-    target) merged here, rather than one OR the planner may not index."""
-    by = list(AuditEvent.objects.filter(actor_id=user_id).order_by("-id")[:limit])
-    about = list(AuditEvent.objects.filter(target_id=str(user_id)).order_by("-id")[:limit])
+def user_trail(user_id, *, actor, limit: int = 20) -> list[AuditEvent]:
+    """The newest events by or about a user that `actor` may see. Two index
+    range scans (actor, target) merged here, rather than one OR the planner
+    may not index."""
+    events = actor.visible_events(AuditEvent.objects.all())
+    by = list(events.filter(actor_id=user_id).order_by("-id")[:limit])
+    about = list(events.filter(target_id=str(user_id)).order_by("-id")[:limit])
     merged = {e.id: e for e in by + about}
     return sorted(merged.values(), key=lambda e: e.id, reverse=True)[:limit]
 

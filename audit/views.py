@@ -38,7 +38,11 @@ def _filters(request):
 @permission_required("audit:read")
 def event_list(request):
     form, data, params = _filters(request)
-    events = selectors.filter_events(data) if not form.errors else AuditEvent.objects.none()
+    events = (
+        selectors.filter_events(data, actor=request.actor)
+        if not form.errors
+        else AuditEvent.objects.none()
+    )
     page = selectors.page_of(
         events, before=request.GET.get("before"), after=request.GET.get("after")
     )
@@ -49,7 +53,7 @@ def event_list(request):
         "page": page,
         "query": query,
         "filtered": bool(params),
-        "can_export": policies.user_has(request.user, "audit:export"),
+        "can_export": policies.user_has(request.actor, "audit:export"),
     }
     template = "audit/list.html#results" if htmx_partial(request) else "audit/list.html"
     return render(request, template, context)
@@ -58,7 +62,7 @@ def event_list(request):
 @require_GET
 @permission_required("audit:read")
 def event_detail(request, pk: int):
-    event = AuditEvent.objects.filter(pk=pk).first()
+    event = request.actor.visible_events().filter(pk=pk).first()
     if event is None:
         raise Http404("This audit event does not exist (it may have been pruned).")
     return render(
@@ -74,7 +78,10 @@ def user_trail(request, user_id):
     return render(
         request,
         "audit/user_trail.html",
-        {"events": with_names(selectors.user_trail(user_id)), "user_id": user_id},
+        {
+            "events": with_names(selectors.user_trail(user_id, actor=request.actor)),
+            "user_id": user_id,
+        },
     )
 
 
@@ -125,11 +132,11 @@ def export(request, fmt: str):
         )
     audit.record(
         "audit.log.exported",
-        actor=request.user,
+        actor=request.actor,
         target=audit.Target(type="audit", id="", label="Audit log"),
         changes={"format": fmt, "filters": params},
     )
-    rows = selectors.export_rows(selectors.filter_events(data))
+    rows = selectors.export_rows(selectors.filter_events(data, actor=request.actor))
     if fmt == "csv":
         body, content_type = _csv_lines(rows), "text/csv; charset=utf-8"
     else:
@@ -149,10 +156,10 @@ def user_scrub(request, user_id):
     user who is not deleted as invalid input (after its guard); the page says
     so instead of offering the form."""
 
-    subject = user_selectors.user_get(user_id)
+    subject = user_selectors.user_get(user_id, actor=request.actor)
     if request.method == "POST":
         try:
-            event = audit.audit_scrub_user(actor=request.user, user_id=subject.pk)
+            event = audit.audit_scrub_user(actor=request.actor, user_id=subject.pk)
         except ValidationError as exc:
             context = {"subject": subject, "refusal": refusal_text(exc)}
             return render(request, "audit/scrub_confirm.html", context, status=400)

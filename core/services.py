@@ -18,12 +18,21 @@ from django.db import DatabaseError, InterfaceError, OperationalError, transacti
 
 _depth: ContextVar[int] = ContextVar("service_depth", default=0)
 _recorder: list = []
+_actor_adapter: list = []
 
 
 def set_denial_recorder(record) -> None:
     """`record(denial)` writes a refusal to the audit log (the audit app
     registers it when Django starts)."""
     _recorder[:] = [record]
+
+
+def set_actor_adapter(adapt) -> None:
+    """`adapt(actor)` turns what a caller passed as `actor=` into the actor
+    value guards read (`rbac.actor.as_actor`, registered when Django
+    starts): a service called with a bare user -- a test, the shell --
+    gets the operator's shell outside a request, nothing inside one."""
+    _actor_adapter[:] = [adapt]
 
 
 class PolicyDenied(PermissionDenied):
@@ -74,7 +83,8 @@ class NotFound(Exception):
 def service(func):
     """Run a service atomically and put refusals on the record.
 
-    A guard raises `rbac.policies.PolicyDenied`, which rolls the service's
+    The `actor=` argument is made an actor once, here (see
+    `set_actor_adapter`). A guard raises `rbac.policies.PolicyDenied`, which rolls the service's
     transaction back. The denial is then written as an audit event with
     outcome `denied` by the outermost service, after its transaction has
     rolled back, so that the record of the refusal survives it.
@@ -82,6 +92,8 @@ def service(func):
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
+        if _actor_adapter and "actor" in kwargs:
+            kwargs["actor"] = _actor_adapter[0](kwargs["actor"])
         token = _depth.set(_depth.get() + 1)
         try:
             with transaction.atomic():

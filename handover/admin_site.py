@@ -23,6 +23,7 @@ from accounts.security import has_mfa
 from accounts.services import auth as auth_services
 from audit import services as audit
 from core.web import safe_back
+from rbac.permissions import MANAGEMENT_PERMISSIONS
 
 
 def _with_next(route: str, next_url: str) -> str:
@@ -30,6 +31,17 @@ def _with_next(route: str, next_url: str) -> str:
 
 
 class HandoverAdminSite(OTPAdminSite):
+    def has_permission(self, request):
+        """Staff -- anyone whose actor holds a management permission (as
+        `User.is_staff` says) -- in an OTP-verified session."""
+        actor = getattr(request, "actor", None)
+        return (
+            actor is not None
+            and actor.is_active
+            and bool(actor.permissions & MANAGEMENT_PERMISSIONS)
+            and request.user.is_verified()
+        )
+
     @method_decorator(never_cache)
     def login(self, request, extra_context=None):
         """Not a sign-in form: where the visitor goes next.

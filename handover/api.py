@@ -49,16 +49,20 @@ class ApiKeyAuth(HttpBearer):
     """API keys only in the Authorization header, never in the URL."""
 
     def authenticate(self, request, token):
+        """The API's door: the key's `rbac.actor.Actor` becomes
+        `request.auth` (and `request.actor`, as on a page); `request.user`
+        is its person."""
         # An address that has presented too many wrong keys is refused
         # before any key is looked up; each wrong key counts against it.
         if throttling.api_key_refused(request):
             raise ApiError(429, "rate_limited", throttling.API_KEY_REFUSED)
-        user = api_key_authenticate(token.strip())
-        if user is None:
+        actor = api_key_authenticate(token.strip())
+        if actor is None:
             throttling.api_key_failed(request)
             return None
-        request.user = user
-        return user
+        request.user = actor.user
+        request.actor = actor
+        return actor
 
 
 def error(api, request, status: int, code: str, detail: str):

@@ -15,10 +15,10 @@ NAVIGATION = [
 
 
 def navigation(request):
-    user = getattr(request, "user", None)
-    if user is None or not user.is_authenticated:
+    actor = getattr(request, "actor", None)
+    if actor is None or not actor.is_authenticated:
         return {"nav_items": []}
-    perms = user.permissions
+    perms = actor.permissions
     path = request.path
     items = []
     for label, name, perm in NAVIGATION:

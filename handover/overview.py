@@ -29,7 +29,6 @@ from accounts.models import (
     EmailStatus,
     Invitation,
     OutboundEmail,
-    User,
     UserStatus,
     invitation_status_q,
     status_q,
@@ -38,6 +37,7 @@ from audit.figures import figure_generations
 from audit.models import AuditEvent
 from audit.sentences import with_names
 from rbac import policies
+from rbac.actor import as_actor
 
 CACHE_SECONDS = 60
 SIGNIN_DAYS = 30
@@ -98,12 +98,12 @@ def signins_per_day(today: dt.date) -> list[dict]:
     ]
 
 
-def new_users_per_week(today: dt.date) -> list[dict]:
+def new_users_per_week(today: dt.date, users) -> list[dict]:
     monday = today - dt.timedelta(days=today.weekday())
     start = monday - dt.timedelta(weeks=SIGNUP_WEEKS - 1)
     since = dt.datetime.combine(start, dt.time.min, tzinfo=dt.UTC)
     rows = (
-        User.objects.filter(created_at__gte=since)
+        users.filter(created_at__gte=since)
         .annotate(week=TruncWeek("created_at", tzinfo=dt.UTC))
         .values("week")
         .annotate(n=Count("pk"))
@@ -117,10 +117,8 @@ def new_users_per_week(today: dt.date) -> list[dict]:
     return [{"week": w, "n": counts.get(w, 0)} for w in weeks]
 
 
-def users_by_status() -> dict[str, int]:
-    return User.objects.aggregate(
-        **{s.value: Count("pk", filter=status_q(s.value)) for s in UserStatus}
-    )
+def users_by_status(users) -> dict[str, int]:
+    return users.aggregate(**{s.value: Count("pk", filter=status_q(s.value)) for s in UserStatus})
 
 
 def invitation_counts(now: dt.datetime) -> dict[str, int]:
@@ -282,10 +280,15 @@ def _signin_figure(today: dt.date) -> dict:
     }
 
 
-def _signup_figure(today: dt.date, generation: int, *, link_audit: bool) -> dict:
-    """New users per week; each week links to its creation events on the
-    audit log for those who may read it (`link_audit`)."""
-    data = _cached(f"signups:{today.isoformat()}", lambda: new_users_per_week(today), generation)
+def _signup_figure(today: dt.date, generation: int, *, actor, link_audit: bool) -> dict:
+    """New users per week among those the actor may see; each week links
+    to its creation events on the audit log for those who may read it
+    (`link_audit`)."""
+    data = _cached(
+        f"signups:{actor.reach}:{today.isoformat()}",
+        lambda: new_users_per_week(today, actor.visible_users()),
+        generation,
+    )
     points = []
     for row in data:
         start, end = row["week"], row["week"] + dt.timedelta(days=6)
@@ -304,16 +307,24 @@ def _signup_figure(today: dt.date, generation: int, *, link_audit: bool) -> dict
     }
 
 
-def overview_context(user) -> dict:
+def overview_context(actor) -> dict:
+    """The figures `actor` may see, counted over the users and events in
+    their reach (cached per reach, `actor.reach`)."""
+    actor = as_actor(actor)
+
     def may(permission: str) -> bool:
-        return policies.user_has(user, permission)
+        return policies.user_has(actor, permission)
 
     now = timezone.now()
     today = now.astimezone(dt.UTC).date()
     ctx: dict = {"cards": []}
     generations = figure_generations()
     if may("users:read"):
-        counts = _cached("status", users_by_status, generations["users"])
+        counts = _cached(
+            f"status:{actor.reach}",
+            lambda: users_by_status(actor.visible_users()),
+            generations["users"],
+        )
         ctx["status_counts"] = [(s.value, s.label, counts[s.value]) for s in UserStatus]
         ctx["total_users"] = sum(v for k, v in counts.items() if k != UserStatus.DELETED)
         ctx["status_chart"] = bar_list(
@@ -327,7 +338,9 @@ def overview_context(user) -> dict:
                 for s in UserStatus
             ]
         )
-        ctx["signups"] = _signup_figure(today, generations["users"], link_audit=may("audit:read"))
+        ctx["signups"] = _signup_figure(
+            today, generations["users"], actor=actor, link_audit=may("audit:read")
+        )
     if may("invitations:read"):
         inv = _cached("invitations", lambda: invitation_counts(now), generations["invitations"])
         ctx["pending_invitations"] = inv["pending"]
@@ -367,5 +380,5 @@ def overview_context(user) -> dict:
         )
     if may("audit:read"):
         ctx["signins"] = _signin_figure(today)
-        ctx["recent_events"] = with_names(AuditEvent.objects.order_by("-id")[:8])
+        ctx["recent_events"] = with_names(actor.visible_events().order_by("-id")[:8])
     return ctx

@@ -25,7 +25,7 @@ from rbac.decorators import public, signed_in
 @signed_in
 def overview(request):
 
-    return render(request, "overview.html", overview_context(request.user))
+    return render(request, "overview.html", overview_context(request.actor))
 
 
 def _sees_health_details(request) -> bool:

@@ -33,16 +33,16 @@ class RoleAdmin(ServiceModelAdmin):
         return self.readonly_fields
 
     def may_change(self, request, obj) -> bool:
-        return policies.allows(policies.check_can_edit_role, request.user, obj)
+        return policies.allows(policies.check_can_edit_role, request.actor, obj)
 
     def may_delete(self, request, obj) -> bool:
-        return policies.allows(policies.check_can_delete_role, request.user, obj)
+        return policies.allows(policies.check_can_delete_role, request.actor, obj)
 
     def service_save(self, request, obj, form, change):
         data = form.cleaned_data
         if change:
             services.role_update(
-                actor=request.user,
+                actor=request.actor,
                 role=Role.objects.get(pk=obj.pk),
                 name=data["name"],
                 description=data.get("description", ""),
@@ -50,7 +50,7 @@ class RoleAdmin(ServiceModelAdmin):
             )
         else:
             created = services.role_create(
-                actor=request.user,
+                actor=request.actor,
                 slug=data["slug"],
                 name=data["name"],
                 description=data.get("description", ""),
@@ -60,4 +60,4 @@ class RoleAdmin(ServiceModelAdmin):
         obj.refresh_from_db()
 
     def service_delete(self, request, obj):
-        services.role_delete(actor=request.user, role=obj, confirm=True)
+        services.role_delete(actor=request.actor, role=obj, confirm=True)

@@ -4,7 +4,11 @@ so the same guards and audit records) as the dashboard."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 from django.contrib import admin, messages
+from django.contrib.auth import get_permission_codename
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpResponseRedirect
@@ -12,9 +16,22 @@ from django.utils.functional import cached_property
 
 from core.services import refusal_text
 from rbac import policies
+from rbac.backends import model_permission_allowed, module_allowed
 from rbac.policies import PolicyDenied
 
 COUNT_CAP = 10_000
+
+# The refusals of the change or delete view running now (None outside one).
+_refused_in_view: ContextVar[list | None] = ContextVar("admin_refused", default=None)
+
+
+@contextmanager
+def _refusal_scope():
+    token = _refused_in_view.set([])
+    try:
+        yield
+    finally:
+        _refused_in_view.reset(token)
 
 
 class CappedPaginator(Paginator):
@@ -31,7 +48,7 @@ class CappedPaginator(Paginator):
 
 
 def run_for_each(modeladmin, request, queryset, *, service, verb: str, **kwargs):
-    """Call `service(actor=request.user, <arg>=obj, **kwargs)` for each
+    """Call `service(actor=request.actor, <arg>=obj, **kwargs)` for each
     selected object and report done / refused with the guard's words."""
 
     func = service
@@ -39,7 +56,7 @@ def run_for_each(modeladmin, request, queryset, *, service, verb: str, **kwargs)
     done, refused = 0, []
     for obj in queryset:
         try:
-            func(actor=request.user, **{arg: obj}, **kwargs)
+            func(actor=request.actor, **{arg: obj}, **kwargs)
             done += 1
         except (PolicyDenied, ValidationError) as exc:
             refused.append(f"{obj}: {refusal_text(exc)}")
@@ -67,7 +84,37 @@ def service_action(service, *, description: str, verb: str, permission: str, **k
     return action
 
 
-class ServiceModelAdmin(admin.ModelAdmin):
+class ActorModelAdmin(admin.ModelAdmin):
+    """Django admin's permission questions answered from the request's
+    actor (`request.actor`: its permissions, computed once per request),
+    through the same map as `rbac.backends.RBACBackend`, rather than from
+    the user object once per question."""
+
+    def _actor_may(self, request, action: str) -> bool:
+        actor = request.actor
+        codename = get_permission_codename(action, self.opts)
+        return actor.is_active and model_permission_allowed(
+            actor.permissions, f"{self.opts.app_label}.{codename}"
+        )
+
+    def has_add_permission(self, request):
+        return self._actor_may(request, "add")
+
+    def has_change_permission(self, request, obj=None):
+        return self._actor_may(request, "change")
+
+    def has_delete_permission(self, request, obj=None):
+        return self._actor_may(request, "delete")
+
+    def has_view_permission(self, request, obj=None):
+        return self._actor_may(request, "view") or self._actor_may(request, "change")
+
+    def has_module_permission(self, request):
+        actor = request.actor
+        return actor.is_active and module_allowed(actor.permissions, self.opts.app_label)
+
+
+class ServiceModelAdmin(ActorModelAdmin):
     """Base: capped counts, no "delete selected", actions gated on catalog
     permissions, and saves/deletes through services that may refuse: a
     subclass names its service calls in `service_save` / `service_delete`;
@@ -83,7 +130,7 @@ class ServiceModelAdmin(admin.ModelAdmin):
         for name in list(actions):
             func = actions[name][0]
             needed = getattr(func, "required_permission", None)
-            if needed and not policies.user_has(request.user, needed):
+            if needed and not policies.user_has(request.actor, needed):
                 del actions[name]
         return actions
 
@@ -112,12 +159,25 @@ class ServiceModelAdmin(admin.ModelAdmin):
             return self.may_delete(request, obj)
         return allowed
 
+    # Whether a service refused during this change or delete view: the
+    # view's own state, opened and closed around it (`_refusal_scope`),
+    # read by the response and log steps Django runs after the save.
+    def changeform_view(self, request, *args, **kwargs):
+        with _refusal_scope():
+            return super().changeform_view(request, *args, **kwargs)
+
+    def delete_view(self, request, *args, **kwargs):
+        with _refusal_scope():
+            return super().delete_view(request, *args, **kwargs)
+
     def refuse(self, request, exc) -> None:
-        request._handover_refused = True
+        refused = _refused_in_view.get()
+        if refused is not None:
+            refused.append(exc)
         self.message_user(request, refusal_text(exc), messages.ERROR)
 
     def _refused(self, request) -> bool:
-        return getattr(request, "_handover_refused", False)
+        return bool(_refused_in_view.get())
 
     def response_add(self, request, obj, post_url_continue=None):
         if self._refused(request):

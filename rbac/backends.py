@@ -28,6 +28,25 @@ MODEL_PERMISSION_MAP = {
 ADMIN_APPS = {"accounts", "rbac", "audit"}
 
 
+def model_permission_allowed(perms, perm: str) -> bool:
+    """Whether holding `perms` (catalog strings) allows `perm`: a catalog
+    permission or a Django model permission mapped above."""
+    if perm in CATALOG:
+        return perm in perms
+    mapped = MODEL_PERMISSION_MAP.get(perm)
+    return mapped is not None and mapped in perms
+
+
+def module_allowed(perms, app_label: str) -> bool:
+    """Whether holding `perms` opens `app_label`'s section of Django admin."""
+    if app_label not in ADMIN_APPS:
+        return False
+    return any(
+        key.startswith(app_label + ".") and value in perms
+        for key, value in MODEL_PERMISSION_MAP.items()
+    ) and bool(perms & (MANAGEMENT_PERMISSIONS | {"audit:read"}))
+
+
 class RBACBackend:
     """Authorization only; `authenticate` always declines."""
 
@@ -40,17 +59,9 @@ class RBACBackend:
     def has_perm(self, user_obj, perm, obj=None) -> bool:
         if not getattr(user_obj, "is_active", False):
             return False
-        perms = user_obj.permissions
-        if perm in CATALOG:
-            return perm in perms
-        mapped = MODEL_PERMISSION_MAP.get(perm)
-        return mapped is not None and mapped in perms
+        return model_permission_allowed(user_obj.permissions, perm)
 
     def has_module_perms(self, user_obj, app_label) -> bool:
         if not getattr(user_obj, "is_active", False) or app_label not in ADMIN_APPS:
             return False
-        perms = user_obj.permissions
-        return any(
-            key.startswith(app_label + ".") and value in perms
-            for key, value in MODEL_PERMISSION_MAP.items()
-        ) and bool(perms & (MANAGEMENT_PERMISSIONS | {"audit:read"}))
+        return module_allowed(user_obj.permissions, app_label)

@@ -13,18 +13,16 @@ the user who queued them). The credential decides two things the guards in
   re-authentication window for a session, the current password sent with
   the request for an API key.
 
-This module imports no app: entry points attach a credential, guards read it.
+This module imports no app. The doors build an `rbac.actor.Actor` holding
+the person and the credential; guards read both from it.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-
-logger = logging.getLogger(__name__)
 
 SESSION = "session"
 API_KEY = "api_key"
@@ -34,8 +32,9 @@ CONSOLE = "console"
 JOB = "job"
 # Inside a request, a user object that no entry point gave a credential.
 UNATTACHED = "unattached"
+# A request nobody is signed in to.
+ANONYMOUS = "anonymous"
 
-_ATTR = "_hv_credential"
 # Whether this code runs inside a web request (set by
 # rbac.middleware.RequestCredentialMiddleware for each one).
 _in_request: ContextVar[bool] = ContextVar("hv_in_request", default=False)
@@ -49,8 +48,12 @@ class Credential:
     # Answers whether the person proved who they are recently, through this
     # credential. Looked up only when a guard asks (one query for sessions).
     recent_proof: Callable[[], bool] | None = None
-    # The API key itself, for guards about "other credentials".
+    # Where it came from: the dashboard session's key, the API key's id
+    # (guards about "other credentials" compare it), or the job that acts
+    # through it (the job's own credential is the one that queued it).
+    session_key: str | None = None
     key_id: object = None
+    job_id: object = None
 
     @property
     def is_api_key(self) -> bool:
@@ -66,25 +69,16 @@ class Credential:
 # Code that calls a service directly outside any request (commands, tasks,
 # tests) acts through the operator's shell.
 CONSOLE_CREDENTIAL = Credential(CONSOLE)
-# Inside a request the shell is not an option: a user object without a
-# credential (say, the actor loaded again from the database instead of
-# request.user) acts with no fresh proof -- fail closed.
+# Inside a request the shell is not an option: a bare user object (say, the
+# actor loaded again from the database instead of request.actor) acts with
+# no permission and no fresh proof -- fail closed (rbac.actor.as_actor).
 UNATTACHED_CREDENTIAL = Credential(UNATTACHED)
+ANONYMOUS_CREDENTIAL = Credential(ANONYMOUS)
 
 
-def attach(user, credential: Credential) -> None:
-    """Record that `user` (a request's user object) acts through `credential`."""
-    setattr(user, _ATTR, credential)
-
-
-def credential_of(user) -> Credential:
-    credential = getattr(user, _ATTR, None)
-    if credential is not None:
-        return credential
-    if _in_request.get():
-        logger.warning("a request acts as user %s without a credential", getattr(user, "pk", None))
-        return UNATTACHED_CREDENTIAL
-    return CONSOLE_CREDENTIAL
+def in_request() -> bool:
+    """Whether the running code serves a web request."""
+    return _in_request.get()
 
 
 @contextmanager
@@ -95,10 +89,3 @@ def request_scope():
         yield
     finally:
         _in_request.reset(token)
-
-
-def scopes_of(user) -> list[str] | None:
-    """The scopes `user` acts with now (None: every scope), to be stored
-    with work that runs later (a background job) and given back to it."""
-    scopes = credential_of(user).scopes
-    return sorted(scopes) if scopes is not None else None

@@ -44,7 +44,7 @@ def forbidden(request, *, permission: str | None = None, message: str | None = N
 def _record_page_denial(request, permissions: tuple[str, ...]) -> None:
     audit.record(
         "rbac.page.denied",
-        actor=request.user,
+        actor=request.actor,
         outcome="denied",
         reason=f"permission_denied: {request.method} {request.path} needs "
         + " or ".join(permissions),
@@ -75,7 +75,7 @@ def permission_required(permission: str, *alternatives: str):
         def wrapper(request, *args, **kwargs):
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
-            if not any(policies.user_has(request.user, p) for p in permissions):
+            if not any(policies.user_has(request.actor, p) for p in permissions):
                 _record_page_denial(request, permissions)
                 return forbidden(
                     request,
@@ -99,7 +99,7 @@ def owner_required(view):
         if not request.user.is_owner:
             audit.record(
                 "rbac.page.denied",
-                actor=request.user,
+                actor=request.actor,
                 outcome="denied",
                 reason=f"owner_only: {request.method} {request.path} is for the owner",
             )

@@ -7,9 +7,9 @@ from django import forms
 from django.utils.text import slugify
 
 from accounts.models import User, status_q
+from rbac import policies
 from rbac.models import Role
 from rbac.permissions import CATALOG, grouped
-from rbac.selectors import user_effective_permissions
 
 NOT_HELD_REASON = "You do not hold this permission, so you cannot grant or remove it."
 
@@ -17,7 +17,7 @@ NOT_HELD_REASON = "You do not hold this permission, so you cannot grant or remov
 def permission_rows(actor, selected) -> list[dict]:
     """The catalog grouped for checkboxes: each permission with whether it
     is selected and, when the actor cannot change it, why."""
-    held = user_effective_permissions(actor)
+    held = policies.permissions_of(actor)
     selected = set(selected or [])
     rows = []
     for group, label, perms in grouped():
@@ -58,7 +58,7 @@ def keep_locked(actor, submitted, current) -> list[str]:
     """Disabled checkboxes are not submitted: permissions the actor cannot
     change keep their current state. Anything else submitted is passed on
     as is, so the service refuses a forged one with the escalation error."""
-    held = user_effective_permissions(actor)
+    held = policies.permissions_of(actor)
     submitted, current = {str(p) for p in submitted}, set(current)
     return sorted(submitted | (current - held))
 
@@ -141,7 +141,9 @@ class OwnershipTransferForm(forms.Form):
     def __init__(self, *args, actor, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["target"].queryset = (
-            User.objects.filter(status_q("active")).exclude(pk=actor.pk).order_by("email")
+            actor.visible_users(User.objects.filter(status_q("active")))
+            .exclude(pk=actor.pk)
+            .order_by("email")
         )
         self.fields["target"].label_from_instance = lambda u: (
             f"{u.name} <{u.email}>" if u.name else u.email

@@ -4,50 +4,33 @@ from __future__ import annotations
 
 from django.db.models import Count, Q
 
-from rbac import credentials
 from rbac.models import Role, UserRole
 from rbac.permissions import ALL_PERMISSIONS, CATALOG
-
-_CACHE_ATTR = "_rbac_permissions"
-_SCOPE_ATTR = "_rbac_scope"
 
 
 def user_effective_permissions(user) -> frozenset[str]:
     """The union of the user's roles' permissions and direct grants; every
-    permission for the owner. Cached on the user object for the request;
-    `forget_permissions` clears it after a change."""
+    permission for the owner. Computed each time it is asked: an actor
+    holds its own (`rbac.actor.Actor.permissions`, once per request), and
+    a caller comparing with many users computes theirs at once
+    (`prime_permissions`)."""
     if user is None or not getattr(user, "is_authenticated", False) or user.pk is None:
         return frozenset()
-    cached = getattr(user, _CACHE_ATTR, None)
-    if cached is not None:
-        return cached
     if user.is_owner:
-        perms = ALL_PERMISSIONS
-    else:
-        perms = set(p for p in (user.direct_permissions or []) if p in CATALOG)
-        for role_perms in Role.objects.filter(userrole__user=user).values_list(
-            "permissions", flat=True
-        ):
-            perms.update(p for p in role_perms if p in CATALOG)
-        perms = frozenset(perms)
-    scope = getattr(user, _SCOPE_ATTR, None)
-    if scope is not None:
-        perms = perms & scope
-    setattr(user, _CACHE_ATTR, perms)
-    return perms
+        return ALL_PERMISSIONS
+    perms = set(p for p in (user.direct_permissions or []) if p in CATALOG)
+    for role_perms in Role.objects.filter(userrole__user=user).values_list(
+        "permissions", flat=True
+    ):
+        perms.update(p for p in role_perms if p in CATALOG)
+    return frozenset(perms)
 
 
-def restrict_permissions(user, scope) -> None:
-    """Narrow `user`'s effective permissions to `scope` for the life of this
-    object (an API key acting as its user). Survives `forget_permissions`."""
-    setattr(user, _SCOPE_ATTR, frozenset(scope))
-    forget_permissions(user)
-
-
-def prime_permissions(users) -> None:
-    """Compute many users' effective permissions in one query and cache them
-    on the objects (as `user_effective_permissions` would, one by one), so
-    guards over a list of users run no further queries."""
+def prime_permissions(users) -> dict:
+    """Many users' effective permissions in one query, as
+    {pk: permissions} (what `user_effective_permissions` answers one by
+    one). Give it to the guards through `actor.knowing(...)`, so guards over
+    a list of users run no further queries."""
     users = [u for u in users if u is not None and u.pk is not None]
     by_user = {u.pk: {p for p in (u.direct_permissions or []) if p in CATALOG} for u in users}
     rows = UserRole.objects.filter(user_id__in=list(by_user)).values_list(
@@ -55,31 +38,9 @@ def prime_permissions(users) -> None:
     )
     for user_id, perms in rows:
         by_user[user_id].update(p for p in perms or [] if p in CATALOG)
-    for user in users:
-        perms = ALL_PERMISSIONS if user.is_owner else frozenset(by_user[user.pk])
-        scope = getattr(user, _SCOPE_ATTR, None)
-        if scope is not None:
-            perms = perms & scope
-        setattr(user, _CACHE_ATTR, perms)
-
-
-def act_with_scopes(user, scopes) -> None:
-    """A background job acts for the person who queued it, through the
-    credential they queued it with (`credentials.scopes_of`): started
-    through a narrow credential (an API key), with that credential's scopes,
-    not with all its user holds; started in a session (`scopes` None), with
-    every scope. Never with a fresh proof, and never as the operator's
-    shell, whether a worker runs it or an eager task inside the request."""
-    if scopes is None:
-        credentials.attach(user, credentials.Credential(credentials.JOB))
-        return
-    restrict_permissions(user, scopes)
-    credentials.attach(user, credentials.Credential(credentials.API_KEY, frozenset(scopes)))
-
-
-def forget_permissions(user) -> None:
-    if hasattr(user, _CACHE_ATTR):
-        delattr(user, _CACHE_ATTR)
+    return {
+        user.pk: ALL_PERMISSIONS if user.is_owner else frozenset(by_user[user.pk]) for user in users
+    }
 
 
 def permission_sources(user) -> dict[str, list[str]]:

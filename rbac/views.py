@@ -33,7 +33,7 @@ from rbac.forms import (
 from rbac.models import Role, UserRole
 from rbac.permissions import CATALOG, TEMPLATES, grouped, template_permissions
 from rbac.policies import PolicyDenied
-from rbac.selectors import permission_sources, role_list, user_effective_permissions
+from rbac.selectors import permission_sources, role_list
 
 MEMBERS_PER_PAGE = 25
 
@@ -53,7 +53,7 @@ def _parse_version(value):
 @require_http_methods(["GET"])
 def role_list_view(request):
     roles = list(role_list())
-    actor = request.user
+    actor = request.actor
     return render(
         request,
         "rbac/role_list.html",
@@ -71,7 +71,7 @@ def _role_form_context(request, form, *, role, selected, preview=None, note=""):
     return {
         "form": form,
         "role": role,
-        "rows": permission_rows(request.user, selected),
+        "rows": permission_rows(request.actor, selected),
         "templates": TEMPLATES,
         "preview": preview,
         "note": note,
@@ -86,7 +86,7 @@ def _render_role_form(request, context, status=200):
 
 def _role_editor(request, role: Role | None):
     """Create (role None) or edit a role: form -> preview -> save."""
-    actor = request.user
+    actor = request.actor
     current = list(role.permissions) if role else []
     note = ""
     if request.method == "GET":
@@ -101,7 +101,7 @@ def _role_editor(request, role: Role | None):
             }
         if template_name in TEMPLATES:
             wanted = set(template_permissions(template_name))
-            held = user_effective_permissions(actor)
+            held = policies.permissions_of(actor)
             selected = keep_locked(actor, wanted & held, current)
             left_out = sorted(wanted - held)
             note = "Prefilled from the %s template." % TEMPLATES[template_name]["name"]
@@ -189,7 +189,7 @@ def role_edit_view(request, slug):
     role = get_object_or_404(Role, slug=slug)
     # The owner role is fixed: the guard says so before the editor opens
     # (its refusal answers 403 with the guard's words).
-    policies.check_can_edit_role(request.user, role)
+    policies.check_can_edit_role(request.actor, role)
     return _role_editor(request, role)
 
 
@@ -197,13 +197,13 @@ def role_edit_view(request, slug):
 @require_http_methods(["GET"])
 def role_detail_view(request, slug):
     role = get_object_or_404(Role, slug=slug)
+    actor = request.actor
     members = (
-        UserRole.objects.filter(role=role)
+        UserRole.objects.filter(role=role, user__in=actor.visible_users())
         .select_related("user", "assigned_by")
         .order_by("user__email")
     )
     page = Paginator(members, MEMBERS_PER_PAGE).get_page(request.GET.get("page"))
-    actor = request.user
     return render(
         request,
         "rbac/role_detail.html",
@@ -230,7 +230,7 @@ def role_delete_view(request, slug):
         name = role.name
         try:
             services.role_delete(
-                actor=request.user, role=role, confirm=request.POST.get("confirm") == "yes"
+                actor=request.actor, role=role, confirm=request.POST.get("confirm") == "yes"
             )
         except ValidationError as exc:
             context["error"] = refusal_text(exc)
@@ -244,7 +244,7 @@ def role_delete_view(request, slug):
 
 
 def access_context(actor, subject, *, error="", notice="") -> dict:
-    held = user_effective_permissions(actor)
+    held = policies.permissions_of(actor)
     roles = list(Role.objects.filter(userrole__user=subject).order_by("name"))
     role_denial = policies.access_change_denial(actor, subject, "roles:assign", what="roles")
     grant_denial = policies.access_change_denial(
@@ -279,7 +279,7 @@ def access_context(actor, subject, *, error="", notice="") -> dict:
 
 
 def _render_access(request, subject, *, error="", notice="", status=200):
-    context = access_context(request.user, subject, error=error, notice=notice)
+    context = access_context(request.actor, subject, error=error, notice=notice)
     if htmx_partial(request):
         # htmx swaps only 2xx answers: a refusal is shown inside the fragment.
         return render(request, "rbac/user_access.html#access", context)
@@ -312,13 +312,13 @@ def _after_action(request, subject, *, notice="", error="", status=200):
 @permission_required("roles:read")
 @require_http_methods(["GET"])
 def user_access_view(request, user_id):
-    return _render_access(request, selectors.user_get(user_id))
+    return _render_access(request, selectors.user_get(user_id, actor=request.actor))
 
 
 @permission_required("roles:assign")
 @require_http_methods(["GET", "POST"])
 def user_role_assign_view(request, user_id):
-    subject = selectors.user_get(user_id)
+    subject = selectors.user_get(user_id, actor=request.actor)
     if request.method == "GET":
         return redirect("roles:user_access", user_id=subject.pk)
     form = AssignRoleForm(request.POST)
@@ -328,7 +328,7 @@ def user_role_assign_view(request, user_id):
     return _access_change(
         request,
         subject,
-        lambda: services.user_role_assign(actor=request.user, user=subject, role=role),
+        lambda: services.user_role_assign(actor=request.actor, user=subject, role=role),
         done=f"{subject.display_name} now has the role {role.name}.",
         unchanged=f"{subject.display_name} already has the role {role.name}.",
     )
@@ -337,7 +337,7 @@ def user_role_assign_view(request, user_id):
 @permission_required("roles:assign")
 @require_http_methods(["GET", "POST"])
 def user_role_remove_view(request, user_id, slug):
-    subject = selectors.user_get(user_id)
+    subject = selectors.user_get(user_id, actor=request.actor)
     role = get_object_or_404(Role, slug=slug)
     held = UserRole.objects.filter(user=subject, role=role).exists()
     if request.method == "GET":
@@ -348,7 +348,7 @@ def user_role_remove_view(request, user_id, slug):
     return _access_change(
         request,
         subject,
-        lambda: services.user_role_remove(actor=request.user, user=subject, role=role),
+        lambda: services.user_role_remove(actor=request.actor, user=subject, role=role),
         done=f"Removed the role {role.name} from {subject.display_name}.",
         unchanged=f"{subject.display_name} does not have the role {role.name}.",
     )
@@ -357,8 +357,8 @@ def user_role_remove_view(request, user_id, slug):
 @permission_required("permissions:grant")
 @require_http_methods(["GET", "POST"])
 def user_permissions_view(request, user_id):
-    subject = selectors.user_get(user_id)
-    actor = request.user
+    subject = selectors.user_get(user_id, actor=request.actor)
+    actor = request.actor
     current = sorted(subject.direct_permissions or [])
     context = {
         "subject": subject,
@@ -402,7 +402,7 @@ def user_permissions_view(request, user_id):
 @reauth_required
 @require_http_methods(["GET", "POST"])
 def ownership_transfer_view(request):
-    actor = request.user
+    actor = request.actor
     form = OwnershipTransferForm(request.POST or None, actor=actor)
     status = 200
     if request.method == "POST":

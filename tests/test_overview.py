@@ -11,6 +11,7 @@ from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.models import User
 from audit import services as audit
 from audit.models import AuditEvent
 from handover import overview
@@ -42,9 +43,9 @@ def test_signins_per_day_counts_successes_and_failures_by_day(monkeypatch, owner
 
 
 def test_new_users_per_week_and_status_counts(owner, member):
-    weeks = overview.new_users_per_week(timezone.now().date())
+    weeks = overview.new_users_per_week(timezone.now().date(), User.objects.all())
     assert len(weeks) == 12 and weeks[-1]["n"] == 2
-    assert overview.users_by_status()["active"] == 2
+    assert overview.users_by_status(User.objects.all())["active"] == 2
 
 
 def test_overview_draws_svg_charts_linking_to_filtered_lists(client_for, owner):

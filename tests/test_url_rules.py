@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from rbac.actor import Actor
 from rbac.decorators import RULE_ATTR
 from rbac.permissions import CATALOG
 
@@ -70,7 +71,7 @@ def test_a_page_refused_for_a_missing_permission_is_audited(client_for, viewer):
     from django.test import RequestFactory
 
     request = RequestFactory().get("/somewhere/")
-    request.user = viewer
+    request.user, request.actor = viewer, Actor.for_session(viewer, "test-session")
     request.session = {}
     response = view(request)
     assert response.status_code == 403
@@ -94,8 +95,9 @@ def test_a_page_open_to_any_of_several_permissions(viewer, member):
     assert view.access_rule == ("permission", "audit:export", "users:read")
     request = RequestFactory().get("/either/")
     request.user, request.session = viewer, {}
+    request.actor = Actor.for_session(viewer, "test-session")
     assert view(request).status_code == 200  # holds users:read only
-    request.user = member
+    request.user, request.actor = member, Actor.for_session(member, "test-session")
     response = view(request)
     assert response.status_code == 403
     assert "one of the permissions audit:export or users:read" in response.content.decode()

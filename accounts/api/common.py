@@ -42,7 +42,8 @@ def user_out(user: User) -> dict:
     }
 
 
-def get_user(user_id, *, include_deleted: bool = False) -> User:
-    """The user with this id; a deleted one only where the operation says
-    so (restore, erase). Otherwise `NotFound`, answered 404 `not_found`."""
-    return selectors.user_get(user_id, include_deleted=include_deleted)
+def get_user(request, user_id, *, include_deleted: bool = False) -> User:
+    """The user with this id within the key's reach; a deleted one only
+    where the operation says so (restore, erase). Otherwise `NotFound`,
+    answered 404 `not_found`."""
+    return selectors.user_get(user_id, actor=actor_of(request), include_deleted=include_deleted)

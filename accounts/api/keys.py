@@ -35,7 +35,8 @@ def api_key_out(key: ApiKey) -> dict:
 @router.get("", response=responses(200, list[ApiKeyOut]))
 def list_api_keys(request):
     require(request, "api-keys:read", action="accounts.api_key.listed")
-    keys = ApiKey.objects.select_related("user").order_by("-created_at")[:MAX_LIMIT]
+    keys = ApiKey.objects.filter(user__in=actor_of(request).visible_users())
+    keys = keys.select_related("user").order_by("-created_at")[:MAX_LIMIT]
     return Status(200, [api_key_out(k) for k in keys])
 
 

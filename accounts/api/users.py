@@ -108,7 +108,7 @@ def list_users(
         check_choice("status", status, UserStatus.values)
     filters = selectors.UserFilters(q=q, status=status, role=role)
     filters.size = limit  # the API allows any size up to MAX_LIMIT
-    page = selectors.user_list(filters, cursor=cursor[:500])
+    page = selectors.user_list(filters, actor=actor_of(request), cursor=cursor[:500])
     if page.next_cursor:
         query = urlencode(
             {k: v for k, v in {"q": q, "status": status, "role": role}.items() if v}
@@ -121,13 +121,15 @@ def list_users(
 @router.get("/{uuid:user_id}", response=responses(200, UserOut), summary="Get a user")
 def get_user_view(request, user_id: uuid.UUID):
     require(request, "users:read", action="accounts.user.viewed")
-    return Status(200, user_out(get_user(user_id)))
+    return Status(200, user_out(get_user(request, user_id)))
 
 
 @router.patch("/{uuid:user_id}", response=responses(200, UserOut), summary="Update a profile")
 def update_user(request, user_id: uuid.UUID, payload: UserUpdateIn):
     user = user_update(
-        actor=actor_of(request), user=get_user(user_id), **payload.model_dump(exclude_unset=True)
+        actor=actor_of(request),
+        user=get_user(request, user_id),
+        **payload.model_dump(exclude_unset=True),
     )
     return Status(200, user_out(user))
 
@@ -139,7 +141,7 @@ def patch_permissions(request, user_id: uuid.UUID, payload: PermissionsPatchIn):
     try:
         user = user_permissions_update(
             actor=actor_of(request),
-            user=get_user(user_id),
+            user=get_user(request, user_id),
             grant=payload.grant,
             revoke=payload.revoke,
         )
@@ -154,7 +156,7 @@ def patch_permissions(request, user_id: uuid.UUID, payload: PermissionsPatchIn):
 
 @router.post("/transfer-super", response=responses(200, UserOut), summary="Transfer ownership")
 def transfer_super(request, payload: TransferIn):
-    target = get_user(payload.target_user_id)
+    target = get_user(request, payload.target_user_id)
     actor = actor_of(request)
     # A key is not the person: the owner's password must come with it.
     ownership_transfer(actor=actor, target=target, password=payload.password)
@@ -163,7 +165,7 @@ def transfer_super(request, payload: TransferIn):
 
 @router.delete("/{uuid:user_id}", response={204: None, **ERRORS}, summary="Delete a user")
 def delete_user(request, user_id: uuid.UUID):
-    user_delete(actor=actor_of(request), user=get_user(user_id))
+    user_delete(actor=actor_of(request), user=get_user(request, user_id))
     return Status(204, None)
 
 
@@ -177,7 +179,7 @@ def _status_action(name: str, service, summary: str, *, include_deleted=False):
     def handler(request, user_id: uuid.UUID, payload: ReasonIn | None = None):
         kwargs = {
             "actor": actor_of(request),
-            "user": get_user(user_id, include_deleted=include_deleted),
+            "user": get_user(request, user_id, include_deleted=include_deleted),
         }
         if payload is not None and payload.reason and service is not user_force_password_change:
             kwargs["reason"] = payload.reason
@@ -200,7 +202,9 @@ def ban_user(request, user_id: uuid.UUID, payload: BanIn):
     until = payload.until
     if payload.duration_hours:
         until = timezone.now() + timedelta(hours=payload.duration_hours)
-    user_ban(actor=actor_of(request), user=get_user(user_id), until=until, reason=payload.reason)
+    user_ban(
+        actor=actor_of(request), user=get_user(request, user_id), until=until, reason=payload.reason
+    )
     return Status(200, user_out(User.objects.get(pk=user_id)))
 
 
@@ -209,7 +213,7 @@ def ban_user(request, user_id: uuid.UUID, payload: BanIn):
 )
 def set_password(request, user_id: uuid.UUID, payload: PasswordIn):
     password_set_by_admin(
-        actor=actor_of(request), user=get_user(user_id), password=payload.password
+        actor=actor_of(request), user=get_user(request, user_id), password=payload.password
     )
     return Status(200, {"success": True, "detail": "Password set; the user's sessions were ended."})
 
@@ -222,7 +226,7 @@ def set_password(request, user_id: uuid.UUID, payload: PasswordIn):
 def reset_token(request, user_id: uuid.UUID, payload: ResetTokenIn | None = None):
     result = password_reset_token_create(
         actor=actor_of(request),
-        user=get_user(user_id),
+        user=get_user(request, user_id),
         send_email=bool(payload and payload.send_email),
     )
     return Status(201, result)
@@ -232,7 +236,9 @@ def reset_token(request, user_id: uuid.UUID, payload: ResetTokenIn | None = None
     "/{uuid:user_id}/magic-link", response=responses(200, MagicLinkOut), summary="Send a magic link"
 )
 def magic_link(request, user_id: uuid.UUID, payload: MagicLinkIn):
-    link = magic_link_send(actor=actor_of(request), user=get_user(user_id), type=payload.type)
+    link = magic_link_send(
+        actor=actor_of(request), user=get_user(request, user_id), type=payload.type
+    )
     return Status(200, {"success": True, "type": payload.type, "magic_link": link})
 
 
@@ -240,7 +246,7 @@ def magic_link(request, user_id: uuid.UUID, payload: MagicLinkIn):
     "/{uuid:user_id}/sessions", response=responses(200, list[SessionOut]), summary="List sessions"
 )
 def list_sessions(request, user_id: uuid.UUID):
-    user = get_user(user_id)
+    user = get_user(request, user_id)
     require(request, "sessions:read", action="accounts.session.listed", target=user)
     return Status(
         200,
@@ -254,7 +260,7 @@ def list_sessions(request, user_id: uuid.UUID):
     "/{uuid:user_id}/sessions/{session_id}", response={204: None, **ERRORS}, summary="End a session"
 )
 def revoke_session(request, user_id: uuid.UUID, session_id: int, payload: ReauthIn | None = None):
-    user = get_user(user_id)
+    user = get_user(request, user_id)
     session = get_object_or_404(UserSession, pk=session_id, user=user, ended_at__isnull=True)
     session_revoke(
         actor=actor_of(request), session=session, current_password=reauth_password(payload)
@@ -267,7 +273,9 @@ def revoke_session(request, user_id: uuid.UUID, session_id: int, payload: Reauth
 )
 def revoke_sessions(request, user_id: uuid.UUID, payload: ReauthIn | None = None):
     sessions_revoke_all(
-        actor=actor_of(request), user=get_user(user_id), current_password=reauth_password(payload)
+        actor=actor_of(request),
+        user=get_user(request, user_id),
+        current_password=reauth_password(payload),
     )
     return Status(204, None)
 
@@ -276,7 +284,7 @@ def revoke_sessions(request, user_id: uuid.UUID, payload: ReauthIn | None = None
     "/{uuid:user_id}/mfa", response=responses(200, list[FactorOut]), summary="List MFA factors"
 )
 def list_factors(request, user_id: uuid.UUID):
-    user = get_user(user_id)
+    user = get_user(request, user_id)
     require(request, "mfa:read", action="accounts.mfa.listed", target=user)
     return Status(
         200,
@@ -295,7 +303,7 @@ def list_factors(request, user_id: uuid.UUID):
 def remove_factor(request, user_id: uuid.UUID, factor_id: str, payload: ReauthIn | None = None):
     mfa_device_remove(
         actor=actor_of(request),
-        user=get_user(user_id),
+        user=get_user(request, user_id),
         device_id=factor_id,
         current_password=reauth_password(payload),
     )
@@ -309,5 +317,5 @@ def remove_factor(request, user_id: uuid.UUID, factor_id: str, payload: ReauthIn
 )
 def export_user(request, user_id: uuid.UUID):
     return user_data_access_request(
-        actor=actor_of(request), user=get_user(user_id, include_deleted=True)
+        actor=actor_of(request), user=get_user(request, user_id, include_deleted=True)
     )

@@ -11,6 +11,7 @@ from django.utils import timezone
 from accounts.models import Invitation, User, UserSession
 from audit.models import AuditEvent
 from core.services import NotFound
+from rbac.actor import as_actor
 
 # --- detail and export -------------------------------------------------------
 
@@ -18,12 +19,13 @@ from core.services import NotFound
 USER_GONE = "This user no longer exists, or never did: someone may have deleted them."
 
 
-def user_get(pk, *, include_deleted: bool = True) -> User:
-    """The user with this id, or `NotFound` with `USER_GONE`: every page,
-    the API and the batch look a user up this one way (a page answers 404,
-    the API `not_found`)."""
+def user_get(pk, *, actor, include_deleted: bool = True) -> User:
+    """The user with this id that `actor` may see (`actor.visible_users()`),
+    or `NotFound` with `USER_GONE`: every page, the API and the batch look a
+    user up this one way (a page answers 404, the API `not_found`). A user
+    outside the actor's reach does not exist for them, in the same words."""
     try:
-        user = User.objects.filter(pk=pk).first()
+        user = as_actor(actor).visible_users().filter(pk=pk).first()
     except (ValueError, TypeError, ValidationError):
         user = None
     if user is None or (user.deleted_at and not include_deleted):

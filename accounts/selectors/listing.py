@@ -16,6 +16,7 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import User, UserStatus, status_q
+from rbac.actor import as_actor
 from rbac.models import Role, UserRole
 
 PAGE_SIZES = (25, 50, 100)
@@ -79,9 +80,10 @@ def mfa_enabled_q() -> Exists:
     return Exists(TOTPDevice.objects.filter(user_id=OuterRef("pk"), confirmed=True))
 
 
-def user_filter_queryset(filters: UserFilters) -> QuerySet:
-    """Every user matching `filters` (deleted users only when asked for)."""
-    qs = User.objects.all()
+def user_filter_queryset(filters: UserFilters, *, actor) -> QuerySet:
+    """Every user within `actor`'s reach (`visible_users`) matching
+    `filters` (deleted users only when asked for)."""
+    qs = as_actor(actor).visible_users(User.objects.all())
     if filters.status:
         qs = qs.filter(status_q(filters.status))
     else:
@@ -217,11 +219,11 @@ def _ordering(field_name: str, desc: bool, *, reverse: bool = False):
     return [expr, "-pk" if desc else "pk"]
 
 
-def user_list(filters: UserFilters, *, cursor: str = "") -> UserPage:
+def user_list(filters: UserFilters, *, actor, cursor: str = "") -> UserPage:
     """One page of users: roles prefetched and MFA annotated, so the query
     count does not depend on the page size or how deep the page is."""
     field_name, desc = _sort_parts(filters.sort)
-    qs = user_filter_queryset(filters).prefetch_related(
+    qs = user_filter_queryset(filters, actor=actor).prefetch_related(
         Prefetch("roles", queryset=Role.objects.only("id", "slug", "name").order_by("name"))
     )
     position = decode_cursor(cursor, filters.sort)
@@ -317,11 +319,11 @@ def _planner_estimate(qs: QuerySet) -> int | None:
     return int(plan[0]["Plan"]["Plan Rows"])
 
 
-def user_count(filters: UserFilters) -> MatchCount:
+def user_count(filters: UserFilters, *, actor) -> MatchCount:
     """How many users match: an exact count that stops at
     EXACT_COUNT_LIMIT (so it reads at most that many index entries), then
     the planner's estimate, never below the limit it already passed."""
-    qs = user_filter_queryset(filters).order_by()
+    qs = user_filter_queryset(filters, actor=actor).order_by()
     counted = qs[: EXACT_COUNT_LIMIT + 1].count()
     if counted <= EXACT_COUNT_LIMIT:
         return MatchCount(counted, exact=True)

@@ -18,8 +18,8 @@ from accounts.models import ApiKey
 from accounts.services.validation import resolve_grants
 from audit import services as audit
 from core.services import service, unless_read_only
-from rbac import credentials, policies
-from rbac.selectors import restrict_permissions
+from rbac import policies
+from rbac.actor import Actor
 
 KEY_PREFIX = "hv_"
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -51,7 +51,7 @@ def api_key_create(
     the hierarchy rule."""
     action = "accounts.api_key.created"
     policies.check_permission(actor, "api-keys:create", action=action)
-    owner = user or actor
+    owner = user or actor.user
     wanted = resolve_grants(template=template, permissions=scopes)
     if not wanted:
         raise ValidationError("Choose at least one permission for the key.", code="no_scopes")
@@ -73,7 +73,7 @@ def api_key_create(
         prefix=prefix,
         key_hash=digest,
         scopes=sorted(wanted),
-        created_by=actor,
+        created_by=actor.user,
         expires_at=expires_at,
     )
     audit.record(
@@ -121,10 +121,11 @@ def api_keys_revoke_all(user, *, reason: str) -> int:
     return api_keys_revoke_for_users([user.pk], reason=reason)
 
 
-def api_key_authenticate(raw: str):
-    """The user a presented key acts as, with permissions narrowed to the
-    key's scopes; None when the key is unknown, revoked, expired or its user
-    may not sign in. Updates last_used_at at most once a minute."""
+def api_key_authenticate(raw: str) -> Actor | None:
+    """The API's door: the actor a presented key is -- its user through the
+    key, with permissions narrowed to the key's scopes; None when the key
+    is unknown, revoked, expired or its user may not sign in. Updates
+    last_used_at at most once a minute."""
     if not raw or not raw.startswith(KEY_PREFIX) or len(raw) > 200:
         return None
     key = ApiKey.objects.select_related("user").filter(key_hash=hash_key(raw)).first()
@@ -137,9 +138,4 @@ def api_key_authenticate(raw: str):
     if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
         with unless_read_only():  # a read with a key still works on a read-only database
             ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
-    restrict_permissions(user, key.scopes)
-    credentials.attach(
-        user, credentials.Credential(credentials.API_KEY, frozenset(key.scopes), key_id=key.pk)
-    )
-    user.api_key = key
-    return user
+    return Actor.for_api_key(user, key)

@@ -45,9 +45,9 @@ from accounts.services.users import (
 )
 from audit import services as audit
 from core.services import refusal_text, service
-from rbac import credentials, policies
+from rbac import policies
+from rbac.actor import Actor
 from rbac.models import Role, UserRole
-from rbac.selectors import act_with_scopes
 from rbac.services import user_role_assign, user_role_remove
 
 MAX_BATCH_SIZE = 5000
@@ -307,8 +307,10 @@ def batch_run(*, actor, action, user_ids, params=None, dry_run=False, batch_id=N
         # only reads) and their permissions read after the lock, so the
         # guard and the state rule below judge each user as they are now;
         # the single action's `lock_user` gets the same locked object back.
-        users_locked(ids, lock=not dry_run) as users,
+        # A user outside the actor's reach is "gone" for them, as on a page.
+        users_locked(ids, lock=not dry_run, within=actor.visible_users()) as (users, permissions),
     ):
+        actor = actor.knowing(permissions)
         role_holders: set = set()
         if role is not None:
             role_holders = set(
@@ -376,11 +378,11 @@ def batch_job_create(*, actor, action, user_ids, params=None) -> BatchJob:
     params = clean_params(action, params)
     ids, items = parse_ids(user_ids)
     policies.check_permission(actor, spec.permission, action=spec.audit_action)
-    scopes = credentials.scopes_of(actor)
+    scopes = actor.stored_scopes
     if scopes is not None:  # the job acts later with the key's scopes, no more
         params = {**params, "scopes": scopes}
     job = BatchJob.objects.create(
-        actor=actor,
+        actor=actor.user,
         action=action,
         params=params,
         user_ids=[str(pk) for pk in ids],
@@ -404,8 +406,7 @@ def _batch_step(job: BatchJob) -> None:
     """One chunk of a batch job (called by jobs.job_run inside the chunk's
     transaction, with the job row locked): run it and record its items."""
     chunk = job.user_ids[job.done : job.done + CHUNK_SIZE]
-    actor = job.actor
-    act_with_scopes(actor, (job.params or {}).get("scopes"))
+    actor = Actor.for_job(job.actor, job, (job.params or {}).get("scopes"))
     try:
         part = batch_run(
             actor=actor,

@@ -29,24 +29,28 @@ def lock_user(user_or_id) -> User:
 
 
 @contextmanager
-def users_locked(ids, *, lock: bool = True):
+def users_locked(ids, *, lock: bool = True, within=None):
     """Lock many users at once for a batch (in id order, so two batches over
     overlapping users cannot deadlock), then read their permissions in one
     query -- after the lock, so each user's guard judges the row as it is
-    under that user's lock. Yields {pk: user}; inside the block `lock_user`
-    hands these objects back. `lock=False` (a dry run) reads without
-    locking. The caller's transaction must enclose the block."""
-    users = User.objects.filter(pk__in=list(ids)).order_by("pk")
+    under that user's lock. Yields ({pk: user}, {pk: permissions}); give the
+    permissions to the guards with `actor.knowing(...)`. Inside the block
+    `lock_user` hands these objects back. `within` (the actor's
+    `visible_users()`) leaves out users outside reach: gone for this actor.
+    `lock=False` (a dry run) reads without locking. The caller's transaction
+    must enclose the block."""
+    users = (within if within is not None else User.objects.all()).filter(pk__in=list(ids))
+    users = users.order_by("pk")
     if lock:
         users = users.select_for_update()
     by_pk = {u.pk: u for u in users}
-    prime_permissions(by_pk.values())
+    permissions = prime_permissions(by_pk.values())
     if not lock:
-        yield by_pk
+        yield by_pk, permissions
         return
     token = _held.set({**(_held.get() or {}), **by_pk})
     try:
-        yield by_pk
+        yield by_pk, permissions
     finally:
         _held.reset(token)
 

@@ -22,9 +22,9 @@ from accounts.services.validation import resolve_grants
 from audit import services as audit
 from audit.services import Target
 from core.services import refusal_text, service
-from rbac import credentials, policies
+from rbac import policies
+from rbac.actor import Actor
 from rbac.models import Role
-from rbac.selectors import act_with_scopes
 
 _SPLIT = re.compile(r"[\s,;]+")
 
@@ -185,11 +185,11 @@ def invitation_import_start(*, actor, rows: list[dict], template=None, expires_d
     broker is back."""
     policies.check_permission(actor, "invitations:create", action="accounts.invitation.imported")
     params = {"rows": rows, "template": template, "expires_days": expires_days}
-    scopes = credentials.scopes_of(actor)
+    scopes = actor.stored_scopes
     if scopes is not None:  # the job invites later with the key's scopes, no more
         params["scopes"] = scopes
     job = BatchJob.objects.create(
-        actor=actor,
+        actor=actor.user,
         action="invite",
         params=params,
         user_ids=[],
@@ -215,8 +215,7 @@ def _import_step(job: BatchJob) -> None:
     expires_in = timedelta(days=params["expires_days"]) if params.get("expires_days") else None
     rows = params.get("rows", [])[job.done : job.done + IMPORT_CHUNK_SIZE]
     results = list((job.result or {}).get("items", []))
-    actor = job.actor
-    act_with_scopes(actor, params.get("scopes"))
+    actor = Actor.for_job(job.actor, job, params.get("scopes"))
     for row in rows:
         results.append(
             invitation_import_row(

@@ -25,8 +25,8 @@ from audit import services as audit
 from audit.services import Target
 from core.services import service
 from rbac import policies
+from rbac.actor import person_of
 from rbac.models import UserRole
-from rbac.selectors import forget_permissions
 
 
 class InvitationInvalid(Exception):
@@ -154,7 +154,7 @@ def invitation_create(
         name=name or user.name,
         user=user,
         permissions=grants,
-        invited_by=actor,
+        invited_by=person_of(actor),
         token_hash=digest,
         created_at=now,
         expires_at=now + (expires_in or settings.INVITATION_TTL),
@@ -317,7 +317,6 @@ def invitation_accept(
     Invitation.objects.filter(user=user).with_status("open").exclude(pk=invitation.pk).update(
         revoked_at=now
     )
-    forget_permissions(user)
     audit.record(
         "accounts.invitation.accepted",
         actor=user,

@@ -29,6 +29,7 @@ from accounts.services.sessions import sessions_end_all
 from audit import services as audit
 from core.services import NotFound, service
 from rbac import policies
+from rbac.actor import as_actor
 
 RECOVERY_CODE_COUNT = 10
 # Lower-case letters and digits without look-alikes (0/o, 1/l/i).
@@ -125,13 +126,13 @@ def totp_enrol_begin(*, actor) -> TOTPDevice:
     code valid. Nothing is audited until it is confirmed."""
     pending = (
         TOTPDevice.objects.select_for_update()
-        .filter(user=actor, confirmed=False)
+        .filter(user=actor.user, confirmed=False)
         .order_by("-id")
         .first()
     )
     if pending is not None:
         return pending
-    return TOTPDevice.objects.create(user=actor, name="Authenticator app", confirmed=False)
+    return TOTPDevice.objects.create(user=actor.user, name="Authenticator app", confirmed=False)
 
 
 def _replace_recovery_codes(user) -> list[str]:
@@ -153,8 +154,11 @@ def totp_enrol_confirm(*, actor, device: TOTPDevice, code: str) -> list[str]:
     stored. Raises ValidationError on a wrong code (and the failure counts
     towards django-otp's throttle, so the check is outside the service's
     transaction that would roll it back)."""
+    actor = as_actor(actor)
     with transaction.atomic():
-        locked = TOTPDevice.objects.select_for_update().filter(pk=device.pk, user=actor).first()
+        locked = (
+            TOTPDevice.objects.select_for_update().filter(pk=device.pk, user=actor.user).first()
+        )
         if locked is None or locked.confirmed:
             raise ValidationError(
                 "This setup has expired. Start again from your account page.", code="stale"
@@ -174,14 +178,14 @@ def _totp_confirm(*, actor, device: TOTPDevice) -> list[str]:
     if locked.confirmed:
         raise ValidationError("This authenticator app is already set up.", code="stale")
     # Another app confirmed earlier (a second enrolment) is replaced.
-    TOTPDevice.objects.filter(user=actor, confirmed=True).exclude(pk=locked.pk).delete()
+    TOTPDevice.objects.filter(user=actor.user, confirmed=True).exclude(pk=locked.pk).delete()
     locked.confirmed = True
     locked.save(update_fields=["confirmed"])
-    codes = _replace_recovery_codes(actor)
+    codes = _replace_recovery_codes(actor.user)
     audit.record(
         "accounts.mfa.enrolled",
         actor=actor,
-        target=actor,
+        target=actor.user,
         changes={"factor": [None, factor_id(locked)], "recovery_codes": RECOVERY_CODE_COUNT},
     )
     return codes
@@ -192,15 +196,15 @@ def recovery_codes_regenerate(*, actor, current_password: str | None = None) -> 
     """Replace `actor`'s recovery codes with ten new ones (the old ones stop
     working). Needs a confirmed authenticator app and a fresh proof."""
     policies.check_can_regenerate_recovery_codes(actor, password=current_password)
-    if not TOTPDevice.objects.select_for_update().filter(user=actor, confirmed=True).exists():
+    if not TOTPDevice.objects.select_for_update().filter(user=actor.user, confirmed=True).exists():
         raise ValidationError(
             "Set up an authenticator app before creating recovery codes.", code="no_mfa"
         )
-    codes = _replace_recovery_codes(actor)
+    codes = _replace_recovery_codes(actor.user)
     audit.record(
         "accounts.mfa.recovery_codes_regenerated",
         actor=actor,
-        target=actor,
+        target=actor.user,
         changes={"recovery_codes": RECOVERY_CODE_COUNT},
     )
     return codes

@@ -169,7 +169,7 @@ def session_reauthenticate(*, actor, session_key: str, method: str = "password")
     caller has checked the password and code)."""
     now = timezone.now()
     updated = UserSession.objects.filter(
-        session_key=session_key, user=actor, ended_at__isnull=True
+        session_key=session_key, user=actor.user, ended_at__isnull=True
     ).update(reauthenticated_at=now, last_seen_at=now)
     if not updated:
         ctx = context.current()

@@ -27,6 +27,7 @@ from accounts.services.verification import email_verification_send
 from audit import services as audit
 from core.services import service
 from rbac import policies
+from rbac.actor import person_of
 from rbac.models import Role, UserRole
 
 
@@ -66,7 +67,7 @@ def user_create(
         user.email_verified_at = now
     user.save()
     UserRole.objects.bulk_create(
-        [UserRole(user=user, role=r, assigned_by=actor) for r in role_objs]
+        [UserRole(user=user, role=r, assigned_by=person_of(actor)) for r in role_objs]
     )
     audit.record(
         action,

@@ -79,7 +79,7 @@ def _home_context(request, **overrides) -> dict:
         "code_form": add_css(CodeForm()),
     }
     if not enrolled:
-        ctx["enrol"] = enrolment(request, mfa_services.totp_enrol_begin(actor=user))
+        ctx["enrol"] = enrolment(request, mfa_services.totp_enrol_begin(actor=request.actor))
     ctx.update(overrides)
     return ctx
 
@@ -98,7 +98,7 @@ def profile(request):
     if not form.is_valid():
         return render(request, "account/home.html", _home_context(request, profile_form=form))
     account_services.account_profile_update(
-        actor=request.user, name=form.cleaned_data["name"], phone=form.cleaned_data["phone"]
+        actor=request.actor, name=form.cleaned_data["name"], phone=form.cleaned_data["phone"]
     )
     messages.success(request, "Your profile was saved.")
     return redirect("account:home")
@@ -118,7 +118,7 @@ def email_change(request):
         if form.is_valid():
             try:
                 user = account_services.account_email_change(
-                    actor=request.user, new_email=form.cleaned_data["new_email"]
+                    actor=request.actor, new_email=form.cleaned_data["new_email"]
                 )
             except ValidationError as exc:
                 for field, errors in exc.message_dict.items():
@@ -156,7 +156,7 @@ def password(request):
     if form.is_valid():
         try:
             user = account_services.account_password_change(
-                actor=request.user,
+                actor=request.actor,
                 current_password=form.cleaned_data["current_password"],
                 new_password=form.cleaned_data["new_password"],
                 keep_session_key=request.session.session_key,
@@ -196,7 +196,7 @@ def session_end(request, pk):
             button="End session",
             cancel_url=reverse("account:home"),
         )
-    session_services.session_revoke(actor=request.user, session=session)
+    session_services.session_revoke(actor=request.actor, session=session)
     messages.success(request, "The session was ended.")
     return redirect(f"{reverse('account:home')}#sessions")
 
@@ -214,7 +214,7 @@ def sessions_end_others(request):
             cancel_url=reverse("account:home"),
         )
     ended = session_services.sessions_revoke_all(
-        actor=request.user, user=request.user, except_key=request.session.session_key
+        actor=request.actor, user=request.user, except_key=request.session.session_key
     )
     if ended:
         messages.success(request, f"{ended} other session{'s' if ended != 1 else ''} ended.")
@@ -257,7 +257,7 @@ def reauth(request):
                 method = f"password+{verified.method}"
         if not form.errors:
             session_services.session_reauthenticate(
-                actor=user, session_key=request.session.session_key, method=method
+                actor=request.actor, session_key=request.session.session_key, method=method
             )
             return redirect(next_url)
         status = 400

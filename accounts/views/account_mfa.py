@@ -95,13 +95,13 @@ def mfa_setup(request):
     next_url = safe_back(request, reverse("account:home"))
     if has_mfa(user) and request.method == "GET":
         return redirect(next_url)
-    device = mfa_services.totp_enrol_begin(actor=user)
+    device = mfa_services.totp_enrol_begin(actor=request.actor)
     form = add_css(CodeForm(request.POST or None))
     status = 200
     if request.method == "POST" and form.is_valid():
         try:
             codes = mfa_services.totp_enrol_confirm(
-                actor=user, device=device, code=form.cleaned_data["code"]
+                actor=request.actor, device=device, code=form.cleaned_data["code"]
             )
         except ValidationError as exc:
             form.add_error("code", exc.messages)
@@ -181,7 +181,7 @@ def recovery_codes_regenerate(request):
             danger=False,
         )
     try:
-        codes = mfa_services.recovery_codes_regenerate(actor=request.user)
+        codes = mfa_services.recovery_codes_regenerate(actor=request.actor)
     except ValidationError as exc:
         messages.error(request, refusal_text(exc))
         return redirect("account:home")
@@ -211,7 +211,7 @@ def mfa_remove(request, factor_id):
             cancel_url=reverse("account:home"),
         )
     try:
-        mfa_services.mfa_device_remove(actor=user, user=user, device_id=factor_id)
+        mfa_services.mfa_device_remove(actor=request.actor, user=user, device_id=factor_id)
     except PolicyDenied as exc:
         messages.error(request, exc.message)
         return redirect("account:home")

@@ -22,7 +22,8 @@ app_name = "api_keys"
 
 @permission_required("api-keys:read")
 def key_list(request):
-    keys = ApiKey.objects.select_related("user").order_by("-created_at")[:500]
+    keys = ApiKey.objects.filter(user__in=request.actor.visible_users())
+    keys = keys.select_related("user").order_by("-created_at")[:500]
     return render(request, "api_keys/list.html", {"keys": keys})
 
 
@@ -34,7 +35,7 @@ def key_create(request):
     if request.method == "POST" and form.is_valid():
         with refusals(form) as outcome:
             key, raw = key_services.api_key_create(
-                actor=request.user,
+                actor=request.actor,
                 name=form.cleaned_data["name"],
                 scopes=form.cleaned_data["permissions"],
                 template=form.cleaned_data["template"] or None,
@@ -44,7 +45,7 @@ def key_create(request):
             response = render(request, "api_keys/created.html", {"key": key, "raw": raw})
             response["Cache-Control"] = "no-store"
             return response
-    held = policies.permissions_of(request.user)
+    held = policies.permissions_of(request.actor)
     groups = [(label, [(p, p.code in held) for p in perms]) for _g, label, perms in grouped()]
     selected = set(form["permissions"].value() or [])
     return render(
@@ -59,7 +60,7 @@ def key_create(request):
 def key_revoke(request, key_id):
     key = get_object_or_404(ApiKey, pk=key_id)
     try:
-        key_services.api_key_revoke(actor=request.user, key=key)
+        key_services.api_key_revoke(actor=request.actor, key=key)
     except PolicyDenied as exc:
         if exc.code == "reauthentication_required":
             # One of your own other keys: prove it is you, then revoke again.

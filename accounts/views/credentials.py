@@ -32,13 +32,13 @@ def user_page(user) -> str:
 @never_cache
 @require_http_methods(["GET", "POST"])
 def password_set(request, user_id):
-    subject = selectors.user_get(user_id)
+    subject = selectors.user_get(user_id, actor=request.actor)
     form = NewPasswordForm(request.POST or None)
     status = 400 if form.errors else 200
     if request.method == "POST" and form.is_valid():
         with refusals(form, field_by_code={"*": "password1"}) as outcome:
             passwords.password_set_by_admin(
-                actor=request.user, user=subject, password=form.cleaned_data["password1"]
+                actor=request.actor, user=subject, password=form.cleaned_data["password1"]
             )
         if outcome.ok:
             messages.success(
@@ -60,10 +60,10 @@ def password_set(request, user_id):
 @never_cache
 @require_POST
 def reset_link_create(request, user_id):
-    subject = selectors.user_get(user_id)
+    subject = selectors.user_get(user_id, actor=request.actor)
     with refusals(request=request) as outcome:
         result = passwords.password_reset_token_create(
-            actor=request.user, user=subject, send_email=bool(request.POST.get("send_email"))
+            actor=request.actor, user=subject, send_email=bool(request.POST.get("send_email"))
         )
     if not outcome.ok:
         return redirect(user_page(subject))
@@ -90,14 +90,14 @@ def _link_page(request, subject, **context):
 @never_cache
 @require_POST
 def magic_link_send(request, user_id):
-    subject = selectors.user_get(user_id)
+    subject = selectors.user_get(user_id, actor=request.actor)
     form = MagicLinkForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose the kind of link to send.")
         return redirect(user_page(subject))
     with refusals(request=request) as outcome:
         link = passwords.magic_link_send(
-            actor=request.user, user=subject, type=form.cleaned_data["type"]
+            actor=request.actor, user=subject, type=form.cleaned_data["type"]
         )
     if not outcome.ok:
         return redirect(user_page(subject))

@@ -51,7 +51,7 @@ def email_list(request):
         "status": status,
         "query": query,
         "tabs": tabs,
-        "can_retry": policies.user_has(request.user, "emails:retry"),
+        "can_retry": policies.user_has(request.actor, "emails:retry"),
     }
     template = "outbox/list.html#results" if htmx_partial(request) else "outbox/list.html"
     return render(request, template, context)
@@ -62,7 +62,7 @@ def email_list(request):
 def email_retry(request, pk):
     email = get_object_or_404(OutboundEmail, pk=pk)
     with refusals(request=request) as outcome:
-        email_services.email_retry(actor=request.user, email=email)
+        email_services.email_retry(actor=request.actor, email=email)
     if outcome.ok:
         messages.success(request, f"The email to {email.to} is queued again.")
     return redirect(safe_back(request, reverse("emails:list"), param="back"))

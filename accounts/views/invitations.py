@@ -62,7 +62,7 @@ def _list_context(request, form=None):
         qs = qs.filter(Q(email__icontains=query) | Q(name__icontains=query))
     qs = invitations_with_delivery(qs).order_by("-created_at", "-id")
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
-    can_create = policies.user_has(request.user, "invitations:create")
+    can_create = policies.user_has(request.actor, "invitations:create")
     return {
         "page": page,
         "status": status,
@@ -70,7 +70,7 @@ def _list_context(request, form=None):
         "statuses": STATUSES,
         "form": form if form is not None else (InviteForm() if can_create else None),
         "can_create": can_create,
-        "can_revoke": policies.user_has(request.user, "invitations:revoke"),
+        "can_revoke": policies.user_has(request.actor, "invitations:revoke"),
     }
 
 
@@ -98,7 +98,7 @@ def invitation_preview(request):
         return render(request, "invitations/list.html", _list_context(request, form), status=400)
     template = form.cleaned_data.get("template") or None
     rows = import_services.invitation_rows_validate(
-        actor=request.user, rows=rows, template=template
+        actor=request.actor, rows=rows, template=template
     )
     good = [r.as_dict() for r in rows if r.ok]
     request.session[SESSION_KEY] = {
@@ -125,7 +125,7 @@ def invitation_send(request):
     if len(rows) <= INLINE_LIMIT:
         results = [
             import_services.invitation_import_row(
-                actor=request.user,
+                actor=request.actor,
                 row=row,
                 template=pending.get("template"),
                 expires_in=expires_in,
@@ -135,7 +135,7 @@ def invitation_send(request):
         ]
         return render(request, "invitations/results.html", _results_context(results))
     job = import_services.invitation_import_start(
-        actor=request.user,
+        actor=request.actor,
         rows=rows,
         template=pending.get("template"),
         expires_days=expires_in.days,
@@ -156,7 +156,7 @@ def invitation_import(request, pk):
     context = {
         **_results_context(results, job),
         "job": job,
-        "row": describe(job, request.user, timezone.now()),
+        "row": describe(job, request.actor, timezone.now()),
     }
     if htmx_partial(request) and job.is_open:
         return render(request, "invitations/results.html#progress", context)
@@ -172,7 +172,7 @@ def invitation_import(request, pk):
 def invitation_resend(request, pk):
     invitation = get_object_or_404(Invitation, pk=pk)
     with refusals(request=request) as outcome:
-        services.invitation_resend(actor=request.user, invitation=invitation)
+        services.invitation_resend(actor=request.actor, invitation=invitation)
     if outcome.ok:
         messages.success(
             request,
@@ -188,7 +188,7 @@ def invitation_revoke(request, pk):
     if request.method == "GET":
         return render(request, "invitations/revoke_confirm.html", {"invitation": invitation})
     with refusals(request=request) as outcome:
-        services.invitation_revoke(actor=request.user, invitation=invitation)
+        services.invitation_revoke(actor=request.actor, invitation=invitation)
     if outcome.ok:
         messages.success(request, f"The invitation to {invitation.email} was revoked.")
     return redirect(safe_back(request, reverse("invitations:list"), param="back"))
@@ -198,7 +198,7 @@ def invitation_revoke(request, pk):
 @require_http_methods(["GET"])
 def invitations_for_user(request, user_id):
     """The user page's invitations section (fragment)."""
-    subject = selectors.user_get(user_id)
+    subject = selectors.user_get(user_id, actor=request.actor)
     invitations = invitations_with_delivery(
         Invitation.objects.filter(user=subject)
         .select_related("invited_by")
@@ -210,8 +210,8 @@ def invitations_for_user(request, user_id):
         {
             "subject": subject,
             "invitations": invitations,
-            "can_create": policies.user_has(request.user, "invitations:create"),
-            "can_revoke": policies.user_has(request.user, "invitations:revoke"),
+            "can_create": policies.user_has(request.actor, "invitations:create"),
+            "can_revoke": policies.user_has(request.actor, "invitations:revoke"),
         },
     )
 

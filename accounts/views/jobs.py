@@ -42,8 +42,13 @@ def job_label(job: BatchJob) -> str:
 
 def visible_job(request, pk) -> BatchJob:
     """The job `pk` if the signed-in person may see it; 404 otherwise."""
-    job = BatchJob.objects.filter(pk=pk).select_related("actor").first()
-    if job is None or not policies.user_can_view_job(request.user, job):
+    job = (
+        BatchJob.objects.filter(pk=pk)
+        .filter(Q(actor__isnull=True) | Q(actor__in=request.actor.visible_users()))
+        .select_related("actor")
+        .first()
+    )
+    if job is None or not policies.user_can_view_job(request.actor, job):
         raise Http404("This job does not exist.")
     return job
 
@@ -55,7 +60,7 @@ def job_with_results(request, pk, *, kind: str) -> BatchJob:
     job = visible_job(request, pk)
     if job.kind != kind:
         raise Http404("This job does not exist.")
-    policies.check_can_read_job_results(request.user, job)
+    policies.check_can_read_job_results(request.actor, job)
     return job
 
 
@@ -77,12 +82,14 @@ def describe(job: BatchJob, actor, now) -> dict:
 @signed_in
 @require_http_methods(["GET"])
 def job_list(request):
-    actor = request.user
-    # A prefilter in SQL; the rule itself is the policy predicate below.
+    actor = request.actor
+    # A prefilter in SQL (jobs of people in the actor's reach); the rule
+    # itself is the policy predicate below.
     candidates = (
         BatchJob.objects.filter(
-            Q(actor=actor) | Q(permission__in=sorted(policies.permissions_of(actor)))
+            Q(actor_id=actor.pk) | Q(permission__in=sorted(policies.permissions_of(actor)))
         )
+        .filter(Q(actor__isnull=True) | Q(actor__in=actor.visible_users()))
         .select_related("actor")
         .order_by("-created_at")[:LIST_LIMIT]
     )
@@ -98,7 +105,7 @@ def job_list(request):
 def _act(request, pk, service, done_message):
     job = visible_job(request, pk)
     try:
-        service(actor=request.user, job=job)
+        service(actor=request.actor, job=job)
     except policies.PolicyDenied as exc:
         messages.error(request, exc.message)
     except ValidationError as exc:

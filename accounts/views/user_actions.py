@@ -34,6 +34,7 @@ from core.services import NotFound
 from core.web import htmx_partial, refusals
 from rbac import policies
 from rbac.decorators import permission_required
+from rbac.selectors import prime_permissions
 
 app_name = "users"
 
@@ -200,7 +201,10 @@ MORE_MENU_ACTIONS = ("force-password-change", "delete", "hard-delete")
 
 
 def detail_context(actor, subject) -> dict:
-    """What the page header and the status section need."""
+    """What the page header and the status section need. Many guards
+    compare the actor with the subject: the subject's permissions are
+    computed once for all of them."""
+    actor = actor.knowing(prime_permissions([subject]))
     actions = [
         a
         for a in STATUS_ACTIONS.values()
@@ -235,10 +239,10 @@ def _action_done(request, subject):
     """The dialog's answer after an action: it closes, and the header, the
     status section (with its history) and the messages refresh in place."""
     try:
-        subject = selectors.user_get(subject.pk)
+        subject = selectors.user_get(subject.pk, actor=request.actor)
     except NotFound:
         return HttpResponseClientRedirect(reverse("users:list"))
-    response = render(request, "users/_action_done.html", detail_context(request.user, subject))
+    response = render(request, "users/_action_done.html", detail_context(request.actor, subject))
     # Close the dialog; sections loaded as fragments (activity) reload.
     response["HX-Trigger"] = json.dumps({"handover:modal-close": "", "handover:user-changed": ""})
     return response
@@ -246,7 +250,7 @@ def _action_done(request, subject):
 
 def make_action_view(spec: StatusAction):
     def view(request, pk):
-        subject = selectors.user_get(pk)
+        subject = selectors.user_get(pk, actor=request.actor)
         action = spec
         initial = {}
         if spec.name == "ban" and subject.status == "banned":
@@ -262,7 +266,7 @@ def make_action_view(spec: StatusAction):
             email = subject.email
             field_by_code = {"confirm_mismatch": "confirm_email", "ban_in_past": "until"}
             with refusals(form, field_by_code=field_by_code) as outcome:
-                spec.service(actor=request.user, user=subject, **form.service_kwargs())
+                spec.service(actor=request.actor, user=subject, **form.service_kwargs())
             status = outcome.status
             if outcome.ok:
                 messages.success(request, spec.done.format(email=email))
@@ -292,8 +296,8 @@ def make_action_view(spec: StatusAction):
 @permission_required("users:export")
 @require_http_methods(["GET"])
 def user_data_export(request, pk):
-    subject = selectors.user_get(pk)
-    data = export_services.user_data_access_request(actor=request.user, user=subject)
+    subject = selectors.user_get(pk, actor=request.actor)
+    data = export_services.user_data_access_request(actor=request.actor, user=subject)
     response = HttpResponse(
         json.dumps(data, cls=DjangoJSONEncoder, indent=2), content_type="application/json"
     )

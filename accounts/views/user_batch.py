@@ -34,7 +34,7 @@ def _batch_ids(request, form) -> list:
         filters = UserFilterForm(request.POST).filters()
         limit = batch_services.MAX_BATCH_SIZE + 1
         return list(
-            selectors.user_filter_queryset(filters)
+            selectors.user_filter_queryset(filters, actor=request.actor)
             .order_by("-created_at", "-pk")
             .values_list("pk", flat=True)[:limit]
         )
@@ -95,12 +95,12 @@ def user_batch(request):
     try:
         if execute and len(ids) > batch_services.INLINE_LIMIT:
             job = batch_services.batch_job_create(
-                actor=request.user, action=action, user_ids=ids, params=params
+                actor=request.actor, action=action, user_ids=ids, params=params
             )
             target = reverse("users:batch_job", args=[job.pk])
             return HttpResponseClientRedirect(target) if htmx_partial(request) else redirect(target)
         result = batch_services.batch_run(
-            actor=request.user, action=action, user_ids=ids, params=params, dry_run=not execute
+            actor=request.actor, action=action, user_ids=ids, params=params, dry_run=not execute
         )
     except PolicyDenied as exc:
         context["error"] = exc.message
@@ -120,7 +120,7 @@ def user_batch_job(request, pk):
     result = job.result or {}
     context = {
         "job": job,
-        "row": describe(job, request.user, timezone.now()),
+        "row": describe(job, request.actor, timezone.now()),
         "action": batch_services.ACTIONS.get(job.action),
         "result": result,
         "shown_items": (result.get("items") or [])[:500],

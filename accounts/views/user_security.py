@@ -24,6 +24,7 @@ from core.services import NotFound
 from core.web import confirm_page, htmx_partial
 from rbac import policies
 from rbac.decorators import permission_required
+from rbac.selectors import prime_permissions
 
 app_name = "user_security"
 
@@ -32,7 +33,8 @@ def security_context(request, subject) -> dict:
     """What templates/users/sections/security.html shows, per the viewer's
     permissions (also used by the section's template tag)."""
 
-    viewer = request.user
+    # Two guards compare the viewer with the subject: its permissions once.
+    viewer = request.actor.knowing(prime_permissions([subject]))
     # This page acts on other users; your own sessions and factors are
     # ended and removed on the account page (which keeps this session).
     own = policies.is_self(viewer, subject)
@@ -70,7 +72,7 @@ def _back(subject) -> str:
 def section(request, user_id):
     """The security section on its own (HTMX refresh, or a plain page)."""
 
-    subject = selectors.user_get(user_id)
+    subject = selectors.user_get(user_id, actor=request.actor)
     if htmx_partial(request):
         return render(
             request, "users/sections/security_body.html", security_context(request, subject)
@@ -82,7 +84,7 @@ def section(request, user_id):
 @permission_required("sessions:revoke")
 @require_http_methods(["GET", "POST"])
 def session_end(request, user_id, pk):
-    subject = selectors.user_get(user_id)
+    subject = selectors.user_get(user_id, actor=request.actor)
     session = get_object_or_404(UserSession, pk=pk, user=subject)
     if session.ended_at is not None:
         messages.info(request, "That session had already ended.")
@@ -96,7 +98,7 @@ def session_end(request, user_id, pk):
             button="End session",
             cancel_url=_back(subject),
         )
-    session_services.session_revoke(actor=request.user, session=session)
+    session_services.session_revoke(actor=request.actor, session=session)
     messages.success(request, f"The session of {subject.display_name} was ended.")
     return redirect(_back(subject))
 
@@ -104,7 +106,7 @@ def session_end(request, user_id, pk):
 @permission_required("sessions:revoke")
 @require_http_methods(["GET", "POST"])
 def sessions_end_all(request, user_id):
-    subject = selectors.user_get(user_id)
+    subject = selectors.user_get(user_id, actor=request.actor)
     if request.method == "GET":
         return confirm_page(
             request,
@@ -113,7 +115,7 @@ def sessions_end_all(request, user_id):
             button="End all sessions",
             cancel_url=_back(subject),
         )
-    ended = session_services.sessions_revoke_all(actor=request.user, user=subject)
+    ended = session_services.sessions_revoke_all(actor=request.actor, user=subject)
     messages.success(
         request, f"{ended} session{'s' if ended != 1 else ''} of {subject.display_name} ended."
     )
@@ -126,10 +128,10 @@ ALREADY_REMOVED = "That factor was already removed."
 @permission_required("mfa:reset")
 @require_http_methods(["GET", "POST"])
 def mfa_remove(request, user_id, factor_id):
-    subject = selectors.user_get(user_id)
+    subject = selectors.user_get(user_id, actor=request.actor)
     # Whether the factor exists is told only to someone the guard lets
     # remove it (the service asks the guard before looking it up too).
-    may_remove = policies.allows(policies.check_can_remove_mfa, request.user, subject)
+    may_remove = policies.allows(policies.check_can_remove_mfa, request.actor, subject)
     if request.method == "GET" and may_remove and factor_device(subject, factor_id) is None:
         messages.info(request, ALREADY_REMOVED)
         return redirect(_back(subject))
@@ -143,7 +145,7 @@ def mfa_remove(request, user_id, factor_id):
             cancel_url=_back(subject),
         )
     try:
-        mfa_services.mfa_device_remove(actor=request.user, user=subject, device_id=factor_id)
+        mfa_services.mfa_device_remove(actor=request.actor, user=subject, device_id=factor_id)
     except NotFound:
         messages.info(request, ALREADY_REMOVED)
         return redirect(_back(subject))

@@ -105,17 +105,19 @@ def _sort_headers(request, current: str) -> dict[str, SortHeader]:
 def user_list(request):
     form = UserFilterForm(request.GET)
     filters = form.filters()
-    page = selectors.user_list(filters, cursor=request.GET.get("cursor", "")[:500])
+    page = selectors.user_list(
+        filters, actor=request.actor, cursor=request.GET.get("cursor", "")[:500]
+    )
     _detail_urls(page.users)
     locks = selectors.user_locks(page.users)
     for user in page.users:
         user.lock = locks.get(user.pk)
-    actor = request.user
+    actor = request.actor
     context = {
         "form": form,
         "filters": filters,
         "page": page,
-        "match_count": selectors.user_count(filters),
+        "match_count": selectors.user_count(filters, actor=actor),
         "sort_headers": _sort_headers(request, filters.sort),
         "next_query": _query(request, cursor=page.next_cursor) if page.next_cursor else "",
         "prev_query": _query(request, cursor=page.prev_cursor) if page.prev_cursor else "",
@@ -147,7 +149,8 @@ def user_jump(request):
     q = request.GET.get("q", "").strip()
     users = []
     if q:
-        users = selectors.user_list(selectors.UserFilters(q=q)).users[:JUMP_LIMIT]
+        filters = selectors.UserFilters(q=q)
+        users = selectors.user_list(filters, actor=request.actor).users[:JUMP_LIMIT]
         _detail_urls(users)
     return render(request, "users/jump_results.html", {"q": q, "users": users})
 
@@ -167,9 +170,9 @@ class _Echo:
 @require_http_methods(["GET"])
 def user_export(request):
     filters = UserFilterForm(request.GET).filters()
-    export_services.user_list_exported(actor=request.user, filters=filters.__dict__)
+    export_services.user_list_exported(actor=request.actor, filters=filters.__dict__)
     qs = (
-        selectors.user_filter_queryset(filters)
+        selectors.user_filter_queryset(filters, actor=request.actor)
         .annotate(has_mfa=selectors.mfa_enabled_q())
         .prefetch_related("roles")
         .order_by("-created_at", "-pk")
@@ -202,8 +205,8 @@ def user_export(request):
 @permission_required("users:read")
 @require_http_methods(["GET"])
 def user_detail(request, pk):
-    subject = selectors.user_get(pk)
-    return render(request, "users/detail.html", detail_context(request.user, subject))
+    subject = selectors.user_get(pk, actor=request.actor)
+    return render(request, "users/detail.html", detail_context(request.actor, subject))
 
 
 # Kept out of the header's everyday row, in its "More" menu: rare, and the
@@ -223,7 +226,7 @@ def user_create(request):
                 user = _invite(request, data)
             else:
                 user = user_services.user_create(
-                    actor=request.user,
+                    actor=request.actor,
                     email=data["email"],
                     name=data["name"],
                     password=data["password"],
@@ -268,7 +271,7 @@ def _invite(request, data):
     """The invitation branch: a pending user and an emailed invitation."""
 
     invitation, _link = invitation_create(
-        actor=request.user,
+        actor=request.actor,
         email=data["email"],
         name=data["name"],
         roles=data["roles"],
@@ -280,7 +283,7 @@ def _invite(request, data):
 @permission_required("users:update")
 @require_http_methods(["GET", "POST"])
 def user_edit(request, pk):
-    subject = selectors.user_get(pk)
+    subject = selectors.user_get(pk, actor=request.actor)
     initial = {
         "name": subject.name,
         "email": subject.email,
@@ -288,10 +291,10 @@ def user_edit(request, pk):
         "metadata": json.dumps(subject.metadata, indent=2) if subject.metadata else "",
     }
     form = UserEditForm(request.POST or None, initial=initial)
-    if policies.is_self(request.user, subject):
+    if policies.is_self(request.actor, subject):
         form.fields["email"].disabled = True
         form.fields["email"].help_text = "Change your own address on your account page."
-    elif not policies.allows(policies.check_can_change_email, request.user, subject):
+    elif not policies.allows(policies.check_can_change_email, request.actor, subject):
         form.fields["email"].disabled = True
         form.fields["email"].help_text = "Changing the address needs users:update-email."
     status = 400 if form.errors else 200
@@ -299,7 +302,7 @@ def user_edit(request, pk):
         data = form.cleaned_data
         with refusals(form, field_by_code=PROFILE_ERROR_FIELDS) as outcome:
             user_services.user_update(
-                actor=request.user,
+                actor=request.actor,
                 user=subject,
                 name=data["name"],
                 email=data["email"],

@@ -91,10 +91,16 @@ def _check_event_type(action: str) -> None:
     logger.error("audit event type %r has no sentence in audit/events.py", action)
 
 
+def _person(value):
+    """The person an `rbac.actor.Actor` acts as (`.user`); anything else as
+    it is."""
+    return value.user if hasattr(value, "credential") else value
+
+
 def _build(spec: EventSpec, ctx: context.RequestContext, now) -> AuditEvent:
     _check_event_type(spec.action)
-    actor = spec.actor
-    target = Target.of(spec.target)
+    actor = _person(spec.actor)
+    target = Target.of(_person(spec.target))
     if spec.actor_label is not None:
         actor_label = spec.actor_label
     elif actor is not None:

@@ -67,6 +67,7 @@ from rbac.policies.base import (  # noqa: F401 (the package's names)
     owner_status_fixed,
     permissions_of,
     role_managers_remaining,
+    target_permissions,
     user_can_act_on_self,
     user_can_manage_user,
     user_has,

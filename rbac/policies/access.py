@@ -4,12 +4,13 @@ invitations, roles, direct grants and ownership."""
 from __future__ import annotations
 
 from audit.models import Target
-from rbac.credentials import credential_of
+from rbac.actor import as_actor
 from rbac.permissions import CATALOG, ROLE_MANAGER_PERMISSION
 from rbac.policies.base import (
     PolicyDenied,
     _deny,
     _is_active_actor,
+    _missing,
     _wanted,
     check_escalation,
     check_fresh_proof,
@@ -18,11 +19,11 @@ from rbac.policies.base import (
     check_not_owner,
     check_permission,
     check_self_service,
-    missing_permissions,
     permissions_of,
+    target_permissions,
     user_can_manage_user,
 )
-from rbac.selectors import prime_permissions
+from rbac.selectors import prime_permissions, user_effective_permissions
 
 
 def check_can_create_api_key(actor, owner, scopes) -> None:
@@ -43,7 +44,7 @@ def check_can_revoke_api_key(actor, key, *, password: str | None = None) -> None
     proof (and, through a key, its scope)."""
     action = "accounts.api_key.revoked"
     if actor is not None and key.user_id == actor.pk:
-        if credential_of(actor).key_id == key.pk:
+        if as_actor(actor).credential.key_id == key.pk:
             return
         check_self_service(actor, "api-keys:delete", action=action, password=password)
         return
@@ -63,7 +64,7 @@ def check_can_invite(actor, *, email: str, roles=(), grants=(), account=None, ac
     wanted = _wanted(roles, grants)
     if account is not None:
         check_not_owner(actor, account, action=action, verb="invited again")
-        wanted |= permissions_of(account)
+        wanted |= target_permissions(actor, account)
         check_escalation(actor, wanted, action=action, target=account)
         check_hierarchy(actor, account, action=action)
         return
@@ -86,8 +87,9 @@ def invitation_still_grantable(invitation, account) -> bool:
     inviter = invitation.invited_by
     if inviter is None or not inviter.is_active:
         return False
-    wanted = _wanted(invitation.roles.all(), invitation.permissions) | permissions_of(account)
-    return not missing_permissions(inviter, wanted)
+    wanted = _wanted(invitation.roles.all(), invitation.permissions)
+    wanted |= user_effective_permissions(account)
+    return not _missing(user_effective_permissions(inviter), wanted)
 
 
 def check_can_create_role(actor, permissions) -> None:
@@ -99,7 +101,7 @@ def check_can_create_role(actor, permissions) -> None:
 def _members_out_of_reach(actor, members) -> list:
     if actor is not None and actor.is_owner:
         return []
-    prime_permissions(members)
+    actor = as_actor(actor).knowing(prime_permissions(members))
     return [m for m in members if not user_can_manage_user(actor, m)]
 
 
@@ -262,7 +264,7 @@ def check_can_transfer_ownership(actor, target, *, password: str | None = None) 
             actor=actor,
             target=target,
         )
-    if credential_of(actor).is_api_key:
+    if as_actor(actor).credential.is_api_key:
         missing = set(CATALOG) - permissions_of(actor)
         if missing:
             raise _deny(

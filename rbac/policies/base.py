@@ -17,21 +17,37 @@ from django.db.models import Q
 
 from accounts.models import User, status_q
 from core.services import PolicyDenied  # noqa: F401 (rbac.policies.PolicyDenied)
-from rbac.credentials import credential_of
+from rbac.actor import Actor, as_actor
 from rbac.models import Role
 from rbac.permissions import CATALOG, ROLE_MANAGER_PERMISSION
 from rbac.selectors import user_effective_permissions
 
 
-def permissions_of(user) -> frozenset[str]:
-    return user_effective_permissions(user)
+def permissions_of(actor) -> frozenset[str]:
+    """The permissions an actor acts with: the person's own narrowed by the
+    credential's scopes (`rbac.actor.Actor.permissions`)."""
+    actor = as_actor(actor)
+    return actor.permissions if actor is not None else frozenset()
+
+
+def target_permissions(actor, user) -> frozenset[str]:
+    """What `user` (the target of an action) holds, to compare with the
+    actor's: computed in advance by the caller when it primed the actor
+    (`actor.knowing(prime_permissions(users))`), else now."""
+    actor = as_actor(actor)
+    if actor is None:
+        return user_effective_permissions(user)
+    return actor.target_permissions(user)
+
+
+def _missing(held, wanted) -> set[str]:
+    return {p for p in wanted if p not in held or p not in CATALOG}
 
 
 def missing_permissions(actor, wanted) -> set[str]:
     """Permissions in `wanted` that `actor` does not hold. Unknown strings
     are always missing: nobody holds a permission the catalog lacks."""
-    held = permissions_of(actor) if actor is not None else frozenset()
-    return {p for p in wanted if p not in held or p not in CATALOG}
+    return _missing(permissions_of(actor), wanted)
 
 
 def _is_active_actor(actor) -> bool:
@@ -65,7 +81,7 @@ def user_can_manage_user(actor, user) -> bool:
         return False
     if actor.is_owner:
         return True
-    return permissions_of(user) < permissions_of(actor)
+    return target_permissions(actor, user) < permissions_of(actor)
 
 
 def allows(guard, actor, *args, **kwargs) -> bool:
@@ -88,7 +104,7 @@ def user_can_act_on_self(actor, permission: str) -> bool:
     when scoped for `permission` (and the request carries the password)."""
     if not _is_active_actor(actor):
         return False
-    return not credential_of(actor).is_api_key or permission in permissions_of(actor)
+    return not as_actor(actor).credential.is_api_key or permission in permissions_of(actor)
 
 
 # --- building blocks --------------------------------------------------------
@@ -96,6 +112,8 @@ def user_can_act_on_self(actor, permission: str) -> bool:
 
 
 def _deny(code, message, *, action, actor, target=None, missing=(), batch_id=None):
+    if isinstance(target, Actor):  # an action on one's own account
+        target = target.user
     return PolicyDenied(
         code,
         message,
@@ -187,7 +205,8 @@ def check_hierarchy(actor, user, *, action: str, batch_id=None) -> None:
     """Strict hierarchy: see `user_can_manage_user`."""
     if actor is not None and actor.is_owner:
         return
-    extra = permissions_of(user) - permissions_of(actor)
+    held, theirs = permissions_of(actor), target_permissions(actor, user)
+    extra = theirs - held
     if extra:
         raise _deny(
             "hierarchy",
@@ -199,7 +218,7 @@ def check_hierarchy(actor, user, *, action: str, batch_id=None) -> None:
             missing=extra,
             batch_id=batch_id,
         )
-    if permissions_of(user) == permissions_of(actor):
+    if theirs == held:
         raise _deny(
             "peer",
             "This user holds the same permissions as you; only someone with more access "
@@ -226,9 +245,10 @@ def check_fresh_proof(actor, *, action: str, target=None, password: str | None =
     """A sensitive change to one's own account needs the person, not only a
     credential: in the dashboard, a re-authentication within the window;
     through an API key, the current password in the request."""
-    credential = credential_of(actor)
+    actor = as_actor(actor)
+    credential = actor.credential
     if credential.is_api_key:
-        if password and actor.check_password(password):
+        if password and actor.user.check_password(password):
             return
         raise _deny(
             "reauthentication_required",
@@ -239,7 +259,7 @@ def check_fresh_proof(actor, *, action: str, target=None, password: str | None =
             target=target,
         )
     if password is not None:
-        if actor.check_password(password):
+        if actor.user.check_password(password):
             return
         raise _deny(
             "reauthentication_failed",

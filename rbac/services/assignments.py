@@ -14,7 +14,6 @@ from rbac.policies import PolicyDenied
 from rbac.selectors import user_effective_permissions
 from rbac.services.common import (
     _clean_permissions,
-    _forget,
     _lock_role,
     _loses_manager,
     _managers,
@@ -31,18 +30,17 @@ def user_role_assign(*, actor, user, role: Role, batch_id=None) -> bool:
     Guards: roles:assign, not yourself, not the owner, hierarchy, the owner
     role is only transferred, escalation over the role's permissions."""
     action = "rbac.user_role.assigned"
-    given, user = user, lock_user(user)
+    user = lock_user(user)
     policies.check_can_assign_role(actor, user, role, batch_id=batch_id)
     role = _lock_role(role)
     if UserRole.objects.filter(user=user, role=role).exists():
         return False
     held_before = user_effective_permissions(user)
-    UserRole.objects.create(user=user, role=role, assigned_by=actor)
+    UserRole.objects.create(user=user, role=role, assigned_by=actor.user)
     audit.record(
         action, actor=actor, target=user, changes={"roles": [None, role.slug]}, batch_id=batch_id
     )
     _notify_elevated(actor, user, set(role.permissions) - held_before)
-    _forget([given, user])
     return True
 
 
@@ -51,7 +49,7 @@ def user_role_remove(*, actor, user, role: Role, batch_id=None) -> bool:
     """Take the role away from `user`. Returns False when they did not hold
     it. Guards: as for assigning, plus last-manager."""
     action = "rbac.user_role.removed"
-    given, user = user, lock_user(user)
+    user = lock_user(user)
     policies.check_can_remove_role(actor, user, role, batch_id=batch_id)
     try:
         membership = UserRole.objects.filter(user=user, role=role).first()
@@ -76,7 +74,6 @@ def user_role_remove(*, actor, user, role: Role, batch_id=None) -> bool:
     audit.record(
         action, actor=actor, target=user, changes={"roles": [role.slug, None]}, batch_id=batch_id
     )
-    _forget([given, user])
     _revoke_keys_of_demoted(managers)
     return True
 
@@ -111,7 +108,6 @@ def user_permissions_update(*, actor, user, grant=(), revoke=()):
     user.save(update_fields=["direct_permissions", "updated_at"])
     audit.record(action, actor=actor, target=user, changes={"permissions": [old, new]})
     _notify_elevated(actor, user, set(new) - set(old) - role_perms)
-    _forget([given, user])
     _revoke_keys_of_demoted(managers)
     given.direct_permissions = new
     return user

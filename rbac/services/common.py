@@ -17,7 +17,7 @@ from rbac.permissions import (
     ROLE_MANAGER_PERMISSION,
     validate_permissions,
 )
-from rbac.selectors import forget_permissions, prime_permissions, user_effective_permissions
+from rbac.selectors import prime_permissions, user_effective_permissions
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$")
 # Path segments under /roles/ that a role slug must not shadow.
@@ -74,12 +74,6 @@ def _lock_role(role) -> Role:
         ) from None
 
 
-def _forget(users) -> None:
-    for user in users:
-        if user is not None:
-            forget_permissions(user)
-
-
 def _notify_elevated(actor, user, gained) -> None:
     """Tell `user` by email (security notice, in the caller's transaction)
     that they now hold management permissions they did not hold before.
@@ -128,10 +122,8 @@ def _members(role) -> list:
 def _managers(users) -> list:
     """Those of `users` who hold a management permission now (before a
     change), for `_revoke_keys_of_demoted` after it."""
-    prime_permissions([u for u in users if u is not None])
-    return [
-        u for u in users if u is not None and user_effective_permissions(u) & MANAGEMENT_PERMISSIONS
-    ]
+    held = prime_permissions([u for u in users if u is not None])
+    return [u for u in users if u is not None and held[u.pk] & MANAGEMENT_PERMISSIONS]
 
 
 def _revoke_keys_of_demoted(managers) -> None:
@@ -143,7 +135,6 @@ def _revoke_keys_of_demoted(managers) -> None:
     for user in managers:
         if user.is_owner:
             continue
-        forget_permissions(user)
         if not user_effective_permissions(user) & MANAGEMENT_PERMISSIONS:
             api_keys_revoke_all(user, reason="no management permission")
 

@@ -14,7 +14,7 @@ from core.services import service
 from rbac import policies
 from rbac.models import Role, UserRole
 from rbac.policies import PolicyDenied
-from rbac.services.common import ADMIN_ROLE, OWNER_ROLE, _forget
+from rbac.services.common import ADMIN_ROLE, OWNER_ROLE
 
 # --- ownership -------------------------------------------------------------
 
@@ -111,7 +111,6 @@ def ownership_transfer(*, actor, target, password: str | None = None):
         context={**context, "name": new_owner.display_name},
         user=new_owner,
     )
-    _forget([actor, target, old_owner, new_owner])
-    for user in (actor, target):
+    for user in (actor.user, target):
         user.is_owner = user.pk == new_owner.pk
     return new_owner

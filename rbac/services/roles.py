@@ -13,12 +13,10 @@ from rbac.models import Role, UserRole
 from rbac.permissions import (
     template_permissions,
 )
-from rbac.selectors import forget_permissions
 from rbac.services.common import (
     _clean_name,
     _clean_permissions,
     _clean_slug,
-    _forget,
     _lock_role,
     _managers,
     _members,
@@ -122,10 +120,7 @@ def role_update(
     if "permissions" in changes:
         old_perms, new_perms = changes["permissions"]
         _notify_members_elevated(actor, role, set(new_perms) - set(old_perms))
-        _forget(members)
         _revoke_keys_of_demoted(members)
-        if actor is not None:
-            forget_permissions(actor)
     return role
 
 
@@ -186,6 +181,4 @@ def role_delete(*, actor, role: Role, confirm: bool = False) -> None:
         ]
     )
     role.delete()
-    _forget(m.user for m in memberships)
     _revoke_keys_of_demoted(managers)
-    forget_permissions(actor)

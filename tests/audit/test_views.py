@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from audit import services as audit
 from audit.models import AuditEvent
+from rbac.actor import Actor
 from tests.conftest import make_user
 
 pytestmark = pytest.mark.django_db
@@ -201,7 +202,7 @@ def test_user_section_template_loads_the_trail(rf, admin_user, member):
     from django.template.loader import render_to_string
 
     request = rf.get("/users/")
-    request.user = admin_user
+    request.user, request.actor = admin_user, Actor.for_session(admin_user, "test-session")
     html = render_to_string(
         "users/sections/audit.html",
         {"subject": member, "request": request, "user_permissions": admin_user.permissions},

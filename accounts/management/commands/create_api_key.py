@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from accounts.models import User, normalize_email
 from accounts.services.api_keys import api_key_create
 from core.services import refusal_text
+from rbac.actor import Actor
 from rbac.policies import PolicyDenied
 
 
@@ -28,7 +29,7 @@ class Command(BaseCommand):
             # The user creates their own key: the escalation guard limits the
             # scopes to what they hold, exactly as on the API keys page.
             key, raw = api_key_create(
-                actor=owner,
+                actor=Actor.console(owner),
                 name=name,
                 scopes=permissions,
                 template=template,

@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from accounts.models import User, normalize_email
 from audit.services import audit_scrub_user
 from core.services import refusal_text
+from rbac.actor import Actor
 from rbac.policies import PolicyDenied
 
 
@@ -33,7 +34,7 @@ class Command(BaseCommand):
         if person is None:
             raise CommandError(f"No user with the email {actor}.")
         try:
-            event = audit_scrub_user(actor=person, user_id=user_key)
+            event = audit_scrub_user(actor=Actor.console(person), user_id=user_key)
         except PolicyDenied as exc:
             raise CommandError(exc.message) from exc
         except ValidationError as exc:

@@ -1,0 +1,250 @@
+"""Who is acting, through what: the one value every service, guard and
+read is given as `actor=`.
+
+Each door builds one, once:
+
+- a dashboard request: `accounts.middleware.SessionActivityMiddleware`
+  sets `request.actor` (a public attribute, like `request.user`:
+  `Actor.for_session`, or `Actor.anonymous()` when nobody is signed in);
+- the JSON API: `ApiKeyAuth` returns `Actor.for_api_key` as `request.auth`;
+- a background job: the job runner builds `Actor.for_job` from the person
+  who queued it and the scopes of the credential they queued it with;
+- a management command: `Actor.console`.
+
+The actor holds the person (`user`), the credential and where it came
+from (`credential.session_key`, `key_id`, `job_id`), and the permissions it
+holds: the person's own intersected with the credential's scopes, computed
+once per Actor. `acting_for` and `read_only` leave room for impersonation;
+nothing sets them yet.
+
+It answers "may I do P (over this target)?" (`has`, `may`) and "which users
+/ audit events may I see?" (`visible_users`, `visible_events`, querysets in
+the way of NetBox's `restrict()` and Wagtail's
+`instances_user_has_permission_for`). Every grant is global today, so a
+target does not change the answer and a signed-in actor reaches everyone;
+organizations will make grants apply per target, here and nowhere else.
+
+Guards keep reading `actor.pk`, `actor.is_owner`, ... through the read-only
+proxies below; anything that stores the person (a foreign key, an audit
+target) stores `actor.user`.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+from django.contrib.auth.models import AnonymousUser
+
+from accounts.models import User
+from audit.models import AuditEvent
+from rbac import credentials
+from rbac.credentials import Credential
+from rbac.selectors import user_effective_permissions
+
+logger = logging.getLogger(__name__)
+
+# Reaches (`Actor.reach`).
+EVERYONE = "everyone"
+NOBODY = "nobody"
+_NO_CREDENTIAL = (credentials.UNATTACHED, credentials.ANONYMOUS)
+
+
+@dataclass(frozen=True, eq=False)
+class Actor:
+    user: object
+    credential: Credential
+    # Impersonation: the person an operator acts for, and whether they may
+    # only look. Nothing sets them yet.
+    acting_for: object = None
+    read_only: bool = False
+    # Targets' permissions the caller computed in advance for many users at
+    # once ({pk: permissions}, `rbac.selectors.prime_permissions`), read by
+    # guards that compare the actor with a target (`target_permissions`).
+    known_permissions: Mapping = field(default_factory=dict, repr=False)
+
+    # --- built at the doors ------------------------------------------------
+
+    @classmethod
+    def for_session(cls, user, session_key: str, recent_proof=None) -> Actor:
+        """A dashboard session: every scope; a fresh proof when the session
+        re-authenticated within the window (`recent_proof()`, asked only
+        when a guard needs it)."""
+        return cls(
+            user,
+            Credential(credentials.SESSION, recent_proof=recent_proof, session_key=session_key),
+        )
+
+    @classmethod
+    def for_api_key(cls, user, key) -> Actor:
+        """An API key: its scopes, never a fresh proof by itself."""
+        return cls(
+            user, Credential(credentials.API_KEY, frozenset(key.scopes or ()), key_id=key.pk)
+        )
+
+    @classmethod
+    def for_job(cls, user, job, scopes) -> Actor:
+        """Work a person queued (a batch or import job), run later by a
+        worker or by an eager task inside the request alike: the scopes of
+        the credential that queued it (`scopes` None: a session's every
+        scope), never a fresh proof, never the operator's shell."""
+        scopes = frozenset(scopes) if scopes is not None else None
+        return cls(user, Credential(credentials.JOB, scopes, job_id=getattr(job, "pk", job)))
+
+    @classmethod
+    def console(cls, user) -> Actor:
+        """The operator's shell (a management command, a test): every scope
+        and a fresh proof -- whoever runs it already holds the server."""
+        return cls(user, credentials.CONSOLE_CREDENTIAL)
+
+    @classmethod
+    def anonymous(cls) -> Actor:
+        return cls(AnonymousUser(), credentials.ANONYMOUS_CREDENTIAL)
+
+    def knowing(self, permissions: Mapping) -> Actor:
+        """This actor with targets' permissions computed in advance
+        ({pk: permissions}), so guards over many users run no query each."""
+        known = replace(self, known_permissions={**self.known_permissions, **permissions})
+        if "permissions" in self.__dict__:  # computed already: the same answer
+            known.__dict__["permissions"] = self.__dict__["permissions"]
+        return known
+
+    # --- what it holds -----------------------------------------------------
+
+    @functools.cached_property
+    def permissions(self) -> frozenset[str]:
+        """The person's effective permissions intersected with the
+        credential's scopes; none for an anonymous visitor or a user object
+        no door gave a credential."""
+        user = self.user
+        if self.credential.kind in _NO_CREDENTIAL:
+            return frozenset()
+        if user is None or not getattr(user, "is_authenticated", False) or user.pk is None:
+            return frozenset()
+        perms = user_effective_permissions(user)
+        if self.credential.scopes is not None:
+            perms = perms & self.credential.scopes
+        return perms
+
+    @property
+    def stored_scopes(self) -> list[str] | None:
+        """The scopes to store with work that runs later (a job), given back
+        to `for_job` when it runs (None: every scope)."""
+        scopes = self.credential.scopes
+        return sorted(scopes) if scopes is not None else None
+
+    def target_permissions(self, user) -> frozenset[str]:
+        """What another user holds (to compare with this actor's): from
+        `known_permissions` when the caller computed it, else asked now."""
+        if user is None:
+            return frozenset()
+        known = self.known_permissions.get(user.pk)
+        if known is not None:
+            return known
+        return user_effective_permissions(user)
+
+    def has(self, permission: str) -> bool:
+        return self.is_authenticated and self.is_active and permission in self.permissions
+
+    def may(self, permission: str, target=None) -> bool:
+        """May I do `permission` over `target`? Every grant is global today,
+        so the target does not change the answer; scoped grants
+        (organizations) will decide here."""
+        return self.has(permission)
+
+    def visible_users(self, queryset=None):
+        """The users this actor may see (`queryset` narrowed to them).
+        Every grant is global today, so a signed-in, active actor reaches
+        every user -- what it may *do* to them is each guard's answer (a
+        403 naming the permission, audited, as before); an anonymous
+        visitor or a user object no door gave a credential reaches nobody.
+        Organizations narrow this to the members of the organizations the
+        actor's grants apply in. Outside it, a user "does not exist" (404)."""
+        queryset = User.objects.all() if queryset is None else queryset
+        if self.reach == NOBODY:
+            return queryset.none()
+        return queryset
+
+    @property
+    def reach(self) -> str:
+        """A name for the set `visible_users` answers, for caching figures
+        counted over it."""
+        if not self.is_active or self.credential.kind in _NO_CREDENTIAL:
+            return NOBODY
+        return EVERYONE
+
+    def visible_events(self, queryset=None):
+        """The audit events this actor may see: every event with
+        `audit:read` (about anyone in reach, which is everyone today), none
+        otherwise."""
+        queryset = AuditEvent.objects.all() if queryset is None else queryset
+        if self.has("audit:read"):
+            return queryset
+        return queryset.none()
+
+    # --- read-only proxies of the person, for guards ------------------------
+
+    @property
+    def pk(self):
+        return self.user.pk
+
+    @property
+    def id(self):
+        return self.user.pk
+
+    @property
+    def is_authenticated(self) -> bool:
+        return bool(getattr(self.user, "is_authenticated", False))
+
+    @property
+    def is_active(self) -> bool:
+        return self.is_authenticated and bool(self.user.is_active)
+
+    @property
+    def is_owner(self) -> bool:
+        return bool(getattr(self.user, "is_owner", False))
+
+    @property
+    def email(self) -> str:
+        return getattr(self.user, "email", "")
+
+    @property
+    def name(self) -> str:
+        return getattr(self.user, "name", "")
+
+    @property
+    def display_name(self) -> str:
+        return getattr(self.user, "display_name", "")
+
+    def get_full_name(self) -> str:
+        return self.user.get_full_name() if self.is_authenticated else ""
+
+    def __str__(self) -> str:
+        return str(self.user)
+
+
+def as_actor(actor) -> Actor | None:
+    """The Actor for what a caller passed as `actor=`: an Actor as it is;
+    a bare user object outside any request is the operator's shell (tests,
+    commands and the shell call services with a User); a bare user object
+    inside a request fails closed -- no permission at all, and a warning,
+    since some entry point forgot to pass `request.actor`."""
+    if actor is None or isinstance(actor, Actor):
+        return actor
+    if isinstance(actor, User):
+        if credentials.in_request():
+            logger.warning("a request acts as user %s without a credential", actor.pk)
+            return Actor(actor, credentials.UNATTACHED_CREDENTIAL)
+        return Actor.console(actor)
+    if isinstance(actor, AnonymousUser):
+        return Actor.anonymous()
+    raise TypeError(f"not an actor: {actor!r}")
+
+
+def person_of(actor):
+    """The person behind `actor` -- what a foreign key to the acting user
+    stores (`created_by`, `assigned_by`, ...); None for no actor (the
+    system)."""
+    return None if actor is None else as_actor(actor).user
