@@ -28,6 +28,7 @@ from accounts.forms.signin import (  # noqa: F401 (the package's names)
 )
 from accounts.forms.users import (  # noqa: F401 (the package's names)
     BAN_DURATIONS,
+    BATCH_FILTER_PREFIX,
     MAGIC_TYPES,
     MFA_FILTER_CHOICES,
     STATUS_FILTER_CHOICES,

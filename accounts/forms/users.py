@@ -275,10 +275,19 @@ class AnyChoicesField(forms.MultipleChoiceField):
         return True
 
 
+# The list's filters travel in a batch form under this prefix ("filter-role"),
+# so no batch parameter (the role to assign, the reason, ...) can ever be read
+# as a filter, whatever either is called.
+BATCH_FILTER_PREFIX = "filter"
+
+
 class BatchForm(forms.Form):
     action = forms.ChoiceField(widget=forms.Select(attrs={"class": "form-select"}))
     ids = AnyChoicesField(required=False)
     all_matching = forms.BooleanField(required=False)
+    # "All matching": the digest of the users the preview showed; running
+    # the batch checks the filter still matches exactly them.
+    selection = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
     role = forms.ChoiceField(required=False, widget=forms.Select(attrs={"class": "form-select"}))
     reason = forms.CharField(
         required=False, max_length=500, widget=forms.TextInput(attrs={"class": "form-control"})

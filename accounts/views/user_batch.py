@@ -3,6 +3,8 @@ action for each user (inline up to INLINE_LIMIT, a durable job above)."""
 
 from __future__ import annotations
 
+import hashlib
+
 from django.core.exceptions import TooManyFieldsSent, ValidationError
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -12,6 +14,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from accounts import selectors
 from accounts.forms import (
+    BATCH_FILTER_PREFIX,
     BanForm,
     BatchForm,
     UserFilterForm,
@@ -29,9 +32,35 @@ app_name = "users"
 # --- batch actions -----------------------------------------------------------
 
 
+def _filter_form(data) -> UserFilterForm:
+    """The list's filters as the batch form carries them: under their own
+    prefix, never mixed with the batch's parameters."""
+    return UserFilterForm(data, prefix=BATCH_FILTER_PREFIX)
+
+
+def filter_fields(data, *, prefixed: bool) -> list[tuple[str, str]]:
+    """The hidden inputs that carry the list's filters into a batch form,
+    under their prefix; `data` is the list's query (`prefixed=False`) or a
+    batch form's POST. The cursor is left out: "all matching" means every
+    page."""
+    fields = []
+    for name in UserFilterForm.base_fields:
+        key = f"{BATCH_FILTER_PREFIX}-{name}"
+        value = data.get(key if prefixed else name)
+        if name != "cursor" and value:
+            fields.append((key, value))
+    return fields
+
+
+def selection_digest(ids) -> str:
+    """A digest of a set of users: the preview's "all matching" selection,
+    checked again when the batch runs."""
+    return hashlib.sha256("\n".join(sorted(str(i) for i in ids)).encode()).hexdigest()
+
+
 def _batch_ids(request, form) -> list:
     if form.cleaned_data.get("all_matching"):
-        filters = UserFilterForm(request.POST).filters()
+        filters = _filter_form(request.POST).filters()
         limit = batch_services.MAX_BATCH_SIZE + 1
         return list(
             selectors.user_filter_queryset(filters, actor=request.actor)
@@ -75,6 +104,7 @@ def user_batch(request):
         context["error"] = " ".join(e for errors in form.errors.values() for e in errors)
         return render(request, "users/batch.html", context, status=400)
     action = form.cleaned_data["action"]
+    all_matching = form.cleaned_data.get("all_matching")
     ids = _batch_ids(request, form)
     params = _batch_params(form, ban_form)
     execute = form.cleaned_data["execute"]
@@ -84,14 +114,22 @@ def user_batch(request):
     context.update(
         action=batch_services.ACTIONS[action],
         action_name=action,
-        ids=[str(i) for i in ids] if not form.cleaned_data.get("all_matching") else [],
-        all_matching=form.cleaned_data.get("all_matching"),
-        filter_fields=[
-            (k, v)
-            for k, v in post.items()
-            if k in UserFilterForm.base_fields and k != "cursor" and v
-        ],
+        ids=[str(i) for i in ids] if not all_matching else [],
+        all_matching=all_matching,
+        filter_fields=filter_fields(post, prefixed=True),
+        selection=selection_digest(ids) if all_matching else "",
+        role_name=dict(form.fields["role"].choices).get(form.cleaned_data.get("role"), ""),
     )
+    status = 200
+    if execute and all_matching and form.cleaned_data["selection"] != context["selection"]:
+        # The filter matches other users than the preview showed (someone
+        # changed them meanwhile): show the new preview instead of running.
+        execute = False
+        status = 409
+        context["error"] = (
+            "The users matching the filter changed since the preview. "
+            "Check this new preview, then run the action."
+        )
     try:
         if execute and len(ids) > batch_services.INLINE_LIMIT:
             job = batch_services.batch_job_create(
@@ -110,7 +148,7 @@ def user_batch(request):
         return render(request, "users/batch.html", context, status=400)
     context["result"] = result
     context["shown_items"] = result["items"][:500]
-    return render(request, "users/batch.html", context)
+    return render(request, "users/batch.html", context, status=status)
 
 
 @permission_required("users:read")

@@ -37,7 +37,7 @@ from accounts.views.user_actions import (
     make_action_view,
     user_data_export,
 )
-from accounts.views.user_batch import user_batch, user_batch_job
+from accounts.views.user_batch import filter_fields, user_batch, user_batch_job
 from core.web import htmx_partial, refusals
 from rbac import policies
 from rbac.decorators import permission_required
@@ -122,9 +122,7 @@ def user_list(request):
         "next_query": _query(request, cursor=page.next_cursor) if page.next_cursor else "",
         "prev_query": _query(request, cursor=page.prev_cursor) if page.prev_cursor else "",
         "export_query": _query(request, cursor=None),
-        "filter_fields": [
-            (k, v) for k, v in request.GET.items() if k in form.fields and k != "cursor"
-        ],
+        "filter_fields": filter_fields(request.GET, prefixed=False),
         "batch_form": BatchForm(),
         "can_export": policies.user_has(actor, "users:export"),
         "can_create": policies.user_has(actor, "users:create"),

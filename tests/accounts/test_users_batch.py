@@ -224,9 +224,12 @@ def test_batch_page_select_all_matching_the_filter(client_for, admin_user, owner
     make_users(5, prefix="match")
     make_users(3, prefix="other")
     client = client_for(admin_user)
+    selection = {"action": "disable", "all_matching": "on", "filter-q": "match"}
+    preview = client.post(reverse("users:batch"), selection)
+    assert "Disable 5 users" in preview.content.decode()
     response = client.post(
         reverse("users:batch"),
-        {"action": "disable", "all_matching": "on", "q": "match", "execute": "on"},
+        {**selection, "selection": preview.context["selection"], "execute": "on"},
     )
     assert response.status_code == 200
     assert User.objects.filter(disabled_at__isnull=False).count() == 5
@@ -237,10 +240,11 @@ def test_batch_page_large_selection_becomes_a_job_page(
 ):
     make_users(310, prefix="job")
     client = client_for(admin_user)
+    selection = {"action": "force_password_change", "all_matching": "on", "filter-q": "job"}
+    digest = client.post(reverse("users:batch"), selection).context["selection"]
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
-            reverse("users:batch"),
-            {"action": "force_password_change", "all_matching": "on", "q": "job", "execute": "on"},
+            reverse("users:batch"), {**selection, "selection": digest, "execute": "on"}
         )
     assert response.status_code == 302
     job = BatchJob.objects.get()

@@ -1,0 +1,79 @@
+"""Issue 27, first defect: "Select all N matching" under a role filter,
+then Assign role and Remove role. The preview and the result cover exactly
+the N users the filter selected (before the fix, the role being assigned
+replaced the list's role filter, so other people were changed)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import make_user, make_users
+from tests.e2e.helpers import open_as
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+EDITORS = 30  # more than one page of the list (25 a page)
+
+
+@pytest.fixture
+def team(builtin_roles):
+    from rbac.models import Role, UserRole
+
+    make_user("owner@example.com", roles=["owner"], is_owner=True, name="Olivia Owner")
+    make_user("admin@example.com", roles=["admin"], name="Adam Admin")
+    editor, viewer = Role.objects.get(slug="editor"), Role.objects.get(slug="viewer")
+    editors = make_users(EDITORS, prefix="editor")
+    viewers = make_users(8, prefix="viewer")
+    make_users(5, prefix="plain")
+    UserRole.objects.bulk_create(
+        [UserRole(user=u, role=editor) for u in editors]
+        + [UserRole(user=u, role=viewer) for u in viewers]
+    )
+    return {u.email for u in editors}, {u.email for u in viewers}
+
+
+def _holders(slug: str) -> set[str]:
+    from rbac.models import UserRole
+
+    return set(UserRole.objects.filter(role__slug=slug).values_list("user__email", flat=True))
+
+
+def _batch_on_all_matching(page, action: str, role: str, label: str) -> None:
+    page.locator("input[name=ids]").first.check()  # the bar appears
+    page.locator("#all-matching").check()
+    assert f"All {EDITORS} users selected" in page.locator("[data-batch-bar]").inner_text()
+    page.get_by_label("Batch action").select_option(action)
+    page.locator("#batch-role").select_option(role)
+    page.get_by_role("button", name="Preview batch").click()
+    page.wait_for_selector(f"h1:has-text('{label}: preview')")
+
+
+def _listed(page) -> set[str]:
+    return set(page.locator(".batch-items tbody tr td:first-child").all_inner_texts())
+
+
+def test_select_all_matching_a_role_filter_then_assign_and_remove_a_role(
+    live_server, page, screenshot, team
+):
+    editors, viewers = team
+    open_as(page, live_server.url, "admin@example.com", "/users/?role=editor")
+    assert page.locator("#match-count").inner_text().startswith(f"{EDITORS} users")
+
+    _batch_on_all_matching(page, "assign_role", "viewer", "Assign role")
+    assert _listed(page) == editors
+    screenshot(page, "batch-assign-role-preview", phone=True)
+    page.get_by_role("button", name=f"Assign role {EDITORS} users").click()
+    page.wait_for_selector("h1:has-text('Assign role: result')")
+    assert _listed(page) == editors
+    assert _holders("viewer") == editors | viewers
+    assert _holders("editor") == editors
+
+    page.goto(f"{live_server.url}/users/?role=editor")
+    _batch_on_all_matching(page, "remove_role", "viewer", "Remove role")
+    assert _listed(page) == editors
+    page.get_by_role("button", name=f"Remove role {EDITORS} users").click()
+    page.wait_for_selector("h1:has-text('Remove role: result')")
+    assert _listed(page) == editors
+    screenshot(page, "batch-remove-role-result", phone=True)
+    assert _holders("viewer") == viewers  # the people nobody selected keep theirs
+    assert _holders("editor") == editors
