@@ -381,4 +381,7 @@ def overview_context(actor) -> dict:
     if may("audit:read"):
         ctx["signins"] = _signin_figure(today)
         ctx["recent_events"] = with_names(actor.visible_events().order_by("-id")[:8])
+    ctx["has_figures"] = any(
+        key in ctx for key in ("status_counts", "pending_invitations", "email_counts", "signins")
+    )
     return ctx

@@ -14,18 +14,43 @@ from django.views.decorators.cache import never_cache
 from django.views.defaults import page_not_found as html_page_not_found
 from django.views.defaults import server_error as html_server_error
 
+from accounts.security import has_mfa
 from core.cache import degraded as cache_degraded
 from core.services import as_busy
 from handover import health
+from handover.context_processors import navigation
 from handover.middleware import busy_response
 from handover.overview import overview_context
 from rbac.decorators import public, signed_in
 
+# What a person without the overview's figures can open, beyond their own
+# account: (navigation label, what it is for).
+WELCOME_AREAS = {
+    "Users": "Find people and look after their accounts.",
+    "Invitations": "Invite people and follow their invitations.",
+    "Roles": "See the roles and what each one may do.",
+    "Audit log": "Read what happened, who did it and when.",
+    "API keys": "Create and revoke keys for scripts and integrations.",
+    "Emails": "See the emails sent and retry the failed ones.",
+    "Jobs": "Follow batch actions running in the background.",
+}
+
 
 @signed_in
 def overview(request):
-
-    return render(request, "overview.html", overview_context(request.actor))
+    """The figures a person may read; someone who may read none of them (a
+    client) is welcomed instead, with what they can do and where."""
+    context = overview_context(request.actor)
+    if context["has_figures"]:
+        return render(request, "overview.html", context)
+    areas = [
+        {**item, "about": WELCOME_AREAS[item["label"]]}
+        for item in navigation(request)["nav_items"]
+        if item["label"] in WELCOME_AREAS
+    ]
+    return render(
+        request, "overview/welcome.html", {"has_mfa": has_mfa(request.user), "areas": areas}
+    )
 
 
 def _sees_health_details(request) -> bool:

@@ -131,3 +131,23 @@ def test_nice_axis_maximum():
         400,
         800,
     ]
+
+
+def test_a_client_without_figures_is_welcomed_with_what_they_can_do(client_for, member):
+    body = client_for(member).get(reverse("overview")).content.decode()
+    assert f'<h1 class="h3 mb-0">Welcome, {member.display_name}</h1>' in body
+    assert "Your users at a glance" not in body
+    for url in (reverse("account:password"), reverse("account:email")):
+        assert f'href="{url}"' in body
+    assert f'href="{reverse("account:home")}#sessions"' in body
+    assert "Also open to you" not in body
+
+
+def test_the_welcome_names_the_areas_a_person_may_open(client_for, builtin_roles):
+    from tests.conftest import make_user
+
+    reader = make_user("reader@example.com", direct_permissions=["roles:read"])
+    body = client_for(reader).get(reverse("overview")).content.decode()
+    assert "Also open to you" in body
+    assert f'<a href="{reverse("roles:list")}">Roles</a>' in body
+    assert f'<a href="{reverse("users:list")}">' not in body
