@@ -295,12 +295,17 @@ def _access_change(request, subject, change, *, done: str, unchanged: str):
         return _after_action(request, subject, error=refusal_text(exc), status=403)
     except ValidationError as exc:
         return _after_action(request, subject, error=refusal_text(exc), status=400)
-    return _after_action(request, subject, notice=done if changed else unchanged)
+    return _after_action(request, subject, notice=done if changed else unchanged, changed=changed)
 
 
-def _after_action(request, subject, *, notice="", error="", status=200):
+def _after_action(request, subject, *, notice="", error="", status=200, changed=False):
     if htmx_partial(request):
-        return _render_access(request, subject, notice=notice, error=error)
+        response = _render_access(request, subject, notice=notice, error=error)
+        if changed:
+            # The user page's sections that load as fragments (its Activity)
+            # reload, as after a ban.
+            response["HX-Trigger"] = "handover:user-changed"
+        return response
     if error:
         if status == 403:
             return forbidden(request, message=error)

@@ -329,3 +329,20 @@ def test_a_guard_refusal_a_page_answers_is_audited_like_the_apis(client_for, adm
     assert "cannot be changed" in response.content.decode()
     denied = AuditEvent.objects.filter(action="rbac.role.updated", outcome="denied")
     assert denied.filter(actor_id=admin_user.pk).count() == 1
+
+
+def test_a_role_change_from_the_user_page_tells_its_other_sections_to_reload(
+    client_for, admin_user, member
+):
+    """The Activity card reloads on `handover:user-changed` (as after a ban);
+    a change that did nothing sends no such event."""
+    client = client_for(admin_user)
+    url = f"/roles/users/{member.pk}/roles/"
+    response = client.post(url, {"role": "viewer"}, **HX)
+    assert response.status_code == 200
+    assert response["HX-Trigger"] == "handover:user-changed"
+    again = client.post(url, {"role": "viewer"}, **HX)
+    assert "already has the role" in again.content.decode()
+    assert "HX-Trigger" not in again
+    removed = client.post(f"/roles/users/{member.pk}/roles/viewer/remove/", **HX)
+    assert removed["HX-Trigger"] == "handover:user-changed"
