@@ -74,6 +74,9 @@ class UserPage:
     next_cursor: str = ""
     prev_cursor: str = ""
     size: int = DEFAULT_PAGE_SIZE
+    # How many rows come before this page ("26-50 of ..."), or None when a
+    # cursor from elsewhere does not say.
+    start: int | None = 0
 
 
 def mfa_enabled_q() -> Exists:
@@ -136,23 +139,38 @@ def _decode_value(field_name: str, raw):
     return raw
 
 
-def encode_cursor(direction: str, sort: str, value, pk) -> str:
-    payload = json.dumps([direction, sort, _encode_value(value), str(pk)], separators=(",", ":"))
+def encode_cursor(direction: str, sort: str, value, pk, start: int | None = None) -> str:
+    """`start`: how many rows come before the page the cursor leads to (for
+    "26-50 of 398" without counting them again; only ever shown, so an
+    edited one misleads nobody but its editor)."""
+    parts = [direction, sort, _encode_value(value), str(pk)]
+    if start is not None:
+        parts.append(start)
+    payload = json.dumps(parts, separators=(",", ":"))
     return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str, sort: str):
     """(direction, value, pk) or None for a missing, malformed or stale
     cursor -- which simply shows the first page."""
+    position = decode_position(cursor, sort)
+    return position[:3] if position else None
+
+
+def decode_position(cursor: str, sort: str):
+    """(direction, value, pk, start or None), or None as `decode_cursor`."""
     if not cursor or len(cursor) > 500:
         return None
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        direction, cursor_sort, value, pk = json.loads(raw)
-        if direction not in ("n", "p") or cursor_sort != sort:
+        direction, cursor_sort, value, pk, *rest = json.loads(raw)
+        if direction not in ("n", "p") or cursor_sort != sort or len(rest) > 1:
             return None
+        start = rest[0] if rest else None
+        if start is not None and (type(start) is not int or start < 0):
+            start = None
         field_name, _ = _sort_parts(sort)
-        return direction, _decode_value(field_name, value), uuid.UUID(str(pk))
+        return direction, _decode_value(field_name, value), uuid.UUID(str(pk)), start
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError, KeyError):
         return None
 
@@ -219,17 +237,32 @@ def _ordering(field_name: str, desc: bool, *, reverse: bool = False):
     return [expr, "-pk" if desc else "pk"]
 
 
-def user_list(filters: UserFilters, *, actor, cursor: str = "") -> UserPage:
+def page_offset(number, size: int) -> int:
+    """Rows before page `number` (1-based, as typed in the URL: anything
+    else is the first page). Numbered pages go no deeper than the exact
+    count does; past it, Next and Previous walk by cursor."""
+    try:
+        number = int(number)
+    except (TypeError, ValueError):
+        return 0
+    if number < 1 or (number - 1) * size > EXACT_COUNT_LIMIT:
+        return 0
+    return (number - 1) * size
+
+
+def user_list(filters: UserFilters, *, actor, cursor: str = "", page_number=None) -> UserPage:
     """One page of users: roles prefetched and MFA annotated, so the query
-    count does not depend on the page size or how deep the page is."""
+    count does not depend on the page size or how deep the page is. A
+    cursor walks from a row (any depth, by index); a page number without
+    a cursor skips that many rows (bounded by `page_offset`)."""
     field_name, desc = _sort_parts(filters.sort)
     qs = user_filter_queryset(filters, actor=actor).prefetch_related(
         Prefetch("roles", queryset=Role.objects.only("id", "slug", "name").order_by("name"))
     )
-    position = decode_cursor(cursor, filters.sort)
+    position = decode_position(cursor, filters.sort)
     size = filters.size
     if position and position[0] == "p":
-        _, value, pk = position
+        _, value, pk, start = position
         rows = list(
             _before(qs, field_name, desc, value, pk).order_by(
                 *_ordering(field_name, desc, reverse=True)
@@ -238,22 +271,34 @@ def user_list(filters: UserFilters, *, actor, cursor: str = "") -> UserPage:
         has_prev = len(rows) > size
         rows = list(reversed(rows[:size]))
         has_next = True
+        if not has_prev:
+            start = 0  # back at the beginning, whatever the cursor said
     else:
+        offset = 0
         if position:
-            _, value, pk = position
+            _, value, pk, start = position
             qs = _after(qs, field_name, desc, value, pk)
-        rows = list(qs.order_by(*_ordering(field_name, desc))[: size + 1])
+        else:
+            start = offset = page_offset(page_number, size)
+        ordered = qs.order_by(*_ordering(field_name, desc))
+        rows = list(ordered[offset : offset + size + 1])
         has_next = len(rows) > size
         rows = rows[:size]
-        has_prev = position is not None
+        has_prev = position is not None or offset > 0
     _mark_mfa(rows)
-    page = UserPage(users=rows, size=size)
+    page = UserPage(users=rows, size=size, start=start)
     if rows and has_next:
         last = rows[-1]
-        page.next_cursor = encode_cursor("n", filters.sort, getattr(last, field_name), last.pk)
+        after = start + len(rows) if start is not None else None
+        page.next_cursor = encode_cursor(
+            "n", filters.sort, getattr(last, field_name), last.pk, after
+        )
     if rows and has_prev:
         first = rows[0]
-        page.prev_cursor = encode_cursor("p", filters.sort, getattr(first, field_name), first.pk)
+        before = max(0, start - size) if start is not None else None
+        page.prev_cursor = encode_cursor(
+            "p", filters.sort, getattr(first, field_name), first.pk, before
+        )
     return page
 
 
@@ -293,6 +338,15 @@ class MatchCount:
         if self.more_than:
             return f"more than {self.value:,} users"
         return f"about {_about(self.value)} users"
+
+    @property
+    def figure(self) -> str:
+        """The number alone: "398", "about 45,000", "more than 10,000"."""
+        if self.exact:
+            return f"{self.value:,}"
+        if self.more_than:
+            return f"more than {self.value:,}"
+        return f"about {_about(self.value)}"
 
 
 def _about(value: int) -> str:

@@ -96,8 +96,39 @@ def _sort_headers(request, current: str) -> dict[str, SortHeader]:
             aria, target = "descending", key
         else:
             aria, target = "", f"-{key}" if desc_first else key
-        headers[column] = SortHeader(_query(request, sort=target, cursor=None), aria, label)
+        headers[column] = SortHeader(
+            _query(request, sort=target, cursor=None, page=None), aria, label
+        )
     return headers
+
+
+def _pager(request, page, match_count) -> dict:
+    """The list's position: "26–50 of 398", and page numbers (first, last
+    and the current one's neighbours) while the count is exact."""
+    pager = {"range": "", "numbers": []}
+    shown = len(page.users)
+    if not shown or page.start is None:
+        return pager
+    first = page.start + 1
+    pager["range"] = f"{first:,}–{page.start + shown:,} of {match_count.figure}"
+    if not match_count.exact or page.start % page.size:
+        return pager
+    last = max(1, -(-match_count.value // page.size))
+    current = page.start // page.size + 1
+    wanted = sorted({1, current - 1, current, current + 1, last} & set(range(1, last + 1)))
+    previous = 0
+    for number in wanted:
+        if number > previous + 1:
+            pager["numbers"].append(None)  # a gap: "…"
+        pager["numbers"].append(
+            {
+                "number": number,
+                "query": _query(request, page=number, cursor=None),
+                "current": number == current,
+            }
+        )
+        previous = number
+    return pager
 
 
 @permission_required("users:read")
@@ -106,22 +137,29 @@ def user_list(request):
     form = UserFilterForm(request.GET)
     filters = form.filters()
     page = selectors.user_list(
-        filters, actor=request.actor, cursor=request.GET.get("cursor", "")[:500]
+        filters,
+        actor=request.actor,
+        cursor=request.GET.get("cursor", "")[:500],
+        page_number=request.GET.get("page"),
     )
     _detail_urls(page.users)
     locks = selectors.user_locks(page.users)
     for user in page.users:
         user.lock = locks.get(user.pk)
     actor = request.actor
+    match_count = selectors.user_count(filters, actor=actor)
+    next_query = _query(request, cursor=page.next_cursor, page=None) if page.next_cursor else ""
+    prev_query = _query(request, cursor=page.prev_cursor, page=None) if page.prev_cursor else ""
     context = {
         "form": form,
         "filters": filters,
         "page": page,
-        "match_count": selectors.user_count(filters, actor=actor),
+        "match_count": match_count,
+        "pager": _pager(request, page, match_count),
         "sort_headers": _sort_headers(request, filters.sort),
-        "next_query": _query(request, cursor=page.next_cursor) if page.next_cursor else "",
-        "prev_query": _query(request, cursor=page.prev_cursor) if page.prev_cursor else "",
-        "export_query": _query(request, cursor=None),
+        "next_query": next_query,
+        "prev_query": prev_query,
+        "export_query": _query(request, cursor=None, page=None),
         "filter_fields": filter_fields(request.GET, prefixed=False),
         "batch_form": BatchForm(),
         "can_export": policies.user_has(actor, "users:export"),
@@ -129,7 +167,7 @@ def user_list(request):
         "can_batch": any(
             policies.user_has(actor, a.permission) for a in batch_services.ACTIONS.values()
         ),
-        "is_first_page": not request.GET.get("cursor"),
+        "is_first_page": not request.GET.get("cursor") and not page.start,
     }
     template = "users/list.html#results" if htmx_partial(request) else "users/list.html"
     return render(request, template, context)

@@ -159,7 +159,7 @@ def test_list_query_count_does_not_grow_with_page_size_or_depth(
 @given(
     params=st.dictionaries(
         st.sampled_from(
-            ["q", "status", "role", "mfa", "inactive_before", "sort", "size", "cursor"]
+            ["q", "status", "role", "mfa", "inactive_before", "sort", "size", "cursor", "page"]
         ),
         st.one_of(
             st.text(max_size=40),
@@ -180,6 +180,9 @@ def test_list_query_count_does_not_grow_with_page_size_or_depth(
                     "%",
                     "_",
                     "\\",
+                    "3",
+                    "-1",
+                    "99999999",
                 ]
             ),
         ),
@@ -260,3 +263,48 @@ def test_find_a_user_returns_the_first_matches_as_links(client_for, admin_user, 
 
 def test_find_a_user_needs_users_read(client_for, member):
     assert client_for(member).get(reverse("users:jump"), {"q": "a"}).status_code == 403
+
+
+def test_the_bar_says_which_rows_of_how_many_with_page_numbers(crowd, client_for, admin_user):
+    """61 users (the crowd and the owner) and the admin: 62, 25 a page."""
+    client = client_for(admin_user)
+    first = client.get(reverse("users:list"))
+    assert first.context["pager"]["range"] == "1–25 of 62"
+    numbers = [n and n["number"] for n in first.context["pager"]["numbers"]]
+    assert numbers == [1, 2, 3]
+    second = client.get(reverse("users:list"), {"cursor": first.context["page"].next_cursor})
+    assert second.context["pager"]["range"] == "26–50 of 62"
+    third = client.get(reverse("users:list"), {"cursor": second.context["page"].next_cursor})
+    assert third.context["pager"]["range"] == "51–62 of 62"
+    back = client.get(reverse("users:list"), {"cursor": third.context["page"].prev_cursor})
+    assert back.context["pager"]["range"] == "26–50 of 62"
+    assert [u.pk for u in back.context["page"].users] == [
+        u.pk for u in second.context["page"].users
+    ]
+    # A page number goes straight there, and walks on by cursor from it.
+    numbered = client.get(reverse("users:list"), {"page": "3"})
+    assert [u.pk for u in numbered.context["page"].users] == [
+        u.pk for u in third.context["page"].users
+    ]
+    assert 'aria-current="page" aria-label="Page 3"' in numbered.content.decode()
+    before = client.get(reverse("users:list"), {"cursor": numbered.context["page"].prev_cursor})
+    assert before.context["pager"]["range"] == "26–50 of 62"
+
+
+def test_page_numbers_beyond_the_exact_count_or_nonsense_show_the_first_page(crowd):
+    for number in ["0", "-2", "x", "", None, str(10**9)]:
+        page = user_list(UserFilters(), actor=_owner(), page_number=number)
+        assert page.start == 0 and len(page.users) == 25
+        assert not page.prev_cursor
+
+
+def test_a_cursor_without_a_position_still_walks_and_claims_no_range(crowd, client_for, admin_user):
+    from accounts.selectors import encode_cursor
+
+    first = user_list(UserFilters(), actor=_owner())
+    last = first.users[-1]
+    old_style = encode_cursor("n", "-created", last.created_at, last.pk)  # no start
+    response = client_for(admin_user).get(reverse("users:list"), {"cursor": old_style})
+    assert len(response.context["page"].users) == 25
+    assert response.context["pager"] == {"range": "", "numbers": []}
+    assert "25 users on this page" in response.content.decode()
