@@ -58,6 +58,36 @@ def selection_digest(ids) -> str:
     return hashlib.sha256("\n".join(sorted(str(i) for i in ids)).encode()).hexdigest()
 
 
+ROWS_PER_PAGE = 50
+
+
+def item_rows(items: list, *, number=1, problems_only: bool = False) -> dict:
+    """One page of a batch's per-user rows (`number` as sent, anything odd
+    is page 1), all of them or only the skipped and the errors."""
+    problems = [i for i in items if i.get("outcome") != "processed"]
+    chosen = problems if problems_only else items
+    pages = max(1, -(-len(chosen) // ROWS_PER_PAGE))
+    try:
+        number = min(max(int(number), 1), pages)
+    except (TypeError, ValueError):
+        number = 1
+    start = (number - 1) * ROWS_PER_PAGE
+    shown = chosen[start : start + ROWS_PER_PAGE]
+    return {
+        "items": shown,
+        "number": number,
+        "pages": pages,
+        "previous": number - 1 if number > 1 else None,
+        "next": number + 1 if number < pages else None,
+        "first": start + 1,
+        "last": start + len(shown),
+        "total": len(chosen),
+        "all": len(items),
+        "problems": len(problems),
+        "problems_only": problems_only,
+    }
+
+
 def _batch_ids(request, form) -> list:
     if form.cleaned_data.get("all_matching"):
         filters = _filter_form(request.POST).filters()
@@ -147,7 +177,18 @@ def user_batch(request):
         context["error"] = refusal_text(exc)
         return render(request, "users/batch.html", context, status=400)
     context["result"] = result
-    context["shown_items"] = result["items"][:500]
+    if result["dry_run"]:
+        # The preview pages its rows by running the dry run again (nothing
+        # is kept between requests): the view form posts the same selection.
+        context["rows"] = item_rows(
+            result["items"], number=post.get("rows"), problems_only=post.get("only") == "problems"
+        )
+    else:
+        # An inline run cannot be run again to page it: its skipped users and
+        # errors first, the processed ones folded away.
+        context["rows"] = item_rows(result["items"], problems_only=True, number=1)
+        context["rows"]["items"] = [i for i in result["items"] if i.get("outcome") != "processed"]
+        context["processed_items"] = [i for i in result["items"] if i.get("outcome") == "processed"]
     return render(request, "users/batch.html", context, status=status)
 
 
@@ -161,7 +202,11 @@ def user_batch_job(request, pk):
         "row": describe(job, request.actor, timezone.now()),
         "action": batch_services.ACTIONS.get(job.action),
         "result": result,
-        "shown_items": (result.get("items") or [])[:500],
+        "rows": item_rows(
+            result.get("items") or [],
+            number=request.GET.get("rows"),
+            problems_only=request.GET.get("only") == "problems",
+        ),
         "running": job.status in ("pending", "running"),
     }
     template = "users/batch_job.html#progress" if htmx_partial(request) else "users/batch_job.html"

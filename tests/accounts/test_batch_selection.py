@@ -94,9 +94,10 @@ def _run_previewed(client, preview: str) -> str:
 
 
 def _items(body: str) -> set[str]:
-    """The emails listed in the per-user table of a preview or result."""
-    table = body.split('class="table table-sm mb-0 batch-items', 1)[1]
-    return set(re.findall(r'<td class="text-break">([^<@]+@example\.com)</td>', table))
+    """The emails listed in the per-user rows of a preview or result (a
+    result folds its processed users away, in a list of their own)."""
+    found = set(re.findall(r'<td class="text-break">([^<@]+@example\.com)</td>', body))
+    return found | set(re.findall(r'<li class="text-break">([^<@]+@example\.com)</li>', body))
 
 
 def test_assign_role_to_all_matching_a_role_filter_acts_on_those_users_only(

@@ -266,3 +266,48 @@ def test_batch_page_with_too_many_fields_is_a_clear_error(client_for, admin_user
     response = client_for(admin_user).post(reverse("users:batch"), {"action": "ban", "ids": ids})
     assert response.status_code == 400
     assert "Too many users in one request" in response.content.decode()
+
+
+def test_a_preview_pages_its_rows_and_shows_only_the_skipped_on_request(
+    client_for, admin_user, owner
+):
+    make_users(118, prefix="page")
+    client = client_for(admin_user)
+    selection = {"action": "disable", "all_matching": "on"}  # 118 + owner + admin
+    body = client.post(reverse("users:batch"), selection).content.decode()
+    assert body.count('<tr>\n        <td class="text-break">') == 50
+    assert "1–50 of 120" in body and "Disable 118 users" in body
+    third = client.post(reverse("users:batch"), {**selection, "rows": "3"}).content.decode()
+    assert third.count('<tr>\n        <td class="text-break">') == 20
+    assert "101–120 of 120" in third
+    problems = client.post(
+        reverse("users:batch"), {**selection, "rows": "1", "only": "problems"}
+    ).content.decode()
+    assert problems.count('<tr>\n        <td class="text-break">') == 2
+    assert "The owner cannot be disabled." in problems and "yourself" in problems
+    assert "Only skipped or errors (2)" in problems
+    # Still a preview: nothing changed, and the run button covers them all.
+    assert "Disable 118 users" in problems
+    assert not User.objects.filter(disabled_at__isnull=False).exists()
+
+
+def test_a_job_page_pages_its_rows_and_filters_the_skipped(
+    client_for, admin_user, owner, django_capture_on_commit_callbacks
+):
+    make_users(305, prefix="jobrows")
+    client = client_for(admin_user)
+    selection = {"action": "force_password_change", "all_matching": "on"}
+    digest = client.post(reverse("users:batch"), selection).context["selection"]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("users:batch"), {**selection, "selection": digest, "execute": "on"}
+        )
+    url = response["Location"]
+    page = client.get(url).content.decode()
+    assert page.count('<tr>\n        <td class="text-break">') == 50
+    assert "1–50 of 307" in page
+    last = client.get(url, {"rows": "7"}).content.decode()
+    assert last.count('<tr>\n        <td class="text-break">') == 7 and "301–307 of 307" in last
+    skipped = client.get(url, {"rows": "1", "only": "problems"}).content.decode()
+    assert skipped.count('<tr>\n        <td class="text-break">') == 2
+    assert "The owner" in skipped

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import make_user, make_users
+from tests.e2e import a11y
 from tests.e2e.helpers import open_as
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -49,7 +50,10 @@ def _batch_on_all_matching(page, action: str, role: str, label: str) -> None:
 
 
 def _listed(page) -> set[str]:
-    return set(page.locator(".batch-items tbody tr td:first-child").all_inner_texts())
+    """The users a preview or a result lists (a result folds its processed
+    users away under "Show the N processed users")."""
+    rows = page.locator(".batch-items tbody tr td:first-child").all_text_contents()
+    return set(rows) | set(page.locator(".batch-processed li").all_text_contents())
 
 
 def test_select_all_matching_a_role_filter_then_assign_and_remove_a_role(
@@ -61,6 +65,7 @@ def test_select_all_matching_a_role_filter_then_assign_and_remove_a_role(
 
     _batch_on_all_matching(page, "assign_role", "viewer", "Assign role")
     assert _listed(page) == editors
+    a11y.check(page, "batch preview")
     screenshot(page, "batch-assign-role-preview", phone=True)
     page.get_by_role("button", name=f"Assign role {EDITORS} users").click()
     page.wait_for_selector("h1:has-text('Assign role: result')")

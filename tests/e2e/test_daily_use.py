@@ -9,6 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import make_user, make_users
+from tests.e2e import a11y
 from tests.e2e.helpers import open_as, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -52,6 +53,7 @@ def test_a_client_without_permissions_lands_on_a_welcome_page(
     # It says what they can do, each with its way there.
     for link in ("Change your password", "Set up two-factor authentication", "Your sessions"):
         assert page.get_by_role("link", name=link).is_visible()
+    a11y.check(page, "welcome page")
     screenshot(page, "welcome-client", phone=True)
 
 
@@ -68,6 +70,7 @@ def test_next_page_starts_at_the_top_of_the_list_and_says_where_you_are(
     page.wait_for_timeout(300)  # htmx's settle and scroll
     top = page.evaluate("document.getElementById('user-results').getBoundingClientRect().top")
     assert -1 <= top <= 200, f"the list starts {top}px from the window's top"
+    a11y.check(page, "users list, page 2")
     screenshot(page, "users-list-page-2", phone=True)
     # Page numbers: straight to the last page, then back to the first.
     bar.get_by_role("link", name="Page 3").click()
