@@ -125,7 +125,14 @@ class UserCreateForm(forms.Form):
         strip=False,
         help_text="Only when setting a password now.",
         max_length=1024,
-        widget=forms.PasswordInput(attrs={"class": "form-control", "autocomplete": "new-password"}),
+        # Shown only while "Set a password now" is chosen (static/js/handover.js).
+        widget=forms.PasswordInput(
+            attrs={
+                "class": "form-control",
+                "autocomplete": "new-password",
+                "data-show-for": "mode=password",
+            }
+        ),
     )
     auto_confirm = forms.BooleanField(
         required=False,
@@ -137,6 +144,7 @@ class UserCreateForm(forms.Form):
 
         super().__init__(*args, **kwargs)
         self.fields["roles"].choices = role_choices()
+        self.fields["password"].conditional = True  # needed with "Set a password now"
         self.fields["template"].choices = [("", "No template")] + [
             (k, v["name"]) for k, v in TEMPLATES.items()
         ]

@@ -158,7 +158,8 @@
   function apply(form) {
     form.querySelectorAll("[data-show-for]").forEach(function (input) {
       var rule = input.getAttribute("data-show-for").split("=");
-      var control = form.querySelector('[name="' + rule[0] + '"]');
+      // A select, or a group of radio buttons (whose value is the checked one's).
+      var control = form.elements.namedItem(rule[0]);
       if (!control) return;
       var show = rule[1].split(" ").indexOf(control.value) !== -1;
       var wrapper = input.closest(".mb-3") || input;
