@@ -326,7 +326,9 @@ def overview_context(actor) -> dict:
             generations["users"],
         )
         ctx["status_counts"] = [(s.value, s.label, counts[s.value]) for s in UserStatus]
-        ctx["total_users"] = sum(v for k, v in counts.items() if k != UserStatus.DELETED)
+        # Everyone the status card lists, the deleted (still restorable) too.
+        ctx["total_users"] = sum(counts.values())
+        ctx["deleted_users"] = counts[UserStatus.DELETED]
         ctx["status_chart"] = bar_list(
             [
                 {

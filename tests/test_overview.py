@@ -151,3 +151,15 @@ def test_the_welcome_names_the_areas_a_person_may_open(client_for, builtin_roles
     assert "Also open to you" in body
     assert f'<a href="{reverse("roles:list")}">Roles</a>' in body
     assert f'<a href="{reverse("users:list")}">' not in body
+
+
+def test_all_users_counts_everyone_the_status_card_lists_the_deleted_too(client_for, owner, member):
+    from django.utils import timezone
+
+    from tests.conftest import make_user
+
+    make_user("gone@example.com", deleted_at=timezone.now())
+    context = overview.overview_context(owner)
+    by_status = {value: count for value, _, count in context["status_counts"]}
+    assert context["total_users"] == sum(by_status.values()) == 3
+    assert "including 1 deleted" in client_for(owner).get(reverse("overview")).content.decode()
