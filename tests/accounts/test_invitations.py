@@ -267,7 +267,7 @@ def test_invitations_list_shows_status_and_delivery(
     client = client_for(admin_user)
     with django_assert_max_num_queries(14):
         response = client.get("/invitations/")
-    body = response.content.decode()
+    body = response.content.decode().replace("<wbr>", "")  # addresses wrap at "@" and "."
     assert "p4@example.com" in body and "gone@example.com" in body
     assert "invitation-revoked" in body and "email-pending" in body
     response = client.get("/invitations/?status=revoked")

@@ -275,15 +275,15 @@ def test_a_preview_pages_its_rows_and_shows_only_the_skipped_on_request(
     client = client_for(admin_user)
     selection = {"action": "disable", "all_matching": "on"}  # 118 + owner + admin
     body = client.post(reverse("users:batch"), selection).content.decode()
-    assert body.count('<tr>\n        <td class="text-break">') == 50
+    assert body.count('<tr>\n        <td class="address">') == 50
     assert "1–50 of 120" in body and "Disable 118 users" in body
     third = client.post(reverse("users:batch"), {**selection, "rows": "3"}).content.decode()
-    assert third.count('<tr>\n        <td class="text-break">') == 20
+    assert third.count('<tr>\n        <td class="address">') == 20
     assert "101–120 of 120" in third
     problems = client.post(
         reverse("users:batch"), {**selection, "rows": "1", "only": "problems"}
     ).content.decode()
-    assert problems.count('<tr>\n        <td class="text-break">') == 2
+    assert problems.count('<tr>\n        <td class="address">') == 2
     assert "The owner cannot be disabled." in problems and "yourself" in problems
     assert "Only skipped or errors (2)" in problems
     # Still a preview: nothing changed, and the run button covers them all.
@@ -304,10 +304,10 @@ def test_a_job_page_pages_its_rows_and_filters_the_skipped(
         )
     url = response["Location"]
     page = client.get(url).content.decode()
-    assert page.count('<tr>\n        <td class="text-break">') == 50
+    assert page.count('<tr>\n        <td class="address">') == 50
     assert "1–50 of 307" in page
     last = client.get(url, {"rows": "7"}).content.decode()
-    assert last.count('<tr>\n        <td class="text-break">') == 7 and "301–307 of 307" in last
+    assert last.count('<tr>\n        <td class="address">') == 7 and "301–307 of 307" in last
     skipped = client.get(url, {"rows": "1", "only": "problems"}).content.decode()
-    assert skipped.count('<tr>\n        <td class="text-break">') == 2
+    assert skipped.count('<tr>\n        <td class="address">') == 2
     assert "The owner" in skipped

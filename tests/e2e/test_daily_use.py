@@ -145,3 +145,59 @@ def test_the_console_is_free_of_csp_refusals_on_the_users_list_and_the_role_form
     ).first.click()
     page.wait_for_timeout(500)
     assert refusals == []
+
+
+def test_the_password_field_shows_only_while_setting_a_password_now(live_server, page, people):
+    open_as(page, live_server.url, "admin@example.com", "/users/new/")
+    password = page.locator("#id_password")
+    assert page.get_by_label("Send an invitation (they choose a password)").is_checked()
+    expect(password).to_be_hidden()
+    page.get_by_label("Set a password now").check()
+    expect(password).to_be_visible()
+    assert page.get_by_text("Password (optional)").count() == 0
+    page.get_by_label("Send an invitation (they choose a password)").check()
+    expect(password).to_be_hidden()
+
+
+# Each text node of an .address is one part ("alexandra", "@example", ".com",
+# split by <wbr>): a line that changes inside a part, other than after a
+# hyphen (where text breaks anyway), is a break mid-word.
+_MID_WORD_BREAKS = """() => {
+  const broken = [];
+  document.querySelectorAll('.address').forEach(el => {
+    const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      const text = node.textContent;
+      let top = null;
+      for (let i = 0; i < text.length; i++) {
+        const range = document.createRange();
+        range.setStart(node, i); range.setEnd(node, i + 1);
+        const rect = range.getClientRects()[0];
+        if (!rect) continue;
+        if (top !== null && Math.abs(rect.top - top) > 2 && text[i - 1] !== '-') {
+          broken.push(text.slice(0, i) + '|' + text.slice(i));
+        }
+        top = rect.top;
+      }
+    }
+  });
+  return broken;
+}"""
+
+
+def test_addresses_wrap_at_390_px_between_their_parts_not_mid_word(
+    live_server, page, screenshot, people
+):
+    long_one = "alexandra.konstantinopoulou@research.example-university.org"
+    make_user(long_one, name="Alexandra Konstantinopoulou")
+    make_user("bartholomew.featherstonehaugh@example-university.org")
+    open_as(page, live_server.url, "admin@example.com", "/users/?q=university", size=(390, 844))
+    expect(page.locator(".users-table tbody tr")).to_have_count(2)
+    assert page.evaluate(_MID_WORD_BREAKS) == []
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    page.get_by_label("Select all on this page").check()
+    page.get_by_label("Batch action").select_option("disable")
+    page.get_by_role("button", name="Preview batch").click()
+    page.wait_for_selector("h1:has-text('Disable: preview')")
+    assert page.evaluate(_MID_WORD_BREAKS) == []
+    screenshot(page, "batch-preview-addresses-390")
