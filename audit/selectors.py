@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from accounts.models import User, normalize_email
 from audit.models import AuditEvent
+from rbac.models import Role
 
 PAGE_SIZE = 50
 EXPORT_FIELDS = (
@@ -193,11 +194,45 @@ def export_rows(qs: QuerySet, *, chunk_size: int = 2000):
     return qs.order_by("-id").values_list(*EXPORT_FIELDS).iterator(chunk_size=chunk_size)
 
 
+# Fields whose values are role slugs: shown by the role's name (a role
+# deleted since keeps its slug).
+ROLE_FIELDS = ("roles", "role")
+
+
+def _role_names(changes: dict) -> dict[str, str]:
+    slugs = set()
+    for field in ROLE_FIELDS:
+        value = changes.get(field)
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str):
+                slugs.add(item)
+            elif isinstance(item, list):
+                slugs.update(i for i in item if isinstance(i, str))
+    if not slugs:
+        return {}
+    return dict(Role.objects.filter(slug__in=slugs).values_list("slug", "name"))
+
+
+def _named(value, names: dict[str, str]):
+    if isinstance(value, str):
+        return names.get(value, value)
+    if isinstance(value, list):
+        return [_named(v, names) for v in value]
+    return value
+
+
 def changes_diff(changes: dict) -> list[dict]:
     """Changes as rows people read: {field, old, new, kind} where kind is
-    "changed" for [old, new] pairs and "value" for plain details."""
+    "changed" for [old, new] pairs and "value" for plain details; roles by
+    their names."""
+    changes = changes or {}
+    names = _role_names(changes)
     rows = []
-    for field, value in (changes or {}).items():
+    for field, value in changes.items():
+        if field in ROLE_FIELDS:
+            value = [_named(v, names) for v in value] if isinstance(value, list) else value
+            if not isinstance(value, list):
+                value = _named(value, names)
         if isinstance(value, list) and len(value) == 2:
             rows.append({"field": field, "old": value[0], "new": value[1], "kind": "changed"})
         else:

@@ -214,3 +214,18 @@ def test_user_section_template_loads_the_trail(rf, admin_user, member):
         {"subject": member, "request": request, "user_permissions": viewer.permissions},
     )
     assert "Activity" not in html
+
+
+def test_an_event_shows_a_role_by_its_name_not_its_slug(client_for, admin_user, member):
+    from rbac import services as rbac_services
+    from rbac.models import Role
+
+    support = Role.objects.create(slug="tier-2", name="Support, tier 2", permissions=[])
+    rbac_services.user_role_assign(actor=admin_user, user=member, role=support)
+    event = AuditEvent.objects.get(action="rbac.user_role.assigned")
+    body = client_for(admin_user).get(reverse("audit:detail", args=[event.pk])).content.decode()
+    diff = body.split('class="table table-sm audit-diff', 1)[1].split("</table>", 1)[0]
+    assert "Support, tier 2" in diff and "tier-2" not in diff
+    support.delete()  # a role deleted since: its slug is all there is
+    body = client_for(admin_user).get(reverse("audit:detail", args=[event.pk])).content.decode()
+    assert "tier-2" in body.split('class="table table-sm audit-diff', 1)[1]
