@@ -36,6 +36,15 @@ def test_seed_demo_audit_events_are_chained_and_idempotent(builtin_roles, settin
     assert verify_chain().ok
     assert TOTPDevice.objects.filter(confirmed=True).exists()
     assert len({u.status for u in User.objects.all()}) >= 4
+    # Sign-ins are recorded as the services record them: by their target,
+    # and a failed one by nobody (only the address typed).
+    seeded = AuditEvent.objects.filter(request_id="seed-demo")
+    signed_in = seeded.filter(action="accounts.login.succeeded")
+    assert signed_in.exists()
+    assert all(str(e.actor_id) == e.target_id for e in signed_in)
+    failed = seeded.filter(action="accounts.login.failed")
+    assert failed.exists() and not failed.filter(actor_id__isnull=False).exists()
+    assert all(e.actor_label == e.target_label for e in failed)
 
 
 def test_seed_demo_refuses_without_debug_unless_forced(builtin_roles, settings):

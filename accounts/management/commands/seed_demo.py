@@ -72,9 +72,19 @@ AUDIT_ACTIONS = (
     + [("accounts.logout", Outcome.SUCCESS)] * 4
     + [("accounts.profile.updated", Outcome.SUCCESS)] * 2
     + [("accounts.user.banned", Outcome.SUCCESS), ("accounts.user.disabled", Outcome.SUCCESS)]
-    + [("rbac.role.assigned", Outcome.SUCCESS), ("accounts.user.banned", Outcome.DENIED)]
+    + [("rbac.user_role.assigned", Outcome.SUCCESS), ("accounts.user.banned", Outcome.DENIED)]
     + [("accounts.user.created", Outcome.SUCCESS), ("accounts.password.changed", Outcome.SUCCESS)]
 )
+
+# What people do to their own account: the actor is the target, as the
+# services record it. A failed sign-in has no actor, only the address typed.
+SELF_ACTIONS = {
+    "accounts.login.succeeded",
+    "accounts.logout",
+    "accounts.profile.updated",
+    "accounts.password.changed",
+}
+ANONYMOUS_ACTIONS = {"accounts.login.failed"}
 
 
 class Command(BaseCommand):
@@ -190,6 +200,10 @@ class Command(BaseCommand):
                     action, outcome = rng.choice(AUDIT_ACTIONS)
                     actor_id, actor_label = rng.choice(actors)
                     target_id, target_label = rng.choice(people)
+                    if action in SELF_ACTIONS:
+                        actor_id, actor_label = target_id, target_label
+                    elif action in ANONYMOUS_ACTIONS:
+                        actor_id, actor_label = None, target_label
                     # Only the fields the hash covers: cheaper than a model
                     # instance, the same canonical form.
                     event = SimpleNamespace(
