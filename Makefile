@@ -27,11 +27,15 @@ test-js: node_modules/.installed
 # Development: SQLite, eager tasks, emails printed to the console. MFA is
 # optional here so a newcomer can sign in without an authenticator app;
 # `make run MFA_POLICY=managers` shows the production policy.
+# `make run PORT=8001` serves on another port; links in emails follow it
+# unless SITE_URL is set.
+PORT ?= 8000
 run: export MFA_POLICY ?= none
+run: export SITE_URL ?= http://127.0.0.1:$(PORT)
 run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py demo_owner
-	$(BIN)/python manage.py runserver 127.0.0.1:8000
+	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
 # Production-like: needs DATABASE_URL (PostgreSQL) and REDIS_URL; starts
 # gunicorn, a Celery worker and beat together (see Procfile and README).
