@@ -23,6 +23,15 @@
     });
   });
 
+  // Copy buttons that need the clipboard (.copy-button, hidden in the
+  // markup) appear where there is one, in swapped-in content too.
+  function revealCopyButtons(root) {
+    if (!navigator.clipboard || !root.querySelectorAll) return;
+    root.querySelectorAll(".copy-button[hidden]").forEach(function (b) { b.hidden = false; });
+  }
+  document.addEventListener("htmx:load", function (event) { revealCopyButtons(event.detail.elt); });
+  revealCopyButtons(document);
+
   // Copy buttons: <button data-copy="#element-id">
   document.addEventListener("click", function (event) {
     var button = event.target.closest && event.target.closest("[data-copy]");

@@ -1,0 +1,43 @@
+"""The users list at a glance (issue 27): initials avatars, and copy
+buttons for addresses and ids that put the exact text on the clipboard."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import make_user
+from tests.e2e import a11y
+from tests.e2e.helpers import open_as
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def people(builtin_roles):
+    make_user("owner@example.com", roles=["owner"], is_owner=True, name="Olivia Owner")
+    make_user("admin@example.com", roles=["admin"], name="Adam Admin")
+    grace = make_user("grace.hopper@example.com", roles=["editor"], name="Grace Brewster Hopper")
+    make_user("nameless@example.com")
+    return grace
+
+
+def test_rows_show_initials_and_copy_addresses_and_ids(live_server, page, screenshot, people):
+    grace = people
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    open_as(page, live_server.url, "admin@example.com", "/users/")
+    row = page.locator(".users-table tbody tr", has_text="Grace Brewster Hopper")
+    assert row.locator(".avatar").inner_text() == "GH"
+    nameless = page.locator(".users-table tbody tr", has_text="nameless@example.com")
+    assert nameless.locator(".avatar").inner_text() == "N"
+    a11y.check(page, "users list with avatars")
+    row.get_by_role("button", name="Copy the address grace.hopper@example.com").click()
+    assert page.evaluate("navigator.clipboard.readText()") == "grace.hopper@example.com"
+    nameless.get_by_role("button", name="Copy the address nameless@example.com").click()
+    assert page.evaluate("navigator.clipboard.readText()") == "nameless@example.com"
+    screenshot(page, "users-list-avatars", phone=True)
+
+    page.goto(f"{live_server.url}/users/{grace.pk}/")
+    page.get_by_role("button", name="Copy the user id").click()
+    assert page.evaluate("navigator.clipboard.readText()") == str(grace.pk)
+    page.get_by_role("button", name="Copy the address").click()
+    assert page.evaluate("navigator.clipboard.readText()") == "grace.hopper@example.com"
