@@ -6,6 +6,7 @@ replaced the list's role filter, so other people were changed)."""
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.conftest import make_user, make_users
 from tests.e2e import a11y
@@ -82,3 +83,31 @@ def test_select_all_matching_a_role_filter_then_assign_and_remove_a_role(
     screenshot(page, "batch-remove-role-result", phone=True)
     assert _holders("viewer") == viewers  # the people nobody selected keep theirs
     assert _holders("editor") == editors
+
+
+def test_a_long_preview_pages_its_rows_and_narrows_to_the_skipped(
+    live_server, page, screenshot, builtin_roles
+):
+    make_user("owner@example.com", roles=["owner"], is_owner=True, name="Olivia Owner")
+    make_user("admin@example.com", roles=["admin"], name="Adam Admin")
+    make_users(58, prefix="many")
+    open_as(page, live_server.url, "admin@example.com", "/users/")
+    page.locator("input[name=ids]").first.check()
+    page.locator("#all-matching").check()
+    page.get_by_label("Batch action").select_option("disable")
+    page.get_by_role("button", name="Preview batch").click()
+    page.wait_for_selector("h1:has-text('Disable: preview')")
+    rows = page.locator(".batch-items tbody tr")
+    assert rows.count() == 50
+    assert "1–50 of 60" in page.locator(".batch-items-pager").inner_text()
+    page.get_by_role("button", name="Next →").click()
+    page.wait_for_selector("text=51–60 of 60")
+    assert rows.count() == 10
+    page.get_by_label("Show").select_option("problems")
+    page.get_by_role("button", name="Show", exact=True).click()
+    expect(rows).to_have_count(2)
+    expect(page.get_by_label("Show")).to_have_value("problems")
+    assert page.get_by_text("The owner cannot be disabled.").is_visible()
+    assert page.get_by_role("button", name="Disable 58 users").is_visible()
+    a11y.check(page, "batch preview, only the skipped")
+    screenshot(page, "batch-preview-only-skipped", phone=True)
