@@ -32,6 +32,7 @@ from accounts.services import exports as export_services
 from accounts.services import users as user_services
 from accounts.services.invitations import invitation_create
 from accounts.views.user_actions import (
+    MORE_MENU_ACTIONS,
     STATUS_ACTIONS,
     detail_context,
     make_action_view,
@@ -41,6 +42,7 @@ from accounts.views.user_batch import filter_fields, user_batch, user_batch_job
 from core.web import htmx_partial, refusals
 from rbac import policies
 from rbac.decorators import permission_required
+from rbac.selectors import prime_permissions
 
 app_name = "users"
 
@@ -102,6 +104,18 @@ def _sort_headers(request, current: str) -> dict[str, SortHeader]:
     return headers
 
 
+def _row_actions(actor, users) -> None:
+    """Each row's everyday actions (ban, disable, ...): those the action's
+    own guard allows, as on the user page. Permissions are read for the
+    whole page at once, so the guards run no query per row."""
+    prime_permissions(users)
+    everyday = [a for a in STATUS_ACTIONS.values() if a.name not in MORE_MENU_ACTIONS]
+    for user in users:
+        user.row_actions = [
+            a for a in everyday if a.applies(user) and policies.allows(a.guard, actor, user)
+        ]
+
+
 def _pager(request, page, match_count) -> dict:
     """The list's position: "26–50 of 398", and page numbers (first, last
     and the current one's neighbours) while the count is exact."""
@@ -147,6 +161,7 @@ def user_list(request):
     for user in page.users:
         user.lock = locks.get(user.pk)
     actor = request.actor
+    _row_actions(actor, page.users)
     match_count = selectors.user_count(filters, actor=actor)
     next_query = _query(request, cursor=page.next_cursor, page=None) if page.next_cursor else ""
     prev_query = _query(request, cursor=page.prev_cursor, page=None) if page.prev_cursor else ""

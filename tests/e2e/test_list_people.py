@@ -41,3 +41,29 @@ def test_rows_show_initials_and_copy_addresses_and_ids(live_server, page, screen
     assert page.evaluate("navigator.clipboard.readText()") == str(grace.pk)
     page.get_by_role("button", name="Copy the address").click()
     assert page.evaluate("navigator.clipboard.readText()") == "grace.hopper@example.com"
+
+
+def test_a_row_menu_offers_what_the_guards_allow_and_opens_the_action(
+    live_server, page, screenshot, people
+):
+    grace = people
+    make_user("vera@example.com", roles=["viewer"], name="Vera Viewer")
+    open_as(page, live_server.url, "admin@example.com", "/users/")
+    menu = page.get_by_role("button", name="Actions for grace.hopper@example.com")
+    menu.click()
+    items = page.locator(".dropdown-menu.show .dropdown-item").all_inner_texts()
+    assert items[0] == "Open" and "Ban…" in items and "Disable…" in items
+    a11y.check(page, "users list, a row's menu open")
+    screenshot(page, "users-row-menu", phone=True)
+    # Neither the owner nor oneself can be banned: no menu to offer it.
+    assert page.get_by_role("button", name="Actions for owner@example.com").count() == 0
+    page.goto(f"{live_server.url}/users/")
+    page.get_by_role("button", name="Actions for grace.hopper@example.com").click()
+    page.locator(".dropdown-menu.show").get_by_role("link", name="Ban…").click()
+    page.wait_for_url(f"**/users/{grace.pk}/ban/")
+    assert page.get_by_role("button", name="Ban").first.is_visible()
+
+    # A viewer reads the list and is offered no actions.
+    page.context.clear_cookies()
+    open_as(page, live_server.url, "vera@example.com", "/users/")
+    assert page.locator(".row-menu").count() == 0
