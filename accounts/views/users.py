@@ -110,9 +110,15 @@ def _row_actions(actor, users) -> None:
     whole page at once, so the guards run no query per row."""
     prime_permissions(users)
     everyday = [a for a in STATUS_ACTIONS.values() if a.name not in MORE_MENU_ACTIONS]
+
+    def applies(action, user) -> bool:
+        if action.name == "unlock":  # from the page's locks, read in one query
+            return user.status != "deleted" and getattr(user, "lock", None) is not None
+        return action.applies(user)
+
     for user in users:
         user.row_actions = [
-            a for a in everyday if a.applies(user) and policies.allows(a.guard, actor, user)
+            a for a in everyday if applies(a, user) and policies.allows(a.guard, actor, user)
         ]
 
 
