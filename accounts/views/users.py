@@ -108,7 +108,7 @@ def _row_actions(actor, users) -> None:
     """Each row's everyday actions (ban, disable, ...): those the action's
     own guard allows, as on the user page. Permissions are read for the
     whole page at once, so the guards run no query per row."""
-    prime_permissions(users)
+    actor = actor.knowing(prime_permissions(users))
     everyday = [a for a in STATUS_ACTIONS.values() if a.name not in MORE_MENU_ACTIONS]
 
     def applies(action, user) -> bool:
