@@ -134,26 +134,30 @@ class MFAPolicyMiddleware:
     """Who must use a second factor uses it.
 
     - A signed-in user who has an authenticator app but whose session was
-      not verified with a code (a sign-in path without the code step) is
-      sent to the code step.
+      not verified with a code (a session that began before the factor was
+      added, or a sign-in path without the code step) reaches only the code
+      step -- not even the factor pages.
     - A user whom settings.MFA_POLICY obliges to use MFA but who has no
       authenticator app is sent to set one up, and reaches nothing else
-      (but signing out) until done.
+      (but signing out, and confirming their password to set it up) until
+      done.
+
+    Asked on every request of an unverified session, never remembered for
+    the session: a factor added later (from another browser) must send
+    this one to the code step on its next request.
 
     Must come after django_otp's OTPMiddleware (it reads is_verified()).
     """
 
-    # Where such a user may still go.
-    EXEMPT = {
-        "logout",
-        "login",
-        "login_mfa",
-        "healthz",
+    # Where a user with a factor but an unverified session may still go.
+    CODE_STEP = {"logout", "login", "login_mfa", "healthz"}
+    # Where a user who must set up a factor may still go.
+    SETUP = CODE_STEP | {
+        "account:reauth",
         "account:mfa_setup",
         "account:recovery_codes",
         "account:recovery_codes_download",
     }
-    CHECKED_KEY = "_hv_mfa_checked"
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -173,19 +177,12 @@ class MFAPolicyMiddleware:
         user = getattr(request, "user", None)
         if user is None or not user.is_authenticated or not hasattr(user, "is_verified"):
             return None
-        if user.is_verified() or _is_exempt(request, self.EXEMPT):
-            return None
-
-        required = mfa_required(user)
-        if not required and request.session.get(self.CHECKED_KEY) == str(user.pk):
+        if user.is_verified() or _is_exempt(request, self.CODE_STEP):
             return None
         if has_mfa(user):
             return "login_mfa"
-        if required:
+        if mfa_required(user) and not _is_exempt(request, self.SETUP):
             return "account:mfa_setup"
-        # Neither a factor nor an obligation: no need to look again in this
-        # session (enrolling verifies the session that does it).
-        request.session[self.CHECKED_KEY] = str(user.pk)
         return None
 
 

@@ -11,7 +11,7 @@ from django_otp import login as otp_login
 
 from accounts.models import User, UserSession, normalize_email
 from accounts.security import recovery_codes_left
-from accounts.services.sessions import session_record
+from accounts.services.sessions import session_follow, session_record
 from audit import services as audit
 from audit.services import Target
 
@@ -30,11 +30,14 @@ def login_succeeded(request, user, *, method: str = "password", device=None) -> 
 
     old_key = request.session.session_key
     login(request, user, backend="accounts.backends.EmailBackend")
-    if old_key and old_key != request.session.session_key:
-        # login() replaced the key (no fixation); the old one is over.
-        UserSession.objects.filter(session_key=old_key, ended_at__isnull=True).update(
-            ended_at=timezone.now()
-        )
+    if old_key and request.session.session_key == old_key:
+        # login() keeps the key of a session already signed in as this user
+        # (the code step of a password-only session); one that proves more
+        # gets a new key all the same.
+        request.session.cycle_key()
+    # The row of a session this user was already signed in with follows its
+    # new key; any other is over.
+    session_follow(old_key=old_key, new_key=request.session.session_key, user=user)
     if device is not None:
         otp_login(request, device)
     session_record(request=request, user=user)

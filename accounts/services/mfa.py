@@ -116,22 +116,30 @@ def mfa_verify(*, user, code: str) -> Verified:
     raise CodeRefused(WRONG_CODE)
 
 
-# --- enrolment -------------------------------------------------------------------
+# --- enrolment -------------------------------------------------------------------------
+# Every factor change (a first factor, a replacement, new recovery codes, a
+# removal) goes through its named guard with a fresh proof, records what was
+# removed and added, tells the user, and ends the account's other sessions:
+# whoever else was in the account (a leaked password, a stolen cookie) is
+# out once the user secures it.
 
 
 @service
-def totp_enrol_begin(*, actor) -> TOTPDevice:
-    """The unconfirmed authenticator app `actor` is setting up: the same one
-    (and secret) until it is confirmed, so reloading the page keeps the QR
-    code valid. Nothing is audited until it is confirmed."""
-    pending = (
-        TOTPDevice.objects.select_for_update()
-        .filter(user=actor.user, confirmed=False)
-        .order_by("-id")
-        .first()
-    )
-    if pending is not None:
-        return pending
+def totp_enrol_begin(*, actor, device_id: int | None = None) -> TOTPDevice:
+    """The unconfirmed authenticator app this browser is setting up: the one
+    `device_id` names while it is still pending (the caller keeps the id in
+    its session, so reloading keeps the QR code valid), else a new one with
+    a new secret. A secret is never shared between sessions, so one shown
+    to another browser (an intruder's) is never the one the user confirms.
+    Nothing is audited until it is confirmed."""
+    if device_id is not None:
+        pending = (
+            TOTPDevice.objects.select_for_update()
+            .filter(pk=device_id, user=actor.user, confirmed=False)
+            .first()
+        )
+        if pending is not None:
+            return pending
     return TOTPDevice.objects.create(user=actor.user, name="Authenticator app", confirmed=False)
 
 
@@ -148,12 +156,17 @@ def _replace_recovery_codes(user) -> list[str]:
     return codes
 
 
-def totp_enrol_confirm(*, actor, device: TOTPDevice, code: str) -> list[str]:
+def totp_enrol_confirm(
+    *, actor, device: TOTPDevice, code: str, keep_session_key: str | None = None
+) -> list[str]:
     """Confirm the authenticator app with a code from it, and create the
-    recovery codes. Returns the codes in clear: show them once, they are not
-    stored. Raises ValidationError on a wrong code (and the failure counts
-    towards django-otp's throttle, so the check is outside the service's
-    transaction that would roll it back)."""
+    recovery codes; a confirmed app is replaced. Needs a fresh proof (the
+    guard of `_totp_confirm`); every session of `actor` but
+    `keep_session_key` ends. Returns the codes in clear: show them once,
+    they are not stored. Raises ValidationError on a wrong code (and the
+    failure counts towards django-otp's throttle, so the check is outside
+    the service's transaction that would roll it back), PolicyDenied without
+    a fresh proof."""
     actor = as_actor(actor)
     with transaction.atomic():
         locked = (
@@ -169,43 +182,73 @@ def totp_enrol_confirm(*, actor, device: TOTPDevice, code: str) -> list[str]:
         accepted = locked.verify_token(normalize_code(code))
     if not accepted:
         raise ValidationError(WRONG_CODE, code="wrong_code")
-    return _totp_confirm(actor=actor, device=locked)
+    return _totp_confirm(actor=actor, device=locked, keep_session_key=keep_session_key)
 
 
 @service
-def _totp_confirm(*, actor, device: TOTPDevice) -> list[str]:
-    locked = TOTPDevice.objects.select_for_update().get(pk=device.pk)
-    if locked.confirmed:
+def _totp_confirm(*, actor, device: TOTPDevice, keep_session_key: str | None) -> list[str]:
+    # Lock the account's apps, then ask the guard of what this is: a first
+    # factor or a replacement.
+    user = actor.user
+    apps = list(TOTPDevice.objects.select_for_update().filter(user=user).order_by("id"))
+    locked = next((d for d in apps if d.pk == device.pk), None)
+    if locked is None or locked.confirmed:
         raise ValidationError("This authenticator app is already set up.", code="stale")
-    # Another app confirmed earlier (a second enrolment) is replaced.
-    TOTPDevice.objects.filter(user=actor.user, confirmed=True).exclude(pk=locked.pk).delete()
+    replaced = [d for d in apps if d.confirmed]
+    if replaced:
+        policies.check_can_replace_mfa(actor)
+    else:
+        policies.check_can_enrol_mfa(actor)
+    # The replaced app goes, and so do secrets other browsers were shown.
+    TOTPDevice.objects.filter(user=user).exclude(pk=locked.pk).delete()
     locked.confirmed = True
     locked.save(update_fields=["confirmed"])
-    codes = _replace_recovery_codes(actor.user)
+    codes = _replace_recovery_codes(user)
+    ended = sessions_end_all(user, except_key=keep_session_key)
+    before = [factor_id(d) for d in replaced]
     audit.record(
-        "accounts.mfa.enrolled",
+        "accounts.mfa.replaced" if replaced else "accounts.mfa.enrolled",
         actor=actor,
-        target=actor.user,
-        changes={"factor": [None, factor_id(locked)], "recovery_codes": RECOVERY_CODE_COUNT},
+        target=user,
+        changes={
+            "factor": [(before[0] if len(before) == 1 else before) or None, factor_id(locked)],
+            "recovery_codes": RECOVERY_CODE_COUNT,
+            "other_sessions_ended": ended,
+        },
+    )
+    notify_security(
+        user,
+        "mfa_added",
+        actor_name="You",
+        factor="authenticator app",
+        replaced=bool(replaced),
+        other_sessions_ended=ended,
     )
     return codes
 
 
 @service
-def recovery_codes_regenerate(*, actor, current_password: str | None = None) -> list[str]:
+def recovery_codes_regenerate(
+    *, actor, current_password: str | None = None, keep_session_key: str | None = None
+) -> list[str]:
     """Replace `actor`'s recovery codes with ten new ones (the old ones stop
-    working). Needs a confirmed authenticator app and a fresh proof."""
+    working). Needs a confirmed authenticator app and a fresh proof; every
+    session of `actor` but `keep_session_key` ends."""
     policies.check_can_regenerate_recovery_codes(actor, password=current_password)
     if not TOTPDevice.objects.select_for_update().filter(user=actor.user, confirmed=True).exists():
         raise ValidationError(
             "Set up an authenticator app before creating recovery codes.", code="no_mfa"
         )
     codes = _replace_recovery_codes(actor.user)
+    ended = sessions_end_all(actor.user, except_key=keep_session_key)
     audit.record(
         "accounts.mfa.recovery_codes_regenerated",
         actor=actor,
         target=actor.user,
-        changes={"recovery_codes": RECOVERY_CODE_COUNT},
+        changes={"recovery_codes": RECOVERY_CODE_COUNT, "other_sessions_ended": ended},
+    )
+    notify_security(
+        actor.user, "recovery_codes_regenerated", actor_name="You", other_sessions_ended=ended
     )
     return codes
 
@@ -220,11 +263,19 @@ def _factor_label(device) -> str:
 
 
 @service
-def mfa_device_remove(*, actor, user, device_id: str, current_password: str | None = None) -> None:
-    """Remove one factor of `user` (seed: removeMfaFactor). Your own after
-    re-authenticating (the view checks that); anyone else's with mfa:reset,
-    which also notifies them and ends all their sessions. Removing the
-    authenticator app removes the recovery codes with it.
+def mfa_device_remove(
+    *,
+    actor,
+    user,
+    device_id: str,
+    current_password: str | None = None,
+    keep_session_key: str | None = None,
+) -> None:
+    """Remove one factor of `user` (seed: removeMfaFactor). Your own with a
+    fresh proof, which tells you and ends your sessions but
+    `keep_session_key`; anyone else's with mfa:reset, which also notifies
+    them and ends all their sessions. Removing the authenticator app removes
+    the recovery codes with it.
 
     `device_id` is a factor id as listed by accounts.security.factors_for_user.
     """
@@ -246,18 +297,28 @@ def mfa_device_remove(*, actor, user, device_id: str, current_password: str | No
                 removed.append(factor_id(static))
                 static.delete()
     device.delete()
+    # The sessions were verified with the removed factor: they end with this
+    # transaction (a deleted session row is signed out everywhere), but for
+    # the one you removed your own factor in.
+    ended = sessions_end_all(user, except_key=keep_session_key if by_self else None)
     audit.record(
         action,
         actor=actor,
         target=user,
         reason="" if by_self else "Removed by an administrator.",
-        changes={"factors": [removed, None]},
+        changes={"factors": [removed, None], "other_sessions_ended": ended},
     )
     if by_self:
         # Someone holding the password and a code could do this too: tell
         # the owner of the address (an administrator's removal has its own
         # message below, never both).
-        notify_security(user, "mfa_removed", actor_name="You", factor=_factor_label(device))
+        notify_security(
+            user,
+            "mfa_removed",
+            actor_name="You",
+            factor=_factor_label(device),
+            other_sessions_ended=ended,
+        )
     else:
         email_queue(
             to=user.email,
@@ -265,6 +326,3 @@ def mfa_device_remove(*, actor, user, device_id: str, current_password: str | No
             context={"user": user, "removed_by": actor, "factors": removed},
             user=user,
         )
-        # The sessions were verified with the removed factor: they end with
-        # this transaction (a deleted session row is signed out everywhere).
-        sessions_end_all(user)

@@ -14,6 +14,8 @@ SECURITY_NOTICES = {
     "password_changed": "Your password was changed",
     "password_reset_by_admin": "An administrator set a new password for your account",
     "mfa_removed": "A two-factor authentication method was removed from your account",
+    "mfa_added": "A two-factor authentication method was added to your account",
+    "recovery_codes_regenerated": "New recovery codes were created for your account",
     "email_changed": "The email address of your account was changed",
     "roles_elevated": "You were given new management permissions",
     "ownership_transferred": "Ownership of Handover was transferred",

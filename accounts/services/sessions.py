@@ -34,14 +34,44 @@ def session_record(*, request, user) -> UserSession:
             "user": user,
             "ip": ctx.ip,
             "user_agent": ctx.user_agent,
-            "created_at": now,
             "last_seen_at": now,
             "ended_at": None,
+            "reauthenticated_at": now,
+        },
+        # A row that followed its key here (the code step of a session
+        # already signed in) keeps when it started.
+        create_defaults={
+            "user": user,
+            "ip": ctx.ip,
+            "user_agent": ctx.user_agent,
+            "created_at": now,
+            "last_seen_at": now,
             "reauthenticated_at": now,
         },
     )
     request.session[SEEN_SESSION_KEY] = int(now.timestamp())
     return session
+
+
+def session_follow(*, old_key: str | None, new_key: str | None, user) -> None:
+    """The browser's session got a new key: its row (in the sessions list)
+    follows, when it was `user`'s and still open; any other row under the
+    old key ends (the old key is dead either way)."""
+    if not old_key or old_key == new_key:
+        return
+    rows = UserSession.objects.filter(session_key=old_key, ended_at__isnull=True)
+    if user is not None and new_key and rows.filter(user=user).update(session_key=new_key):
+        return
+    rows.update(ended_at=timezone.now())
+
+
+def session_rotate(request) -> None:
+    """Give this browser's session a new key, keeping its data (ASVS 5.0
+    7.2.4: whenever the session proves more -- a re-authentication, a second
+    factor). The old key stops working at once; the row follows."""
+    old_key = request.session.session_key
+    request.session.cycle_key()
+    session_follow(old_key=old_key, new_key=request.session.session_key, user=request.user)
 
 
 def _end(queryset) -> int:

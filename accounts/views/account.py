@@ -27,11 +27,13 @@ from accounts.services import account as account_services
 from accounts.services import auth as auth_services
 from accounts.services import mfa as mfa_services
 from accounts.services import sessions as session_services
+from accounts.services.sessions import reauth_is_recent
 from accounts.views.account_mfa import (
     add_css,
     enrolment,
     mfa_remove,
     mfa_setup,
+    pending_enrolment,
     recovery_codes,
     recovery_codes_download,
     recovery_codes_regenerate,
@@ -78,8 +80,10 @@ def _home_context(request, **overrides) -> dict:
         "sessions": _sessions(request, user),
         "code_form": add_css(CodeForm()),
     }
-    if not enrolled:
-        ctx["enrol"] = enrolment(request, mfa_services.totp_enrol_begin(actor=request.actor))
+    if not enrolled and reauth_is_recent(request.session.session_key):
+        # The secret to scan only within the re-authentication window:
+        # confirming needs a fresh proof anyway (else: a link to set up).
+        ctx["enrol"] = enrolment(request, pending_enrolment(request))
     ctx.update(overrides)
     return ctx
 
@@ -165,7 +169,13 @@ def password(request):
             for field, errors in exc.message_dict.items():
                 form.add_error(field if field in form.fields else None, errors)
         else:
+            # A new key for this session (Django's update_session_auth_hash
+            # cycles it); its row in the sessions list follows.
+            old_key = request.session.session_key
             update_session_auth_hash(request, user)
+            session_services.session_follow(
+                old_key=old_key, new_key=request.session.session_key, user=user
+            )
             messages.success(
                 request, "Your password was changed. Your other sessions were signed out."
             )
@@ -259,6 +269,7 @@ def reauth(request):
             session_services.session_reauthenticate(
                 actor=request.actor, session_key=request.session.session_key, method=method
             )
+            session_services.session_rotate(request)
             return redirect(next_url)
         status = 400
     elif request.method == "POST":

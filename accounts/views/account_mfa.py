@@ -29,6 +29,7 @@ from accounts.security import (
     mfa_required,
 )
 from accounts.services import mfa as mfa_services
+from accounts.services.sessions import session_rotate
 from core.services import NotFound, refusal_text
 from core.web import confirm_page, safe_back
 from rbac.decorators import signed_in
@@ -72,6 +73,20 @@ def enrolment(request, device) -> dict:
     }
 
 
+# The authenticator app this browser is setting up (its pending device's
+# id): the secret shown here is never the one another session is shown.
+PENDING_DEVICE_KEY = "mfa_enrol_device"
+
+
+def pending_enrolment(request):
+    """This session's pending authenticator app, created on first use."""
+    held = request.session.get(PENDING_DEVICE_KEY)
+    device = mfa_services.totp_enrol_begin(actor=request.actor, device_id=held)
+    if device.pk != held:
+        request.session[PENDING_DEVICE_KEY] = device.pk
+    return device
+
+
 def _keep_codes(request, codes: list[str]) -> None:
     request.session[CODES_KEY] = {"codes": codes, "at": int(time.time())}
 
@@ -85,32 +100,44 @@ def _fresh_codes(request) -> list[str] | None:
 
 
 @signed_in
+@reauth_required
 @never_cache
 @sensitive_post_parameters("code")
 @require_http_methods(["GET", "POST"])
 def mfa_setup(request):
-    """Set up the authenticator app: scan, then confirm with a code. Also
-    where MFAPolicyMiddleware sends users who must have MFA."""
+    """Set up the authenticator app (or replace the one you have): scan,
+    then confirm with a code. Also where MFAPolicyMiddleware sends users who
+    must have MFA. A fresh proof first: a stolen session must not add or
+    swap a factor."""
     user = request.user
     next_url = safe_back(request, reverse("account:home"))
-    if has_mfa(user) and request.method == "GET":
-        return redirect(next_url)
-    device = mfa_services.totp_enrol_begin(actor=request.actor)
+    replacing = has_mfa(user)
+    device = pending_enrolment(request)
     form = add_css(CodeForm(request.POST or None))
     status = 200
     if request.method == "POST" and form.is_valid():
         try:
             codes = mfa_services.totp_enrol_confirm(
-                actor=request.actor, device=device, code=form.cleaned_data["code"]
+                actor=request.actor,
+                device=device,
+                code=form.cleaned_data["code"],
+                keep_session_key=request.session.session_key,
             )
         except ValidationError as exc:
             form.add_error("code", exc.messages)
             status = 400
         else:
             device.refresh_from_db()
+            request.session.pop(PENDING_DEVICE_KEY, None)
             otp_login(request, device)
+            session_rotate(request)
             _keep_codes(request, codes)
-            messages.success(request, "Two-factor authentication is on.")
+            messages.success(
+                request,
+                "Your new authenticator app is set up; the old one no longer works."
+                if replacing
+                else "Two-factor authentication is on.",
+            )
             query = urlencode({"next": next_url})
             return redirect(f"{reverse('account:recovery_codes')}?{query}")
     elif request.method == "POST":
@@ -123,6 +150,7 @@ def mfa_setup(request):
             "code_form": form,
             "next": next_url,
             "mfa_required": mfa_required(user),
+            "replacing": replacing,
         },
         status=status,
     )
@@ -181,7 +209,9 @@ def recovery_codes_regenerate(request):
             danger=False,
         )
     try:
-        codes = mfa_services.recovery_codes_regenerate(actor=request.actor)
+        codes = mfa_services.recovery_codes_regenerate(
+            actor=request.actor, keep_session_key=request.session.session_key
+        )
     except ValidationError as exc:
         messages.error(request, refusal_text(exc))
         return redirect("account:home")
@@ -211,7 +241,12 @@ def mfa_remove(request, factor_id):
             cancel_url=reverse("account:home"),
         )
     try:
-        mfa_services.mfa_device_remove(actor=request.actor, user=user, device_id=factor_id)
+        mfa_services.mfa_device_remove(
+            actor=request.actor,
+            user=user,
+            device_id=factor_id,
+            keep_session_key=request.session.session_key,
+        )
     except PolicyDenied as exc:
         messages.error(request, exc.message)
         return redirect("account:home")

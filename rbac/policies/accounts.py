@@ -218,6 +218,20 @@ def check_can_regenerate_recovery_codes(actor, *, password: str | None = None) -
     )
 
 
+def check_can_enrol_mfa(actor, *, password: str | None = None) -> None:
+    """Adding a first factor to your own account: a fresh proof. A stolen
+    session that could add one would lock the real user out of their own
+    account (sign-in would ask them for a code only the thief has)."""
+    check_self_service(actor, "mfa:reset", action="accounts.mfa.enrolled", password=password)
+
+
+def check_can_replace_mfa(actor, *, password: str | None = None) -> None:
+    """Enrolling while a confirmed factor exists replaces it (and the
+    recovery codes): a fresh proof, which for such an account means the
+    password and a code."""
+    check_self_service(actor, "mfa:reset", action="accounts.mfa.replaced", password=password)
+
+
 def check_can_scrub_audit(actor, user, *, target=None) -> None:
     """Erasing a deleted user's personal data from the audit log: users:delete
     and the hierarchy over the user as if they were still active (a hard-

@@ -28,8 +28,9 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_mfa_policy")]
 # --- enrolment ---------------------------------------------------------------------
 
 
-def test_account_page_shows_qr_code_and_secret_for_enrolment(alice, client_for):
-    response = client_for(alice).get("/account/")
+def test_account_page_shows_qr_code_and_secret_for_enrolment(alice):
+    client = sign_in("alice@example.com")  # just signed in: within the re-authentication window
+    response = client.get("/account/")
     html = response.content.decode()
     assert "<svg" in html and "QR code to add Handover" in html
     device = TOTPDevice.objects.get(user=alice)
@@ -39,13 +40,14 @@ def test_account_page_shows_qr_code_and_secret_for_enrolment(alice, client_for):
 
     assert b32decode(secret + "=" * (-len(secret) % 8)) == device.bin_key
     assert 'style="' not in html  # CSP: no inline styles
-    # Reloading keeps the same secret.
-    client_for(alice).get("/account/")
+    # Reloading (here or on the setup page) keeps the same secret.
+    client.get("/account/")
+    client.get("/account/mfa/setup/")
     assert TOTPDevice.objects.filter(user=alice).count() == 1
 
 
-def test_enrolment_with_a_wrong_code_is_refused(alice, client_for):
-    client = client_for(alice)
+def test_enrolment_with_a_wrong_code_is_refused(alice):
+    client = sign_in("alice@example.com")
     client.get("/account/mfa/setup/")
     response = client.post("/account/mfa/setup/", {"code": "000000"})
     assert response.status_code == 400
@@ -57,10 +59,8 @@ def test_enrolment_with_a_wrong_code_is_refused(alice, client_for):
     assert not StaticToken.objects.exists()
 
 
-def test_enrolment_confirms_creates_ten_hashed_recovery_codes_and_verifies_session(
-    alice, client_for
-):
-    client = client_for(alice)
+def test_enrolment_confirms_creates_ten_hashed_recovery_codes_and_verifies_session(alice):
+    client = sign_in("alice@example.com")
     client.get("/account/mfa/setup/")
     device = TOTPDevice.objects.get(user=alice)
     response = client.post("/account/mfa/setup/", {"code": code_for(device)})
