@@ -7,8 +7,10 @@ Only `accounts.services` mutates these models; reads go through
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 
+import idna
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.db import models
@@ -21,9 +23,35 @@ from rbac.selectors import user_effective_permissions
 
 
 def normalize_email(email: str) -> str:
-    """Emails are compared and stored lower-cased and stripped: one account
-    per address whatever its case."""
-    return (email or "").strip().lower()
+    """The form an address is compared and stored in, so that one mailbox is
+    one account whatever way it was typed: NFKC (a full-width `ｅ` is an
+    `e`), stripped, lower-cased, and the domain IDNA-encoded (UTS 46, then
+    IDNA 2008: `bücher.example` is stored as `xn--bcher-kva.example`, the
+    form mail servers use). A domain that cannot be encoded is left as
+    typed; `validate_email_address` refuses it."""
+    email = unicodedata.normalize("NFKC", email or "").strip().lower()
+    local, at, domain = email.rpartition("@")
+    if not at or domain.isascii():
+        return email
+    try:
+        domain = idna.encode(domain, uts46=True).decode("ascii")
+    except (idna.IDNAError, UnicodeError, ValueError):
+        return email
+    return f"{local}@{domain}"
+
+
+def email_for_people(email: str) -> str:
+    """An address as people read it: its domain as typed and, where that
+    differs, the encoded form beside it (`ann@bücher.example
+    (xn--bcher-kva.example)`), so look-alikes show what they are."""
+    local, at, domain = (email or "").rpartition("@")
+    if not at or "xn--" not in domain:
+        return email or ""
+    try:
+        typed = idna.decode(domain)
+    except (idna.IDNAError, UnicodeError, ValueError):
+        return email
+    return f"{local}@{typed} ({domain})" if typed != domain else email
 
 
 class UserStatus(models.TextChoices):

@@ -18,7 +18,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
-from accounts.models import User
+from accounts.models import User, email_for_people
 from audit.events import SENTENCES  # noqa: F401 (re-exported)
 from audit.services import clean_label
 
@@ -42,9 +42,13 @@ def with_names(events):
             .values_list("pk", "name")
         }
     for event in events:
-        event.actor_name = names.get(str(event.actor_id)) or event.actor_label or "System"
+        # An address label shows its domain as typed and, where it differs,
+        # encoded (a look-alike shows what it is).
+        event.actor_name = (
+            names.get(str(event.actor_id)) or email_for_people(event.actor_label) or "System"
+        )
         if event.target_type == "user":
-            event.target_name = names.get(event.target_id) or event.target_label
+            event.target_name = names.get(event.target_id) or email_for_people(event.target_label)
         else:
             event.target_name = event.target_label or event.target_id
     return events

@@ -12,13 +12,12 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import transaction
 
 from accounts.models import BatchJob, Invitation, User, normalize_email
 from accounts.services import jobs
 from accounts.services.invitations import invitation_create
-from accounts.services.validation import resolve_grants
+from accounts.services.validation import resolve_grants, validate_email_address
 from audit import services as audit
 from audit.services import Target
 from core.services import refusal_text, service
@@ -115,9 +114,12 @@ def invitation_rows_validate(*, actor, rows: list[ImportRow], template=None) -> 
     for row in rows:
         row.email = normalize_email(row.email)
         try:
-            validate_email(row.email)
-        except ValidationError:
-            row.errors.append(f"{row.email or 'Empty'} is not a valid email address.")
+            validate_email_address(row.email, unique=False)
+        except ValidationError as exc:
+            if exc.code == "mixed_script":
+                row.errors.append(" ".join(exc.messages))
+            else:
+                row.errors.append(f"{row.email or 'Empty'} is not a valid email address.")
             continue
         if row.email in seen:
             row.errors.append("Listed twice; only the first line is used.")

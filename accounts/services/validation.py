@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 
+import idna
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
-from accounts.models import User, normalize_email
+from accounts.models import User, email_for_people, normalize_email
 from rbac.models import Role
 from rbac.permissions import template_permissions, validate_permissions
 
@@ -25,12 +27,62 @@ class UserExists(ValidationError):
     pass
 
 
-def validate_email_address(email: str, *, user=None, unique: bool = True) -> str:
-    """The normalised address, or a ValidationError people can read: not an
-    address at all (`invalid_email`), or taken by another account than
-    `user` (`duplicate_email`, when `unique`)."""
-    email = normalize_email(email)
+# Scripts that may share one label (UTS 39's "highly restrictive" sets):
+# Japanese, Chinese and Korean writing, each with Latin.
+_SCRIPTS_TOGETHER = (
+    frozenset({"LATIN", "HAN", "HIRAGANA", "KATAKANA"}),
+    frozenset({"LATIN", "HAN", "BOPOMOFO"}),
+    frozenset({"LATIN", "HAN", "HANGUL"}),
+)
+# First words of Unicode character names that are not (or not one) script.
+_NAME_TO_SCRIPT = {"CJK": "HAN", "KATAKANA-HIRAGANA": None, "MODIFIER": None}
+
+
+def _script(char: str) -> str | None:
+    """The script of a letter, from its Unicode name ("CYRILLIC SMALL
+    LETTER IE"); None for what every script shares (digits, hyphens,
+    marks)."""
+    if not unicodedata.category(char).startswith("L"):
+        return None
+    if char.isascii():
+        return "LATIN"
+    word = unicodedata.name(char, "").split(" ")[0]
+    return _NAME_TO_SCRIPT.get(word, word) or None
+
+
+def _decoded(label: str) -> str:
+    """An encoded label (`xn--...`) as typed; any other as it is. One label
+    at a time, so a broken label elsewhere cannot hide a look-alike."""
+    if not label.startswith("xn--"):
+        return label
     try:
+        return idna.decode(label)
+    except (idna.IDNAError, UnicodeError, ValueError):
+        return label
+
+
+def mixed_scripts(domain: str) -> list[str]:
+    """The scripts of the first label of `domain` (encoded or not) that
+    mixes alphabets the way look-alike domains do (`exаmple` with a
+    Cyrillic `а`); [] when every label keeps to one script."""
+    for label in domain.split("."):
+        scripts = {s for s in map(_script, _decoded(label)) if s}
+        if len(scripts) > 1 and not any(scripts <= allowed for allowed in _SCRIPTS_TOGETHER):
+            return sorted(scripts)
+    return []
+
+
+def validate_email_address(email: str, *, user=None, unique: bool = True) -> str:
+    """The normalised address (`normalize_email`: NFKC, lower case, the
+    domain IDNA-encoded), or a ValidationError people can read: not an
+    address at all (`invalid_email`), a domain that mixes alphabets like a
+    look-alike (`mixed_script`), or taken by another account than `user`
+    (`duplicate_email`, when `unique`)."""
+    email = normalize_email(email)
+    domain = email.rpartition("@")[2]
+    try:
+        if not domain.isascii():  # no IDNA 2008 form: not a domain mail can reach
+            raise ValidationError("")
         validate_email(email)
     except ValidationError:
         raise ValidationError(
@@ -38,6 +90,17 @@ def validate_email_address(email: str, *, user=None, unique: bool = True) -> str
             code="invalid_email",
             params={"email": email or "empty"},
         ) from None
+    scripts = mixed_scripts(domain)
+    if scripts:
+        raise ValidationError(
+            "The domain of %(email)s mixes alphabets (%(scripts)s), as look-alike addresses "
+            "do. Type it in one alphabet.",
+            code="mixed_script",
+            params={
+                "email": email_for_people(email),
+                "scripts": " and ".join(s.title() for s in scripts),
+            },
+        )
     if unique:
         taken = User.objects.filter(email=email)
         if user is not None:

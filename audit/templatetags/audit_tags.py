@@ -2,6 +2,7 @@ import json
 
 from django import template
 
+from accounts.models import email_for_people
 from audit import sentences
 
 register = template.Library()
@@ -24,4 +25,6 @@ def audit_value(value) -> str:
         return ", ".join(audit_value(v) for v in value) if value else "(none)"
     if isinstance(value, dict):
         return json.dumps(value, sort_keys=True, ensure_ascii=False)
+    if isinstance(value, str):
+        return email_for_people(value)  # an address: as typed, and encoded
     return str(value)
