@@ -100,6 +100,10 @@ SENTENCES: dict[str, tuple[str, str]] = {
         "{actor} turned on two-factor authentication",
         "{actor} could not turn on two-factor authentication",
     ),
+    "accounts.mfa.replaced": (
+        "{actor} replaced their authenticator app",
+        "{actor} tried to replace their authenticator app",
+    ),
     "accounts.mfa.removed": (
         "{actor} removed an authenticator of {target}",
         "{actor} tried to remove an authenticator of {target}",
