@@ -305,6 +305,7 @@ def user_create(request):
 PROFILE_ERROR_FIELDS = {
     "duplicate_email": "email",
     "invalid_email": "email",
+    "mixed_script": "email",
     "invalid_phone": "phone",
     "invalid_json": "metadata",
     "not_object": "metadata",

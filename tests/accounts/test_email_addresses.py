@@ -47,6 +47,7 @@ def test_a_cyrillic_look_alike_domain_is_refused_as_mixed_script(client_for, adm
     assert response.status_code == 400
     page = response.content.decode()
     assert "mixes alphabets (Cyrillic and Latin)" in page
+    assert response.context["form"].errors["email"][0].startswith("The domain of dup@t.tеst")
     assert "t.xn--tst-rdd" in page  # the encoded form, so the trick shows
     assert User.objects.filter(email__startswith="dup@").count() == 1
 

@@ -123,3 +123,92 @@ def test_account_page_enrolment_and_user_security_section(
     assert "/login/" in mona.url
     other.close()
     assert owner.pk
+
+
+def test_replacing_the_authenticator_asks_for_password_and_code_first(
+    live_server, page, screenshot, builtin_roles, settings, browser
+):
+    """Issue 23: the account page's Replace goes through "Confirm it's
+    you" (password and a code), then the setup page in its replace mode;
+    the other browser is signed out and the user gets a notice."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from accounts.models import OutboundEmail, UserSession
+    from tests.accounts.mfa_helpers import enrol
+
+    settings.MFA_POLICY = "none"
+    make_user("owner@example.com", roles=["owner"], is_owner=True, name="Olivia Owner")
+    mona = make_user("mona@example.com", name="Mona Member")
+    old, codes = enrol(mona)
+    base = live_server.url
+
+    other = browser.new_context(viewport={"width": 1280, "height": 900})
+    phone = other.new_page()
+    sign_in(phone, base, "mona@example.com")
+    phone.wait_for_url(f"{base}/login/mfa/")
+    phone.get_by_label("Code").fill(codes[-1])
+    phone.get_by_role("button", name="Verify").click()
+    phone.wait_for_url(f"{base}/")
+
+    sign_in(page, base, "mona@example.com")
+    page.wait_for_url(f"{base}/login/mfa/")
+    page.get_by_label("Code").fill(totp_code(old))
+    page.get_by_role("button", name="Verify").click()
+    page.wait_for_url(f"{base}/")
+    # Long enough ago that the re-authentication window has passed.
+    UserSession.objects.filter(user=mona).update(
+        reauthenticated_at=timezone.now() - timedelta(hours=1)
+    )
+    page.goto(f"{base}/account/")
+    screenshot(page, "account-mfa-replace-offered", phone=True)
+    page.get_by_role("link", name="Replace").click()
+    page.wait_for_url(f"{base}/account/reauthenticate/**")
+    page.get_by_label("Password").fill(STRONG_PASSWORD)
+    page.get_by_label("Code").fill(codes[0])
+    page.get_by_role("button", name="Continue").click()
+    page.wait_for_url(f"{base}/account/mfa/setup/")
+    assert page.get_by_role("heading", name="Replace your authenticator app").is_visible()
+    screenshot(page, "account-mfa-replace", phone=True)
+
+    secret = page.locator("#totp-secret").get_attribute("data-secret")
+    page.get_by_label("Code from the app").fill(totp_now(secret))
+    page.get_by_role("button", name="Replace authenticator app").click()
+    page.wait_for_url(f"{base}/account/mfa/recovery-codes/**")
+    assert len(page.locator("#recovery-codes li").all_inner_texts()) == 10
+
+    assert not TOTPDevice.objects.filter(pk=old.pk).exists()
+    phone.goto(f"{base}/")
+    assert "/login/" in phone.url
+    other.close()
+    assert OutboundEmail.objects.filter(
+        to="mona@example.com", subject__contains="was added to your account"
+    ).exists()
+
+
+def test_account_page_without_a_fresh_proof_offers_setup_not_a_secret(
+    live_server, page, screenshot, builtin_roles, settings
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from accounts.models import UserSession
+
+    settings.MFA_POLICY = "none"
+    make_user("owner@example.com", roles=["owner"], is_owner=True, name="Olivia Owner")
+    make_user("mona@example.com", name="Mona Member")
+    base = live_server.url
+    sign_in(page, base, "mona@example.com")
+    page.wait_for_url(f"{base}/")
+    UserSession.objects.update(reauthenticated_at=timezone.now() - timedelta(hours=1))
+    page.goto(f"{base}/account/")
+    assert page.locator("#totp-secret").count() == 0
+    screenshot(page, "account-mfa-setup-offered", phone=True)
+    page.get_by_role("link", name="Set up two-factor authentication").click()
+    page.wait_for_url(f"{base}/account/reauthenticate/**")
+    page.get_by_label("Password").fill(STRONG_PASSWORD)
+    page.get_by_role("button", name="Continue").click()
+    page.wait_for_url(f"{base}/account/mfa/setup/")
+    assert page.locator(".qr-code svg").is_visible()

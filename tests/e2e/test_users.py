@@ -94,3 +94,20 @@ def test_admin_previews_a_batch(live_server, page, screenshot, people):
     page.get_by_role("button", name="Ban 3 users").click()
     page.wait_for_selector("h1:has-text('Ban: result')")
     screenshot(page, "users-batch-result", phone=True)
+
+
+def test_addresses_show_their_domain_as_typed_and_encoded(live_server, page, screenshot, people):
+    """Issue 23: a look-alike domain is refused on the create page with
+    words, and an international domain reads as typed with its encoded
+    form beside it."""
+    make_user("ann@bücher.example", name="")
+    open_as(page, live_server.url, "admin@example.com", "/users/new/")
+    page.get_by_label("Email", exact=True).fill("ada@ex\u0430mple.com")
+    page.get_by_label("Set a password now").check()
+    page.locator("#id_password").fill("Correct-Horse-Battery-42")
+    page.get_by_role("button", name="Create user").click()
+    page.wait_for_selector("text=mixes alphabets (Cyrillic and Latin)")
+    screenshot(page, "users-create-look-alike", phone=True)
+    page.goto(f"{live_server.url}/users/?q=ann")
+    assert page.get_by_text("ann@bücher.example (xn--bcher-kva.example)").first.is_visible()
+    screenshot(page, "users-list-idn")
