@@ -177,3 +177,23 @@ def test_removing_your_own_factor_after_re_authenticating(member, settings):
     fresh = Client()
     fresh.post("/login/", {"email": member.email, "password": STRONG_PASSWORD})
     assert fresh.get("/").status_code == 200
+
+
+def test_a_manager_sent_to_enrolment_after_the_window_confirms_the_password_first(
+    admin_user, settings
+):
+    """Setting up a factor needs a fresh proof (issue 23); the page that
+    asks for it stays reachable for someone the policy holds at enrolment."""
+    settings.MFA_POLICY = "managers"
+    client = sign_in("admin@example.com")
+    UserSession.objects.filter(user=admin_user).update(
+        reauthenticated_at=timezone.now() - timedelta(hours=1)
+    )
+    to_setup = client.get("/")
+    assert to_setup["Location"] == "/account/mfa/setup/?next=%2F"
+    to_reauth = client.get(to_setup["Location"])
+    assert to_reauth["Location"].startswith("/account/reauthenticate/?next=")
+    assert client.get(to_reauth["Location"]).status_code == 200
+    back = client.post(to_reauth["Location"], {"password": STRONG_PASSWORD})
+    assert back["Location"] == "/account/mfa/setup/?next=%2F"
+    assert client.get(back["Location"]).status_code == 200
