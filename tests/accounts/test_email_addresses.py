@@ -163,7 +163,7 @@ def test_the_migration_reports_accounts_that_are_one_mailbox_and_merges_nothing(
 
     from django.apps import apps
 
-    migration = importlib.import_module("accounts.migrations.0007_email_idna_collisions")
+    migration = importlib.import_module("accounts.migrations.0008_email_idna_collisions")
     first = make_user("dup@t.test")
     second = make_user("placeholder-2@example.com")
     lone = make_user("placeholder-3@example.com")

@@ -59,7 +59,7 @@ def report_email_collisions(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0006_apikey_verbose_name"),
+        ("accounts", "0007_outbound_email_possibly_sent"),
     ]
 
     operations = [
