@@ -281,13 +281,37 @@ class Invitation(models.Model):
         return "pending"
 
 
+class MadeThrough(models.Model):
+    """A grant someone made to be used later (an administrator's reset or
+    sign-in link, a background job) records the credential it was made
+    through, so that at use it dies with that credential (design.md,
+    "deferred grants are re-checked when used"): its kind
+    (`rbac.credentials`: session, api_key, console), the session key or the
+    API key. `rbac.policies.grants` reads it."""
+
+    created_via = models.CharField(max_length=16, blank=True, default="")
+    created_via_session = models.CharField(max_length=40, blank=True, default="")
+    created_via_key = models.ForeignKey(
+        "ApiKey", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        abstract = True
+
+    def record_credential(self, credential) -> None:
+        """Note that this grant is made through `credential`."""
+        self.created_via = credential.kind
+        self.created_via_session = credential.session_key or ""
+        self.created_via_key_id = credential.key_id
+
+
 class TokenPurpose(models.TextChoices):
     PASSWORD_RESET = "password_reset", "Password reset"
     MAGIC_LINK = "magic_link", "Sign-in link"
     EMAIL_VERIFY = "email_verify", "Email verification"
 
 
-class OneTimeToken(models.Model):
+class OneTimeToken(MadeThrough):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="tokens")
     purpose = models.CharField(max_length=20, choices=TokenPurpose.choices)
@@ -336,6 +360,11 @@ class ApiKey(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # The key this one was made through (an API request); revoking a key
+    # revokes the keys it made, and theirs.
+    parent = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="children"
+    )
     # Why it stopped working: "revoked" by someone, or what ended its user's
     # access ("banned", "deleted", "disabled", "no management permission").
     revoked_reason = models.CharField(max_length=100, blank=True, default="")
@@ -401,7 +430,7 @@ class OutboundEmail(models.Model):
         return f"{self.template} to {self.to}"
 
 
-class BatchJob(models.Model):
+class BatchJob(MadeThrough):
     """A batch action over many users, run inline or as a Celery job; the
     per-item result stays available afterwards."""
 

@@ -196,12 +196,13 @@ BUILTIN_ROLES = {
         "description": "Everything except ownership.",
         "permissions": sorted(ALL_PERMISSIONS),
     },
+    # Seed 000: "can edit content but not manage users". The editor edits
+    # their own profile (the account page needs no permission for that) and
+    # changes no one else's account: no users:update.
     "editor": {
         "name": "Editor",
-        "description": "Edits user profiles; cannot manage access.",
-        "permissions": sorted(
-            {"users:read", "users:update", "invitations:read", "roles:read", "emails:read"}
-        ),
+        "description": "Edits their own profile and reads users; changes no one else's account.",
+        "permissions": sorted({"users:read", "invitations:read", "roles:read", "emails:read"}),
     },
     "viewer": {
         "name": "Viewer",

@@ -48,6 +48,7 @@ def create_api_key(request, payload: ApiKeyCreateIn):
         scopes=payload.permissions,
         template=payload.template,
         expires_in_days=payload.expires_in_days,
+        current_password=payload.current_password,
     )
     return Status(201, {**api_key_out(key), "key": raw})
 

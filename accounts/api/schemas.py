@@ -65,7 +65,12 @@ class PermissionsPatchIn(Strict):
 
 class TransferIn(Strict):
     target_user_id: uuid.UUID
-    password: str | None = Field(None, max_length=1024)
+    # The owner's current password (a key alone is not the person), named
+    # as every other re-authentication field; `password` is its old name.
+    current_password: str | None = Field(None, max_length=1024)
+    password: str | None = Field(
+        None, max_length=1024, description="Deprecated: the old name of current_password."
+    )
 
 
 class BanIn(Strict):
@@ -210,6 +215,8 @@ class ApiKeyCreateIn(Strict):
     template: str | None = None
     permissions: list[str] = Field(default_factory=list, max_length=100)
     expires_in_days: int | None = Field(None, ge=1, le=3650)
+    # A key making a key needs the person: their current password.
+    current_password: str | None = Field(None, max_length=1024)
 
 
 class ApiKeyCreatedOut(ApiKeyOut):

@@ -159,7 +159,9 @@ def transfer_super(request, payload: TransferIn):
     target = get_user(request, payload.target_user_id)
     actor = actor_of(request)
     # A key is not the person: the owner's password must come with it.
-    ownership_transfer(actor=actor, target=target, password=payload.password)
+    ownership_transfer(
+        actor=actor, target=target, password=payload.current_password or payload.password
+    )
     return Status(200, user_out(User.objects.get(pk=target.pk)))
 
 

@@ -15,11 +15,12 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from accounts.models import ApiKey
+from accounts.services.jobs import jobs_stop_with_credentials
 from accounts.services.validation import resolve_grants
 from audit import services as audit
 from core.services import service, unless_read_only
 from rbac import policies
-from rbac.actor import Actor
+from rbac.actor import Actor, as_actor
 
 KEY_PREFIX = "hv_"
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -44,18 +45,21 @@ def api_key_create(
     template: str | None = None,
     expires_in_days: int | None = None,
     user=None,
+    current_password: str | None = None,
 ) -> tuple[ApiKey, str]:
     """Create a key for `user` (default: the actor). Returns (key, plaintext);
     the plaintext is never stored. Guards: api-keys:create; scopes within the
     actor's own permissions (escalation); a key for someone else follows
-    the hierarchy rule."""
+    the hierarchy rule; made through a key, the user's `current_password`.
+    A key made through a key records it as its `parent` and is revoked
+    with it."""
     action = "accounts.api_key.created"
     policies.check_permission(actor, "api-keys:create", action=action)
     owner = user or actor.user
     wanted = resolve_grants(template=template, permissions=scopes)
     if not wanted:
         raise ValidationError("Choose at least one permission for the key.", code="no_scopes")
-    policies.check_can_create_api_key(actor, owner, wanted)
+    policies.check_can_create_api_key(actor, owner, wanted, password=current_password)
     name = (name or "").strip()
     if not name:
         raise ValidationError("Give the key a name.", code="name_required")
@@ -75,6 +79,7 @@ def api_key_create(
         scopes=sorted(wanted),
         created_by=actor.user,
         expires_at=expires_at,
+        parent_id=as_actor(actor).credential.key_id,
     )
     audit.record(
         action,
@@ -85,6 +90,7 @@ def api_key_create(
             "user": [None, owner.email],
             "scopes": [[], key.scopes],
             "expires_at": [None, expires_at.isoformat() if expires_at else None],
+            **({"parent": [None, str(key.parent_id)]} if key.parent_id else {}),
         },
     )
     return key, raw
@@ -104,14 +110,55 @@ def api_key_revoke(*, actor, key: ApiKey, current_password: str | None = None) -
     key.revoked_reason = "revoked"
     key.save(update_fields=["revoked_at", "revoked_reason"])
     audit.record(action, actor=actor, target=key, changes={"revoked": [False, True]})
+    _keys_ended([key.pk], actor=actor)
     return key
 
 
+def _keys_ended(key_ids, *, actor=None) -> None:
+    """What ends with keys just revoked: the keys they made, and theirs
+    (each audited, with the key it was made through), and the jobs they
+    queued (`jobs_stop_with_credentials`)."""
+    ended = list(key_ids)
+    parents = list(key_ids)
+    while parents:
+        children = list(
+            ApiKey.objects.select_for_update()
+            .filter(parent_id__in=parents, revoked_at__isnull=True)
+            .select_related("parent")
+        )
+        if not children:
+            break
+        ApiKey.objects.filter(pk__in=[c.pk for c in children]).update(
+            revoked_at=timezone.now(), revoked_reason=PARENT_REVOKED
+        )
+        for child in children:
+            audit.record(
+                "accounts.api_key.revoked",
+                actor=actor,
+                target=child,
+                reason=f"Made through {child.parent}, which was revoked.",
+                changes={"revoked": [False, True], "parent": str(child.parent_id)},
+            )
+        parents = [c.pk for c in children]
+        ended += parents
+    jobs_stop_with_credentials(key_ids=ended)
+
+
+PARENT_REVOKED = "parent key revoked"
+
+
 def api_keys_revoke_for_users(user_ids, *, reason: str) -> int:
-    """`api_keys_revoke_all` for many users at once (batch actions)."""
-    return ApiKey.objects.filter(user_id__in=list(user_ids), revoked_at__isnull=True).update(
+    """`api_keys_revoke_all` for many users at once (batch actions); the
+    keys made through them are revoked too (`_keys_ended`)."""
+    live = ApiKey.objects.filter(user_id__in=list(user_ids), revoked_at__isnull=True)
+    key_ids = list(live.values_list("pk", flat=True))
+    if not key_ids:
+        return 0
+    revoked = ApiKey.objects.filter(pk__in=key_ids).update(
         revoked_at=timezone.now(), revoked_reason=reason[:100]
     )
+    _keys_ended(key_ids)
+    return revoked
 
 
 def api_keys_revoke_all(user, *, reason: str) -> int:

@@ -6,12 +6,11 @@ from __future__ import annotations
 from axes.handlers.proxy import AxesProxyHandler
 from django.contrib.auth import login, logout
 from django.contrib.auth.signals import user_login_failed
-from django.utils import timezone
 from django_otp import login as otp_login
 
-from accounts.models import User, UserSession, normalize_email
+from accounts.models import User, normalize_email
 from accounts.security import recovery_codes_left
-from accounts.services.sessions import session_follow, session_record
+from accounts.services.sessions import session_end_by_key, session_follow, session_record
 from audit import services as audit
 from audit.services import Target
 
@@ -106,7 +105,5 @@ def logout_user(request) -> None:
     user = request.user
     if user.is_authenticated:
         audit.record_without_waiting("accounts.logout", actor=user, target=user)
-        UserSession.objects.filter(session_key=request.session.session_key).update(
-            ended_at=timezone.now()
-        )
+        session_end_by_key(request.session.session_key)
     logout(request)

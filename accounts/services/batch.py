@@ -46,7 +46,7 @@ from accounts.services.users import (
 from audit import services as audit
 from core.services import refusal_text, service
 from rbac import policies
-from rbac.actor import Actor
+from rbac.actor import Actor, as_actor
 from rbac.models import Role, UserRole
 from rbac.services import user_role_assign, user_role_remove
 
@@ -381,7 +381,7 @@ def batch_job_create(*, actor, action, user_ids, params=None) -> BatchJob:
     scopes = actor.stored_scopes
     if scopes is not None:  # the job acts later with the key's scopes, no more
         params = {**params, "scopes": scopes}
-    job = BatchJob.objects.create(
+    job = BatchJob(
         actor=actor.user,
         action=action,
         params=params,
@@ -391,6 +391,9 @@ def batch_job_create(*, actor, action, user_ids, params=None) -> BatchJob:
         permission=spec.permission,
         lease_until=jobs.lease_end(),
     )
+    # Each chunk acts through this credential and stops once it ends.
+    job.record_credential(as_actor(actor).credential)
+    job.save(force_insert=True)
     audit.record(
         "accounts.batch.queued",
         actor=actor,

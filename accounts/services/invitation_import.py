@@ -22,7 +22,7 @@ from audit import services as audit
 from audit.services import Target
 from core.services import refusal_text, service
 from rbac import policies
-from rbac.actor import Actor
+from rbac.actor import Actor, as_actor
 from rbac.models import Role
 
 _SPLIT = re.compile(r"[\s,;]+")
@@ -93,13 +93,19 @@ def invitation_rows_from_csv(data: str, *, roles=()) -> list[ImportRow]:
     return rows
 
 
+@service
 def invitation_rows_validate(*, actor, rows: list[ImportRow], template=None) -> list[ImportRow]:
     """Check every row before anything is sent: address, duplicates in the
     list, existing accounts and pending invitations, roles, escalation.
-    Fills `row.errors`; sends nothing."""
+    Fills `row.errors`; sends nothing. A list that hands out roles or a
+    template the actor may not hand out at all (roles:assign,
+    permissions:grant) is refused whole (`check_can_invite_list`)."""
 
-    roles_by_slug = {r.slug: r for r in Role.objects.all()}
     template_perms = set(resolve_grants(template=template, permissions=())) if template else set()
+    policies.check_can_invite_list(
+        actor, roles=sorted({s for r in rows for s in r.roles}), grants=template_perms
+    )
+    roles_by_slug = {r.slug: r for r in Role.objects.all()}
     emails = {normalize_email(r.email) for r in rows}
     existing = {
         u.email: u
@@ -190,7 +196,7 @@ def invitation_import_start(*, actor, rows: list[dict], template=None, expires_d
     scopes = actor.stored_scopes
     if scopes is not None:  # the job invites later with the key's scopes, no more
         params["scopes"] = scopes
-    job = BatchJob.objects.create(
+    job = BatchJob(
         actor=actor.user,
         action="invite",
         params=params,
@@ -199,6 +205,9 @@ def invitation_import_start(*, actor, rows: list[dict], template=None, expires_d
         permission="invitations:create",
         lease_until=jobs.lease_end(),
     )
+    # Each chunk acts through this credential and stops once it ends.
+    job.record_credential(as_actor(actor).credential)
+    job.save(force_insert=True)
     audit.record(
         "accounts.invitation.imported",
         actor=actor,

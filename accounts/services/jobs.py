@@ -14,6 +14,11 @@ lease. So:
   in fact done by the crashed run);
 - two runners of the same job (a redelivered message, a sweep while a slow
   runner still works) serialise on the row lock and never do a chunk twice;
+- each chunk first checks that the credential that queued the job is still
+  valid (the session open, the API key not revoked) and its person still
+  active; otherwise the job stops as "stopped" with the reason "Credential
+  ended: ..." (`policies.job_credential_end`). Ending sessions or revoking
+  keys stops the jobs they queued at once (`jobs_stop_with_credentials`);
 - a job whose lease runs out (worker SIGKILLed, task lost while the broker
   was down, transient error whose retry could not be queued) is queued
   again by `job_sweep` (beat), and a job that keeps failing to make
@@ -29,6 +34,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import InterfaceError, OperationalError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
@@ -36,7 +42,8 @@ from accounts.models import BatchJob
 from audit import services as audit
 from core.services import ServiceBusy, service
 from core.tasks import wake
-from rbac import policies
+from rbac import credentials, policies
+from rbac.actor import as_actor
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +56,10 @@ QUEUE_DOWN = (
     "The job queue could not be reached; the job starts automatically as soon as it is back."
 )
 OPEN = ("pending", "running")
+# Ended without finishing: failed (an error or a refusal), cancelled by
+# someone, or stopped because the credential that queued it ended. Each can
+# be resumed by its creator, who then acts through their credential now.
+RESUMABLE = ("failed", "cancelled", "stopped")
 
 
 class JobFailed(Exception):
@@ -151,6 +162,10 @@ def job_run(job_id, *, runner: str, step: Callable[[BatchJob], None]) -> str:
                     job.heartbeat_at = now
                     job.save(update_fields=["status", "finished_at", "lease_until", "heartbeat_at"])
                     return "done"
+                ended = policies.job_credential_end(job, job.actor)
+                if ended:
+                    _mark_stopped(job, ended)
+                    return "stopped"
                 try:
                     with transaction.atomic():
                         step(job)
@@ -178,6 +193,43 @@ def _mark_failed(job: BatchJob, reason: str) -> None:
     job.finished_at = timezone.now()
     job.lease_until = None
     job.save(update_fields=["status", "last_error", "result", "finished_at", "lease_until"])
+
+
+def _mark_stopped(job: BatchJob, reason: str) -> None:
+    job.status = "stopped"
+    job.last_error = reason
+    job.finished_at = timezone.now()
+    job.lease_until = None
+    job.save(update_fields=["status", "last_error", "finished_at", "lease_until"])
+
+
+def jobs_stop_with_credentials(*, session_keys=(), key_ids=()) -> int:
+    """Stop the open jobs queued through these sessions or API keys, which
+    just ended (signed out, ended by someone, revoked): a job dies with the
+    credential that queued it. Never waits: a job in the middle of a chunk
+    (its row locked by the runner) is left to the runner, whose next chunk
+    finds the credential ended (`policies.job_credential_end`) -- signing
+    out must not wait on a batch. No audit row: the caller records the
+    ending that caused it. Returns how many jobs stopped here."""
+    session_keys, key_ids = list(session_keys), list(key_ids)
+    through = Q(pk__in=[])
+    if session_keys:
+        through |= Q(created_via=credentials.SESSION, created_via_session__in=session_keys)
+        reason = "Credential ended: the session it was made in has ended."
+    if key_ids:
+        through |= Q(created_via=credentials.API_KEY, created_via_key_id__in=key_ids)
+        reason = "Credential ended: the API key it was made through was revoked or has expired."
+    if not (session_keys or key_ids):
+        return 0
+    with transaction.atomic():
+        free = list(
+            BatchJob.objects.select_for_update(skip_locked=True)
+            .filter(through, status__in=OPEN)
+            .values_list("pk", flat=True)
+        )
+        return BatchJob.objects.filter(pk__in=free).update(
+            status="stopped", last_error=reason, finished_at=timezone.now(), lease_until=None
+        )
 
 
 def job_fail(job_id, *, reason: str) -> None:
@@ -252,14 +304,15 @@ def job_cancel(*, actor, job: BatchJob) -> BatchJob:
 
 @service
 def job_resume(*, actor, job: BatchJob) -> BatchJob:
-    """Start a failed or cancelled job again where it stopped (with a fresh
-    attempt budget); it is queued after commit."""
+    """Start a failed, cancelled or stopped job again where it stopped (with
+    a fresh attempt budget), acting from now on through the credential the
+    creator resumes it with; it is queued after commit."""
     action = "accounts.job.resumed"
     policies.check_can_resume_job(actor, job, action=action)
     job = BatchJob.objects.select_for_update().get(pk=job.pk)
-    if job.status not in ("failed", "cancelled"):
+    if job.status not in RESUMABLE:
         raise ValidationError(
-            "Only a failed or cancelled job can be resumed; this one is %(status)s.",
+            "Only a failed, cancelled or stopped job can be resumed; this one is %(status)s.",
             code="not_resumable",
             params={"status": job.status},
         )
@@ -273,8 +326,12 @@ def job_resume(*, actor, job: BatchJob) -> BatchJob:
     job.result = {k: v for k, v in (job.result or {}).items() if k != "failure"}
     if "success" in job.result:
         job.result["success"] = True
+    job.record_credential(as_actor(actor).credential)
     job.save(
         update_fields=[
+            "created_via",
+            "created_via_session",
+            "created_via_key",
             "status",
             "attempts",
             "last_error",

@@ -10,13 +10,14 @@ from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.utils import timezone
 
-from accounts.models import UserSession
+from accounts.models import BatchJob, OneTimeToken, UserSession
 from accounts.security import describe_user_agent
 from accounts.services.common import lock_user
+from accounts.services.jobs import jobs_stop_with_credentials
 from audit import context
 from audit import services as audit
 from core.services import service
-from rbac import policies
+from rbac import credentials, policies
 
 # When SessionActivityMiddleware last wrote "last seen" (epoch seconds).
 SEEN_SESSION_KEY = "_hv_seen"
@@ -61,8 +62,14 @@ def session_follow(*, old_key: str | None, new_key: str | None, user) -> None:
         return
     rows = UserSession.objects.filter(session_key=old_key, ended_at__isnull=True)
     if user is not None and new_key and rows.filter(user=user).update(session_key=new_key):
+        # The same session under a new key: the links and jobs it made go on
+        # with it (they die with the session, not with a key it outgrew).
+        for model in (BatchJob, OneTimeToken):
+            model.objects.filter(
+                created_via=credentials.SESSION, created_via_session=old_key
+            ).update(created_via_session=new_key)
         return
-    rows.update(ended_at=timezone.now())
+    session_end_by_key(old_key)
 
 
 def session_rotate(request) -> None:
@@ -79,7 +86,21 @@ def _end(queryset) -> int:
     if not keys:
         return 0
     Session.objects.filter(session_key__in=keys).delete()
-    return queryset.filter(session_key__in=keys).update(ended_at=timezone.now())
+    ended = queryset.filter(session_key__in=keys).update(ended_at=timezone.now())
+    jobs_stop_with_credentials(session_keys=keys)
+    return ended
+
+
+def session_end_by_key(session_key: str | None) -> None:
+    """Mark the session `session_key` ended (signing out, or a sign-in that
+    replaced it with a new key); the caller deals with the session data.
+    The jobs it queued stop with it."""
+    if not session_key:
+        return
+    UserSession.objects.filter(session_key=session_key, ended_at__isnull=True).update(
+        ended_at=timezone.now()
+    )
+    jobs_stop_with_credentials(session_keys=[session_key])
 
 
 def sessions_end_all(user, *, except_key: str | None = None) -> int:

@@ -17,6 +17,9 @@ from django.utils import timezone
 
 from accounts.models import OneTimeToken, TokenPurpose, User
 from accounts.services.common import lock_user
+from core.services import service
+from rbac import policies
+from rbac.actor import as_actor
 
 
 def new_token() -> tuple[str, str]:
@@ -76,12 +79,15 @@ def _now():
 
 def token_issue(*, user, purpose: str, created_by=None, ttl: timedelta | None = None):
     """Create a token for `user`; returns (plaintext, row). The plaintext is
-    never stored: hand it to the person once (link, email) and forget it."""
+    never stored: hand it to the person once (link, email) and forget it.
+    A token an administrator makes (`created_by`) records the credential
+    they made it through; using it asks their guard again
+    (`policies.check_link_still_granted`)."""
 
     token, digest = new_token()
     ttl = ttl or getattr(settings, TOKEN_TTLS[purpose])
     now = _now()
-    row = OneTimeToken.objects.create(
+    row = OneTimeToken(
         user=user,
         purpose=purpose,
         token_hash=digest,
@@ -89,7 +95,31 @@ def token_issue(*, user, purpose: str, created_by=None, ttl: timedelta | None = 
         created_at=now,
         expires_at=now + ttl,
     )
+    if created_by is not None:
+        row.record_credential(as_actor(created_by).credential)
+    row.save(force_insert=True)
     return token, row
+
+
+# What using an administrator's link asks again: the guard of the service
+# that made it (`password_reset_token_create` and `magic_link_send` both ask
+# `check_can_reset_password`), under the action that uses it.
+_REUSED_GUARDS = {
+    TokenPurpose.PASSWORD_RESET: (
+        policies.check_can_reset_password,
+        "accounts.password.reset_completed",
+    ),
+    TokenPurpose.MAGIC_LINK: (policies.check_can_reset_password, "accounts.magic_link.used"),
+}
+
+
+def _still_granted(row: OneTimeToken, user: User) -> None:
+    """Raise `PolicyDenied` ("link_withdrawn") when the maker of `row` may no
+    longer give it (see `policies.check_link_still_granted`)."""
+    reused = _REUSED_GUARDS.get(row.purpose)
+    if reused is not None:
+        guard, action = reused
+        policies.check_link_still_granted(row, user, guard=guard, action=action)
 
 
 def _check(row: OneTimeToken | None) -> OneTimeToken:
@@ -124,10 +154,13 @@ def lookup_digest(token: str | None = None, digest: str | None = None) -> str | 
     return hash_token(token)
 
 
+@service
 def token_peek(
     *, token: str | None = None, purpose: str, digest: str | None = None
 ) -> OneTimeToken:
-    """The usable token row for `token`, without using it (to show a form)."""
+    """The usable token row for `token`, without using it (to show a form).
+    Raises `TokenInvalid`, or `PolicyDenied` (put on the record) when an
+    administrator's link was withdrawn since it was made."""
     digest = lookup_digest(token, digest)
     if digest is None:
         raise TokenInvalid("unknown")
@@ -136,7 +169,9 @@ def token_peek(
         .filter(token_hash=digest, purpose=purpose)
         .first()
     )
-    return _check(row)
+    row = _check(row)
+    _still_granted(row, row.user)
+    return row
 
 
 def token_consume(
@@ -161,6 +196,10 @@ def token_consume(
 
 def token_redeem(*, token: str | None = None, purpose: str, digest: str | None = None) -> User:
     """Use `token` once (`token_consume`) and return its user, locked for
-    the rest of the caller's transaction."""
+    the rest of the caller's transaction. An administrator's link is judged
+    again on the locked user: its maker's guard, as they are now, through
+    the credential they made it with (`PolicyDenied` "link_withdrawn")."""
     row = token_consume(token=token, digest=digest, purpose=purpose)
-    return lock_user(row.user_id)
+    user = lock_user(row.user_id)
+    _still_granted(row, user)
+    return user

@@ -97,9 +97,14 @@ def invitation_preview(request):
     if rows is None:
         return render(request, "invitations/list.html", _list_context(request, form), status=400)
     template = form.cleaned_data.get("template") or None
-    rows = import_services.invitation_rows_validate(
-        actor=request.actor, rows=rows, template=template
-    )
+    with refusals(form) as outcome:
+        rows = import_services.invitation_rows_validate(
+            actor=request.actor, rows=rows, template=template
+        )
+    if not outcome.ok:
+        return render(
+            request, "invitations/list.html", _list_context(request, form), status=outcome.status
+        )
     good = [r.as_dict() for r in rows if r.ok]
     request.session[SESSION_KEY] = {
         "rows": good,

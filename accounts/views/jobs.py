@@ -74,7 +74,7 @@ def describe(job: BatchJob, actor, now) -> dict:
         "stale": bool(job.is_open and job.lease_until and job.lease_until < now),
         "can_read_results": policies.user_can_read_job_results(actor, job),
         "can_cancel": job.is_open and policies.user_can_cancel_job(actor, job),
-        "can_resume": job.status in ("failed", "cancelled")
+        "can_resume": job.status in job_services.RESUMABLE
         and policies.user_can_resume_job(actor, job),
     }
 

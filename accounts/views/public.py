@@ -31,6 +31,7 @@ from accounts.services import passwords, verification
 from accounts.services.tokens import TokenInvalid, lookup_digest, token_peek
 from audit import context as audit_context
 from rbac.decorators import public
+from rbac.policies import PolicyDenied
 
 PLACEHOLDER = "continue"
 RESET_KEY = "_password_reset_token"
@@ -61,6 +62,14 @@ def _invalid(request, message: str, *, title="This link cannot be used", status=
         status=status,
         message=message,
         action=action,
+    )
+
+
+def _withdrawn(request, exc: PolicyDenied, *, action=None):
+    """An administrator's link whose maker may no longer give it (the
+    refusal is already on the audit record)."""
+    return _invalid(
+        request, exc.message, title="This link was withdrawn", status=403, action=action
     )
 
 
@@ -134,12 +143,16 @@ def password_reset(request, token):
         row = token_peek(digest=token, purpose=TokenPurpose.PASSWORD_RESET)
     except TokenInvalid as exc:
         return _invalid(request, exc.message, action=action)
+    except PolicyDenied as exc:
+        return _withdrawn(request, exc, action=action)
     form = NewPasswordForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
             passwords.password_reset_complete(digest=token, password=form.cleaned_data["password1"])
         except TokenInvalid as exc:
             return _invalid(request, exc.message, action=action)
+        except PolicyDenied as exc:
+            return _withdrawn(request, exc, action=action)
         except ValidationError as exc:
             _password_errors(form, exc)
         else:
@@ -255,6 +268,8 @@ def magic_link(request, token):
         row = token_peek(digest=token, purpose=TokenPurpose.MAGIC_LINK)
     except TokenInvalid as exc:
         return _invalid(request, exc.message)
+    except PolicyDenied as exc:
+        return _withdrawn(request, exc)
     needs_password = not row.user.has_usable_password()
     data = request.POST if request.method == "POST" else None
     form = NewPasswordForm(data) if needs_password else MagicForm(data)
@@ -265,6 +280,8 @@ def magic_link(request, token):
             )
         except TokenInvalid as exc:
             return _invalid(request, exc.message)
+        except PolicyDenied as exc:
+            return _withdrawn(request, exc)
         except ValidationError as exc:
             if needs_password:
                 _password_errors(form, exc)

@@ -20,6 +20,7 @@ from rbac.policies.access import (  # noqa: F401 (the package's names)
     check_can_edit_role,
     check_can_give_role,
     check_can_invite,
+    check_can_invite_list,
     check_can_remove_role,
     check_can_revoke_api_key,
     check_can_revoke_invitation,
@@ -54,6 +55,7 @@ from rbac.policies.accounts import (  # noqa: F401 (the package's names)
 from rbac.policies.base import (  # noqa: F401 (the package's names)
     PolicyDenied,
     allows,
+    check_can_hand_out,
     check_escalation,
     check_fresh_proof,
     check_hierarchy,
@@ -73,6 +75,13 @@ from rbac.policies.base import (  # noqa: F401 (the package's names)
     user_can_act_on_self,
     user_can_manage_user,
     user_has,
+)
+from rbac.policies.grants import (  # noqa: F401 (the package's names)
+    acting_through,
+    check_link_still_granted,
+    credential_end,
+    job_credential_end,
+    session_is_open,
 )
 from rbac.policies.jobs import (  # noqa: F401 (the package's names)
     check_can_cancel_job,

@@ -3,6 +3,7 @@ invitations, roles, direct grants and ownership."""
 
 from __future__ import annotations
 
+from accounts.models import User
 from audit.models import Target
 from rbac.actor import as_actor
 from rbac.permissions import CATALOG, ROLE_MANAGER_PERMISSION
@@ -10,8 +11,9 @@ from rbac.policies.base import (
     PolicyDenied,
     _deny,
     _is_active_actor,
-    _missing,
     _wanted,
+    allows,
+    check_can_hand_out,
     check_escalation,
     check_fresh_proof,
     check_hierarchy,
@@ -23,14 +25,19 @@ from rbac.policies.base import (
     target_permissions,
     user_can_manage_user,
 )
-from rbac.selectors import prime_permissions, user_effective_permissions
+from rbac.policies.grants import acting_through
+from rbac.selectors import prime_permissions
 
 
-def check_can_create_api_key(actor, owner, scopes) -> None:
+def check_can_create_api_key(actor, owner, scopes, *, password: str | None = None) -> None:
     """Scopes within the actor's own permissions; a key for someone else
-    follows the hierarchy and never goes to the owner."""
+    follows the hierarchy and never goes to the owner. Through an API key,
+    also a fresh proof of the person (the current password), as the
+    dashboard asks for one: a leaked key alone cannot copy itself."""
     action = "accounts.api_key.created"
     check_permission(actor, "api-keys:create", action=action)
+    if as_actor(actor).credential.is_api_key:
+        check_fresh_proof(actor, action=action, target=owner, password=password)
     if owner is not None and owner.pk != actor.pk:
         check_not_owner(actor, owner, action=action, verb="given keys by others")
         check_hierarchy(actor, owner, action=action)
@@ -55,12 +62,15 @@ def check_can_revoke_api_key(actor, key, *, password: str | None = None) -> None
 
 def check_can_invite(actor, *, email: str, roles=(), grants=(), account=None, action=None) -> None:
     """Invitations create or complete an account, so inviting is granting:
-    escalation over everything the account will hold once it accepts (the
-    invitation's roles and grants, and whatever a pending `account` already
-    holds) and, for an existing pending account, the hierarchy over it."""
+    roles need roles:assign and direct grants permissions:grant, as when
+    creating a user; escalation over everything the account will hold once
+    it accepts (the invitation's roles and grants, and whatever a pending
+    `account` already holds) and, for an existing pending account, the
+    hierarchy over it."""
     action = action or "accounts.invitation.created"
     target = account if account is not None else _invitation_target(email)
     check_permission(actor, "invitations:create", action=action, target=target)
+    check_can_hand_out(actor, roles=roles, grants=grants, action=action, target=target)
     wanted = _wanted(roles, grants)
     if account is not None:
         check_not_owner(actor, account, action=action, verb="invited again")
@@ -69,6 +79,17 @@ def check_can_invite(actor, *, email: str, roles=(), grants=(), account=None, ac
         check_hierarchy(actor, account, action=action)
         return
     check_escalation(actor, wanted, action=action, target=target)
+
+
+def check_can_invite_list(actor, *, roles=(), grants=()) -> None:
+    """A list of invitations (pasted or a CSV file) handing out `roles`
+    (slugs or objects, from any row) and `grants` (the template's): the
+    permissions `check_can_invite` asks of each, asked once for the list so
+    a refusal answers the whole request. Escalation and existing accounts
+    stay per row."""
+    action = "accounts.invitation.created"
+    check_permission(actor, "invitations:create", action=action)
+    check_can_hand_out(actor, roles=roles, grants=grants, action=action)
 
 
 def check_can_revoke_invitation(actor, invitation) -> None:
@@ -81,15 +102,22 @@ def check_can_revoke_invitation(actor, invitation) -> None:
 
 
 def invitation_still_grantable(invitation, account) -> bool:
-    """At acceptance: could the inviter, as they are now, still grant all
-    the account will hold? Roles given to a pending account after it was
-    invited, or an inviter demoted since, make the link worthless."""
-    inviter = invitation.invited_by
+    """At acceptance: would the inviter's own guard (`check_can_invite`),
+    asked again with the inviter as they are now, still let this invitation
+    through? Roles given to a pending account after it was invited, an
+    inviter disabled, banned or demoted since (roles:assign, the permissions
+    it hands out) make the link worthless."""
+    inviter = User.objects.filter(pk=invitation.invited_by_id).first()
     if inviter is None or not inviter.is_active:
         return False
-    wanted = _wanted(invitation.roles.all(), invitation.permissions)
-    wanted |= user_effective_permissions(account)
-    return not _missing(user_effective_permissions(inviter), wanted)
+    return allows(
+        check_can_invite,
+        acting_through(inviter, None),
+        email=invitation.email,
+        roles=list(invitation.roles.all()),
+        grants=invitation.permissions,
+        account=account,
+    )
 
 
 def check_can_create_role(actor, permissions) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from rbac.policies.base import (
     _wanted,
+    check_can_hand_out,
     check_escalation,
     check_hierarchy,
     check_not_owner,
@@ -27,10 +28,7 @@ from rbac.policies.base import (
 def check_can_create_user(actor, *, roles=(), grants=()) -> None:
     action = "accounts.user.created"
     check_permission(actor, "users:create", action=action)
-    if roles:
-        check_permission(actor, "roles:assign", action=action)
-    if grants:
-        check_permission(actor, "permissions:grant", action=action)
+    check_can_hand_out(actor, roles=roles, grants=grants, action=action)
     check_escalation(actor, _wanted(roles, grants), action=action)
 
 

@@ -172,6 +172,16 @@ def check_escalation(actor, wanted, *, action: str, target=None, batch_id=None) 
         )
 
 
+def check_can_hand_out(actor, *, roles=(), grants=(), action: str, target=None) -> None:
+    """Handing out roles needs roles:assign and direct grants need
+    permissions:grant, whatever the door: creating a user, inviting one.
+    (What is handed out must also be held: `check_escalation`.)"""
+    if roles:
+        check_permission(actor, "roles:assign", action=action, target=target)
+    if grants:
+        check_permission(actor, "permissions:grant", action=action, target=target)
+
+
 def is_self(actor, user) -> bool:
     """Whether `actor` is acting on their own account."""
     return actor is not None and user is not None and actor.pk == user.pk

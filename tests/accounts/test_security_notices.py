@@ -84,9 +84,10 @@ def test_a_password_set_by_an_admin_sends_one_notice(admin_user, member):
 
 
 def test_assigning_a_role_with_management_permissions_notifies_once(admin_user, member):
-    rbac_services.user_role_assign(
-        actor=admin_user, user=member, role=Role.objects.get(slug="editor")
+    support = Role.objects.create(
+        slug="support", name="Support", permissions=["users:read", "users:update"]
     )
+    rbac_services.user_role_assign(actor=admin_user, user=member, role=support)
     assert sent() == [ELEVATED]
     body = OutboundEmail.objects.get().body_text
     assert "Adam Admin gave you new management permissions: " in body

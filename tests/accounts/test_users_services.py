@@ -89,7 +89,11 @@ def test_update_with_nothing_changed_writes_no_audit_row(admin_user, member):
     assert not AuditEvent.objects.filter(action="accounts.user.updated").exists()
 
 
-def test_editor_cannot_edit_the_owner(editor, owner):
+def test_a_profile_editor_cannot_edit_the_owner(owner):
+    from rbac.models import Role
+
+    Role.objects.create(slug="profiles", name="Profiles", permissions=["users:update"])
+    editor = make_user("profiles@example.com", roles=["profiles"])
     with pytest.raises(PolicyDenied, match="The owner cannot be edited."):
         svc.user_update(actor=editor, user=owner, name="X")
     assert _last("accounts.user.updated").outcome == "denied"

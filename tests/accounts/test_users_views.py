@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from audit.models import AuditEvent
+from rbac.models import Role
 from tests.conftest import STRONG_PASSWORD, make_user, reauthenticate
 
 pytestmark = pytest.mark.django_db
@@ -338,6 +339,9 @@ def test_the_edit_link_on_ones_own_user_page_follows_the_guard(client_for, viewe
     page = client.get(reverse("users:detail", args=[viewer.pk])).content.decode()
     assert reverse("users:edit", args=[viewer.pk]) not in page
     assert client.get(reverse("users:edit", args=[viewer.pk])).status_code == 403
-    editor = make_user("ed@example.com", roles=["editor"])
+    Role.objects.create(
+        slug="profiles", name="Profile editor", permissions=["users:read", "users:update"]
+    )
+    editor = make_user("ed@example.com", roles=["profiles"])
     page = client_for(editor).get(reverse("users:detail", args=[editor.pk])).content.decode()
     assert reverse("users:edit", args=[editor.pk]) in page

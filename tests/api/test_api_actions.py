@@ -233,7 +233,9 @@ def test_roles_crud(call, k):
 
 
 def test_api_keys_create_list_revoke(call, k):
-    status, body, _ = call("post", "/api/admin/api-keys", k, {"name": "ci", "template": "viewer"})
+    # A key making a key: the person's password too.
+    body = {"name": "ci", "template": "viewer", "current_password": STRONG_PASSWORD}
+    status, body, _ = call("post", "/api/admin/api-keys", k, body)
     assert status == 201 and body["key"].startswith("hv_")
     new_headers = {"HTTP_AUTHORIZATION": f"Bearer {body['key']}"}
     assert call("get", "/api/admin/users", new_headers)[0] == 200

@@ -1,6 +1,7 @@
-"""What 'one guard, one action' looks like on the pages: an editor edits a
-profile but not the address, and revoking another key of your own asks
-for your password first."""
+"""What 'one guard, one action' looks like on the pages: a profile editor
+edits a profile but not the address, the built-in editor changes no one's
+account but their own, and revoking another key of your own asks for your
+password first."""
 
 import pytest
 
@@ -10,12 +11,17 @@ from tests.e2e.helpers import open_as, sign_in
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_an_editor_edits_the_profile_but_not_the_address(
+def test_a_profile_editor_edits_the_profile_but_not_the_address(
     live_server, page, screenshot, builtin_roles, settings
 ):
+    from rbac.models import Role
+
     settings.MFA_POLICY = "none"
     make_user("owner@example.com", roles=["owner"], is_owner=True)
-    make_user("editor@example.com", roles=["editor"], name="Edith Editor")
+    Role.objects.create(
+        slug="profiles", name="Profile editor", permissions=["users:read", "users:update"]
+    )
+    make_user("editor@example.com", roles=["profiles"], name="Edith Editor")
     member = make_user("member@example.com", name="Mona Member")
     open_as(page, live_server.url, "editor@example.com", f"/users/{member.pk}/edit/")
     email = page.get_by_label("Email")
@@ -28,6 +34,28 @@ def test_an_editor_edits_the_profile_but_not_the_address(
     assert page.get_by_text("Profile saved.").is_visible()
     member.refresh_from_db()
     assert (member.name, member.email) == ("Mona M.", "member@example.com")
+
+
+def test_the_builtin_editor_changes_no_one_elses_account(
+    live_server, page, screenshot, builtin_roles, settings
+):
+    settings.MFA_POLICY = "none"
+    make_user("owner@example.com", roles=["owner"], is_owner=True)
+    make_user("editor@example.com", roles=["editor"], name="Edith Editor")
+    member = make_user("member@example.com", name="Mona Member")
+    open_as(page, live_server.url, "editor@example.com", f"/users/{member.pk}/")
+    assert page.get_by_role("heading", name="Mona Member").first.is_visible()
+    assert page.get_by_role("link", name="Edit").count() == 0
+    screenshot(page, "user-detail-builtin-editor")
+    response = page.goto(f"{live_server.url}/users/{member.pk}/edit/")
+    assert response.status == 403
+    page.goto(f"{live_server.url}/account/")
+    page.get_by_label("Name").fill("Edie")
+    page.get_by_role("button", name="Save").first.click()
+    page.wait_for_load_state()
+    from accounts.models import User
+
+    assert User.objects.get(email="editor@example.com").name == "Edie"
 
 
 def test_revoking_another_key_of_your_own_asks_for_your_password(
@@ -81,3 +109,22 @@ def test_keys_revoked_by_a_ban_say_why(live_server, page, screenshot, builtin_ro
     row = page.get_by_role("row", name="ci")
     assert "Revoked" in row.inner_text() and "user banned" in row.inner_text()
     screenshot(page, "api-keys-revoked-by-ban")
+
+
+def test_a_sign_in_link_withdrawn_since_it_was_made_says_so(
+    live_server, page, screenshot, builtin_roles, settings
+):
+    from accounts.services.passwords import magic_link_send
+    from rbac.models import Role
+    from rbac.services import user_role_assign
+
+    settings.MFA_POLICY = "none"
+    owner = make_user("owner@example.com", roles=["owner"], is_owner=True)
+    operator = make_user("operator@example.com", roles=["admin"])
+    member = make_user("member@example.com", name="Mona Member")
+    link = magic_link_send(actor=operator, user=member, type="signup")
+    user_role_assign(actor=owner, user=member, role=Role.objects.get(slug="admin"))
+    page.goto(link.replace("http://testserver", live_server.url))
+    assert page.get_by_role("heading", name="This link was withdrawn").is_visible()
+    assert page.get_by_text("as much access as the person who made it").is_visible()
+    screenshot(page, "magic-link-withdrawn", phone=True)

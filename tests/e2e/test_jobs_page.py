@@ -1,5 +1,6 @@
-"""The Jobs page in Chromium: a running, a stalled, a failed and a finished
-job, with progress, heartbeat age, and cancel / resume (issue 17)."""
+"""The Jobs page in Chromium: a running, a stalled, a failed, a stopped
+(credential ended) and a finished job, with progress, heartbeat age, and
+cancel / resume (issue 17, issue 22)."""
 
 from __future__ import annotations
 
@@ -73,6 +74,17 @@ def jobs(builtin_roles, settings):
         },
     )
     job(
+        "delete",
+        "stopped",
+        250,
+        700,
+        "users:delete",
+        finished_at=now,
+        last_error="Credential ended: the session it was made in has ended.",
+        created_via="session",
+        created_via_session="gone",
+    )
+    job(
         "enable",
         "done",
         400,
@@ -92,6 +104,10 @@ def test_the_jobs_page_shows_progress_heartbeat_and_controls(live_server, page, 
     assert page.get_by_text("500 / 1200").is_visible()
     assert page.get_by_text("No progress lately; it will be restarted automatically.").is_visible()
     assert page.get_by_text("Resume it once the cause is fixed.").is_visible()
+    # A job whose credential ended says so, and its creator may resume it.
+    assert page.get_by_text("Credential ended: the session it was made in has ended.").is_visible()
+    assert page.get_by_text("Stopped", exact=True).is_visible()
+    assert page.get_by_role("button", name="Resume Delete").is_visible()
     a11y.check(page, "jobs list")
     screenshot(page, "jobs-list", phone=True)
     page.goto(f"{live_server.url}/users/batch/{failed.pk}/")

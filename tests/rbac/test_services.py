@@ -244,9 +244,9 @@ def test_deleted_role_still_referenced_by_an_invitation(admin_user):
 
 
 def test_assigning_a_role_audits_and_refreshes_permissions(admin_user, member):
-    assert "users:update" not in member.permissions
+    assert "emails:read" not in member.permissions
     assert services.user_role_assign(actor=admin_user, user=member, role=role("editor"))
-    assert "users:update" in member.permissions
+    assert "emails:read" in member.permissions
     event = AuditEvent.objects.get(action="rbac.user_role.assigned")
     assert event.changes == {"roles": [None, "editor"]}
     assert event.target_id == str(member.pk)
@@ -297,12 +297,8 @@ def test_escalation_assigning_a_role_with_permissions_you_lack(owner, member, vi
     UserRole.objects.create(user=member, role=assigner)
     with pytest.raises(PolicyDenied) as exc:
         services.user_role_assign(actor=member, user=viewer, role=role("editor"))
-    assert exc.value.message == (
-        "You cannot grant permissions you do not hold: emails:read, users:update."
-    )
-    assert denied("rbac.user_role.assigned").get().changes == {
-        "missing": ["emails:read", "users:update"]
-    }
+    assert exc.value.message == ("You cannot grant permissions you do not hold: emails:read.")
+    assert denied("rbac.user_role.assigned").get().changes == {"missing": ["emails:read"]}
 
 
 def test_hierarchy_cannot_change_roles_of_a_more_powerful_user(owner, member, admin_user):

@@ -280,7 +280,14 @@ def test_scrubbing_a_deleted_users_audit_trail_needs_the_hierarchy_over_them(own
 # 10 ------------------------------------------------------------------------
 
 
-def test_the_editor_edits_profiles_only(editor, member):
+def test_the_editor_changes_no_one_elses_account_and_a_profile_role_edits_profiles_only(
+    editor, member
+):
+    # Seed 000: the built-in editor "can edit content but not manage users".
+    with pytest.raises(PolicyDenied) as exc:
+        users.user_update(actor=editor, user=member, name="Mona M.")
+    assert exc.value.message == "You need the permission users:update to do this."
+    editor = _with_perms("profiles@example.com", {"users:read", "users:update"})
     with pytest.raises(PolicyDenied) as exc:
         users.user_update(actor=editor, user=member, email="takeover@example.com")
     assert exc.value.message == "You need the permission users:update-email to do this."
