@@ -36,7 +36,6 @@ from accounts.services.verification import address_proven
 from audit import services as audit
 from core.services import service
 from rbac import policies
-from rbac.actor import person_of
 
 MAGIC_LINK_TYPES = ("signup", "recovery", "invite")
 
@@ -75,9 +74,7 @@ def password_reset_token_create(*, actor, user: User, send_email: bool = False) 
     policies.check_can_reset_password(actor, user, action=action)
     if user.deleted_at:
         raise ValidationError("This user is deleted; restore them first.", code="deleted")
-    token, row = token_issue(
-        user=user, purpose=TokenPurpose.PASSWORD_RESET, created_by=person_of(actor)
-    )
+    token, row = token_issue(user=user, purpose=TokenPurpose.PASSWORD_RESET, created_by=actor)
     link = site_link(f"/password/reset/{token}/")
     audit.record(
         action,
@@ -234,12 +231,12 @@ def magic_link_send(*, actor, user: User, type: str = "recovery") -> str:  # noq
     ttl = settings.MAGIC_LINK_TTL
     if type == "recovery":
         token, row = token_issue(
-            user=user, purpose=TokenPurpose.PASSWORD_RESET, created_by=person_of(actor), ttl=ttl
+            user=user, purpose=TokenPurpose.PASSWORD_RESET, created_by=actor, ttl=ttl
         )
         link = site_link(f"/password/reset/{token}/")
     else:
         token, row = token_issue(
-            user=user, purpose=TokenPurpose.MAGIC_LINK, created_by=person_of(actor), ttl=ttl
+            user=user, purpose=TokenPurpose.MAGIC_LINK, created_by=actor, ttl=ttl
         )
         link = site_link(f"/magic/{token}/")
     audit.record(

@@ -19,7 +19,7 @@ from accounts.models import OneTimeToken, TokenPurpose, User
 from accounts.services.common import lock_user
 from core.services import service
 from rbac import policies
-from rbac.actor import as_actor
+from rbac.actor import as_actor, person_of
 
 
 def new_token() -> tuple[str, str]:
@@ -80,8 +80,8 @@ def _now():
 def token_issue(*, user, purpose: str, created_by=None, ttl: timedelta | None = None):
     """Create a token for `user`; returns (plaintext, row). The plaintext is
     never stored: hand it to the person once (link, email) and forget it.
-    A token an administrator makes (`created_by`) records the credential
-    they made it through; using it asks their guard again
+    A token an administrator makes (`created_by`: their actor) records the
+    credential they made it through; using it asks their guard again
     (`policies.check_link_still_granted`)."""
 
     token, digest = new_token()
@@ -91,7 +91,7 @@ def token_issue(*, user, purpose: str, created_by=None, ttl: timedelta | None = 
         user=user,
         purpose=purpose,
         token_hash=digest,
-        created_by=created_by,
+        created_by=person_of(created_by) if created_by is not None else None,
         created_at=now,
         expires_at=now + ttl,
     )

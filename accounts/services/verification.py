@@ -11,16 +11,13 @@ from accounts.services.emails import email_queue
 from accounts.services.tokens import token_issue, token_redeem
 from audit import services as audit
 from core.services import service
-from rbac.actor import person_of
 
 
 @service
 def email_verification_send(*, user: User, actor=None) -> str:
     """Email `user` a link proving they own their address (users created
     without auto_confirm). Returns the link."""
-    token, row = token_issue(
-        user=user, purpose=TokenPurpose.EMAIL_VERIFY, created_by=person_of(actor)
-    )
+    token, row = token_issue(user=user, purpose=TokenPurpose.EMAIL_VERIFY, created_by=actor)
     link = site_link(f"/verify/{token}/")
     email_queue(
         to=user.email,
