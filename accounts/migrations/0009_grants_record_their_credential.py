@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0007_outbound_email_possibly_sent"),
+        ("accounts", "0008_email_idna_collisions"),
     ]
 
     operations = [
