@@ -11,6 +11,7 @@ import re
 
 import pytest
 from django.test import Client
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import ApiKey, Invitation, OneTimeToken, User
 from accounts.services import passwords
@@ -21,6 +22,7 @@ from audit.models import AuditEvent
 from rbac import services as rbac_services
 from rbac.models import Role, UserRole
 from rbac.permissions import TEMPLATES
+from tests.accounts.mfa_helpers import code_for
 from tests.conftest import STRONG_PASSWORD, make_user
 
 NEW_PASSWORD = "Another-Sturdy-Passphrase-77"
@@ -325,3 +327,24 @@ def test_an_invitation_dies_when_its_inviter_may_no_longer_assign_roles(admin_us
     visitor = Client()
     visitor.get(link.replace("http://testserver", ""))
     assert "needs to be sent again" in visitor.get("/invite/continue/").content.decode()
+
+
+def test_a_link_outlives_a_new_key_of_the_session_it_was_made_in(client_for, operator, member):
+    """Re-authenticating gives the session a new key (issue 23): the same
+    session goes on, and so do the links made in it."""
+    client = client_for(operator)
+    path = _link_from_page(client.post(f"/users/{member.pk}/credentials/reset-link/"))
+    old_key = client.session.session_key
+    device = TOTPDevice.objects.filter(user=operator, confirmed=True).first()
+    code = code_for(device) if device else ""
+    response = client.post("/account/reauthenticate/", {"password": STRONG_PASSWORD, "code": code})
+    assert response.status_code == 302
+    assert client.session.session_key != old_key
+
+    visitor = Client()
+    visitor.get(path)
+    response = visitor.post(
+        "/password/reset/continue/", {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD}
+    )
+    assert response.status_code in (200, 302) and WITHDRAWN not in response.content.decode()
+    assert User.objects.get(pk=member.pk).check_password(NEW_PASSWORD)
