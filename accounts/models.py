@@ -12,14 +12,14 @@ import uuid
 
 import idna
 from django.conf import settings
+from django.contrib import auth
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from rbac.backends import RBACBackend
 from rbac.permissions import MANAGEMENT_PERMISSIONS
-from rbac.selectors import user_effective_permissions
 
 
 def normalize_email(email: str) -> str:
@@ -108,6 +108,16 @@ class UserManager(BaseUserManager.from_queryset(UserQuerySet)):
         return user
 
 
+def _authorization():
+    """The backend in AUTHENTICATION_BACKENDS that answers catalog
+    permissions (`rbac.backends.RBACBackend`); none configured is a
+    configuration error, never "allowed"."""
+    for backend in auth.get_backends():
+        if hasattr(backend, "catalog_permissions"):
+            return backend
+    raise ImproperlyConfigured("No authorization backend answers catalog permissions.")
+
+
 class User(AbstractBaseUser):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     email = models.EmailField("email address", max_length=254, unique=True)
@@ -189,23 +199,23 @@ class User(AbstractBaseUser):
             return True
         return status == UserStatus.UNVERIFIED and settings.ALLOW_UNVERIFIED_LOGIN
 
-    # --- permissions, answered by RBAC (rbac.backends.RBACBackend) ---
+    # --- permissions, answered by RBAC ------------------------------------
+    # Through the authorization backend settings name (as Django's own
+    # PermissionsMixin asks its backends), so the model imports none of
+    # rbac's reads: models sit below them.
 
     @property
     def permissions(self) -> frozenset[str]:
-
-        return user_effective_permissions(self)
+        return _authorization().catalog_permissions(self)
 
     def has_perm(self, perm, obj=None) -> bool:
-
-        return RBACBackend().has_perm(self, perm, obj)
+        return _authorization().has_perm(self, perm, obj)
 
     def has_perms(self, perm_list, obj=None) -> bool:
         return all(self.has_perm(p, obj) for p in perm_list)
 
     def has_module_perms(self, app_label) -> bool:
-
-        return RBACBackend().has_module_perms(self, app_label)
+        return _authorization().has_module_perms(self, app_label)
 
     @property
     def is_staff(self) -> bool:

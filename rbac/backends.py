@@ -6,6 +6,7 @@ here so an operator cannot do in admin what they cannot do in the dashboard.
 """
 
 from rbac.permissions import CATALOG, MANAGEMENT_PERMISSIONS
+from rbac.selectors import user_effective_permissions
 
 # app_label.codename -> the catalog permission that allows it. Anything not
 # listed is denied (fail closed).
@@ -48,7 +49,11 @@ def module_allowed(perms, app_label: str) -> bool:
 
 
 class RBACBackend:
-    """Authorization only; `authenticate` always declines."""
+    """Authorization only; `authenticate` always declines. `User.permissions`
+    and `User.has_perm` ask it (found through AUTHENTICATION_BACKENDS)."""
+
+    def catalog_permissions(self, user_obj) -> frozenset[str]:
+        return user_effective_permissions(user_obj)
 
     def authenticate(self, request, **credentials):
         return None

@@ -1,14 +1,46 @@
 """`{% user_security subject %}`: the user page's security section fetches
-its own data (the page view passes only `subject`)."""
+its own data (the page view passes only `subject`). `security_context` is
+also what the section's own view renders; it lives here, below the views,
+because a template tag never imports a view."""
 
 from django import template
 
-from accounts.views.user_security import security_context
+from accounts.security import describe_user_agent, factors_for_user, has_mfa, open_sessions
+from rbac import policies
+from rbac.selectors import prime_permissions
 
 register = template.Library()
 
 
+def security_context(request, subject) -> dict:
+    """What templates/users/sections/security.html shows, per the viewer's
+    permissions (also rendered by the section's own view)."""
+
+    # Two guards compare the viewer with the subject: its permissions once.
+    viewer = request.actor.knowing(prime_permissions([subject]))
+    # This page acts on other users; your own sessions and factors are
+    # ended and removed on the account page (which keeps this session).
+    own = policies.is_self(viewer, subject)
+    ctx = {"subject": subject, "request": request, "own": own}
+    if policies.user_has(viewer, "sessions:read"):
+        ctx["sessions"] = [
+            {"obj": s, "device": describe_user_agent(s.user_agent), "current": False}
+            for s in open_sessions(subject)
+        ]
+        ctx["can_end"] = not own and policies.allows(
+            policies.check_can_end_sessions, viewer, subject, action="accounts.session.revoked"
+        )
+        ctx["show_sessions"] = True
+    if policies.user_has(viewer, "mfa:read"):
+        ctx["factors"] = factors_for_user(subject)
+        ctx["has_mfa"] = has_mfa(subject)
+        ctx["can_reset"] = not own and policies.allows(
+            policies.check_can_remove_mfa, viewer, subject
+        )
+        ctx["show_mfa"] = True
+    return ctx
+
+
 @register.inclusion_tag("users/sections/security_body.html", takes_context=True)
 def user_security(context, subject):
-
     return security_context(context["request"], subject)

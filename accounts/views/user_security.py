@@ -14,48 +14,16 @@ from accounts.models import UserSession
 from accounts.security import (
     describe_user_agent,
     factor_device,
-    factors_for_user,
-    has_mfa,
-    open_sessions,
 )
 from accounts.services import mfa as mfa_services
 from accounts.services import sessions as session_services
+from accounts.templatetags.security_tags import security_context
 from core.services import NotFound
 from core.web import confirm_page, htmx_partial
 from rbac import policies
 from rbac.decorators import permission_required
-from rbac.selectors import prime_permissions
 
 app_name = "user_security"
-
-
-def security_context(request, subject) -> dict:
-    """What templates/users/sections/security.html shows, per the viewer's
-    permissions (also used by the section's template tag)."""
-
-    # Two guards compare the viewer with the subject: its permissions once.
-    viewer = request.actor.knowing(prime_permissions([subject]))
-    # This page acts on other users; your own sessions and factors are
-    # ended and removed on the account page (which keeps this session).
-    own = policies.is_self(viewer, subject)
-    ctx = {"subject": subject, "request": request, "own": own}
-    if policies.user_has(viewer, "sessions:read"):
-        ctx["sessions"] = [
-            {"obj": s, "device": describe_user_agent(s.user_agent), "current": False}
-            for s in open_sessions(subject)
-        ]
-        ctx["can_end"] = not own and policies.allows(
-            policies.check_can_end_sessions, viewer, subject, action="accounts.session.revoked"
-        )
-        ctx["show_sessions"] = True
-    if policies.user_has(viewer, "mfa:read"):
-        ctx["factors"] = factors_for_user(subject)
-        ctx["has_mfa"] = has_mfa(subject)
-        ctx["can_reset"] = not own and policies.allows(
-            policies.check_can_remove_mfa, viewer, subject
-        )
-        ctx["show_mfa"] = True
-    return ctx
 
 
 def _back(subject) -> str:
