@@ -237,6 +237,38 @@ SENTENCES: dict[str, tuple[str, str]] = {
         "{actor} took a role from {target}",
         "{actor} tried to take a role from {target}",
     ),
+    "webhooks.endpoint.created": (
+        "{actor} added the webhook endpoint {target}",
+        "{actor} tried to add a webhook endpoint",
+    ),
+    "webhooks.endpoint.updated": (
+        "{actor} changed the webhook endpoint {target}",
+        "{actor} tried to change the webhook endpoint {target}",
+    ),
+    "webhooks.endpoint.deleted": (
+        "{actor} removed the webhook endpoint {target}",
+        "{actor} tried to remove the webhook endpoint {target}",
+    ),
+    "webhooks.endpoint.secret_rotated": (
+        "{actor} rotated the secret of the webhook endpoint {target}",
+        "{actor} tried to rotate the secret of the webhook endpoint {target}",
+    ),
+    "webhooks.endpoint.tested": (
+        "{actor} sent a test event to {target}",
+        "{actor} tried to send a test event to {target}",
+    ),
+    "webhooks.endpoint.disabled": (
+        "The webhook endpoint {target} was disabled after repeated failures",
+        "Disabling the webhook endpoint {target} failed",
+    ),
+    "webhooks.endpoint.listed": (
+        "{actor} looked through the webhook endpoints",
+        "{actor} tried to look through the webhook endpoints",
+    ),
+    "webhooks.delivery.replayed": (
+        "{actor} sent a webhook delivery to {target} again",
+        "{actor} tried to send a webhook delivery to {target} again",
+    ),
 }
 
 EVENT_TYPES = frozenset(SENTENCES)

@@ -41,6 +41,7 @@ from core.api_errors import CONFLICT_CODES, VALIDATION_CONFLICT_CODES, ApiError
 from core.services import NotFound, ServiceBusy, as_busy, refusal_text
 from rbac import api as roles_api
 from rbac.policies import PolicyDenied
+from webhooks import api as webhooks_api
 
 logger = logging.getLogger(__name__)
 
@@ -199,4 +200,5 @@ api.add_router("/admin/invitations", invitations_api.router)
 api.add_router("/admin/roles", roles_api.router)
 api.add_router("/admin/audit", audit_api.router)
 api.add_router("/admin/api-keys", keys_api.router)
+api.add_router("/admin/webhooks", webhooks_api.router)
 api.add_router("/auth", auth_api.router)

@@ -87,6 +87,7 @@ INSTALLED_APPS = [
     "accounts",
     "rbac",
     "audit",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -492,7 +493,36 @@ CELERY_BEAT_SCHEDULE = {
         "task": "accounts.tasks.email_sweep",
         "schedule": float(env_int("EMAIL_SWEEP_INTERVAL_SECONDS", 60)),
     },
+    "webhook-sweep": {
+        "task": "webhooks.tasks.webhook_sweep",
+        "schedule": float(env_int("WEBHOOKS_SWEEP_INTERVAL_SECONDS", 60)),
+    },
 }
+
+# --- Webhooks (Standard Webhooks; webhooks/) ----------------------------------
+# Private, loopback and link-local addresses are refused after DNS
+# resolution unless this is set (tests, local receivers).
+WEBHOOKS_ALLOW_PRIVATE = env_bool("WEBHOOKS_ALLOW_PRIVATE", False)
+# Endpoints must use https, except in development (DEBUG).
+WEBHOOKS_REQUIRE_HTTPS = env_bool("WEBHOOKS_REQUIRE_HTTPS", not DEBUG)
+# Connect and read timeout of one attempt, and how much of an answer is kept.
+WEBHOOKS_TIMEOUT_SECONDS = env_float("WEBHOOKS_TIMEOUT_SECONDS", 5)
+WEBHOOKS_EXCERPT_BYTES = env_int("WEBHOOKS_EXCERPT_BYTES", 500)
+# Seconds before each retry, the Standard Webhooks schedule: 5 s, 5 min,
+# 30 min, 2 h, 5 h, 10 h, 10 h (the first attempt is immediate): ~27 h.
+WEBHOOKS_RETRY_SCHEDULE = [
+    float(x) for x in env_list("WEBHOOKS_RETRY_SCHEDULE", "5,300,1800,7200,18000,36000,36000")
+]
+# Deliveries failed for good in a row before an endpoint is disabled.
+WEBHOOKS_DISABLE_AFTER = env_int("WEBHOOKS_DISABLE_AFTER", 5)
+# An attempt's lease: a delivery cut short (worker killed) waits this long,
+# plus WEBHOOKS_SWEEP_AFTER, before the sweep sends it again.
+WEBHOOKS_SENDING_LEASE = timedelta(
+    seconds=env_int("WEBHOOKS_SENDING_LEASE_SECONDS", 3 * int(WEBHOOKS_TIMEOUT_SECONDS) + 30)
+)
+WEBHOOKS_SWEEP_AFTER = timedelta(seconds=env_int("WEBHOOKS_SWEEP_AFTER_SECONDS", 60))
+# After a secret rotation the previous secret keeps signing this long.
+WEBHOOKS_ROTATION_OVERLAP = timedelta(hours=env_int("WEBHOOKS_ROTATION_OVERLAP_HOURS", 24))
 # Bounded waits (issue 17): the audit chain's advisory lock is waited on
 # for at most this long before the write answers 503 "busy, retry" (nothing
 # changed). Kept well under DATABASE_STATEMENT_TIMEOUT_MS so the clear

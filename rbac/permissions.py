@@ -28,6 +28,7 @@ GROUPS = {
     "audit": "Audit log",
     "api-keys": "API keys",
     "emails": "Emails",
+    "webhooks": "Webhooks",
 }
 
 _CATALOG = [
@@ -64,6 +65,13 @@ _CATALOG = [
     Permission("api-keys:delete", "api-keys", "Revoke API keys"),
     Permission("emails:read", "emails", "See outbound emails and their delivery"),
     Permission("emails:retry", "emails", "Retry failed emails"),
+    # Global-only: an endpoint receives every organization's events.
+    Permission("webhooks:read", "webhooks", "See webhook endpoints and their delivery logs"),
+    Permission(
+        "webhooks:manage",
+        "webhooks",
+        "Add, change, remove webhook endpoints, rotate their secrets and replay deliveries",
+    ),
 ]
 
 CATALOG: dict[str, Permission] = {p.code: p for p in _CATALOG}
@@ -92,6 +100,7 @@ MANAGEMENT_PERMISSIONS: frozenset[str] = frozenset(
         "api-keys:create",
         "api-keys:delete",
         "emails:retry",
+        "webhooks:manage",
     }
 )
 

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("core", "accounts", "audit", "rbac", "handover")
+APPS = ("core", "accounts", "audit", "rbac", "handover", "webhooks")
 
 
 def _modules() -> dict[str, Path]:

@@ -177,11 +177,26 @@ def _write(specs: list[EventSpec]) -> list[AuditEvent]:
         prev = event.hash
         events.append(event)
     created = AuditEvent.objects.bulk_create(events)
+    for subscriber in _subscribers:
+        subscriber(created)
     changed = {e.action for e in events if e.outcome == Outcome.SUCCESS}
     if changed:
         # The overview's cached figures go stale the moment this commits.
         transaction.on_commit(lambda: figures_changed(changed), robust=True)
     return created
+
+
+# Called with the events just written, inside the writing transaction (so
+# what they write commits or rolls back with the events). Registered at
+# start-up by the apps that follow the log (webhooks), so this module
+# imports none of them.
+_subscribers: list = []
+
+
+def subscribe(callback) -> None:
+    """Have `callback(events)` called with every list of events written."""
+    if callback not in _subscribers:
+        _subscribers.append(callback)
 
 
 def record_denial(denial) -> AuditEvent:

@@ -93,3 +93,7 @@ from rbac.policies.jobs import (  # noqa: F401 (the package's names)
     user_can_resume_job,
     user_can_view_job,
 )
+from rbac.policies.webhooks import (  # noqa: F401 (the package's names)
+    check_can_manage_webhooks,
+    check_can_read_webhooks,
+)

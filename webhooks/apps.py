@@ -1,0 +1,16 @@
+from django.apps import AppConfig
+
+
+class WebhooksConfig(AppConfig):
+    name = "webhooks"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        # The audit layer tells its subscribers about the events it writes,
+        # in the writing transaction; deliveries are rows in that transaction
+        # (webhooks.services.deliveries), sent after commit.
+        from audit.services.record import subscribe
+        from webhooks.payloads import event_data
+        from webhooks.services.deliveries import deliveries_for_events
+
+        subscribe(lambda events: deliveries_for_events(events, data_for=event_data))

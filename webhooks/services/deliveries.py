@@ -1,0 +1,300 @@
+"""Deliveries: written with the audit events they carry, sent after commit.
+
+`deliveries_for_events` runs inside the audit writer's transaction (it is
+subscribed to `audit.services.record`), while the audit chain's lock is
+held. That lock already serialises every writer of deliveries, so each
+endpoint's next sequence number is read there (the highest one so far,
+plus one) without locking the endpoint row -- which an endpoint's own
+services lock before they write their audit event, in the other order.
+
+`delivery_deliver` (the Celery task's body) follows the email outbox
+(`accounts.services.emails`): claim the row under lock with a sending
+lease, POST with no transaction open, record the outcome. A redelivered
+task finds the row delivered or leased and does nothing; a worker killed
+mid-request leaves the lease, and `delivery_sweep` queues the row again
+once it has run out -- the at-least-once case, carrying the same
+`webhook-id` for the receiver to de-duplicate.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+from standardwebhooks.webhooks import Webhook
+
+from accounts.services.emails import email_queue
+from accounts.services.sealing import unseal
+from audit import services as audit
+from audit.models import Outcome
+from core.tasks import wake
+from webhooks import net
+from webhooks.catalogue import CATALOGUE, TEST_EVENT
+from webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
+
+logger = logging.getLogger(__name__)
+
+TESTED = "webhooks.endpoint.tested"
+
+
+def _body(event_type: str, event, data: dict, sequence: int) -> str:
+    return json.dumps(
+        {
+            "type": event_type,
+            "timestamp": event.created_at.isoformat().replace("+00:00", "Z"),
+            "data": data,
+            # Order and gaps: a receiver expects `sequence` to grow by one per
+            # delivery to it; `audit` ties the event to the audit chain.
+            "sequence": sequence,
+            "audit": {"event_id": event.pk, "hash": event.hash},
+        },
+        separators=(",", ":"),
+        sort_keys=True,
+    )
+
+
+def deliveries_for_events(events, *, data_for) -> list[WebhookDelivery]:
+    """Write a delivery for each successful event in the catalogue and each
+    enabled endpoint that wants it (and one test event for an endpoint
+    asked to send one). Called in the audit writer's transaction; the rows
+    are queued after it commits, so a rolled-back change sends nothing."""
+    events = [
+        e
+        for e in events
+        if e.outcome == Outcome.SUCCESS and (e.action in CATALOGUE or e.action == TESTED)
+    ]
+    if not events:
+        return []
+    endpoints = list(WebhookEndpoint.objects.filter(enabled=True))
+    plan: list[tuple[WebhookEndpoint, str, object]] = []
+    for event in events:
+        if event.action == TESTED:
+            plan.extend(
+                (ep, TEST_EVENT, event) for ep in endpoints if str(ep.pk) == event.target_id
+            )
+        else:
+            plan.extend((ep, event.action, event) for ep in endpoints if ep.wants(event.action))
+    if not plan:
+        return []
+    last = dict(
+        WebhookDelivery.objects.filter(endpoint__in={ep.pk for ep, _, _ in plan})
+        .values("endpoint")
+        .annotate(last=Max("sequence"))
+        .values_list("endpoint", "last")
+    )
+    data_cache: dict[int, dict] = {}
+    rows = []
+    for endpoint, event_type, event in plan:
+        sequence = last.get(endpoint.pk, 0) + 1
+        last[endpoint.pk] = sequence
+        if event_type == TEST_EVENT:
+            data = {"object": "webhook_endpoint", "id": str(endpoint.pk), "test": True}
+        else:
+            if event.pk not in data_cache:
+                data_cache[event.pk] = data_for(event)
+            data = data_cache[event.pk]
+        rows.append(
+            WebhookDelivery(
+                endpoint=endpoint,
+                event_type=event_type,
+                payload=_body(event_type, event, data, sequence),
+                webhook_id=f"msg_{uuid.uuid4().hex}",
+                audit_event_id=event.pk,
+                audit_hash=event.hash,
+                sequence=sequence,
+                created_at=event.created_at,
+                next_attempt_at=event.created_at,
+            )
+        )
+    created = WebhookDelivery.objects.bulk_create(rows)
+    ids = [row.pk for row in created]
+    transaction.on_commit(lambda: [delivery_enqueue(pk) for pk in ids])
+    return created
+
+
+def delivery_enqueue(delivery_id) -> bool:
+    """Hand one delivery to the broker; a broker outage leaves the row for
+    the sweep."""
+    try:
+        wake("webhooks.tasks.webhook_send", delivery_id)
+        return True
+    except Exception as exc:
+        logger.warning("could not queue webhook delivery %s (%s); the sweep will", delivery_id, exc)
+        return False
+
+
+# --- sending ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Attempt:
+    status: str
+    retry_in: float | None = None
+
+
+def retry_schedule() -> list[float]:
+    """Seconds to wait before each retry: the Standard Webhooks schedule
+    (immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h: about a day)."""
+    return list(settings.WEBHOOKS_RETRY_SCHEDULE)
+
+
+def signature_headers(delivery: WebhookDelivery, endpoint: WebhookEndpoint, now) -> dict:
+    """`webhook-id`, `webhook-timestamp` and `webhook-signature` (one `v1,`
+    signature per secret that signs: two during a rotation), signed by
+    `standardwebhooks`."""
+    body = delivery.payload.encode()
+    signatures = [
+        Webhook(unseal(secret)).sign(msg_id=delivery.webhook_id, timestamp=now, data=body)
+        for secret in endpoint.signing_secrets(now)
+    ]
+    return {
+        "content-type": "application/json",
+        "user-agent": "Handover-Webhooks/1",
+        "webhook-id": delivery.webhook_id,
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": " ".join(signatures),
+        "webhook-sequence": str(delivery.sequence),
+    }
+
+
+def delivery_deliver(delivery_id) -> Attempt:
+    """Send one pending delivery (see the module's docstring)."""
+    with transaction.atomic():
+        delivery = (
+            WebhookDelivery.objects.select_for_update()
+            .select_related("endpoint")
+            .filter(pk=delivery_id)
+            .first()
+        )
+        if delivery is None:
+            return Attempt("missing")
+        if delivery.status != DeliveryStatus.PENDING:
+            return Attempt(delivery.status)
+        now = timezone.now()
+        if delivery.next_attempt_at > now + timedelta(seconds=1):
+            return Attempt("not_due")
+        if not delivery.endpoint.enabled:
+            delivery.status = DeliveryStatus.FAILED
+            delivery.last_error = "The endpoint is disabled."
+            delivery.save(update_fields=["status", "last_error"])
+            return Attempt(DeliveryStatus.FAILED)
+        delivery.attempts += 1
+        delivery.next_attempt_at = now + settings.WEBHOOKS_SENDING_LEASE
+        delivery.save(update_fields=["attempts", "next_attempt_at"])
+    endpoint = delivery.endpoint
+    try:
+        answer = net.post(
+            endpoint.url, delivery.payload.encode(), signature_headers(delivery, endpoint, now)
+        )
+    except net.UnsafeURL as exc:
+        return _failed(delivery, f"Refused: {exc}", permanent=True)
+    except Exception as exc:
+        return _failed(delivery, f"{exc.__class__.__name__}: {exc}")
+    fields = {
+        "response_code": answer.status,
+        "duration_ms": answer.duration_ms,
+        "response_excerpt": answer.excerpt[: settings.WEBHOOKS_EXCERPT_BYTES],
+    }
+    if 200 <= answer.status < 300:
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(
+            status=DeliveryStatus.DELIVERED, delivered_at=timezone.now(), last_error="", **fields
+        )
+        WebhookEndpoint.objects.filter(pk=endpoint.pk, failure_streak__gt=0).update(
+            failure_streak=0
+        )
+        return Attempt(DeliveryStatus.DELIVERED)
+    return _failed(delivery, f"The receiver answered {answer.status}.", **fields)
+
+
+def _failed(delivery: WebhookDelivery, error: str, *, permanent=False, **fields) -> Attempt:
+    """Record a failed attempt: retry on the schedule, or fail for good
+    (and count it against the endpoint)."""
+    schedule = retry_schedule()
+    now = timezone.now()
+    if not permanent and delivery.attempts <= len(schedule):
+        retry_in = float(schedule[delivery.attempts - 1])
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(
+            last_error=error[:500], next_attempt_at=now + timedelta(seconds=retry_in), **fields
+        )
+        return Attempt(DeliveryStatus.PENDING, retry_in)
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        status=DeliveryStatus.FAILED, last_error=error[:500], **fields
+    )
+    _count_failure(delivery.endpoint_id)
+    return Attempt(DeliveryStatus.FAILED)
+
+
+DISABLED = "webhooks.endpoint.disabled"
+
+
+@transaction.atomic
+def _count_failure(endpoint_id) -> None:
+    """One more delivery failed for good: at WEBHOOKS_DISABLE_AFTER in a row
+    the endpoint is disabled (audited, by the system) and the person who
+    made it is told by email."""
+    endpoint = WebhookEndpoint.objects.select_for_update().filter(pk=endpoint_id).first()
+    if endpoint is None:
+        return
+    endpoint.failure_streak += 1
+    fields = ["failure_streak"]
+    disable = endpoint.enabled and endpoint.failure_streak >= settings.WEBHOOKS_DISABLE_AFTER
+    if disable:
+        endpoint.enabled = False
+        endpoint.disabled_reason = (
+            f"Disabled after {endpoint.failure_streak} deliveries in a row failed."
+        )
+        endpoint.updated_at = timezone.now()
+        fields += ["enabled", "disabled_reason", "updated_at"]
+    endpoint.save(update_fields=fields)
+    if not disable:
+        return
+    audit.record(
+        DISABLED,
+        actor=None,
+        actor_label="system",
+        target=endpoint_target(endpoint),
+        changes={"enabled": [True, False]},
+        reason=endpoint.disabled_reason,
+    )
+    owner = endpoint.created_by
+    if owner is not None and owner.is_active and owner.email:
+        email_queue(
+            to=owner.email,
+            template="webhook_disabled",
+            context={"user": owner, "endpoint": endpoint},
+            user=owner,
+        )
+
+
+def endpoint_target(endpoint: WebhookEndpoint):
+    return audit.Target(type="webhook_endpoint", id=str(endpoint.pk), label=endpoint.url[:300])
+
+
+def delivery_sweep(*, limit: int = 500) -> int:
+    """Queue again the pending deliveries whose attempt is overdue by more
+    than WEBHOOKS_SWEEP_AFTER (task lost: broker down, worker killed)."""
+    now = timezone.now()
+    cutoff = now - settings.WEBHOOKS_SWEEP_AFTER
+    with transaction.atomic():
+        ids = list(
+            WebhookDelivery.objects.select_for_update(skip_locked=True)
+            .filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=cutoff)
+            .order_by("next_attempt_at")
+            .values_list("pk", flat=True)[:limit]
+        )
+        if not ids:
+            return 0
+        WebhookDelivery.objects.filter(pk__in=ids).update(next_attempt_at=now)
+    queued = 0
+    for pk in ids:
+        if not delivery_enqueue(pk):
+            break
+        queued += 1
+    return queued
