@@ -10,6 +10,7 @@ class WebhooksConfig(AppConfig):
         # in the writing transaction; deliveries are rows in that transaction
         # (webhooks.services.deliveries), sent after commit.
         from audit.services.record import subscribe
+        from webhooks import tasks  # noqa: F401 (registration)
         from webhooks.payloads import event_data
         from webhooks.services.deliveries import deliveries_for_events
 

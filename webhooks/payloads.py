@@ -11,6 +11,10 @@ the service layer free of entry-point imports.
 
 from __future__ import annotations
 
+import json
+
+from ninja.responses import NinjaJSONEncoder
+
 from accounts.api.common import user_out
 from accounts.api.invitations import invitation_out
 from accounts.api.schemas import InvitationOut, UserOut
@@ -20,21 +24,24 @@ from rbac.api import RoleOut
 from rbac.selectors import role_list
 
 
+def _as_api(schema, value) -> dict:
+    """`value` through the API's schema and JSON encoder, as a GET answers."""
+    return json.loads(json.dumps(schema.model_validate(value).model_dump(), cls=NinjaJSONEncoder))
+
+
 def _user(pk):
     user = User.objects.filter(pk=pk).first()
-    return UserOut.model_validate(user_out(user)).model_dump(mode="json") if user else None
+    return _as_api(UserOut, user_out(user)) if user else None
 
 
 def _invitation(pk):
     inv = Invitation.objects.filter(pk=pk).prefetch_related("roles").first()
-    return (
-        InvitationOut.model_validate(invitation_out(inv)).model_dump(mode="json") if inv else None
-    )
+    return _as_api(InvitationOut, invitation_out(inv)) if inv else None
 
 
 def _role(pk):
     role = role_list().filter(pk=pk).first()
-    return RoleOut.model_validate(role).model_dump(mode="json") if role else None
+    return _as_api(RoleOut, role) if role else None
 
 
 _BY_TYPE = {"user": _user, "invitation": _invitation, "role": _role}
