@@ -9,6 +9,7 @@ NAVIGATION = [
     ("Audit log", "audit:list", "audit:read"),
     ("API keys", "api_keys:list", "api-keys:read"),
     ("Emails", "emails:list", "emails:read"),
+    ("Webhooks", "webhooks:list", "webhooks:read"),
     ("Jobs", "jobs:list", "users:read"),
     ("My account", "account:home", None),
 ]

@@ -35,6 +35,7 @@ urlpatterns += [
     path("invitations/", include("accounts.views.invitations")),
     path("emails/", include("accounts.views.emails")),
     path("jobs/", include("accounts.views.jobs")),
+    path("webhooks/", include("webhooks.urls")),
     path("users/", include("accounts.views.credentials")),
 ]
 
