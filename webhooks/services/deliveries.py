@@ -168,7 +168,7 @@ def delivery_deliver(delivery_id) -> Attempt:
     """Send one pending delivery (see the module's docstring)."""
     with transaction.atomic():
         delivery = (
-            WebhookDelivery.objects.select_for_update()
+            WebhookDelivery.objects.select_for_update(of=("self",))
             .select_related("endpoint")
             .filter(pk=delivery_id)
             .first()
