@@ -51,11 +51,13 @@ def parse_args(argv=None):
     parser.add_argument("--batch-runs", type=int, default=3, help="repetitions of the ban batch")
     parser.add_argument("--emails", type=int, default=200, help="messages per email run")
     parser.add_argument("--email-runs", type=int, default=3)
+    parser.add_argument("--deliveries", type=int, default=300, help="webhooks per run")
+    parser.add_argument("--webhook-runs", type=int, default=3)
     parser.add_argument("--load-seconds", type=int, default=60)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--web-workers", type=int, default=4, help="gunicorn workers")
     parser.add_argument(
-        "--skip", default="", help="sections to skip: pages,batch,email,load,signin"
+        "--skip", default="", help="sections to skip: pages,batch,email,webhooks,load,signin"
     )
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--json", help=argparse.SUPPRESS)
@@ -259,6 +261,10 @@ def child(args) -> None:
         batch(results, owner, args)
     if "email" not in skip:
         email(results, env, args)
+    if "webhooks" not in skip:
+        from benchmarks.webhooks import webhooks
+
+        webhooks(results, env, args)
     results["loadavg"]["end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     Path(args.json).write_text(json.dumps(results, indent=2, default=str))
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
+import secrets
 import statistics
 import sys
 import time
@@ -33,6 +34,7 @@ def webhooks(results, env, args) -> None:
     one transaction, time until the receiver has them all."""
     import redis
     from django.db import connection, transaction
+    from django.utils import timezone
 
     from accounts.models import User
     from audit import services as audit
@@ -53,7 +55,10 @@ def webhooks(results, env, args) -> None:
     concurrency = int(os.environ.get("CELERY_CONCURRENCY", "2"))
     n = args.deliveries
     owner = User.objects.filter(is_owner=True).first() or User.objects.create_user(
-        "bench-hooks-owner@bench.handover.local", password=None, is_owner=True
+        "bench-hooks-owner@bench.handover.local",
+        password=secrets.token_urlsafe(16),
+        is_owner=True,
+        email_verified_at=timezone.now(),
     )
     from django.conf import settings
 
@@ -94,8 +99,6 @@ def webhooks(results, env, args) -> None:
                 start = time.perf_counter()
                 port = server.server_address[1]
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-                from django.utils import timezone
-
                 for row in rows:
                     headers = signature_headers(row, row.endpoint, timezone.now())
                     conn.request("POST", "/hook", body=row.payload.encode(), headers=headers)
@@ -107,14 +110,17 @@ def webhooks(results, env, args) -> None:
         server.server_close()
         connection.close()
     w, s = statistics.median(worker_times), statistics.median(loop_times)
-    results["webhooks"] = {
-        "deliveries": n,
-        "runs": args.webhook_runs,
-        "worker_ms": worker_times,
-        "loop_ms": loop_times,
-        "worker_per_s": n / w * 1000,
-        "loop_per_s": n / s * 1000,
-    }
+    from benchmarks.run import compare, summary
+
+    results.setdefault("cases", {})
+    results.setdefault("rows", [])
+    results["cases"][f"worker: {n} webhooks"] = summary(worker_times)
+    results["cases"][f"POST loop: {n} webhooks"] = summary(loop_times)
+    compare(results, f"webhooks: {n} via one worker vs POST loop", f"worker: {n} webhooks",
+            f"POST loop: {n} webhooks",
+            note=f"worker {n / w * 1000:.0f} deliveries/s (task, row lock and lease, SSRF check, "
+            f"signature, POST, outcome written back) vs POST loop {n / s * 1000:.0f}/s (one "
+            "keep-alive connection, no bookkeeping)")  # fmt: skip
     print(
         f"webhooks: {n} via one worker {w:.0f} ms median ({n / w * 1000:.0f} deliveries/s) "
         f"vs plain POST loop {s:.0f} ms ({n / s * 1000:.0f}/s)"
