@@ -36,6 +36,7 @@ urlpatterns += [
     path("emails/", include("accounts.views.emails")),
     path("jobs/", include("accounts.views.jobs")),
     path("users/", include("accounts.views.credentials")),
+    path("", include("accounts.views.impersonation")),
 ]
 
 
