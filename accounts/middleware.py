@@ -7,8 +7,11 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
 from django.urls import Resolver404, resolve, reverse
+from django.utils.dateparse import parse_datetime
 
+from accounts.models import User
 from accounts.security import has_mfa, mfa_required
+from accounts.services import impersonation as impersonation_services
 from accounts.services.sessions import (
     SEEN_SESSION_KEY,
     TOUCH_INTERVAL_SECONDS,
@@ -16,6 +19,7 @@ from accounts.services.sessions import (
     session_touch,
 )
 from core.services import unless_read_only
+from rbac import credentials, policies
 from rbac.actor import Actor
 
 
@@ -71,7 +75,43 @@ class SessionActivityMiddleware:
             request.actor = Actor.for_session(
                 user, key, recent_proof=functools.partial(reauth_is_recent, key)
             )
+            if impersonation_services.SESSION_KEY in request.session:
+                request.actor = _impersonation_actor(request, request.actor)
+        credentials.set_request_actor(request.actor)
         return self.get_response(request)
+
+
+def _impersonation_actor(request, operator):
+    """The actor of a session viewing as someone (issue 26), or the
+    operator's own when the view ends now: its time is up (recorded as
+    expired), or the operator may no longer start it -- demoted, or the
+    user became a peer, the owner, inactive (recorded as ended). A banned
+    or signed-out operator has no session left to get here."""
+    state = request.session.get(impersonation_services.SESSION_KEY) or {}
+    expires = parse_datetime(str(state.get("expires", "")))
+    seen = User.objects.filter(pk=state.get("user")).first() if state.get("user") else None
+    if seen is None or expires is None:
+        del request.session[impersonation_services.SESSION_KEY]
+        return operator
+    actor = Actor.for_impersonation(operator.user, seen, operator.credential.session_key, expires)
+    how = None
+    if impersonation_services.now() >= expires:
+        how = impersonation_services.EXPIRED
+    elif not seen.is_active or not policies.allows(policies.check_can_impersonate, operator, seen):
+        how = impersonation_services.ENDED
+    if how is None:
+        return actor
+    del request.session[impersonation_services.SESSION_KEY]
+    with unless_read_only():
+        impersonation_services.impersonation_stop(actor=actor, how=how)
+    # Shown by the banner's place on the page (messages are not set up yet).
+    name = seen.display_name or seen.email
+    request.impersonation_notice = (
+        f"Your time viewing as {name} is up: you see your own dashboard again."
+        if how == impersonation_services.EXPIRED
+        else f"You may no longer view as {name}: you see your own dashboard again."
+    )
+    return operator
 
 
 SIGNED_OUT_MESSAGE = "You were signed out. Sign in again to continue."

@@ -38,6 +38,26 @@ SENTENCES: dict[str, tuple[str, str]] = {
         "{actor} asked {target} to choose a new password",
         "{actor} tried to force a password change on {target}",
     ),
+    "accounts.impersonation.started": (
+        "{actor} started viewing the dashboard as {target}",
+        "{actor} tried to view the dashboard as {target}",
+    ),
+    "accounts.impersonation.stopped": (
+        "{actor} stopped viewing as them",
+        "{actor} tried to stop viewing as them",
+    ),
+    "accounts.impersonation.expired": (
+        "{actor} was returned to their own view: the time was up",
+        "{actor} was returned to their own view: the time was up",
+    ),
+    "accounts.impersonation.ended": (
+        "{actor} was returned to their own view: no longer allowed to view as them",
+        "{actor} was returned to their own view: no longer allowed to view as them",
+    ),
+    "accounts.impersonation.refused": (
+        "{actor} changed something while read-only",
+        "{actor} tried to change something (refused: read-only)",
+    ),
     "accounts.owner.bootstrapped": ("{target} became the owner", "Making {target} owner failed"),
     "accounts.login.succeeded": ("{actor} signed in", "{actor} could not sign in"),
     "accounts.login.failed": ("Failed sign-in as {target}", "Failed sign-in as {target}"),

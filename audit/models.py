@@ -42,6 +42,10 @@ class AuditEvent(models.Model):
     # survive the actor's deletion unchanged.
     actor_id = models.UUIDField(null=True, blank=True)
     actor_label = models.CharField(max_length=300, blank=True)
+    # Impersonation (issue 26): the person the actor was viewing the
+    # dashboard as. The actor is always the one who really acted.
+    acting_for_id = models.UUIDField(null=True, blank=True)
+    acting_for_label = models.CharField(max_length=300, blank=True)
     action = models.CharField(max_length=100)
     target_type = models.CharField(max_length=50, blank=True)
     target_id = models.CharField(max_length=64, blank=True)

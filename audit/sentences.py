@@ -30,6 +30,7 @@ def with_names(events):
     events = list(events)
     ids = {e.actor_id for e in events if e.actor_id}
     ids |= {e.target_id for e in events if e.target_type == "user" and e.target_id}
+    ids |= {e.acting_for_id for e in events if e.acting_for_id}
     names = {}
     if ids:
         valid = [value for value in map(_user_id, ids) if value is not None]
@@ -47,6 +48,12 @@ def with_names(events):
         event.actor_name = (
             names.get(str(event.actor_id)) or email_for_people(event.actor_label) or "System"
         )
+        if event.acting_for_id or event.acting_for_label:
+            event.acting_for_name = (
+                names.get(str(event.acting_for_id))
+                or email_for_people(event.acting_for_label)
+                or "someone"
+            )
         if event.target_type == "user":
             event.target_name = names.get(event.target_id) or email_for_people(event.target_label)
         else:
@@ -96,6 +103,10 @@ def sentence(event, *, link: bool = False) -> SafeString:
     actor_name = getattr(event, "actor_name", None) or event.actor_label or "System"
     target_name = getattr(event, "target_name", None) or event.target_label or event.target_id
     actor = _person(actor_name, "actor", event.actor_id, link)
+    if event.acting_for_id or event.acting_for_label:
+        # Impersonation: both people, the one who acted first.
+        seen_as = getattr(event, "acting_for_name", None) or event.acting_for_label or "someone"
+        actor = format_html("{}, viewing as {},", actor, seen_as)
     target = _person(target_name or "someone", "target", event.target_id, link)
     done, tried = SENTENCES.get(event.action, (None, None))
     if done is None:

@@ -19,6 +19,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError, transacti
 _depth: ContextVar[int] = ContextVar("service_depth", default=0)
 _recorder: list = []
 _actor_adapter: list = []
+_write_gate: list = []
 
 
 def set_denial_recorder(record) -> None:
@@ -33,6 +34,14 @@ def set_actor_adapter(adapt) -> None:
     starts): a service called with a bare user -- a test, the shell --
     gets the operator's shell outside a request, nothing inside one."""
     _actor_adapter[:] = [adapt]
+
+
+def set_write_gate(gate) -> None:
+    """`gate(actor, service)` is asked before every service runs and raises
+    `PolicyDenied` when the actor may change nothing (a read-only
+    impersonation: `rbac.policies.impersonation.check_may_write`,
+    registered when Django starts)."""
+    _write_gate[:] = [gate]
 
 
 class PolicyDenied(PermissionDenied):
@@ -96,6 +105,8 @@ def service(func):
             kwargs["actor"] = _actor_adapter[0](kwargs["actor"])
         token = _depth.set(_depth.get() + 1)
         try:
+            if _write_gate:
+                _write_gate[0](kwargs.get("actor"), wrapper)
             with transaction.atomic():
                 return func(*args, **kwargs)
         except PolicyDenied as exc:

@@ -575,3 +575,13 @@ MIDDLEWARE += [
     "handover.middleware.BusyAnswersServiceUnavailableMiddleware",
     "handover.middleware.ServiceRefusalMiddleware",
 ]
+
+# Impersonation (issue 26): viewing the dashboard as another user.
+# How long one view lasts at most, in minutes.
+IMPERSONATION_MAX_MINUTES = env_int("IMPERSONATION_MAX_MINUTES", 30)
+# Let the non-sensitive changes through while viewing as someone (profile,
+# ban, disable, unlock, retrying an email). Password, email, factors, keys,
+# ownership, links, invitations and jobs stay refused whatever this says.
+IMPERSONATION_ALLOW_WRITES = env_bool("IMPERSONATION_ALLOW_WRITES", False)
+# Email the user when someone starts viewing as them.
+IMPERSONATION_NOTIFY_USER = env_bool("IMPERSONATION_NOTIFY_USER", True)

@@ -37,6 +37,7 @@ urlpatterns += [
     path("jobs/", include("accounts.views.jobs")),
     path("webhooks/", include("webhooks.urls")),
     path("users/", include("accounts.views.credentials")),
+    path("", include("accounts.views.impersonation")),
 ]
 
 

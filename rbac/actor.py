@@ -14,8 +14,13 @@ Each door builds one, once:
 The actor holds the person (`user`), the credential and where it came
 from (`credential.session_key`, `key_id`, `job_id`), and the permissions it
 holds: the person's own intersected with the credential's scopes, computed
-once per Actor. `acting_for` and `read_only` leave room for impersonation;
-nothing sets them yet.
+once per Actor.
+
+Impersonation (`Actor.for_impersonation`): `user` stays the operator who
+really acts (audit rows name them as the actor), `acting_for` is the user
+whose dashboard they see, and `read_only` makes every service refuse
+(`rbac.policies.impersonation.check_may_write`, asked by `@service`). The
+permissions and reach are the viewed user's, bounded by the operator's.
 
 It answers "may I do P (over this target)?" (`has`, `may`) and "which users
 / audit events may I see?" (`visible_users`, `visible_events`, querysets in
@@ -56,8 +61,8 @@ _NO_CREDENTIAL = (credentials.UNATTACHED, credentials.ANONYMOUS)
 class Actor:
     user: object
     credential: Credential
-    # Impersonation: the person an operator acts for, and whether they may
-    # only look. Nothing sets them yet.
+    # Impersonation: the person an operator views the dashboard as, and
+    # whether they may only look (`for_impersonation`).
     acting_for: object = None
     read_only: bool = False
     # Targets' permissions the caller computed in advance for many users at
@@ -75,6 +80,18 @@ class Actor:
         return cls(
             user,
             Credential(credentials.SESSION, recent_proof=recent_proof, session_key=session_key),
+        )
+
+    @classmethod
+    def for_impersonation(cls, operator, user, session_key: str, expires_at) -> Actor:
+        """The operator's dashboard session viewing as `user` until
+        `expires_at`: read-only, never a fresh proof, the viewed user's
+        permissions bounded by the operator's own."""
+        return cls(
+            operator,
+            Credential(credentials.IMPERSONATION, session_key=session_key, expires_at=expires_at),
+            acting_for=user,
+            read_only=True,
         )
 
     @classmethod
@@ -124,6 +141,12 @@ class Actor:
         if user is None or not getattr(user, "is_authenticated", False) or user.pk is None:
             return frozenset()
         perms = user_effective_permissions(user)
+        if self.acting_for is not None:
+            # Viewing as someone: what they hold, never more than the operator.
+            seen = self.acting_for
+            if not getattr(seen, "is_active", False):
+                return frozenset()
+            perms = perms & user_effective_permissions(seen)
         if self.credential.scopes is not None:
             perms = perms & self.credential.scopes
         return perms
@@ -173,6 +196,10 @@ class Actor:
         counted over it."""
         if not self.is_active or self.credential.kind in _NO_CREDENTIAL:
             return NOBODY
+        if self.acting_for is not None and not getattr(self.acting_for, "is_active", False):
+            return NOBODY
+        # Impersonation: the viewed user's reach within the operator's; both
+        # are everyone while every grant is global.
         return EVERYONE
 
     def visible_events(self, queryset=None):
@@ -183,6 +210,16 @@ class Actor:
         if self.has("audit:read"):
             return queryset
         return queryset.none()
+
+    @property
+    def person(self):
+        """Whose dashboard this is: the user viewed as while impersonating,
+        else the person who acts. Pages about "my account" show this one."""
+        return self.acting_for if self.acting_for is not None else self.user
+
+    @property
+    def is_impersonating(self) -> bool:
+        return self.acting_for is not None
 
     # --- read-only proxies of the person, for guards ------------------------
 
@@ -204,7 +241,8 @@ class Actor:
 
     @property
     def is_owner(self) -> bool:
-        return bool(getattr(self.user, "is_owner", False))
+        # Viewing as someone: their standing, never the operator's.
+        return bool(getattr(self.person, "is_owner", False))
 
     @property
     def email(self) -> str:

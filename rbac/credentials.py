@@ -27,6 +27,9 @@ from dataclasses import dataclass
 SESSION = "session"
 API_KEY = "api_key"
 CONSOLE = "console"
+# A dashboard session viewing as another user (issue 26): read-only, never a
+# fresh proof, until `expires_at`.
+IMPERSONATION = "impersonation"
 # Work a person queued and a worker runs later (a batch or import job):
 # the scopes of the credential that queued it, never a fresh proof.
 JOB = "job"
@@ -38,6 +41,10 @@ ANONYMOUS = "anonymous"
 # Whether this code runs inside a web request (set by
 # rbac.middleware.RequestCredentialMiddleware for each one).
 _in_request: ContextVar[bool] = ContextVar("hv_in_request", default=False)
+# The actor the request's door built (a dashboard session's, possibly a
+# read-only impersonation), for the services' write gate: a service called
+# without `actor=` (a token page's) still runs inside this door.
+_request_actor: ContextVar[object] = ContextVar("hv_request_actor", default=None)
 
 
 @dataclass(frozen=True)
@@ -54,12 +61,17 @@ class Credential:
     session_key: str | None = None
     key_id: object = None
     job_id: object = None
+    # Impersonation: when it ends (an aware datetime).
+    expires_at: object = None
 
     @property
     def is_api_key(self) -> bool:
         return self.kind == API_KEY
 
     def has_recent_proof(self) -> bool:
+        if self.kind == IMPERSONATION:
+            # Viewing as someone never proves that someone.
+            return False
         if self.kind == CONSOLE:
             # Whoever runs a command or a task already holds the server.
             return True
@@ -81,11 +93,24 @@ def in_request() -> bool:
     return _in_request.get()
 
 
+def set_request_actor(actor) -> None:
+    """The door's actor for the rest of this request (`request_scope`
+    forgets it when the request ends)."""
+    _request_actor.set(actor)
+
+
+def request_actor():
+    """The actor the current request's door built, or None."""
+    return _request_actor.get()
+
+
 @contextmanager
 def request_scope():
     """Mark the code run inside the block as serving a web request."""
     token = _in_request.set(True)
+    actor_token = _request_actor.set(None)
     try:
         yield
     finally:
+        _request_actor.reset(actor_token)
         _in_request.reset(token)

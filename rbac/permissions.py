@@ -45,6 +45,11 @@ _CATALOG = [
         "Reset passwords, force a password change and send sign-in links",
     ),
     Permission("users:export", "users", "Export users and personal data"),
+    Permission(
+        "users:impersonate",
+        "users",
+        "View the dashboard as another user, read-only, for a limited time",
+    ),
     Permission("invitations:read", "invitations", "See invitations"),
     Permission("invitations:create", "invitations", "Invite people and resend invitations"),
     Permission("invitations:revoke", "invitations", "Revoke pending invitations"),
@@ -101,12 +106,19 @@ MANAGEMENT_PERMISSIONS: frozenset[str] = frozenset(
         "api-keys:delete",
         "emails:retry",
         "webhooks:manage",
+        "users:impersonate",
     }
 )
 
 # Who can hand out access: the last-manager guard keeps at least one of
 # these (besides the owner) whenever the owner cannot act.
 ROLE_MANAGER_PERMISSION = "roles:assign"
+# Seeing the dashboard as another user: only the owner and full access hold
+# it by default (not the admin role, nor the manager template).
+IMPERSONATE_PERMISSION = "users:impersonate"
+# Permissions only a dashboard session can use: an API key never holds them
+# (a key made from a template that lists them leaves them out).
+DASHBOARD_ONLY_PERMISSIONS: frozenset[str] = frozenset({IMPERSONATE_PERMISSION})
 
 
 # Templates prefill a role's, a new user's or an API key's permissions.
@@ -144,7 +156,14 @@ TEMPLATES: dict[str, dict] = {
         "name": "Manager",
         "description": "Manage users and their access, except roles and the audit export.",
         "permissions": frozenset(ALL_PERMISSIONS)
-        - {"roles:create", "roles:update", "roles:delete", "audit:export", "permissions:grant"},
+        - {
+            "roles:create",
+            "roles:update",
+            "roles:delete",
+            "audit:export",
+            "permissions:grant",
+            IMPERSONATE_PERMISSION,
+        },
     },
     "full_access": {
         "name": "Full access",
@@ -202,8 +221,8 @@ BUILTIN_ROLES = {
     },
     "admin": {
         "name": "Admin",
-        "description": "Everything except ownership.",
-        "permissions": sorted(ALL_PERMISSIONS),
+        "description": "Everything except ownership and impersonation.",
+        "permissions": sorted(ALL_PERMISSIONS - {IMPERSONATE_PERMISSION}),
     },
     # Seed 000: "can edit content but not manage users". The editor edits
     # their own profile (the account page needs no permission for that) and

@@ -21,6 +21,7 @@ from audit import services as audit
 from core.services import service, unless_read_only
 from rbac import policies
 from rbac.actor import Actor, as_actor
+from rbac.permissions import DASHBOARD_ONLY_PERMISSIONS
 
 KEY_PREFIX = "hv_"
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -56,7 +57,12 @@ def api_key_create(
     action = "accounts.api_key.created"
     policies.check_permission(actor, "api-keys:create", action=action)
     owner = user or actor.user
-    wanted = resolve_grants(template=template, permissions=scopes)
+    # A key cannot use what only a dashboard session can (impersonation).
+    wanted = [
+        p
+        for p in resolve_grants(template=template, permissions=scopes)
+        if p not in DASHBOARD_ONLY_PERMISSIONS
+    ]
     if not wanted:
         raise ValidationError("Choose at least one permission for the key.", code="no_scopes")
     policies.check_can_create_api_key(actor, owner, wanted, password=current_password)

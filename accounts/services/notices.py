@@ -19,6 +19,7 @@ SECURITY_NOTICES = {
     "email_changed": "The email address of your account was changed",
     "roles_elevated": "You were given new management permissions",
     "ownership_transferred": "Ownership of Handover was transferred",
+    "impersonation_started": "Someone is viewing your account as you, read-only",
 }
 
 

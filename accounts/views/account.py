@@ -39,6 +39,7 @@ from accounts.views.account_mfa import (
     recovery_codes_regenerate,
 )
 from core.web import confirm_page, safe_back
+from rbac import policies
 from rbac.decorators import signed_in
 
 app_name = "account"
@@ -68,7 +69,7 @@ def _sessions(request, user):
 
 
 def _home_context(request, **overrides) -> dict:
-    user = request.user
+    user = request.actor.person
     enrolled = has_mfa(user)
     ctx = {
         "profile_form": add_css(ProfileForm(initial={"name": user.name, "phone": user.phone})),
@@ -80,9 +81,14 @@ def _home_context(request, **overrides) -> dict:
         "sessions": _sessions(request, user),
         "code_form": add_css(CodeForm()),
     }
-    if not enrolled and reauth_is_recent(request.session.session_key):
-        # The secret to scan only within the re-authentication window:
-        # confirming needs a fresh proof anyway (else: a link to set up).
+    # The secret to scan only within the re-authentication window
+    # (confirming needs a fresh proof anyway; else: a link to set up), and
+    # not while viewing as someone: beginning an enrolment stores a device.
+    if (
+        not enrolled
+        and reauth_is_recent(request.session.session_key)
+        and policies.allows(policies.check_may_write, request.actor, mfa_services.totp_enrol_begin)
+    ):
         ctx["enrol"] = enrolment(request, pending_enrolment(request))
     ctx.update(overrides)
     return ctx
@@ -152,10 +158,10 @@ def password(request):
             "account/password.html",
             {
                 "form": add_css(OwnPasswordForm()),
-                "forced": request.user.must_change_password,
+                "forced": request.actor.person.must_change_password,
             },
         )
-    forced = request.user.must_change_password
+    forced = request.actor.person.must_change_password
     form = add_css(OwnPasswordForm(request.POST))
     if form.is_valid():
         try:
@@ -195,7 +201,9 @@ def password(request):
 @reauth_required
 @require_http_methods(["GET", "POST"])
 def session_end(request, pk):
-    session = get_object_or_404(UserSession, pk=pk, user=request.user, ended_at__isnull=True)
+    session = get_object_or_404(
+        UserSession, pk=pk, user=request.actor.person, ended_at__isnull=True
+    )
     if session.session_key == request.session.session_key:
         return redirect("logout")
     if request.method == "GET":
@@ -224,7 +232,7 @@ def sessions_end_others(request):
             cancel_url=reverse("account:home"),
         )
     ended = session_services.sessions_revoke_all(
-        actor=request.actor, user=request.user, except_key=request.session.session_key
+        actor=request.actor, user=request.actor.person, except_key=request.session.session_key
     )
     if ended:
         messages.success(request, f"{ended} other session{'s' if ended != 1 else ''} ended.")
@@ -242,7 +250,7 @@ def reauth(request):
     authenticator app. Wrong passwords count towards the lockout (through
     authenticate and django-axes), wrong codes too."""
 
-    user = request.user
+    user = request.user  # the session's own person, even while viewing as someone
     enrolled = has_mfa(user)
     form = add_css(ReauthForm(request.POST or None))
     next_url = safe_back(request, reverse("account:home"))

@@ -109,7 +109,7 @@ def mfa_setup(request):
     then confirm with a code. Also where MFAPolicyMiddleware sends users who
     must have MFA. A fresh proof first: a stolen session must not add or
     swap a factor."""
-    user = request.user
+    user = request.actor.person
     next_url = safe_back(request, reverse("account:home"))
     replacing = has_mfa(user)
     device = pending_enrolment(request)
@@ -172,7 +172,7 @@ def recovery_codes(request):
         {
             "codes": _fresh_codes(request),
             "next": next_url,
-            "has_mfa": has_mfa(request.user),
+            "has_mfa": has_mfa(request.actor.person),
         },
     )
 
@@ -188,7 +188,7 @@ def recovery_codes_download(request):
     text = (
         "Handover recovery codes for %s\n"
         "Each code works once, in place of a code from your authenticator app.\n\n%s\n"
-        % (request.user.email, "\n".join(codes))
+        % (request.actor.person.email, "\n".join(codes))
     )
     response = HttpResponse(text, content_type="text/plain; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="handover-recovery-codes.txt"'
@@ -223,7 +223,7 @@ def recovery_codes_regenerate(request):
 @reauth_required
 @require_http_methods(["GET", "POST"])
 def mfa_remove(request, factor_id):
-    user = request.user
+    user = request.actor.person
     device = factor_device(user, factor_id)
     if device is None:
         messages.info(request, "That factor was already removed.")

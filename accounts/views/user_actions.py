@@ -224,6 +224,7 @@ def detail_context(actor, subject) -> dict:
         "danger_actions": [a for a in actions if a.name in MORE_MENU_ACTIONS and a.danger],
         "can_edit": policies.allows(policies.check_can_update_profile, actor, subject),
         "can_export": policies.allows(policies.check_can_export_user, actor, subject),
+        "can_impersonate": policies.allows(policies.check_can_impersonate, actor, subject),
         "can_reset_password": policies.allows(
             policies.check_can_reset_password,
             actor,

@@ -37,6 +37,11 @@ def _canonical(event: AuditEvent) -> bytes:
         "outcome": event.outcome,
         "changes": event.changes,
     }
+    # Impersonation: covered when set, absent otherwise, so every event
+    # written before the field existed keeps the hash it was chained with.
+    if event.acting_for_id or event.acting_for_label:
+        payload["acting_for_id"] = str(event.acting_for_id) if event.acting_for_id else None
+        payload["acting_for_label"] = event.acting_for_label
     return json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str).encode()
 
 
@@ -114,5 +119,7 @@ HASHED_FIELDS = (
     "reason",
     "outcome",
     "changes",
+    "acting_for_id",
+    "acting_for_label",
 )
 _VERIFY_FIELDS = ("id", *HASHED_FIELDS, "prev_hash", "hash")

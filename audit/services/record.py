@@ -107,10 +107,15 @@ def _build(spec: EventSpec, ctx: context.RequestContext, now) -> AuditEvent:
         actor_label = getattr(actor, "email", None) or str(actor)
     else:
         actor_label = "system"
+    # Viewing as someone (impersonation): the actor stays the person who
+    # acts; the one they view as is named beside them.
+    acting_for = getattr(spec.actor, "acting_for", None)
     return AuditEvent(
         created_at=now,
         actor_id=getattr(actor, "pk", None),
         actor_label=clean_label(actor_label),
+        acting_for_id=getattr(acting_for, "pk", None),
+        acting_for_label=clean_label(getattr(acting_for, "email", "")) if acting_for else "",
         action=spec.action,
         target_type=target.type if target else "",
         target_id=target.id if target else "",

@@ -83,6 +83,10 @@ from rbac.policies.grants import (  # noqa: F401 (the package's names)
     job_credential_end,
     session_is_open,
 )
+from rbac.policies.impersonation import (  # noqa: F401 (the package's names)
+    check_can_impersonate,
+    check_may_write,
+)
 from rbac.policies.jobs import (  # noqa: F401 (the package's names)
     check_can_cancel_job,
     check_can_read_job_results,

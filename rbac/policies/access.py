@@ -6,7 +6,7 @@ from __future__ import annotations
 from accounts.models import User
 from audit.models import Target
 from rbac.actor import as_actor
-from rbac.permissions import CATALOG, ROLE_MANAGER_PERMISSION
+from rbac.permissions import CATALOG, DASHBOARD_ONLY_PERMISSIONS, ROLE_MANAGER_PERMISSION
 from rbac.policies.base import (
     PolicyDenied,
     _deny,
@@ -293,7 +293,8 @@ def check_can_transfer_ownership(actor, target, *, password: str | None = None) 
             target=target,
         )
     if as_actor(actor).credential.is_api_key:
-        missing = set(CATALOG) - permissions_of(actor)
+        # Full access for a key: every permission a key can hold.
+        missing = set(CATALOG) - DASHBOARD_ONLY_PERMISSIONS - permissions_of(actor)
         if missing:
             raise _deny(
                 "permission_denied",
