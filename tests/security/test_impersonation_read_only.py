@@ -38,12 +38,15 @@ from accounts.models import (
     UserSession,
 )
 from accounts.services import impersonation as impersonation_services
+from accounts.services.sealing import seal
 from accounts.services.tokens import new_token
 from audit.models import AuditEvent
 from rbac.models import Role, UserRole
 from rbac.permissions import ALL_PERMISSIONS
 from tests.conftest import STRONG_PASSWORD, make_user, reauthenticate, verify_session
 from tests.security.conftest import figure
+from webhooks.models import WebhookDelivery, WebhookEndpoint
+from webhooks.services.endpoints import new_secret
 
 pytestmark = pytest.mark.django_db
 
@@ -210,6 +213,17 @@ def world(owner, client_for):
             expires_at=timezone.now() + dt.timedelta(hours=1),
         )
         tokens[purpose] = plain
+    endpoint = WebhookEndpoint.objects.create(
+        url="https://hooks.example.com/in", secret=seal(new_secret()), created_by=owner
+    )
+    delivery = WebhookDelivery.objects.create(
+        endpoint=endpoint,
+        event_type="webhook.test",
+        payload="{}",
+        webhook_id="msg_walk",
+        sequence=1,
+        status="failed",
+    )
     event = AuditEvent.objects.order_by("-id").first()
     client = client_for(grace)
     client.post(f"/users/{adam.pk}/impersonate/", {"reason": "walking the URLconf"})
@@ -235,6 +249,8 @@ def world(owner, client_for):
         "magic_link": tokens[TokenPurpose.MAGIC_LINK],
         "email_verify": tokens[TokenPurpose.EMAIL_VERIFY],
         "invite": invitation_token,
+        "webhook": str(endpoint.pk),
+        "delivery_id": str(delivery.pk),
     }
     return {"client": client, "grace": grace, "adam": adam, "values": values}
 
@@ -258,6 +274,8 @@ def _fill(route: str, values: dict) -> str:
             return values["email"]
         if name == "pk" and route.startswith(("jobs/", "users/batch/")):
             return values["job"]
+        if name == "pk" and route.startswith("webhooks/"):
+            return values["webhook"]
         if name == "pk" and route.startswith("audit/"):
             return values["event"]
         if name == "pk" and route.endswith(("restore/", "hard-delete/")):
@@ -288,7 +306,7 @@ def _snapshot() -> dict:
     volatile = {"last_seen_at", "last_used_at", "last_login", "throttling_failure_count"}
     volatile |= {"throttling_failure_timestamp", "last_t"}
     models = (User, UserRole, Role, UserSession, TOTPDevice, Invitation, OutboundEmail)
-    models += (BatchJob, ApiKey, OneTimeToken)
+    models += (BatchJob, ApiKey, OneTimeToken, WebhookEndpoint, WebhookDelivery)
     return {
         m.__name__: sorted(
             (tuple(sorted((k, str(v)) for k, v in row.items() if k not in volatile)))
