@@ -83,6 +83,19 @@ class ReasonIn(Strict):
     reason: str = Field("", max_length=500)
 
 
+class HardDeleteIn(Strict):
+    """Erasing a user for good: their email typed again, and the key's
+    user's current password (a key is not the person; the page asks for a
+    fresh sign-in the same way)."""
+
+    confirm_email: str = Field(..., max_length=254)
+    current_password: str = Field(..., max_length=1024)
+
+
+class RoleAssignIn(Strict):
+    role: str = Field(..., min_length=1, max_length=50)
+
+
 class PasswordIn(Strict):
     password: str = Field(..., max_length=1024)
 
