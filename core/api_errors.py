@@ -22,6 +22,8 @@ VALIDATION_CONFLICT_CODES = {
     "exists",
     "user_exists",
     "invitation_pending",
+    "sent",  # an email already sent is not sent again
+    "not_resumable",  # only a failed or cancelled job resumes
 }
 
 

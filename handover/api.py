@@ -27,7 +27,9 @@ from ninja.security import HttpBearer
 
 from accounts.api import auth as auth_api
 from accounts.api import batch as batch_api
+from accounts.api import emails as emails_api
 from accounts.api import invitations as invitations_api
+from accounts.api import jobs as jobs_api
 from accounts.api import keys as keys_api
 from accounts.api import users as users_api
 from accounts.services import throttling
@@ -199,4 +201,6 @@ api.add_router("/admin/invitations", invitations_api.router)
 api.add_router("/admin/roles", roles_api.router)
 api.add_router("/admin/audit", audit_api.router)
 api.add_router("/admin/api-keys", keys_api.router)
+api.add_router("/admin/emails", emails_api.router)
+api.add_router("/admin/jobs", jobs_api.router)
 api.add_router("/auth", auth_api.router)
