@@ -208,6 +208,10 @@ SENTENCES: dict[str, tuple[str, str]] = {
         "{actor} looked through the audit log",
         "{actor} tried to read the audit log",
     ),
+    "audit.chain.verified": (
+        "{actor} verified the audit chain",
+        "{actor} tried to verify the audit chain",
+    ),
     "audit.log.exported": (
         "{actor} exported the audit log",
         "{actor} tried to export the audit log",

@@ -74,13 +74,46 @@ def error(api, request, status: int, code: str, detail: str):
 def _validation_text(errors) -> str:
     parts = []
     for err in errors:
-        loc = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "payload"))
+        loc = ".".join(
+            str(p)
+            for p in err.get("loc", ())
+            if p not in ("body", "payload", "query", "path", "filters")
+        )
         msg = err.get("msg", "invalid")
         parts.append(f"{loc}: {msg}" if loc else msg)
     return "; ".join(parts) or "Invalid input."
 
 
+# No value a client sends may hold a NUL character (PostgreSQL cannot store
+# one; `RejectNullCharactersMiddleware` answers 400): the schema says so on
+# every free-text string, so a client generated from it knows.
+NO_NUL = "^[^\\u0000]*$"
+
+
+def _no_nul(node) -> None:
+    """Give every free-text string schema (no format, enum or pattern of
+    its own) the NO_NUL pattern, recursively."""
+    if isinstance(node, dict):
+        if node.get("type") == "string" and not {"format", "enum", "pattern", "const"} & set(node):
+            node["pattern"] = NO_NUL
+        for value in node.values():
+            _no_nul(value)
+    elif isinstance(node, list):
+        for value in node:
+            _no_nul(value)
+
+
 class HandoverAPI(NinjaAPI):
+    def get_openapi_schema(self, *, path_prefix=None, path_params=None):
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        for path in schema["paths"].values():
+            for operation in path.values():
+                _no_nul(operation.get("parameters", []))
+                _no_nul(operation.get("requestBody", {}))
+        for component in schema.get("components", {}).get("schemas", {}).values():
+            _no_nul(component)
+        return schema
+
     def get_openapi_operation_id(self, operation) -> str:
         """`<app>_api_<handler>`, e.g. `accounts_api_list_users`: clients
         generated from the schema keep their method names however an app
@@ -168,7 +201,11 @@ def _on_404(request, exc):
 
 @api.exception_handler(DjangoValidationError)
 def _on_django_validation(request, exc):
-    codes = {getattr(e, "code", None) for e in getattr(exc, "error_list", [exc])}
+    if hasattr(exc, "error_dict"):  # ValidationError({"field": "..."}, code=...)
+        errors = [e for field_errors in exc.error_dict.values() for e in field_errors]
+    else:
+        errors = getattr(exc, "error_list", [exc])
+    codes = {getattr(e, "code", None) for e in errors} | {getattr(exc, "code", None)}
     code = next((c for c in codes if c), "invalid")
     status = 409 if code in VALIDATION_CONFLICT_CODES else 400
     return error(api, request, status, code, refusal_text(exc))

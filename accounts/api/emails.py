@@ -14,7 +14,7 @@ from ninja import Router, Schema, Status
 from accounts.api.common import actor_of, require
 from accounts.models import EmailStatus, OutboundEmail
 from accounts.services.emails import email_retry
-from core.api_errors import ApiError, check_limit, responses
+from core.api_errors import ApiError, Limit, check_limit, responses
 from core.services import NotFound
 
 router = Router(tags=["emails"])
@@ -53,7 +53,7 @@ def list_emails(
     status: EmailStatus | None = None,
     q: str = "",
     before: uuid.UUID | None = None,
-    limit: int = 50,
+    limit: Limit = 50,
 ):
     """Newest first; `q` searches the address and the subject. The next page
     is in the `Link` header (`before` = the last email's id)."""
@@ -67,8 +67,8 @@ def list_emails(
         qs = qs.filter(Q(to__icontains=text) | Q(subject__icontains=text))
     if before:
         last = _outbox(request).filter(pk=before).values_list("created_at", flat=True).first()
-        if last is None:
-            raise ApiError(400, "validation_error", "before: no such email.")
+        if last is None:  # a cursor naming no email (any more): nothing to page from
+            raise ApiError(404, "not_found", "before: no such email.")
         qs = qs.filter(Q(created_at__lt=last) | Q(created_at=last, id__lt=before))
     emails = list(qs[: limit + 1])
     if len(emails) > limit:

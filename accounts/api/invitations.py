@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from typing import Literal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -25,7 +26,7 @@ from accounts.services.invitations import (
     invitation_resend,
     invitation_revoke,
 )
-from core.api_errors import check_choice, check_limit, responses
+from core.api_errors import Limit, check_choice, check_limit, responses
 
 router = Router(tags=["invitations"])
 
@@ -45,13 +46,16 @@ def invitation_out(inv: Invitation) -> dict:
     }
 
 
+InvitationStatus = Literal["pending", "expired", "accepted", "revoked"]
+
+
 @router.get("", response=responses(200, list[InvitationOut]))
-def list_invitations(request, status: str = "", limit: int = 50, before: str = ""):
+def list_invitations(request, status: InvitationStatus | None = None, limit: Limit = 50):
     require(request, "invitations:read", action="accounts.invitation.listed")
     check_limit(limit)
     qs = Invitation.objects.prefetch_related("roles").order_by("-created_at", "-id")
     if status:
-        qs = qs.with_status(check_choice("status", status, INVITATION_STATUSES))
+        qs = qs.with_status(check_choice("status", status, INVITATION_STATUSES))  # the schema's
     return Status(200, [invitation_out(i) for i in qs[:limit]])
 
 

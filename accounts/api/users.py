@@ -4,7 +4,7 @@ factors and the personal data export."""
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Literal
 from urllib.parse import urlencode
 
@@ -61,7 +61,7 @@ from accounts.services.users import (
     user_unban,
     user_update,
 )
-from core.api_errors import ERRORS, ApiError, check_choice, check_limit, responses
+from core.api_errors import ERRORS, ApiError, DateParam, Limit, check_limit, responses
 from rbac import policies
 from rbac.models import Role
 from rbac.services import (
@@ -111,10 +111,13 @@ Mfa = Literal["on", "off"]
 
 
 def _filters(q, status, role, mfa, inactive_before, sort) -> selectors.UserFilters:
-    if status:
-        check_choice("status", status, UserStatus.values)
     return selectors.UserFilters(
-        q=q, status=status, role=role, mfa=mfa or "", inactive_before=inactive_before, sort=sort
+        q=q,
+        status=status or "",
+        role=role,
+        mfa=mfa or "",
+        inactive_before=inactive_before,
+        sort=sort,
     )
 
 
@@ -123,12 +126,12 @@ def list_users(
     request,
     response: HttpResponse,
     q: str = "",
-    status: str = "",
+    status: UserStatus | None = None,
     role: str = "",
     mfa: Mfa | None = None,
-    inactive_before: date | None = None,
+    inactive_before: DateParam | None = None,
     sort: Sort = "-created",
-    limit: int = 50,
+    limit: Limit = 50,
     cursor: str = "",
 ):
     """The users list as the page filters it: `mfa` on or off, no sign-in
@@ -142,7 +145,7 @@ def list_users(
     if page.next_cursor:
         given = {
             "q": q,
-            "status": status,
+            "status": status or "",
             "role": role,
             "mfa": mfa,
             "inactive_before": inactive_before and inactive_before.isoformat(),
@@ -161,17 +164,20 @@ def list_users(
     summary="Export the users list as CSV",
     openapi_extra={
         "responses": {
-            200: {"description": "CSV", "content": {"text/csv": {"schema": {"type": "string"}}}}
+            "200": {
+                "description": "The matching users, newest first, streamed.",
+                "content": {"text/csv": {"schema": {"type": "string"}}},
+            }
         }
     },
 )
 def export_users(
     request,
     q: str = "",
-    status: str = "",
+    status: UserStatus | None = None,
     role: str = "",
     mfa: Mfa | None = None,
-    inactive_before: date | None = None,
+    inactive_before: DateParam | None = None,
     sort: Sort = "-created",
 ):
     """Every user matching the filters (the list's, within the key's
@@ -235,10 +241,18 @@ def transfer_super(request, payload: TransferIn):
     return Status(200, user_out(User.objects.get(pk=target.pk)))
 
 
-@router.delete("/{uuid:user_id}", response={204: None, **ERRORS}, summary="Delete a user")
+@router.delete(
+    "/{uuid:user_id}",
+    response=responses(200, UserOut),
+    summary="Delete a user (soft: restorable)",
+)
 def delete_user(request, user_id: uuid.UUID):
-    user_delete(actor=actor_of(request), user=get_user(request, user_id))
-    return Status(204, None)
+    """A soft delete, as on the page: the user cannot sign in and leaves
+    the lists, and the answer is the user with `status: deleted`. They stay
+    restorable for RESTORE_WINDOW (`POST /users/{id}/restore`, which still
+    finds them); `POST /users/{id}/hard-delete` erases them for good."""
+    user = user_delete(actor=actor_of(request), user=get_user(request, user_id))
+    return Status(200, user_out(User.objects.get(pk=user.pk)))
 
 
 @router.post(
@@ -261,13 +275,12 @@ def hard_delete_user(request, user_id: uuid.UUID, payload: HardDeleteIn):
     return Status(204, None)
 
 
-def _role(slug: str, *, status: int) -> Role:
-    """The role by its slug: unknown is a 400 when the body names it, a 404
-    when the path does."""
+def _role(slug: str) -> Role:
+    """The role by its slug, named in the body or the path; 404 when there
+    is none."""
     role = Role.objects.filter(slug=slug).first()
     if role is None:
-        code = "unknown_role" if status == 400 else "not_found"
-        raise ApiError(status, code, "This role does not exist.")
+        raise ApiError(404, "not_found", "This role does not exist.")
     return role
 
 
@@ -277,7 +290,7 @@ def _role(slug: str, *, status: int) -> Role:
 def assign_role(request, user_id: uuid.UUID, payload: RoleAssignIn):
     """Give the user the role (nothing changes when they hold it already)."""
     user = get_user(request, user_id)
-    user_role_assign(actor=actor_of(request), user=user, role=_role(payload.role, status=400))
+    user_role_assign(actor=actor_of(request), user=user, role=_role(payload.role))
     return Status(200, user_out(User.objects.get(pk=user.pk)))
 
 
@@ -289,7 +302,7 @@ def assign_role(request, user_id: uuid.UUID, payload: RoleAssignIn):
 def remove_role(request, user_id: uuid.UUID, role: str):
     """Take the role away (nothing changes when they do not hold it)."""
     user = get_user(request, user_id)
-    user_role_remove(actor=actor_of(request), user=user, role=_role(role, status=404))
+    user_role_remove(actor=actor_of(request), user=user, role=_role(role))
     return Status(200, user_out(User.objects.get(pk=user.pk)))
 
 

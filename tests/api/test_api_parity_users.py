@@ -84,9 +84,9 @@ def test_assign_and_remove_a_role(call, k, member):
     assert AuditEvent.objects.filter(action="rbac.user_role.removed").exists()
 
 
-def test_unknown_role_is_400_in_the_body_and_404_in_the_path(call, k, member):
+def test_an_unknown_role_is_404_in_the_body_and_in_the_path(call, k, member):
     status, body, _ = call("post", f"{USERS}/{member.pk}/roles", k, {"role": "nope"})
-    assert (status, body["error"]) == (400, "unknown_role")
+    assert (status, body["error"]) == (404, "not_found")
     status, body, _ = call("delete", f"{USERS}/{member.pk}/roles/nope", k)
     assert (status, body["error"]) == (404, "not_found")
 
