@@ -71,6 +71,10 @@ def error(api, request, status: int, code: str, detail: str):
     return api.create_response(request, {"error": code, "detail": detail}, status=status)
 
 
+# Where a value came from, left out of the field's name in an error.
+_LOCATIONS = ("body", "payload", "query", "path", "filters")
+
+
 def _validation_text(errors) -> str:
     parts = []
     for err in errors:
