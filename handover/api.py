@@ -31,6 +31,7 @@ from accounts.api import emails as emails_api
 from accounts.api import invitations as invitations_api
 from accounts.api import jobs as jobs_api
 from accounts.api import keys as keys_api
+from accounts.api import user_roles as user_roles_api
 from accounts.api import users as users_api
 from accounts.services import throttling
 from accounts.services.api_keys import api_key_authenticate
@@ -238,6 +239,7 @@ def _on_unexpected(request, exc):
 
 api.add_router("/admin/users/batch", batch_api.router)
 api.add_router("/admin/users", users_api.router)
+api.add_router("/admin/users", user_roles_api.router)
 api.add_router("/admin/invitations", invitations_api.router)
 api.add_router("/admin/roles", roles_api.router)
 api.add_router("/admin/audit", audit_api.router)

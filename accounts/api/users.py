@@ -28,7 +28,6 @@ from accounts.api.schemas import (
     ReauthIn,
     ResetTokenIn,
     ResetTokenOut,
-    RoleAssignIn,
     SessionOut,
     TransferIn,
     UserCreateIn,
@@ -63,13 +62,7 @@ from accounts.services.users import (
 )
 from core.api_errors import ERRORS, ApiError, DateParam, Limit, check_limit, responses
 from rbac import policies
-from rbac.models import Role
-from rbac.services import (
-    ownership_transfer,
-    user_permissions_update,
-    user_role_assign,
-    user_role_remove,
-)
+from rbac.services import ownership_transfer, user_permissions_update
 
 router = Router(tags=["users"])
 
@@ -273,37 +266,6 @@ def hard_delete_user(request, user_id: uuid.UUID, payload: HardDeleteIn):
     )
     user_hard_delete(actor=actor_of(request), user=user, confirm_email=payload.confirm_email)
     return Status(204, None)
-
-
-def _role(slug: str) -> Role:
-    """The role by its slug, named in the body or the path; 404 when there
-    is none."""
-    role = Role.objects.filter(slug=slug).first()
-    if role is None:
-        raise ApiError(404, "not_found", "This role does not exist.")
-    return role
-
-
-@router.post(
-    "/{uuid:user_id}/roles", response=responses(200, UserOut), summary="Assign a role to a user"
-)
-def assign_role(request, user_id: uuid.UUID, payload: RoleAssignIn):
-    """Give the user the role (nothing changes when they hold it already)."""
-    user = get_user(request, user_id)
-    user_role_assign(actor=actor_of(request), user=user, role=_role(payload.role))
-    return Status(200, user_out(User.objects.get(pk=user.pk)))
-
-
-@router.delete(
-    "/{uuid:user_id}/roles/{slug:role}",
-    response=responses(200, UserOut),
-    summary="Remove a role from a user",
-)
-def remove_role(request, user_id: uuid.UUID, role: str):
-    """Take the role away (nothing changes when they do not hold it)."""
-    user = get_user(request, user_id)
-    user_role_remove(actor=actor_of(request), user=user, role=_role(role))
-    return Status(200, user_out(User.objects.get(pk=user.pk)))
 
 
 def _status_action(name: str, service, summary: str, *, include_deleted=False):
