@@ -236,16 +236,17 @@ def transfer_super(request, payload: TransferIn):
 
 @router.delete(
     "/{uuid:user_id}",
-    response=responses(200, UserOut),
+    response={204: None, **ERRORS},
     summary="Delete a user (soft: restorable)",
 )
 def delete_user(request, user_id: uuid.UUID):
-    """A soft delete, as on the page: the user cannot sign in and leaves
-    the lists, and the answer is the user with `status: deleted`. They stay
-    restorable for RESTORE_WINDOW (`POST /users/{id}/restore`, which still
-    finds them); `POST /users/{id}/hard-delete` erases them for good."""
-    user = user_delete(actor=actor_of(request), user=get_user(request, user_id))
-    return Status(200, user_out(User.objects.get(pk=user.pk)))
+    """A soft delete, as on the page: the user cannot sign in, leaves the
+    lists and reads (404), and their status is `deleted`. Seed 003's
+    contract: 204, no body. They stay restorable for RESTORE_WINDOW
+    (`POST /users/{id}/restore` still finds them, and answers the user);
+    `POST /users/{id}/hard-delete` erases them for good."""
+    user_delete(actor=actor_of(request), user=get_user(request, user_id))
+    return Status(204, None)
 
 
 @router.post(

@@ -204,8 +204,9 @@ def test_import_above_the_inline_limit_is_a_job(call, k, owner):
 
 
 def test_import_keeps_escalation_and_needs_invitations_create(call, key_of, owner, viewer):
-    inviter = make_user("inviter@example.com", direct_permissions=["invitations:create"])
-    k = key_of(inviter, scopes=["invitations:create"])
+    held = ["invitations:create", "roles:assign"]
+    inviter = make_user("inviter@example.com", direct_permissions=held)
+    k = key_of(inviter, scopes=held)
     status, body, _ = call(
         "post", "/api/admin/invitations/import", k, {"csv": "x@example.com,,admin"}
     )

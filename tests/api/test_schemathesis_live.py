@@ -4,9 +4,9 @@ stateful, links included) against a live server of the application over
 HTTP, with a full-access key, within a time budget.
 
 Accepted, and only this: `use_after_free` on a deleted user. Deleting a
-user is a soft delete by design (restorable for RESTORE_WINDOW; the answer
-says `status: deleted` and the schema documents it), so
-`POST /users/{id}/restore` after `DELETE /users/{id}` answers 200."""
+user is a soft delete by design (restorable for RESTORE_WINDOW; the
+operation's description says so), so `POST /users/{id}/restore` after
+`DELETE /users/{id}` answers 200."""
 
 from __future__ import annotations
 
