@@ -89,6 +89,7 @@ def test_st_run_checks_all_phases_against_a_live_server(live_server, full_key, t
         text=True,
         timeout=MAX_TIME + 60,
         check=False,
+        cwd=tmp_path,  # its crash cache stays out of the repository and of the next run
     )
     took = time.monotonic() - started
     output = run.stdout + run.stderr
