@@ -216,6 +216,10 @@ SENTENCES: dict[str, tuple[str, str]] = {
     "accounts.job.cancelled": ("{actor} cancelled a job", "{actor} tried to cancel a job"),
     "accounts.job.resumed": ("{actor} resumed a job", "{actor} tried to resume a job"),
     "accounts.job.viewed": ("{actor} looked at a job", "{actor} tried to look at a job"),
+    "accounts.email.listed": (
+        "{actor} looked through the email outbox",
+        "{actor} tried to look through the email outbox",
+    ),
     "accounts.email.retried": (
         "{actor} sent an email again",
         "{actor} tried to send an email again",
@@ -223,6 +227,10 @@ SENTENCES: dict[str, tuple[str, str]] = {
     "audit.event.listed": (
         "{actor} looked through the audit log",
         "{actor} tried to read the audit log",
+    ),
+    "audit.chain.verified": (
+        "{actor} verified the audit chain",
+        "{actor} tried to verify the audit chain",
     ),
     "audit.log.exported": (
         "{actor} exported the audit log",

@@ -7,8 +7,10 @@ no page runs a COUNT over the table.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import ipaddress
+import json
 import uuid
 from dataclasses import dataclass
 
@@ -242,3 +244,41 @@ def changes_diff(changes: dict) -> list[dict]:
 
 def since(days: int) -> dt.datetime:
     return timezone.now() - dt.timedelta(days=days)
+
+
+# --- export lines ----------------------------------------------------------
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dict | list):
+        return json.dumps(value, sort_keys=True, default=str)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+def csv_lines(rows):
+    """An export as CSV lines: the header, then one line per row."""
+    writer = csv.writer(_Echo())
+    yield writer.writerow(EXPORT_FIELDS)
+    for row in rows:
+        # A leading =, +, - or @ makes spreadsheets run the cell as a formula.
+        yield writer.writerow(
+            ["'" + c if c[:1] in ("=", "+", "-", "@") else c for c in map(_cell, row)]
+        )
+
+
+def jsonl_lines(rows):
+    """An export as JSON lines, one object per row."""
+    for row in rows:
+        record = {
+            k: _cell(v) if k != "changes" else v for k, v in zip(EXPORT_FIELDS, row, strict=True)
+        }
+        yield json.dumps(record, sort_keys=True, default=str) + "\n"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import json
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -85,40 +83,6 @@ def user_trail(request, user_id):
     )
 
 
-def _cell(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, dict | list):
-        return json.dumps(value, sort_keys=True, default=str)
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return str(value)
-
-
-class _Echo:
-    def write(self, value):
-        return value
-
-
-def _csv_lines(rows):
-    writer = csv.writer(_Echo())
-    yield writer.writerow(selectors.EXPORT_FIELDS)
-    for row in rows:
-        # A leading =, +, - or @ makes spreadsheets run the cell as a formula.
-        yield writer.writerow(
-            ["'" + c if c[:1] in ("=", "+", "-", "@") else c for c in map(_cell, row)]
-        )
-
-
-def _jsonl_lines(rows):
-    for row in rows:
-        record = {
-            k: _cell(v) if k != "changes" else v
-            for k, v in zip(selectors.EXPORT_FIELDS, row, strict=True)
-        }
-        yield json.dumps(record, sort_keys=True, default=str) + "\n"
-
-
 @require_GET
 @permission_required("audit:export")
 def export(request, fmt: str):
@@ -138,9 +102,9 @@ def export(request, fmt: str):
     )
     rows = selectors.export_rows(selectors.filter_events(data, actor=request.actor))
     if fmt == "csv":
-        body, content_type = _csv_lines(rows), "text/csv; charset=utf-8"
+        body, content_type = selectors.csv_lines(rows), "text/csv; charset=utf-8"
     else:
-        body, content_type = _jsonl_lines(rows), "application/x-ndjson"
+        body, content_type = selectors.jsonl_lines(rows), "application/x-ndjson"
     response = StreamingHttpResponse(body, content_type=content_type)
     extension = "csv" if fmt == "csv" else "jsonl"
     response["Content-Disposition"] = f'attachment; filename="audit-log.{extension}"'

@@ -27,8 +27,11 @@ from ninja.security import HttpBearer
 
 from accounts.api import auth as auth_api
 from accounts.api import batch as batch_api
+from accounts.api import emails as emails_api
 from accounts.api import invitations as invitations_api
+from accounts.api import jobs as jobs_api
 from accounts.api import keys as keys_api
+from accounts.api import user_roles as user_roles_api
 from accounts.api import users as users_api
 from accounts.services import throttling
 from accounts.services.api_keys import api_key_authenticate
@@ -70,16 +73,53 @@ def error(api, request, status: int, code: str, detail: str):
     return api.create_response(request, {"error": code, "detail": detail}, status=status)
 
 
+# Where a value came from, left out of the field's name in an error.
+_LOCATIONS = ("body", "payload", "query", "path", "filters")
+
+
 def _validation_text(errors) -> str:
     parts = []
     for err in errors:
-        loc = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "payload"))
+        loc = ".".join(
+            str(p)
+            for p in err.get("loc", ())
+            if p not in ("body", "payload", "query", "path", "filters")
+        )
         msg = err.get("msg", "invalid")
         parts.append(f"{loc}: {msg}" if loc else msg)
     return "; ".join(parts) or "Invalid input."
 
 
+# No value a client sends may hold a NUL character (PostgreSQL cannot store
+# one; `RejectNullCharactersMiddleware` answers 400): the schema says so on
+# every free-text string, so a client generated from it knows.
+NO_NUL = "^[^\\u0000]*$"
+
+
+def _no_nul(node) -> None:
+    """Give every free-text string schema (no format, enum or pattern of
+    its own) the NO_NUL pattern, recursively."""
+    if isinstance(node, dict):
+        if node.get("type") == "string" and not {"format", "enum", "pattern", "const"} & set(node):
+            node["pattern"] = NO_NUL
+        for value in node.values():
+            _no_nul(value)
+    elif isinstance(node, list):
+        for value in node:
+            _no_nul(value)
+
+
 class HandoverAPI(NinjaAPI):
+    def get_openapi_schema(self, *, path_prefix=None, path_params=None):
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        for path in schema["paths"].values():
+            for operation in path.values():
+                _no_nul(operation.get("parameters", []))
+                _no_nul(operation.get("requestBody", {}))
+        for component in schema.get("components", {}).get("schemas", {}).values():
+            _no_nul(component)
+        return schema
+
     def get_openapi_operation_id(self, operation) -> str:
         """`<app>_api_<handler>`, e.g. `accounts_api_list_users`: clients
         generated from the schema keep their method names however an app
@@ -167,7 +207,11 @@ def _on_404(request, exc):
 
 @api.exception_handler(DjangoValidationError)
 def _on_django_validation(request, exc):
-    codes = {getattr(e, "code", None) for e in getattr(exc, "error_list", [exc])}
+    if hasattr(exc, "error_dict"):  # ValidationError({"field": "..."}, code=...)
+        errors = [e for field_errors in exc.error_dict.values() for e in field_errors]
+    else:
+        errors = getattr(exc, "error_list", [exc])
+    codes = {getattr(e, "code", None) for e in errors} | {getattr(exc, "code", None)}
     code = next((c for c in codes if c), "invalid")
     status = 409 if code in VALIDATION_CONFLICT_CODES else 400
     return error(api, request, status, code, refusal_text(exc))
@@ -196,9 +240,12 @@ def _on_unexpected(request, exc):
 
 api.add_router("/admin/users/batch", batch_api.router)
 api.add_router("/admin/users", users_api.router)
+api.add_router("/admin/users", user_roles_api.router)
 api.add_router("/admin/invitations", invitations_api.router)
 api.add_router("/admin/roles", roles_api.router)
 api.add_router("/admin/audit", audit_api.router)
 api.add_router("/admin/api-keys", keys_api.router)
 api.add_router("/admin/webhooks", webhooks_api.router)
+api.add_router("/admin/emails", emails_api.router)
+api.add_router("/admin/jobs", jobs_api.router)
 api.add_router("/auth", auth_api.router)

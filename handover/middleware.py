@@ -14,6 +14,45 @@ from rbac.decorators import forbidden
 _NUL_ESCAPES = (b"\\u0000", b"\x00")
 
 
+_API_ERROR_CODES = {
+    400: "bad_request",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+}
+
+
+class ApiAnswersJsonMiddleware:
+    """Everything under /api/ answers JSON: an error some layer below the
+    API's own handlers answered in another shape (django-ninja's "Method
+    not allowed" text, a 413 from the request size limit) becomes
+    `{"error", "detail"}` with the same status and headers."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if (
+            request.path.startswith("/api/")
+            and response.status_code >= 400
+            and not getattr(response, "streaming", False)
+            and not response.get("Content-Type", "").startswith("application/json")
+        ):
+            status = response.status_code
+            text = response.content.decode(errors="replace").strip()
+            detail = text if text and len(text) < 200 and "<" not in text else "Refused."
+            answer = JsonResponse(
+                {"error": _API_ERROR_CODES.get(status, "error"), "detail": detail}, status=status
+            )
+            for header in ("Allow", "Retry-After"):
+                if header in response:
+                    answer[header] = response[header]
+            return answer
+        return response
+
+
 class RejectNullCharactersMiddleware:
     """Refuse any request carrying a NUL character in its path, query string
     or (JSON / form-encoded) body with a 400.

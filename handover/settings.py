@@ -93,6 +93,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "rbac.middleware.RequestCredentialMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "handover.middleware.ApiAnswersJsonMiddleware",
     "handover.middleware.TokenPagesNoReferrerMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "audit.middleware.RequestContextMiddleware",

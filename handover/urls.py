@@ -26,6 +26,10 @@ urlpatterns = [
     path("account/", include("accounts.views.account")),
     path("users/", include("accounts.views.user_security")),
     path("api/", api.urls),
+    # Anything else under /api/ -- an unknown path, or a path parameter that
+    # does not match its pattern (`/api/admin/users/not-a-uuid`) -- is the
+    # API's JSON 404, in DEBUG too (where Django would show its HTML page).
+    path("api/<path:rest>", views.api_not_found, name="api_not_found"),
     path("audit/", include("audit.urls")),
 ]
 

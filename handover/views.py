@@ -130,6 +130,12 @@ def server_error(request):
     return html_server_error(request)
 
 
+def api_not_found(request, rest=""):
+    """Every path under /api/ no operation matches: the API's JSON 404.
+    (Under /api/, guarded by the API itself: no access rule of its own.)"""
+    return JsonResponse({"error": "not_found", "detail": "Not found."}, status=404)
+
+
 def page_not_found(request, exception):
     """JSON for the API (its clients parse every answer), the HTML page for
     everything else."""

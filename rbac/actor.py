@@ -98,7 +98,13 @@ class Actor:
     def for_api_key(cls, user, key) -> Actor:
         """An API key: its scopes, never a fresh proof by itself."""
         return cls(
-            user, Credential(credentials.API_KEY, frozenset(key.scopes or ()), key_id=key.pk)
+            user,
+            Credential(
+                credentials.API_KEY,
+                frozenset(key.scopes or ()),
+                key_id=key.pk,
+                key_name=key.name,
+            ),
         )
 
     @classmethod

@@ -60,6 +60,8 @@ class Credential:
     # through it (the job's own credential is the one that queued it).
     session_key: str | None = None
     key_id: object = None
+    # The API key's name, for the audit row of what it does (never the key).
+    key_name: str = ""
     job_id: object = None
     # Impersonation: when it ends (an aware datetime).
     expires_at: object = None

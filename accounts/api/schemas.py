@@ -83,6 +83,19 @@ class ReasonIn(Strict):
     reason: str = Field("", max_length=500)
 
 
+class HardDeleteIn(Strict):
+    """Erasing a user for good: their email typed again, and the key's
+    user's current password (a key is not the person; the page asks for a
+    fresh sign-in the same way)."""
+
+    confirm_email: str = Field(..., max_length=254)
+    current_password: str = Field(..., max_length=1024)
+
+
+class RoleAssignIn(Strict):
+    role: str = Field(..., min_length=1, max_length=50)
+
+
 class PasswordIn(Strict):
     password: str = Field(..., max_length=1024)
 
@@ -236,3 +249,42 @@ class AcceptIn(Strict):
     token: str = Field(..., max_length=200)
     name: str = Field("", max_length=150)
     password: str = Field(..., max_length=1024)
+
+
+class InvitationImportIn(Strict):
+    """A CSV of `email,name,roles` (roles separated by `;`; a header row is
+    skipped; an empty roles cell uses `roles`)."""
+
+    csv: str = Field(..., min_length=1, max_length=1024 * 1024)
+    roles: list[str] = Field(default_factory=list, max_length=50)
+    template: str | None = Field(None, max_length=50)
+    expires_in_days: int | None = Field(None, ge=1, le=60)
+    # Check every row and answer the report; send nothing.
+    dry_run: bool = False
+
+
+class ImportRowOut(Schema):
+    line: int
+    email: str
+    name: str
+    roles: list[str]
+    # Why the row is not sent (checked before anything is sent).
+    errors: list[str]
+    # The outcome of sending it: null until sent (a dry run, a row with
+    # errors, or a row a background job sends).
+    sent: bool | None = None
+    error: str = ""
+    invitation_id: uuid.UUID | None = None
+    link: str = ""
+
+
+class InvitationImportOut(Schema):
+    rows: list[ImportRowOut]
+    valid: int
+    invalid: int
+    sent: int
+    failed: int
+    dry_run: bool
+    # Above the page's inline limit the valid rows are sent by a background
+    # job (202): follow it at /api/admin/jobs/{job_id}.
+    job_id: uuid.UUID | None = None

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from typing import Literal
 from urllib.parse import urlencode
 
-from django.http import HttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from ninja import Router, Status
@@ -17,6 +18,7 @@ from accounts.api.common import actor_of, get_user, reauth_password, require, us
 from accounts.api.schemas import (
     BanIn,
     FactorOut,
+    HardDeleteIn,
     MagicLinkIn,
     MagicLinkOut,
     OkOut,
@@ -35,7 +37,8 @@ from accounts.api.schemas import (
 )
 from accounts.models import User, UserSession, UserStatus
 from accounts.security import factors_for_user
-from accounts.services.exports import user_data_access_request
+from accounts.selectors.export import user_csv_lines
+from accounts.services.exports import user_data_access_request, user_list_exported
 from accounts.services.invitations import invitation_create
 from accounts.services.lockout import user_unlock
 from accounts.services.mfa import mfa_device_remove
@@ -52,11 +55,12 @@ from accounts.services.users import (
     user_disable,
     user_enable,
     user_force_password_change,
+    user_hard_delete,
     user_restore,
     user_unban,
     user_update,
 )
-from core.api_errors import ERRORS, ApiError, check_choice, check_limit, responses
+from core.api_errors import ERRORS, ApiError, DateParam, Limit, check_limit, responses
 from rbac import policies
 from rbac.services import ownership_transfer, user_permissions_update
 
@@ -92,30 +96,95 @@ def create_user(request, payload: UserCreateIn):
     return Status(201, user_out(user))
 
 
+# The list's sort orders, as the page offers them (`selectors.SORT_CHOICES`).
+Sort = Literal[
+    "-created", "created", "-last_login", "last_login", "email", "-email", "name", "-name"
+]
+Mfa = Literal["on", "off"]
+
+
+def _filters(q, status, role, mfa, inactive_before, sort) -> selectors.UserFilters:
+    return selectors.UserFilters(
+        q=q,
+        status=status or "",
+        role=role,
+        mfa=mfa or "",
+        inactive_before=inactive_before,
+        sort=sort,
+    )
+
+
 @router.get("", response=responses(200, list[UserOut]), summary="List users")
 def list_users(
     request,
     response: HttpResponse,
     q: str = "",
-    status: str = "",
+    status: UserStatus | None = None,
     role: str = "",
-    limit: int = 50,
+    mfa: Mfa | None = None,
+    inactive_before: DateParam | None = None,
+    sort: Sort = "-created",
+    limit: Limit = 50,
     cursor: str = "",
 ):
+    """The users list as the page filters it: `mfa` on or off, no sign-in
+    since `inactive_before` (never signed in included), `sort` one of the
+    page's orders. A next page is in the `Link` header."""
     require(request, "users:read", action="accounts.user.listed")
     check_limit(limit)
-    if status:
-        check_choice("status", status, UserStatus.values)
-    filters = selectors.UserFilters(q=q, status=status, role=role)
+    filters = _filters(q, status, role, mfa, inactive_before, sort)
     filters.size = limit  # the API allows any size up to MAX_LIMIT
     page = selectors.user_list(filters, actor=actor_of(request), cursor=cursor[:500])
     if page.next_cursor:
+        given = {
+            "q": q,
+            "status": status or "",
+            "role": role,
+            "mfa": mfa,
+            "inactive_before": inactive_before and inactive_before.isoformat(),
+            "sort": sort if sort != selectors.DEFAULT_SORT else "",
+        }
         query = urlencode(
-            {k: v for k, v in {"q": q, "status": status, "role": role}.items() if v}
-            | {"limit": limit, "cursor": page.next_cursor}
+            {k: v for k, v in given.items() if v} | {"limit": limit, "cursor": page.next_cursor}
         )
         response["Link"] = f'<{request.path}?{query}>; rel="next"'
     return Status(200, [user_out(u) for u in page.users])
+
+
+@router.get(
+    "/export",
+    response={200: str, **ERRORS},
+    summary="Export the users list as CSV",
+    openapi_extra={
+        "responses": {
+            "200": {
+                "description": "The matching users, newest first, streamed.",
+                "content": {"text/csv": {"schema": {"type": "string"}}},
+            }
+        }
+    },
+)
+def export_users(
+    request,
+    q: str = "",
+    status: UserStatus | None = None,
+    role: str = "",
+    mfa: Mfa | None = None,
+    inactive_before: DateParam | None = None,
+    sort: Sort = "-created",
+):
+    """Every user matching the filters (the list's, within the key's
+    reach), streamed as CSV; recorded in the audit log like the page's
+    export. Needs `users:export`."""
+    filters = _filters(q, status, role, mfa, inactive_before, sort)
+    user_list_exported(actor=actor_of(request), filters=filters.__dict__)
+    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+    answer = StreamingHttpResponse(
+        user_csv_lines(filters, actor=actor_of(request)), content_type="text/csv; charset=utf-8"
+    )
+    answer["Content-Disposition"] = f'attachment; filename="users-{stamp}.csv"'
+    answer["Cache-Control"] = "no-store"
+    return answer
 
 
 @router.get("/{uuid:user_id}", response=responses(200, UserOut), summary="Get a user")
@@ -165,9 +234,38 @@ def transfer_super(request, payload: TransferIn):
     return Status(200, user_out(User.objects.get(pk=target.pk)))
 
 
-@router.delete("/{uuid:user_id}", response={204: None, **ERRORS}, summary="Delete a user")
+@router.delete(
+    "/{uuid:user_id}",
+    response={204: None, **ERRORS},
+    summary="Delete a user (soft: restorable)",
+)
 def delete_user(request, user_id: uuid.UUID):
+    """A soft delete, as on the page: the user cannot sign in, leaves the
+    lists and reads (404), and their status is `deleted`. Seed 003's
+    contract: 204, no body. They stay restorable for RESTORE_WINDOW
+    (`POST /users/{id}/restore` still finds them, and answers the user);
+    `POST /users/{id}/hard-delete` erases them for good."""
     user_delete(actor=actor_of(request), user=get_user(request, user_id))
+    return Status(204, None)
+
+
+@router.post(
+    "/{uuid:user_id}/hard-delete",
+    response={204: None, **ERRORS},
+    summary="Delete a user permanently",
+)
+def hard_delete_user(request, user_id: uuid.UUID, payload: HardDeleteIn):
+    """Erase the user and everything attached to them (the audit log keeps
+    its record). Like the page, which asks for a fresh sign-in first, the
+    key's user proves they are there: their current password."""
+    user = get_user(request, user_id, include_deleted=True)
+    policies.check_fresh_proof(
+        actor_of(request),
+        action="accounts.user.erased",
+        target=user,
+        password=payload.current_password,
+    )
+    user_hard_delete(actor=actor_of(request), user=user, confirm_email=payload.confirm_email)
     return Status(204, None)
 
 

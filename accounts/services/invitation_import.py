@@ -27,6 +27,10 @@ from rbac.models import Role
 
 _SPLIT = re.compile(r"[\s,;]+")
 
+# Up to this many addresses are invited in the request (page and API);
+# more run as a background job (`invitation_import_start`).
+INLINE_LIMIT = 10
+
 
 @dataclass
 class ImportRow:

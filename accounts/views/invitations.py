@@ -28,7 +28,7 @@ from rbac.decorators import permission_required
 
 app_name = "invitations"
 PAGE_SIZE = 25
-INLINE_LIMIT = 10  # larger imports run as a background job with a progress bar
+INLINE_LIMIT = import_services.INLINE_LIMIT  # larger imports run as a background job
 SESSION_KEY = "_invitation_import"
 STATUSES = [
     ("", "All"),

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
@@ -17,14 +16,15 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.models import BatchJob
+from accounts.selectors import jobs as job_selectors
 from accounts.services import batch as batch_services
 from accounts.services import jobs as job_services
-from core.services import refusal_text
+from core.services import NotFound, refusal_text
 from core.web import htmx_partial
 from rbac import policies
 from rbac.decorators import signed_in
 
-LIST_LIMIT = 100
+LIST_LIMIT = job_selectors.LIST_LIMIT
 
 
 def job_url(job: BatchJob) -> str:
@@ -42,15 +42,10 @@ def job_label(job: BatchJob) -> str:
 
 def visible_job(request, pk) -> BatchJob:
     """The job `pk` if the signed-in person may see it; 404 otherwise."""
-    job = (
-        BatchJob.objects.filter(pk=pk)
-        .filter(Q(actor__isnull=True) | Q(actor__in=request.actor.visible_users()))
-        .select_related("actor")
-        .first()
-    )
-    if job is None or not policies.user_can_view_job(request.actor, job):
-        raise Http404("This job does not exist.")
-    return job
+    try:
+        return job_selectors.job_get(pk, actor=request.actor)
+    except NotFound as exc:
+        raise Http404(exc.message) from None
 
 
 def job_with_results(request, pk, *, kind: str) -> BatchJob:
@@ -83,18 +78,8 @@ def describe(job: BatchJob, actor, now) -> dict:
 @require_http_methods(["GET"])
 def job_list(request):
     actor = request.actor
-    # A prefilter in SQL (jobs of people in the actor's reach); the rule
-    # itself is the policy predicate below.
-    candidates = (
-        BatchJob.objects.filter(
-            Q(actor_id=actor.pk) | Q(permission__in=sorted(policies.permissions_of(actor)))
-        )
-        .filter(Q(actor__isnull=True) | Q(actor__in=actor.visible_users()))
-        .select_related("actor")
-        .order_by("-created_at")[:LIST_LIMIT]
-    )
     now = timezone.now()
-    rows = [describe(j, actor, now) for j in candidates if policies.user_can_view_job(actor, j)]
+    rows = [describe(j, actor, now) for j in job_selectors.job_list(actor=actor, limit=LIST_LIMIT)]
     running = any(r["job"].is_open for r in rows)
     context = {"rows": rows, "running": running, "limit": LIST_LIMIT}
     if htmx_partial(request):

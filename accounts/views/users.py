@@ -8,7 +8,6 @@ plain link or form behind it, so every page works without JavaScript.
 
 from __future__ import annotations
 
-import csv
 import json
 import uuid
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from accounts.forms import (
     UserEditForm,
     UserFilterForm,
 )
+from accounts.selectors.export import user_csv_lines
 from accounts.services import batch as batch_services
 from accounts.services import exports as export_services
 from accounts.services import users as user_services
@@ -212,49 +212,15 @@ def user_jump(request):
     return render(request, "users/jump_results.html", {"q": q, "users": users})
 
 
-def _csv_safe(value) -> str:
-    """Neutralise spreadsheet formulas (CSV injection)."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-class _Echo:
-    def write(self, value):
-        return value
-
-
 @permission_required("users:export")
 @require_http_methods(["GET"])
 def user_export(request):
     filters = UserFilterForm(request.GET).filters()
     export_services.user_list_exported(actor=request.actor, filters=filters.__dict__)
-    qs = (
-        selectors.user_filter_queryset(filters, actor=request.actor)
-        .annotate(has_mfa=selectors.mfa_enabled_q())
-        .prefetch_related("roles")
-        .order_by("-created_at", "-pk")
-    )
-    writer = csv.writer(_Echo())
-    header = ["id", "email", "name", "status", "roles", "mfa", "last_sign_in", "created_at"]
-
-    def rows():
-        yield writer.writerow(header)
-        for user in qs.iterator(chunk_size=2000):
-            yield writer.writerow(
-                [
-                    user.pk,
-                    _csv_safe(user.email),
-                    _csv_safe(user.name),
-                    user.status,
-                    _csv_safe(" ".join(r.slug for r in user.roles.all())),
-                    "on" if user.has_mfa else "off",
-                    user.last_login.isoformat() if user.last_login else "",
-                    user.created_at.isoformat(),
-                ]
-            )
-
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
-    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(
+        user_csv_lines(filters, actor=request.actor), content_type="text/csv; charset=utf-8"
+    )
     response["Content-Disposition"] = f'attachment; filename="users-{stamp}.csv"'
     return response
 

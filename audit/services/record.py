@@ -97,8 +97,21 @@ def _person(value):
     return value.user if hasattr(value, "credential") else value
 
 
+def _credential(actor) -> dict | None:
+    """Which API key an actor acts through -- its id and name, never the
+    key -- for the row's `changes["credential"]`; None for anything else."""
+    credential = getattr(actor, "credential", None)
+    if credential is None or not credential.is_api_key:
+        return None
+    return {"type": "api_key", "id": str(credential.key_id), "name": credential.key_name}
+
+
 def _build(spec: EventSpec, ctx: context.RequestContext, now) -> AuditEvent:
     _check_event_type(spec.action)
+    changes = spec.changes or {}
+    credential = _credential(spec.actor)
+    if credential is not None:
+        changes = {**changes, "credential": credential}
     actor = _person(spec.actor)
     target = Target.of(_person(spec.target))
     if spec.actor_label is not None:
@@ -126,7 +139,7 @@ def _build(spec: EventSpec, ctx: context.RequestContext, now) -> AuditEvent:
         batch_id=spec.batch_id,
         reason=clean_label(spec.reason, 2000),
         outcome=spec.outcome,
-        changes=scrub(spec.changes or {}),
+        changes=scrub(changes),
     )
 
 

@@ -50,8 +50,13 @@ def role_create(
     name = _clean_name(name)
     description = str(description or "").strip()
     if Role.objects.filter(slug=slug).exists():
+        # The code on the field's error: a dict's own `code` is dropped.
         raise ValidationError(
-            {"slug": f'A role with the slug "{slug}" already exists.'}, code="duplicate_slug"
+            {
+                "slug": ValidationError(
+                    f'A role with the slug "{slug}" already exists.', code="duplicate_slug"
+                )
+            }
         )
     role = Role.objects.create(slug=slug, name=name, description=description, permissions=perms)
     audit.record(

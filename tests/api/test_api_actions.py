@@ -49,7 +49,8 @@ def test_status_actions(call, k, member, action, expected):
 
 
 def test_delete_then_restore(call, k, member):
-    assert call("delete", f"{USERS}/{member.pk}", k)[0] == 204
+    assert call("delete", f"{USERS}/{member.pk}", k)[0] == 204  # seed 003
+    assert User.objects.get(pk=member.pk).status == "deleted"  # soft: restorable
     status, body, _ = call("post", f"{USERS}/{member.pk}/restore", k, {})
     assert status == 200 and body["status"] == "active"
 

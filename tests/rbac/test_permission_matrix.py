@@ -85,8 +85,9 @@ def build_urls(route: str, pattern: URLPattern, objects: dict) -> list[str]:
 
 
 # The schema, its docs page and the API root need no key; nothing behind them
-# does anything.
-PUBLIC_API_ROUTES = {"api/", "api/docs", "api/openapi.json"}
+# does anything. Nor behind the catch-all: any other path under /api/ is the
+# API's JSON 404, key or not.
+PUBLIC_API_ROUTES = {"api/", "api/docs", "api/openapi.json", "api/<path:rest>"}
 # A POST-only route answers GET with 405 only after its access check has
 # passed (the rule wraps the method check), so 405 means "allowed in".
 API_METHODS = ("get", "post", "patch", "delete")

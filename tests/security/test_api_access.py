@@ -44,6 +44,15 @@ PERMISSION = {
     ("GET", "users/<uuidstr:user_id>/mfa"): "mfa:read",
     ("DELETE", "users/<uuidstr:user_id>/mfa/<factor_id>"): "mfa:reset",
     ("GET", "users/<uuidstr:user_id>/export"): "users:export",
+    ("POST", "users/<uuidstr:user_id>/hard-delete"): "users:delete",
+    ("POST", "users/<uuidstr:user_id>/roles"): "roles:assign",
+    ("DELETE", "users/<uuidstr:user_id>/roles/<slug:role>"): "roles:assign",
+    ("POST", "emails/<uuidstr:email_id>/retry"): "emails:retry",
+    # A job is seen by its creator and whoever holds the permission it
+    # needs (here a batch ban: users:ban); cancelling acts on its creator.
+    ("GET", "jobs/<uuidstr:job_id>"): "users:ban",
+    ("POST", "jobs/<uuidstr:job_id>/cancel"): "users:ban",
+    ("POST", "jobs/<uuidstr:job_id>/resume"): "users:ban",
     ("POST", "users/batch/<action>"): "users:ban",
     ("GET", "invitations/<uuidstr:invitation_id>"): "invitations:read",
     ("POST", "invitations/<uuidstr:invitation_id>/resend"): "invitations:create",
@@ -61,6 +70,11 @@ BODY = {
     ("POST", "users/<uuidstr:user_id>/ban"): {"reason": "idor"},
     ("POST", "users/<uuidstr:user_id>/password"): {"password": STRONG_PASSWORD + "x"},
     ("POST", "users/<uuidstr:user_id>/magic-link"): {"type": "recovery"},
+    ("POST", "users/<uuidstr:user_id>/hard-delete"): {
+        "confirm_email": TARGET_EMAIL,
+        "current_password": STRONG_PASSWORD,
+    },
+    ("POST", "users/<uuidstr:user_id>/roles"): {"role": "editor"},
     ("PATCH", "roles/<slug>"): {"name": "Hijacked"},
 }
 
@@ -112,12 +126,13 @@ def test_api_object_routes_never_show_or_change_another_users_data_without_the_s
 ):
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
-    from accounts.models import ApiKey, Invitation, UserSession
+    from accounts.models import ApiKey, BatchJob, Invitation, UserSession
+    from audit.models import AuditEvent
     from rbac.models import Role
 
     held, raw = keys[key_name]
     target = others_objects["target"]
-    invitation_id, _email_id, key_id = others_objects["uuid"][1:4]
+    invitation_id, email_id, key_id, job_id = others_objects["uuid"][1:5]
     values = {
         "user_id": str(target.pk),
         "invitation_id": str(invitation_id),
@@ -125,6 +140,9 @@ def test_api_object_routes_never_show_or_change_another_users_data_without_the_s
         "session_id": str(others_objects["session"].pk),
         "factor_id": others_objects["str"][0],
         "slug": "editor",
+        "role": "editor",
+        "email_id": str(email_id),
+        "job_id": str(job_id),
         "action": "ban",
     }
     editor_before = list(Role.objects.get(slug="editor").permissions)
@@ -156,6 +174,11 @@ def test_api_object_routes_never_show_or_change_another_users_data_without_the_s
     assert TOTPDevice.objects.filter(pk=others_objects["device"].pk).exists()
     assert ApiKey.objects.get(pk=key_id).revoked_at is None
     assert Invitation.objects.get(pk=invitation_id).revoked_at is None
+    assert BatchJob.objects.get(pk=job_id).status == "pending"
+    assert not AuditEvent.objects.filter(
+        action="accounts.email.retried", outcome="success"
+    ).exists()
+    assert target.roles.filter(slug="editor").exists()
     assert list(Role.objects.get(slug="editor").permissions) == editor_before
     # The control: the same key and ids do reach what the scopes allow.
     allowed = client.get(f"/api/admin/users/{target.pk}", HTTP_AUTHORIZATION=f"Bearer {raw}")
