@@ -25,9 +25,14 @@ permissions and reach are the viewed user's, bounded by the operator's.
 It answers "may I do P (over this target)?" (`has`, `may`) and "which users
 / audit events may I see?" (`visible_users`, `visible_events`, querysets in
 the way of NetBox's `restrict()` and Wagtail's
-`instances_user_has_permission_for`). Every grant is global today, so a
-target does not change the answer and a signed-in actor reaches everyone;
-organizations will make grants apply per target, here and nowhere else.
+`instances_user_has_permission_for`). Grants are global or held inside an
+organization (`rbac.selectors.user_grants`): a global grant applies to every
+target, a scoped one to the members of its organization, and an action on a
+user's account needs the permission over *every* organization the user
+belongs to (a user in none: globally). `over(user)` and `within(org)` are
+this actor with only the permissions that apply there, so the guards'
+comparisons (hierarchy, escalation) read the right set without knowing
+about organizations.
 
 Guards keep reading `actor.pk`, `actor.is_owner`, ... through the read-only
 proxies below; anything that stores the person (a foreign key, an audit
@@ -42,12 +47,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from django.contrib.auth.models import AnonymousUser
+from django.db.models import CharField, Q
+from django.db.models.functions import Cast
 
 from accounts.models import User
 from audit.models import AuditEvent
 from rbac import credentials
 from rbac.credentials import Credential
-from rbac.selectors import user_effective_permissions
+from rbac.models import Membership, Organization
+from rbac.selectors import user_effective_permissions, user_grants
 
 logger = logging.getLogger(__name__)
 
@@ -130,32 +138,116 @@ class Actor:
         """This actor with targets' permissions computed in advance
         ({pk: permissions}), so guards over many users run no query each."""
         known = replace(self, known_permissions={**self.known_permissions, **permissions})
-        if "permissions" in self.__dict__:  # computed already: the same answer
-            known.__dict__["permissions"] = self.__dict__["permissions"]
+        for computed in ("grants", "permissions"):  # computed already: the same answer
+            if computed in self.__dict__:
+                known.__dict__[computed] = self.__dict__[computed]
         return known
 
     # --- what it holds -----------------------------------------------------
 
     @functools.cached_property
-    def permissions(self) -> frozenset[str]:
-        """The person's effective permissions intersected with the
-        credential's scopes; none for an anonymous visitor or a user object
-        no door gave a credential."""
+    def grants(self) -> tuple[frozenset[str], Mapping]:
+        """(global permissions, {organization id: permissions held there}),
+        each intersected with the credential's scopes; nothing for an
+        anonymous visitor or a user object no door gave a credential."""
         user = self.user
         if self.credential.kind in _NO_CREDENTIAL:
-            return frozenset()
+            return frozenset(), {}
         if user is None or not getattr(user, "is_authenticated", False) or user.pk is None:
-            return frozenset()
-        perms = user_effective_permissions(user)
+            return frozenset(), {}
+        global_perms, by_org = user_grants(user)
         if self.acting_for is not None:
-            # Viewing as someone: what they hold, never more than the operator.
+            # Viewing as someone: what they hold, where they hold it, never
+            # more than the operator holds there.
             seen = self.acting_for
             if not getattr(seen, "is_active", False):
-                return frozenset()
-            perms = perms & user_effective_permissions(seen)
-        if self.credential.scopes is not None:
-            perms = perms & self.credential.scopes
-        return perms
+                return frozenset(), {}
+            seen_global, seen_by_org = user_grants(seen)
+            by_org = {
+                org: (global_perms | by_org.get(org, frozenset())) & perms
+                for org, perms in seen_by_org.items()
+            }
+            global_perms = global_perms & seen_global
+        scopes = self.credential.scopes
+        if scopes is not None:
+            global_perms = global_perms & scopes
+            by_org = {org: perms & scopes for org, perms in by_org.items()}
+        return global_perms, {org: perms for org, perms in by_org.items() if perms}
+
+    @functools.cached_property
+    def permissions(self) -> frozenset[str]:
+        """Every permission this actor holds somewhere (globally or in some
+        organization): what a page asks before showing a section. Over a
+        given user or organization, `over(user)` / `within(org)` hold only
+        what applies there."""
+        global_perms, by_org = self.grants
+        return global_perms.union(*by_org.values())
+
+    @property
+    def global_permissions(self) -> frozenset[str]:
+        return self.grants[0]
+
+    @property
+    def organization_ids(self) -> frozenset:
+        """The organizations this actor holds some permission in."""
+        return frozenset(self.grants[1])
+
+    def permissions_in(self, organization) -> frozenset[str]:
+        """What applies inside `organization`: global grants and the ones
+        held there."""
+        global_perms, by_org = self.grants
+        org_id = getattr(organization, "pk", organization)
+        return global_perms | by_org.get(org_id, frozenset())
+
+    def permissions_over(self, user) -> frozenset[str]:
+        """What applies to `user`'s account: global grants, plus what the
+        actor holds in *every* organization the user belongs to (a user in
+        no organization is managed globally only)."""
+        global_perms, by_org = self.grants
+        if not by_org or user is None or getattr(user, "pk", None) is None:
+            return global_perms
+        orgs = organizations_of(user)
+        if not orgs:
+            return global_perms
+        common = frozenset.intersection(*(by_org.get(o, frozenset()) for o in orgs))
+        return global_perms | common
+
+    def lacking_organizations(self, permission: str, user) -> list[str]:
+        """The names of the organizations `user` belongs to in which this
+        actor lacks `permission` (for the refusal's words)."""
+        _, by_org = self.grants
+        missing = [o for o in organizations_of(user) if permission not in by_org.get(o, ())]
+        return list(
+            Organization.objects.filter(pk__in=missing)
+            .order_by("name")
+            .values_list("name", flat=True)
+        )
+
+    def _narrowed(self, permissions) -> Actor:
+        narrowed = replace(self)
+        narrowed.__dict__["grants"] = self.grants
+        narrowed.__dict__["permissions"] = permissions
+        return narrowed
+
+    def over(self, user) -> Actor:
+        """This actor with only the permissions that apply to `user`'s
+        account (`permissions_over`)."""
+        if user is None or isinstance(user, Actor) or not self.grants[1]:
+            return self
+        return self._narrowed(self.permissions_over(user))
+
+    def within(self, organization) -> Actor:
+        """This actor with only the permissions that apply inside
+        `organization` (None: the global ones)."""
+        if organization is None:
+            return self._narrowed(self.global_permissions)
+        return self._narrowed(self.permissions_in(organization))
+
+    def globally(self) -> Actor:
+        """This actor with only its global permissions: for what acts on the
+        whole installation (a global role, a direct grant, a new account
+        in no organization)."""
+        return self.within(None)
 
     @property
     def stored_scopes(self) -> list[str] | None:
@@ -178,44 +270,85 @@ class Actor:
         return self.is_authenticated and self.is_active and permission in self.permissions
 
     def may(self, permission: str, target=None) -> bool:
-        """May I do `permission` over `target`? Every grant is global today,
-        so the target does not change the answer; scoped grants
-        (organizations) will decide here."""
-        return self.has(permission)
+        """May I do `permission` over `target`? A user: over their account
+        (`permissions_over`); an organization: inside it; anything else
+        (an API key, a job: over the user it belongs to; nothing: anywhere)."""
+        if not (self.is_authenticated and self.is_active):
+            return False
+        if isinstance(target, Organization):
+            return permission in self.permissions_in(target)
+        if isinstance(target, User):
+            return permission in self.permissions_over(target)
+        owner = getattr(target, "user", None)
+        if isinstance(owner, User):
+            return permission in self.permissions_over(owner)
+        return permission in self.permissions
 
     def visible_users(self, queryset=None):
-        """The users this actor may see (`queryset` narrowed to them).
-        Every grant is global today, so a signed-in, active actor reaches
-        every user -- what it may *do* to them is each guard's answer (a
-        403 naming the permission, audited, as before); an anonymous
-        visitor or a user object no door gave a credential reaches nobody.
-        Organizations narrow this to the members of the organizations the
-        actor's grants apply in. Outside it, a user "does not exist" (404)."""
+        """The users this actor may see (`queryset` narrowed to them): with
+        `users:read` globally (or no grant in any organization, as before
+        organizations), every user -- what it may *do* to them is each
+        guard's answer; with grants only inside organizations, the members
+        of those organizations and themselves. An anonymous visitor or a
+        user object no door gave a credential reaches nobody. Outside it, a
+        user "does not exist" (404)."""
         queryset = User.objects.all() if queryset is None else queryset
-        if self.reach == NOBODY:
+        reach = self._reach()
+        if reach == NOBODY:
             return queryset.none()
-        return queryset
+        if reach == EVERYONE:
+            return queryset
+        members = Membership.objects.filter(organization_id__in=self.organization_ids)
+        return queryset.filter(Q(pk=self.pk) | Q(pk__in=members.values("user_id")))
 
     @property
     def reach(self) -> str:
         """A name for the set `visible_users` answers, for caching figures
-        counted over it."""
+        counted over it: everyone, nobody, or the organizations' ids."""
+        return self._reach()
+
+    def _reach(self) -> str:
         if not self.is_active or self.credential.kind in _NO_CREDENTIAL:
             return NOBODY
         if self.acting_for is not None and not getattr(self.acting_for, "is_active", False):
             return NOBODY
-        # Impersonation: the viewed user's reach within the operator's; both
-        # are everyone while every grant is global.
-        return EVERYONE
+        # Impersonation: the grants are the viewed user's within the
+        # operator's (`grants`), so the reach is theirs too.
+        if "users:read" in self.global_permissions or not self.organization_ids:
+            return EVERYONE
+        return "orgs:" + ",".join(str(o) for o in sorted(self.organization_ids))
+
+    def visible_organizations(self, queryset=None):
+        """Organizations this actor may see: all with organizations:read
+        globally, else those it holds a permission in."""
+        queryset = Organization.objects.all() if queryset is None else queryset
+        if not self.is_active or self.credential.kind in _NO_CREDENTIAL:
+            return queryset.none()
+        if "organizations:read" in self.global_permissions:
+            return queryset
+        return queryset.filter(pk__in=self.organization_ids)
 
     def visible_events(self, queryset=None):
         """The audit events this actor may see: every event with
-        `audit:read` (about anyone in reach, which is everyone today), none
-        otherwise."""
+        `audit:read` globally; with `audit:read` only inside organizations,
+        the events about users in reach and about those organizations;
+        none otherwise."""
         queryset = AuditEvent.objects.all() if queryset is None else queryset
-        if self.has("audit:read"):
+        if not self.has("audit:read"):
+            return queryset.none()
+        if "audit:read" in self.global_permissions:
             return queryset
-        return queryset.none()
+        orgs = [o for o, perms in self.grants[1].items() if "audit:read" in perms]
+        users = (
+            Membership.objects.filter(organization_id__in=orgs)
+            .annotate(sid=Cast("user_id", CharField()))
+            .values("sid")
+        )
+        return queryset.filter(
+            Q(target_type="user", target_id__in=users)
+            | Q(target_type="user", target_id=str(self.pk))
+            | Q(target_type="organization", target_id__in=[str(o) for o in orgs])
+        )
 
     @property
     def person(self):
@@ -267,6 +400,12 @@ class Actor:
 
     def __str__(self) -> str:
         return str(self.user)
+
+
+def organizations_of(user) -> list:
+    """The ids of the organizations `user` belongs to."""
+    rows = Membership.objects.filter(user_id=user.pk).values_list("organization_id", flat=True)
+    return list(rows)
 
 
 def as_actor(actor) -> Actor | None:

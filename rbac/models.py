@@ -30,9 +30,52 @@ class Role(models.Model):
         return self.name
 
 
+class Organization(models.Model):
+    """A tenant (seed 004): its members are users, each of whom may belong
+    to any number of organizations, or to none."""
+
+    slug = models.SlugField(max_length=50, unique=True)
+    name = models.CharField(max_length=100)
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="Membership", related_name="organizations", blank=True
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Membership(models.Model):
+    """A user in an organization. The roles they hold there are the
+    `UserRole` rows scoped to the organization; removing the membership
+    removes them."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT)
+    joined_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "organization"], name="rbac_membership_unique")
+        ]
+        indexes = [models.Index(fields=["organization", "user"])]
+
+
 class UserRole(models.Model):
+    """A role held globally (`organization` None) or inside one
+    organization, where it confers only the organization-scopable part of
+    its permissions (`rbac.permissions.SCOPABLE`)."""
+
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
     role = models.ForeignKey(Role, on_delete=models.CASCADE)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, null=True, blank=True, related_name="user_roles"
+    )
     assigned_at = models.DateTimeField(default=timezone.now)
     assigned_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
@@ -40,6 +83,16 @@ class UserRole(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["user", "role"], name="rbac_userrole_unique")
+            # One global assignment of a role, and one per organization.
+            models.UniqueConstraint(
+                fields=["user", "role"],
+                condition=models.Q(organization__isnull=True),
+                name="rbac_userrole_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["user", "role", "organization"],
+                condition=models.Q(organization__isnull=False),
+                name="rbac_userrole_unique_in_org",
+            ),
         ]
         indexes = [models.Index(fields=["role", "user"])]

@@ -29,6 +29,7 @@ GROUPS = {
     "api-keys": "API keys",
     "emails": "Emails",
     "webhooks": "Webhooks",
+    "organizations": "Organizations",
 }
 
 _CATALOG = [
@@ -77,10 +78,51 @@ _CATALOG = [
         "webhooks",
         "Add, change, remove webhook endpoints, rotate their secrets and replay deliveries",
     ),
+    Permission("organizations:read", "organizations", "See organizations"),
+    Permission("organizations:create", "organizations", "Create organizations"),
+    Permission("organizations:update", "organizations", "Rename organizations, edit metadata"),
+    Permission("organizations:delete", "organizations", "Delete empty organizations"),
+    Permission("members:read", "organizations", "See an organization's members and their roles"),
+    Permission(
+        "members:manage", "organizations", "Add and remove members, change their roles there"
+    ),
 ]
 
 CATALOG: dict[str, Permission] = {p.code: p for p in _CATALOG}
 ALL_PERMISSIONS: frozenset[str] = frozenset(CATALOG)
+
+# Permissions a role held inside one organization never confers: they act
+# on the whole installation (roles, direct grants, creating and deleting
+# organizations, the outbox, the audit export) or on lists no organization
+# narrows yet (invitations and API keys of everyone). Everything else is
+# organization-scopable: held in an organization, it applies to that
+# organization's members.
+GLOBAL_ONLY: frozenset[str] = frozenset(
+    {
+        "roles:create",
+        "roles:update",
+        "roles:delete",
+        "permissions:grant",
+        "organizations:create",
+        "organizations:delete",
+        "audit:export",
+        "emails:read",
+        "emails:retry",
+        "invitations:read",
+        "invitations:revoke",
+        "api-keys:read",
+        "api-keys:delete",
+        "webhooks:read",
+        "webhooks:manage",
+        "users:impersonate",
+    }
+)
+SCOPABLE: frozenset[str] = ALL_PERMISSIONS - GLOBAL_ONLY
+
+
+def is_scopable(code: str) -> bool:
+    return code in SCOPABLE
+
 
 # Permissions that manage other people's access or accounts. Holding any of
 # them makes a user a "manager": MFA is required and Django admin is open.
@@ -102,6 +144,10 @@ MANAGEMENT_PERMISSIONS: frozenset[str] = frozenset(
         "roles:delete",
         "roles:assign",
         "permissions:grant",
+        "organizations:create",
+        "organizations:update",
+        "organizations:delete",
+        "members:manage",
         "api-keys:create",
         "api-keys:delete",
         "emails:retry",
@@ -127,7 +173,15 @@ TEMPLATES: dict[str, dict] = {
         "name": "Viewer",
         "description": "Read-only access to users, invitations and roles.",
         "permissions": frozenset(
-            {"users:read", "invitations:read", "roles:read", "sessions:read", "mfa:read"}
+            {
+                "users:read",
+                "invitations:read",
+                "roles:read",
+                "sessions:read",
+                "mfa:read",
+                "organizations:read",
+                "members:read",
+            }
         ),
     },
     "operator": {
@@ -149,6 +203,33 @@ TEMPLATES: dict[str, dict] = {
                 "api-keys:read",
                 "api-keys:create",
                 "api-keys:delete",
+                "organizations:read",
+                "members:read",
+            }
+        ),
+    },
+    "org_admin": {
+        "name": "Organization admin",
+        "description": "Manages one organization's people when assigned in it.",
+        "permissions": frozenset(
+            {
+                "users:read",
+                "users:update",
+                "users:update-email",
+                "users:ban",
+                "users:disable",
+                "users:reset-password",
+                "sessions:read",
+                "sessions:revoke",
+                "mfa:read",
+                "mfa:reset",
+                "roles:read",
+                "roles:assign",
+                "invitations:create",
+                "organizations:read",
+                "organizations:update",
+                "members:read",
+                "members:manage",
             }
         ),
     },
@@ -163,6 +244,8 @@ TEMPLATES: dict[str, dict] = {
             "audit:export",
             "permissions:grant",
             IMPERSONATE_PERMISSION,
+            "organizations:create",
+            "organizations:delete",
         },
     },
     "full_access": {
@@ -230,11 +313,30 @@ BUILTIN_ROLES = {
     "editor": {
         "name": "Editor",
         "description": "Edits their own profile and reads users; changes no one else's account.",
-        "permissions": sorted({"users:read", "invitations:read", "roles:read", "emails:read"}),
+        "permissions": sorted(
+            {
+                "users:read",
+                "invitations:read",
+                "roles:read",
+                "emails:read",
+                "organizations:read",
+                "members:read",
+            }
+        ),
     },
     "viewer": {
         "name": "Viewer",
         "description": "Read-only access.",
         "permissions": sorted(TEMPLATES["viewer"]["permissions"]),
+    },
+    "org-admin": {
+        "name": "Organization admin",
+        "description": "Held in an organization: manages that organization's members.",
+        "permissions": sorted(TEMPLATES["org_admin"]["permissions"]),
+    },
+    "member": {
+        "name": "Member",
+        "description": "Held in an organization: a client with no management access.",
+        "permissions": [],
     },
 }

@@ -4,26 +4,56 @@ from __future__ import annotations
 
 from django.db.models import Count, Q
 
-from rbac.models import Role, UserRole
-from rbac.permissions import ALL_PERMISSIONS, CATALOG
+from rbac.models import Membership, Role, UserRole
+from rbac.permissions import ALL_PERMISSIONS, CATALOG, SCOPABLE
+
+
+def _conferred(perms, organization_id) -> set[str]:
+    """What a role's permissions confer: all of them held globally, the
+    organization-scopable ones held inside an organization."""
+    allowed = CATALOG if organization_id is None else SCOPABLE
+    return {p for p in perms or () if p in allowed}
+
+
+def user_grants(user) -> tuple[frozenset[str], dict]:
+    """What the user holds and where: (global permissions, {organization
+    id: permissions held in it}). Global ones are the direct grants and the
+    global roles; a role held in an organization confers its scopable
+    permissions there, and only while the user is a member of it. Every
+    permission globally for the owner."""
+    if user is None or not getattr(user, "is_authenticated", False) or user.pk is None:
+        return frozenset(), {}
+    if user.is_owner:
+        return ALL_PERMISSIONS, {}
+    global_perms = {p for p in (user.direct_permissions or []) if p in CATALOG}
+    by_org: dict = {}
+    rows = list(
+        UserRole.objects.filter(user=user).values_list("organization_id", "role__permissions")
+    )
+    member_of = set()
+    if any(org_id is not None for org_id, _ in rows):
+        member_of = set(
+            Membership.objects.filter(user=user).values_list("organization_id", flat=True)
+        )
+    for org_id, perms in rows:
+        if org_id is None:
+            global_perms |= _conferred(perms, None)
+        elif org_id in member_of:
+            by_org.setdefault(org_id, set()).update(_conferred(perms, org_id))
+    return frozenset(global_perms), {k: frozenset(v) for k, v in by_org.items()}
 
 
 def user_effective_permissions(user) -> frozenset[str]:
-    """The union of the user's roles' permissions and direct grants; every
-    permission for the owner. Computed each time it is asked: an actor
-    holds its own (`rbac.actor.Actor.permissions`, once per request), and
-    a caller comparing with many users computes theirs at once
+    """Everything the user holds anywhere: the direct grants, the global
+    roles' permissions and what roles held in organizations confer there;
+    every permission for the owner. What the hierarchy compares a target
+    with (someone who holds a permission in any organization is not below
+    an actor who lacks it). Computed each time it is asked: an actor holds
+    its own (`rbac.actor.Actor.permissions`, once per request), and a
+    caller comparing with many users computes theirs at once
     (`prime_permissions`)."""
-    if user is None or not getattr(user, "is_authenticated", False) or user.pk is None:
-        return frozenset()
-    if user.is_owner:
-        return ALL_PERMISSIONS
-    perms = set(p for p in (user.direct_permissions or []) if p in CATALOG)
-    for role_perms in Role.objects.filter(userrole__user=user).values_list(
-        "permissions", flat=True
-    ):
-        perms.update(p for p in role_perms if p in CATALOG)
-    return frozenset(perms)
+    global_perms, by_org = user_grants(user)
+    return global_perms.union(*by_org.values())
 
 
 def prime_permissions(users) -> dict:
@@ -33,11 +63,21 @@ def prime_permissions(users) -> dict:
     a list of users run no further queries."""
     users = [u for u in users if u is not None and u.pk is not None]
     by_user = {u.pk: {p for p in (u.direct_permissions or []) if p in CATALOG} for u in users}
-    rows = UserRole.objects.filter(user_id__in=list(by_user)).values_list(
-        "user_id", "role__permissions"
+    rows = list(
+        UserRole.objects.filter(user_id__in=list(by_user)).values_list(
+            "user_id", "organization_id", "role__permissions"
+        )
     )
-    for user_id, perms in rows:
-        by_user[user_id].update(p for p in perms or [] if p in CATALOG)
+    member_of = set()
+    if any(org_id is not None for _, org_id, _ in rows):
+        member_of = set(
+            Membership.objects.filter(user_id__in=list(by_user)).values_list(
+                "user_id", "organization_id"
+            )
+        )
+    for user_id, org_id, perms in rows:
+        if org_id is None or (user_id, org_id) in member_of:
+            by_user[user_id].update(_conferred(perms, org_id))
     return {
         user.pk: ALL_PERMISSIONS if user.is_owner else frozenset(by_user[user.pk]) for user in users
     }
@@ -50,10 +90,15 @@ def permission_sources(user) -> dict[str, list[str]]:
     if user.is_owner:
         for code in ALL_PERMISSIONS:
             sources.setdefault(code, []).append("Owner")
-    for role in Role.objects.filter(userrole__user=user).order_by("name"):
-        for code in role.permissions:
-            if code in CATALOG:
-                sources.setdefault(code, []).append(f"Role: {role.name}")
+    for held in (
+        UserRole.objects.filter(user=user)
+        .select_related("role", "organization")
+        .order_by("organization__name", "role__name")
+    ):
+        org = held.organization
+        for code in sorted(_conferred(held.role.permissions, org and org.pk)):
+            where = f" in {org.name}" if org is not None else ""
+            sources.setdefault(code, []).append(f"Role: {held.role.name}{where}")
     for code in user.direct_permissions or []:
         if code in CATALOG:
             sources.setdefault(code, []).append("Direct grant")

@@ -81,7 +81,7 @@ def user_can_manage_user(actor, user) -> bool:
         return False
     if actor.is_owner:
         return True
-    return target_permissions(actor, user) < permissions_of(actor)
+    return target_permissions(actor, user) < permissions_of(_over(actor, user))
 
 
 def allows(guard, actor, *args, **kwargs) -> bool:
@@ -125,6 +125,16 @@ def _deny(code, message, *, action, actor, target=None, missing=(), batch_id=Non
     )
 
 
+def _over(actor, user):
+    """`actor` with only the permissions that apply to `user`'s account
+    (global grants and those held in every organization the user belongs
+    to): what the hierarchy and the escalation compare with."""
+    actor = as_actor(actor)
+    if actor is None or user is None or isinstance(user, Actor):
+        return actor
+    return actor.over(user)
+
+
 def check_permission(actor, permission: str, *, action: str, target=None, batch_id=None) -> None:
     if permission not in CATALOG:
         raise _deny(
@@ -154,6 +164,42 @@ def check_permission(actor, permission: str, *, action: str, target=None, batch_
             missing=[permission],
             batch_id=batch_id,
         )
+    if target is not None and not isinstance(target, Actor):
+        _check_scope(as_actor(actor), permission, action=action, target=target, batch_id=batch_id)
+
+
+def _check_scope(actor, permission, *, action, target, batch_id) -> None:
+    """The actor holds `permission` somewhere; does it apply to `target`?
+    A user's account: globally, or in every organization they belong to;
+    an organization: globally or in it."""
+    if actor.may(permission, target):
+        return
+    user = target if isinstance(target, User) else getattr(target, "user", None)
+    if isinstance(user, User):
+        lacking = actor.lacking_organizations(permission, user)
+        if lacking:
+            where = ", ".join(lacking)
+            message = (
+                f"You hold {permission} only in some of this user's organizations; "
+                f"you lack it in {where}. Removing them from your organization is "
+                "done on the organization's page."
+            )
+        else:
+            message = (
+                f"This user belongs to no organization of yours; {permission} over "
+                "them needs the permission globally."
+            )
+    else:
+        message = f"You need the permission {permission} in {target} to do this."
+    raise _deny(
+        "organization_scope",
+        message,
+        action=action,
+        actor=actor,
+        target=target,
+        missing=[permission],
+        batch_id=batch_id,
+    )
 
 
 def check_escalation(actor, wanted, *, action: str, target=None, batch_id=None) -> None:
@@ -215,7 +261,7 @@ def check_hierarchy(actor, user, *, action: str, batch_id=None) -> None:
     """Strict hierarchy: see `user_can_manage_user`."""
     if actor is not None and actor.is_owner:
         return
-    held, theirs = permissions_of(actor), target_permissions(actor, user)
+    held, theirs = permissions_of(_over(actor, user)), target_permissions(actor, user)
     extra = theirs - held
     if extra:
         raise _deny(

@@ -178,12 +178,13 @@ def test_stale_edit_is_refused_instead_of_overwriting(admin_user):
 
 
 def test_builtin_roles_cannot_be_deleted(admin_user):
-    for slug in ("owner", "admin", "editor", "viewer"):
+    builtin = ("owner", "admin", "editor", "viewer", "org-admin", "member")
+    for slug in builtin:
         with pytest.raises(PolicyDenied) as exc:
             services.role_delete(actor=admin_user, role=role(slug), confirm=True)
         assert exc.value.message == f"{role(slug).name} is a built-in role and cannot be deleted."
-    assert denied("rbac.role.deleted").count() == 4
-    assert Role.objects.filter(is_builtin=True).count() == 4
+    assert denied("rbac.role.deleted").count() == len(builtin)
+    assert Role.objects.filter(is_builtin=True).count() == len(builtin)
 
 
 def test_deleting_an_assigned_role_needs_confirmation(admin_user, member):
@@ -297,8 +298,13 @@ def test_escalation_assigning_a_role_with_permissions_you_lack(owner, member, vi
     UserRole.objects.create(user=member, role=assigner)
     with pytest.raises(PolicyDenied) as exc:
         services.user_role_assign(actor=member, user=viewer, role=role("editor"))
-    assert exc.value.message == ("You cannot grant permissions you do not hold: emails:read.")
-    assert denied("rbac.user_role.assigned").get().changes == {"missing": ["emails:read"]}
+    assert exc.value.message == (
+        "You cannot grant permissions you do not hold: emails:read, members:read, "
+        "organizations:read."
+    )
+    assert denied("rbac.user_role.assigned").get().changes == {
+        "missing": ["emails:read", "members:read", "organizations:read"]
+    }
 
 
 def test_hierarchy_cannot_change_roles_of_a_more_powerful_user(owner, member, admin_user):

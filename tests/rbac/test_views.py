@@ -92,7 +92,10 @@ def test_permissions_you_cannot_grant_are_disabled_with_the_reason(client_for, l
 def test_template_picker_prefills_and_leaves_out_what_you_lack(client_for, limited_member):
     body = client_for(limited_member).get("/roles/new/?template=viewer", **HX).content.decode()
     assert "Prefilled from the Viewer template." in body
-    assert "Left out because you do not hold them: invitations:read, mfa:read" in body
+    assert (
+        "Left out because you do not hold them: invitations:read, members:read, mfa:read, "
+        "organizations:read"
+    ) in body
     assert 'value="users:read" id="perm-usersread" checked' in body
 
 
