@@ -261,6 +261,30 @@ SENTENCES: dict[str, tuple[str, str]] = {
         "{actor} gave {target} a role",
         "{actor} tried to give {target} a role",
     ),
+    "rbac.organization.created": (
+        "{actor} created the organization {target}",
+        "{actor} tried to create the organization {target}",
+    ),
+    "rbac.organization.updated": (
+        "{actor} edited the organization {target}",
+        "{actor} tried to edit the organization {target}",
+    ),
+    "rbac.organization.deleted": (
+        "{actor} deleted the organization {target}",
+        "{actor} tried to delete the organization {target}",
+    ),
+    "rbac.organization.members_listed": (
+        "{actor} looked through the members of {target}",
+        "{actor} tried to list the members of {target}",
+    ),
+    "rbac.membership.added": (
+        "{actor} added {target} to an organization",
+        "{actor} tried to add a member to {target}",
+    ),
+    "rbac.membership.removed": (
+        "{actor} removed {target} from an organization",
+        "{actor} tried to remove a member from {target}",
+    ),
     "rbac.user_role.removed": (
         "{actor} took a role from {target}",
         "{actor} tried to take a role from {target}",

@@ -29,6 +29,8 @@ VALIDATION_CONFLICT_CODES = {
     "invitation_pending",
     "sent",  # an email already sent is not sent again
     "not_resumable",  # only a failed or cancelled job resumes
+    "has_members",
+    "already_member",
 }
 
 

@@ -234,7 +234,7 @@ class Actor:
         account (`permissions_over`)."""
         if user is None or isinstance(user, Actor) or not self.grants[1]:
             return self
-        return self._narrowed(self.permissions_over(user))
+        return self._narrowed(self.permissions_over(user) & self.permissions)
 
     def within(self, organization) -> Actor:
         """This actor with only the permissions that apply inside
@@ -273,7 +273,7 @@ class Actor:
         """May I do `permission` over `target`? A user: over their account
         (`permissions_over`); an organization: inside it; anything else
         (an API key, a job: over the user it belongs to; nothing: anywhere)."""
-        if not (self.is_authenticated and self.is_active):
+        if not (self.is_authenticated and self.is_active) or permission not in self.permissions:
             return False
         if isinstance(target, Organization):
             return permission in self.permissions_in(target)

@@ -97,6 +97,16 @@ from rbac.policies.jobs import (  # noqa: F401 (the package's names)
     user_can_resume_job,
     user_can_view_job,
 )
+from rbac.policies.orgs import (  # noqa: F401 (the package's names)
+    check_can_add_member,
+    check_can_assign_org_role,
+    check_can_create_organization,
+    check_can_delete_organization,
+    check_can_read_members,
+    check_can_remove_member,
+    check_can_remove_org_role,
+    check_can_update_organization,
+)
 from rbac.policies.webhooks import (  # noqa: F401 (the package's names)
     check_can_manage_webhooks,
     check_can_read_webhooks,

@@ -6,7 +6,12 @@ from __future__ import annotations
 from accounts.models import User
 from audit.models import Target
 from rbac.actor import as_actor
-from rbac.permissions import CATALOG, DASHBOARD_ONLY_PERMISSIONS, ROLE_MANAGER_PERMISSION
+from rbac.permissions import (
+    CATALOG,
+    DASHBOARD_ONLY_PERMISSIONS,
+    ROLE_MANAGER_PERMISSION,
+    SCOPABLE,
+)
 from rbac.policies.base import (
     PolicyDenied,
     _deny,
@@ -60,14 +65,22 @@ def check_can_revoke_api_key(actor, key, *, password: str | None = None) -> None
     check_hierarchy(actor, key.user, action=action)
 
 
-def check_can_invite(actor, *, email: str, roles=(), grants=(), account=None, action=None) -> None:
+def check_can_invite(
+    actor, *, email: str, roles=(), grants=(), account=None, action=None, organization=None
+) -> None:
     """Invitations create or complete an account, so inviting is granting:
     roles need roles:assign and direct grants permissions:grant, as when
     creating a user; escalation over everything the account will hold once
     it accepts (the invitation's roles and grants, and whatever a pending
     `account` already holds) and, for an existing pending account, the
-    hierarchy over it."""
+    hierarchy over it. An invitation into an organization is judged with
+    the permissions held there (its roles confer only their scopable part
+    there); one into no organization makes an account managed globally, so
+    global grants only."""
     action = action or "accounts.invitation.created"
+    actor = as_actor(actor).within(organization)
+    if organization is not None:
+        roles = [_Scoped(role) for role in roles]
     target = account if account is not None else _invitation_target(email)
     check_permission(actor, "invitations:create", action=action, target=target)
     check_can_hand_out(actor, roles=roles, grants=grants, action=action, target=target)
@@ -235,7 +248,10 @@ def check_can_give_role(actor, role, *, user=None, batch_id=None) -> None:
     (`batch_run`), so a role the actor cannot give is refused with the same
     code through every entry point, before anything about the user."""
     action = "rbac.user_role.assigned"
-    check_permission(actor, "roles:assign", action=action, target=user, batch_id=batch_id)
+    actor = as_actor(actor).globally()  # a global role: only global grants hand it out
+    check_permission(actor, "roles:assign", action=action, batch_id=batch_id)
+    if user is not None:
+        check_permission(actor, "roles:assign", action=action, target=user, batch_id=batch_id)
     if role.slug == "owner":
         raise _deny(
             "owner_role",
@@ -253,7 +269,7 @@ def check_can_assign_role(actor, user, role, *, batch_id=None) -> None:
     not the owner, strict hierarchy."""
     check_can_give_role(actor, role, user=user, batch_id=batch_id)
     _check_access_change(
-        actor,
+        as_actor(actor).globally(),
         user,
         "roles:assign",
         action="rbac.user_role.assigned",
@@ -263,8 +279,10 @@ def check_can_assign_role(actor, user, role, *, batch_id=None) -> None:
 
 
 def check_can_remove_role(actor, user, role, *, batch_id=None) -> None:
+    """A global role: roles:assign globally (a scoped administrator changes
+    only roles held in their organization, `check_can_remove_org_role`)."""
     _check_access_change(
-        actor,
+        as_actor(actor).globally(),
         user,
         "roles:assign",
         action="rbac.user_role.removed",
@@ -275,6 +293,7 @@ def check_can_remove_role(actor, user, role, *, batch_id=None) -> None:
 
 def check_can_change_grants(actor, user, *, grant=(), revoke=()) -> None:
     action = "rbac.user.permissions_updated"
+    actor = as_actor(actor).globally()  # direct grants are global
     _check_access_change(actor, user, "permissions:grant", action=action, what="permissions")
     check_escalation(actor, set(grant) | set(revoke), action=action, target=user)
 
@@ -306,6 +325,13 @@ def check_can_transfer_ownership(actor, target, *, password: str | None = None) 
                 missing=missing,
             )
     check_fresh_proof(actor, action=action, target=target, password=password)
+
+
+class _Scoped:
+    """A role as held in an organization: its scopable permissions only."""
+
+    def __init__(self, role):
+        self.permissions = set(role.permissions) & SCOPABLE
 
 
 def _invitation_target(email: str, pk="") -> Target:

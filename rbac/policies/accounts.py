@@ -4,6 +4,7 @@ point reaches the same check."""
 
 from __future__ import annotations
 
+from rbac.actor import as_actor
 from rbac.policies.base import (
     _wanted,
     check_can_hand_out,
@@ -27,6 +28,7 @@ from rbac.policies.base import (
 
 def check_can_create_user(actor, *, roles=(), grants=()) -> None:
     action = "accounts.user.created"
+    actor = as_actor(actor).globally()  # a new account in no organization is managed globally
     check_permission(actor, "users:create", action=action)
     check_can_hand_out(actor, roles=roles, grants=grants, action=action)
     check_escalation(actor, _wanted(roles, grants), action=action)

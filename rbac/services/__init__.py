@@ -19,5 +19,15 @@ from rbac.services.common import (  # noqa: F401
     SLUG_RE,
     preview_role_change,
 )
+from rbac.services.organizations import (  # noqa: F401
+    member_add,
+    member_remove,
+    member_roles_set,
+    org_role_assign,
+    org_role_remove,
+    organization_create,
+    organization_delete,
+    organization_update,
+)
 from rbac.services.ownership import ownership_transfer  # noqa: F401
 from rbac.services.roles import role_create, role_delete, role_update  # noqa: F401

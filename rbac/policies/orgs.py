@@ -1,0 +1,211 @@
+"""Named guards for organizations: creating, renaming and deleting them,
+adding and removing members, and the roles members hold there.
+
+An organization action needs its permission in that organization (or
+globally): `actor.within(org)`. The hierarchy is asked inside the
+organization -- the actor's permissions there against what the member holds
+there (globally or in it) -- and each organization keeps someone who can
+manage its members (`members:manage`)."""
+
+from __future__ import annotations
+
+from django.db.models import Q
+
+from accounts.models import User, status_q
+from rbac.actor import as_actor
+from rbac.models import Membership, UserRole
+from rbac.permissions import SCOPABLE
+from rbac.policies.base import (
+    _deny,
+    check_escalation,
+    check_not_owner,
+    check_permission,
+    is_self,
+)
+from rbac.selectors import user_grants
+
+MEMBER_MANAGER_PERMISSION = "members:manage"
+
+
+def permissions_in(user, organization) -> frozenset[str]:
+    """What `user` holds inside `organization`: global grants and the
+    roles held there."""
+    global_perms, by_org = user_grants(user)
+    return global_perms | by_org.get(organization.pk, frozenset())
+
+
+def _within(actor, organization):
+    return as_actor(actor).within(organization)
+
+
+def check_can_create_organization(actor) -> None:
+    """organizations:create is global-only: a scoped administrator never
+    creates organizations."""
+    check_permission(
+        as_actor(actor).globally(), "organizations:create", action="rbac.organization.created"
+    )
+
+
+def check_can_update_organization(actor, organization) -> None:
+    check_permission(
+        _within(actor, organization),
+        "organizations:update",
+        action="rbac.organization.updated",
+        target=organization,
+    )
+
+
+def check_can_delete_organization(actor, organization) -> None:
+    check_permission(
+        as_actor(actor).globally(),
+        "organizations:delete",
+        action="rbac.organization.deleted",
+        target=organization,
+    )
+
+
+def check_can_read_members(actor, organization) -> None:
+    check_permission(
+        _within(actor, organization),
+        "members:read",
+        action="rbac.organization.members_listed",
+        target=organization,
+    )
+
+
+def _check_hierarchy_in(actor, organization, user, *, action: str) -> None:
+    """Inside `organization`, the actor manages only members whose
+    permissions there are a strict subset of the actor's there; nobody
+    but the owner acts on the owner."""
+    actor = _within(actor, organization)
+    if actor.is_owner:
+        return
+    check_not_owner(actor, user, action=action, verb="managed by an organization's administrator")
+    held, theirs = actor.permissions, permissions_in(user, organization)
+    extra = theirs - held
+    if extra:
+        raise _deny(
+            "hierarchy",
+            f"You can only manage members of {organization.name} whose permissions there you "
+            "also hold; this user also has: %s." % ", ".join(sorted(extra)),
+            action=action,
+            actor=actor,
+            target=organization,
+            missing=extra,
+        )
+    if theirs == held:
+        raise _deny(
+            "peer",
+            f"This member holds the same permissions in {organization.name} as you; only "
+            "someone with more access can manage them.",
+            action=action,
+            actor=actor,
+            target=organization,
+        )
+
+
+def _check_member_change(actor, organization, user, *, action: str) -> None:
+    check_permission(
+        _within(actor, organization), MEMBER_MANAGER_PERMISSION, action=action, target=organization
+    )
+    if is_self(actor, user):
+        raise _deny(
+            "self_action",
+            "You cannot change your own membership or roles in an organization.",
+            action=action,
+            actor=actor,
+            target=organization,
+        )
+    _check_hierarchy_in(actor, organization, user, action=action)
+
+
+def check_can_add_member(actor, organization, user, *, member_of=()) -> None:
+    """members:manage in the organization and the hierarchy there. A user
+    who belongs to no organization is managed globally only, so bringing
+    them into one (which hands its administrators their account) needs
+    members:manage globally."""
+    action = "rbac.membership.added"
+    _check_member_change(actor, organization, user, action=action)
+    if not member_of and MEMBER_MANAGER_PERMISSION not in as_actor(actor).global_permissions:
+        raise _deny(
+            "organization_scope",
+            "This user belongs to no organization and is managed globally only; adding "
+            "them to one needs members:manage globally (invite them instead).",
+            action=action,
+            actor=actor,
+            target=organization,
+            missing=[MEMBER_MANAGER_PERMISSION],
+        )
+
+
+def check_can_remove_member(actor, organization, user) -> None:
+    action = "rbac.membership.removed"
+    _check_member_change(actor, organization, user, action=action)
+    check_org_keeps_manager(actor, organization, action=action, without_user=user)
+
+
+def check_can_assign_org_role(actor, organization, user, role) -> None:
+    """members:manage there, never the owner role, no permission the actor
+    lacks there (the role's scopable part: all it confers there), and the
+    hierarchy inside the organization."""
+    action = "rbac.user_role.assigned"
+    _check_member_change(actor, organization, user, action=action)
+    if role.slug == "owner":
+        raise _deny(
+            "owner_role",
+            "The owner role cannot be assigned.",
+            action=action,
+            actor=actor,
+            target=organization,
+        )
+    conferred = set(role.permissions) & SCOPABLE
+    check_escalation(_within(actor, organization), conferred, action=action, target=organization)
+
+
+def check_can_remove_org_role(actor, organization, user, role) -> None:
+    action = "rbac.user_role.removed"
+    _check_member_change(actor, organization, user, action=action)
+    if MEMBER_MANAGER_PERMISSION in role.permissions:
+        check_org_keeps_manager(
+            actor, organization, action=action, without_user=user, without_role=role
+        )
+
+
+def org_managers_remaining(organization, *, without_user=None, without_role=None) -> int:
+    """Members of `organization` who could still manage its members,
+    leaving out `without_user` entirely, or only their `without_role` there."""
+    members = Membership.objects.filter(organization=organization).values("user_id")
+    holders = UserRole.objects.filter(
+        Q(organization=organization) | Q(organization__isnull=True),
+        role__permissions__icontains=f'"{MEMBER_MANAGER_PERMISSION}"',
+    )
+    if without_user is not None and without_role is not None:
+        holders = holders.exclude(user=without_user, role=without_role, organization=organization)
+    able = status_q("active") | status_q("unverified")
+    users = User.objects.filter(able, pk__in=members).filter(
+        Q(pk__in=holders.values("user_id"))
+        | Q(direct_permissions__icontains=f'"{MEMBER_MANAGER_PERMISSION}"')
+        | Q(is_owner=True)
+    )
+    if without_user is not None and without_role is None:
+        users = users.exclude(pk=without_user.pk)
+    return users.count()
+
+
+def check_org_keeps_manager(actor, organization, *, action, without_user, without_role=None):
+    """A change may not leave the organization with members but nobody
+    among them able to manage them."""
+    others = Membership.objects.filter(organization=organization)
+    if without_role is None:
+        others = others.exclude(user=without_user)
+    if not others.exists():
+        return
+    if org_managers_remaining(organization, without_user=without_user, without_role=without_role):
+        return
+    raise _deny(
+        "last_manager",
+        f"This change would leave nobody in {organization.name} able to manage its members.",
+        action=action,
+        actor=actor,
+        target=organization,
+    )
