@@ -273,6 +273,14 @@ SENTENCES: dict[str, tuple[str, str]] = {
         "{actor} deleted the organization {target}",
         "{actor} tried to delete the organization {target}",
     ),
+    "rbac.organization.listed": (
+        "{actor} looked through the organizations",
+        "{actor} tried to list organizations",
+    ),
+    "rbac.organization.viewed": (
+        "{actor} viewed the organization {target}",
+        "{actor} tried to view the organization {target}",
+    ),
     "rbac.organization.members_listed": (
         "{actor} looked through the members of {target}",
         "{actor} tried to list the members of {target}",

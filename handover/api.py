@@ -43,6 +43,7 @@ from audit import api as audit_api
 from core.api_errors import CONFLICT_CODES, VALIDATION_CONFLICT_CODES, ApiError
 from core.services import NotFound, ServiceBusy, as_busy, refusal_text
 from rbac import api as roles_api
+from rbac.api import organizations as organizations_api
 from rbac.policies import PolicyDenied
 from webhooks import api as webhooks_api
 
@@ -243,6 +244,7 @@ api.add_router("/admin/users", users_api.router)
 api.add_router("/admin/users", user_roles_api.router)
 api.add_router("/admin/invitations", invitations_api.router)
 api.add_router("/admin/roles", roles_api.router)
+api.add_router("/admin/organizations", organizations_api.router)
 api.add_router("/admin/audit", audit_api.router)
 api.add_router("/admin/api-keys", keys_api.router)
 api.add_router("/admin/webhooks", webhooks_api.router)

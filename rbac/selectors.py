@@ -110,3 +110,27 @@ def role_list():
     return Role.objects.annotate(
         member_count=Count("userrole", filter=Q(userrole__user__deleted_at__isnull=True))
     ).order_by("-is_builtin", "name")
+
+
+def role_holdings(user_ids) -> dict:
+    """For each user id: ({global role slugs}, [{"slug", "name", "roles"}]
+    for each organization they belong to, with the roles held there), in
+    two queries whatever the number of users."""
+    user_ids = list(user_ids)
+    out = {pk: ([], {}) for pk in user_ids}
+    for user_id, slug, name in (
+        Membership.objects.filter(user_id__in=user_ids)
+        .order_by("organization__slug")
+        .values_list("user_id", "organization__slug", "organization__name")
+    ):
+        out[user_id][1][slug] = {"slug": slug, "name": name, "roles": []}
+    for user_id, org_slug, role_slug in (
+        UserRole.objects.filter(user_id__in=user_ids)
+        .order_by("role__slug")
+        .values_list("user_id", "organization__slug", "role__slug")
+    ):
+        if org_slug is None:
+            out[user_id][0].append(role_slug)
+        elif org_slug in out[user_id][1]:
+            out[user_id][1][org_slug]["roles"].append(role_slug)
+    return {pk: (sorted(g), list(orgs.values())) for pk, (g, orgs) in out.items()}

@@ -6,7 +6,7 @@ from __future__ import annotations
 from accounts import selectors
 from accounts.models import User
 from rbac import policies
-from rbac.selectors import user_effective_permissions
+from rbac.selectors import role_holdings, user_effective_permissions
 
 
 def actor_of(request):
@@ -22,10 +22,20 @@ def reauth_password(payload) -> str | None:
     return payload.current_password if payload is not None else None
 
 
+def prime_holdings(users) -> list:
+    """Give each user its global roles and organizations in two queries
+    for the whole list (`user_out` reads them)."""
+    holdings = role_holdings([u.pk for u in users])
+    for user in users:
+        user._holdings = holdings[user.pk]
+    return users
+
+
 def user_out(user: User) -> dict:
-    roles = getattr(user, "_prefetched_role_slugs", None)
-    if roles is None:
-        roles = sorted(user.roles.values_list("slug", flat=True))
+    holdings = getattr(user, "_holdings", None)
+    if holdings is None:
+        holdings = role_holdings([user.pk])[user.pk]
+    roles, organizations = holdings
     return {
         "id": user.pk,
         "email": user.email,
@@ -33,6 +43,7 @@ def user_out(user: User) -> dict:
         "status": user.status,
         "is_super": user.is_owner,
         "roles": roles,
+        "organizations": [{"slug": o["slug"], "roles": o["roles"]} for o in organizations],
         "permissions": sorted(user_effective_permissions(user)),
         "created_at": user.created_at,
         "last_login": user.last_login,

@@ -16,6 +16,11 @@ class Strict(Schema):
     model_config = ConfigDict(extra="forbid")
 
 
+class OrganizationRolesOut(Schema):
+    slug: str
+    roles: list[str]
+
+
 class UserOut(Schema):
     id: uuid.UUID
     email: str
@@ -23,6 +28,7 @@ class UserOut(Schema):
     status: str
     is_super: bool
     roles: list[str]
+    organizations: list[OrganizationRolesOut] = []
     permissions: list[str]
     created_at: datetime
     last_login: datetime | None = None

@@ -14,7 +14,14 @@ from django.utils import timezone
 from ninja import Router, Status
 
 from accounts import selectors
-from accounts.api.common import actor_of, get_user, reauth_password, require, user_out
+from accounts.api.common import (
+    actor_of,
+    get_user,
+    prime_holdings,
+    reauth_password,
+    require,
+    user_out,
+)
 from accounts.api.schemas import (
     BanIn,
     FactorOut,
@@ -121,6 +128,7 @@ def list_users(
     q: str = "",
     status: UserStatus | None = None,
     role: str = "",
+    organization: str = "",
     mfa: Mfa | None = None,
     inactive_before: DateParam | None = None,
     sort: Sort = "-created",
@@ -133,6 +141,7 @@ def list_users(
     require(request, "users:read", action="accounts.user.listed")
     check_limit(limit)
     filters = _filters(q, status, role, mfa, inactive_before, sort)
+    filters.organization = organization
     filters.size = limit  # the API allows any size up to MAX_LIMIT
     page = selectors.user_list(filters, actor=actor_of(request), cursor=cursor[:500])
     if page.next_cursor:
@@ -140,6 +149,7 @@ def list_users(
             "q": q,
             "status": status or "",
             "role": role,
+            "organization": organization,
             "mfa": mfa,
             "inactive_before": inactive_before and inactive_before.isoformat(),
             "sort": sort if sort != selectors.DEFAULT_SORT else "",
@@ -148,7 +158,7 @@ def list_users(
             {k: v for k, v in given.items() if v} | {"limit": limit, "cursor": page.next_cursor}
         )
         response["Link"] = f'<{request.path}?{query}>; rel="next"'
-    return Status(200, [user_out(u) for u in page.users])
+    return Status(200, [user_out(u) for u in prime_holdings(page.users)])
 
 
 @router.get(

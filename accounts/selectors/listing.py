@@ -17,7 +17,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import User, UserStatus, status_q
 from rbac.actor import as_actor
-from rbac.models import Role, UserRole
+from rbac.models import Membership, Organization, Role, UserRole
 
 PAGE_SIZES = (25, 50, 100)
 DEFAULT_PAGE_SIZE = 25
@@ -47,6 +47,7 @@ class UserFilters:
     q: str = ""
     status: str = ""
     role: str = ""
+    organization: str = ""  # an organization's slug
     mfa: str = ""  # "on" | "off" | ""
     inactive_before: date | None = None
     sort: str = DEFAULT_SORT
@@ -65,7 +66,14 @@ class UserFilters:
 
     @property
     def is_filtered(self) -> bool:
-        return bool(self.q or self.status or self.role or self.mfa or self.inactive_before)
+        return bool(
+            self.q
+            or self.status
+            or self.role
+            or self.organization
+            or self.mfa
+            or self.inactive_before
+        )
 
 
 @dataclass
@@ -100,6 +108,17 @@ def user_filter_queryset(filters: UserFilters, *, actor) -> QuerySet:
         if role_id is None:
             return qs.none()
         qs = qs.filter(Exists(UserRole.objects.filter(user_id=OuterRef("pk"), role_id=role_id)))
+    if filters.organization:
+        org_id = (
+            Organization.objects.filter(slug=filters.organization)
+            .values_list("id", flat=True)
+            .first()
+        )
+        if org_id is None:
+            return qs.none()
+        qs = qs.filter(
+            Exists(Membership.objects.filter(user_id=OuterRef("pk"), organization_id=org_id))
+        )
     if filters.mfa == "on":
         qs = qs.filter(mfa_enabled_q())
     elif filters.mfa == "off":

@@ -69,8 +69,9 @@ def organization_create(*, actor, slug: str, name: str, metadata=None) -> Organi
             organization = Organization.objects.create(slug=slug, name=name, metadata=metadata)
     except IntegrityError:
         raise ValidationError(
-            {"slug": f'An organization with the slug "{slug}" already exists.'},
+            'An organization with the slug "%(slug)s" already exists.',
             code="duplicate_slug",
+            params={"slug": slug},
         ) from None
     audit.record(
         "rbac.organization.created",

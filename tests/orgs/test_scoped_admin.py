@@ -13,43 +13,11 @@ from django.urls import reverse
 from audit.models import AuditEvent
 from rbac import services
 from rbac.actor import Actor
-from rbac.models import Membership, Organization, Role, UserRole
+from rbac.models import Membership, Organization, Role
 from rbac.policies import PolicyDenied
-from tests.conftest import make_user
+from tests.orgs.conftest import join
 
 pytestmark = pytest.mark.django_db
-
-
-def join(user, org, *roles):
-    Membership.objects.create(user=user, organization=org)
-    for slug in roles:
-        UserRole.objects.create(user=user, role=Role.objects.get(slug=slug), organization=org)
-
-
-@pytest.fixture
-def world(owner):
-    acme = Organization.objects.create(slug="acme", name="Acme")
-    globex = Organization.objects.create(slug="globex", name="Globex")
-    ada = make_user("ada@acme.example", name="Ada Admin")  # administrator of Acme only
-    join(ada, acme, "org-admin")
-    gil = make_user("gil@globex.example", name="Gil Admin")  # administrator of Globex only
-    join(gil, globex, "org-admin")
-    alice = make_user("alice@acme.example", name="Alice")  # in Acme only
-    join(alice, acme, "member")
-    both = make_user("bo@both.example", name="Bo Both")  # in Acme and Globex
-    join(both, acme, "member")
-    join(both, globex, "member")
-    loner = make_user("lou@nowhere.example", name="Lou Loner")  # in no organization
-    return {
-        "acme": acme,
-        "globex": globex,
-        "ada": ada,
-        "gil": gil,
-        "alice": alice,
-        "both": both,
-        "loner": loner,
-        "owner": owner,
-    }
 
 
 def _ban(client, user):
