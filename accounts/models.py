@@ -261,6 +261,15 @@ class Invitation(models.Model):
     )
     # Direct permissions to grant on acceptance (from a template or a list).
     permissions = models.JSONField(default=list, blank=True)
+    # The organization accepting joins, holding the invitation's roles there
+    # (None: the roles are global).
+    organization = models.ForeignKey(
+        "rbac.Organization",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="invitations",
+    )
     invited_by = models.ForeignKey(
         User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

@@ -39,6 +39,7 @@ def invitation_out(inv: Invitation) -> dict:
         "status": inv.status,
         "roles": sorted(r.slug for r in inv.roles.all()),
         "permissions": list(inv.permissions or []),
+        "organization": inv.organization.slug if inv.organization_id else None,
         "created_at": inv.created_at,
         "expires_at": inv.expires_at,
         "accepted_at": inv.accepted_at,
@@ -70,6 +71,7 @@ def create_invitation(request, payload: InvitationCreateIn):
         template=payload.template,
         permissions=payload.permissions,
         expires_in=expires_in,
+        organization=payload.organization,
     )
     return Status(201, {**invitation_out(invitation), "link": link})
 

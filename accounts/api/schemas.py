@@ -194,6 +194,7 @@ class InvitationOut(Schema):
     status: str
     roles: list[str]
     permissions: list[str]
+    organization: str | None = None
     created_at: datetime
     expires_at: datetime
     accepted_at: datetime | None = None
@@ -207,6 +208,7 @@ class InvitationCreateIn(Strict):
     template: str | None = None
     permissions: list[str] = Field(default_factory=list, max_length=100)
     expires_in_days: int | None = Field(None, ge=1, le=90)
+    organization: str | None = Field(None, max_length=50)
 
 
 class InvitationCreatedOut(InvitationOut):

@@ -25,8 +25,8 @@ from audit import services as audit
 from audit.services import Target
 from core.services import service
 from rbac import policies
-from rbac.actor import person_of
-from rbac.models import UserRole
+from rbac.actor import as_actor, person_of
+from rbac.models import Membership, UserRole
 
 
 class InvitationInvalid(Exception):
@@ -107,6 +107,7 @@ def invitation_create(
     permissions=(),
     expires_in=None,
     batch_id=None,
+    organization=None,
 ) -> tuple[Invitation, str]:
     """Invite `email` with `roles` and/or a permission `template` /
     `permissions`. Returns (invitation, link); the link is also emailed
@@ -119,11 +120,25 @@ def invitation_create(
     the invitation is accepted -- its own roles and grants included."""
     action = "accounts.invitation.created"
     policies.check_permission(actor, "invitations:create", action=action)
+    organization = _organization(actor, organization)
     email = validate_email_address(email, unique=False)
     role_objs = resolve_roles(roles)
     grants = resolve_grants(template=template, permissions=permissions)
+    if organization is not None and grants:
+        raise ValidationError(
+            "Direct permissions are global; an invitation into an organization gives roles "
+            "there only.",
+            code="invalid",
+        )
     user = _pending_user_for(email)
-    policies.check_can_invite(actor, email=email, roles=role_objs, grants=grants, account=user)
+    policies.check_can_invite(
+        actor,
+        email=email,
+        roles=role_objs,
+        grants=grants,
+        account=user,
+        organization=organization,
+    )
     now = timezone.now()
     name = (name or "").strip()[:150]
     if user is None:
@@ -155,6 +170,7 @@ def invitation_create(
         user=user,
         permissions=grants,
         invited_by=person_of(actor),
+        organization=organization,
         token_hash=digest,
         created_at=now,
         expires_at=now + (expires_in or settings.INVITATION_TTL),
@@ -169,12 +185,27 @@ def invitation_create(
             "email": [None, email],
             "roles": [[], [r.slug for r in role_objs]],
             "permissions": [[], grants],
+            "organization": [None, organization.slug if organization else None],
             "expires_at": [None, invitation.expires_at.isoformat()],
         },
         batch_id=batch_id,
     )
     link = _send(invitation, token, inviter=actor)
     return invitation, link
+
+
+def _organization(actor, organization):
+    """The organization an invitation names (an object or a slug), among
+    those the actor sees; None for none."""
+    if organization in (None, ""):
+        return None
+    slug = getattr(organization, "slug", organization)
+    found = as_actor(actor).visible_organizations().filter(slug=slug).first()
+    if found is None:
+        raise ValidationError(
+            "Unknown organization %(slug)s.", code="unknown_organization", params={"slug": slug}
+        )
+    return found
 
 
 def _lock(invitation: Invitation) -> Invitation:
@@ -200,6 +231,7 @@ def invitation_resend(*, actor, invitation: Invitation) -> tuple[Invitation, str
         grants=invitation.permissions,
         account=account,
         action=action,
+        organization=invitation.organization,
     )
     if invitation.accepted_at or invitation.revoked_at:
         raise ValidationError(
@@ -308,8 +340,16 @@ def invitation_accept(
             "direct_permissions",
         ]
     )
+    organization = invitation.organization
+    if organization is not None:
+        Membership.objects.get_or_create(user=user, organization=organization)
     UserRole.objects.bulk_create(
-        [UserRole(user=user, role=r, assigned_by=invitation.invited_by) for r in role_objs],
+        [
+            UserRole(
+                user=user, role=r, organization=organization, assigned_by=invitation.invited_by
+            )
+            for r in role_objs
+        ],
         ignore_conflicts=True,
     )
     invitation.accepted_at = now
@@ -324,6 +364,7 @@ def invitation_accept(
         changes={
             "roles": [[], [r.slug for r in role_objs]],
             "permissions": [[], list(invitation.permissions)],
+            "organization": [None, organization.slug if organization else None],
         },
     )
     return user

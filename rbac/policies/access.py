@@ -130,6 +130,7 @@ def invitation_still_grantable(invitation, account) -> bool:
         roles=list(invitation.roles.all()),
         grants=invitation.permissions,
         account=account,
+        organization=invitation.organization,
     )
 
 
