@@ -10,6 +10,7 @@ NAVIGATION = [
     ("Users", "users:list", "users:read"),
     ("Invitations", "invitations:list", "invitations:read"),
     ("Roles", "roles:list", "roles:read"),
+    ("Organizations", "organizations:list", "organizations:read"),
     ("Audit log", "audit:list", "audit:read"),
     ("API keys", "api_keys:list", "api-keys:read"),
     ("Emails", "emails:list", "emails:read"),

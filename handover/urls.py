@@ -23,6 +23,7 @@ urlpatterns = [
     path("api-keys/", include("accounts.views.api_keys")),
     path("admin/", admin.site.urls),
     path("roles/", include("rbac.urls")),
+    path("organizations/", include("rbac.urls_organizations")),
     path("account/", include("accounts.views.account")),
     path("users/", include("accounts.views.user_security")),
     path("api/", api.urls),

@@ -1,0 +1,50 @@
+"""The organization pages: the list and create, an organization's page
+(members, their roles there), adding and removing members and changing
+their roles -- and 404 for an organization outside one's reach."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from rbac.models import Membership, Organization, UserRole
+
+pytestmark = pytest.mark.django_db
+
+
+def test_create_an_organization_and_manage_its_members(client_for, admin_user, member):
+    client = client_for(admin_user)
+    assert client.get(reverse("organizations:list")).status_code == 200
+    response = client.post(reverse("organizations:list"), {"slug": "acme", "name": "Acme"})
+    assert response.status_code == 302
+    org = Organization.objects.get(slug="acme")
+    response = client.post(
+        reverse("organizations:member_add", args=["acme"]),
+        {"email": member.email, "role": "member"},
+    )
+    assert response.status_code == 302
+    assert Membership.objects.filter(user=member, organization=org).exists()
+    page = client.get(reverse("organizations:detail", args=["acme"])).content.decode()
+    assert member.email in page and "Member" in page
+    response = client.post(
+        reverse("organizations:role_assign", args=["acme", member.pk]), {"role": "viewer"}
+    )
+    assert UserRole.objects.filter(user=member, organization=org, role__slug="viewer").exists()
+    client.post(reverse("organizations:role_remove", args=["acme", member.pk, "viewer"]))
+    assert not UserRole.objects.filter(user=member, organization=org, role__slug="viewer").exists()
+    client.post(reverse("organizations:member_remove", args=["acme", member.pk]))
+    assert not Membership.objects.filter(user=member, organization=org).exists()
+
+
+def test_an_organization_admin_sees_only_their_organization(client_for, world):
+    client = client_for(world["ada"])
+    listed = client.get(reverse("organizations:list")).content.decode()
+    assert "Acme" in listed and "Globex" not in listed
+    assert "New organization" not in listed
+    assert client.get(reverse("organizations:detail", args=["globex"])).status_code == 404
+    response = client.post(reverse("organizations:member_remove", args=["globex", world["gil"].pk]))
+    assert response.status_code == 404
+    response = client.post(reverse("organizations:list"), {"slug": "evil", "name": "Evil"})
+    assert response.status_code == 403 and not Organization.objects.filter(slug="evil").exists()
+    page = client.get(reverse("organizations:detail", args=["acme"])).content.decode()
+    assert "alice@acme.example" in page and "gil@globex.example" not in page
