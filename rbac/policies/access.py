@@ -250,9 +250,7 @@ def check_can_give_role(actor, role, *, user=None, batch_id=None) -> None:
     code through every entry point, before anything about the user."""
     action = "rbac.user_role.assigned"
     actor = as_actor(actor).globally()  # a global role: only global grants hand it out
-    check_permission(actor, "roles:assign", action=action, batch_id=batch_id)
-    if user is not None:
-        check_permission(actor, "roles:assign", action=action, target=user, batch_id=batch_id)
+    check_permission(actor, "roles:assign", action=action, target=user, batch_id=batch_id)
     if role.slug == "owner":
         raise _deny(
             "owner_role",

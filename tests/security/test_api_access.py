@@ -61,6 +61,13 @@ PERMISSION = {
     ("PATCH", "roles/<slug>"): "roles:update",
     ("DELETE", "roles/<slug>"): "roles:delete",
     ("DELETE", "api-keys/<uuidstr:key_id>"): "api-keys:delete",
+    ("GET", "organizations/<slug>"): "organizations:read",
+    ("PATCH", "organizations/<slug>"): "organizations:update",
+    ("DELETE", "organizations/<slug>"): "organizations:delete",
+    ("GET", "organizations/<slug>/members"): "members:read",
+    ("POST", "organizations/<slug>/members"): "members:manage",
+    ("PATCH", "organizations/<slug>/members/<uuidstr:user_id>"): "members:manage",
+    ("DELETE", "organizations/<slug>/members/<uuidstr:user_id>"): "members:manage",
 }
 
 # Valid bodies, so a refusal comes from the permission, not the schema.
@@ -76,6 +83,7 @@ BODY = {
     },
     ("POST", "users/<uuidstr:user_id>/roles"): {"role": "editor"},
     ("PATCH", "roles/<slug>"): {"name": "Hijacked"},
+    ("PATCH", "organizations/<slug>/members/<uuidstr:user_id>"): {"roles": ["admin"]},
 }
 
 
@@ -154,6 +162,8 @@ def test_api_object_routes_never_show_or_change_another_users_data_without_the_s
         body = BODY.get((method, route), {})
         if route.startswith("users/batch/"):
             body = {"user_ids": [str(target.pk)], "reason": "idor"}
+        if (method, route) == ("POST", "organizations/<slug>/members"):
+            body = {"user_id": str(target.pk), "roles": []}
         response = client.generic(
             method,
             url,
