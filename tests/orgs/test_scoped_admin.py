@@ -13,7 +13,7 @@ from django.urls import reverse
 from audit.models import AuditEvent
 from rbac import services
 from rbac.actor import Actor
-from rbac.models import Membership, Organization, Role
+from rbac.models import Membership, Organization, Role, UserRole
 from rbac.policies import PolicyDenied
 from tests.orgs.conftest import join
 
@@ -140,3 +140,20 @@ def test_a_role_held_in_an_organization_confers_only_scopable_permissions(world)
     assert "roles:create" not in actor.permissions
     assert "users:ban" in actor.permissions_in(world["globex"])
     assert "users:ban" not in actor.global_permissions
+
+
+def test_seed_demo_spreads_users_across_organizations(builtin_roles, settings):
+    import io
+
+    from django.core.management import call_command
+
+    settings.DEBUG = True
+    call_command("seed_demo", users=60, organizations=4, stdout=io.StringIO())
+    call_command("seed_demo", users=60, organizations=4, stdout=io.StringIO())  # idempotent
+    assert Organization.objects.filter(slug__startswith="demo-").count() == 4
+    per_user = {}
+    for user_id in Membership.objects.values_list("user_id", flat=True):
+        per_user[user_id] = per_user.get(user_id, 0) + 1
+    assert len(per_user) == 60 and set(per_user.values()) == {1, 2}
+    admins = UserRole.objects.filter(role__slug="org-admin", organization__isnull=False)
+    assert admins.count() == 4

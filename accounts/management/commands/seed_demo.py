@@ -20,7 +20,7 @@ from django_otp.util import random_hex
 from accounts.models import User
 from audit.models import AuditEvent, Outcome
 from audit.services import HASHED_FIELDS, _lock_chain, compute_hash
-from rbac.models import Role, UserRole
+from rbac.models import Membership, Organization, Role, UserRole
 
 FIRST = [
     "Ada",
@@ -98,12 +98,28 @@ class Command(BaseCommand):
             default=0,
             help="how many demo audit events in total (chained, spread over two years)",
         )
+        parser.add_argument(
+            "--organizations",
+            type=int,
+            default=0,
+            help="spread the new users across this many organizations (about 10%% in two); "
+            "the first member of each holds the org-admin role there",
+        )
         parser.add_argument("--seed", type=int, default=42, help="random seed (same data each run)")
         parser.add_argument(
             "--force", action="store_true", help="allow running with DJANGO_DEBUG=0"
         )
 
-    def handle(self, *args, users: int, seed: int, force: bool, audit_events: int = 0, **options):
+    def handle(
+        self,
+        *args,
+        users: int,
+        seed: int,
+        force: bool,
+        audit_events: int = 0,
+        organizations: int = 0,
+        **options,
+    ):
         if not settings.DEBUG and not force:
             raise CommandError(
                 "seed_demo writes demo users; it refuses to run with DJANGO_DEBUG=0. "
@@ -113,6 +129,15 @@ class Command(BaseCommand):
             raise CommandError("--users must be between 0 and 5,000,000.")
         if audit_events < 0 or audit_events > 20_000_000:
             raise CommandError("--audit-events must be between 0 and 20,000,000.")
+        if organizations < 0 or organizations > 100_000:
+            raise CommandError("--organizations must be between 0 and 100,000.")
+        orgs = self._organizations(organizations)
+        org_admin = Role.objects.filter(slug="org-admin").first()
+        seen_orgs = set(
+            Membership.objects.filter(organization__in=orgs).values_list(
+                "organization_id", flat=True
+            )
+        )
         rng = random.Random(seed)
         now = timezone.now()
         password = make_password("demo-password-not-for-production")
@@ -122,7 +147,7 @@ class Command(BaseCommand):
         roles = {r.slug: r for r in Role.objects.filter(slug__in=["admin", "editor", "viewer"])}
         created = 0
         for start in range(0, users, CHUNK):
-            batch, links, devices = [], [], []
+            batch, links, devices, joins, scoped = [], [], [], [], []
             for i in range(start, min(start + CHUNK, users)):
                 email = f"user{i:07d}@{DOMAIN}"
                 if email in existing:
@@ -139,6 +164,16 @@ class Command(BaseCommand):
                     if pick < 0.33
                     else None
                 )
+                if orgs:
+                    home = orgs[i % len(orgs)]
+                    joins.append(Membership(user=user, organization=home))
+                    if home.pk not in seen_orgs and org_admin is not None:
+                        seen_orgs.add(home.pk)
+                        scoped.append(UserRole(user=user, role=org_admin, organization=home))
+                        slug = None  # an organization's administrator, not a global one
+                    elif len(orgs) > 1 and rng.random() < 0.1:
+                        second = orgs[(i + 1) % len(orgs)]
+                        joins.append(Membership(user=user, organization=second))
                 if slug and slug in roles:
                     links.append((user, roles[slug]))
                 # Managers mostly have an authenticator app; members sometimes.
@@ -156,6 +191,8 @@ class Command(BaseCommand):
                     ignore_conflicts=True,
                 )
                 TOTPDevice.objects.bulk_create(devices, batch_size=1000)
+                Membership.objects.bulk_create(joins, batch_size=1000, ignore_conflicts=True)
+                UserRole.objects.bulk_create(scoped, batch_size=1000, ignore_conflicts=True)
             created += len(batch)
             self.stdout.write(f"  {min(start + CHUNK, users):,} / {users:,}", ending="\r")
         if connection.vendor == "postgresql" and created:
@@ -172,6 +209,20 @@ class Command(BaseCommand):
         )
         if audit_events:
             self._audit(rng, audit_events, now)
+
+    def _organizations(self, count: int) -> list:
+        """Demo organizations demo-0001 ... (created once, reused)."""
+        if not count:
+            return []
+        Organization.objects.bulk_create(
+            [
+                Organization(slug=f"demo-{n:04d}", name=f"Demo Organization {n:04d}")
+                for n in range(1, count + 1)
+            ],
+            batch_size=1000,
+            ignore_conflicts=True,
+        )
+        return list(Organization.objects.filter(slug__startswith="demo-").order_by("slug")[:count])
 
     def _audit(self, rng, total: int, now) -> None:
         """Chained audit events (the same hash chain `record` writes, so
