@@ -48,6 +48,11 @@ class UserFilterForm(forms.Form):
         widget=forms.Select(attrs={"class": "form-select"}),
     )
     role = forms.ChoiceField(required=False, widget=forms.Select(attrs={"class": "form-select"}))
+    # An organization's slug; the choices are the organizations the actor
+    # sees (the view passes them), so none is named to someone outside it.
+    organization = forms.ChoiceField(
+        required=False, widget=forms.Select(attrs={"class": "form-select"})
+    )
     mfa = forms.ChoiceField(
         required=False,
         choices=MFA_FILTER_CHOICES,
@@ -68,10 +73,14 @@ class UserFilterForm(forms.Form):
     )
     cursor = forms.CharField(required=False, max_length=500, widget=forms.HiddenInput)
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, organizations=(), **kwargs):
 
         super().__init__(*args, **kwargs)
         self.fields["role"].choices = [("", "Any role"), *role_choices(include_owner=True)]
+        self.fields["organization"].choices = [
+            ("", "Any organization"),
+            *[(o.slug, o.name) for o in organizations],
+        ]
         self.fields["sort"].choices = SORT_CHOICES
         self.fields["size"].choices = [(str(s), f"{s} per page") for s in PAGE_SIZES]
 
@@ -83,6 +92,7 @@ class UserFilterForm(forms.Form):
             q=data.get("q") or "",
             status=data.get("status") or "",
             role=data.get("role") or "",
+            organization=data.get("organization") or "",
             mfa=data.get("mfa") or "",
             inactive_before=data.get("inactive_before"),
             sort=data.get("sort") or "",

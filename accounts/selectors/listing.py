@@ -276,7 +276,11 @@ def user_list(filters: UserFilters, *, actor, cursor: str = "", page_number=None
     a cursor skips that many rows (bounded by `page_offset`)."""
     field_name, desc = _sort_parts(filters.sort)
     qs = user_filter_queryset(filters, actor=actor).prefetch_related(
-        Prefetch("roles", queryset=Role.objects.only("id", "slug", "name").order_by("name"))
+        Prefetch("roles", queryset=Role.objects.only("id", "slug", "name").order_by("name")),
+        Prefetch(
+            "organizations",
+            queryset=as_actor(actor).visible_organizations().only("id", "slug", "name"),
+        ),
     )
     position = decode_position(cursor, filters.sort)
     size = filters.size

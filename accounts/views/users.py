@@ -154,7 +154,9 @@ def _pager(request, page, match_count) -> dict:
 @permission_required("users:read")
 @require_http_methods(["GET"])
 def user_list(request):
-    form = UserFilterForm(request.GET)
+    form = UserFilterForm(
+        request.GET, organizations=request.actor.visible_organizations().order_by("name")
+    )
     filters = form.filters()
     page = selectors.user_list(
         filters,
@@ -215,7 +217,9 @@ def user_jump(request):
 @permission_required("users:export")
 @require_http_methods(["GET"])
 def user_export(request):
-    filters = UserFilterForm(request.GET).filters()
+    filters = UserFilterForm(
+        request.GET, organizations=request.actor.visible_organizations().order_by("name")
+    ).filters()
     export_services.user_list_exported(actor=request.actor, filters=filters.__dict__)
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     response = StreamingHttpResponse(

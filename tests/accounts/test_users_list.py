@@ -148,7 +148,8 @@ def test_list_query_count_does_not_grow_with_page_size_or_depth(
     cursor = second.context["page"].next_cursor
     deeper, _ = count({"size": 25, "cursor": cursor})
     assert deep == deeper == small
-    assert small <= 12
+    # 12, plus the page's organizations prefetched in one query.
+    assert small <= 13
 
 
 @settings(

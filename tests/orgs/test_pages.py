@@ -48,3 +48,15 @@ def test_an_organization_admin_sees_only_their_organization(client_for, world):
     assert response.status_code == 403 and not Organization.objects.filter(slug="evil").exists()
     page = client.get(reverse("organizations:detail", args=["acme"])).content.decode()
     assert "alice@acme.example" in page and "gil@globex.example" not in page
+
+
+def test_the_users_list_filters_by_organization_and_shows_the_column(client_for, world, admin_user):
+    client = client_for(admin_user)
+    response = client.get(reverse("users:list"), {"organization": "globex", "size": 100})
+    emails = {u.email for u in response.context["page"].users}
+    assert emails == {"gil@globex.example", "bo@both.example"}
+    body = response.content.decode()
+    assert 'href="?organization=acme"' in body and "Any organization" in body
+    # An organization administrator is offered only their own organization.
+    body = client_for(world["ada"]).get(reverse("users:list")).content.decode()
+    assert "Globex" not in body
