@@ -6,6 +6,7 @@ app_name = "organizations"
 
 urlpatterns = [
     path("", views.organization_list_view, name="list"),
+    path("assign/<uuid:user_id>/", views.organization_role_picker_view, name="role_picker"),
     path("<slug:slug>/", views.organization_detail_view, name="detail"),
     path("<slug:slug>/members/", views.organization_member_add_view, name="member_add"),
     path(

@@ -243,9 +243,33 @@ def role_delete_view(request, slug):
 # --- a user's access -----------------------------------------------------------
 
 
+def _memberships(actor, subject) -> list[dict]:
+    """The organizations of `subject` the actor sees, with the roles held
+    there and whether the actor may change them."""
+    orgs = list(actor.visible_organizations().filter(membership__user=subject).order_by("name"))
+    held: dict = {}
+    for org_id, slug, name in UserRole.objects.filter(
+        user=subject, organization__in=orgs
+    ).values_list("organization_id", "role__slug", "role__name"):
+        held.setdefault(org_id, []).append((slug, name))
+    return [
+        {
+            "org": org,
+            "roles": sorted(held.get(org.pk, []), key=lambda r: r[1]),
+            "can_manage": actor.pk != subject.pk and actor.may("members:manage", org),
+        }
+        for org in orgs
+    ]
+
+
 def access_context(actor, subject, *, error="", notice="") -> dict:
-    held = policies.permissions_of(actor)
-    roles = list(Role.objects.filter(userrole__user=subject).order_by("name"))
+    held = policies.permissions_of(actor.globally())
+    memberships = _memberships(actor, subject)
+    roles = list(
+        Role.objects.filter(userrole__user=subject, userrole__organization__isnull=True).order_by(
+            "name"
+        )
+    )
     role_denial = policies.access_change_denial(actor, subject, "roles:assign", what="roles")
     grant_denial = policies.access_change_denial(
         actor, subject, "permissions:grant", what="permissions"
@@ -272,7 +296,10 @@ def access_context(actor, subject, *, error="", notice="") -> dict:
         "can_assign": any(not a["missing"] for a in assignable),
         "role_denial": role_denial,
         "grant_denial": grant_denial,
-        "can_read_roles": "roles:read" in held,
+        "can_read_roles": "roles:read" in policies.permissions_of(actor),
+        "memberships": memberships,
+        "picker_orgs": [m["org"] for m in memberships if m["can_manage"]],
+        "org_roles": Role.objects.exclude(slug=services.OWNER_ROLE).order_by("name"),
         "error": error,
         "notice": notice,
     }
@@ -344,7 +371,7 @@ def user_role_assign_view(request, user_id):
 def user_role_remove_view(request, user_id, slug):
     subject = selectors.user_get(user_id, actor=request.actor)
     role = get_object_or_404(Role, slug=slug)
-    held = UserRole.objects.filter(user=subject, role=role).exists()
+    held = UserRole.objects.filter(user=subject, role=role, organization__isnull=True).exists()
     if request.method == "GET":
         if not held:
             messages.info(request, f"{subject.display_name} does not have the role {role.name}.")

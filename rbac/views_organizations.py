@@ -201,3 +201,26 @@ def _back(request, org, user) -> str:
     if request.POST.get("back") == "user":
         return reverse("users:detail", args=[user.pk])
     return reverse("organizations:detail", args=[org.slug])
+
+
+class PickerForm(OrgRoleForm):
+    organization = forms.SlugField()
+
+
+@permission_required("members:manage")
+@require_http_methods(["POST"])
+def organization_role_picker_view(request, user_id):
+    """The user page's role dialog with an organization picker: give a
+    role inside the chosen organization."""
+    form = PickerForm(request.POST)
+    subject = user_get(user_id, actor=request.actor)
+    if not form.is_valid():
+        messages.error(request, "Choose an organization and a role.")
+        return redirect("users:detail", subject.pk)
+    org = _organization(request, form.cleaned_data["organization"])
+    user = _member(request, org, subject.pk)
+    role = form.cleaned_data["role"]
+    with refusals(request=request):
+        if services.org_role_assign(actor=request.actor, organization=org, user=user, role=role):
+            messages.success(request, f"{user.email} now holds {role.name} in {org.name}.")
+    return redirect("users:detail", user.pk)

@@ -236,7 +236,7 @@ def access_change_denial(actor, user, permission: str, *, what: str) -> str:
     what "roles") or grants (permissions:grant, "permissions"), in the
     guard's words; "" when they may. For pages that explain before acting."""
     try:
-        _check_access_change(actor, user, permission, action="", what=what)
+        _check_access_change(as_actor(actor).globally(), user, permission, action="", what=what)
     except PolicyDenied as exc:
         return exc.message
     return ""

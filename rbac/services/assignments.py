@@ -33,7 +33,7 @@ def user_role_assign(*, actor, user, role: Role, batch_id=None) -> bool:
     user = lock_user(user)
     policies.check_can_assign_role(actor, user, role, batch_id=batch_id)
     role = _lock_role(role)
-    if UserRole.objects.filter(user=user, role=role).exists():
+    if UserRole.objects.filter(user=user, role=role, organization__isnull=True).exists():
         return False
     held_before = user_effective_permissions(user)
     UserRole.objects.create(user=user, role=role, assigned_by=actor.user)
@@ -52,14 +52,16 @@ def user_role_remove(*, actor, user, role: Role, batch_id=None) -> bool:
     user = lock_user(user)
     policies.check_can_remove_role(actor, user, role, batch_id=batch_id)
     try:
-        membership = UserRole.objects.filter(user=user, role=role).first()
+        membership = UserRole.objects.filter(
+            user=user, role=role, organization__isnull=True
+        ).first()
         if membership is None:
             return False
         remaining = set(user.direct_permissions or [])
         for perms in (
-            Role.objects.filter(userrole__user=user)
-            .exclude(pk=role.pk)
-            .values_list("permissions", flat=True)
+            UserRole.objects.filter(user=user, organization__isnull=True)
+            .exclude(role=role)
+            .values_list("role__permissions", flat=True)
         ):
             remaining.update(perms)
         if _loses_manager(user, remaining_perms=remaining):
@@ -99,7 +101,9 @@ def user_permissions_update(*, actor, user, grant=(), revoke=()):
     if new == old:
         return user
     role_perms = set()
-    for perms in Role.objects.filter(userrole__user=user).values_list("permissions", flat=True):
+    for perms in UserRole.objects.filter(user=user, organization__isnull=True).values_list(
+        "role__permissions", flat=True
+    ):
         role_perms.update(perms)
     if _loses_manager(user, remaining_perms=role_perms | set(new)):
         policies.check_last_manager(actor, action=action, target=user, exclude_user_ids=[user.pk])

@@ -16,7 +16,8 @@ from rbac.models import Membership, Organization, Role, UserRole
 from rbac.policies import orgs as org_policies
 from rbac.services.common import SLUG_RE, _clean_name, _lock_role
 
-RESERVED_ORG_SLUGS = frozenset({"new"})
+# Path segments under /organizations/ that a slug must not shadow.
+RESERVED_ORG_SLUGS = frozenset({"new", "assign"})
 
 
 def _clean_org_slug(slug) -> str:

@@ -60,3 +60,32 @@ def test_the_users_list_filters_by_organization_and_shows_the_column(client_for,
     # An organization administrator is offered only their own organization.
     body = client_for(world["ada"]).get(reverse("users:list")).content.decode()
     assert "Globex" not in body
+
+
+def test_the_user_page_lists_memberships_and_gives_a_role_through_the_picker(client_for, world):
+    client = client_for(world["ada"])
+    alice = world["alice"]
+    access = client.get(reverse("roles:user_access", args=[alice.pk])).content.decode()
+    assert "Organizations" in access and "Acme" in access and "Member" in access
+    response = client.post(
+        reverse("organizations:role_picker", args=[alice.pk]),
+        {"organization": "acme", "role": "viewer"},
+    )
+    assert response.status_code == 302
+    assert UserRole.objects.filter(
+        user=alice, role__slug="viewer", organization__slug="acme"
+    ).exists()
+    # Not in an organization outside one's reach.
+    response = client.post(
+        reverse("organizations:role_picker", args=[world["both"].pk]),
+        {"organization": "globex", "role": "viewer"},
+    )
+    assert response.status_code == 404
+    # A global role is not offered to an organization administrator.
+    assert "roles:assign" not in Actor_global(world["ada"])
+
+
+def Actor_global(user):
+    from rbac.actor import Actor
+
+    return Actor.for_session(user, "s").global_permissions
