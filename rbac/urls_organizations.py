@@ -9,6 +9,7 @@ urlpatterns = [
     path("assign/<uuid:user_id>/", views.organization_role_picker_view, name="role_picker"),
     path("<slug:slug>/", views.organization_detail_view, name="detail"),
     path("<slug:slug>/members/", views.organization_member_add_view, name="member_add"),
+    path("<slug:slug>/invite/", views.organization_invite_view, name="invite"),
     path(
         "<slug:slug>/members/<uuid:user_id>/remove/",
         views.organization_member_remove_view,

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.models import Invitation, User
 from accounts.selectors import user_get
+from accounts.services.invitations import invitation_create
 from core.web import refusals
 from rbac import policies, services
 from rbac.decorators import permission_required
@@ -28,6 +29,13 @@ class OrganizationForm(forms.Form):
 
 class MemberAddForm(forms.Form):
     email = forms.EmailField(label="Email of an existing user")
+    role = forms.ModelChoiceField(
+        Role.objects.exclude(slug="owner"), required=False, to_field_name="slug"
+    )
+
+
+class OrgInviteForm(forms.Form):
+    email = forms.EmailField(label="Email address")
     role = forms.ModelChoiceField(
         Role.objects.exclude(slug="owner"), required=False, to_field_name="slug"
     )
@@ -108,6 +116,8 @@ def _detail_context(request, org, **extra):
         if actor.may("invitations:create", org)
         else [],
         "add_form": MemberAddForm(),
+        "invite_form": OrgInviteForm(),
+        "can_invite": actor.may("invitations:create", org),
         "role_form": OrgRoleForm(),
     }
     context.update(extra)
@@ -224,3 +234,35 @@ def organization_role_picker_view(request, user_id):
         if services.org_role_assign(actor=request.actor, organization=org, user=user, role=role):
             messages.success(request, f"{user.email} now holds {role.name} in {org.name}.")
     return redirect("users:detail", user.pk)
+
+
+@permission_required("invitations:create")
+@require_http_methods(["POST"])
+def organization_invite_view(request, slug):
+    """Invite someone into this organization, holding a role there once
+    they accept."""
+    org = _organization(request, slug)
+    form = OrgInviteForm(request.POST)
+    status = 400
+    if form.is_valid():
+        role = form.cleaned_data["role"]
+        with refusals(form) as outcome:
+            invitation_create(
+                actor=request.actor,
+                email=form.cleaned_data["email"],
+                roles=[role.slug] if role else [],
+                organization=org,
+            )
+        if outcome.ok:
+            messages.success(
+                request,
+                f"An invitation into {org.name} is on its way to {form.cleaned_data['email']}.",
+            )
+            return redirect("organizations:detail", slug=org.slug)
+        status = outcome.status
+    return render(
+        request,
+        "organizations/detail.html",
+        _detail_context(request, org, invite_form=form),
+        status=status,
+    )

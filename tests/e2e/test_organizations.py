@@ -1,0 +1,70 @@
+"""Seed 004's organization flow in Chromium, at 1280 and 390 px: create an
+organization, invite a client into it with a role, the client accepts,
+give a second role there through the user page's organization picker,
+take it away."""
+
+from __future__ import annotations
+
+import pytest
+
+from accounts.models import Invitation
+from rbac.models import Membership, UserRole
+from tests.conftest import STRONG_PASSWORD, make_user
+from tests.e2e.helpers import open_as
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_seed_004_organization_flow(live_server, page, screenshot, builtin_roles, settings):
+    from accounts.services.invitations import invitation_resend
+
+    settings.SITE_URL = live_server.url
+    owner = make_user("owner@example.com", roles=["owner"], is_owner=True, name="Olivia Owner")
+    base = live_server.url
+    open_as(page, base, "owner@example.com", "/organizations/")
+    screenshot(page, "orgs-empty", phone=True)
+    # 1. create an organization
+    page.get_by_label("Name").fill("Acme Corp")
+    page.get_by_label("Slug").fill("acme")
+    page.get_by_role("button", name="Create organization").click()
+    page.wait_for_url(f"{base}/organizations/acme/")
+    assert page.get_by_role("heading", name="Acme Corp", exact=True).is_visible()
+    # 2. invite a client into it with a role
+    page.get_by_label("Email address").fill("client@example.com")
+    page.get_by_label("Role in Acme Corp").first.select_option("member")
+    page.get_by_role("button", name="Send invitation").click()
+    assert page.get_by_text("An invitation into Acme Corp is on its way").is_visible()
+    assert page.get_by_text("client@example.com").first.is_visible()
+    screenshot(page, "orgs-invited", phone=True)
+    # 3. the client accepts (a fresh link, as the email would carry)
+    invitation = Invitation.objects.get(email="client@example.com")
+    _inv, link = invitation_resend(actor=owner, invitation=invitation)
+    client_page = page.context.browser.new_page()
+    client_page.goto(link)
+    client_page.get_by_label("Your name").fill("Cleo Client")
+    client_page.get_by_label("New password").fill(STRONG_PASSWORD)
+    client_page.get_by_label("Repeat the password").fill(STRONG_PASSWORD)
+    client_page.get_by_role("button", name="Create my account").click()
+    client_page.wait_for_load_state()
+    client_page.close()
+    cleo = Membership.objects.get(organization__slug="acme").user
+    assert cleo.email == "client@example.com" and cleo.has_usable_password()
+    assert list(
+        UserRole.objects.filter(user=cleo).values_list("role__slug", "organization__slug")
+    ) == [("member", "acme")]
+    # 4. a second role in the organization through the picker
+    page.goto(f"{base}/roles/users/{cleo.pk}/access/")
+    page.get_by_label("Organization", exact=True).select_option("acme")
+    page.get_by_label("Role there").select_option("viewer")
+    page.get_by_role("button", name="Give role").click()
+    assert page.get_by_text("now holds Viewer in Acme Corp").is_visible()
+    assert UserRole.objects.filter(
+        user=cleo, role__slug="viewer", organization__slug="acme"
+    ).exists()
+    page.goto(f"{base}/organizations/acme/")
+    screenshot(page, "orgs-two-roles", phone=True)
+    # 5. remove it
+    page.get_by_role("button", name="Remove Viewer from client@example.com").click()
+    assert page.get_by_text("no longer holds Viewer in Acme Corp").is_visible()
+    assert not UserRole.objects.filter(user=cleo, role__slug="viewer").exists()
+    screenshot(page, "orgs-role-removed", phone=True)
