@@ -32,13 +32,14 @@ def _with_next(route: str, next_url: str) -> str:
 
 class HandoverAdminSite(OTPAdminSite):
     def has_permission(self, request):
-        """Staff -- anyone whose actor holds a management permission (as
-        `User.is_staff` says) -- in an OTP-verified session."""
+        """Staff -- anyone whose actor holds a management permission
+        globally (grants held only inside organizations do not open the
+        operators' door) -- in an OTP-verified session."""
         actor = getattr(request, "actor", None)
         return (
             actor is not None
             and actor.is_active
-            and bool(actor.permissions & MANAGEMENT_PERMISSIONS)
+            and bool(actor.global_permissions & MANAGEMENT_PERMISSIONS)
             and request.user.is_verified()
         )
 

@@ -86,7 +86,9 @@ def service_action(service, *, description: str, verb: str, permission: str, **k
 
 class ActorModelAdmin(admin.ModelAdmin):
     """Django admin's permission questions answered from the request's
-    actor (`request.actor`: its permissions, computed once per request),
+    actor (`request.actor`: its global permissions, computed once per
+    request -- Django admin is the operators' door, so grants held only
+    inside organizations do not open it),
     through the same map as `rbac.backends.RBACBackend`, rather than from
     the user object once per question."""
 
@@ -94,7 +96,7 @@ class ActorModelAdmin(admin.ModelAdmin):
         actor = request.actor
         codename = get_permission_codename(action, self.opts)
         return actor.is_active and model_permission_allowed(
-            actor.permissions, f"{self.opts.app_label}.{codename}"
+            actor.global_permissions, f"{self.opts.app_label}.{codename}"
         )
 
     def has_add_permission(self, request):
@@ -111,7 +113,7 @@ class ActorModelAdmin(admin.ModelAdmin):
 
     def has_module_permission(self, request):
         actor = request.actor
-        return actor.is_active and module_allowed(actor.permissions, self.opts.app_label)
+        return actor.is_active and module_allowed(actor.global_permissions, self.opts.app_label)
 
 
 class ServiceModelAdmin(ActorModelAdmin):

@@ -48,6 +48,15 @@ def module_allowed(perms, app_label: str) -> bool:
     ) and bool(perms & (MANAGEMENT_PERMISSIONS | {"audit:read"}))
 
 
+def _global_permissions(user_obj) -> frozenset[str]:
+    """Django admin is the operators' door: only grants held globally open
+    it (an organization's administrator manages their people in the
+    dashboard, whose reads know their reach)."""
+    from rbac.selectors import user_grants
+
+    return user_grants(user_obj)[0]
+
+
 class RBACBackend:
     """Authorization only; `authenticate` always declines. `User.permissions`
     and `User.has_perm` ask it (found through AUTHENTICATION_BACKENDS)."""
@@ -64,9 +73,9 @@ class RBACBackend:
     def has_perm(self, user_obj, perm, obj=None) -> bool:
         if not getattr(user_obj, "is_active", False):
             return False
-        return model_permission_allowed(user_obj.permissions, perm)
+        return model_permission_allowed(_global_permissions(user_obj), perm)
 
     def has_module_perms(self, user_obj, app_label) -> bool:
         if not getattr(user_obj, "is_active", False) or app_label not in ADMIN_APPS:
             return False
-        return module_allowed(user_obj.permissions, app_label)
+        return module_allowed(_global_permissions(user_obj), app_label)

@@ -89,3 +89,18 @@ def Actor_global(user):
     from rbac.actor import Actor
 
     return Actor.for_session(user, "s").global_permissions
+
+
+def test_django_admin_is_not_an_organization_administrators_door(client, world):
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    ada = world["ada"]
+    device = TOTPDevice.objects.create(user=ada, name="phone", confirmed=True)
+    client.force_login(ada, backend="accounts.backends.EmailBackend")
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    response = client.get("/admin/accounts/user/")
+    assert response.status_code in (302, 403)
+    assert "gil@globex.example" not in response.content.decode()
