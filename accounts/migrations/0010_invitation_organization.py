@@ -6,8 +6,8 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0007_outbound_email_possibly_sent"),
-        ("rbac", "0005_organization_permissions"),
+        ("accounts", "0009_grants_record_their_credential"),
+        ("rbac", "0006_organization_permissions"),
     ]
 
     operations = [
