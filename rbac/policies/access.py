@@ -31,6 +31,7 @@ from rbac.policies.base import (
     user_can_manage_user,
 )
 from rbac.policies.grants import acting_through
+from rbac.policies.orgs import check_hierarchy_in
 from rbac.selectors import prime_permissions
 
 
@@ -82,14 +83,20 @@ def check_can_invite(
     if organization is not None:
         roles = [_Scoped(role) for role in roles]
     target = account if account is not None else _invitation_target(email)
-    check_permission(actor, "invitations:create", action=action, target=target)
-    check_can_hand_out(actor, roles=roles, grants=grants, action=action, target=target)
+    # Into an organization, the grants that apply are those held there (the
+    # pending account joins it only on acceptance).
+    where = organization if organization is not None else target
+    check_permission(actor, "invitations:create", action=action, target=where)
+    check_can_hand_out(actor, roles=roles, grants=grants, action=action, target=where)
     wanted = _wanted(roles, grants)
     if account is not None:
         check_not_owner(actor, account, action=action, verb="invited again")
         wanted |= target_permissions(actor, account)
         check_escalation(actor, wanted, action=action, target=account)
-        check_hierarchy(actor, account, action=action)
+        if organization is not None:
+            check_hierarchy_in(actor, organization, account, action=action)
+        else:
+            check_hierarchy(actor, account, action=action)
         return
     check_escalation(actor, wanted, action=action, target=target)
 

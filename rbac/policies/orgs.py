@@ -73,7 +73,7 @@ def check_can_read_members(actor, organization) -> None:
     )
 
 
-def _check_hierarchy_in(actor, organization, user, *, action: str) -> None:
+def check_hierarchy_in(actor, organization, user, *, action: str) -> None:
     """Inside `organization`, the actor manages only members whose
     permissions there are a strict subset of the actor's there; nobody
     but the owner acts on the owner."""
@@ -116,7 +116,7 @@ def _check_member_change(actor, organization, user, *, action: str) -> None:
             actor=actor,
             target=organization,
         )
-    _check_hierarchy_in(actor, organization, user, action=action)
+    check_hierarchy_in(actor, organization, user, action=action)
 
 
 def check_can_add_member(actor, organization, user, *, member_of=()) -> None:
