@@ -107,7 +107,13 @@ def _route_name(url):
         return path
 
 
-@settings(max_examples=8, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=8,
+    deadline=None,
+    database=None,
+    derandomize=True,  # the same worlds each run, so the README figures hold
+    suppress_health_check=list(HealthCheck),
+)
 @given(members=memberships, with_admin=admins, admin_elsewhere=st.booleans())
 def _isolation(client, owner, members, with_admin, admin_elsewhere):
     problems = []
