@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("accounts", "0009_grants_record_their_credential"),
-        ("rbac", "0006_organization_permissions"),
+        ("rbac", "0007_organization_permissions"),
     ]
 
     operations = [

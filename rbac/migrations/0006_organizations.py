@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("rbac", "0004_editor_changes_only_its_own_account"),
+        ("rbac", "0005_users_impersonate"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

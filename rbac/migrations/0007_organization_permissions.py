@@ -81,6 +81,6 @@ def backwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("rbac", "0005_organizations")]
+    dependencies = [("rbac", "0006_organizations")]
 
     operations = [migrations.RunPython(forwards, backwards)]
