@@ -61,6 +61,16 @@ PERMISSION = {
     ("PATCH", "roles/<slug>"): "roles:update",
     ("DELETE", "roles/<slug>"): "roles:delete",
     ("DELETE", "api-keys/<uuidstr:key_id>"): "api-keys:delete",
+    ("GET", "webhooks/<uuidstr:endpoint_id>"): "webhooks:read",
+    ("GET", "webhooks/<uuidstr:endpoint_id>/deliveries"): "webhooks:read",
+    ("PATCH", "webhooks/<uuidstr:endpoint_id>"): "webhooks:manage",
+    ("DELETE", "webhooks/<uuidstr:endpoint_id>"): "webhooks:manage",
+    ("POST", "webhooks/<uuidstr:endpoint_id>/rotate-secret"): "webhooks:manage",
+    ("POST", "webhooks/<uuidstr:endpoint_id>/test"): "webhooks:manage",
+    (
+        "POST",
+        "webhooks/<uuidstr:endpoint_id>/deliveries/<int:delivery_id>/replay",
+    ): "webhooks:manage",
     ("GET", "organizations/<slug>"): "organizations:read",
     ("PATCH", "organizations/<slug>"): "organizations:update",
     ("DELETE", "organizations/<slug>"): "organizations:delete",
@@ -152,6 +162,9 @@ def test_api_object_routes_never_show_or_change_another_users_data_without_the_s
         "email_id": str(email_id),
         "job_id": str(job_id),
         "action": "ban",
+        # Nobody's endpoint: the routes answer 403 without the scope, 404 with it.
+        "endpoint_id": "00000000-0000-4000-8000-000000000000",
+        "delivery_id": "1",
     }
     editor_before = list(Role.objects.get(slug="editor").permissions)
     tried, leaks = 0, []
