@@ -9,7 +9,7 @@ from datetime import datetime
 from ninja import Field, Router, Schema, Status
 from pydantic import ConfigDict
 
-from core.api_errors import ERRORS, check_choice, check_limit, responses
+from core.api_errors import ERRORS, Limit, responses
 from webhooks import selectors
 from webhooks.models import DeliveryStatus
 from webhooks.services import endpoints as services
@@ -146,12 +146,11 @@ def send_test(request, endpoint_id: uuid.UUID):
     response=responses(200, list[DeliveryOut]),
     summary="The delivery log, newest first",
 )
-def list_deliveries(request, endpoint_id: uuid.UUID, status: str = "", limit: int = 50):
-    check_limit(limit)
-    if status:
-        check_choice("status", status, DeliveryStatus.values)
+def list_deliveries(
+    request, endpoint_id: uuid.UUID, status: DeliveryStatus | None = None, limit: Limit = 50
+):
     endpoint = selectors.endpoint_get(endpoint_id, actor=request.auth)
-    rows = selectors.delivery_list(endpoint, actor=request.auth, status=status)[:limit]
+    rows = selectors.delivery_list(endpoint, actor=request.auth, status=status or "")[:limit]
     return Status(200, list(rows))
 
 
