@@ -39,9 +39,11 @@ def _canonical(event: AuditEvent) -> bytes:
     }
     # Impersonation: covered when set, absent otherwise, so every event
     # written before the field existed keeps the hash it was chained with.
-    if event.acting_for_id or event.acting_for_label:
-        payload["acting_for_id"] = str(event.acting_for_id) if event.acting_for_id else None
-        payload["acting_for_label"] = event.acting_for_label
+    acting_for_id = getattr(event, "acting_for_id", None)
+    acting_for_label = getattr(event, "acting_for_label", "")
+    if acting_for_id or acting_for_label:
+        payload["acting_for_id"] = str(acting_for_id) if acting_for_id else None
+        payload["acting_for_label"] = acting_for_label
     return json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str).encode()
 
 

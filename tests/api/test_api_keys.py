@@ -139,7 +139,15 @@ def test_create_api_key_command_prints_the_key_once(owner, capsys):
     key = ApiKey.objects.get(name="cli")
     assert key.user == owner
     assert sorted(key.scopes) == sorted(
-        ["users:read", "invitations:read", "roles:read", "sessions:read", "mfa:read"]
+        [
+            "users:read",
+            "invitations:read",
+            "roles:read",
+            "sessions:read",
+            "mfa:read",
+            "organizations:read",
+            "members:read",
+        ]
     )
     assert key.key_hash != raw
 

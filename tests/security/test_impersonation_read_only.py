@@ -41,7 +41,7 @@ from accounts.services import impersonation as impersonation_services
 from accounts.services.sealing import seal
 from accounts.services.tokens import new_token
 from audit.models import AuditEvent
-from rbac.models import Role, UserRole
+from rbac.models import Membership, Organization, Role, UserRole
 from rbac.permissions import ALL_PERMISSIONS
 from tests.conftest import STRONG_PASSWORD, make_user, reauthenticate, verify_session
 from tests.security.conftest import figure
@@ -213,6 +213,8 @@ def world(owner, client_for):
             expires_at=timezone.now() + dt.timedelta(hours=1),
         )
         tokens[purpose] = plain
+    organization = Organization.objects.create(slug="walk-org", name="Walk")
+    Membership.objects.create(user=mona, organization=organization)
     endpoint = WebhookEndpoint.objects.create(
         url="https://hooks.example.com/in", secret=seal(new_secret()), created_by=owner
     )
@@ -250,6 +252,8 @@ def world(owner, client_for):
         "email_verify": tokens[TokenPurpose.EMAIL_VERIFY],
         "invite": invitation_token,
         "webhook": str(endpoint.pk),
+        "organization": organization.slug,
+        "role_slug": role.slug,
         "delivery_id": str(delivery.pk),
     }
     return {"client": client, "grace": grace, "adam": adam, "values": values}
@@ -274,6 +278,8 @@ def _fill(route: str, values: dict) -> str:
             return values["email"]
         if name == "pk" and route.startswith(("jobs/", "users/batch/")):
             return values["job"]
+        if name == "slug" and route.startswith("organizations/"):
+            return values["organization"]
         if name == "pk" and route.startswith("webhooks/"):
             return values["webhook"]
         if name == "pk" and route.startswith("audit/"):
@@ -307,6 +313,7 @@ def _snapshot() -> dict:
     volatile |= {"throttling_failure_timestamp", "last_t"}
     models = (User, UserRole, Role, UserSession, TOTPDevice, Invitation, OutboundEmail)
     models += (BatchJob, ApiKey, OneTimeToken, WebhookEndpoint, WebhookDelivery)
+    models += (Organization, Membership)
     return {
         m.__name__: sorted(
             (tuple(sorted((k, str(v)) for k, v in row.items() if k not in volatile)))

@@ -272,6 +272,8 @@ class Command(BaseCommand):
                         reason="",
                         outcome=str(outcome),
                         changes={},
+                        acting_for_id=None,
+                        acting_for_label="",
                     )
                     event.prev_hash = prev
                     event.hash = prev = compute_hash(event, prev)
