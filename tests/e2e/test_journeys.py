@@ -87,7 +87,7 @@ def test_client_journey_invited_viewer_banned_unbanned_and_resetting(
     page.get_by_role("button", name="Review invitations").click()
     look(page, screenshot, "owner-invitation-review")
     page.get_by_role("button", name="Send 1 invitation").click()
-    assert page.get_by_text("Invitation sent").is_visible()
+    page.get_by_text("Invitation sent").wait_for()  # is_visible() does not wait for the page
 
     # 3. The client receives the email, accepts and sets a password.
     subject, links = received(smtp_server, "client@example.com", 1)
