@@ -320,7 +320,10 @@ def test_every_page_and_email_flow_on_a_node_without_redis(node_without_redis):
     for page in pages:
         record(f"GET {page}", lambda page=page: browser.get(f"{base}{page}", timeout=20))
     health = browser.get(f"{base}/healthz", timeout=20).json()
-    assert health["status"] == "degraded" and health["degraded"] == ["broker-unreachable", "cache-unreachable"]
+    assert health["status"] == "degraded" and health["degraded"] == [
+        "broker-unreachable",
+        "cache-unreachable",
+    ]
 
     # Every flow that writes an email, each through its own entry point.
     anonymous = requests.Session()
