@@ -150,7 +150,7 @@ def test_client_journey_invited_viewer_banned_unbanned_and_resetting(
     assert client.url.startswith(f"{base}/login/")
     look(client, screenshot, "client-signed-out")
     submit_sign_in(client, "client@example.com")
-    assert client.get_by_role("alert").is_visible()  # banned: the generic refusal
+    client.get_by_role("alert").wait_for()  # banned: the generic refusal (waits for the page)
 
     # 6. Unban.
     page.locator(".user-actions").get_by_role("link", name="Unban").click()
