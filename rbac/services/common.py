@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 
 from accounts.models import User
 from accounts.services.api_keys import api_keys_revoke_all
+from accounts.services.common import lock_user
 from accounts.services.notices import notify_security
 from rbac.models import Role, UserRole
 from rbac.permissions import (
@@ -114,9 +115,24 @@ def _notify_members_elevated(actor, role: Role, added) -> None:
         _notify_elevated(actor, member, added - held[member.pk])
 
 
-def _members(role) -> list:
-
-    return list(User.objects.filter(userrole__role=role))
+def _lock_role_and_members(role) -> tuple[Role, list]:
+    """Lock a role's members, then the role, and read both again: a change
+    of the role acts on every member, so its guard must judge each member as
+    the row is under that member's lock (a member made owner a moment ago
+    is the owner). Users are locked before the role, in id order -- the
+    order a batch takes them (each user, then the role it assigns) -- so the
+    two cannot deadlock. Holding the role lock keeps the member set still:
+    assigning the role locks the role first."""
+    pk = getattr(role, "pk", role)
+    ids = list(UserRole.objects.filter(role_id=pk).values_list("user_id", flat=True))
+    locked = {u.pk: u for u in User.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
+    role = _lock_role(role)
+    members = []
+    for user_id in UserRole.objects.filter(role=role).values_list("user_id", flat=True).distinct():
+        # A member who joined between the first read and the role lock
+        # committed already; locking them now waits on nobody holding the role.
+        members.append(locked.get(user_id) or lock_user(user_id))
+    return role, members
 
 
 def _managers(users) -> list:

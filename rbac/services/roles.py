@@ -18,8 +18,8 @@ from rbac.services.common import (
     _clean_permissions,
     _clean_slug,
     _lock_role,
+    _lock_role_and_members,
     _managers,
-    _members,
     _notify_members_elevated,
     _revoke_keys_of_demoted,
 )
@@ -94,7 +94,11 @@ def role_update(
     action = "rbac.role.updated"
     policies.check_can_edit_role(actor, role)
     new_perms = _clean_permissions(permissions) if permissions is not None else None
-    role = _lock_role(role)
+    if new_perms is not None:
+        role, members = _lock_role_and_members(role)
+    else:
+        role, members = _lock_role(role), []
+    managers = []
     if expected_updated_at is not None and role.updated_at != expected_updated_at:
         raise ValidationError(
             "Someone else changed this role while you were editing it. "
@@ -110,11 +114,9 @@ def role_update(
         description = str(description).strip()
         if description != role.description:
             changes["description"] = [role.description, description]
-    members = []
     if new_perms is not None and set(new_perms) != set(role.permissions):
-        members = _members(role)
         policies.check_can_edit_role(actor, role, new_permissions=new_perms, members=members)
-        members = _managers(members)
+        managers = _managers(members)
         changes["permissions"] = [sorted(role.permissions), new_perms]
     if not changes:
         return role
@@ -125,7 +127,7 @@ def role_update(
     if "permissions" in changes:
         old_perms, new_perms = changes["permissions"]
         _notify_members_elevated(actor, role, set(new_perms) - set(old_perms))
-        _revoke_keys_of_demoted(members)
+        _revoke_keys_of_demoted(managers)
     return role
 
 
@@ -141,10 +143,13 @@ def role_delete(*, actor, role: Role, confirm: bool = False) -> None:
     last-manager)."""
     action = "rbac.role.deleted"
     policies.check_can_delete_role(actor, role)
-    role = _lock_role(role)
-    memberships = list(UserRole.objects.filter(role=role).select_related("user"))
-    policies.check_can_delete_role(actor, role, members=[m.user for m in memberships])
-    managers = _managers([m.user for m in memberships])
+    role, members = _lock_role_and_members(role)
+    by_pk = {m.pk: m for m in members}
+    memberships = list(UserRole.objects.filter(role=role))
+    for m in memberships:
+        m.user = by_pk[m.user_id]
+    policies.check_can_delete_role(actor, role, members=members)
+    managers = _managers(members)
     invitations = role.invitations.count()
     if (memberships or invitations) and not confirm:
         raise ValidationError(

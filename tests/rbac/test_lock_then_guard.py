@@ -145,3 +145,44 @@ def test_batch_disable_racing_a_promotion_skips_the_promoted_user(
     assert User.objects.get(pk=other.pk).disabled_at is not None
     denied = AuditEvent.objects.get(action="accounts.user.disabled", outcome="denied")
     assert denied.target_id == str(member.pk)
+
+
+def test_role_edit_racing_an_ownership_transfer_never_changes_the_new_owners_power(
+    require_postgres, owner, admin_user, member
+):
+    """Editing a role acts on every member: the guard must judge each member
+    as it is under that member's row lock. Before the members were locked,
+    an edit read its members before a transfer made one of them owner, and
+    changed what the new owner's role held."""
+    helpers = Role.objects.create(slug="helpers", name="Helpers", permissions=["users:read"])
+    services.user_role_assign(actor=owner, user=member, role=helpers)
+
+    result, blocked = _race(
+        lambda: services.ownership_transfer(actor=owner, target=User.objects.get(pk=member.pk)),
+        lambda: services.role_update(
+            actor=admin_user, role=helpers, permissions=["users:read", "sessions:read"]
+        ),
+    )
+
+    assert blocked, "the role edit did not wait for its member's row lock"
+    assert isinstance(result, PolicyDenied), result
+    assert User.objects.get(pk=member.pk).is_owner
+    assert Role.objects.get(pk=helpers.pk).permissions == ["users:read"]
+    denied = AuditEvent.objects.get(action="rbac.role.updated")
+    assert (denied.outcome, denied.actor_id) == ("denied", admin_user.pk)
+
+
+def test_role_delete_racing_an_ownership_transfer_never_touches_the_new_owner(
+    require_postgres, owner, admin_user, member
+):
+    helpers = Role.objects.create(slug="helpers", name="Helpers", permissions=["users:read"])
+    services.user_role_assign(actor=owner, user=member, role=helpers)
+
+    result, blocked = _race(
+        lambda: services.ownership_transfer(actor=owner, target=User.objects.get(pk=member.pk)),
+        lambda: services.role_delete(actor=admin_user, role=helpers, confirm=True),
+    )
+
+    assert blocked, "the role delete did not wait for its member's row lock"
+    assert isinstance(result, PolicyDenied), result
+    assert Role.objects.filter(pk=helpers.pk).exists()
