@@ -205,6 +205,13 @@ class OutboundEmailAdmin(ReadOnlyMixin, ServiceModelAdmin):
 @admin.register(UserSession)
 class UserSessionAdmin(ReadOnlyMixin, ServiceModelAdmin):
     service_arg = "session"
+
+    @staticmethod
+    def service_args(session) -> dict:
+        # The service locks the user and asks the guard before it looks
+        # the session up.
+        return {"user": session.user_id, "session_id": session.pk}
+
     list_display = ("user", "ip", "user_agent", "created_at", "last_seen_at", "ended_at")
     list_select_related = ("user",)
     search_fields = ("^user__email",)

@@ -49,14 +49,17 @@ class CappedPaginator(Paginator):
 
 def run_for_each(modeladmin, request, queryset, *, service, verb: str, **kwargs):
     """Call `service(actor=request.actor, <arg>=obj, **kwargs)` for each
-    selected object and report done / refused with the guard's words."""
+    selected object (or with `modeladmin.service_args(obj)`, where the
+    service names its target differently) and report done / refused with the guard's words."""
 
     func = service
-    arg = modeladmin.service_arg
+    arguments = getattr(modeladmin, "service_args", None) or (
+        lambda obj: {modeladmin.service_arg: obj}
+    )
     done, refused = 0, []
     for obj in queryset:
         try:
-            func(actor=request.actor, **{arg: obj}, **kwargs)
+            func(actor=request.actor, **arguments(obj), **kwargs)
             done += 1
         except (PolicyDenied, ValidationError) as exc:
             refused.append(f"{obj}: {refusal_text(exc)}")

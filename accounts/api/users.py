@@ -9,7 +9,6 @@ from typing import Literal
 from urllib.parse import urlencode
 
 from django.http import HttpResponse, StreamingHttpResponse
-from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from ninja import Router, Status
 
@@ -370,10 +369,11 @@ def list_sessions(request, user_id: uuid.UUID):
     "/{uuid:user_id}/sessions/{session_id}", response={204: None, **ERRORS}, summary="End a session"
 )
 def revoke_session(request, user_id: uuid.UUID, session_id: int, payload: ReauthIn | None = None):
-    user = get_user(request, user_id)
-    session = get_object_or_404(UserSession, pk=session_id, user=user, ended_at__isnull=True)
     session_revoke(
-        actor=actor_of(request), session=session, current_password=reauth_password(payload)
+        actor=actor_of(request),
+        user=get_user(request, user_id),
+        session_id=session_id,
+        current_password=reauth_password(payload),
     )
     return Status(204, None)
 

@@ -16,7 +16,7 @@ from accounts.services.common import lock_user
 from accounts.services.jobs import jobs_stop_with_credentials
 from audit import context
 from audit import services as audit
-from core.services import service
+from core.services import NotFound, service
 from rbac import credentials, policies
 
 # When SessionActivityMiddleware last wrote "last seen" (epoch seconds).
@@ -150,14 +150,19 @@ def session_touch(*, session_key: str, user) -> bool:
 
 
 @service
-def session_revoke(*, actor, session: UserSession, current_password: str | None = None) -> bool:
-    """End one session (the signed-in user's own, or another user's with
-    sessions:revoke). Effective at that browser's next request on any web
-    process. Returns False when it had already ended."""
+def session_revoke(*, actor, user, session_id, current_password: str | None = None) -> bool:
+    """End one session of `user` (the signed-in user's own, or another
+    user's with sessions:revoke). The user is locked and the guard asked
+    before the session is looked up, so a refused caller learns nothing of
+    which session ids exist. Effective at that browser's next request on any
+    web process. Returns False when it had already ended."""
     action = "accounts.session.revoked"
-    user = lock_user(session.user_id)
+    user = lock_user(user)
     policies.check_can_end_sessions(actor, user, action=action, password=current_password)
-    locked = UserSession.objects.select_for_update().get(pk=session.pk)
+    try:
+        locked = UserSession.objects.select_for_update().get(pk=int(session_id), user=user)
+    except (UserSession.DoesNotExist, ValueError, TypeError):
+        raise NotFound("No such session.") from None
     if locked.ended_at is not None:
         return False
     _end(UserSession.objects.filter(pk=locked.pk))

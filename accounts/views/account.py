@@ -214,7 +214,7 @@ def session_end(request, pk):
             button="End session",
             cancel_url=reverse("account:home"),
         )
-    session_services.session_revoke(actor=request.actor, session=session)
+    session_services.session_revoke(actor=request.actor, user=request.actor.person, session_id=pk)
     messages.success(request, "The session was ended.")
     return redirect(f"{reverse('account:home')}#sessions")
 

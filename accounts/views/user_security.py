@@ -5,6 +5,7 @@ mfa:reset. Mounted under users/ next to the user pages."""
 from __future__ import annotations
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, path, reverse
 from django.views.decorators.http import require_http_methods
@@ -53,22 +54,30 @@ def section(request, user_id):
 @require_http_methods(["GET", "POST"])
 def session_end(request, user_id, pk):
     subject = selectors.user_get(user_id, actor=request.actor)
+    if request.method == "POST":
+        if session_services.session_revoke(actor=request.actor, user=subject, session_id=pk):
+            messages.success(request, f"The session of {subject.display_name} was ended.")
+        else:
+            messages.info(request, "That session had already ended.")
+        return redirect(_back(subject))
+    # The confirmation names the device: only for someone the guard lets
+    # end this user's sessions (asked before the session is looked up).
+    if not policies.allows(
+        policies.check_can_end_sessions, request.actor, subject, action="accounts.session.revoked"
+    ):
+        raise PermissionDenied
     session = get_object_or_404(UserSession, pk=pk, user=subject)
     if session.ended_at is not None:
         messages.info(request, "That session had already ended.")
         return redirect(_back(subject))
-    if request.method == "GET":
-        return confirm_page(
-            request,
-            title=f"End a session of {subject.display_name}?",
-            message=f"{describe_user_agent(session.user_agent)} will be signed out at its "
-            "next request.",
-            button="End session",
-            cancel_url=_back(subject),
-        )
-    session_services.session_revoke(actor=request.actor, session=session)
-    messages.success(request, f"The session of {subject.display_name} was ended.")
-    return redirect(_back(subject))
+    return confirm_page(
+        request,
+        title=f"End a session of {subject.display_name}?",
+        message=f"{describe_user_agent(session.user_agent)} will be signed out "
+        "at its next request.",
+        button="End session",
+        cancel_url=_back(subject),
+    )
 
 
 @permission_required("sessions:revoke")

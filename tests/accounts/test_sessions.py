@@ -219,7 +219,7 @@ def test_nobody_but_the_owner_ends_the_owners_sessions(admin_user, owner):
     sign_in("owner@example.com")
     record = UserSession.objects.get(user=owner)
     with pytest.raises(PolicyDenied) as denied:
-        session_services.session_revoke(actor=admin_user, session=record)
+        session_services.session_revoke(actor=admin_user, user=owner, session_id=record.pk)
     assert denied.value.message == "The owner cannot be signed out by someone else."
     [event] = events("accounts.session.revoked")
     assert event.outcome == "denied"

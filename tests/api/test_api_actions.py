@@ -288,3 +288,24 @@ def test_public_endpoints_are_rate_limited(call, settings):
         assert call("post", "/api/auth/password/forgot", {}, {"email": "x@example.com"})[0] == 202
     status, body, _ = call("post", "/api/auth/password/forgot", {}, {"email": "x@example.com"})
     assert status == 429 and body["error"] == "rate_limited"
+
+
+def test_a_refused_session_end_tells_nothing_of_which_sessions_exist(
+    call, key_for, admin_user, owner
+):
+    """The guard is asked on the locked user before the session is looked
+    up: an id that exists and one that does not get the same refusal."""
+    real = UserSession.objects.create(session_key="c" * 32, user=owner)
+    headers = key_for(admin_user)
+    existing = call("delete", f"{USERS}/{owner.pk}/sessions/{real.pk}", headers)
+    missing = call("delete", f"{USERS}/{owner.pk}/sessions/{real.pk + 1000}", headers)
+    assert existing[0] == missing[0] == 409  # owner_protected
+    assert existing[1] == missing[1]
+    assert UserSession.objects.get(pk=real.pk).ended_at is None
+
+
+def test_ending_a_session_of_another_user_by_its_id_is_404(call, k, member, viewer):
+    """A session id is looked up within the user named in the path."""
+    theirs = UserSession.objects.create(session_key="d" * 32, user=viewer)
+    assert call("delete", f"{USERS}/{member.pk}/sessions/{theirs.pk}", k)[0] == 404
+    assert UserSession.objects.get(pk=theirs.pk).ended_at is None
