@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from accounts.models import ApiKey
+from accounts.services.common import lock_user
 from accounts.services.jobs import jobs_stop_with_credentials
 from accounts.services.validation import resolve_grants
 from audit import services as audit
@@ -57,6 +58,10 @@ def api_key_create(
     action = "accounts.api_key.created"
     policies.check_permission(actor, "api-keys:create", action=action)
     owner = user or actor.user
+    if owner is not None and owner.pk != actor.pk:
+        # Lock, then guard: the hierarchy judges the owner as they are
+        # under the lock (not a copy read before a promotion).
+        owner = lock_user(owner)
     # A key cannot use what only a dashboard session can (impersonation).
     wanted = [
         p
@@ -108,8 +113,12 @@ def api_key_revoke(*, actor, key: ApiKey, current_password: str | None = None) -
     credential of your own needs a fresh proof: through an API key,
     `current_password`)."""
     action = "accounts.api_key.revoked"
-    policies.check_can_revoke_api_key(actor, key, password=current_password)
+    # Lock, then guard: the key's user (the hierarchy's subject) first, then
+    # the key -- the order in which a ban revokes a user's keys.
+    holder = lock_user(key.user_id)
     key = ApiKey.objects.select_for_update().get(pk=key.pk)
+    key.user = holder
+    policies.check_can_revoke_api_key(actor, key, password=current_password)
     if key.revoked_at:
         return key
     key.revoked_at = timezone.now()

@@ -186,3 +186,41 @@ def test_role_delete_racing_an_ownership_transfer_never_touches_the_new_owner(
     assert blocked, "the role delete did not wait for its member's row lock"
     assert isinstance(result, PolicyDenied), result
     assert Role.objects.filter(pk=helpers.pk).exists()
+
+
+def test_key_revoke_racing_an_ownership_transfer_never_takes_the_new_owners_key(
+    require_postgres, owner, admin_user, member
+):
+    from accounts.services.api_keys import api_key_create, api_key_revoke
+
+    key, _raw = api_key_create(actor=owner, user=member, name="mine", scopes=["users:read"])
+    member.refresh_from_db()
+    stale = type(key).objects.select_related("user").get(pk=key.pk)
+
+    result, blocked = _race(
+        lambda: services.ownership_transfer(actor=owner, target=User.objects.get(pk=member.pk)),
+        lambda: api_key_revoke(actor=admin_user, key=stale),
+    )
+
+    assert blocked, "the revoke did not wait for the key holder's row lock"
+    assert isinstance(result, PolicyDenied), result
+    key.refresh_from_db()
+    assert key.revoked_at is None
+
+
+def test_key_for_another_racing_an_ownership_transfer_is_refused(
+    require_postgres, owner, admin_user, member
+):
+    from accounts.models import ApiKey
+    from accounts.services.api_keys import api_key_create
+
+    stale = User.objects.get(pk=member.pk)
+
+    result, blocked = _race(
+        lambda: services.ownership_transfer(actor=owner, target=User.objects.get(pk=member.pk)),
+        lambda: api_key_create(actor=admin_user, user=stale, name="theirs", scopes=["users:read"]),
+    )
+
+    assert blocked, "the key creation did not wait for the owner-to-be's row lock"
+    assert isinstance(result, PolicyDenied), result
+    assert not ApiKey.objects.filter(user=member, name="theirs").exists()
