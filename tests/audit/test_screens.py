@@ -8,6 +8,7 @@ import random
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from audit import services as audit
 from tests.conftest import make_user
@@ -61,7 +62,7 @@ def test_audit_pages_and_overview_look_finished(live_server, page, screenshot, h
         assert page.locator("svg.chart").count() >= 4
         screenshot(page, f"overview-charts{suffix}")
         page.goto(f"{live_server.url}/audit/")
-        assert page.get_by_role("heading", name="Audit log").is_visible()
+        expect(page.get_by_role("heading", name="Audit log")).to_be_visible()
         screenshot(page, f"audit-list{suffix}")
         page.screenshot(
             path=str(screenshot(page, f"audit-list{suffix}")).replace(".png", "-top.png")
@@ -69,7 +70,7 @@ def test_audit_pages_and_overview_look_finished(live_server, page, screenshot, h
         page.goto(f"{live_server.url}/audit/?action=accounts.user.updated")
         event_url = page.locator("#audit-results tbody a").first.get_attribute("href")
         page.goto(f"{live_server.url}{event_url}")
-        assert page.get_by_role("heading", name="Changes").is_visible()
+        expect(page.get_by_role("heading", name="Changes")).to_be_visible()
         screenshot(page, f"audit-detail{suffix}")
     # The filter form works through htmx and keeps the filter in the URL.
     page.set_viewport_size({"width": 1280, "height": 900})

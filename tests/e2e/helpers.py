@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from django_otp.oath import TOTP
+from playwright.sync_api import expect
 
 from tests.conftest import STRONG_PASSWORD
 
@@ -74,5 +75,5 @@ def preview_ban_of_everyone(page):
     page.get_by_label("Batch action").select_option("ban")
     page.get_by_role("button", name="Preview batch").click()
     page.wait_for_selector("h1:has-text('Ban: preview')")
-    assert page.get_by_text("The owner cannot be banned.").is_visible()
-    assert page.get_by_text("You cannot ban yourself.").is_visible()
+    expect(page.get_by_text("The owner cannot be banned.")).to_be_visible()
+    expect(page.get_by_text("You cannot ban yourself.")).to_be_visible()

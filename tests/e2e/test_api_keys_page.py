@@ -1,6 +1,7 @@
 """Screenshots of the API keys pages."""
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.conftest import make_user
 from tests.e2e.helpers import open_as
@@ -22,5 +23,5 @@ def test_api_keys_pages(live_server, page, screenshot, builtin_roles, settings):
     assert key.startswith("hv_")
     screenshot(page, "api-keys-created")
     page.get_by_role("link", name="Done").click()
-    assert page.get_by_role("cell", name="Billing sync").is_visible()
+    expect(page.get_by_role("cell", name="Billing sync")).to_be_visible()
     screenshot(page, "api-keys-list", phone=True)

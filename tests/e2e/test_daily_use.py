@@ -52,7 +52,7 @@ def test_a_client_without_permissions_lands_on_a_welcome_page(
     assert "Your users at a glance" not in page.content()
     # It says what they can do, each with its way there.
     for link in ("Change your password", "Set up two-factor authentication", "Your sessions"):
-        assert page.get_by_role("link", name=link).is_visible()
+        expect(page.get_by_role("link", name=link)).to_be_visible()
     a11y.check(page, "welcome page")
     screenshot(page, "welcome-client", phone=True)
 

@@ -4,6 +4,7 @@ account but their own, and revoking another key of your own asks for your
 password first."""
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.conftest import STRONG_PASSWORD, make_user
 from tests.e2e.helpers import open_as, sign_in
@@ -26,12 +27,12 @@ def test_a_profile_editor_edits_the_profile_but_not_the_address(
     open_as(page, live_server.url, "editor@example.com", f"/users/{member.pk}/edit/")
     email = page.get_by_label("Email")
     assert email.is_disabled()
-    assert page.get_by_text("Changing the address needs users:update-email.").is_visible()
+    expect(page.get_by_text("Changing the address needs users:update-email.")).to_be_visible()
     screenshot(page, "user-edit-editor")
     page.get_by_label("Name").fill("Mona M.")
     page.get_by_role("button", name="Save").click()
     page.wait_for_url(f"{live_server.url}/users/{member.pk}/")
-    assert page.get_by_text("Profile saved.").is_visible()
+    expect(page.get_by_text("Profile saved.")).to_be_visible()
     member.refresh_from_db()
     assert (member.name, member.email) == ("Mona M.", "member@example.com")
 
@@ -44,7 +45,7 @@ def test_the_builtin_editor_changes_no_one_elses_account(
     make_user("editor@example.com", roles=["editor"], name="Edith Editor")
     member = make_user("member@example.com", name="Mona Member")
     open_as(page, live_server.url, "editor@example.com", f"/users/{member.pk}/")
-    assert page.get_by_role("heading", name="Mona Member").first.is_visible()
+    expect(page.get_by_role("heading", name="Mona Member").first).to_be_visible()
     assert page.get_by_role("link", name="Edit").count() == 0
     screenshot(page, "user-detail-builtin-editor")
     response = page.goto(f"{live_server.url}/users/{member.pk}/edit/")
@@ -87,7 +88,7 @@ def test_revoking_another_key_of_your_own_asks_for_your_password(
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Revoke").first.click()
     page.wait_for_load_state()
-    assert page.get_by_text("was revoked").is_visible()
+    expect(page.get_by_text("was revoked")).to_be_visible()
     screenshot(page, "api-keys-revoked")
     assert ApiKey.objects.get().status == "revoked"
 
@@ -125,6 +126,6 @@ def test_a_sign_in_link_withdrawn_since_it_was_made_says_so(
     link = magic_link_send(actor=operator, user=member, type="signup")
     user_role_assign(actor=owner, user=member, role=Role.objects.get(slug="admin"))
     page.goto(link.replace("http://testserver", live_server.url))
-    assert page.get_by_role("heading", name="This link was withdrawn").is_visible()
-    assert page.get_by_text("as much access as the person who made it").is_visible()
+    expect(page.get_by_role("heading", name="This link was withdrawn")).to_be_visible()
+    expect(page.get_by_text("as much access as the person who made it")).to_be_visible()
     screenshot(page, "magic-link-withdrawn", phone=True)

@@ -5,6 +5,7 @@ desktop and phone widths, and Stop returns to the operator's own view."""
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from rbac.permissions import ALL_PERMISSIONS
 from tests.conftest import make_user
@@ -38,7 +39,7 @@ def test_the_banner_is_on_every_page_while_viewing_as_someone(
     size = (390, 844) if phone else (1280, 900)
     _start(page, live_server, ada, size=size)
     banner = page.locator(BANNER)
-    assert banner.is_visible()
+    expect(banner).to_be_visible()
     text = banner.inner_text()
     assert "Viewing as Ada Lovelace (ada@example.com)" in text
     assert "read-only" in text and "min left" in text
@@ -51,7 +52,7 @@ def test_the_banner_is_on_every_page_while_viewing_as_someone(
     for path in [*links, f"/users/{ada.pk}/", "/account/"]:
         page.goto(f"{live_server.url}{path}")
         assert page.locator(BANNER).count() == 1, path
-        assert page.locator(BANNER).is_visible(), path
+        expect(page.locator(BANNER), path).to_be_visible()
     assert "ada@example.com" in page.locator("main").inner_text()  # her account page
     screenshot(page, f"impersonation_banner_account{'_phone' if phone else ''}", phone=phone)
     page.locator(BANNER).get_by_role("button", name="Stop").click()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from accounts.models import OutboundEmail, User
 from tests.accounts.test_emails_reliability import wait_for
@@ -30,10 +31,10 @@ def test_invitation_is_delivered_by_the_worker_and_accepted_in_chromium(
     page.get_by_label("Email addresses").fill("client@example.com, not-an-address")
     page.get_by_label("Viewer", exact=True).check()
     page.get_by_role("button", name="Review invitations").click()
-    assert page.get_by_text("not-an-address is not a valid email address.").is_visible()
+    expect(page.get_by_text("not-an-address is not a valid email address.")).to_be_visible()
     screenshot(page, "invitations-review", phone=True)
     page.get_by_role("button", name="Send 1 invitation").click()
-    assert page.get_by_text("Invitation sent").is_visible()
+    expect(page.get_by_text("Invitation sent")).to_be_visible()
     screenshot(page, "invitations-results", phone=True)
 
     mailing_site.wait_for(lambda: smtp_server.messages, timeout=60, what="the invitation email")
@@ -64,19 +65,19 @@ def test_invitation_is_delivered_by_the_worker_and_accepted_in_chromium(
     client_page = invitee.new_page()
     client_page.goto(link)
     assert client_page.url == f"{live_server.url}/invite/continue/"  # token left the URL
-    assert client_page.get_by_role("heading", name="Accept your invitation").is_visible()
+    expect(client_page.get_by_role("heading", name="Accept your invitation")).to_be_visible()
     screenshot(client_page, "invite-accept", phone=True)
     client_page.get_by_label("Your name").fill("Cleo Client")
     client_page.get_by_label("New password").fill("Tiny")
     client_page.get_by_label("Repeat the password").fill("Tiny")
     client_page.get_by_role("button", name="Create my account").click()
-    assert client_page.get_by_text("This password is too short").is_visible()
+    expect(client_page.get_by_text("This password is too short")).to_be_visible()
     client_page.get_by_label("New password").fill(STRONG_PASSWORD)
     client_page.get_by_label("Repeat the password").fill(STRONG_PASSWORD)
     client_page.get_by_role("button", name="Create my account").click()
     client_page.wait_for_url(f"{live_server.url}/")
-    assert client_page.get_by_role("heading", name="Overview").is_visible()
-    assert client_page.get_by_text("Welcome to Handover!").is_visible()
+    expect(client_page.get_by_role("heading", name="Overview")).to_be_visible()
+    expect(client_page.get_by_text("Welcome to Handover!")).to_be_visible()
 
     user = User.objects.get(email="client@example.com")
     assert user.status == "active" and user.name == "Cleo Client"
@@ -98,11 +99,11 @@ def test_forgot_and_reset_pages(live_server, page, screenshot, builtin_roles, se
     member = make_user("member@example.com", name="Mona Member")
     page.goto(f"{live_server.url}/login/")
     page.get_by_role("link", name="Forgot your password?").click()
-    assert page.get_by_role("heading", name="Forgot your password?").is_visible()
+    expect(page.get_by_role("heading", name="Forgot your password?")).to_be_visible()
     screenshot(page, "password-forgot", phone=True)
     page.get_by_label("Email").fill("nobody@example.com")
     page.get_by_role("button", name="Send me a reset link").click()
-    assert page.get_by_role("heading", name="Check your email").is_visible()
+    expect(page.get_by_role("heading", name="Check your email")).to_be_visible()
     screenshot(page, "password-forgot-done", phone=True)
 
     settings.SITE_URL = live_server.url
@@ -114,9 +115,9 @@ def test_forgot_and_reset_pages(live_server, page, screenshot, builtin_roles, se
     page.get_by_label("Repeat the password").fill("Another-Sturdy-Passphrase-77")
     page.get_by_role("button", name="Set new password").click()
     page.wait_for_url(f"{live_server.url}/login/")
-    assert page.get_by_text("Your password was changed").is_visible()
+    expect(page.get_by_text("Your password was changed")).to_be_visible()
     screenshot(page, "password-reset-done", phone=True)
     page.goto(link)
-    assert page.get_by_text("This link was already used").is_visible()
+    expect(page.get_by_text("This link was already used")).to_be_visible()
     screenshot(page, "password-reset-used", phone=True)
     assert SCREENSHOTS.exists()

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from tests.conftest import make_user
 from tests.e2e import a11y
@@ -100,23 +101,27 @@ def test_the_jobs_page_shows_progress_heartbeat_and_controls(live_server, page, 
     running, failed = jobs
     page.on("dialog", lambda d: d.accept())
     open_as(page, live_server.url, "admin@example.com", "/jobs/")
-    assert page.get_by_role("heading", name="Jobs").is_visible()
-    assert page.get_by_text("500 / 1200").is_visible()
-    assert page.get_by_text("No progress lately; it will be restarted automatically.").is_visible()
-    assert page.get_by_text("Resume it once the cause is fixed.").is_visible()
+    expect(page.get_by_role("heading", name="Jobs")).to_be_visible()
+    expect(page.get_by_text("500 / 1200")).to_be_visible()
+    expect(
+        page.get_by_text("No progress lately; it will be restarted automatically.")
+    ).to_be_visible()
+    expect(page.get_by_text("Resume it once the cause is fixed.")).to_be_visible()
     # A job whose credential ended says so, and its creator may resume it.
-    assert page.get_by_text("Credential ended: the session it was made in has ended.").is_visible()
-    assert page.get_by_text("Stopped", exact=True).is_visible()
-    assert page.get_by_role("button", name="Resume Delete").is_visible()
+    expect(
+        page.get_by_text("Credential ended: the session it was made in has ended.")
+    ).to_be_visible()
+    expect(page.get_by_text("Stopped", exact=True)).to_be_visible()
+    expect(page.get_by_role("button", name="Resume Delete")).to_be_visible()
     a11y.check(page, "jobs list")
     screenshot(page, "jobs-list", phone=True)
     page.goto(f"{live_server.url}/users/batch/{failed.pk}/")
-    assert page.get_by_role("button", name="Resume Ban").is_visible()
+    expect(page.get_by_role("button", name="Resume Ban")).to_be_visible()
     screenshot(page, "jobs-failed-batch")
     page.goto(f"{live_server.url}/jobs/")
     page.get_by_role("button", name="Cancel Disable").click()
     page.wait_for_load_state()
-    assert page.get_by_text("The job was cancelled.").is_visible()
+    expect(page.get_by_text("The job was cancelled.")).to_be_visible()
     running.refresh_from_db()
     assert running.status == "cancelled"
     screenshot(page, "jobs-after-cancel")
@@ -137,10 +142,10 @@ def test_someone_elses_jobs_show_no_controls_they_may_not_use(
     make_user("ivy@example.com", roles=[inviters.slug], name="Ivy Inviter")
     open_as(page, live_server.url, "ivy@example.com", "/jobs/")
     row = page.get_by_role("row").filter(has_text="Invitation import")
-    assert row.is_visible()
+    expect(row).to_be_visible()
     assert row.get_by_role("link").count() == 0
     assert row.get_by_role("button").count() == 0
-    assert not page.get_by_text("Disable", exact=True).is_visible()  # needs users:disable
+    expect(page.get_by_text("Disable", exact=True)).to_be_hidden()  # needs users:disable
     screenshot(page, "jobs-list-inviter")
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from accounts.models import User
 from tests.accounts.test_emails_reliability import wait_for
@@ -110,7 +111,7 @@ def test_client_journey_invited_viewer_banned_unbanned_and_resetting(
     look(client, screenshot, "client-overview", phone=True)
     client.goto(f"{base}/users/")
     look(client, screenshot, "client-users", phone=True)
-    assert client.get_by_role("heading", name="Users").is_visible()
+    expect(client.get_by_role("heading", name="Users")).to_be_visible()
     for action in ("New user", "Preview batch", "Export CSV"):
         assert client.get_by_role("button", name=action).count() == 0
         assert client.get_by_role("link", name=action).count() == 0
@@ -177,7 +178,7 @@ def test_client_journey_invited_viewer_banned_unbanned_and_resetting(
     client.wait_for_url(f"{base}/login/")
     sign_in(client, base, "client@example.com", password=NEW_PASSWORD)
     client.wait_for_url(f"{base}/")
-    assert client.get_by_role("heading", name="Overview").is_visible()
+    expect(client.get_by_role("heading", name="Overview")).to_be_visible()
     client_context.close()
 
 

@@ -4,6 +4,7 @@ buttons for addresses and ids that put the exact text on the clipboard."""
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.conftest import make_user
 from tests.e2e import a11y
@@ -61,7 +62,7 @@ def test_a_row_menu_offers_what_the_guards_allow_and_opens_the_action(
     page.get_by_role("button", name="Actions for grace.hopper@example.com").click()
     page.locator(".dropdown-menu.show").get_by_role("link", name="Ban…").click()
     page.wait_for_url(f"**/users/{grace.pk}/ban/")
-    assert page.get_by_role("button", name="Ban").first.is_visible()
+    expect(page.get_by_role("button", name="Ban").first).to_be_visible()
 
     # A viewer reads the list and is offered no actions.
     page.context.clear_cookies()

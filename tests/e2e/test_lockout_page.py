@@ -4,6 +4,7 @@ recent failed sign-ins, and Unlock with its confirmation."""
 import pytest
 from django.conf import settings as django_settings
 from django.test import Client
+from playwright.sync_api import expect
 
 from tests.conftest import make_user
 from tests.e2e.helpers import open_as
@@ -27,9 +28,9 @@ def test_an_administrator_sees_the_lock_and_unlocks_the_user(
         )
 
     open_as(page, live_server.url, "admin@example.com", f"/users/{member.pk}/")
-    assert page.get_by_text("Locked until").first.is_visible()
-    assert page.get_by_text("Recent failed sign-ins").is_visible()
-    assert page.get_by_text("from 198.51.100.23").first.is_visible()
+    expect(page.get_by_text("Locked until").first).to_be_visible()
+    expect(page.get_by_text("Recent failed sign-ins")).to_be_visible()
+    expect(page.get_by_text("from 198.51.100.23").first).to_be_visible()
     screenshot(page, "user-locked")
 
     unlock = page.get_by_role("link", name="Unlock").or_(page.get_by_role("button", name="Unlock"))

@@ -11,6 +11,7 @@ from base64 import b32decode
 import pytest
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from playwright.sync_api import expect
 
 from tests.conftest import STRONG_PASSWORD, make_user
 from tests.e2e.helpers import submit_sign_in, totp_code
@@ -40,8 +41,8 @@ def test_owner_enrols_totp_then_signs_in_with_a_code(
 
     sign_in(page, base, "owner@example.com")
     page.wait_for_url(f"{base}/account/mfa/setup/**")
-    assert page.get_by_role("heading", name="Set up two-factor authentication").is_visible()
-    assert page.locator(".qr-code svg").is_visible()
+    expect(page.get_by_role("heading", name="Set up two-factor authentication")).to_be_visible()
+    expect(page.locator(".qr-code svg")).to_be_visible()
     # Anything else sends the owner back here.
     page.goto(f"{base}/account/")
     page.wait_for_url(f"{base}/account/mfa/setup/**")
@@ -64,8 +65,8 @@ def test_owner_enrols_totp_then_signs_in_with_a_code(
     page.get_by_role("button", name="I have saved them").click()
     # Back where the owner was heading when sent to enrolment.
     page.wait_for_url(f"{base}/account/")
-    assert page.get_by_role("heading", name="Two-factor authentication").is_visible()
-    assert page.get_by_text("This session").is_visible()
+    expect(page.get_by_role("heading", name="Two-factor authentication")).to_be_visible()
+    expect(page.get_by_text("This session")).to_be_visible()
     screenshot(page, "account-mfa-on", phone=True)
 
     page.get_by_role("button", name="Sign out").click()
@@ -82,7 +83,7 @@ def test_owner_enrols_totp_then_signs_in_with_a_code(
     )
     page.get_by_role("button", name="Verify").click()
     page.wait_for_url(f"{base}/")
-    assert page.get_by_role("heading", name="Overview").is_visible()
+    expect(page.get_by_role("heading", name="Overview")).to_be_visible()
 
 
 def test_account_page_enrolment_and_user_security_section(
@@ -107,18 +108,18 @@ def test_account_page_enrolment_and_user_security_section(
     sign_in(page, base, "owner@example.com")
     page.wait_for_url(f"{base}/")
     page.goto(f"{base}/account/")
-    assert page.locator(".qr-code svg").is_visible()
+    expect(page.locator(".qr-code svg")).to_be_visible()
     screenshot(page, "account-enrol", phone=True)
 
     page.goto(f"{base}/users/{member.pk}/security/")
-    assert page.get_by_role("heading", name="Security").is_visible()
-    assert page.get_by_text("Authenticator app").first.is_visible()
+    expect(page.get_by_role("heading", name="Security")).to_be_visible()
+    expect(page.get_by_text("Authenticator app").first).to_be_visible()
     screenshot(page, "user-security", phone=True)
 
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="End all sessions").click()
     page.wait_for_url(f"{base}/users/{member.pk}/#security")
-    assert page.get_by_text("No open sessions.").is_visible()
+    expect(page.get_by_text("No open sessions.")).to_be_visible()
     mona.goto(f"{base}/")
     assert "/login/" in mona.url
     other.close()
@@ -169,7 +170,7 @@ def test_replacing_the_authenticator_asks_for_password_and_code_first(
     page.get_by_label("Code").fill(codes[0])
     page.get_by_role("button", name="Continue").click()
     page.wait_for_url(f"{base}/account/mfa/setup/")
-    assert page.get_by_role("heading", name="Replace your authenticator app").is_visible()
+    expect(page.get_by_role("heading", name="Replace your authenticator app")).to_be_visible()
     screenshot(page, "account-mfa-replace", phone=True)
 
     secret = page.locator("#totp-secret").get_attribute("data-secret")
@@ -211,4 +212,4 @@ def test_account_page_without_a_fresh_proof_offers_setup_not_a_secret(
     page.get_by_label("Password").fill(STRONG_PASSWORD)
     page.get_by_role("button", name="Continue").click()
     page.wait_for_url(f"{base}/account/mfa/setup/")
-    assert page.locator(".qr-code svg").is_visible()
+    expect(page.locator(".qr-code svg")).to_be_visible()

@@ -6,6 +6,7 @@ take it away."""
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from accounts.models import Invitation
 from rbac.models import Membership, UserRole
@@ -28,13 +29,13 @@ def test_seed_004_organization_flow(live_server, page, screenshot, builtin_roles
     page.get_by_label("Slug").fill("acme")
     page.get_by_role("button", name="Create organization").click()
     page.wait_for_url(f"{base}/organizations/acme/")
-    assert page.get_by_role("heading", name="Acme Corp", exact=True).is_visible()
+    expect(page.get_by_role("heading", name="Acme Corp", exact=True)).to_be_visible()
     # 2. invite a client into it with a role
     page.get_by_label("Email address").fill("client@example.com")
     page.get_by_label("Role in Acme Corp").first.select_option("member")
     page.get_by_role("button", name="Send invitation").click()
-    assert page.get_by_text("An invitation into Acme Corp is on its way").is_visible()
-    assert page.get_by_text("client@example.com").first.is_visible()
+    expect(page.get_by_text("An invitation into Acme Corp is on its way")).to_be_visible()
+    expect(page.get_by_text("client@example.com").first).to_be_visible()
     screenshot(page, "orgs-invited", phone=True)
     # 3. the client accepts (a fresh link, as the email would carry)
     invitation = Invitation.objects.get(email="client@example.com")
@@ -57,7 +58,7 @@ def test_seed_004_organization_flow(live_server, page, screenshot, builtin_roles
     page.get_by_label("Organization", exact=True).select_option("acme")
     page.get_by_label("Role there").select_option("viewer")
     page.get_by_role("button", name="Give role").click()
-    assert page.get_by_text("now holds Viewer in Acme Corp").is_visible()
+    expect(page.get_by_text("now holds Viewer in Acme Corp")).to_be_visible()
     assert UserRole.objects.filter(
         user=cleo, role__slug="viewer", organization__slug="acme"
     ).exists()
@@ -65,6 +66,6 @@ def test_seed_004_organization_flow(live_server, page, screenshot, builtin_roles
     screenshot(page, "orgs-two-roles", phone=True)
     # 5. remove it
     page.get_by_role("button", name="Remove Viewer from client@example.com").click()
-    assert page.get_by_text("no longer holds Viewer in Acme Corp").is_visible()
+    expect(page.get_by_text("no longer holds Viewer in Acme Corp")).to_be_visible()
     assert not UserRole.objects.filter(user=cleo, role__slug="viewer").exists()
     screenshot(page, "orgs-role-removed", phone=True)

@@ -4,6 +4,7 @@ the preview, and a user's access fragment, at desktop and phone widths."""
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.conftest import make_user
 from tests.e2e.helpers import open_as
@@ -45,8 +46,8 @@ def people(builtin_roles):
 def test_roles_pages_look_finished(live_server, page, screenshot, people):
     base = live_server.url
     open_as(page, base, "manager@example.com", "/roles/")
-    assert page.get_by_role("heading", name="Roles", exact=True).is_visible()
-    assert page.get_by_text("Support <b>team</b>").is_visible()  # escaped, shown literally
+    expect(page.get_by_role("heading", name="Roles", exact=True)).to_be_visible()
+    expect(page.get_by_text("Support <b>team</b>")).to_be_visible()  # escaped, shown literally
     screenshot(page, "roles-list", phone=True)
 
     page.goto(f"{base}/roles/support/edit/")
@@ -67,5 +68,5 @@ def test_roles_pages_look_finished(live_server, page, screenshot, people):
     page.get_by_label("Assign a role").select_option("editor")
     page.get_by_role("button", name="Assign").click()
     page.get_by_text("Mona Member now has the role Editor.").wait_for()
-    assert page.locator(".effective-table").is_visible()
+    expect(page.locator(".effective-table")).to_be_visible()
     screenshot(page, "user-access", phone=True)

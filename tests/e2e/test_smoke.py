@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.conftest import make_user
 from tests.e2e.helpers import sign_in
@@ -26,12 +27,12 @@ def test_owner_signs_in_sees_overview_and_signs_out(
     screenshot(page, "login")
     sign_in(page, live_server.url, "owner@example.com")
     page.wait_for_url(f"{live_server.url}/")
-    assert page.get_by_role("heading", name="Overview").is_visible()
-    assert page.get_by_role("link", name="Overview").is_visible()
+    expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+    expect(page.get_by_role("link", name="Overview")).to_be_visible()
     screenshot(page, "overview", phone=True)
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url(f"{live_server.url}/login/")
-    assert page.get_by_role("heading", name="Sign in").is_visible()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     page.goto(f"{live_server.url}/")
     assert "/login/" in page.url
 

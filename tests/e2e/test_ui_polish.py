@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.conftest import make_user
 from tests.e2e.helpers import open_as, sign_in
@@ -122,19 +123,19 @@ def test_users_list_counts_sorts_and_shows_the_batch_bar_when_rows_are_ticked(
     open_as(page, live_server.url, "admin@example.com", "/users/")
     assert page.locator("#match-count").inner_text() == "5 users"
     # The batch bar waits for a ticked row.
-    assert not page.locator("[data-batch-bar]").is_visible()
+    expect(page.locator("[data-batch-bar]")).to_be_hidden()
     boxes = page.locator("input[name=ids]")
     boxes.nth(0).check()
     boxes.nth(1).check()
     boxes.nth(2).check()
     bar = page.locator("[data-batch-bar]")
-    assert bar.is_visible()
+    expect(bar).to_be_visible()
     assert "3 selected" in bar.inner_text()
-    assert not page.locator("#batch-role").is_visible()
+    expect(page.locator("#batch-role")).to_be_hidden()
     page.locator("#batch-action").select_option("assign_role")
-    assert page.locator("#batch-role").is_visible()
+    expect(page.locator("#batch-role")).to_be_visible()
     page.locator("#batch-action").select_option("disable")
-    assert not page.locator("#batch-role").is_visible()
+    expect(page.locator("#batch-role")).to_be_hidden()
     page.locator("#all-matching").check()
     assert "All 5 users selected" in bar.inner_text()
     page.locator("#all-matching").uncheck()
@@ -176,19 +177,19 @@ def test_users_list_counts_sorts_and_shows_the_batch_bar_when_rows_are_ticked(
 
 def test_users_list_filters_collapse_on_phones(live_server, page, screenshot, people):
     open_as(page, live_server.url, "admin@example.com", "/users/", size=(390, 844))
-    assert page.get_by_label("Search").is_visible()
-    assert not page.get_by_label("Status").is_visible()
+    expect(page.get_by_label("Search")).to_be_visible()
+    expect(page.get_by_label("Status")).to_be_hidden()
     first_row = page.locator(".users-table tbody tr").first
     box = first_row.bounding_box()
     assert box["y"] + box["height"] <= 844, box
     assert no_sideways_scroll(page)
     page.get_by_role("button", name="Filters").click()
     page.wait_for_timeout(400)
-    assert page.get_by_label("Status").is_visible()
+    expect(page.get_by_label("Status")).to_be_visible()
     screenshot(page, "users-list-filters-open-390")
     page.set_viewport_size({"width": 1280, "height": 900})
     page.goto(f"{live_server.url}/users/")
-    assert page.get_by_label("Status").is_visible()
+    expect(page.get_by_label("Status")).to_be_visible()
 
 
 @pytest.mark.parametrize("width,height", SIZES)
@@ -283,7 +284,7 @@ def test_a_client_banned_while_signed_in_is_told_they_were_signed_out(
     owner, admin, grace, bob = people
     page.set_viewport_size({"width": width, "height": height})
     open_as(page, live_server.url, "grace@example.com", "/account/")
-    assert page.get_by_role("heading", name="My account").first.is_visible()
+    expect(page.get_by_role("heading", name="My account").first).to_be_visible()
 
     user_ban(actor=User.objects.get(pk=admin.pk), user=User.objects.get(pk=grace.pk), reason="Spam")
     page.goto(f"{live_server.url}/account/")
@@ -315,8 +316,8 @@ def test_activity_reads_as_sentences_and_times_as_people_say_them(
     owner, admin, grace, bob = people
     open_as(page, live_server.url, "admin@example.com", "/", size=(width, height))
     activity = page.locator("section[aria-labelledby=activity-heading]")
-    assert activity.get_by_text("Ada Admin banned Bob Banned: Spam").is_visible()
-    assert activity.get_by_text("Ada Admin signed in").is_visible()
+    expect(activity.get_by_text("Ada Admin banned Bob Banned: Spam")).to_be_visible()
+    expect(activity.get_by_text("Ada Admin signed in")).to_be_visible()
     assert "accounts.user.banned" not in activity.inner_text()
     assert "0 minutes" not in page.locator("body").inner_text()
     assert no_sideways_scroll(page)
@@ -324,7 +325,7 @@ def test_activity_reads_as_sentences_and_times_as_people_say_them(
 
     page.goto(f"{live_server.url}/audit/")
     table = page.locator(".audit-table")
-    assert table.get_by_text("Ada Admin banned Bob Banned: Spam").is_visible()
+    expect(table.get_by_text("Ada Admin banned Bob Banned: Spam")).to_be_visible()
     assert "accounts.user.banned" not in table.inner_text()
     # The dotted code stays in the filter and on the event's own page.
     assert page.locator("#id_action option[value='accounts.user.banned']").count() == 1
@@ -334,7 +335,7 @@ def test_activity_reads_as_sentences_and_times_as_people_say_them(
     page.wait_for_url("**actor=**")
     page.goto(f"{live_server.url}/audit/")
     page.locator(".audit-time a").last.click()
-    assert page.get_by_text("accounts.user.banned").first.is_visible()
+    expect(page.get_by_text("accounts.user.banned").first).to_be_visible()
 
     page.goto(f"{live_server.url}/users/")
     if width >= 768:
@@ -363,11 +364,11 @@ def test_user_page_header_keeps_everyday_actions_in_view_and_deletion_in_more(
         "els => new Set(els.map(e => Math.round(e.getBoundingClientRect().top))).size"
     )
     assert tops == 1
-    assert not header.get_by_role("link", name="Delete permanently…").is_visible()
+    expect(header.get_by_role("link", name="Delete permanently…")).to_be_hidden()
     header.get_by_role("button", name="More").click()
     menu = header.locator(".dropdown-menu")
-    assert menu.get_by_role("link", name="Delete…", exact=True).is_visible()
-    assert menu.get_by_role("link", name="Delete permanently…").is_visible()
+    expect(menu.get_by_role("link", name="Delete…", exact=True)).to_be_visible()
+    expect(menu.get_by_role("link", name="Delete permanently…")).to_be_visible()
     assert "Danger zone" in menu.inner_text()
     assert no_sideways_scroll(page)
     screenshot(page, f"user-page-more-{width}")
@@ -416,15 +417,15 @@ def test_ban_dialog_shows_only_the_field_for_the_chosen_duration(
     dialog = page.locator(".modal.show")
     dialog.wait_for()
     page.wait_for_timeout(400)
-    assert not dialog.locator("#id_amount").is_visible()
-    assert not dialog.locator("#id_until").is_visible()
+    expect(dialog.locator("#id_amount")).to_be_hidden()
+    expect(dialog.locator("#id_until")).to_be_hidden()
     dialog.get_by_label("Duration").select_option("days")
-    assert dialog.get_by_label("Number of days").is_visible()
-    assert not dialog.locator("#id_until").is_visible()
+    expect(dialog.get_by_label("Number of days")).to_be_visible()
+    expect(dialog.locator("#id_until")).to_be_hidden()
     screenshot(page, f"ban-dialog-days-{width}")
     dialog.get_by_label("Duration").select_option("until")
-    assert dialog.get_by_label("Banned until").is_visible()
-    assert not dialog.locator("#id_amount").is_visible()
+    expect(dialog.get_by_label("Banned until")).to_be_visible()
+    expect(dialog.locator("#id_amount")).to_be_hidden()
     dialog.get_by_label("Duration").select_option("hours")
     dialog.get_by_label("Number of hours").fill("2")
     dialog.get_by_label("Reason").fill("Cooling off")
@@ -456,7 +457,7 @@ def test_a_role_made_from_a_template_takes_its_slug_from_its_own_name(
         page.get_by_role("button", name="Preview changes").click()
         page.get_by_role("button", name="Create role").click()
         page.wait_for_url(f"**/roles/{expected}/")
-        assert page.get_by_text("Role Support desk created.").is_visible()
+        expect(page.get_by_text("Role Support desk created.")).to_be_visible()
     assert Role.objects.filter(name="Support desk").count() == 2
     assert not Role.objects.filter(slug="operator").exists()
 
@@ -523,7 +524,7 @@ def test_django_admin_wears_the_product_colours_and_links_back(
         "rgb(30, 36, 51)"
     )
     assert page.locator("#site-name").inner_text().replace("\n", " ").startswith("H Handover")
-    assert page.get_by_role("link", name="API keys").first.is_visible()
+    expect(page.get_by_role("link", name="API keys").first).to_be_visible()
     screenshot(page, f"django-admin-{width}")
     page.get_by_role("link", name="← Back to the dashboard").click()
     page.wait_for_url(f"{live_server.url}/")
@@ -587,9 +588,9 @@ def test_change_ban_starts_from_the_ban_as_it_is(live_server, page, people):
     dialog = page.locator(".modal.show")
     dialog.wait_for()
     page.wait_for_timeout(400)
-    assert dialog.get_by_role("heading", name="Change ban").is_visible()
+    expect(dialog.get_by_role("heading", name="Change ban")).to_be_visible()
     assert dialog.get_by_label("Duration").input_value() == "until"
-    assert dialog.get_by_label("Banned until").is_visible()
+    expect(dialog.get_by_label("Banned until")).to_be_visible()
     assert dialog.get_by_label("Banned until").input_value() != ""
     assert dialog.get_by_label("Reason").input_value() == "Spam"
 
@@ -615,19 +616,19 @@ def test_ctrl_k_finds_a_user_from_any_page(live_server, page, screenshot, people
     assert page.evaluate("document.activeElement.classList.contains('jump-link')")
     page.keyboard.press("Enter")
     page.wait_for_url(f"**/users/{grace.pk}/")
-    assert page.get_by_role("heading", name="Grace Hopper").is_visible()
+    expect(page.get_by_role("heading", name="Grace Hopper")).to_be_visible()
 
 
 def test_audit_filters_fold_away_on_phones(live_server, page, screenshot, people):
     open_as(page, live_server.url, "admin@example.com", "/audit/", size=(390, 844))
-    assert not page.get_by_label("Outcome").is_visible()
+    expect(page.get_by_label("Outcome")).to_be_hidden()
     box = page.locator(".audit-table tbody tr").first.bounding_box()
     assert box["y"] + box["height"] <= 844, box
     screenshot(page, "audit-log-filters-folded-390")
     page.get_by_role("button", name="Filters").click()
     page.wait_for_timeout(400)
-    assert page.get_by_label("Outcome").is_visible()
+    expect(page.get_by_label("Outcome")).to_be_visible()
     page.set_viewport_size({"width": 1280, "height": 900})
     page.goto(f"{live_server.url}/audit/")
-    assert page.get_by_label("Outcome").is_visible()
+    expect(page.get_by_label("Outcome")).to_be_visible()
     assert no_sideways_scroll(page)

@@ -4,6 +4,7 @@ confirmation dialog, a batch dry run -- at desktop and phone width."""
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.conftest import make_user
 from tests.e2e.helpers import open_as, preview_ban_of_everyone
@@ -37,8 +38,8 @@ def test_admin_lists_filters_and_opens_a_user(live_server, page, screenshot, peo
     dialogs = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     open_as(page, live_server.url, "admin@example.com", "/users/")
-    assert page.get_by_role("heading", name="Users").is_visible()
-    assert page.get_by_role("link", name="<script>alert('x')</script>").is_visible()
+    expect(page.get_by_role("heading", name="Users")).to_be_visible()
+    expect(page.get_by_role("link", name="<script>alert('x')</script>")).to_be_visible()
     assert not dialogs  # the script in a name stays text
     screenshot(page, "users-list", phone=True)
 
@@ -61,14 +62,14 @@ def test_admin_lists_filters_and_opens_a_user(live_server, page, screenshot, peo
     screenshot(page, "users-confirm-dialog", phone=True)
     page.locator(".modal.show").get_by_role("button", name="Disable").click()
     page.wait_for_selector("text=is disabled.")
-    assert page.locator(".badge", has_text="Banned").first.is_visible()
+    expect(page.locator(".badge", has_text="Banned").first).to_be_visible()
     # Refreshed in place (no reload): the dialog closes, the header offers
     # Enable, the status history shows the reason.
     page.wait_for_selector("#modal-root .modal", state="detached")
     page.wait_for_selector(".modal-backdrop", state="detached")
     page.wait_for_selector("text=No events by or about this user yet", state="detached")
-    assert page.locator("#user-header").get_by_role("link", name="Enable").is_visible()
-    assert page.locator("#section-status", has_text="Left the company").is_visible()
+    expect(page.locator("#user-header").get_by_role("link", name="Enable")).to_be_visible()
+    expect(page.locator("#section-status", has_text="Left the company")).to_be_visible()
     screenshot(page, "users-detail-after-action", phone=True)
 
 
@@ -109,5 +110,5 @@ def test_addresses_show_their_domain_as_typed_and_encoded(live_server, page, scr
     page.wait_for_selector("text=mixes alphabets (Cyrillic and Latin)")
     screenshot(page, "users-create-look-alike", phone=True)
     page.goto(f"{live_server.url}/users/?q=ann")
-    assert page.get_by_text("ann@bücher.example (xn--bcher-kva.example)").first.is_visible()
+    expect(page.get_by_text("ann@bücher.example (xn--bcher-kva.example)").first).to_be_visible()
     screenshot(page, "users-list-idn")

@@ -2,6 +2,7 @@
 test event to a real receiver and see it in the delivery log."""
 
 import pytest
+from playwright.sync_api import expect
 from standardwebhooks.webhooks import Webhook
 
 from tests.conftest import make_user
@@ -29,7 +30,7 @@ def test_webhooks_pages(live_server, page, screenshot, builtin_roles, settings):
         page.get_by_role("link", name="Done").click()
         page.get_by_role("button", name="Send test event").click()
         page.wait_for_load_state()
-        assert page.get_by_text("Delivered").first.is_visible()
+        expect(page.get_by_text("Delivered").first).to_be_visible()
         [got] = receiver.got()
         assert Webhook(secret).verify(got.body, got.headers)["type"] == "webhook.test"
         screenshot(page, "webhooks-detail", phone=True)
