@@ -10,6 +10,7 @@ from django_otp import login as otp_login
 
 from accounts.models import User, normalize_email
 from accounts.security import recovery_codes_left
+from accounts.services import throttling
 from accounts.services.sessions import session_end_by_key, session_follow, session_record
 from audit import services as audit
 from audit.services import Target
@@ -50,9 +51,11 @@ def login_succeeded(request, user, *, method: str = "password", device=None) -> 
 
 
 def code_failed(request, user, *, reason: str, throttled: bool = False) -> None:
-    """A wrong second-factor code: recorded like a failed sign-in and counted
+    """A wrong second-factor code: recorded like a failed sign-in, counted
     by django-axes towards the account's lockout (the same counter as wrong
-    passwords), so codes cannot be guessed faster than passwords."""
+    passwords) and spent from the address's sign-in budget, so codes cannot
+    be guessed faster than passwords. A refusal by django-otp's throttle
+    checked no code and spends nothing."""
 
     audit.record_without_waiting(
         "accounts.login.failed",
@@ -63,6 +66,7 @@ def code_failed(request, user, *, reason: str, throttled: bool = False) -> None:
         reason=reason,
     )
     if not throttled:
+        throttling.signin_failed(request)
         user_login_failed.send(sender=__name__, credentials={"email": user.email}, request=request)
 
 

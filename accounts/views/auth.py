@@ -112,7 +112,7 @@ def _render_mfa(request, form, *, error=None, status=200):
 def login_mfa_view(request):
     """Step two of signing in: a code from the authenticator app or a
     recovery code. Wrong codes are throttled by django-otp and count
-    towards the account lockout."""
+    towards the account lockout and the address's sign-in budget."""
     user = _pending_user(request)
     if user is None:
         request.session.pop(PENDING_KEY, None)
@@ -120,6 +120,12 @@ def login_mfa_view(request):
             return redirect(safe_back(request, settings.LOGIN_REDIRECT_URL))
         messages.info(request, "Please sign in again.")
         return redirect("login")
+    if request.method == "POST" and throttling.signin_refused(request):
+        # Wrong codes spend the address's budget as wrong passwords do:
+        # past it, no code is checked.
+        response = _render_mfa(request, MFACodeForm(), error=throttling.SIGNIN_REFUSED, status=429)
+        response["Retry-After"] = str(settings.SIGNIN_FAILURE_WINDOW)
+        return response
     form = MFACodeForm(request.POST or None)
     if request.method == "GET" or not form.is_valid():
         error = "Enter the code." if request.method == "POST" else None

@@ -135,3 +135,70 @@ def test_once_all_addresses_spend_the_global_budget_each_address_gets_the_strain
         strained_per_address=3,
         first_429_after_global=f"failure {3 + 1} of a new address",
     )
+
+
+def test_wrong_codes_at_the_code_step_spend_the_address_budget(client, owner, settings):
+    """Leaked passwords, guessed codes: an attacker holding the passwords
+    of many accounts with an authenticator app guesses one code for each
+    from one address. Every wrong code spends the address's sign-in budget
+    (as a wrong password does); past it the code step answers 429 before
+    any code is checked, and so does the password step."""
+    from tests.accounts.mfa_helpers import code_for, enrol
+
+    settings.MFA_POLICY = "none"
+    settings.SIGNIN_FAILURES_PER_ADDRESS = budget = 5
+    accounts = make_users(budget + 3, prefix="coded")
+    devices = {user.pk: enrol(user)[0] for user in accounts}
+    statuses = []
+    for user in accounts:
+        step = post_login(client, user.email, "x", ATTACKER)  # make_users' password
+        if step.status_code == 429:
+            statuses.append(("password", 429))
+            continue
+        assert step.status_code == 302 and step["Location"] == "/login/mfa/"
+        wrong = "000000" if code_for(devices[user.pk]) != "000000" else "111111"
+        answer = client.post("/login/mfa/", {"otp_token": wrong}, REMOTE_ADDR=ATTACKER)
+        statuses.append(("code", answer.status_code))
+        client.post("/logout/")
+    codes = [s for kind, s in statuses if kind == "code"]
+    assert codes[:budget] == [200] * budget
+    # The budget is spent by codes alone: what follows is refused.
+    assert statuses[budget:] == [("password", 429)] * 3
+    checked = AuditEvent.objects.filter(action="accounts.login.failed", reason="Wrong code.")
+    assert checked.count() == budget
+
+
+def test_a_spent_address_cannot_guess_codes_for_a_password_it_already_passed(
+    client, owner, settings
+):
+    """The password step passed before the budget ran out: the code step is
+    refused with 429 (no code checked, django-otp's counter untouched),
+    while the owner of the account signs in from their own address."""
+    from tests.accounts.mfa_helpers import code_for, enrol
+
+    settings.MFA_POLICY = "none"
+    settings.SIGNIN_FAILURES_PER_ADDRESS = 3
+    victim = make_user("coded-victim@example.com")
+    device, _ = enrol(victim)
+    assert post_login(client, victim.email, STRONG_PASSWORD, ATTACKER).status_code == 302
+    wrong = "000000" if code_for(device) != "000000" else "111111"
+    answers = [
+        client.post("/login/mfa/", {"otp_token": wrong}, REMOTE_ADDR=ATTACKER).status_code
+        for _ in range(3)
+    ]
+    # django-otp's own throttle answers the 2nd and 3rd (no code checked):
+    # those refusals do not spend the budget, so wait them out.
+    assert answers[0] == 200
+    for _ in range(2):
+        device.refresh_from_db()
+        device.throttle_reset(commit=True)
+        client.post("/login/mfa/", {"otp_token": wrong}, REMOTE_ADDR=ATTACKER)
+    device.refresh_from_db()
+    failures = device.throttling_failure_count
+    refused = client.post("/login/mfa/", {"otp_token": code_for(device)}, REMOTE_ADDR=ATTACKER)
+    assert refused.status_code == 429
+    assert SIGNIN_REFUSED in refused.content.decode()
+    device.refresh_from_db()
+    assert device.throttling_failure_count == failures
+    assert "_auth_user_id" not in client.session
+    assert AuditEvent.objects.filter(action="accounts.login.throttled").count() == 1
