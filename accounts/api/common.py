@@ -31,7 +31,15 @@ def prime_holdings(users) -> list:
     return users
 
 
-def user_out(user: User) -> dict:
+_ASK = object()
+
+
+def user_out(user: User, *, lock=_ASK) -> dict:
+    """The API's `UserOut`. `lock` is the user's sign-in lock-out as
+    `selectors.user_locks` gives it for a page of users (None: not
+    locked); without it, it is read for this user (one query)."""
+    if lock is _ASK:
+        lock = selectors.user_lock(user)
     holdings = getattr(user, "_holdings", None)
     if holdings is None:
         holdings = role_holdings([user.pk])[user.pk]
@@ -50,6 +58,8 @@ def user_out(user: User) -> dict:
         "email_verified": user.email_verified_at is not None,
         "banned_until": user.banned_until if user.status == "banned" else None,
         "ban_reason": user.ban_reason if user.status == "banned" else "",
+        "locked_until": lock.until if lock is not None else None,
+        "locked_addresses": list(lock.addresses) if lock is not None else [],
     }
 
 

@@ -35,6 +35,16 @@ class UserOut(Schema):
     email_verified: bool
     banned_until: datetime | None = None
     ban_reason: str = ""
+    locked_until: datetime | None = Field(
+        None,
+        description="Failed sign-ins lock the user out until then (null: not locked). "
+        "`POST /api/admin/users/{id}/unlock` lifts it.",
+    )
+    locked_addresses: list[str] = Field(
+        default_factory=list,
+        description="For the owner and users who manage users, locked only from the "
+        "addresses the failures came from: those addresses (empty for an account-wide lock).",
+    )
 
 
 class UserCreateIn(Strict):

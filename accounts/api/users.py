@@ -157,7 +157,8 @@ def list_users(
             {k: v for k, v in given.items() if v} | {"limit": limit, "cursor": page.next_cursor}
         )
         response["Link"] = f'<{request.path}?{query}>; rel="next"'
-    return Status(200, [user_out(u) for u in prime_holdings(page.users)])
+    locks = selectors.user_locks(page.users)
+    return Status(200, [user_out(u, lock=locks.get(u.pk)) for u in prime_holdings(page.users)])
 
 
 @router.get(

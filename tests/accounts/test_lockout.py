@@ -145,6 +145,36 @@ def test_the_api_unlocks_and_refuses_by_the_hierarchy(client, owner, admin_user,
     assert (event.actor_id, event.reason) == (admin_user.pk, "verified by phone")
 
 
+def test_the_api_shows_the_lock_on_a_user_and_in_the_list(client, admin_user, locked_member):
+    """`UserOut.locked_until` (and, for a per-address lock, the addresses):
+    what the user page's badge shows, so an API client can find whom to
+    unlock."""
+    key = bearer(admin_user)
+    shown = client.get(f"/api/admin/users/{locked_member.pk}", **key).json()
+    lock = user_lock(locked_member)
+    assert shown["locked_until"] is not None
+    assert shown["locked_until"][:19] == lock.until.isoformat()[:19]
+    assert shown["locked_addresses"] == []
+    listed = {u["email"]: u for u in client.get("/api/admin/users?limit=200", **key).json()}
+    assert listed[locked_member.email]["locked_until"] == shown["locked_until"]
+    assert listed[admin_user.email]["locked_until"] is None
+
+    # A manager is locked only from the failing address, which is named.
+    manager = make_manager()
+    lock_out(client, manager.email)
+    shown = client.get(f"/api/admin/users/{manager.pk}", **key).json()
+    assert shown["locked_until"] is not None
+    assert shown["locked_addresses"] == [STRANGER]
+
+    done = client.post(
+        f"/api/admin/users/{locked_member.pk}/unlock",
+        data={},
+        content_type="application/json",
+        **key,
+    )
+    assert (done.json()["locked_until"], done.json()["locked_addresses"]) == (None, [])
+
+
 def test_a_batch_unlocks_the_locked_and_skips_the_rest(client, admin_user, locked_member):
     other = make_user("other@example.com")
     lock_out(client, other.email)
