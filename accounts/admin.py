@@ -7,6 +7,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp_webauthn.models import WebAuthnCredential
 
 from accounts.forms import UserAdminForm
 from accounts.models import ApiKey, Invitation, OutboundEmail, User, UserSession
@@ -228,11 +229,13 @@ class UserSessionAdmin(ReadOnlyMixin, ServiceModelAdmin):
 
 
 # django-otp registers its device models with an admin that shows each TOTP
-# secret as a QR code (and answers an unknown id with a 500). Operators manage
-# factors through the dashboard's guarded "remove factor" action instead.
+# secret as a QR code (and answers an unknown id with a 500), and
+# django-otp-webauthn its passkeys with one that deletes or disables them
+# unaudited. Operators manage factors through the dashboard's guarded
+# "remove factor" action instead.
 def _unregister_otp_device_admins() -> None:
 
-    for model in (TOTPDevice, StaticDevice):
+    for model in (TOTPDevice, StaticDevice, WebAuthnCredential):
         if admin.site.is_registered(model):
             admin.site.unregister(model)
 

@@ -190,11 +190,20 @@ class MFAPolicyMiddleware:
     """
 
     # Where a user with a factor but an unverified session may still go.
-    CODE_STEP = {"logout", "login", "login_mfa", "healthz"}
+    CODE_STEP = {
+        "logout",
+        "login",
+        "login_mfa",
+        "login_passkey_begin",
+        "login_passkey_complete",
+        "healthz",
+    }
     # Where a user who must set up a factor may still go.
     SETUP = CODE_STEP | {
         "account:reauth",
         "account:mfa_setup",
+        "account:passkey_register_begin",
+        "account:passkey_register_complete",
         "account:recovery_codes",
         "account:recovery_codes_download",
     }
@@ -237,6 +246,8 @@ class MustChangePasswordMiddleware:
         "logout",
         "login",
         "login_mfa",
+        "login_passkey_begin",
+        "login_passkey_complete",
         "healthz",
         "account:password",
         "account:reauth",

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db.models import Count
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp_webauthn.models import WebAuthnCredential
 
 from accounts.models import UserSession
 from rbac.permissions import MANAGEMENT_PERMISSIONS
@@ -47,8 +48,13 @@ def locked_per_address(user) -> bool:
 
 
 def has_mfa(user) -> bool:
-    """A confirmed authenticator app: what makes sign-in ask for a code."""
-    return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+    """A confirmed authenticator app or passkey: what makes sign-in ask for
+    a second factor (and what the MFA policy counts)."""
+    return TOTPDevice.objects.filter(user=user, confirmed=True).exists() or has_passkey(user)
+
+
+def has_passkey(user) -> bool:
+    return WebAuthnCredential.objects.filter(user=user, confirmed=True).exists()
 
 
 # --- factors ------------------------------------------------------------------
@@ -57,8 +63,8 @@ def has_mfa(user) -> bool:
 @dataclass(frozen=True)
 class Factor:
     """One removable factor as shown to people and named in URLs and the
-    API: `totp-<pk>` for an authenticator app, `recovery-<pk>` for a set of
-    recovery codes."""
+    API: `totp-<pk>` for an authenticator app, `passkey-<pk>` for a passkey,
+    `recovery-<pk>` for a set of recovery codes."""
 
     id: str
     kind: str
@@ -68,8 +74,11 @@ class Factor:
     remaining: int | None = None
 
 
+_KINDS = {"totp": TOTPDevice, "passkey": WebAuthnCredential, "recovery": StaticDevice}
+
+
 def factor_id(device) -> str:
-    kind = "totp" if isinstance(device, TOTPDevice) else "recovery"
+    kind = next(kind for kind, model in _KINDS.items() if isinstance(device, model))
     return f"{kind}-{device.pk}"
 
 
@@ -79,14 +88,15 @@ def factor_device(user, factor: str):
     kind, _, pk = (factor or "").partition("-")
     if not pk.isdigit():
         return None
-    model = {"totp": TOTPDevice, "recovery": StaticDevice}.get(kind)
+    model = _KINDS.get(kind)
     if model is None:
         return None
     return model.objects.filter(user=user, pk=int(pk), confirmed=True).first()
 
 
 def factors_for_user(user) -> list[Factor]:
-    """Confirmed factors, authenticator apps first. Two queries."""
+    """Confirmed factors: authenticator apps, passkeys, recovery codes.
+    Three queries."""
     factors = [
         Factor(
             id=factor_id(d),
@@ -97,7 +107,16 @@ def factors_for_user(user) -> list[Factor]:
         )
         for d in TOTPDevice.objects.filter(user=user, confirmed=True).order_by("id")
     ]
-
+    factors += [
+        Factor(
+            id=factor_id(d),
+            kind="passkey",
+            label=d.name or "Passkey",
+            created_at=d.created_at,
+            last_used_at=d.last_used_at,
+        )
+        for d in WebAuthnCredential.objects.filter(user=user, confirmed=True).order_by("id")
+    ]
     for d in (
         StaticDevice.objects.filter(user=user, confirmed=True)
         .annotate(left=Count("token_set"))

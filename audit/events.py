@@ -124,6 +124,10 @@ SENTENCES: dict[str, tuple[str, str]] = {
         "{actor} replaced their authenticator app",
         "{actor} tried to replace their authenticator app",
     ),
+    "accounts.mfa.passkey_added": (
+        "{actor} added a passkey",
+        "{actor} tried to add a passkey",
+    ),
     "accounts.mfa.removed": (
         "{actor} removed an authenticator of {target}",
         "{actor} tried to remove an authenticator of {target}",

@@ -10,6 +10,7 @@ import os
 import sys
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from csp.constants import NONE, SELF
@@ -81,6 +82,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    "django_otp_webauthn",
     "axes",
     "csp",
     "ninja",
@@ -389,6 +391,20 @@ ALLOW_UNVERIFIED_LOGIN = env_bool("ALLOW_UNVERIFIED_LOGIN", True)
 MFA_POLICY = os.environ.get("MFA_POLICY", "managers")
 REAUTH_WINDOW = timedelta(minutes=env_int("REAUTH_WINDOW_MINUTES", 10))
 OTP_TOTP_ISSUER = "Handover"
+# Passkeys (WebAuthn, django-otp-webauthn) as a second factor, never alone:
+# the password comes first. The relying party is SITE_URL's host and the
+# only origin SITE_URL itself, read when each ceremony runs
+# (accounts.passkeys.PasskeyHelper); these two are for the package's checks.
+OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False
+OTP_WEBAUTHN_RP_NAME = "Handover"
+OTP_WEBAUTHN_RP_ID = urlsplit(SITE_URL).hostname or "localhost"
+OTP_WEBAUTHN_ALLOWED_ORIGINS = [SITE_URL]
+if not SITE_URL.startswith(("https://", "http://localhost")):
+    # Browsers offer passkeys only to https sites and to localhost (never to
+    # an IP address such as the default 127.0.0.1): elsewhere the pages
+    # offer no passkey, which is not a configuration error.
+    SILENCED_SYSTEM_CHECKS += ["otp_webauthn.E031"]
+OTP_WEBAUTHN_HELPER_CLASS = "accounts.passkeys.PasskeyHelper"
 
 # Celery: Redis when REDIS_URL is set, eager (in-process) otherwise.
 CELERY_BROKER_URL = REDIS_URL or "memory://"

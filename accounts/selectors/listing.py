@@ -11,9 +11,19 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 
 from django.db import connection, connections
-from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import (
+    BooleanField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+)
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp_webauthn.models import WebAuthnCredential
 
 from accounts.models import User, UserStatus, status_q
 from rbac.actor import as_actor
@@ -87,8 +97,13 @@ class UserPage:
     start: int | None = 0
 
 
-def mfa_enabled_q() -> Exists:
-    return Exists(TOTPDevice.objects.filter(user_id=OuterRef("pk"), confirmed=True))
+def mfa_enabled_q() -> ExpressionWrapper:
+    """A confirmed authenticator app or passkey (`accounts.security.has_mfa`)."""
+    return ExpressionWrapper(
+        Q(Exists(TOTPDevice.objects.filter(user_id=OuterRef("pk"), confirmed=True)))
+        | Q(Exists(WebAuthnCredential.objects.filter(user_id=OuterRef("pk"), confirmed=True))),
+        output_field=BooleanField(),
+    )
 
 
 def user_filter_queryset(filters: UserFilters, *, actor) -> QuerySet:
@@ -330,9 +345,14 @@ def _mark_mfa(users: list) -> None:
     page query, PostgreSQL hashes the whole device table for every page.)"""
     if not users:
         return
+    ids = [u.pk for u in users]
     with_mfa = set(
-        TOTPDevice.objects.filter(user_id__in=[u.pk for u in users], confirmed=True).values_list(
-            "user_id", flat=True
+        TOTPDevice.objects.filter(user_id__in=ids, confirmed=True)
+        .values_list("user_id", flat=True)
+        .union(
+            WebAuthnCredential.objects.filter(user_id__in=ids, confirmed=True).values_list(
+                "user_id", flat=True
+            )
         )
     )
     for user in users:

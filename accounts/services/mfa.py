@@ -20,8 +20,9 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp_webauthn.models import WebAuthnCredential
 
-from accounts.security import factor_device, factor_id
+from accounts.security import factor_device, factor_id, has_mfa
 from accounts.services.common import lock_user
 from accounts.services.emails import email_queue
 from accounts.services.notices import notify_security
@@ -143,7 +144,8 @@ def totp_enrol_begin(*, actor, device_id: int | None = None) -> TOTPDevice:
     return TOTPDevice.objects.create(user=actor.user, name="Authenticator app", confirmed=False)
 
 
-def _replace_recovery_codes(user) -> list[str]:
+def replace_recovery_codes(user) -> list[str]:
+    """Ten new recovery codes for `user` (the old ones stop working)."""
     device, _ = StaticDevice.objects.get_or_create(
         user=user, name="Recovery codes", defaults={"confirmed": True}
     )
@@ -203,7 +205,7 @@ def _totp_confirm(*, actor, device: TOTPDevice, keep_session_key: str | None) ->
     TOTPDevice.objects.filter(user=user).exclude(pk=locked.pk).delete()
     locked.confirmed = True
     locked.save(update_fields=["confirmed"])
-    codes = _replace_recovery_codes(user)
+    codes = replace_recovery_codes(user)
     ended = sessions_end_all(user, except_key=keep_session_key)
     before = [factor_id(d) for d in replaced]
     audit.record(
@@ -235,11 +237,13 @@ def recovery_codes_regenerate(
     working). Needs a confirmed authenticator app and a fresh proof; every
     session of `actor` but `keep_session_key` ends."""
     policies.check_can_regenerate_recovery_codes(actor, password=current_password)
-    if not TOTPDevice.objects.select_for_update().filter(user=actor.user, confirmed=True).exists():
+    lock_user(actor.user)
+    if not has_mfa(actor.user):
         raise ValidationError(
-            "Set up an authenticator app before creating recovery codes.", code="no_mfa"
+            "Set up an authenticator app or a passkey before creating recovery codes.",
+            code="no_mfa",
         )
-    codes = _replace_recovery_codes(actor.user)
+    codes = replace_recovery_codes(actor.user)
     ended = sessions_end_all(actor.user, except_key=keep_session_key)
     audit.record(
         "accounts.mfa.recovery_codes_regenerated",
@@ -259,7 +263,21 @@ def recovery_codes_regenerate(
 def _factor_label(device) -> str:
     if isinstance(device, TOTPDevice):
         return "authenticator app"
+    if isinstance(device, WebAuthnCredential):
+        return f'passkey "{device.name}"' if device.name else "passkey"
     return "recovery codes"
+
+
+def _other_primary_factors(user, device) -> bool:
+    """Whether `user` keeps an authenticator app or a passkey once `device`
+    is gone (the recovery codes go with the last one)."""
+    apps = TOTPDevice.objects.filter(user=user, confirmed=True)
+    keys = WebAuthnCredential.objects.filter(user=user, confirmed=True)
+    if isinstance(device, TOTPDevice):
+        apps = apps.exclude(pk=device.pk)
+    else:
+        keys = keys.exclude(pk=device.pk)
+    return apps.exists() or keys.exists()
 
 
 @service
@@ -274,8 +292,8 @@ def mfa_device_remove(
     """Remove one factor of `user` (seed: removeMfaFactor). Your own with a
     fresh proof, which tells you and ends your sessions but
     `keep_session_key`; anyone else's with mfa:reset, which also notifies
-    them and ends all their sessions. Removing the authenticator app removes
-    the recovery codes with it.
+    them and ends all their sessions. Removing the last authenticator app or
+    passkey removes the recovery codes with it.
 
     `device_id` is a factor id as listed by accounts.security.factors_for_user.
     """
@@ -290,12 +308,11 @@ def mfa_device_remove(
         raise NotFound("This factor does not exist (it may have been removed already).")
     removed = [factor_id(device)]
     device = type(device).objects.select_for_update().get(pk=device.pk)
-    if isinstance(device, TOTPDevice):
-        others = TOTPDevice.objects.filter(user=user, confirmed=True).exclude(pk=device.pk)
-        if not others.exists():
-            for static in StaticDevice.objects.filter(user=user):
-                removed.append(factor_id(static))
-                static.delete()
+    primary = isinstance(device, (TOTPDevice, WebAuthnCredential))
+    if primary and not _other_primary_factors(user, device):
+        for static in StaticDevice.objects.filter(user=user):
+            removed.append(factor_id(static))
+            static.delete()
     device.delete()
     # The sessions were verified with the removed factor: they end with this
     # transaction (a deleted session row is signed out everywhere), but for

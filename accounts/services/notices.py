@@ -20,6 +20,7 @@ SECURITY_NOTICES = {
     "roles_elevated": "You were given new management permissions",
     "ownership_transferred": "Ownership of Handover was transferred",
     "impersonation_started": "Someone is viewing your account as you, read-only",
+    "passkey_added": "A passkey was added to your account",
 }
 
 
@@ -40,3 +41,11 @@ def notify_security(user, kind: str, *, to: str | None = None, **ctx) -> Outboun
         **ctx,
     }
     return email_queue(to=to or user.email, template="security_notice", context=context, user=user)
+
+
+def notify_passkey_added(user, *, name: str, other_sessions_ended: int) -> OutboundEmail:
+    """ "A passkey was added": which one (its name) and whether the other
+    sessions were signed out. Queued in the caller's transaction."""
+    return notify_security(
+        user, "passkey_added", passkey=name, other_sessions_ended=other_sessions_ended
+    )

@@ -19,6 +19,7 @@ from accounts.security import (
     describe_user_agent,
     factors_for_user,
     has_mfa,
+    has_passkey,
     mfa_required,
     open_sessions,
     recovery_codes_left,
@@ -26,8 +27,10 @@ from accounts.security import (
 from accounts.services import account as account_services
 from accounts.services import auth as auth_services
 from accounts.services import mfa as mfa_services
+from accounts.services import passkeys as passkey_services
 from accounts.services import sessions as session_services
 from accounts.services.sessions import reauth_is_recent
+from accounts.views import passkeys
 from accounts.views.account_mfa import (
     add_css,
     enrolment,
@@ -81,6 +84,12 @@ def _home_context(request, **overrides) -> dict:
         "sessions": _sessions(request, user),
         "code_form": add_css(CodeForm()),
     }
+    # Adding a passkey is offered within the re-authentication window (the
+    # guard asks for it anyway), never while viewing as someone.
+    if reauth_is_recent(request.session.session_key) and policies.allows(
+        policies.check_may_write, request.actor, passkey_services.passkey_register_begin
+    ):
+        ctx["passkey_config"] = passkeys.passkey_config(request, "register")
     # The secret to scan only within the re-authentication window
     # (confirming needs a fresh proof anyway; else: a link to set up), and
     # not while viewing as someone: beginning an enrolment stores a device.
@@ -260,6 +269,8 @@ def reauth(request):
         method = "password"
         if ok is None or ok.pk != user.pk:
             form.add_error("password", "That password is not right.")
+        elif enrolled and not form.cleaned_data["code"] and passkeys.take_reauth_proof(request):
+            method = "password+passkey"
         elif enrolled:
             try:
                 verified = mfa_services.mfa_verify(user=user, code=form.cleaned_data["code"])
@@ -285,7 +296,14 @@ def reauth(request):
     return render(
         request,
         "account/reauth.html",
-        {"form": form, "has_mfa": enrolled, "next": next_url},
+        {
+            "form": form,
+            "has_mfa": enrolled,
+            "next": next_url,
+            "passkey_config": passkeys.passkey_config(request, "reauth")
+            if enrolled and has_passkey(user)
+            else None,
+        },
         status=status,
     )
 
@@ -303,6 +321,14 @@ urlpatterns = [
         "mfa/recovery-codes/regenerate/",
         recovery_codes_regenerate,
         name="recovery_codes_regenerate",
+    ),
+    path("mfa/passkeys/begin/", passkeys.register_begin, name="passkey_register_begin"),
+    path("mfa/passkeys/complete/", passkeys.register_complete, name="passkey_register_complete"),
+    path("reauthenticate/passkey/begin/", passkeys.reauth_begin, name="passkey_reauth_begin"),
+    path(
+        "reauthenticate/passkey/complete/",
+        passkeys.reauth_complete,
+        name="passkey_reauth_complete",
     ),
     path("mfa/<str:factor_id>/remove/", mfa_remove, name="mfa_remove"),
     path("sessions/<int:pk>/end/", session_end, name="session_end"),

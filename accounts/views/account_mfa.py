@@ -20,11 +20,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 from django_otp import login as otp_login
+from django_otp_webauthn.models import WebAuthnCredential
 
 from accounts.forms import CodeForm
 from accounts.reauth import reauth_required
 from accounts.security import (
     factor_device,
+    factors_for_user,
     has_mfa,
     mfa_required,
 )
@@ -87,7 +89,7 @@ def pending_enrolment(request):
     return device
 
 
-def _keep_codes(request, codes: list[str]) -> None:
+def keep_codes(request, codes: list[str]) -> None:
     request.session[CODES_KEY] = {"codes": codes, "at": int(time.time())}
 
 
@@ -131,7 +133,7 @@ def mfa_setup(request):
             request.session.pop(PENDING_DEVICE_KEY, None)
             otp_login(request, device)
             session_rotate(request)
-            _keep_codes(request, codes)
+            keep_codes(request, codes)
             messages.success(
                 request,
                 "Your new authenticator app is set up; the old one no longer works."
@@ -215,7 +217,7 @@ def recovery_codes_regenerate(request):
     except ValidationError as exc:
         messages.error(request, refusal_text(exc))
         return redirect("account:home")
-    _keep_codes(request, codes)
+    keep_codes(request, codes)
     return redirect("account:recovery_codes")
 
 
@@ -229,17 +231,7 @@ def mfa_remove(request, factor_id):
         messages.info(request, "That factor was already removed.")
         return redirect("account:home")
     if request.method == "GET":
-        warning = ""
-        if mfa_required(user):
-            warning = " Your role requires it, so you will be asked to set up a new one."
-        return confirm_page(
-            request,
-            title="Turn off two-factor authentication?",
-            message="Signing in will only need your password; your recovery codes are "
-            "removed too." + warning,
-            button="Remove authenticator app",
-            cancel_url=reverse("account:home"),
-        )
+        return _confirm_removal(request, user, device)
     try:
         mfa_services.mfa_device_remove(
             actor=request.actor,
@@ -253,5 +245,34 @@ def mfa_remove(request, factor_id):
     except NotFound as exc:
         messages.info(request, exc.message)
         return redirect("account:home")
-    messages.success(request, "Two-factor authentication is off.")
+    if has_mfa(user):
+        messages.success(request, "The factor was removed.")
+    else:
+        messages.success(request, "Two-factor authentication is off.")
     return redirect("account:home")
+
+
+def _confirm_removal(request, user, device):
+    """What removing `device` does, asked before it is done: removing the
+    last authenticator app or passkey turns two-factor off."""
+    passkey = isinstance(device, WebAuthnCredential)
+    others = [f for f in factors_for_user(user) if f.kind in ("totp", "passkey")]
+    if len(others) > 1:
+        return confirm_page(
+            request,
+            title=f"Remove the passkey “{device.name}”?" if passkey else "Remove this factor?",
+            message="It will no longer work for signing in; your other factors stay.",
+            button="Remove passkey" if passkey else "Remove authenticator app",
+            cancel_url=reverse("account:home"),
+        )
+    warning = ""
+    if mfa_required(user):
+        warning = " Your role requires it, so you will be asked to set up a new one."
+    return confirm_page(
+        request,
+        title="Turn off two-factor authentication?",
+        message="Signing in will only need your password; your recovery codes are "
+        "removed too." + warning,
+        button="Remove passkey" if passkey else "Remove authenticator app",
+        cancel_url=reverse("account:home"),
+    )

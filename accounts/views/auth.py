@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import authenticate
@@ -15,15 +13,19 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
 from accounts.forms import LoginForm, MFACodeForm
-from accounts.models import User
-from accounts.security import has_mfa, recovery_codes_left
+from accounts.security import has_mfa, has_passkey, recovery_codes_left
 from accounts.services import auth as auth_services
 from accounts.services import throttling
 from accounts.services.mfa import CodeRefused, mfa_verify
+from accounts.views import passkeys
+from accounts.views.pending import (  # noqa: F401 (GENERIC_LOGIN_ERROR: the tests' too)
+    GENERIC_LOGIN_ERROR,
+    PENDING_KEY,
+    pending_user,
+    set_pending,
+)
 from core.web import safe_back
 from rbac.decorators import public
-
-GENERIC_LOGIN_ERROR = "Incorrect email or password, or this account cannot sign in right now."
 
 
 def _render_login(request, form, *, error: str | None = None, status: int = 200):
@@ -56,7 +58,7 @@ def login_view(request):
         if user is not None:
             if has_mfa(user):
                 # Not signed in yet: the code comes first.
-                _set_pending(request, user, next_url=safe_back(request, ""))
+                set_pending(request, user, next_url=safe_back(request, ""))
                 return redirect("login_mfa")
             auth_services.login_succeeded(request, user)
             return redirect(safe_back(request, settings.LOGIN_REDIRECT_URL))
@@ -74,34 +76,13 @@ def login_view(request):
 
 # --- second step: the code ------------------------------------------------------
 
-PENDING_KEY = "mfa_pending"
-# How long the password step stays good while the code is awaited.
-PENDING_SECONDS = 5 * 60
 
-
-def _set_pending(request, user, *, next_url: str) -> None:
-    request.session[PENDING_KEY] = {
-        "user": str(user.pk),
-        "at": int(time.time()),
-        "next": next_url,
-    }
-
-
-def _pending_user(request):
-    """The user who entered the right password in this browser in the last
-    few minutes, or (step-up) the signed-in user whose session is not yet
-    verified although they have a factor. None otherwise."""
-    if request.user.is_authenticated:
-        return request.user if not request.user.is_verified() else None
-    pending = request.session.get(PENDING_KEY) or {}
-    if not pending or time.time() - pending.get("at", 0) > PENDING_SECONDS:
-        return None
-    user = User.objects.filter(pk=pending.get("user")).first()
-    return user if user is not None and user.is_active else None
-
-
-def _render_mfa(request, form, *, error=None, status=200):
-    return render(request, "signin/login_mfa.html", {"form": form, "error": error}, status=status)
+def _render_mfa(request, form, *, error=None, status=200, user=None):
+    context = {"form": form, "error": error, "passkey_config": None}
+    user = user or pending_user(request)
+    if user is not None and has_passkey(user):
+        context["passkey_config"] = passkeys.passkey_config(request, "login")
+    return render(request, "signin/login_mfa.html", context, status=status)
 
 
 @public
@@ -113,7 +94,7 @@ def login_mfa_view(request):
     """Step two of signing in: a code from the authenticator app or a
     recovery code. Wrong codes are throttled by django-otp and count
     towards the account lockout and the address's sign-in budget."""
-    user = _pending_user(request)
+    user = pending_user(request)
     if user is None:
         request.session.pop(PENDING_KEY, None)
         if request.user.is_authenticated:
@@ -183,4 +164,6 @@ urlpatterns = [
     path("login/", login_view, name="login"),
     path("logout/", logout_view, name="logout"),
     path("login/mfa/", login_mfa_view, name="login_mfa"),
+    path("login/mfa/passkey/begin/", passkeys.login_begin, name="login_passkey_begin"),
+    path("login/mfa/passkey/complete/", passkeys.login_complete, name="login_passkey_complete"),
 ]

@@ -28,6 +28,7 @@ from rbac.policies.access import (  # noqa: F401 (the package's names)
     invitation_still_grantable,
 )
 from rbac.policies.accounts import (  # noqa: F401 (the package's names)
+    check_can_add_passkey,
     check_can_ban,
     check_can_change_email,
     check_can_change_own_email,

@@ -232,6 +232,13 @@ def check_can_replace_mfa(actor, *, password: str | None = None) -> None:
     check_self_service(actor, "mfa:reset", action="accounts.mfa.replaced", password=password)
 
 
+def check_can_add_passkey(actor, *, password: str | None = None) -> None:
+    """Adding a passkey to your own account (a first factor or one more):
+    a fresh proof, as for an authenticator app. A stolen session that could
+    add one would hold a factor of its own."""
+    check_self_service(actor, "mfa:reset", action="accounts.mfa.passkey_added", password=password)
+
+
 def check_can_scrub_audit(actor, user, *, target=None) -> None:
     """Erasing a deleted user's personal data from the audit log: users:delete
     and the hierarchy over the user as if they were still active (a hard-
