@@ -31,7 +31,7 @@ from accounts.services import auth as auth_services
 from accounts.services import passkeys as passkey_services
 from accounts.services import throttling
 from accounts.services.mfa import CodeRefused
-from accounts.services.sessions import reauth_is_recent, session_rotate
+from accounts.services.sessions import session_rotate
 from accounts.views.account_mfa import keep_codes
 from accounts.views.pending import GENERIC_LOGIN_ERROR, PENDING_KEY, pending_user
 from core.services import refusal_text
@@ -86,23 +86,13 @@ def passkey_config(request, purpose: str) -> dict:
 # --- adding a passkey to your account -------------------------------------------
 
 
-def _fresh_proof_missing(request) -> JsonResponse | None:
-    if reauth_is_recent(request.session.session_key):
-        return None
-    return _error(
-        "Confirm it's you first: reload the page and enter your password.",
-        "reauthentication_required",
-        403,
-    )
-
-
 @signed_in
 @never_cache
 @require_POST
 def register_begin(request):
-    missing = _fresh_proof_missing(request)
-    if missing:
-        return missing
+    """Options for the browser to create a passkey. The service's guard
+    decides (a fresh proof; nothing while viewing as someone); a refusal is
+    audited and answered 403 in the package's JSON shape."""
     try:
         options, state = passkey_services.passkey_register_begin(
             actor=request.actor, helper=PasskeyHelper(request)
@@ -119,9 +109,6 @@ def register_begin(request):
 def register_complete(request):
     state = request.session.pop(REGISTER_STATE, None)
     request.session.save()  # the challenge is used once, whatever follows
-    missing = _fresh_proof_missing(request)
-    if missing:
-        return missing
     data = _answer(request)
     if not state or data is None:
         return _error(passkey_services.PASSKEY_FAILED, "invalid_state", 400)

@@ -44,9 +44,7 @@ def virtual_authenticator(page) -> tuple[object, str]:
 
 
 def credentials(cdp, authenticator_id) -> list:
-    return cdp.send("WebAuthn.getCredentials", {"authenticatorId": authenticator_id})[
-        "credentials"
-    ]
+    return cdp.send("WebAuthn.getCredentials", {"authenticatorId": authenticator_id})["credentials"]
 
 
 def test_a_passkey_is_added_used_to_sign_in_and_removed_by_an_administrator(
