@@ -145,8 +145,12 @@ class SessionOut(Schema):
 
 
 class FactorOut(Schema):
-    id: str
-    type: str
+    id: str = Field(
+        ..., description="`totp-<n>`, `passkey-<n>` or `recovery-<n>`: what DELETE names."
+    )
+    type: str = Field(
+        ..., description="`totp` (authenticator app), `passkey` (WebAuthn) or `recovery` (codes)."
+    )
     name: str
     confirmed: bool
 

@@ -41,6 +41,7 @@ from accounts.views.account_mfa import (
     recovery_codes_download,
     recovery_codes_regenerate,
 )
+from accounts.views.passkey_config import passkey_config
 from core.web import confirm_page, safe_back
 from rbac import policies
 from rbac.decorators import signed_in
@@ -89,7 +90,7 @@ def _home_context(request, **overrides) -> dict:
     if reauth_is_recent(request.session.session_key) and policies.allows(
         policies.check_may_write, request.actor, passkey_services.passkey_register_begin
     ):
-        ctx["passkey_config"] = passkeys.passkey_config(request, "register")
+        ctx["passkey_config"] = passkey_config(request, "register")
     # The secret to scan only within the re-authentication window
     # (confirming needs a fresh proof anyway; else: a link to set up), and
     # not while viewing as someone: beginning an enrolment stores a device.
@@ -300,7 +301,7 @@ def reauth(request):
             "form": form,
             "has_mfa": enrolled,
             "next": next_url,
-            "passkey_config": passkeys.passkey_config(request, "reauth")
+            "passkey_config": passkey_config(request, "reauth")
             if enrolled and has_passkey(user)
             else None,
         },

@@ -32,6 +32,7 @@ from accounts.security import (
 )
 from accounts.services import mfa as mfa_services
 from accounts.services.sessions import session_rotate
+from accounts.views.passkey_config import passkey_config
 from core.services import NotFound, refusal_text
 from core.web import confirm_page, safe_back
 from rbac.decorators import signed_in
@@ -153,6 +154,9 @@ def mfa_setup(request):
             "next": next_url,
             "mfa_required": mfa_required(user),
             "replacing": replacing,
+            # Or a passkey as the first factor (this page is behind a fresh
+            # proof already; the service's guard asks again).
+            "passkey_config": passkey_config(request, "register"),
         },
         status=status,
     )

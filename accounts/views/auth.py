@@ -18,6 +18,7 @@ from accounts.services import auth as auth_services
 from accounts.services import throttling
 from accounts.services.mfa import CodeRefused, mfa_verify
 from accounts.views import passkeys
+from accounts.views.passkey_config import passkey_config
 from accounts.views.pending import (  # noqa: F401 (GENERIC_LOGIN_ERROR: the tests' too)
     GENERIC_LOGIN_ERROR,
     PENDING_KEY,
@@ -81,7 +82,7 @@ def _render_mfa(request, form, *, error=None, status=200, user=None):
     context = {"form": form, "error": error, "passkey_config": None}
     user = user or pending_user(request)
     if user is not None and has_passkey(user):
-        context["passkey_config"] = passkeys.passkey_config(request, "login")
+        context["passkey_config"] = passkey_config(request, "login")
     return render(request, "signin/login_mfa.html", context, status=status)
 
 

@@ -19,7 +19,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import JsonResponse
-from django.middleware import csrf
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
@@ -58,29 +57,6 @@ def _answer(request):
     except (ValueError, UnicodeDecodeError):
         return None
     return data if isinstance(data, dict) else None
-
-
-_ROUTES = {
-    "register": ("account:passkey_register_begin", "account:passkey_register_complete"),
-    "reauth": ("account:passkey_reauth_begin", "account:passkey_reauth_complete"),
-    "login": ("login_passkey_begin", "login_passkey_complete"),
-}
-
-
-def passkey_config(request, purpose: str) -> dict:
-    """What django-otp-webauthn's scripts read from the page (`register`,
-    `reauth` or `login`): our URLs."""
-    begin, complete = (reverse(name) for name in _ROUTES[purpose])
-    register = purpose == "register"
-    return {
-        "csrfToken": csrf.get_token(request),
-        "nextFieldSelector": "input[name='next']",
-        "autocompleteLoginFieldSelector": None,
-        "beginRegistrationUrl": begin if register else "",
-        "completeRegistrationUrl": complete if register else "",
-        "beginAuthenticationUrl": "" if register else begin,
-        "completeAuthenticationUrl": "" if register else complete,
-    }
 
 
 # --- adding a passkey to your account -------------------------------------------
