@@ -5,7 +5,7 @@ because a template tag never imports a view."""
 
 from django import template
 
-from accounts.security import describe_user_agent, factors_for_user, has_mfa, open_sessions
+from accounts.security import describe_user_agent, factors_for_user, open_sessions
 from rbac import policies
 from rbac.selectors import prime_permissions
 
@@ -33,7 +33,7 @@ def security_context(request, subject) -> dict:
         ctx["show_sessions"] = True
     if policies.user_has(viewer, "mfa:read"):
         ctx["factors"] = factors_for_user(subject)
-        ctx["has_mfa"] = has_mfa(subject)
+        ctx["has_mfa"] = any(f.kind in ("totp", "passkey") for f in ctx["factors"])
         ctx["can_reset"] = not own and policies.allows(
             policies.check_can_remove_mfa, viewer, subject
         )
