@@ -32,6 +32,7 @@ EVENT_TYPES: tuple[str, ...] = (
     "accounts.email.changed",
     "accounts.email.verified",
     "accounts.mfa.enrolled",
+    "accounts.mfa.passkey_added",
     "accounts.mfa.removed",
     "accounts.session.revoked",
     "accounts.session.revoked_all",
