@@ -69,6 +69,13 @@ def test_a_passkey_is_added_used_to_sign_in_and_removed_by_an_administrator(
     page.wait_for_url(f"{base}/")
     page.goto(f"{base}/account/")
     screenshot(page, "account-passkey-offer", phone=True)
+    # Someone else is in the account too (a leaked password).
+    intruder_context = browser.new_context(viewport={"width": 1280, "height": 900})
+    intruder = intruder_context.new_page()
+    intruder.goto(f"{base}/login/")
+    submit_sign_in(intruder, mona.email)
+    intruder.wait_for_url(f"{base}/")
+    key_before = next(c for c in page.context.cookies(base) if c["name"] == "sessionid")
 
     # The authenticator makes a key; a first factor comes with recovery codes.
     page.get_by_role("button", name="Add a passkey").click()
@@ -77,6 +84,13 @@ def test_a_passkey_is_added_used_to_sign_in_and_removed_by_an_administrator(
     assert len(credentials(cdp, authenticator)) == 1
     device = WebAuthnCredential.objects.get(user=mona)
     assert device.confirmed and device.name == "Passkey 1"
+    # The passkey made this session two-factor, under a new key, and ended
+    # the intruder's.
+    key_after = next(c for c in page.context.cookies(base) if c["name"] == "sessionid")
+    assert key_after["value"] != key_before["value"]
+    intruder.goto(f"{base}/account/")
+    intruder.wait_for_url(f"{base}/login/**")
+    intruder_context.close()
     page.get_by_role("button", name="I have saved them").click()
     page.wait_for_url(f"{base}/account/**")
     expect(page.get_by_text("Passkey 1").first).to_be_visible()
@@ -87,6 +101,7 @@ def test_a_passkey_is_added_used_to_sign_in_and_removed_by_an_administrator(
     assert (added.actor_id, added.outcome) == (mona.pk, "success")
     assert added.changes["factor"] == [None, f"passkey-{device.pk}"]
     assert "recovery_codes" in added.changes  # how many: redacted by the audit log
+    assert added.changes["other_sessions_ended"] == 1
     notice = OutboundEmail.objects.get(user=mona, template="security_notice")
     assert notice.subject.endswith("A passkey was added to your account")
     assert "Passkey 1" in notice.body_text
