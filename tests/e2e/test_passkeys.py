@@ -133,6 +133,7 @@ def test_a_passkey_is_added_used_to_sign_in_and_removed_by_an_administrator(
     page.goto(f"{base}/account/mfa/recovery-codes/regenerate/")
     page.wait_for_url(f"{base}/account/reauthenticate/**")
     page.get_by_label("Password", exact=True).fill(STRONG_PASSWORD)
+    screenshot(page, "reauth-passkey", phone=True)
     page.get_by_role("button", name="Use a passkey").click()
     page.wait_for_url(f"{base}/account/mfa/recovery-codes/regenerate/")
     expect(page.get_by_role("heading", name="Create new recovery codes?")).to_be_visible()
