@@ -214,3 +214,18 @@ def test_a_passkey_satisfies_the_mfa_policy_and_the_users_list(client_for, admin
     assert alice.email in [u["email"] for u in on]
     off = Client().get("/api/admin/users?mfa=off&limit=200", **key).json()
     assert alice.email not in [u["email"] for u in off]
+
+
+def test_a_passkey_alone_satisfies_a_managers_policy_and_gates_the_session(admin_user, settings):
+    """An administrator (the policy requires a factor) whose one factor is
+    a passkey: after the password, not sent to set one up but to the code
+    step, and signed in to nothing until the passkey is used."""
+    settings.MFA_POLICY = "managers"
+    make_passkey(admin_user)
+    client = Client()
+    step = client.post("/login/", {"email": admin_user.email, "password": STRONG_PASSWORD})
+    assert step["Location"] == "/login/mfa/"
+    assert "_auth_user_id" not in client.session
+    assert client.get("/users/")["Location"].startswith("/login")
+    assert "Use a passkey" in client.get("/login/mfa/").content.decode()
+    assert client.post(LOGIN_BEGIN).status_code == 200
