@@ -13,14 +13,25 @@ logger = logging.getLogger(__name__)
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def email_send(self, email_id: str) -> str:
-    """Deliver one outbox row. The retry budget lives in the row (attempts,
+    """Deliver one outbox row, and the other due rows its batch took, over
+    one SMTP connection. The retry budget lives in the rows (attempts,
     next_attempt_at), not in Celery, so a retry scheduled here and a sweep
-    agree on what is due. Eager mode (development without a broker) does not
-    retry inline: the sweep picks the row up when it is due."""
-    outcome = emails.email_deliver(email_id)
-    if outcome.retry_in is not None and not self.request.is_eager:
-        raise self.retry(countdown=outcome.retry_in, max_retries=None)
-    return outcome.status
+    agree on what is due: each row of the batch that failed and is to be
+    tried again gets its task at its time. Eager mode (development without a
+    broker) does not retry inline: the sweep picks the row up when it is
+    due."""
+    batch = emails.email_deliver_batch(email_id)
+    if self.request.is_eager:
+        return batch.first.status
+    own = None
+    for pk, retry_in in batch.retries().items():
+        if str(pk) == str(email_id):
+            own = retry_in
+        else:
+            email_send.apply_async((str(pk),), countdown=retry_in)
+    if own is not None:
+        raise self.retry(countdown=own, max_retries=None)
+    return batch.first.status
 
 
 @shared_task(ignore_result=True)

@@ -505,6 +505,10 @@ EMAIL_SENDING_LEASE = timedelta(
     seconds=env_int("EMAIL_SENDING_LEASE_SECONDS", EMAIL_ATTEMPT_BOUND_SECONDS + 60)
 )
 EMAIL_STATUS_RETRY_SECONDS = float(os.environ.get("EMAIL_STATUS_RETRY_SECONDS", "30"))
+# A worker's task sends its email and up to this many - 1 other due ones over
+# one SMTP connection (accounts.services.emails, core.leased), each row still
+# claimed under lock with its lease and recorded as soon as it is accepted.
+EMAIL_BATCH_SIZE = env_int("EMAIL_BATCH_SIZE", 100)
 CELERY_BEAT_SCHEDULE = {
     "email-sweep": {
         "task": "accounts.tasks.email_sweep",

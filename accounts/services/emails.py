@@ -2,8 +2,10 @@
 
 `email_queue` writes the message in the caller's transaction and schedules
 its sending after commit; a rolled-back change therefore sends nothing.
-`email_deliver` (run by the Celery task) locks the row and checks its status
-first, so a redelivered task never sends a message twice. A failed attempt
+The Celery task sends it with `email_deliver_batch`: the row and other due
+ones, claimed under lock and leased (`core.leased`, the loop webhook
+deliveries share), over one SMTP connection; a redelivered task finds the
+row sent or leased and never sends a message twice. A failed attempt
 is recorded (attempts, last error, next attempt time with exponential
 backoff and jitter); after `EMAIL_MAX_ATTEMPTS` the row is `failed` and
 waits for a person to retry it. `email_sweep` re-queues rows left pending
@@ -14,16 +16,16 @@ from __future__ import annotations
 
 import logging
 import random
-import time
+import smtplib
 import uuid
-from dataclasses import dataclass
+from contextlib import contextmanager
 from datetime import timedelta
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import EmailMultiAlternatives
-from django.db import InterfaceError, OperationalError, connection, transaction
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import EmailStatus, OutboundEmail
@@ -31,8 +33,8 @@ from accounts.services.email_content import render_email
 from accounts.services.sealing import seal, unseal
 from audit import services as audit
 from core import smtp
+from core.leased import Attempt, Batch, LeasedSender, Outcome
 from core.services import service
-from core.tasks import wake
 from rbac import policies
 
 logger = logging.getLogger(__name__)
@@ -72,24 +74,10 @@ def email_queue(
 def email_enqueue(email_id) -> bool:
     """Hand one email to the broker. A broker outage is not an error here:
     the row stays pending and `email_sweep` queues it later."""
-    try:
-        wake("accounts.tasks.email_send", str(email_id))
-        return True
-    except Exception as exc:
-        logger.warning("could not queue email %s (%s); the sweep will", email_id, exc)
-        return False
+    return OUTBOX.enqueue(email_id)
 
 
 # --- delivery ---------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """What one delivery attempt did. `retry_in` (seconds) is set when the
-    attempt failed and another one is due."""
-
-    status: str
-    retry_in: float | None = None
 
 
 def retry_delay(attempts: int) -> float:
@@ -101,56 +89,112 @@ def retry_delay(attempts: int) -> float:
     return random.uniform(ceiling / 2, ceiling)
 
 
-def _build_message(email: OutboundEmail) -> EmailMultiAlternatives:
+def _build_message(email: OutboundEmail, backend) -> EmailMultiAlternatives:
     message = EmailMultiAlternatives(
         subject=email.subject,
         body=unseal(email.body_text),
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[email.to],
         headers={"Message-ID": email.message_id},
+        connection=backend,
     )
     if email.body_html:
         message.attach_alternative(unseal(email.body_html), "text/html")
     return message
 
 
-def email_deliver(email_id) -> Delivery:
-    """Send one pending email, at most once as far as the database can tell.
+def _connection_survives(exc: Exception) -> bool:
+    """A reply refusing one message (4xx, 5xx, not 421) leaves the SMTP
+    session usable (smtplib sends RSET); anything else -- a dropped or timed
+    out connection, "possibly sent", 421 -- means a new connection."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return True
+    return isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code != 421
 
-    1. Claim (short transaction, row locked): count the attempt and take a
-       "sending" lease -- `next_attempt_at` moves EMAIL_SENDING_LEASE ahead,
-       so a concurrent or redelivered task, and the sweep, leave the row
-       alone while the message may be on its way.
-    2. Talk to SMTP with no transaction open.
-    3. Record the outcome, retrying the write with backoff for up to
-       EMAIL_STATUS_RETRY_SECONDS (a PostgreSQL blip right after the send).
+
+class _Outbox(LeasedSender):
+    """The outbox's rows under `core.leased`: a batch goes over one SMTP
+    connection (EMAIL_BATCH_SIZE messages at most)."""
+
+    model = OutboundEmail
+    task = "accounts.tasks.email_send"
+    noun = "email"
+
+    @property
+    def lease(self):
+        return settings.EMAIL_SENDING_LEASE
+
+    @property
+    def attempt_bound(self):
+        return settings.EMAIL_ATTEMPT_BOUND_SECONDS
+
+    @property
+    def sweep_after(self):
+        return settings.EMAIL_SWEEP_AFTER
+
+    @property
+    def batch_size(self):
+        return settings.EMAIL_BATCH_SIZE
+
+    @property
+    def status_retry_seconds(self):
+        return settings.EMAIL_STATUS_RETRY_SECONDS
+
+    @contextmanager
+    def channel(self):
+        backend = get_connection()
+
+        def send(email: OutboundEmail) -> Outcome:
+            try:
+                backend.open()  # no-op while the connection is up
+                backend.send_messages([_build_message(email, backend)])
+            except Exception as exc:
+                if not _connection_survives(exc):
+                    _close_quietly(backend)
+                raise
+            return Outcome({"status": EmailStatus.SENT, "sent_at": timezone.now()})
+
+        try:
+            yield send
+        finally:
+            _close_quietly(backend)
+
+    def failure(self, email: OutboundEmail, exc: Exception) -> Outcome:
+        fields = _failure(email, exc)
+        retry_in = fields.pop("_retry_in", None)
+        return Outcome(fields, retry_in)
+
+
+def _close_quietly(backend) -> None:
+    try:
+        backend.close()
+    except Exception as exc:  # the connection is gone either way
+        logger.info("closing the SMTP connection failed: %s", exc)
+
+
+OUTBOX = _Outbox()
+
+
+def email_deliver(email_id) -> Attempt:
+    """Send one pending email, at most once as far as the database can tell
+    (`core.leased`: claim under lock with a sending lease, send with no
+    transaction open, record the outcome, riding out a database blip for
+    EMAIL_STATUS_RETRY_SECONDS).
 
     If the database stays unreachable beyond that, the row keeps its lease
     and is sent again only after the lease (+ EMAIL_SWEEP_AFTER): the one
     case left that duplicates a message, bounded by one per worker slot
     whose send completed during that outage; the stable Message-ID lets
     receivers drop it."""
-    with transaction.atomic():
-        email = OutboundEmail.objects.select_for_update().filter(pk=email_id).first()
-        if email is None:
-            return Delivery("missing")
-        if email.status != EmailStatus.PENDING:
-            return Delivery(email.status)
-        now = timezone.now()
-        if email.next_attempt_at > now + timedelta(seconds=1):
-            return Delivery("not_due")
-        email.attempts += 1
-        email.next_attempt_at = now + settings.EMAIL_SENDING_LEASE
-        email.save(update_fields=["attempts", "next_attempt_at"])
-    try:
-        _build_message(email).send()
-    except Exception as exc:
-        fields = _failure(email, exc)
-        retry_in = fields.pop("_retry_in", None)
-        _record_outcome(email.pk, fields)
-        return Delivery(fields.get("status", EmailStatus.PENDING), retry_in)
-    _record_outcome(email.pk, {"status": EmailStatus.SENT, "sent_at": timezone.now()})
-    return Delivery(EmailStatus.SENT)
+    return OUTBOX.deliver(email_id, batch_size=1).first
+
+
+def email_deliver_batch(email_id) -> Batch:
+    """Send `email_id` and up to EMAIL_BATCH_SIZE - 1 other due emails over
+    one SMTP connection (the Celery task's body): at the speed of SMTP, with
+    each row still claimed under lock, sent by one worker and recorded as
+    soon as the server accepted it."""
+    return OUTBOX.deliver(email_id)
 
 
 def _failure(email: OutboundEmail, exc: Exception) -> dict:
@@ -194,50 +238,11 @@ def _failure(email: OutboundEmail, exc: Exception) -> dict:
     }
 
 
-def _record_outcome(email_id, fields: dict) -> None:
-    """Write an attempt's outcome, retrying with backoff while the database
-    is unreachable (for up to EMAIL_STATUS_RETRY_SECONDS); then give up by
-    raising -- the sending lease keeps the row from being resent early."""
-    deadline = time.monotonic() + settings.EMAIL_STATUS_RETRY_SECONDS
-    pause = 0.2
-    while True:
-        try:
-            OutboundEmail.objects.filter(pk=email_id).update(**fields)
-            return
-        except (OperationalError, InterfaceError):
-            if time.monotonic() + pause > deadline:
-                logger.error("could not record the outcome of email %s", email_id)
-                raise
-            # The connection is broken: drop it so the next try reconnects.
-            connection.close()
-            time.sleep(pause)
-            pause = min(pause * 2, 5.0)
-
-
 def email_sweep(*, limit: int = 500) -> int:
     """Queue again the pending emails whose attempt is overdue by more than
     EMAIL_SWEEP_AFTER (their task was lost: broker down at commit, worker
-    killed). Pushing `next_attempt_at` to now keeps the next sweep from
-    queuing the same rows again before they had a chance. Returns how many
-    were queued."""
-    now = timezone.now()
-    cutoff = now - settings.EMAIL_SWEEP_AFTER
-    with transaction.atomic():
-        ids = list(
-            OutboundEmail.objects.select_for_update(skip_locked=True)
-            .filter(status=EmailStatus.PENDING, next_attempt_at__lte=cutoff)
-            .order_by("next_attempt_at")
-            .values_list("pk", flat=True)[:limit]
-        )
-        if not ids:
-            return 0
-        OutboundEmail.objects.filter(pk__in=ids).update(next_attempt_at=now)
-    queued = 0
-    for pk in ids:
-        if not email_enqueue(pk):
-            break  # the broker is still down; the next sweep tries again
-        queued += 1
-    return queued
+    killed). Returns how many were queued."""
+    return OUTBOX.sweep(limit=limit)
 
 
 @service

@@ -7,9 +7,9 @@ endpoint's next sequence number is read there (the highest one so far,
 plus one) without locking the endpoint row -- which an endpoint's own
 services lock before they write their audit event, in the other order.
 
-`delivery_deliver` (the Celery task's body) follows the email outbox
-(`accounts.services.emails`): claim the row under lock with a sending
-lease, POST with no transaction open, record the outcome. A redelivered
+`delivery_deliver` (the Celery task's body) is the loop the email outbox
+shares (`core.leased`): claim the row under lock with a sending lease,
+POST with no transaction open, record the outcome. A redelivered
 task finds the row delivered or leased and does nothing; a worker killed
 mid-request leaves the lease, and `delivery_sweep` queues the row again
 once it has run out -- the at-least-once case, carrying the same
@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
@@ -33,8 +32,8 @@ from standardwebhooks.webhooks import Webhook
 from accounts.services.emails import email_queue
 from accounts.services.sealing import unseal
 from audit import services as audit
-from audit.models import Outcome
-from core.tasks import wake
+from audit.models import Outcome as AuditOutcome
+from core.leased import Attempt, LeasedSender, Outcome, no_channel
 from webhooks import net
 from webhooks.catalogue import CATALOGUE, TEST_EVENT
 from webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
@@ -68,7 +67,7 @@ def deliveries_for_events(events, *, data_for) -> list[WebhookDelivery]:
     events = [
         e
         for e in events
-        if e.outcome == Outcome.SUCCESS and (e.action in CATALOGUE or e.action == TESTED)
+        if e.outcome == AuditOutcome.SUCCESS and (e.action in CATALOGUE or e.action == TESTED)
     ]
     if not events:
         return []
@@ -122,21 +121,10 @@ def deliveries_for_events(events, *, data_for) -> list[WebhookDelivery]:
 def delivery_enqueue(delivery_id) -> bool:
     """Hand one delivery to the broker; a broker outage leaves the row for
     the sweep."""
-    try:
-        wake("webhooks.tasks.webhook_send", delivery_id)
-        return True
-    except Exception as exc:
-        logger.warning("could not queue webhook delivery %s (%s); the sweep will", delivery_id, exc)
-        return False
+    return SENDER.enqueue(delivery_id)
 
 
 # --- sending ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Attempt:
-    status: str
-    retry_in: float | None = None
 
 
 def retry_schedule() -> list[float]:
@@ -164,71 +152,97 @@ def signature_headers(delivery: WebhookDelivery, endpoint: WebhookEndpoint, now)
     }
 
 
-def delivery_deliver(delivery_id) -> Attempt:
-    """Send one pending delivery (see the module's docstring)."""
-    with transaction.atomic():
-        delivery = (
-            WebhookDelivery.objects.select_for_update(of=("self",))
-            .select_related("endpoint")
-            .filter(pk=delivery_id)
-            .first()
-        )
-        if delivery is None:
-            return Attempt("missing")
-        if delivery.status != DeliveryStatus.PENDING:
-            return Attempt(delivery.status)
-        now = timezone.now()
-        if delivery.next_attempt_at > now + timedelta(seconds=1):
-            return Attempt("not_due")
-        if not delivery.endpoint.enabled:
-            delivery.status = DeliveryStatus.FAILED
-            delivery.last_error = "The endpoint is disabled."
-            delivery.save(update_fields=["status", "last_error"])
-            return Attempt(DeliveryStatus.FAILED)
-        delivery.attempts += 1
-        delivery.next_attempt_at = now + settings.WEBHOOKS_SENDING_LEASE
-        delivery.save(update_fields=["attempts", "next_attempt_at"])
+def _post(delivery: WebhookDelivery) -> Outcome:
+    """POST one delivery (a fresh, SSRF-checked connection: `net.post`)."""
     endpoint = delivery.endpoint
+    now = timezone.now()
     try:
         answer = net.post(
             endpoint.url, delivery.payload.encode(), signature_headers(delivery, endpoint, now)
         )
     except net.UnsafeURL as exc:
         return _failed(delivery, f"Refused: {exc}", permanent=True)
-    except Exception as exc:
-        return _failed(delivery, f"{exc.__class__.__name__}: {exc}")
     fields = {
         "response_code": answer.status,
         "duration_ms": answer.duration_ms,
         "response_excerpt": answer.excerpt[: settings.WEBHOOKS_EXCERPT_BYTES],
     }
     if 200 <= answer.status < 300:
-        WebhookDelivery.objects.filter(pk=delivery.pk).update(
-            status=DeliveryStatus.DELIVERED, delivered_at=timezone.now(), last_error="", **fields
+        return Outcome(
+            {
+                "status": DeliveryStatus.DELIVERED,
+                "delivered_at": timezone.now(),
+                "last_error": "",
+                **fields,
+            },
+            then=lambda: WebhookEndpoint.objects.filter(
+                pk=endpoint.pk, failure_streak__gt=0
+            ).update(failure_streak=0),
         )
-        WebhookEndpoint.objects.filter(pk=endpoint.pk, failure_streak__gt=0).update(
-            failure_streak=0
-        )
-        return Attempt(DeliveryStatus.DELIVERED)
     return _failed(delivery, f"The receiver answered {answer.status}.", **fields)
 
 
-def _failed(delivery: WebhookDelivery, error: str, *, permanent=False, **fields) -> Attempt:
-    """Record a failed attempt: retry on the schedule, or fail for good
-    (and count it against the endpoint)."""
+def _failed(delivery: WebhookDelivery, error: str, *, permanent=False, **fields) -> Outcome:
+    """A failed attempt: retry on the schedule, or fail for good (and count
+    it against the endpoint once that is written)."""
     schedule = retry_schedule()
-    now = timezone.now()
     if not permanent and delivery.attempts <= len(schedule):
         retry_in = float(schedule[delivery.attempts - 1])
-        WebhookDelivery.objects.filter(pk=delivery.pk).update(
-            last_error=error[:500], next_attempt_at=now + timedelta(seconds=retry_in), **fields
+        return Outcome(
+            {
+                "last_error": error[:500],
+                "next_attempt_at": timezone.now() + timedelta(seconds=retry_in),
+                **fields,
+            },
+            retry_in,
         )
-        return Attempt(DeliveryStatus.PENDING, retry_in)
-    WebhookDelivery.objects.filter(pk=delivery.pk).update(
-        status=DeliveryStatus.FAILED, last_error=error[:500], **fields
+    return Outcome(
+        {"status": DeliveryStatus.FAILED, "last_error": error[:500], **fields},
+        then=lambda: _count_failure(delivery.endpoint_id),
     )
-    _count_failure(delivery.endpoint_id)
-    return Attempt(DeliveryStatus.FAILED)
+
+
+class _Deliveries(LeasedSender):
+    """Deliveries under `core.leased`, one a task (each POST is its own
+    checked connection to its own endpoint)."""
+
+    model = WebhookDelivery
+    task = "webhooks.tasks.webhook_send"
+    noun = "webhook delivery"
+
+    @property
+    def lease(self):
+        return settings.WEBHOOKS_SENDING_LEASE
+
+    @property
+    def attempt_bound(self):
+        return 3 * settings.WEBHOOKS_TIMEOUT_SECONDS  # resolve, connect, answer
+
+    @property
+    def sweep_after(self):
+        return settings.WEBHOOKS_SWEEP_AFTER
+
+    def queryset(self):
+        return WebhookDelivery.objects.select_related("endpoint")
+
+    def refusal(self, delivery):
+        if delivery.endpoint.enabled:
+            return None
+        return {"status": DeliveryStatus.FAILED, "last_error": "The endpoint is disabled."}
+
+    def channel(self):
+        return no_channel(_post)
+
+    def failure(self, delivery, exc):
+        return _failed(delivery, f"{exc.__class__.__name__}: {exc}")
+
+
+SENDER = _Deliveries()
+
+
+def delivery_deliver(delivery_id) -> Attempt:
+    """Send one pending delivery (see the module's docstring)."""
+    return SENDER.deliver(delivery_id).first
 
 
 DISABLED = "webhooks.endpoint.disabled"
@@ -280,21 +294,4 @@ def endpoint_target(endpoint: WebhookEndpoint):
 def delivery_sweep(*, limit: int = 500) -> int:
     """Queue again the pending deliveries whose attempt is overdue by more
     than WEBHOOKS_SWEEP_AFTER (task lost: broker down, worker killed)."""
-    now = timezone.now()
-    cutoff = now - settings.WEBHOOKS_SWEEP_AFTER
-    with transaction.atomic():
-        ids = list(
-            WebhookDelivery.objects.select_for_update(skip_locked=True)
-            .filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=cutoff)
-            .order_by("next_attempt_at")
-            .values_list("pk", flat=True)[:limit]
-        )
-        if not ids:
-            return 0
-        WebhookDelivery.objects.filter(pk__in=ids).update(next_attempt_at=now)
-    queued = 0
-    for pk in ids:
-        if not delivery_enqueue(pk):
-            break
-        queued += 1
-    return queued
+    return SENDER.sweep(limit=limit)
