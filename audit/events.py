@@ -321,6 +321,10 @@ SENTENCES: dict[str, tuple[str, str]] = {
         "{actor} sent a test event to {target}",
         "{actor} tried to send a test event to {target}",
     ),
+    "webhooks.deliveries.pruned": (
+        "Webhook deliveries past their retention were removed",
+        "Removing expired webhook deliveries failed",
+    ),
     "webhooks.endpoint.disabled": (
         "The webhook endpoint {target} was disabled after repeated failures",
         "Disabling the webhook endpoint {target} failed",

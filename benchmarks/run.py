@@ -25,7 +25,6 @@ import json
 import os
 import secrets
 import shutil
-import smtplib
 import statistics
 import subprocess
 import sys
@@ -50,7 +49,7 @@ def parse_args(argv=None):
     parser.add_argument("--runs", type=int, default=30, help="timed repetitions per page")
     parser.add_argument("--batch-runs", type=int, default=3, help="repetitions of the ban batch")
     parser.add_argument("--emails", type=int, default=200, help="messages per email run")
-    parser.add_argument("--email-runs", type=int, default=3)
+    parser.add_argument("--email-runs", type=int, default=5)
     parser.add_argument("--deliveries", type=int, default=300, help="webhooks per run")
     parser.add_argument("--webhook-runs", type=int, default=3)
     parser.add_argument("--load-seconds", type=int, default=60)
@@ -260,11 +259,15 @@ def child(args) -> None:
     if "batch" not in skip:
         batch(results, owner, args)
     if "email" not in skip:
+        from benchmarks.email_throughput import email
+
         email(results, env, args)
     if "webhooks" not in skip:
+        from benchmarks.email_throughput import webhooks_vs_email
         from benchmarks.webhooks import webhooks
 
         webhooks(results, env, args)
+        webhooks_vs_email(results)
     results["loadavg"]["end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     Path(args.json).write_text(json.dumps(results, indent=2, default=str))
 
@@ -628,100 +631,6 @@ def batch(results, owner, args) -> None:
             "batch is a loop over user_ban (4 queries a user: savepoint, lock, update, "
             "release; audit rows and access endings set-based at the end); the former "
             "set-based UPDATE path measured 0.04x but was a second implementation")  # fmt: skip
-
-
-class CountingHandler:
-    def __init__(self):
-        self.count = 0
-        self.lock = threading.Lock()
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
-        with self.lock:
-            self.count += 1
-        return "250 2.0.0 OK"
-
-
-def email(results, env, args) -> None:
-    """One Celery worker (Procfile concurrency) delivering N queued emails
-    to a local aiosmtpd server, against one loop of plain smtplib sending
-    the same rendered messages over one connection."""
-    import redis
-    from aiosmtpd.controller import Controller
-    from django.core.mail import EmailMultiAlternatives
-    from django.db import connection, transaction
-
-    from accounts.models import OutboundEmail
-    from accounts.services.emails import email_queue
-    from tests.scale import nodes
-
-    handler = CountingHandler()
-    controller = Controller(handler, hostname="127.0.0.1", port=nodes.free_port())
-    controller.start()
-    redis.Redis.from_url(env["REDIS_URL"]).flushdb()  # no leftovers from other sections
-    worker_env = {
-        **env,
-        "DJANGO_SETTINGS_MODULE": "handover.settings",
-        "EMAIL_HOST": "127.0.0.1",
-        "EMAIL_PORT": str(controller.port),
-        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
-    }
-    concurrency = int(os.environ.get("CELERY_CONCURRENCY", "2"))
-    n = args.emails
-
-    def queue(count, tag):
-        with transaction.atomic():
-            return [
-                email_queue(
-                    to=f"bench-{tag}-{i}@example.com",
-                    template="security_notice",
-                    context={"user": None, "kind": "password_changed", "headline": "Changed"},
-                ).pk
-                for i in range(count)
-            ]
-
-    def wait(count, timeout=300):
-        deadline = time.monotonic() + timeout
-        while handler.count < count:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"worker delivered {handler.count}/{count}")
-            time.sleep(0.005)
-
-    print(f"email: {args.email_runs} x {n} messages, worker concurrency {concurrency}")
-    worker_times, loop_times = [], []
-    try:
-        with nodes.celery_worker(
-            worker_env, log_dir=OUT / "logs", name="bench-worker", concurrency=concurrency
-        ):
-            handler.count = 0
-            queue(5, "warm")
-            wait(5, timeout=120)
-            for run in range(args.email_runs):
-                handler.count = 0
-                start = time.perf_counter()
-                ids = queue(n, f"w{run}")
-                wait(n)
-                worker_times.append((time.perf_counter() - start) * 1000)
-                rows = list(OutboundEmail.objects.filter(pk__in=ids))
-                handler.count = 0
-                start = time.perf_counter()
-                with smtplib.SMTP("127.0.0.1", controller.port) as smtp:
-                    for row in rows:
-                        message = EmailMultiAlternatives(
-                            row.subject, row.body_text, "bench@example.com", [row.to]
-                        )
-                        smtp.sendmail("bench@example.com", [row.to], message.message().as_bytes())
-                loop_times.append((time.perf_counter() - start) * 1000)
-    finally:
-        controller.stop()
-        connection.close()
-    results["cases"][f"worker: {n} emails"] = summary(worker_times)
-    results["cases"][f"smtplib loop: {n} emails"] = summary(loop_times)
-    w, s = statistics.median(worker_times), statistics.median(loop_times)
-    compare(results, f"email: {n} via one worker vs smtplib loop", f"worker: {n} emails",
-            f"smtplib loop: {n} emails",
-            note=f"worker {n / w * 1000:.0f} msg/s (queue -> SMTP accepted, one connection per "
-            f"message, status written back) vs smtplib {n / s * 1000:.0f} msg/s "
-            "(one connection, no bookkeeping)")  # fmt: skip
 
 
 if __name__ == "__main__":

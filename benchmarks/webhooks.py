@@ -116,6 +116,7 @@ def webhooks(results, env, args) -> None:
     results.setdefault("rows", [])
     results["cases"][f"worker: {n} webhooks"] = summary(worker_times)
     results["cases"][f"POST loop: {n} webhooks"] = summary(loop_times)
+    results["cases"]["worker: ms per webhook"] = summary([t / n for t in worker_times])
     compare(results, f"webhooks: {n} via one worker vs POST loop", f"worker: {n} webhooks",
             f"POST loop: {n} webhooks",
             note=f"worker {n / w * 1000:.0f} deliveries/s (task, row lock and lease, SSRF check, "

@@ -542,6 +542,14 @@ WEBHOOKS_SENDING_LEASE = timedelta(
     seconds=env_int("WEBHOOKS_SENDING_LEASE_SECONDS", 3 * int(WEBHOOKS_TIMEOUT_SECONDS) + 30)
 )
 WEBHOOKS_SWEEP_AFTER = timedelta(seconds=env_int("WEBHOOKS_SWEEP_AFTER_SECONDS", 60))
+# Delivered and failed deliveries (their payloads, the delivery log) are
+# removed after this many days by a daily beat task; each endpoint's latest
+# is kept, so its sequence numbers never go back. 0 keeps them all.
+WEBHOOKS_RETENTION_DAYS = env_int("WEBHOOKS_RETENTION_DAYS", 30)
+CELERY_BEAT_SCHEDULE["webhook-prune"] = {
+    "task": "webhooks.tasks.webhook_prune",
+    "schedule": timedelta(days=1),
+}
 # After a secret rotation the previous secret keeps signing this long.
 WEBHOOKS_ROTATION_OVERLAP = timedelta(hours=env_int("WEBHOOKS_ROTATION_OVERLAP_HOURS", 24))
 # Bounded waits (issue 17): the audit chain's advisory lock is waited on

@@ -13,5 +13,9 @@ class WebhooksConfig(AppConfig):
         from webhooks import tasks  # noqa: F401 (registration)
         from webhooks.payloads import event_data
         from webhooks.services.deliveries import deliveries_for_events
+        from webhooks.services.hygiene import deliveries_scrub_for_events
 
         subscribe(lambda events: deliveries_for_events(events, data_for=event_data))
+        # A user's personal data scrubbed from the audit log leaves the
+        # stored payloads in the same transaction.
+        subscribe(deliveries_scrub_for_events)

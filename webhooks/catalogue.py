@@ -1,6 +1,7 @@
 """The webhook catalogue: which audit event types become webhook events.
 
-Every change to a user, an invitation or a role, as its action declares
+Every change to a user, an invitation, a role or an organization and its
+members, as its action declares
 its event type (`audit.events`): a successful audit event whose type is
 here is delivered to each enabled endpoint that wants it. Reads, lists,
 sign-ins and refusals are not changes and are not sent. The webhook
@@ -52,8 +53,29 @@ EVENT_TYPES: tuple[str, ...] = (
     "rbac.user.permissions_updated",
     "rbac.ownership.transferred",
     "rbac.ownership.relinquished",
+    # organizations and their members (a member's roles there change through
+    # rbac.user_role.assigned / rbac.user_role.removed carrying the
+    # organization: see MEMBERSHIP_EVENTS)
+    "rbac.organization.created",
+    "rbac.organization.updated",
+    "rbac.organization.deleted",
+    "rbac.membership.added",
+    "rbac.membership.removed",
 )
 CATALOGUE: frozenset[str] = frozenset(EVENT_TYPES)
+
+# Events about a user's membership of an organization: their `data` is the
+# membership -- the organization and the user, each as the API returns it.
+# A role given or taken inside an organization is one (its audit changes
+# name the organization); a global one is about the user alone.
+MEMBERSHIP_EVENTS: frozenset[str] = frozenset(
+    {
+        "rbac.membership.added",
+        "rbac.membership.removed",
+        "rbac.user_role.assigned",
+        "rbac.user_role.removed",
+    }
+)
 
 # Sent only by "Send test event", to the one endpoint asked.
 TEST_EVENT = "webhook.test"

@@ -1,6 +1,7 @@
 """What a webhook event's `data` holds: the object the event is about, as
-the API returns it (`UserOut`, `InvitationOut`, `RoleOut`), taken in the
-writing transaction, so it is the object as the change left it.
+the API returns it (`UserOut`, `InvitationOut`, `RoleOut`,
+`OrganizationOut`; a membership is the organization and the user), taken
+in the writing transaction, so it is the object as the change left it.
 
 The API's own serialisers are used, so a receiver sees exactly what a GET
 would answer; none of them carries a secret, token or password field, and
@@ -21,7 +22,10 @@ from accounts.api.schemas import InvitationOut, UserOut
 from accounts.models import Invitation, User
 from audit.services.record import scrub
 from rbac.api import RoleOut
+from rbac.api.organizations import OrganizationOut, organization_out
+from rbac.models import Organization
 from rbac.selectors import role_list
+from webhooks.catalogue import MEMBERSHIP_EVENTS
 
 
 def _as_api(schema, value) -> dict:
@@ -44,12 +48,56 @@ def _role(pk):
     return _as_api(RoleOut, role) if role else None
 
 
-_BY_TYPE = {"user": _user, "invitation": _invitation, "role": _role}
+def _organization_by(**lookup):
+    org = Organization.objects.filter(**lookup).first()
+    return _as_api(OrganizationOut, organization_out(org)) if org else None
+
+
+def _organization(pk):
+    return _organization_by(pk=pk)
+
+
+_BY_TYPE = {"user": _user, "invitation": _invitation, "role": _role, "organization": _organization}
+
+
+def _gone(event) -> dict:
+    """An object that no longer exists (erased, deleted): its type, id and
+    label, and the slug a deleted organization had."""
+    data = {"id": event.target_id, "label": event.target_label, "deleted": True}
+    slug = _changed_slug(event.changes, "slug")
+    if event.target_type == "organization" and slug:
+        data["slug"] = slug
+    return data
+
+
+def _changed_slug(changes, key: str) -> str | None:
+    """The value a change names for `key`: `[before, after]` -> the one set."""
+    value = (changes or {}).get(key)
+    if isinstance(value, list | tuple):
+        return next((v for v in reversed(value) if isinstance(v, str) and v), None)
+    return value if isinstance(value, str) and value else None
+
+
+def _membership(event) -> dict | None:
+    """A membership event's data, or None when the event names no
+    organization (a global role)."""
+    slug = _changed_slug(event.changes, "organization")
+    if event.target_type != "user" or not slug:
+        return None
+    organization = _organization_by(slug=slug) or {"slug": slug, "deleted": True}
+    user = _user(event.target_id) or _gone(event)
+    return {"organization": organization, "user": user}
 
 
 def event_data(event) -> dict:
     """The `data` of the webhook event for one audit event. An object that
     no longer exists (erased, a role deleted) is named by type, id and label."""
+    if event.action in MEMBERSHIP_EVENTS:
+        data = _membership(event)
+        if data is not None:
+            data = scrub(data)
+            data["object"] = "membership"
+            return data
     build = _BY_TYPE.get(event.target_type)
     data = None
     if build is not None and event.target_id:
@@ -58,7 +106,7 @@ def event_data(event) -> dict:
         except (ValueError, TypeError):
             data = None
     if data is None:
-        data = {"id": event.target_id, "label": event.target_label, "deleted": True}
+        data = _gone(event)
     data = scrub(data)
     data["object"] = event.target_type or "unknown"
     return data

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from webhooks.services import deliveries
+from webhooks.services import deliveries, hygiene
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
@@ -20,3 +20,9 @@ def webhook_send(self, delivery_id: int) -> str:
 def webhook_sweep() -> int:
     """Periodic (beat): queue again the deliveries whose task was lost."""
     return deliveries.delivery_sweep()
+
+
+@shared_task(ignore_result=True)
+def webhook_prune() -> int:
+    """Periodic (beat, daily): remove deliveries past WEBHOOKS_RETENTION_DAYS."""
+    return hygiene.delivery_prune()

@@ -60,7 +60,7 @@ class MemberRolesIn(Schema):
     roles: list[str] = Field(..., max_length=50)
 
 
-def _out(org) -> dict:
+def organization_out(org) -> dict:
     return {
         "slug": org.slug,
         "name": org.name,
@@ -80,13 +80,15 @@ def _organization(request, slug: str) -> Organization:
 @router.get("", response={200: list[OrganizationOut], **ERRORS})
 def list_organizations(request):
     policies.check_permission(request.auth, "organizations:read", action="rbac.organization.listed")
-    return Status(200, [_out(o) for o in request.auth.visible_organizations().order_by("slug")])
+    return Status(
+        200, [organization_out(o) for o in request.auth.visible_organizations().order_by("slug")]
+    )
 
 
 @router.post("", response={201: OrganizationOut, **ERRORS})
 def create_organization(request, payload: OrganizationIn):
     org = organization_create(actor=request.auth, **payload.model_dump())
-    return Status(201, _out(org))
+    return Status(201, organization_out(org))
 
 
 @router.get("/{slug}", response={200: OrganizationOut, **ERRORS})
@@ -98,7 +100,7 @@ def get_organization(request, slug: str):
         action="rbac.organization.viewed",
         target=org,
     )
-    return Status(200, _out(org))
+    return Status(200, organization_out(org))
 
 
 @router.patch("/{slug}", response={200: OrganizationOut, **ERRORS})
@@ -108,7 +110,7 @@ def update_organization(request, slug: str, payload: OrganizationUpdateIn):
         organization=_organization(request, slug),
         **payload.model_dump(exclude_unset=True),
     )
-    return Status(200, _out(org))
+    return Status(200, organization_out(org))
 
 
 @router.delete("/{slug}", response={204: None, **ERRORS})

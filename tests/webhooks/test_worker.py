@@ -13,12 +13,9 @@ from datetime import timedelta
 
 import pytest
 from django.db import transaction
-from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
-from accounts.models import Invitation
 from audit import services as audit
-from rbac.models import Role
 from tests.accounts.test_emails_reliability import (  # noqa: F401 (fixtures)
     _database_url,
     broker,
@@ -28,6 +25,7 @@ from tests.accounts.test_emails_reliability import (  # noqa: F401 (fixtures)
     wait_for,
 )
 from tests.conftest import builtin_roles_ensure, make_user
+from tests.webhooks.world import catalogue_world
 from webhooks.catalogue import EVENT_TYPES
 from webhooks.models import DeliveryStatus, WebhookDelivery
 from webhooks.services import deliveries
@@ -98,26 +96,10 @@ def endpoint(services_ready, receiver, settings):  # noqa: F811
 
 
 def test_every_event_type_in_the_catalogue_arrives_signed_and_verifies(worker, receiver, endpoint):
-    """One audit event of each catalogue type, through the audit layer that
-    every action writes through; the worker sends them all."""
-    user = make_user("subject@example.com")
-    invitation = Invitation.objects.create(
-        email="invitee@example.com",
-        invited_by=endpoint.owner,
-        token_hash="x" * 64,
-        expires_at=timezone.now() + timedelta(days=7),
-    )
-    role = Role.objects.get(slug="viewer")
-    role_events = {"rbac.role.created", "rbac.role.updated", "rbac.role.deleted"}
-
-    def target_of(event_type):
-        if event_type.startswith("accounts.invitation."):
-            return invitation
-        return role if event_type in role_events else user
-
+    """One audit event of each catalogue type; the worker sends them all."""
+    _user, _org, record_each = catalogue_world(endpoint.owner)
     with transaction.atomic():
-        for event_type in EVENT_TYPES:
-            audit.record(event_type, actor=endpoint.owner, target=target_of(event_type))
+        record_each()
     worker.start()
     worker.wait_for(
         lambda: len(receiver.got()) >= len(EVENT_TYPES), timeout=90, what="every event type"
@@ -130,6 +112,20 @@ def test_every_event_type_in_the_catalogue_arrives_signed_and_verifies(worker, r
     assert by_type["accounts.user.banned"]["data"]["email"] == "subject@example.com"
     assert by_type["accounts.invitation.created"]["data"]["object"] == "invitation"
     assert by_type["rbac.role.updated"]["data"]["slug"] == "viewer"
+    assert by_type["rbac.organization.created"]["data"] == {
+        "object": "organization",
+        "slug": "acme",
+        "name": "Acme",
+        "metadata": {},
+        "created_at": by_type["rbac.organization.created"]["data"]["created_at"],
+        "member_count": 1,
+    }
+    added = by_type["rbac.membership.added"]["data"]
+    assert added["object"] == "membership"
+    assert added["organization"]["slug"] == "acme"
+    assert added["user"]["email"] == "subject@example.com"
+    assert added["user"]["organizations"] == [{"slug": "acme", "roles": []}]
+    assert by_type["rbac.user_role.assigned"]["data"]["object"] == "membership"
     for p in payloads:
         assert not {"password", "token", "token_hash", "secret"} & set(p["data"])
 
