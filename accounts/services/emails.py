@@ -67,7 +67,7 @@ def email_queue(
         body_html=html,
         message_id=_message_id(email_id),
     )
-    transaction.on_commit(lambda: email_enqueue(email.pk))
+    OUTBOX.enqueue_after_commit(email.pk)
     return email
 
 

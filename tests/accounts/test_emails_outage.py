@@ -38,7 +38,7 @@ class SentWriteFails:
 
 def _queued(member, monkeypatch, *, age=timedelta(minutes=10)):
     with monkeypatch.context() as lost:  # the task is lost: only the row remains
-        lost.setattr(emails, "email_enqueue", lambda pk: False)
+        lost.setattr(emails.OUTBOX, "enqueue", lambda pk: False)
         email = emails.email_queue(to=member.email, template="email_verify", context={"link": "x"})
     # Overdue by more than EMAIL_SWEEP_AFTER: the sweep would pick it up.
     OutboundEmail.objects.filter(pk=email.pk).update(next_attempt_at=timezone.now() - age)
