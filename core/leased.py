@@ -156,7 +156,6 @@ class LeasedSender:
                 if outcome.then is not None:
                     outcome.then()
                 batch.attempts[row.pk] = Attempt(outcome.status, outcome.retry_in)
-                lease_at[row.pk] = None  # settled: no lease to renew
         if batch.first.status == "claimed":
             batch.first = batch.attempts.get(pk, Attempt("not_due"))
         return batch
@@ -332,8 +331,9 @@ def _commits_not_waiting_for_disk():
     PostgreSQL itself within its WAL writer's delay (about 0.6 s) can forget
     an outcome; the row is then sent again after its lease, with the same
     Message-ID or webhook-id: the duplicate case a database outage longer
-    than the status retry already documents. The claim before the batch
-    commits as usual."""
+    than the status retry already documents (a lease renewal forgotten that
+    way lets another worker send the row once more, the same case). The
+    claim before the batch commits as usual."""
     if connection.vendor != "postgresql":
         yield
         return
