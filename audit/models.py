@@ -2,8 +2,10 @@
 
 Rows are only ever inserted, by `audit.services.record`. The ORM refuses
 updates and deletes; on PostgreSQL a trigger refuses them too, except inside
-the dedicated retention path (`audit.services.prune_before`), which sets a
-transaction-local flag the trigger checks.
+the dedicated paths that set a transaction-local flag the trigger checks:
+retention (`audit.services.prune_before`), erasure (`audit_scrub_user`) and
+the sealer (`audit.services.seal`), which may only fill in an unsealed
+row's chain columns (`seq`, `prev_hash`, `hash`), once.
 """
 
 from __future__ import annotations
@@ -57,6 +59,11 @@ class AuditEvent(models.Model):
     reason = models.TextField(blank=True)
     outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.SUCCESS)
     changes = models.JSONField(default=dict, blank=True)
+    # The chain (audit.services.sealer): written empty by the request's
+    # transaction, set once by the sealer -- the event's place in the chain
+    # (1, 2, 3, ... in sealing order, which is commit order), the previous
+    # event's hash and this event's hash. NULL `seq`: not sealed yet.
+    seq = models.BigIntegerField(null=True, blank=True, unique=True)
     prev_hash = models.CharField(max_length=64, blank=True)
     hash = models.CharField(max_length=64, blank=True)
 
@@ -76,6 +83,10 @@ class AuditEvent(models.Model):
             models.Index(fields=["action", "created_at"], name="audit_action_time_idx"),
             # The actor filter when the address is no (longer an) account.
             models.Index(fields=["actor_label", "-id"], name="audit_actor_label_idx"),
+            # What the sealer has left to do: small, whatever the log's size.
+            models.Index(
+                fields=["id"], name="audit_unsealed_idx", condition=models.Q(seq__isnull=True)
+            ),
         ]
 
     def __str__(self):
@@ -89,26 +100,9 @@ class AuditEvent(models.Model):
     def delete(self, *args, **kwargs):
         raise AppendOnlyError("Audit events cannot be deleted; use audit_prune for retention.")
 
-
-class PendingEvent(models.Model):
-    """An audit event written while the chain's lock was held by someone
-    else, by a path that must not wait for it (sign-in, sign-out:
-    `audit.services.record_without_waiting`). Its content is final; it is
-    linked into the chain, in `created_at` order, by
-    `audit.services.drain_pending` (a worker, woken after commit, and beat
-    every AUDIT_PENDING_DRAIN_SECONDS), which deletes it in the same
-    transaction -- so every event is in exactly one of the two tables."""
-
-    id = models.BigAutoField(primary_key=True)
-    created_at = models.DateTimeField()
-    # The event's other hashed fields, as AuditEvent takes them.
-    fields = models.JSONField()
-
-    class Meta:
-        indexes = [models.Index(fields=["created_at", "id"], name="audit_pending_order_idx")]
-
-    def __str__(self):
-        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.fields.get('action', '')} (pending)"
+    @property
+    def sealed(self) -> bool:
+        return self.seq is not None
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Periodic retention, scheduled by beat when AUDIT_RETENTION_DAYS is set;
-linking pending audit events into the chain (woken after a sign-in found
-the chain's lock taken, and every AUDIT_PENDING_DRAIN_SECONDS)."""
+the sealer, linking committed events into the chain (nudged after a
+commit that wrote events, and every AUDIT_SEAL_SECONDS)."""
 
 import datetime as dt
 
@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from audit.services import drain_pending, prune_before
+from audit.services import prune_before, seal_nudged
 
 
 @shared_task
@@ -28,14 +28,14 @@ def audit_prune_expired() -> int:
 
 
 @shared_task(bind=True, ignore_result=True)
-def audit_drain_pending(self) -> int:
-    """Link pending audit events into the chain. In a worker it waits for
-    the chain's lock like any writer (a ServiceBusy is left to beat's next
-    run); run inline (eager, no broker) it never waits: the request that
-    woke it must not."""
+def audit_seal(self) -> int:
+    """Seal the committed events (audit.services.sealer). In a worker it
+    waits for the chain's lock (bounded; a ServiceBusy is left to beat's
+    next run); run inline (eager, no broker) it never waits: the request
+    whose commit woke it must not."""
     from core.services import ServiceBusy
 
     try:
-        return drain_pending(wait=not self.request.is_eager)
+        return seal_nudged(wait=not self.request.is_eager)
     except ServiceBusy:
         return 0

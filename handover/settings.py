@@ -552,18 +552,21 @@ CELERY_BEAT_SCHEDULE["webhook-prune"] = {
 }
 # After a secret rotation the previous secret keeps signing this long.
 WEBHOOKS_ROTATION_OVERLAP = timedelta(hours=env_int("WEBHOOKS_ROTATION_OVERLAP_HOURS", 24))
-# Bounded waits (issue 17): the audit chain's advisory lock is waited on
-# for at most this long before the write answers 503 "busy, retry" (nothing
-# changed). Kept well under DATABASE_STATEMENT_TIMEOUT_MS so the clear
+# Bounded waits (issue 17): the audit chain's advisory lock (held by the
+# sealer, retention and erasure -- never by a writer of events) is waited
+# on for at most this long before the waiter answers 503 "busy, retry". Kept well under DATABASE_STATEMENT_TIMEOUT_MS so the clear
 # message wins over a cancelled statement.
 AUDIT_LOCK_TIMEOUT_MS = env_int("AUDIT_LOCK_TIMEOUT_MS", 3000)
-# Sign-in and sign-out never wait for that lock: when it is taken their
-# events wait in audit.PendingEvent and a worker links them into the chain
-# (audit/services/pending.py); beat also does every this many seconds.
-CELERY_BEAT_SCHEDULE["audit-drain-pending"] = {
-    "task": "audit.tasks.audit_drain_pending",
-    "schedule": env_float("AUDIT_PENDING_DRAIN_SECONDS", 5),
+# The audit chain is sealed off the request path (audit/services/sealer.py):
+# events are written unsealed, a worker links them after each commit, and
+# beat runs the sealer every this many seconds as the backstop.
+CELERY_BEAT_SCHEDULE["audit-seal"] = {
+    "task": "audit.tasks.audit_seal",
+    "schedule": env_float("AUDIT_SEAL_SECONDS", 2),
 }
+# False: events are written and never sealed -- the audited-writes
+# benchmark's baseline (benchmarks/audit_writes.py). Never in production.
+AUDIT_CHAIN_ENABLED = env_bool("AUDIT_CHAIN_ENABLED", True)
 # Durable jobs (batch actions, invitation imports; accounts.services.jobs).
 # A runner renews its lease with every chunk it commits; a job whose lease
 # ran out (worker killed, task lost) is queued again by the sweep, which

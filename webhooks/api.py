@@ -52,7 +52,7 @@ class DeliveryOut(Schema):
     id: int
     webhook_id: str
     event_type: str
-    sequence: int
+    sequence: int | None  # None until its audit event is sealed (not sent before)
     audit_event_id: int | None = None
     audit_hash: str
     status: str

@@ -73,10 +73,11 @@ class WebhookDelivery(models.Model):
     webhook_id = models.CharField(max_length=64, unique=True)
     audit_event_id = models.BigIntegerField(null=True, blank=True)
     audit_hash = models.CharField(max_length=64, blank=True)
-    # Per endpoint, 1, 2, 3, ... in the order the audit chain wrote the
-    # events: the highest so far plus one, read under the chain's lock
-    # (webhooks.services.deliveries), so no counter row is locked.
-    sequence = models.BigIntegerField()
+    # Per endpoint, 1, 2, 3, ... in the order the audit chain sealed the
+    # events: the highest so far plus one, given by the (single) sealer
+    # (webhooks.services.deliveries), so no counter row is locked. NULL
+    # until the event is sealed; such a delivery is not sent.
+    sequence = models.BigIntegerField(null=True, blank=True)
     status = models.CharField(
         max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
     )
@@ -94,6 +95,12 @@ class WebhookDelivery(models.Model):
         indexes = [
             models.Index(fields=["endpoint", "-id"], name="webhook_delivery_endpoint_idx"),
             models.Index(fields=["status", "next_attempt_at"], name="webhook_delivery_due_idx"),
+            # The deliveries waiting for their event's seal.
+            models.Index(
+                fields=["audit_event_id"],
+                name="webhook_delivery_unsealed_idx",
+                condition=models.Q(sequence__isnull=True),
+            ),
         ]
         constraints = [
             models.UniqueConstraint(

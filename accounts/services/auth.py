@@ -44,10 +44,9 @@ def login_succeeded(request, user, *, method: str = "password", device=None) -> 
     changes = {"method": method}
     if method == "recovery_code":
         changes["recovery_codes_left"] = recovery_codes_left(user)
-    # Sign-in never waits on the audit chain's lock (audit/services/pending.py).
-    audit.record_without_waiting(
-        "accounts.login.succeeded", actor=user, target=user, changes=changes
-    )
+    # Sign-in never waits on the audit chain's lock: nothing that writes an
+    # event does (audit/services/sealer.py).
+    audit.record("accounts.login.succeeded", actor=user, target=user, changes=changes)
 
 
 def code_failed(request, user, *, reason: str, throttled: bool = False) -> None:
@@ -57,7 +56,7 @@ def code_failed(request, user, *, reason: str, throttled: bool = False) -> None:
     be guessed faster than passwords. A refusal by django-otp's throttle
     checked no code and spends nothing."""
 
-    audit.record_without_waiting(
+    audit.record(
         "accounts.login.failed",
         actor=None,
         actor_label=user.email,
@@ -79,7 +78,7 @@ def account_locked(request, user) -> bool:
 def login_failed(*, email: str, locked_out: bool) -> None:
     user, target = _target_for_email(email)
     if locked_out:
-        audit.record_without_waiting(
+        audit.record(
             "accounts.login.locked_out",
             actor=None,
             actor_label=target.label if hasattr(target, "label") else str(target),
@@ -94,7 +93,7 @@ def login_failed(*, email: str, locked_out: bool) -> None:
         reason = f"Account is {user.status}."
     else:
         reason = "Wrong password."
-    audit.record_without_waiting(
+    audit.record(
         "accounts.login.failed",
         actor=None,
         actor_label=normalize_email(email)[:300],
@@ -108,6 +107,6 @@ def logout_user(request) -> None:
 
     user = request.user
     if user.is_authenticated:
-        audit.record_without_waiting("accounts.logout", actor=user, target=user)
+        audit.record("accounts.logout", actor=user, target=user)
         session_end_by_key(request.session.session_key)
     logout(request)

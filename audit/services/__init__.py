@@ -1,14 +1,14 @@
 """The audit log's services, one module per job: `record` (writing
-events), `hashing` (the keyed chain's links and lock), `chain`
-(verification), `retention` (pruning), `erasure` (a deleted user's
+events, unsealed), `sealer` (linking them into the chain), `hashing` (the
+keyed chain's links and lock), `chain` (verification), `retention` (pruning), `erasure` (a deleted user's
 personal data). Callers write `from audit import services as audit`
 and `audit.record(...)`.
 
 `record` is called by services inside their own transaction, so the
-event commits or rolls back with the change it describes. Each event
-carries an HMAC-SHA256 (under AUDIT_CHAIN_KEY) of its content chained to
-the previous event's hash; writers take a transaction-level lock first so
-concurrent transactions cannot fork the chain."""
+event commits or rolls back with the change it describes. It takes no
+lock: `sealer` links committed events into the chain afterwards, each
+with an HMAC-SHA256 (under AUDIT_CHAIN_KEY) of its content chained to the
+previous event's hash, in commit order (see that module)."""
 
 from django.utils import timezone  # noqa: F401 (tests patch audit.timezone)
 
@@ -34,12 +34,9 @@ from audit.services.hashing import (  # noqa: F401 (the package's names)
     REKEYED_ACTION,
     SCRUBBED_ACTION,
     _canonical,
-    _lock_chain,
+    chain_tail,
     compute_hash,
-)
-from audit.services.pending import (  # noqa: F401 (the package's names)
-    drain_pending,
-    record_without_waiting,
+    lock_chain,
 )
 from audit.services.record import (  # noqa: F401 (the package's names)
     REDACTED,
@@ -57,4 +54,10 @@ from audit.services.record import (  # noqa: F401 (the package's names)
 from audit.services.retention import (  # noqa: F401 (the package's names)
     _bypass,
     prune_before,
+)
+from audit.services.sealer import (  # noqa: F401 (the package's names)
+    on_sealed,
+    seal,
+    seal_nudged,
+    unsealed,
 )

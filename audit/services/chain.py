@@ -30,10 +30,14 @@ class ChainReport:
     # database and later check that the chain still passes through it.
     last_id: int | None = None
     last_hash: str = ""
+    # Events not sealed yet (audit.services.sealer): in the log, not yet
+    # in the chain, so not checked.
+    unsealed: int = 0
 
     def __str__(self):
         if self.ok:
-            return f"Audit chain intact: {self.checked} events verified."
+            waiting = f" {self.unsealed} not sealed yet." if self.unsealed else ""
+            return f"Audit chain intact: {self.checked} events verified.{waiting}"
         return f"Audit chain broken at event {self.broken_id}: {self.problem}"
 
     @property
@@ -42,20 +46,20 @@ class ChainReport:
 
 
 def rekeyed_since() -> int | None:
-    """The id of the event where the chain switched to keyed hashes (events
-    before it carry plain SHA-256 hashes), or None when every event is
-    keyed. The first such event counts: a later one could only have been
-    written by someone holding the key."""
+    """The place (`seq`) of the event where the chain switched to keyed
+    hashes (events before it carry plain SHA-256 hashes), or None when
+    every event is keyed. The first such event counts: a later one could
+    only have been written by someone holding the key."""
     return (
-        AuditEvent.objects.filter(action=REKEYED_ACTION)
-        .order_by("id")
-        .values_list("id", flat=True)
+        AuditEvent.objects.filter(action=REKEYED_ACTION, seq__isnull=False)
+        .order_by("seq")
+        .values_list("seq", flat=True)
         .first()
     )
 
 
-def _is_keyed(event_id: int, boundary: int | None) -> bool:
-    return boundary is None or event_id >= boundary
+def _is_keyed(seq: int, boundary: int | None) -> bool:
+    return boundary is None or seq >= boundary
 
 
 def chain_rekey(*, legacy_events: int) -> AuditEvent:
@@ -63,13 +67,18 @@ def chain_rekey(*, legacy_events: int) -> AuditEvent:
     once, by the migration that introduced AUDIT_CHAIN_KEY, on a database
     that already holds unkeyed events. The event is itself keyed and
     chains from the last plain hash, so nobody without the key can alter
-    the events before it either."""
-    return record(
+    the events before it either. Sealed at once: the boundary is a place
+    in the chain."""
+    from audit.services.sealer import seal
+
+    event = record(
         REKEYED_ACTION,
         target=Target(type="audit", id="", label="Audit log"),
         reason="The audit chain is keyed from this event on (HMAC-SHA256, AUDIT_CHAIN_KEY).",
         changes={"legacy_events": legacy_events},
     )
+    seal(wait=True)
+    return event
 
 
 def _attestations() -> tuple[set[str], dict[int, str]]:
@@ -91,9 +100,11 @@ def _attestations() -> tuple[set[str], dict[int, str]]:
 
 
 def verify_chain(*, chunk_size: int = 2000) -> ChainReport:
-    """Walk every event in id order (streamed, constant memory) and return
-    the first broken link: a row whose `prev_hash` is not its predecessor's
-    hash, or whose content no longer hashes to its stored `hash`.
+    """Walk every sealed event in chain order (`seq`; streamed, constant
+    memory) and return the first broken link: a row whose `prev_hash` is
+    not its predecessor's hash, or whose content no longer hashes to its
+    stored `hash`. Unsealed events (no `seq`, no hash yet) are counted, not
+    checked; a row with a hash but no place in the chain is broken.
 
     The first remaining row may chain from a hash that is gone only if a
     prune checkpoint vouches for it; a row rewritten by `audit_scrub_user`
@@ -101,10 +112,25 @@ def verify_chain(*, chunk_size: int = 2000) -> ChainReport:
     `hash` column, and so the links, are never rewritten)."""
     anchors, rehashed = _attestations()
     boundary = rekeyed_since()
+    stray = (
+        AuditEvent.objects.filter(seq__isnull=True)
+        .exclude(hash="")
+        .order_by("id")
+        .values_list("id", flat=True)
+        .first()
+    )
+    if stray is not None:
+        return ChainReport(
+            False,
+            0,
+            stray,
+            "it carries a hash but has no place in the chain (written outside the sealer).",
+        )
+    unsealed = AuditEvent.objects.filter(seq__isnull=True).count()
     previous: str | None = None
     last_id = None
     checked = 0
-    rows = AuditEvent.objects.order_by("id").values_list(*_VERIFY_FIELDS)
+    rows = AuditEvent.objects.filter(seq__isnull=False).order_by("seq").values_list(*_VERIFY_FIELDS)
     for values in rows.iterator(chunk_size=chunk_size):
         event = AuditEvent(**dict(zip(_VERIFY_FIELDS, values, strict=True)))
         if previous is None:
@@ -124,7 +150,7 @@ def verify_chain(*, chunk_size: int = 2000) -> ChainReport:
                 "its previous-hash does not match the event before it "
                 "(an event was removed or inserted).",
             )
-        keyed = _is_keyed(event.id, boundary)
+        keyed = _is_keyed(event.seq, boundary)
         digest = compute_hash(event, event.prev_hash, keyed=keyed)
         if not hmac.compare_digest(digest, event.hash) and rehashed.get(event.id) != digest:
             return ChainReport(
@@ -137,4 +163,4 @@ def verify_chain(*, chunk_size: int = 2000) -> ChainReport:
         previous = event.hash
         last_id = event.id
         checked += 1
-    return ChainReport(True, checked, last_id=last_id, last_hash=previous or "")
+    return ChainReport(True, checked, last_id=last_id, last_hash=previous or "", unsealed=unsealed)

@@ -13,9 +13,8 @@ from django.db.models import Q
 from accounts.models import User
 from audit.models import AuditEvent, Target
 from audit.services.chain import _is_keyed, rekeyed_since
-from audit.services.hashing import SCRUBBED_ACTION, _lock_chain, compute_hash
+from audit.services.hashing import SCRUBBED_ACTION, _bypass, compute_hash, lock_chain
 from audit.services.record import record
-from audit.services.retention import _bypass
 from core.services import service
 from rbac import policies
 
@@ -84,7 +83,7 @@ def audit_scrub_user(*, actor, user_id) -> AuditEvent | None:
     policies.check_can_scrub_audit(actor, user, target=target)
     if not _is_uuid(user_key) or (user is not None and user.deleted_at is None):
         raise ValidationError(NOT_DELETED, code="not_deleted")
-    _lock_chain()
+    lock_chain()  # no sealing meanwhile: an event is rewritten sealed, or sealed rewritten
     pseudonym = f"deleted user {user_key[:8]}"
     uid = uuid.UUID(user_key)
     rows = AuditEvent.objects.filter(models_q_about(uid)).order_by("id")
@@ -101,6 +100,7 @@ def audit_scrub_user(*, actor, user_id) -> AuditEvent | None:
     personal.discard(pseudonym)
     boundary = rekeyed_since()
     attested: dict[str, str] = {}
+    touched = 0
     table = AuditEvent._meta.db_table
     with _bypass("audit_scrub"), connection.cursor() as cursor:
         for event in rows.exclude(action=SCRUBBED_ACTION).iterator(chunk_size=1000):
@@ -131,17 +131,19 @@ def audit_scrub_user(*, actor, user_id) -> AuditEvent | None:
                     event.id,
                 ],
             )
-            attested[str(event.id)] = compute_hash(
-                event, event.prev_hash, keyed=_is_keyed(event.id, boundary)
-            )
-    if not attested:
+            touched += 1
+            if event.seq is not None:  # an unsealed row is sealed as it now reads
+                attested[str(event.id)] = compute_hash(
+                    event, event.prev_hash, keyed=_is_keyed(event.seq, boundary)
+                )
+    if not touched:
         return None
     return record(
         action,
         actor=actor,
         target=Target(type="user", id=user_key, label=pseudonym),
         reason="Personal data erased on request.",
-        changes={"scrubbed": len(attested), "rows": attested},
+        changes={"scrubbed": touched, "rows": attested},
     )
 
 

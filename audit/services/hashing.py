@@ -1,13 +1,14 @@
 """The audit hash chain's links: each event's HMAC-SHA256 (under
-AUDIT_CHAIN_KEY) over its content and the previous hash, and the lock
-that keeps concurrent writers from forking the chain (bounded wait: a
-writer that cannot get it in time answers 503 busy)."""
+AUDIT_CHAIN_KEY) over its content and the previous hash, and the chain's
+lock, held by the paths that change the chain (the sealer, retention,
+erasure) -- never by a writer of events (audit.services.sealer)."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import json
+from contextlib import contextmanager
 
 from django.conf import settings
 from django.db import OperationalError, connection
@@ -15,7 +16,7 @@ from django.db import OperationalError, connection
 from audit.models import AuditEvent
 from core.services import ServiceBusy
 
-# Any constant works; it names the audit chain's advisory lock.
+# Any constant works; it names the audit chain's advisory lock (the sealer's).
 _CHAIN_LOCK_ID = 0x48414E44  # "HAND"
 LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL: lock_timeout ran out
 
@@ -58,28 +59,23 @@ def compute_hash(event: AuditEvent, prev_hash: str, *, keyed: bool = True) -> st
     return hmac.new(settings.AUDIT_CHAIN_KEY, message, hashlib.sha256).hexdigest()
 
 
-def _lock_chain() -> str:
-    """Serialise chain writers and return the hash to chain from. The lock
-    is waited on for at most AUDIT_LOCK_TIMEOUT_MS: a writer stuck holding
-    it must not take every other writer (and the web workers) down with
-    it; the waiter gives up with `ServiceBusy` (503, nothing changed)."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [_CHAIN_LOCK_ID])
-            if not cursor.fetchone()[0]:
-                _wait_for_chain_lock(cursor)
-    last = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first()
-    return last or ""
-
-
-def try_lock_chain() -> bool:
-    """Take the chain's lock for the current transaction if it is free
-    right now (never waits). Always True on databases without the lock."""
+def lock_chain(*, wait: bool = True) -> bool:
+    """Take the chain's lock -- the sealer's, held only by the paths that
+    change the chain itself (sealing, retention, erasure), never by a
+    writer of events -- for the current transaction. `wait=False` answers
+    at once (False: someone holds it). Waiting is bounded by
+    AUDIT_LOCK_TIMEOUT_MS, then `ServiceBusy` (503, nothing changed).
+    Always True on databases without advisory locks."""
     if connection.vendor != "postgresql":
         return True
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [_CHAIN_LOCK_ID])
-        return bool(cursor.fetchone()[0])
+        if cursor.fetchone()[0]:
+            return True
+        if not wait:
+            return False
+        _wait_for_chain_lock(cursor)
+    return True
 
 
 def _wait_for_chain_lock(cursor) -> None:
@@ -97,6 +93,34 @@ def _wait_for_chain_lock(cursor) -> None:
             raise ServiceBusy() from exc
         raise
     cursor.execute("SELECT set_config('lock_timeout', %s, true)", [previous])
+
+
+@contextmanager
+def _bypass(flag: str):
+    """Let the PostgreSQL trigger allow the rewrite done inside this block.
+    The flag is transaction-local, and switched off again on the way out so
+    that it never outlives the block when the caller's transaction goes on
+    (the path may run inside an outer transaction)."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(f"SET LOCAL handover.{flag} = 'on'")
+    yield  # on an error, rolling back the (savepoint) transaction undoes the SET
+    with connection.cursor() as cursor:
+        cursor.execute(f"SET LOCAL handover.{flag} = 'off'")
+
+
+def chain_tail() -> tuple[int, str]:
+    """The last sealed event's place and hash: (0, "") for an empty chain.
+    Read under the chain's lock."""
+    last = (
+        AuditEvent.objects.filter(seq__isnull=False)
+        .order_by("-seq")
+        .values_list("seq", "hash")
+        .first()
+    )
+    return last or (0, "")
 
 
 # --- verification -------------------------------------------------------------
@@ -124,4 +148,4 @@ HASHED_FIELDS = (
     "acting_for_id",
     "acting_for_label",
 )
-_VERIFY_FIELDS = ("id", *HASHED_FIELDS, "prev_hash", "hash")
+_VERIFY_FIELDS = ("id", "seq", *HASHED_FIELDS, "prev_hash", "hash")

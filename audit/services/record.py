@@ -20,7 +20,7 @@ from audit import context
 from audit.events import EVENT_TYPES
 from audit.figures import figures_changed
 from audit.models import AuditEvent, Outcome, Target
-from audit.services.hashing import _lock_chain, compute_hash
+from audit.services.sealer import nudge
 
 logger = logging.getLogger(__name__)
 
@@ -167,7 +167,8 @@ def deferred():
 
 
 def record_many(specs: Iterable[EventSpec]) -> list[AuditEvent]:
-    """Write several events in one insert (batch actions), chained in order."""
+    """Write several events in one insert (batch actions); the sealer
+    chains them in this order."""
     specs = list(specs)
     if not specs:
         return []
@@ -182,19 +183,16 @@ def record_many(specs: Iterable[EventSpec]) -> list[AuditEvent]:
 
 @transaction.atomic
 def _write(specs: list[EventSpec]) -> list[AuditEvent]:
+    """Insert the events unsealed -- no lock, no read of the chain -- and
+    have the sealer link them once this transaction commits
+    (audit.services.sealer)."""
     if not specs:
         return []
     ctx = context.current()
     now = timezone.now()
-    prev = _lock_chain()
-    events = []
-    for spec in specs:
-        event = _build(spec, ctx, now)
-        event.prev_hash = prev
-        event.hash = compute_hash(event, prev)
-        prev = event.hash
-        events.append(event)
+    events = [_build(spec, ctx, now) for spec in specs]
     created = AuditEvent.objects.bulk_create(events)
+    nudge()
     for subscriber in _subscribers:
         subscriber(created)
     changed = {e.action for e in events if e.outcome == Outcome.SUCCESS}

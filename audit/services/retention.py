@@ -3,31 +3,13 @@ chain at a time, leaving a checkpoint event the verification accepts."""
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 from django.db import connection, transaction
 
 from audit.models import AuditEvent, Target
-from audit.services.hashing import PRUNED_ACTION, _lock_chain
+from audit.services.hashing import PRUNED_ACTION, _bypass, lock_chain
 from audit.services.record import record
 
 # --- retention ----------------------------------------------------------------
-
-
-@contextmanager
-def _bypass(flag: str):
-    """Let the PostgreSQL trigger allow the rewrite done inside this block.
-    The flag is transaction-local, and switched off again on the way out so
-    that it never outlives the block when the caller's transaction goes on
-    (the path may run inside an outer transaction)."""
-    if connection.vendor != "postgresql":
-        yield
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(f"SET LOCAL handover.{flag} = 'on'")
-    yield  # on an error, rolling back the (savepoint) transaction undoes the SET
-    with connection.cursor() as cursor:
-        cursor.execute(f"SET LOCAL handover.{flag} = 'off'")
 
 
 @transaction.atomic
@@ -35,26 +17,27 @@ def prune_before(*, actor=None, before) -> AuditEvent | None:
     """Remove the events created before `before` (a datetime) -- the one
     path that may delete audit history -- and record a checkpoint event.
 
-    Only a prefix of the chain is ever removed (every id up to the newest
-    old-enough one), so the remaining events still link to each other; the
+    Only a prefix of the chain is ever removed (every sealed event up to
+    the newest old-enough one, in chain order; unsealed events wait for the
+    sealer and are kept), so the remaining events still link to each other; the
     checkpoint records how many were removed and the hash the first kept
     event chains from, which `verify_chain` accepts as the new start.
     The caller (command, beat task) decides who may run this; it is not
     reachable from any page. Returns the checkpoint, or None if nothing
     was old enough."""
-    _lock_chain()
+    lock_chain()
     boundary = (
-        AuditEvent.objects.filter(created_at__lt=before)
-        .order_by("-id")
-        .values_list("id", "hash")
+        AuditEvent.objects.filter(created_at__lt=before, seq__isnull=False)
+        .order_by("-seq")
+        .values_list("id", "seq", "hash")
         .first()
     )
     if boundary is None:
         return None
-    last_id, last_hash = boundary
+    last_id, last_seq, last_hash = boundary
     table = AuditEvent._meta.db_table
     with _bypass("audit_prune"), connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {table} WHERE id <= %s", [last_id])  # noqa: S608
+        cursor.execute(f"DELETE FROM {table} WHERE seq <= %s", [last_seq])  # noqa: S608
         removed = cursor.rowcount
     return record(
         PRUNED_ACTION,

@@ -48,12 +48,50 @@ def test_postgres_trigger_refuses_raw_update_and_delete(require_postgres, event)
     assert AuditEvent.objects.get(pk=event.pk).reason == "seed"
 
 
-def test_events_are_chained_by_hash():
+def test_events_are_written_unsealed_and_chained_by_hash_by_the_sealer():
     first = audit.record("tests.one", reason="a")
     second = audit.record("tests.two", reason="b")
+    assert (first.seq, first.prev_hash, first.hash) == (None, "", "")
+    assert audit.seal() == 2
+    first, second = AuditEvent.objects.filter(pk__in=[first.pk, second.pk]).order_by("seq")
     assert first.prev_hash == ""
+    assert second.seq == first.seq + 1
     assert second.prev_hash == first.hash
     assert second.hash == audit.compute_hash(second, first.hash)
+
+
+def test_the_seal_flag_fills_in_an_unsealed_rows_links_once_and_nothing_else(
+    require_postgres, event
+):
+    """The trigger lets the sealer's flag set `seq`, `prev_hash` and `hash`
+    on an unsealed row -- not change its content, and not reseal."""
+    refused = [
+        "UPDATE audit_auditevent SET seq = 1, hash = 'x', reason = 'rewritten' WHERE id = %s",
+        "UPDATE audit_auditevent SET seq = NULL WHERE id = %s",
+        "DELETE FROM audit_auditevent WHERE id = %s",
+    ]
+    for sql in refused[:1]:
+        with (
+            pytest.raises(DatabaseError, match="append-only"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute("SET LOCAL handover.audit_seal = 'on'")
+            cursor.execute(sql, [event.pk])
+    assert audit.seal() == 1
+    for sql in [
+        "UPDATE audit_auditevent SET seq = 99, prev_hash = '', hash = 'y' WHERE id = %s",
+        *refused[1:],
+    ]:
+        with (
+            pytest.raises(DatabaseError, match="append-only"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute("SET LOCAL handover.audit_seal = 'on'")
+            cursor.execute(sql, [event.pk])
+    sealed = AuditEvent.objects.get(pk=event.pk)
+    assert sealed.reason == "seed" and sealed.seq is not None
 
 
 def test_labels_cannot_inject_new_lines():

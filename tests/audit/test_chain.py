@@ -19,7 +19,15 @@ pytestmark = pytest.mark.django_db
 
 
 def _events(n, action="tests.chain", **kwargs):
-    return [audit.record(action, reason=f"event {i}", **kwargs) for i in range(n)]
+    """`n` events, sealed into the chain (as the sealer does after commit)."""
+    ids = [audit.record(action, reason=f"event {i}", **kwargs).pk for i in range(n)]
+    assert audit.seal() == n
+    return list(AuditEvent.objects.filter(pk__in=ids).order_by("seq"))
+
+
+def _sealed(event):
+    audit.seal()
+    return AuditEvent.objects.get(pk=event.pk)
 
 
 def _at(monkeypatch, when):
@@ -130,7 +138,7 @@ def test_prune_removes_old_events_and_the_chain_still_verifies(monkeypatch):
     old = _events(3, action="tests.old")
     _at(monkeypatch, now)
     kept = _events(2, action="tests.new")
-    checkpoint = audit.prune_before(actor=None, before=now - dt.timedelta(days=365))
+    checkpoint = _sealed(audit.prune_before(actor=None, before=now - dt.timedelta(days=365)))
     assert not AuditEvent.objects.filter(action="tests.old").exists()
     assert AuditEvent.objects.filter(action="tests.new").count() == 2
     assert checkpoint.action == "audit.log.pruned"
@@ -148,7 +156,9 @@ def test_prune_twice_and_everything_still_verifies(monkeypatch):
         _events(2, action=f"tests.age{days}")
     _at(monkeypatch, now)
     audit.prune_before(before=now - dt.timedelta(days=250))
+    audit.seal()
     audit.prune_before(before=now - dt.timedelta(days=150))
+    audit.seal()
     assert set(AuditEvent.objects.values_list("action", flat=True)) == {
         "tests.age100",
         "audit.log.pruned",
@@ -172,6 +182,7 @@ def test_audit_prune_command(monkeypatch):
     day = (now - dt.timedelta(days=10)).date().isoformat()
     out = call_command_output("audit_prune", "--before", day)
     assert f"Removed 4 audit events created before {day} 00:00 UTC" in out
+    audit.seal()
     assert audit.verify_chain().ok
     with pytest.raises(CommandError, match="--before must be a date like 2024-01-31"):
         call_command("audit_prune", "--before", "yesterday")
@@ -186,6 +197,7 @@ def test_retention_setting_prunes_through_the_beat_task(monkeypatch, settings):
     _at(monkeypatch, now)
     settings.AUDIT_RETENTION_DAYS = 90
     assert audit_prune_expired() == 2
+    audit.seal()
     assert audit.verify_chain().ok
 
 
@@ -232,7 +244,8 @@ def test_scrub_erases_a_deleted_users_personal_data_and_the_chain_verifies(owner
     unrelated = audit.record("tests.other", actor=owner, target=owner)
     _soft_delete(member)
 
-    event = audit.audit_scrub_user(actor=owner, user_id=member.pk)
+    audit.seal()
+    event = _sealed(audit.audit_scrub_user(actor=owner, user_id=member.pk))
 
     assert event.action == "audit.user.scrubbed"
     assert event.changes["scrubbed"] == 2
@@ -287,8 +300,10 @@ def test_scrub_needs_users_delete(viewer, member):
 def test_a_scrubbed_row_altered_afterwards_is_still_detected(require_postgres, owner, member):
     audit.record("tests.about", actor=owner, target=member)
     audit.record("tests.later")
+    audit.seal()
     _soft_delete(member)
     audit.audit_scrub_user(actor=owner, user_id=member.pk)
+    audit.seal()
     row = AuditEvent.objects.filter(action="tests.about").get()
     _raw("UPDATE audit_auditevent SET reason = 'edited' WHERE id = %s", [row.pk])
     assert audit.verify_chain().broken_id == row.pk

@@ -34,7 +34,7 @@ def _named_event_types() -> dict[str, str]:
                     continue
                 name = getattr(node.func, "attr", None) or getattr(node.func, "id", "")
                 candidates = [kw.value for kw in node.keywords if kw.arg == "action"]
-                if name in ("record", "record_without_waiting", "EventSpec") and node.args:
+                if name in ("record", "EventSpec") and node.args:
                     candidates.append(node.args[0])
                 for value in candidates:
                     text = value.value if isinstance(value, ast.Constant) else None

@@ -28,7 +28,10 @@ rekey_migration = importlib.import_module("audit.migrations.0006_audit_chain_rek
 
 
 def _events(n, action="tests.keyed"):
-    return [audit.record(action, reason=f"event {i}") for i in range(n)]
+    """`n` events, sealed into the chain (as the sealer does after commit)."""
+    ids = [audit.record(action, reason=f"event {i}").pk for i in range(n)]
+    assert audit.seal() == n
+    return list(AuditEvent.objects.filter(pk__in=ids).order_by("seq"))
 
 
 def _raw(sql, params=()):

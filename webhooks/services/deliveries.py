@@ -1,11 +1,17 @@
-"""Deliveries: written with the audit events they carry, sent after commit.
+"""Deliveries: written with the audit events they carry, numbered and
+sent once those events are sealed into the audit chain.
 
 `deliveries_for_events` runs inside the audit writer's transaction (it is
-subscribed to `audit.services.record`), while the audit chain's lock is
-held. That lock already serialises every writer of deliveries, so each
-endpoint's next sequence number is read there (the highest one so far,
-plus one) without locking the endpoint row -- which an endpoint's own
-services lock before they write their audit event, in the other order.
+subscribed to `audit.services.record`): the row, with the event's `data`
+as the change left it, commits or rolls back with the change. It has no
+sequence number and no chain hash yet -- the event is not sealed -- and is
+not sent. `deliveries_sealed` runs inside the sealer's transaction (it is
+subscribed to `audit.services.on_sealed`), with the events in chain order:
+it gives each delivery the event's chain hash and its endpoint's next
+sequence number (the highest one so far, plus one; the sealer is single
+flight, so no endpoint row is locked), completes the body, and queues it
+after that commit. A delivery's `sequence` set means "sealed, may be
+sent": the sender sees no other (`_Deliveries.queryset`).
 
 `delivery_deliver` (the Celery task's body) is the loop the email outbox
 shares (`core.leased`): claim the row under lock with a sending lease,
@@ -43,8 +49,8 @@ logger = logging.getLogger(__name__)
 TESTED = "webhooks.endpoint.tested"
 
 
-def _body(event_type: str, event, data: dict, sequence: int) -> str:
-    return json.dumps(
+def _body(event_type: str, event, data: dict, sequence: int | None) -> str:
+    return _dumps(
         {
             "type": event_type,
             "timestamp": event.created_at.isoformat().replace("+00:00", "Z"),
@@ -53,17 +59,20 @@ def _body(event_type: str, event, data: dict, sequence: int) -> str:
             # delivery to it; `audit` ties the event to the audit chain.
             "sequence": sequence,
             "audit": {"event_id": event.pk, "hash": event.hash},
-        },
-        separators=(",", ":"),
-        sort_keys=True,
+        }
     )
+
+
+def _dumps(body: dict) -> str:
+    return json.dumps(body, separators=(",", ":"), sort_keys=True)
 
 
 def deliveries_for_events(events, *, data_for) -> list[WebhookDelivery]:
     """Write a delivery for each successful event in the catalogue and each
     enabled endpoint that wants it (and one test event for an endpoint
     asked to send one). Called in the audit writer's transaction; the rows
-    are queued after it commits, so a rolled-back change sends nothing."""
+    are numbered and queued once the events are sealed
+    (`deliveries_sealed`), so a rolled-back change sends nothing."""
     events = [
         e
         for e in events
@@ -82,17 +91,9 @@ def deliveries_for_events(events, *, data_for) -> list[WebhookDelivery]:
             plan.extend((ep, event.action, event) for ep in endpoints if ep.wants(event.action))
     if not plan:
         return []
-    last = dict(
-        WebhookDelivery.objects.filter(endpoint__in={ep.pk for ep, _, _ in plan})
-        .values("endpoint")
-        .annotate(last=Max("sequence"))
-        .values_list("endpoint", "last")
-    )
     data_cache: dict[int, dict] = {}
     rows = []
     for endpoint, event_type, event in plan:
-        sequence = last.get(endpoint.pk, 0) + 1
-        last[endpoint.pk] = sequence
         if event_type == TEST_EVENT:
             data = {"object": "webhook_endpoint", "id": str(endpoint.pk), "test": True}
         else:
@@ -103,19 +104,49 @@ def deliveries_for_events(events, *, data_for) -> list[WebhookDelivery]:
             WebhookDelivery(
                 endpoint=endpoint,
                 event_type=event_type,
-                payload=_body(event_type, event, data, sequence),
+                payload=_body(event_type, event, data, None),
                 webhook_id=f"msg_{uuid.uuid4().hex}",
                 audit_event_id=event.pk,
-                audit_hash=event.hash,
-                sequence=sequence,
+                sequence=None,
                 created_at=event.created_at,
                 next_attempt_at=event.created_at,
             )
         )
-    created = WebhookDelivery.objects.bulk_create(rows)
-    ids = [row.pk for row in created]
+    return WebhookDelivery.objects.bulk_create(rows)
+
+
+def deliveries_sealed(events) -> list[int]:
+    """The sealer sealed `events` (in chain order, in its transaction):
+    their deliveries get the chain hash and their endpoint's next sequence
+    number, in that order, and are queued after the sealer commits.
+    Returns the deliveries' ids."""
+    place = {e.pk: (e.seq, e.hash) for e in events}
+    rows = list(
+        WebhookDelivery.objects.filter(audit_event_id__in=place, sequence__isnull=True).order_by(
+            "id"
+        )
+    )
+    if not rows:
+        return []
+    rows.sort(key=lambda row: (place[row.audit_event_id][0], row.pk))
+    last = dict(
+        WebhookDelivery.objects.filter(endpoint__in={row.endpoint_id for row in rows})
+        .values("endpoint")
+        .annotate(last=Max("sequence"))
+        .values_list("endpoint", "last")
+    )
+    for row in rows:
+        row.sequence = (last.get(row.endpoint_id) or 0) + 1
+        last[row.endpoint_id] = row.sequence
+        row.audit_hash = place[row.audit_event_id][1]
+        body = json.loads(row.payload)
+        body["sequence"] = row.sequence
+        body["audit"] = {"event_id": row.audit_event_id, "hash": row.audit_hash}
+        row.payload = _dumps(body)
+    WebhookDelivery.objects.bulk_update(rows, ["sequence", "audit_hash", "payload"])
+    ids = [row.pk for row in rows]
     transaction.on_commit(lambda: [delivery_enqueue(pk) for pk in ids])
-    return created
+    return ids
 
 
 def delivery_enqueue(delivery_id) -> bool:
@@ -223,7 +254,9 @@ class _Deliveries(LeasedSender):
         return settings.WEBHOOKS_SWEEP_AFTER
 
     def queryset(self):
-        return WebhookDelivery.objects.select_related("endpoint")
+        # Sealed only: a delivery whose audit event is not sealed yet has no
+        # sequence or chain hash, and is queued once it has.
+        return WebhookDelivery.objects.select_related("endpoint").filter(sequence__isnull=False)
 
     def refusal(self, delivery):
         if delivery.endpoint.enabled:

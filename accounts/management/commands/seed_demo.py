@@ -19,7 +19,7 @@ from django_otp.util import random_hex
 
 from accounts.models import User
 from audit.models import AuditEvent, Outcome
-from audit.services import HASHED_FIELDS, _lock_chain, compute_hash
+from audit.services import HASHED_FIELDS, chain_tail, compute_hash, lock_chain
 from rbac.models import Membership, Organization, Role, UserRole
 
 FIRST = [
@@ -242,10 +242,12 @@ class Command(BaseCommand):
         start = now - timedelta(days=730)
         step = timedelta(days=730) / max(missing, 1)
         # One transaction per chunk (an interrupted run keeps what it wrote),
-        # each chained from the newest event under the chain lock.
+        # each chained from the chain's tail under the chain's (the sealer's)
+        # lock: the seed does the sealer's job for its own events.
         for offset in range(0, missing, AUDIT_CHUNK):
             with transaction.atomic():
-                prev = _lock_chain()
+                lock_chain()
+                seq, prev = chain_tail()
                 events = []
                 for i in range(offset, min(offset + AUDIT_CHUNK, missing)):
                     action, outcome = rng.choice(AUDIT_ACTIONS)
@@ -275,7 +277,8 @@ class Command(BaseCommand):
                         acting_for_id=None,
                         acting_for_label="",
                     )
-                    event.prev_hash = prev
+                    seq += 1
+                    event.seq, event.prev_hash = seq, prev
                     event.hash = prev = compute_hash(event, prev)
                     events.append(event)
                 self._insert_events(events)
@@ -288,7 +291,7 @@ class Command(BaseCommand):
     def _insert_events(self, events) -> None:
         """COPY on PostgreSQL (several times faster than INSERT for a
         million rows), bulk_create elsewhere."""
-        columns = [*AUDIT_COLUMNS, "prev_hash", "hash"]
+        columns = [*AUDIT_COLUMNS, "seq", "prev_hash", "hash"]
         if connection.vendor != "postgresql":
             AuditEvent.objects.bulk_create(
                 [AuditEvent(**{c: getattr(e, c) for c in columns}) for e in events],
