@@ -554,8 +554,9 @@ CELERY_BEAT_SCHEDULE["webhook-prune"] = {
 WEBHOOKS_ROTATION_OVERLAP = timedelta(hours=env_int("WEBHOOKS_ROTATION_OVERLAP_HOURS", 24))
 # Bounded waits (issue 17): the audit chain's advisory lock (held by the
 # sealer, retention and erasure -- never by a writer of events) is waited
-# on for at most this long before the waiter answers 503 "busy, retry". Kept well under DATABASE_STATEMENT_TIMEOUT_MS so the clear
-# message wins over a cancelled statement.
+# on for at most this long before the waiter answers 503 "busy, retry".
+# Kept well under DATABASE_STATEMENT_TIMEOUT_MS so the clear message wins
+# over a cancelled statement.
 AUDIT_LOCK_TIMEOUT_MS = env_int("AUDIT_LOCK_TIMEOUT_MS", 3000)
 # The audit chain is sealed off the request path (audit/services/sealer.py):
 # events are written unsealed, a worker links them after each commit, and

@@ -1,7 +1,8 @@
 """The audit log's services, one module per job: `record` (writing
 events, unsealed), `sealer` (linking them into the chain), `hashing` (the
-keyed chain's links and lock), `chain` (verification), `retention` (pruning), `erasure` (a deleted user's
-personal data). Callers write `from audit import services as audit`
+keyed chain's links and lock), `chain` (verification), `retention`
+(pruning), `erasure` (a deleted user's personal data). Callers write
+`from audit import services as audit`
 and `audit.record(...)`.
 
 `record` is called by services inside their own transaction, so the
