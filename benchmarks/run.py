@@ -53,10 +53,14 @@ def parse_args(argv=None):
     parser.add_argument("--deliveries", type=int, default=300, help="webhooks per run")
     parser.add_argument("--webhook-runs", type=int, default=3)
     parser.add_argument("--load-seconds", type=int, default=60)
+    parser.add_argument("--write-runs", type=int, default=3, help="audited-writes runs per mode")
+    parser.add_argument("--write-seconds", type=float, default=10)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--web-workers", type=int, default=4, help="gunicorn workers")
     parser.add_argument(
-        "--skip", default="", help="sections to skip: pages,batch,email,webhooks,load,signin"
+        "--skip",
+        default="",
+        help="sections to skip: pages,batch,writes,email,webhooks,load,signin",
     )
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--json", help=argparse.SUPPRESS)
@@ -258,6 +262,10 @@ def child(args) -> None:
             load(results, base, session, args)
     if "batch" not in skip:
         batch(results, owner, args)
+    if "writes" not in skip:
+        from benchmarks.audit_writes import writes
+
+        writes(results, env, args)
     if "email" not in skip:
         from benchmarks.email_throughput import email
 
