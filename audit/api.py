@@ -40,7 +40,9 @@ class EventOut(Schema):
     # What changed; an API call's row also names the key that made it,
     # `credential: {type: "api_key", id, name}` (never the key itself).
     changes: dict
+    # "" until the sealer has linked the event into the chain (`seq` None).
     hash: str
+    seq: int | None
 
 
 class EventFilters(Schema):
@@ -153,6 +155,11 @@ class ChainOut(Schema):
     # True when this answer is a verification run earlier (at most
     # CHAIN_STATUS_SECONDS ago), not a new walk of the chain.
     cached: bool
+    # Always current (not cached): events written and not yet sealed into
+    # the chain (audit.services.sealer), and when the oldest of them
+    # happened (null when none wait).
+    unsealed: int
+    oldest_unsealed_at: datetime | None
 
 
 CHAIN_STATUS_SECONDS = 60
@@ -163,11 +170,14 @@ _CHAIN_CACHE_KEY = "audit:chain-status"
 def chain_status(request):
     """Walk the audit log's hash chain (`audit_verify`) and report the first
     broken link, if any. Walking it reads every event, so a result is
-    reused for CHAIN_STATUS_SECONDS. Needs `audit:read`."""
+    reused for CHAIN_STATUS_SECONDS. How many events wait for the sealer,
+    and since when, is always current. Needs `audit:read`."""
     policies.check_permission(request.auth, "audit:read", action="audit.chain.verified")
+    waiting, oldest = audit.unsealed()
+    pending = {"unsealed": waiting, "oldest_unsealed_at": oldest}
     known = cache.get(_CHAIN_CACHE_KEY)
     if known is not None:
-        return Status(200, {**known, "cached": True})
+        return Status(200, {**known, **pending, "cached": True})
     report = audit.verify_chain()
     status = {
         "ok": report.ok,
@@ -178,4 +188,4 @@ def chain_status(request):
         "verified_at": timezone.now(),
     }
     cache.set(_CHAIN_CACHE_KEY, status, CHAIN_STATUS_SECONDS)
-    return Status(200, {**status, "cached": False})
+    return Status(200, {**status, **pending, "cached": False})

@@ -23,6 +23,9 @@ from rbac.decorators import permission_required
 
 FILTER_KEYS = ("q", "actor", "target", "user", "action", "outcome", "date_from", "date_to")
 FILTER_KEYS += ("batch", "ip")
+# The list says how many events wait for the sealer up to this many (no
+# COUNT on the page); the API's chain status gives the exact figure.
+UNSEALED_SHOWN = 1000
 
 
 def _filters(request):
@@ -46,7 +49,11 @@ def event_list(request):
     )
     query = urlencode(params)
     page.events = with_names(page.events)
+    unsealed, oldest_unsealed = audit.unsealed(cap=UNSEALED_SHOWN)
     context = {
+        "unsealed": unsealed,
+        "unsealed_capped": unsealed >= UNSEALED_SHOWN,
+        "oldest_unsealed": oldest_unsealed,
         "form": form,
         "page": page,
         "query": query,

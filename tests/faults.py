@@ -1,7 +1,8 @@
 """Faults for tests: a small TCP proxy to put in front of PostgreSQL or
 Redis and `kill()` (every connection drops, new ones are refused),
 `revive()` or `pause()` (connections stay open but nothing flows: a
-partition); and another session holding the audit chain's lock.
+partition); and another session holding the audit chain's lock or a
+user's row.
 """
 
 from __future__ import annotations
@@ -17,14 +18,27 @@ from django.db import connection
 from audit import services as audit
 
 
-def audit_chain_hold() -> psycopg.Connection:
-    """Another session takes the audit chain's advisory lock (as a stuck
-    writer would) and keeps it until the caller rolls back or closes it."""
+def _other_session() -> psycopg.Connection:
     params = connection.get_connection_params()
     params.pop("cursor_factory", None)
     params.pop("context", None)
-    other = psycopg.connect(**params)
+    return psycopg.connect(**params)
+
+
+def audit_chain_hold() -> psycopg.Connection:
+    """Another session takes the audit chain's advisory lock (as a stuck
+    sealer or prune would) and keeps it until the caller rolls back or
+    closes it."""
+    other = _other_session()
     other.execute("SELECT pg_advisory_xact_lock(%s)", [audit._CHAIN_LOCK_ID])
+    return other
+
+
+def row_lock_hold(user) -> psycopg.Connection:
+    """Another session locks a user's row (as a stuck writer would) and
+    keeps it until the caller rolls back or closes it."""
+    other = _other_session()
+    other.execute("SELECT 1 FROM accounts_user WHERE id = %s FOR UPDATE", [user.pk])
     return other
 
 

@@ -173,9 +173,14 @@ def seal_nudged(*, wait: bool) -> int:
     return seal(wait=wait)
 
 
-def unsealed() -> tuple[int, datetime | None]:
-    """How many events wait for the sealer, and when the oldest happened."""
-    figures = AuditEvent.objects.filter(seq__isnull=True).aggregate(
-        count=Count("id"), oldest=Min("created_at")
-    )
-    return figures["count"], figures["oldest"]
+def unsealed(*, cap: int | None = None) -> tuple[int, datetime | None]:
+    """How many events wait for the sealer, and when the oldest happened.
+    With `cap`, counts at most `cap` of them without a COUNT (pages: the
+    figure is then "at least `cap`"); both read the small partial index of
+    unsealed rows."""
+    waiting = AuditEvent.objects.filter(seq__isnull=True)
+    if cap is None:
+        figures = waiting.aggregate(count=Count("id"), oldest=Min("created_at"))
+        return figures["count"], figures["oldest"]
+    ids = list(waiting.order_by("id").values_list("id", "created_at")[:cap])
+    return len(ids), min((when for _, when in ids), default=None)

@@ -6,6 +6,7 @@ query parsing)."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 
@@ -65,11 +66,18 @@ def test_audit_list_parses_dates_strictly(call, k):
 
 def test_chain_status_for_operators(call, k, key_for, owner, member):
     audit.record("accounts.user.banned", actor=owner, target=member)
+    audit.seal()
     status, body, _ = call("get", f"{AUDIT}/chain", k)
     assert status == 200 and body["ok"] is True and body["checked"] >= 1
-    assert body["checkpoint"].startswith(f"{AuditEvent.objects.order_by('-id').first().id}:")
+    assert body["checkpoint"].startswith(f"{AuditEvent.objects.order_by('-seq').first().id}:")
+    assert body["unsealed"] == 0 and body["oldest_unsealed_at"] is None
+    waiting = audit.record("accounts.user.unbanned", actor=owner, target=member)
     status, again, _ = call("get", f"{AUDIT}/chain", k)
     assert again["cached"] is True or again["checked"] >= body["checked"]
+    # Waiting for the sealer: always current, cached verification or not.
+    assert again["unsealed"] == 1
+    oldest = dt.datetime.fromisoformat(again["oldest_unsealed_at"].replace("Z", "+00:00"))
+    assert oldest == waiting.created_at
     narrow = key_for(owner, scopes=["users:read"])
     assert call("get", f"{AUDIT}/chain", narrow)[0] == 403
 
