@@ -80,3 +80,37 @@ def test_audit_pages_and_overview_look_finished(live_server, page, screenshot, h
     page.wait_for_url("**/audit/?*outcome=failed*")
     assert page.locator("#audit-results .badge.outcome-failed").count() > 0
     assert page.locator("#audit-results .badge.outcome-success").count() == 0
+
+
+def test_events_waiting_for_the_sealer_are_marked_pending(
+    live_server, page, screenshot, builtin_roles, settings
+):
+    """Issue 29: an event is on the page as soon as it commits, marked
+    "pending" until the sealer links it; the list says how many wait."""
+    make_user("owner@example.com", roles=["owner"], is_owner=True, name="Olivia Owner")
+    member = make_user("linus@example.com", name="Linus Torvalds")
+    audit.record(
+        "accounts.user.updated", actor=None, target=member, changes={"name": ["L", "Linus"]}
+    )
+    audit.seal()
+    settings.AUDIT_CHAIN_ENABLED = False  # the sealer stays away: these wait
+    audit.record("accounts.user.banned", actor=None, target=member, reason="Spam")
+    audit.record("accounts.user.unbanned", actor=None, target=member)
+    sign_in(page, live_server.url, "owner@example.com")
+    page.wait_for_url(f"{live_server.url}/")
+    for width, suffix in ((1280, ""), (390, "-phone")):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.goto(f"{live_server.url}/audit/?target={member.pk}")
+        status = page.locator(".audit-chain-status")
+        assert "events are waiting to be sealed into the hash chain" in status.inner_text()
+        pending = page.locator("#audit-results .badge", has_text="pending")
+        assert pending.count() == 2  # the two waiting; the sealed one is not marked
+        screenshot(page, f"audit-pending{suffix}")
+    page.locator("#audit-results tbody a").first.click()
+    assert page.get_by_text("Pending: recorded, not sealed into the chain yet").is_visible()
+    screenshot(page, "audit-detail-pending")
+    settings.AUDIT_CHAIN_ENABLED = True
+    audit.seal()
+    page.goto(f"{live_server.url}/audit/?target={member.pk}")
+    assert "Every event is sealed" in page.locator(".audit-chain-status").inner_text()
+    assert page.locator("#audit-results .badge", has_text="pending").count() == 0
