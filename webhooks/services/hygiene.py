@@ -45,7 +45,14 @@ def delivery_prune(*, now=None) -> int:
     if not days:
         return 0
     cutoff = (now or timezone.now()) - timedelta(days=days)
-    latest = WebhookDelivery.objects.values("endpoint").annotate(last=Max("id")).values("last")
+    # The latest numbered one (the sealer numbers deliveries as their audit
+    # events are sealed; a newer row may not have a number yet).
+    latest = (
+        WebhookDelivery.objects.filter(sequence__isnull=False)
+        .values("endpoint")
+        .annotate(last=Max("id"))
+        .values("last")
+    )
     removed, _ = (
         WebhookDelivery.objects.filter(created_at__lt=cutoff)
         .exclude(status=DeliveryStatus.PENDING)
