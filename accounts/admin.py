@@ -9,11 +9,11 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp_webauthn.models import WebAuthnCredential
 
+from accounts.admin_actions import user_actions
 from accounts.forms import UserAdminForm
 from accounts.models import ApiKey, Invitation, OutboundEmail, User, UserSession
 from accounts.services import emails as emails_services
 from accounts.services import invitations as invitations_services
-from accounts.services import passwords as passwords_services
 from accounts.services import sessions as sessions_services
 from accounts.services import users as user_services
 from rbac import policies
@@ -41,51 +41,15 @@ class UserAdmin(ServiceModelAdmin):
         "ban_reason",
         "deleted_at",
     )
+    # Every declared action on users (ban asks for its duration and reason
+    # on an intermediate page, as the user page does), and ending sessions.
     actions = [
-        service_action(
-            user_services.user_ban,
-            description="Ban selected users",
-            verb="Banned",
-            permission="users:ban",
-            reason="Banned from Django admin.",
-        ),
-        service_action(
-            user_services.user_unban,
-            description="Unban selected users",
-            verb="Unbanned",
-            permission="users:ban",
-        ),
-        service_action(
-            user_services.user_disable,
-            description="Disable selected users",
-            verb="Disabled",
-            permission="users:disable",
-        ),
-        service_action(
-            user_services.user_enable,
-            description="Enable selected users",
-            verb="Enabled",
-            permission="users:disable",
-        ),
-        service_action(
-            passwords_services.password_reset_token_create,
-            description="Send a password reset link",
-            verb="Reset links sent",
-            permission="users:reset-password",
-            send_email=True,
-        ),
+        *user_actions(),
         service_action(
             sessions_services.sessions_revoke_all,
             description="End all sessions of selected users",
             verb="Sessions ended",
             permission="sessions:revoke",
-        ),
-        service_action(
-            user_services.user_delete,
-            description="Delete selected users (can be restored)",
-            verb="Deleted",
-            permission="users:delete",
-            reason="Deleted from Django admin.",
         ),
     ]
 

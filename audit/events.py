@@ -9,6 +9,26 @@ is logged and recorded anyway (a wording never blocks a write).
 
 from __future__ import annotations
 
+# --- event types as named constants -----------------------------------------
+# Call sites name an event type by its constant (`events.USER_BANNED`), so a
+# typo is an ImportError rather than a new, sentence-less type.
+USER_BANNED = "accounts.user.banned"
+USER_UNBANNED = "accounts.user.unbanned"
+USER_UNLOCKED = "accounts.user.unlocked"
+USER_DISABLED = "accounts.user.disabled"
+USER_ENABLED = "accounts.user.enabled"
+USER_PASSWORD_CHANGE_FORCED = "accounts.user.password_change_forced"
+USER_DELETED = "accounts.user.deleted"
+USER_RESTORED = "accounts.user.restored"
+USER_ERASED = "accounts.user.erased"
+PASSWORD_RESET_LINK_CREATED = "accounts.password.reset_link_created"
+MAGIC_LINK_SENT = "accounts.magic_link.sent"
+USER_ROLE_ASSIGNED = "rbac.user_role.assigned"
+USER_ROLE_REMOVED = "rbac.user_role.removed"
+EMAIL_VERIFICATION_SENT = "accounts.email.verification_sent"
+EMAIL_MARKED_VERIFIED = "accounts.email.marked_verified"
+BATCH_QUEUED = "accounts.batch.queued"
+
 # action -> (what was done, what was tried when refused). {actor} and
 # {target} are filled in; {until} only for bans.
 SENTENCES: dict[str, tuple[str, str]] = {
@@ -137,6 +157,14 @@ SENTENCES: dict[str, tuple[str, str]] = {
         "{actor} tried to change the email of {target}",
     ),
     "accounts.email.verified": ("{target} verified their email", "Email verification failed"),
+    EMAIL_VERIFICATION_SENT: (
+        "{actor} sent {target} a link to verify their email",
+        "{actor} tried to send {target} a link to verify their email",
+    ),
+    EMAIL_MARKED_VERIFIED: (
+        "{actor} marked the email of {target} as verified",
+        "{actor} tried to mark the email of {target} as verified",
+    ),
     "accounts.api_key.created": (
         "{actor} created the API key {target}",
         "{actor} tried to create an API key",

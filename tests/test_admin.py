@@ -111,8 +111,17 @@ def test_a_refused_change_shows_the_guards_words_not_a_500(admin_client, operato
 def test_admin_actions_call_the_services_and_write_audit_events(
     admin_client, admin_user, member, action, service, event_action
 ):
-    response = admin_client(admin_user).post(
-        _changelist(), {"action": action, "_selected_action": [str(member.pk)]}, follow=True
+    # Each action with parameters asks for them on an intermediate page
+    # first (nothing happens yet), then runs with them.
+    client = admin_client(admin_user)
+    selected = {"action": action, "_selected_action": [str(member.pk)]}
+    response = client.post(_changelist(), selected)
+    assert response.status_code == 200 and 'name="apply"' in response.content.decode()
+    assert not AuditEvent.objects.filter(action=event_action, target_id=str(member.pk)).exists()
+    response = client.post(
+        _changelist(),
+        {**selected, "apply": "yes", "duration": "permanent", "reason": "from admin"},
+        follow=True,
     )
     assert response.status_code == 200
     assert AuditEvent.objects.filter(
@@ -125,7 +134,12 @@ def test_an_admin_action_refused_by_a_guard_is_reported_and_audited(
 ):
     response = admin_client(admin_user).post(
         _changelist(),
-        {"action": "user_ban_action", "_selected_action": [str(owner.pk)]},
+        {
+            "action": "user_ban_action",
+            "_selected_action": [str(owner.pk)],
+            "apply": "yes",
+            "duration": "permanent",
+        },
         follow=True,
     )
     text = " ".join(str(m) for m in response.context["messages"])

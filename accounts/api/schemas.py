@@ -89,25 +89,6 @@ class TransferIn(Strict):
     )
 
 
-class BanIn(Strict):
-    duration_hours: int | None = Field(None, ge=1, le=24 * 365 * 100)
-    until: datetime | None = None
-    reason: str = Field("", max_length=500)
-
-
-class ReasonIn(Strict):
-    reason: str = Field("", max_length=500)
-
-
-class HardDeleteIn(Strict):
-    """Erasing a user for good: their email typed again, and the key's
-    user's current password (a key is not the person; the page asks for a
-    fresh sign-in the same way)."""
-
-    confirm_email: str = Field(..., max_length=254)
-    current_password: str = Field(..., max_length=1024)
-
-
 class RoleAssignIn(Strict):
     role: str = Field(..., min_length=1, max_length=50)
 
@@ -116,18 +97,10 @@ class PasswordIn(Strict):
     password: str = Field(..., max_length=1024)
 
 
-class ResetTokenIn(Strict):
-    send_email: bool = False
-
-
 class ResetTokenOut(Schema):
     token: str
     expires_at: datetime
     link: str
-
-
-class MagicLinkIn(Strict):
-    type: str = Field("recovery", pattern="^(signup|recovery|invite)$")
 
 
 class MagicLinkOut(Schema):
@@ -172,14 +145,6 @@ class OkOut(Schema):
     detail: str = ""
 
 
-class BatchIn(Strict):
-    user_ids: list[str] = Field(..., max_length=MAX_BATCH)
-    dry_run: bool = False
-    role: str | None = None
-    reason: str = Field("", max_length=500)
-    duration_hours: int | None = Field(None, ge=1, le=24 * 365 * 100)
-
-
 class BatchErrorOut(Schema):
     user_id: str
     error: str
@@ -190,6 +155,15 @@ class BatchItemOut(Schema):
     email: str
     outcome: str
     reason: str
+
+
+class JobQueuedOut(Schema):
+    """A batch above the inline limit, queued as a job."""
+
+    job_id: uuid.UUID
+    status: str
+    total: int
+    url: str
 
 
 class BatchOut(Schema):

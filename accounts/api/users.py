@@ -4,7 +4,6 @@ factors and the personal data export."""
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 from typing import Literal
 from urllib.parse import urlencode
 
@@ -22,18 +21,11 @@ from accounts.api.common import (
     user_out,
 )
 from accounts.api.schemas import (
-    BanIn,
     FactorOut,
-    HardDeleteIn,
-    MagicLinkIn,
-    MagicLinkOut,
     OkOut,
     PasswordIn,
     PermissionsPatchIn,
-    ReasonIn,
     ReauthIn,
-    ResetTokenIn,
-    ResetTokenOut,
     SessionOut,
     TransferIn,
     UserCreateIn,
@@ -41,29 +33,19 @@ from accounts.api.schemas import (
     UserOut,
     UserUpdateIn,
 )
+from accounts.api.user_actions import add_action_routes
 from accounts.models import User, UserSession, UserStatus
 from accounts.security import factors_for_user
 from accounts.selectors.export import user_csv_lines
 from accounts.services.exports import user_data_access_request, user_list_exported
 from accounts.services.invitations import invitation_create
-from accounts.services.lockout import user_unlock
 from accounts.services.mfa import mfa_device_remove
 from accounts.services.passwords import (
-    magic_link_send,
-    password_reset_token_create,
     password_set_by_admin,
 )
 from accounts.services.sessions import session_revoke, sessions_revoke_all
 from accounts.services.users import (
-    user_ban,
     user_create,
-    user_delete,
-    user_disable,
-    user_enable,
-    user_force_password_change,
-    user_hard_delete,
-    user_restore,
-    user_unban,
     user_update,
 )
 from core.api_errors import ERRORS, ApiError, DateParam, Limit, check_limit, responses
@@ -244,80 +226,6 @@ def transfer_super(request, payload: TransferIn):
     return Status(200, user_out(User.objects.get(pk=target.pk)))
 
 
-@router.delete(
-    "/{uuid:user_id}",
-    response={204: None, **ERRORS},
-    summary="Delete a user (soft: restorable)",
-)
-def delete_user(request, user_id: uuid.UUID):
-    """A soft delete, as on the page: the user cannot sign in, leaves the
-    lists and reads (404), and their status is `deleted`. Seed 003's
-    contract: 204, no body. They stay restorable for RESTORE_WINDOW
-    (`POST /users/{id}/restore` still finds them, and answers the user);
-    `POST /users/{id}/hard-delete` erases them for good."""
-    user_delete(actor=actor_of(request), user=get_user(request, user_id))
-    return Status(204, None)
-
-
-@router.post(
-    "/{uuid:user_id}/hard-delete",
-    response={204: None, **ERRORS},
-    summary="Delete a user permanently",
-)
-def hard_delete_user(request, user_id: uuid.UUID, payload: HardDeleteIn):
-    """Erase the user and everything attached to them (the audit log keeps
-    its record). Like the page, which asks for a fresh sign-in first, the
-    key's user proves they are there: their current password."""
-    user = get_user(request, user_id, include_deleted=True)
-    policies.check_fresh_proof(
-        actor_of(request),
-        action="accounts.user.erased",
-        target=user,
-        password=payload.current_password,
-    )
-    user_hard_delete(actor=actor_of(request), user=user, confirm_email=payload.confirm_email)
-    return Status(204, None)
-
-
-def _status_action(name: str, service, summary: str, *, include_deleted=False):
-    @router.post(
-        f"/{{uuid:user_id}}/{name}",
-        response=responses(200, UserOut),
-        summary=summary,
-        operation_id=f"user_{name.replace('-', '_')}",
-    )
-    def handler(request, user_id: uuid.UUID, payload: ReasonIn | None = None):
-        kwargs = {
-            "actor": actor_of(request),
-            "user": get_user(request, user_id, include_deleted=include_deleted),
-        }
-        if payload is not None and payload.reason and service is not user_force_password_change:
-            kwargs["reason"] = payload.reason
-        service(**kwargs)
-        return Status(200, user_out(User.objects.get(pk=user_id)))
-
-    return handler
-
-
-_status_action("unban", user_unban, "Unban a user")
-_status_action("unlock", user_unlock, "Unlock a user locked out by failed sign-ins")
-_status_action("disable", user_disable, "Disable a user")
-_status_action("enable", user_enable, "Enable a user")
-_status_action("force-password-change", user_force_password_change, "Force a password change")
-_status_action("restore", user_restore, "Restore a deleted user", include_deleted=True)
-
-
-@router.post("/{uuid:user_id}/ban", response=responses(200, UserOut), summary="Ban a user")
-def ban_user(request, user_id: uuid.UUID, payload: BanIn):
-    until = payload.until
-    if payload.duration_hours:
-        until = timezone.now() + timedelta(hours=payload.duration_hours)
-    user_ban(
-        actor=actor_of(request), user=get_user(request, user_id), until=until, reason=payload.reason
-    )
-    return Status(200, user_out(User.objects.get(pk=user_id)))
-
-
 @router.post(
     "/{uuid:user_id}/password", response=responses(200, OkOut), summary="Set a password directly"
 )
@@ -326,30 +234,6 @@ def set_password(request, user_id: uuid.UUID, payload: PasswordIn):
         actor=actor_of(request), user=get_user(request, user_id), password=payload.password
     )
     return Status(200, {"success": True, "detail": "Password set; the user's sessions were ended."})
-
-
-@router.post(
-    "/{uuid:user_id}/reset-token",
-    response=responses(201, ResetTokenOut),
-    summary="Create a one-time password reset token",
-)
-def reset_token(request, user_id: uuid.UUID, payload: ResetTokenIn | None = None):
-    result = password_reset_token_create(
-        actor=actor_of(request),
-        user=get_user(request, user_id),
-        send_email=bool(payload and payload.send_email),
-    )
-    return Status(201, result)
-
-
-@router.post(
-    "/{uuid:user_id}/magic-link", response=responses(200, MagicLinkOut), summary="Send a magic link"
-)
-def magic_link(request, user_id: uuid.UUID, payload: MagicLinkIn):
-    link = magic_link_send(
-        actor=actor_of(request), user=get_user(request, user_id), type=payload.type
-    )
-    return Status(200, {"success": True, "type": payload.type, "magic_link": link})
 
 
 @router.get(
@@ -430,3 +314,8 @@ def export_user(request, user_id: uuid.UUID):
     return user_data_access_request(
         actor=actor_of(request), user=get_user(request, user_id, include_deleted=True)
     )
+
+
+# The declared actions on a user (ban, delete, reset-token, ...): one route
+# each, made from `accounts.services.actions`.
+add_action_routes(router)

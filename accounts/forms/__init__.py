@@ -11,6 +11,9 @@ from accounts.forms.account import (  # noqa: F401 (the package's names)
     ProfileForm,
     ReauthForm,
 )
+from accounts.forms.actions import (  # noqa: F401 (the package's names)
+    ActionForm,
+)
 from accounts.forms.admin import (  # noqa: F401 (the package's names)
     UserAdminForm,
 )

@@ -7,7 +7,7 @@ from django import forms
 from django.utils import timezone
 
 from accounts.selectors import PAGE_SIZES, SORT_CHOICES, UserFilters
-from accounts.services.batch import ACTIONS
+from accounts.services.actions import batch_actions
 from rbac.models import Role
 from rbac.permissions import TEMPLATES
 
@@ -209,6 +209,26 @@ BAN_DURATIONS = [
 ]
 
 
+def ban_until(form, data):
+    """When the ban chosen in `form` (duration, amount, until) ends: None
+    for permanently; errors are added to the form's fields."""
+    duration = data.get("duration")
+    if duration in ("hours", "days"):
+        if not data.get("amount"):
+            form.add_error("amount", "Enter how many hours or days.")
+            return None
+        return timezone.now() + timedelta(**{duration: data["amount"]})
+    if duration == "until":
+        until = data.get("until")
+        if not until:
+            form.add_error("until", "Choose when the ban ends.")
+        elif until <= timezone.now():
+            form.add_error("until", "The ban must end in the future.")
+        else:
+            return until
+    return None
+
+
 class BanForm(ReasonForm):
     duration = forms.ChoiceField(
         choices=BAN_DURATIONS,
@@ -251,24 +271,8 @@ class BanForm(ReasonForm):
         self.fields["until"].conditional = True
 
     def clean(self):
-
         data = super().clean()
-        duration = data.get("duration")
-        if duration in ("hours", "days"):
-            if not data.get("amount"):
-                self.add_error("amount", "Enter how many hours or days.")
-            else:
-                data["ban_until"] = timezone.now() + timedelta(**{duration: data["amount"]})
-        elif duration == "until":
-            until = data.get("until")
-            if not until:
-                self.add_error("until", "Choose when the ban ends.")
-            elif until <= timezone.now():
-                self.add_error("until", "The ban must end in the future.")
-            else:
-                data["ban_until"] = until
-        else:
-            data["ban_until"] = None
+        data["ban_until"] = ban_until(self, data)
         return data
 
     def service_kwargs(self) -> dict:
@@ -316,7 +320,7 @@ class BatchForm(forms.Form):
 
         super().__init__(*args, **kwargs)
         self.fields["action"].choices = [("", "Action…")] + [
-            (k, v.label) for k, v in ACTIONS.items()
+            (k, v.label) for k, v in batch_actions().items()
         ]
         self.fields["role"].choices = [("", "Role…")] + role_choices()
 

@@ -19,138 +19,24 @@ its `BatchJob` row, which keeps the per-item result afterwards.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
 
 from accounts.models import BatchJob
-from accounts.selectors import USER_GONE, user_locks
+from accounts.selectors import USER_GONE
+from accounts.services.actions import UserAction, user_action
 from accounts.services.common import users_locked
-from accounts.services.lockout import user_unlock
-from accounts.services.users import (
-    RESTORE_WINDOW,
-    access_endings_collected,
-    ban_end,
-    user_ban,
-    user_delete,
-    user_disable,
-    user_enable,
-    user_force_password_change,
-    user_restore,
-    user_unban,
-)
+from accounts.services.users import access_endings_collected
+from audit import events
 from audit import services as audit
 from core.services import refusal_text, service
-from rbac import policies
+from rbac import credentials, policies
 from rbac.actor import Actor, as_actor
-from rbac.models import Role, UserRole
-from rbac.services import user_role_assign, user_role_remove
 
 MAX_BATCH_SIZE = 5000
 INLINE_LIMIT = 300
 CHUNK_SIZE = 250
-
-
-@dataclass(frozen=True)
-class BatchAction:
-    """A single action offered in batch: its service, the named guard the
-    service calls first (asked alone in a dry run), and the permission that
-    refuses the whole batch up front."""
-
-    label: str
-    service: Callable
-    guard: Callable
-    permission: str
-    audit_action: str
-    # Which cleaned parameters the single action takes.
-    takes: tuple[str, ...] = ()
-
-
-ACTIONS: dict[str, BatchAction] = {
-    "ban": BatchAction(
-        "Ban",
-        user_ban,
-        policies.check_can_ban,
-        "users:ban",
-        "accounts.user.banned",
-        ("until", "reason"),
-    ),
-    "unban": BatchAction(
-        "Unban",
-        user_unban,
-        policies.check_can_unban,
-        "users:ban",
-        "accounts.user.unbanned",
-        ("reason",),
-    ),
-    "unlock": BatchAction(
-        "Unlock",
-        user_unlock,
-        policies.check_can_unlock,
-        "users:disable",
-        "accounts.user.unlocked",
-        ("reason",),
-    ),
-    "disable": BatchAction(
-        "Disable",
-        user_disable,
-        policies.check_can_disable,
-        "users:disable",
-        "accounts.user.disabled",
-        ("reason",),
-    ),
-    "enable": BatchAction(
-        "Enable",
-        user_enable,
-        policies.check_can_enable,
-        "users:disable",
-        "accounts.user.enabled",
-        ("reason",),
-    ),
-    "force_password_change": BatchAction(
-        "Force password change",
-        user_force_password_change,
-        policies.check_can_force_password_change,
-        "users:reset-password",
-        "accounts.user.password_change_forced",
-    ),
-    "assign_role": BatchAction(
-        "Assign role",
-        user_role_assign,
-        policies.check_can_assign_role,
-        "roles:assign",
-        "rbac.user_role.assigned",
-        ("role",),
-    ),
-    "remove_role": BatchAction(
-        "Remove role",
-        user_role_remove,
-        policies.check_can_remove_role,
-        "roles:assign",
-        "rbac.user_role.removed",
-        ("role",),
-    ),
-    "delete": BatchAction(
-        "Delete",
-        user_delete,
-        policies.check_can_delete,
-        "users:delete",
-        "accounts.user.deleted",
-        ("reason",),
-    ),
-    "restore": BatchAction(
-        "Restore",
-        user_restore,
-        policies.check_can_restore,
-        "users:delete",
-        "accounts.user.restored",
-        ("reason",),
-    ),
-}
 
 
 def parse_ids(user_ids) -> tuple[list[uuid.UUID], list[dict]]:
@@ -188,116 +74,60 @@ def _item(user_id, outcome, reason="", email="") -> dict:
     return {"user_id": str(user_id), "email": email, "outcome": outcome, "reason": reason}
 
 
-def clean_params(action: str, params) -> dict:
-    """Validate an action's parameters; the result is JSON-serialisable."""
-    params = dict(params or {})
-    out: dict = {}
-    if action in ("ban", "unban", "unlock", "disable", "enable", "delete", "restore"):
-        out["reason"] = str(params.get("reason") or "").strip()[:500]
-    if action == "ban":
-        until = params.get("until")
-        if isinstance(until, str) and until:
-            try:
-                until = datetime.fromisoformat(until)
-            except ValueError:
-                raise ValidationError("The ban end is not a valid date.", code="invalid") from None
-        if until is not None and not isinstance(until, datetime):
-            raise ValidationError("The ban end is not a valid date.", code="invalid")
-        if until is not None and timezone.is_naive(until):
-            until = timezone.make_aware(until)
-        ban_end(until)  # refuses an end in the past
-        out["until"] = until.isoformat() if until else None
-    if action in ("assign_role", "remove_role"):
-        slug = str(params.get("role") or "")
-        role = Role.objects.filter(slug=slug).first()
-        if role is None:
-            raise ValidationError("Choose a role.", code="role_required")
-        if role.slug == "owner":
-            raise ValidationError(
-                "The owner role cannot be assigned or removed in a batch; transfer ownership "
-                "instead.",
-                code="owner_role",
-            )
-        out["role"] = role.slug
-    return out
-
-
-def _action(action: str) -> BatchAction:
+def _action(action: str) -> UserAction:
+    """The declaration of a batchable action (`accounts.services.actions`)."""
     try:
-        return ACTIONS[action]
-    except KeyError:
+        decl = user_action(action)
+    except ValidationError:
+        decl = None
+    if decl is None or not decl.batch:
         raise ValidationError(
             "Unknown batch action %(action)s.", code="unknown_action", params={"action": action}
-        ) from None
+        )
+    return decl
 
 
-def _state_skip(action: str, user, params, role_holders, locked=()) -> str:
-    """Why `user` needs nothing (already in that state), or ''."""
-    now = timezone.now()
-    if user.deleted_at is not None and action not in ("delete", "restore"):
-        return "Deleted; restore the user first."
-    if action == "ban" and user.banned_until and user.banned_until > now:
-        return "Already banned."
-    if action == "unban" and not user.banned_until:
-        return "Not banned."
-    if action == "unlock" and user.pk not in locked:
-        return "Not locked."
-    if action == "disable" and user.disabled_at:
-        return "Already disabled."
-    if action == "enable" and not user.disabled_at:
-        return "Not disabled."
-    if action == "force_password_change" and user.must_change_password:
-        return "Already has to change password."
-    if action == "delete" and user.deleted_at:
-        return "Already deleted."
-    if action == "restore":
-        if not user.deleted_at:
-            return "Not deleted."
-        if user.deleted_at + RESTORE_WINDOW <= now:
-            return f"Deleted more than {RESTORE_WINDOW.days} days ago; can no longer be restored."
-    if action == "assign_role" and user.pk in role_holders:
-        return "Already has this role."
-    if action == "remove_role" and user.pk not in role_holders:
-        return "Does not have this role."
-    return ""
+def clean_params(action: str, params) -> dict:
+    """Validate an action's batch parameters against its declaration; the
+    result is JSON-serialisable (a job stores it)."""
+    return _action(action).clean(params, batch=True)
 
 
-def _single_kwargs(spec: BatchAction, params: dict) -> dict:
-    """The cleaned batch parameters as the single action's arguments."""
-    kwargs = {}
-    if "reason" in spec.takes:
-        kwargs["reason"] = params.get("reason", "")
-    if "until" in spec.takes:
-        until = params.get("until")
-        kwargs["until"] = datetime.fromisoformat(until) if until else None
-    if "role" in spec.takes:
-        kwargs["role"] = Role.objects.get(slug=params["role"])
-    return kwargs
+def _check_proof(actor, decl: UserAction, current_password) -> None:
+    """An irreversible action needs the person, as the single one does: a
+    fresh sign-in, or the current password (always, through a key). A job
+    was proven when it was queued."""
+    if decl.reauth and as_actor(actor).credential.kind != credentials.JOB:
+        policies.check_fresh_proof(actor, action=decl.event, password=current_password or None)
 
 
 @service
-def batch_run(*, actor, action, user_ids, params=None, dry_run=False, batch_id=None) -> dict:
+def batch_run(
+    *, actor, action, user_ids, params=None, dry_run=False, batch_id=None, current_password=None
+) -> dict:
     """Run (or, with `dry_run`, preview) `action` on `user_ids`.
 
     Returns {success, processed, skipped, errors: [{user_id, error}],
     items: [{user_id, email, outcome, reason}], batch_id}. The actor's
     permission for the action is checked once (a refusal denies the whole
     batch); then each user goes through the single action -- its named
-    guard, its change, its audit event and notices. A refused user is
-    skipped with the guard's words and audited as denied; a user already
-    in the wanted state is skipped without a call."""
-    spec = _action(action)
-    params = clean_params(action, params)
+    guard, its state rule read on the locked row, its change, its audit
+    event and notices. A refused user is skipped with the guard's words
+    and audited as denied; a user the action has nothing to do for is
+    skipped without a call."""
+    decl = _action(action)
+    params = decl.clean(params, batch=True)
     ids, items = parse_ids(user_ids)
-    policies.check_permission(actor, spec.permission, action=spec.audit_action)
-    kwargs = _single_kwargs(spec, params)
+    policies.check_permission(actor, decl.permission, action=decl.event)
+    if not dry_run:
+        _check_proof(actor, decl, current_password)
+    kwargs = decl.load(params)
     role = kwargs.get("role")
-    if action == "assign_role":
+    if decl.key == "assign_role":
         # Refuse a role the actor cannot give once, not once per user (the
         # single action's guard asks the same first, so the codes agree).
         policies.check_can_give_role(actor, role)
     batch_id = batch_id or uuid.uuid4()
-    guard_kwargs = {"role": role} if role is not None else {}
     denials: list[policies.PolicyDenied] = []
     with (
         audit.deferred(),
@@ -311,27 +141,22 @@ def batch_run(*, actor, action, user_ids, params=None, dry_run=False, batch_id=N
         users_locked(ids, lock=not dry_run, within=actor.visible_users()) as (users, permissions),
     ):
         actor = actor.knowing(permissions)
-        role_holders: set = set()
-        if role is not None:
-            role_holders = set(
-                UserRole.objects.filter(role=role, user_id__in=ids).values_list(
-                    "user_id", flat=True
-                )
-            )
-        locked = user_locks(users.values()) if action == "unlock" else {}
+        facts = decl.facts_for(users.values(), kwargs)
         for pk in ids:
             user = users.get(pk)
             if user is None:
                 items.append(_item(pk, "error", USER_GONE))
                 continue
             try:
-                spec.guard(actor, user, batch_id=batch_id, **guard_kwargs)
-                reason = _state_skip(action, user, params, role_holders, locked)
+                decl.check(actor, user, batch_id=batch_id, **kwargs)
+                reason = decl.why_not(user, facts)
                 if reason:
                     items.append(_item(pk, "skipped", reason, user.email))
                     continue
                 if not dry_run:
-                    spec.service(actor=actor, user=user, batch_id=batch_id, **kwargs)
+                    decl.service(
+                        actor=actor, user=user, batch_id=batch_id, **kwargs, **decl.per_user(user)
+                    )
             except policies.PolicyDenied as exc:
                 exc.batch_id = batch_id
                 denials.append(exc)
@@ -370,20 +195,21 @@ from accounts.services import jobs  # noqa: E402
 
 
 @service
-def batch_job_create(*, actor, action, user_ids, params=None) -> BatchJob:
+def batch_job_create(*, actor, action, user_ids, params=None, current_password=None) -> BatchJob:
     """Queue a large batch. Validates it as `batch_run` would, stores the
     unique ids and queues the job after commit (if the broker is down, the
     job row says so and the sweep queues it once the broker is back)."""
     spec = _action(action)
-    params = clean_params(action, params)
+    params = spec.clean(params, batch=True)
     ids, items = parse_ids(user_ids)
-    policies.check_permission(actor, spec.permission, action=spec.audit_action)
+    policies.check_permission(actor, spec.permission, action=spec.event)
+    _check_proof(actor, spec, current_password)
     scopes = actor.stored_scopes
     if scopes is not None:  # the job acts later with the key's scopes, no more
         params = {**params, "scopes": scopes}
     job = BatchJob(
         actor=actor.user,
-        action=action,
+        action=spec.key,
         params=params,
         user_ids=[str(pk) for pk in ids],
         total=len(ids),
@@ -395,7 +221,7 @@ def batch_job_create(*, actor, action, user_ids, params=None) -> BatchJob:
     job.record_credential(as_actor(actor).credential)
     job.save(force_insert=True)
     audit.record(
-        "accounts.batch.queued",
+        events.BATCH_QUEUED,
         actor=actor,
         target=audit.Target("batch", str(job.pk), f"{spec.label} × {len(ids)}"),
         changes={"action": [None, action], "count": [None, len(ids)]},

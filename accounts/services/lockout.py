@@ -8,6 +8,7 @@ from axes.models import AccessAttempt
 from accounts.models import User
 from accounts.selectors import user_lock
 from accounts.services.common import lock_user
+from audit import events
 from audit import services as audit
 from core.services import service
 from rbac import policies
@@ -28,7 +29,7 @@ def user_unlock(*, actor, user, reason: str = "", batch_id=None) -> User:
     if lock.per_address:
         changes["locked_addresses"] = [list(lock.addresses), []]
     audit.record(
-        "accounts.user.unlocked",
+        events.USER_UNLOCKED,
         actor=actor,
         target=user,
         reason=reason,

@@ -33,6 +33,7 @@ from accounts.services.tokens import (
     tokens_revoke_all,
 )
 from accounts.services.verification import address_proven
+from audit import events
 from audit import services as audit
 from core.services import service
 from rbac import policies
@@ -65,13 +66,15 @@ def password_set_by_admin(*, actor, user: User, password: str) -> User:
 
 
 @service
-def password_reset_token_create(*, actor, user: User, send_email: bool = False) -> dict:
+def password_reset_token_create(
+    *, actor, user: User, send_email: bool = False, batch_id=None
+) -> dict:
     """A one-time reset link for `user` (PASSWORD_RESET_TTL, 24 h), shown
     once to the administrator and optionally emailed to the user.
     Returns {token, expires_at, link}."""
-    action = "accounts.password.reset_link_created"
+    action = events.PASSWORD_RESET_LINK_CREATED
     user = lock_user(user)
-    policies.check_can_reset_password(actor, user, action=action)
+    policies.check_can_send_reset_link(actor, user, batch_id=batch_id)
     if user.deleted_at:
         raise ValidationError("This user is deleted; restore them first.", code="deleted")
     token, row = token_issue(user=user, purpose=TokenPurpose.PASSWORD_RESET, created_by=actor)
@@ -81,6 +84,7 @@ def password_reset_token_create(*, actor, user: User, send_email: bool = False) 
         actor=actor,
         target=user,
         changes={"expires_at": [None, row.expires_at.isoformat()], "emailed": [None, send_email]},
+        batch_id=batch_id,
     )
     if send_email:
         email_queue(
@@ -191,7 +195,7 @@ def password_reset_complete(
 
 
 @service
-def magic_link_send(*, actor, user: User, type: str = "recovery") -> str:  # noqa: A002
+def magic_link_send(*, actor, user: User, type: str = "recovery", batch_id=None) -> str:  # noqa: A002
     """Email `user` a one-time link and return it to the administrator.
 
     - recovery: a reset link valid MAGIC_LINK_TTL (15 min) -- choose a new
@@ -199,9 +203,9 @@ def magic_link_send(*, actor, user: User, type: str = "recovery") -> str:  # noq
     - signup / invite: a sign-in link valid 15 min; an account without a
       password sets one first, and the address counts as verified.
     """
-    action = "accounts.magic_link.sent"
+    action = events.MAGIC_LINK_SENT
     user = lock_user(user)
-    policies.check_can_reset_password(actor, user, action=action)
+    policies.check_can_send_magic_link(actor, user, batch_id=batch_id)
     if type not in MAGIC_LINK_TYPES:
         raise ValidationError(
             "Unknown link type %(type)s; use signup, recovery or invite.",
@@ -226,7 +230,9 @@ def magic_link_send(*, actor, user: User, type: str = "recovery") -> str:  # noq
         )
         if invitation is not None:
             _invitation, link = invitation_resend(actor=actor, invitation=invitation)
-            audit.record(action, actor=actor, target=user, changes={"type": [None, type]})
+            audit.record(
+                action, actor=actor, target=user, changes={"type": [None, type]}, batch_id=batch_id
+            )
             return link
     ttl = settings.MAGIC_LINK_TTL
     if type == "recovery":
@@ -244,6 +250,7 @@ def magic_link_send(*, actor, user: User, type: str = "recovery") -> str:  # noq
         actor=actor,
         target=user,
         changes={"type": [None, type], "expires_at": [None, row.expires_at.isoformat()]},
+        batch_id=batch_id,
     )
     email_queue(
         to=user.email,

@@ -24,6 +24,7 @@ from accounts.services.validation import (
     validate_phone,
 )
 from accounts.services.verification import email_verification_send
+from audit import events
 from audit import services as audit
 from core.services import service
 from rbac import policies
@@ -263,7 +264,7 @@ def _save_status(
 @service
 def user_ban(*, actor, user, until=None, reason="", batch_id=None) -> User:
     """Ban until `until` (None: permanently). Ends sessions, kills tokens."""
-    action = "accounts.user.banned"
+    action = events.USER_BANNED
     user = lock_user(user)
     policies.check_can_ban(actor, user, batch_id=batch_id)
     end = ban_end(until)
@@ -285,7 +286,7 @@ def user_ban(*, actor, user, until=None, reason="", batch_id=None) -> User:
 
 @service
 def user_unban(*, actor, user, reason="", batch_id=None) -> User:
-    action = "accounts.user.unbanned"
+    action = events.USER_UNBANNED
     user = lock_user(user)
     policies.check_can_unban(actor, user, batch_id=batch_id)
     if user.banned_until is None:
@@ -302,7 +303,7 @@ def user_unban(*, actor, user, reason="", batch_id=None) -> User:
 
 @service
 def user_disable(*, actor, user, reason="", batch_id=None) -> User:
-    action = "accounts.user.disabled"
+    action = events.USER_DISABLED
     user = lock_user(user)
     policies.check_can_disable(actor, user, batch_id=batch_id)
     _refuse_if_deleted(user, verb="disable")
@@ -322,7 +323,7 @@ def user_disable(*, actor, user, reason="", batch_id=None) -> User:
 
 @service
 def user_enable(*, actor, user, reason="", batch_id=None) -> User:
-    action = "accounts.user.enabled"
+    action = events.USER_ENABLED
     user = lock_user(user)
     policies.check_can_enable(actor, user, batch_id=batch_id)
     if user.disabled_at is None:
@@ -338,9 +339,9 @@ def user_enable(*, actor, user, reason="", batch_id=None) -> User:
 
 
 @service
-def user_force_password_change(*, actor, user, batch_id=None) -> User:
+def user_force_password_change(*, actor, user, reason="", batch_id=None) -> User:
     """The user must choose a new password at their next sign-in."""
-    action = "accounts.user.password_change_forced"
+    action = events.USER_PASSWORD_CHANGE_FORCED
     user = lock_user(user)
     policies.check_can_force_password_change(actor, user, batch_id=batch_id)
     if user.must_change_password:
@@ -350,6 +351,7 @@ def user_force_password_change(*, actor, user, batch_id=None) -> User:
         actor=actor,
         action=action,
         values={"must_change_password": True},
+        reason=reason,
         batch_id=batch_id,
         changes={"forced_change": [False, True]},
     )
@@ -359,7 +361,7 @@ def user_force_password_change(*, actor, user, batch_id=None) -> User:
 def user_delete(*, actor, user, reason="", batch_id=None) -> User:
     """Soft delete: the user cannot sign in, disappears from the default
     list and can be restored for RESTORE_WINDOW."""
-    action = "accounts.user.deleted"
+    action = events.USER_DELETED
     user = lock_user(user)
     policies.check_can_delete(actor, user, batch_id=batch_id)
     if user.deleted_at is not None:
@@ -382,7 +384,7 @@ def restore_deadline(user):
 
 @service
 def user_restore(*, actor, user, reason="", batch_id=None) -> User:
-    action = "accounts.user.restored"
+    action = events.USER_RESTORED
     user = lock_user(user)
     policies.check_can_restore(actor, user, batch_id=batch_id)
     if user.deleted_at is None:
@@ -404,12 +406,12 @@ def user_restore(*, actor, user, reason="", batch_id=None) -> User:
 
 
 @service
-def user_hard_delete(*, actor, user, confirm_email) -> None:
+def user_hard_delete(*, actor, user, confirm_email, batch_id=None) -> None:
     """Erase the user for good, after the actor typed their email. The
     audit row is written first, while the user still exists."""
-    action = "accounts.user.erased"
+    action = events.USER_ERASED
     user = lock_user(user)
-    policies.check_can_erase(actor, user)
+    policies.check_can_erase(actor, user, batch_id=batch_id)
     if normalize_email(confirm_email) != user.email:
         raise ValidationError(
             "Type the user's email address exactly to confirm.", code="confirm_mismatch"
@@ -421,5 +423,6 @@ def user_hard_delete(*, actor, user, confirm_email) -> None:
         actor=actor,
         target=user,
         changes={"email": [user.email, None], "name": [user.name, None]},
+        batch_id=batch_id,
     )
     user.delete()

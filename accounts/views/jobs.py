@@ -17,8 +17,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.models import BatchJob
 from accounts.selectors import jobs as job_selectors
-from accounts.services import batch as batch_services
 from accounts.services import jobs as job_services
+from accounts.services.actions import batch_actions
 from core.services import NotFound, refusal_text
 from core.web import htmx_partial
 from rbac import policies
@@ -36,7 +36,7 @@ def job_url(job: BatchJob) -> str:
 def job_label(job: BatchJob) -> str:
     if job.kind == "import":
         return "Invitation import"
-    spec = batch_services.ACTIONS.get(job.action)
+    spec = batch_actions().get(job.action)
     return spec.label if spec else job.action
 
 

@@ -20,6 +20,7 @@ from accounts.forms import (
     UserFilterForm,
 )
 from accounts.services import batch as batch_services
+from accounts.services.actions import MAGIC_TYPES, batch_actions
 from accounts.views.jobs import describe, job_with_results
 from core.services import refusal_text
 from core.web import htmx_partial
@@ -100,9 +101,12 @@ def _batch_ids(request, form) -> list:
     return form.cleaned_data["ids"]
 
 
-def _batch_params(form, ban_form) -> dict:
+def _batch_params(post, form, ban_form) -> dict:
+    """What the batch form sent for the action's parameters (the
+    declaration cleans them); a ban's end comes from its own form."""
     data = form.cleaned_data
     params = {"reason": data.get("reason", ""), "role": data.get("role", "")}
+    params["type"] = post.get("type", "")
     if data.get("action") == "ban" and ban_form.is_valid():
         until = ban_form.cleaned_data.get("ban_until")
         params["until"] = until.isoformat() if until else None
@@ -136,19 +140,21 @@ def user_batch(request):
     action = form.cleaned_data["action"]
     all_matching = form.cleaned_data.get("all_matching")
     ids = _batch_ids(request, form)
-    params = _batch_params(form, ban_form)
+    params = _batch_params(post, form, ban_form)
     execute = form.cleaned_data["execute"]
     if execute and action == "ban" and not ban_form.is_valid():
         context["error"] = "Check the ban duration."
         return render(request, "users/batch.html", context, status=400)
     context.update(
-        action=batch_services.ACTIONS[action],
+        action=batch_actions()[action],
         action_name=action,
         ids=[str(i) for i in ids] if not all_matching else [],
         all_matching=all_matching,
         filter_fields=filter_fields(post, prefixed=True),
         selection=selection_digest(ids) if all_matching else "",
         role_name=dict(form.fields["role"].choices).get(form.cleaned_data.get("role"), ""),
+        magic_types=MAGIC_TYPES,
+        link_type=post.get("type", "recovery"),
     )
     status = 200
     if execute and all_matching and form.cleaned_data["selection"] != context["selection"]:
@@ -163,12 +169,21 @@ def user_batch(request):
     try:
         if execute and len(ids) > batch_services.INLINE_LIMIT:
             job = batch_services.batch_job_create(
-                actor=request.actor, action=action, user_ids=ids, params=params
+                actor=request.actor,
+                action=action,
+                user_ids=ids,
+                params=params,
+                current_password=post.get("current_password"),
             )
             target = reverse("users:batch_job", args=[job.pk])
             return HttpResponseClientRedirect(target) if htmx_partial(request) else redirect(target)
         result = batch_services.batch_run(
-            actor=request.actor, action=action, user_ids=ids, params=params, dry_run=not execute
+            actor=request.actor,
+            action=action,
+            user_ids=ids,
+            params=params,
+            dry_run=not execute,
+            current_password=post.get("current_password"),
         )
     except PolicyDenied as exc:
         context["error"] = exc.message
@@ -200,7 +215,7 @@ def user_batch_job(request, pk):
     context = {
         "job": job,
         "row": describe(job, request.actor, timezone.now()),
-        "action": batch_services.ACTIONS.get(job.action),
+        "action": batch_actions().get(job.action),
         "result": result,
         "rows": item_rows(
             result.get("items") or [],

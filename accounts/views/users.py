@@ -27,22 +27,21 @@ from accounts.forms import (
     UserFilterForm,
 )
 from accounts.selectors.export import user_csv_lines
-from accounts.services import batch as batch_services
 from accounts.services import exports as export_services
 from accounts.services import users as user_services
+from accounts.services.actions import batch_actions
 from accounts.services.invitations import invitation_create
 from accounts.views.user_actions import (
-    MORE_MENU_ACTIONS,
-    STATUS_ACTIONS,
+    PAGE_ACTIONS,
     detail_context,
     make_action_view,
+    offered,
     user_data_export,
 )
 from accounts.views.user_batch import filter_fields, user_batch, user_batch_job
 from core.web import htmx_partial, refusals
 from rbac import policies
 from rbac.decorators import permission_required
-from rbac.selectors import prime_permissions
 
 app_name = "users"
 
@@ -108,18 +107,15 @@ def _row_actions(actor, users) -> None:
     """Each row's everyday actions (ban, disable, ...): those the action's
     own guard allows, as on the user page. Permissions are read for the
     whole page at once, so the guards run no query per row."""
-    actor = actor.knowing(prime_permissions(users))
-    everyday = [a for a in STATUS_ACTIONS.values() if a.name not in MORE_MENU_ACTIONS]
 
-    def applies(action, user) -> bool:
+    def facts_for(action):
         if action.name == "unlock":  # from the page's locks, read in one query
-            return user.status != "deleted" and getattr(user, "lock", None) is not None
-        return action.applies(user)
+            return {"locked": {u.pk for u in users if getattr(u, "lock", None) is not None}}
+        return None
 
+    found = offered(actor, users, facts_for, menu="primary")
     for user in users:
-        user.row_actions = [
-            a for a in everyday if applies(a, user) and policies.allows(a.guard, actor, user)
-        ]
+        user.row_actions = found[user.pk]
 
 
 def _pager(request, page, match_count) -> dict:
@@ -187,9 +183,7 @@ def user_list(request):
         "batch_form": BatchForm(),
         "can_export": policies.user_has(actor, "users:export"),
         "can_create": policies.user_has(actor, "users:create"),
-        "can_batch": any(
-            policies.user_has(actor, a.permission) for a in batch_services.ACTIONS.values()
-        ),
+        "can_batch": any(policies.user_has(actor, a.permission) for a in batch_actions().values()),
         "is_first_page": not request.GET.get("cursor") and not page.start,
     }
     template = "users/list.html#results" if htmx_partial(request) else "users/list.html"
@@ -356,6 +350,6 @@ urlpatterns = [
     path("<uuid:pk>/export.json", user_data_export, name="data_export"),
     *[
         path(f"<uuid:pk>/{name}/", make_action_view(spec), name=name)
-        for name, spec in STATUS_ACTIONS.items()
+        for name, spec in PAGE_ACTIONS.items()
     ],
 ]

@@ -4,6 +4,7 @@ point reaches the same check."""
 
 from __future__ import annotations
 
+from audit import events
 from rbac.actor import as_actor
 from rbac.policies.base import (
     _wanted,
@@ -150,14 +151,15 @@ def check_can_restore(actor, user, *, batch_id=None) -> None:
     )
 
 
-def check_can_erase(actor, user) -> None:
+def check_can_erase(actor, user, *, batch_id=None) -> None:
     check_user_action(
         actor,
         user,
         "users:delete",
-        action="accounts.user.erased",
+        action=events.USER_ERASED,
         verb="delete",
         past="deleted",
+        batch_id=batch_id,
     )
 
 
@@ -183,6 +185,44 @@ def check_can_reset_password(actor, user, *, action: str) -> None:
         action=action,
         verb="reset the password of",
         past="reset",
+    )
+
+
+def check_can_send_reset_link(actor, user, *, batch_id=None) -> None:
+    """A one-time password reset link, emailed or shown to the actor."""
+    check_can_reset_password(actor, user, action=events.PASSWORD_RESET_LINK_CREATED)
+
+
+def check_can_send_magic_link(actor, user, *, batch_id=None) -> None:
+    """A sign-in (or recovery) link emailed to the user and shown to the actor."""
+    check_can_reset_password(actor, user, action=events.MAGIC_LINK_SENT)
+
+
+def check_can_resend_verification(actor, user, *, batch_id=None) -> None:
+    """Another link proving the user owns their address: the address is
+    what `users:update-email` looks after."""
+    check_user_action(
+        actor,
+        user,
+        "users:update-email",
+        action=events.EMAIL_VERIFICATION_SENT,
+        verb="send a verification link to",
+        past="sent verification links by others",
+        batch_id=batch_id,
+    )
+
+
+def check_can_mark_verified(actor, user, *, batch_id=None) -> None:
+    """Vouching for a user's address without their proof: as much power as
+    changing it."""
+    check_user_action(
+        actor,
+        user,
+        "users:update-email",
+        action=events.EMAIL_MARKED_VERIFIED,
+        verb="verify the address of",
+        past="given a verified address by others",
+        batch_id=batch_id,
     )
 
 

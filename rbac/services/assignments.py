@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 
 from accounts.services.common import lock_user
+from audit import events
 from audit import services as audit
 from core.services import service
 from rbac import policies
@@ -29,7 +30,7 @@ def user_role_assign(*, actor, user, role: Role, batch_id=None) -> bool:
     """Give `user` the role. Returns False when they already hold it.
     Guards: roles:assign, not yourself, not the owner, hierarchy, the owner
     role is only transferred, escalation over the role's permissions."""
-    action = "rbac.user_role.assigned"
+    action = events.USER_ROLE_ASSIGNED
     user = lock_user(user)
     policies.check_can_assign_role(actor, user, role, batch_id=batch_id)
     role = _lock_role(role)
@@ -48,7 +49,7 @@ def user_role_assign(*, actor, user, role: Role, batch_id=None) -> bool:
 def user_role_remove(*, actor, user, role: Role, batch_id=None) -> bool:
     """Take the role away from `user`. Returns False when they did not hold
     it. Guards: as for assigning, plus last-manager."""
-    action = "rbac.user_role.removed"
+    action = events.USER_ROLE_REMOVED
     user = lock_user(user)
     policies.check_can_remove_role(actor, user, role, batch_id=batch_id)
     try:
