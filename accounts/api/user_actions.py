@@ -111,7 +111,9 @@ def _route(router, action):
 
     def handler(request, user_id: uuid.UUID, payload: schema | None = None):  # type: ignore[valid-type]
         actor = actor_of(request)
-        user = get_user(request, user_id, include_deleted=action.on_deleted)
+        # A deleted user is still found by an action, as on the page: the
+        # guard answers first, then the state ("restore them first").
+        user = get_user(request, user_id, include_deleted=True)
         body = payload.model_dump(exclude_unset=True) if payload is not None else {}
         password = body.pop("current_password", None)
         if action.reauth:

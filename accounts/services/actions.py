@@ -200,8 +200,6 @@ class UserAction:
     # the current password through a key or in a batch).
     reauth: bool = False
     batch: bool = True
-    # Acts on deleted users too (restore, erase).
-    on_deleted: bool = False
     # Where the user page offers it: "primary", "more" (the menu), or ""
     # when another section of the page offers it (the credentials section).
     menu: str = "primary"
@@ -376,7 +374,6 @@ USER_ACTIONS: dict[str, UserAction] = {
             description="The user comes back with the status they had before.",
             done="{email} is restored.",
             danger=False,
-            on_deleted=True,
         ),
         UserAction(
             "hard-delete",
@@ -401,7 +398,6 @@ USER_ACTIONS: dict[str, UserAction] = {
             "log keeps its record. This cannot be undone.",
             done="{email} is permanently deleted.",
             reauth=True,
-            on_deleted=True,
             menu="more",
             api=ApiDoor("post", "hard-delete", 204, "none"),
         ),

@@ -421,7 +421,9 @@ def user_hard_delete(*, actor, user, confirm_email, batch_id=None) -> None:
     audit.record(
         action,
         actor=actor,
-        target=user,
+        # Named now: a batch writes its events after the loop, when the
+        # row (and the object's pk) is gone.
+        target=audit.Target.of(user),
         changes={"email": [user.email, None], "name": [user.name, None]},
         batch_id=batch_id,
     )
