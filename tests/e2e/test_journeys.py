@@ -227,7 +227,10 @@ def test_admin_batch_bans_with_a_dry_run_then_reads_the_per_item_result(
     assert "grace@example.com" not in result
     assert "Skipped" in result["owner@example.com"]
     assert "The owner cannot be banned." in result["owner@example.com"]
-    assert "Already banned." in result["linus@example.com"]
+    # Linus was banned for three days: the batch changes his ban to the one
+    # chosen (permanent), as the page and the API do (issue 22).
+    assert "linus@example.com" in processed.inner_text()
+    assert User.objects.get(email="linus@example.com").is_banned_permanently
     assert User.objects.get(email="grace@example.com").status == "banned"
     assert User.objects.get(email="owner@example.com").status == "active"
 

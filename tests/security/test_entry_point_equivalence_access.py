@@ -58,7 +58,7 @@ CODES = {
 # permission admin offers it to).
 ADMIN_ACTIONS = {
     "end_sessions": ("sessions_revoke_all_action", "sessions:revoke"),
-    "reset_link": ("password_reset_token_create_action", "users:reset-password"),
+    "reset_link": ("user_reset_password_action", "users:reset-password"),
 }
 # The profile edits Django admin's change form makes (shown to holders of
 # users:update, the permission its change view maps to).
