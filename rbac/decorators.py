@@ -9,6 +9,7 @@ import functools
 from django.contrib.auth.views import redirect_to_login
 from django.shortcuts import render
 
+from audit import events
 from audit import services as audit
 from rbac import policies
 
@@ -43,7 +44,7 @@ def forbidden(request, *, permission: str | None = None, message: str | None = N
 
 def _record_page_denial(request, permissions: tuple[str, ...]) -> None:
     audit.record(
-        "rbac.page.denied",
+        events.PAGE_DENIED,
         actor=request.actor,
         outcome="denied",
         reason=f"permission_denied: {request.method} {request.path} needs "
@@ -98,7 +99,7 @@ def owner_required(view):
             return redirect_to_login(request.get_full_path())
         if not request.user.is_owner:
             audit.record(
-                "rbac.page.denied",
+                events.PAGE_DENIED,
                 actor=request.actor,
                 outcome="denied",
                 reason=f"owner_only: {request.method} {request.path} is for the owner",

@@ -14,6 +14,7 @@ from ninja import Router, Schema, Status
 from accounts.api.common import actor_of, require
 from accounts.models import EmailStatus, OutboundEmail
 from accounts.services.emails import email_retry
+from audit import events
 from core.api_errors import ApiError, Limit, check_limit, responses
 from core.services import NotFound
 
@@ -57,7 +58,7 @@ def list_emails(
 ):
     """Newest first; `q` searches the address and the subject. The next page
     is in the `Link` header (`before` = the last email's id)."""
-    require(request, "emails:read", action="accounts.email.listed")
+    require(request, "emails:read", action=events.EMAIL_LISTED)
     check_limit(limit)
     qs = _outbox(request).order_by("-created_at", "-id")
     if status:

@@ -26,6 +26,7 @@ from accounts.services.invitations import (
     invitation_resend,
     invitation_revoke,
 )
+from audit import events
 from core.api_errors import Limit, check_choice, check_limit, responses
 
 router = Router(tags=["invitations"])
@@ -52,7 +53,7 @@ InvitationStatus = Literal["pending", "expired", "accepted", "revoked"]
 
 @router.get("", response=responses(200, list[InvitationOut]))
 def list_invitations(request, status: InvitationStatus | None = None, limit: Limit = 50):
-    require(request, "invitations:read", action="accounts.invitation.listed")
+    require(request, "invitations:read", action=events.INVITATION_LISTED)
     check_limit(limit)
     qs = Invitation.objects.prefetch_related("roles").order_by("-created_at", "-id")
     if status:
@@ -89,7 +90,7 @@ def import_invitations(request, payload: InvitationImportIn):
     row's outcome and its link, shown once), more by a background job (202,
     `job_id`). `dry_run` only checks."""
     actor = actor_of(request)
-    require(request, "invitations:create", action="accounts.invitation.imported")
+    require(request, "invitations:create", action=events.INVITATION_IMPORTED)
     rows = import_services.invitation_rows_from_csv(payload.csv, roles=payload.roles)
     if not rows:
         raise ValidationError("The CSV holds no address.", code="empty_import")
@@ -146,7 +147,7 @@ def _get_invitation(invitation_id) -> Invitation:
 
 @router.get("/{uuid:invitation_id}", response=responses(200, InvitationOut))
 def get_invitation(request, invitation_id: uuid.UUID):
-    require(request, "invitations:read", action="accounts.invitation.viewed")
+    require(request, "invitations:read", action=events.INVITATION_VIEWED)
     return Status(200, invitation_out(_get_invitation(invitation_id)))
 
 

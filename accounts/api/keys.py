@@ -11,6 +11,7 @@ from accounts.api.common import actor_of, reauth_password, require
 from accounts.api.schemas import ApiKeyCreatedOut, ApiKeyCreateIn, ApiKeyOut, ReauthIn
 from accounts.models import ApiKey
 from accounts.services.api_keys import api_key_create, api_key_revoke
+from audit import events
 from core.api_errors import ERRORS, MAX_LIMIT, responses
 
 router = Router(tags=["api keys"])
@@ -34,7 +35,7 @@ def api_key_out(key: ApiKey) -> dict:
 
 @router.get("", response=responses(200, list[ApiKeyOut]))
 def list_api_keys(request):
-    require(request, "api-keys:read", action="accounts.api_key.listed")
+    require(request, "api-keys:read", action=events.API_KEY_LISTED)
     keys = ApiKey.objects.filter(user__in=actor_of(request).visible_users())
     keys = keys.select_related("user").order_by("-created_at")[:MAX_LIMIT]
     return Status(200, [api_key_out(k) for k in keys])

@@ -48,6 +48,7 @@ from accounts.services.users import (
     user_create,
     user_update,
 )
+from audit import events
 from core.api_errors import ERRORS, ApiError, DateParam, Limit, check_limit, responses
 from rbac import policies
 from rbac.services import ownership_transfer, user_permissions_update
@@ -119,7 +120,7 @@ def list_users(
     """The users list as the page filters it: `mfa` on or off, no sign-in
     since `inactive_before` (never signed in included), `sort` one of the
     page's orders. A next page is in the `Link` header."""
-    require(request, "users:read", action="accounts.user.listed")
+    require(request, "users:read", action=events.USER_LISTED)
     check_limit(limit)
     filters = _filters(q, status, role, mfa, inactive_before, sort)
     filters.organization = organization
@@ -181,7 +182,7 @@ def export_users(
 
 @router.get("/{uuid:user_id}", response=responses(200, UserOut), summary="Get a user")
 def get_user_view(request, user_id: uuid.UUID):
-    require(request, "users:read", action="accounts.user.viewed")
+    require(request, "users:read", action=events.USER_VIEWED)
     return Status(200, user_out(get_user(request, user_id)))
 
 
@@ -241,7 +242,7 @@ def set_password(request, user_id: uuid.UUID, payload: PasswordIn):
 )
 def list_sessions(request, user_id: uuid.UUID):
     user = get_user(request, user_id)
-    require(request, "sessions:read", action="accounts.session.listed", target=user)
+    require(request, "sessions:read", action=events.SESSION_LISTED, target=user)
     return Status(
         200,
         list(
@@ -280,7 +281,7 @@ def revoke_sessions(request, user_id: uuid.UUID, payload: ReauthIn | None = None
 )
 def list_factors(request, user_id: uuid.UUID):
     user = get_user(request, user_id)
-    require(request, "mfa:read", action="accounts.mfa.listed", target=user)
+    require(request, "mfa:read", action=events.MFA_LISTED, target=user)
     return Status(
         200,
         [

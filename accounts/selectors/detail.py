@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Invitation, User, UserSession
+from audit import events
 from audit.models import AuditEvent
 from core.services import NotFound
 from rbac.actor import as_actor
@@ -45,16 +46,16 @@ def user_invitations(user):
 
 
 STATUS_CHANGE_AUDIT_CODES = (
-    "accounts.user.created",
-    "accounts.user.banned",
-    "accounts.user.unbanned",
-    "accounts.user.unlocked",
-    "accounts.user.disabled",
-    "accounts.user.enabled",
-    "accounts.user.deleted",
-    "accounts.user.restored",
-    "accounts.user.password_change_forced",
-    "accounts.owner.bootstrapped",
+    events.USER_CREATED,
+    events.USER_BANNED,
+    events.USER_UNBANNED,
+    events.USER_UNLOCKED,
+    events.USER_DISABLED,
+    events.USER_ENABLED,
+    events.USER_DELETED,
+    events.USER_RESTORED,
+    events.USER_PASSWORD_CHANGE_FORCED,
+    events.OWNER_BOOTSTRAPPED,
 )
 
 

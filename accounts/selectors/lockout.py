@@ -13,9 +13,10 @@ from django.conf import settings
 from django.utils import timezone
 
 from accounts.security import locked_per_address
+from audit import events
 from audit.models import AuditEvent
 
-FAILED_SIGNIN_ACTIONS = ("accounts.login.failed", "accounts.login.locked_out")
+FAILED_SIGNIN_ACTIONS = (events.LOGIN_FAILED, events.LOGIN_LOCKED_OUT)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from accounts.services.sessions import sessions_end_all
 from accounts.services.tokens import tokens_revoke_all
 from accounts.services.users import email_change_notify
 from accounts.services.validation import validate_email_address
+from audit import events
 from audit import services as audit
 from core.services import service
 from rbac import policies
@@ -31,7 +32,7 @@ def account_profile_update(*, actor, name: str, phone: str) -> User:
     if not changes:
         return user
     user.save(update_fields=[*changes, "updated_at"])
-    audit.record("accounts.profile.updated", actor=actor, target=user, changes=changes)
+    audit.record(events.PROFILE_UPDATED, actor=actor, target=user, changes=changes)
     return user
 
 
@@ -56,7 +57,7 @@ def account_email_change(*, actor, new_email: str) -> User:
     user.save(update_fields=["email", "email_verified_at", "updated_at"])
     tokens_revoke_all(user)
     audit.record(
-        "accounts.email.changed",
+        events.EMAIL_CHANGED,
         actor=actor,
         target=user,
         changes={"email": [old_email, email], "email_verified": [was_verified, False]},
@@ -91,6 +92,6 @@ def account_password_change(
     changes = {"other_sessions_ended": ended}
     if was_forced:
         changes["forced_change"] = [True, False]
-    audit.record("accounts.password.changed", actor=actor, target=user, changes=changes)
+    audit.record(events.PASSWORD_CHANGED, actor=actor, target=user, changes=changes)
     notify_security(user, "password_changed", kept_session=keep_session_key is not None)
     return user

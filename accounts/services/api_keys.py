@@ -18,6 +18,7 @@ from accounts.models import ApiKey
 from accounts.services.common import lock_user
 from accounts.services.jobs import jobs_stop_with_credentials
 from accounts.services.validation import resolve_grants
+from audit import events
 from audit import services as audit
 from core.services import service, unless_read_only
 from rbac import policies
@@ -55,7 +56,7 @@ def api_key_create(
     the hierarchy rule; made through a key, the user's `current_password`.
     A key made through a key records it as its `parent` and is revoked
     with it."""
-    action = "accounts.api_key.created"
+    action = events.API_KEY_CREATED
     policies.check_permission(actor, "api-keys:create", action=action)
     owner = user or actor.user
     if owner is not None and owner.pk != actor.pk:
@@ -112,7 +113,7 @@ def api_key_revoke(*, actor, key: ApiKey, current_password: str | None = None) -
     """Revoke a key for good. Guard: `check_can_revoke_api_key` (another
     credential of your own needs a fresh proof: through an API key,
     `current_password`)."""
-    action = "accounts.api_key.revoked"
+    action = events.API_KEY_REVOKED
     # Lock, then guard: the key's user (the hierarchy's subject) first, then
     # the key -- the order in which a ban revokes a user's keys.
     holder = lock_user(key.user_id)
@@ -148,7 +149,7 @@ def _keys_ended(key_ids, *, actor=None) -> None:
         )
         for child in children:
             audit.record(
-                "accounts.api_key.revoked",
+                events.API_KEY_REVOKED,
                 actor=actor,
                 target=child,
                 reason=f"Made through {child.parent}, which was revoked.",

@@ -12,6 +12,7 @@ from accounts.models import User, normalize_email
 from accounts.security import recovery_codes_left
 from accounts.services import throttling
 from accounts.services.sessions import session_end_by_key, session_follow, session_record
+from audit import events
 from audit import services as audit
 from audit.services import Target
 
@@ -46,7 +47,7 @@ def login_succeeded(request, user, *, method: str = "password", device=None) -> 
         changes["recovery_codes_left"] = recovery_codes_left(user)
     # Sign-in never waits on the audit chain's lock: nothing that writes an
     # event does (audit/services/sealer.py).
-    audit.record("accounts.login.succeeded", actor=user, target=user, changes=changes)
+    audit.record(events.LOGIN_SUCCEEDED, actor=user, target=user, changes=changes)
 
 
 def code_failed(request, user, *, reason: str, throttled: bool = False) -> None:
@@ -57,7 +58,7 @@ def code_failed(request, user, *, reason: str, throttled: bool = False) -> None:
     checked no code and spends nothing."""
 
     audit.record(
-        "accounts.login.failed",
+        events.LOGIN_FAILED,
         actor=None,
         actor_label=user.email,
         target=user,
@@ -79,7 +80,7 @@ def login_failed(*, email: str, locked_out: bool) -> None:
     user, target = _target_for_email(email)
     if locked_out:
         audit.record(
-            "accounts.login.locked_out",
+            events.LOGIN_LOCKED_OUT,
             actor=None,
             actor_label=target.label if hasattr(target, "label") else str(target),
             target=target,
@@ -94,7 +95,7 @@ def login_failed(*, email: str, locked_out: bool) -> None:
     else:
         reason = "Wrong password."
     audit.record(
-        "accounts.login.failed",
+        events.LOGIN_FAILED,
         actor=None,
         actor_label=normalize_email(email)[:300],
         target=target,
@@ -107,6 +108,6 @@ def logout_user(request) -> None:
 
     user = request.user
     if user.is_authenticated:
-        audit.record("accounts.logout", actor=user, target=user)
+        audit.record(events.LOGOUT, actor=user, target=user)
         session_end_by_key(request.session.session_key)
     logout(request)

@@ -31,6 +31,7 @@ from django.utils import timezone
 from accounts.models import EmailStatus, OutboundEmail
 from accounts.services.email_content import render_email
 from accounts.services.sealing import seal, unseal
+from audit import events
 from audit import services as audit
 from core import smtp
 from core.leased import Attempt, Batch, LeasedSender, Outcome
@@ -250,7 +251,7 @@ def email_retry(*, actor, email: OutboundEmail) -> OutboundEmail:
     """A person sends a failed (or stuck pending) email again: the row goes
     back to pending with a fresh attempt budget and is queued after commit.
     A sent email is never sent twice."""
-    action = "accounts.email.retried"
+    action = events.EMAIL_RETRIED
     policies.check_permission(actor, "emails:retry", action=action)
     email = OutboundEmail.objects.select_for_update().get(pk=email.pk)
     if email.status == EmailStatus.SENT:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from accounts.selectors import user_data_export
 from accounts.services.common import lock_user
+from audit import events
 from audit import services as audit
 from core.services import service
 from rbac import policies
@@ -13,7 +14,7 @@ from rbac import policies
 @service
 def user_list_exported(*, actor, filters: dict) -> None:
     """Record a CSV export of the users list (what was exported, by whom)."""
-    action = "accounts.users.exported"
+    action = events.USERS_EXPORTED
     policies.check_can_export_users(actor)
     audit.record(
         action,
@@ -32,7 +33,7 @@ def user_data_access_request(*, actor, user) -> dict:
     events are in it only for an actor with sessions:read and audit:read
     (`export_sections`)."""
 
-    action = "accounts.user.data_exported"
+    action = events.USER_DATA_EXPORTED
     user = lock_user(user)
     policies.check_can_export_user(actor, user)
     sections = policies.export_sections(actor)

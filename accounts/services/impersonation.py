@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from accounts.services.common import lock_user
 from accounts.services.notices import notify_security
+from audit import events
 from audit import services as audit
 from core.services import service
 from rbac import policies
@@ -24,10 +25,10 @@ from rbac import policies
 # "expires": iso, "reason": text}.
 SESSION_KEY = "hv_impersonation"
 
-STARTED = "accounts.impersonation.started"
-STOPPED = "accounts.impersonation.stopped"
-EXPIRED = "accounts.impersonation.expired"
-ENDED = "accounts.impersonation.ended"
+STARTED = events.IMPERSONATION_STARTED
+STOPPED = events.IMPERSONATION_STOPPED
+EXPIRED = events.IMPERSONATION_EXPIRED
+ENDED = events.IMPERSONATION_ENDED
 
 
 def now() -> dt.datetime:

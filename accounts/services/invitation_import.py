@@ -18,6 +18,7 @@ from accounts.models import BatchJob, Invitation, User, normalize_email
 from accounts.services import jobs
 from accounts.services.invitations import invitation_create
 from accounts.services.validation import resolve_grants, validate_email_address
+from audit import events
 from audit import services as audit
 from audit.services import Target
 from core.services import refusal_text, service
@@ -195,7 +196,7 @@ def invitation_import_start(*, actor, rows: list[dict], template=None, expires_d
     page follows `done` / `total`. Never runs the import in the request: if
     the broker is down the job row says so and the sweep queues it once the
     broker is back."""
-    policies.check_permission(actor, "invitations:create", action="accounts.invitation.imported")
+    policies.check_permission(actor, "invitations:create", action=events.INVITATION_IMPORTED)
     params = {"rows": rows, "template": template, "expires_days": expires_days}
     scopes = actor.stored_scopes
     if scopes is not None:  # the job invites later with the key's scopes, no more
@@ -213,7 +214,7 @@ def invitation_import_start(*, actor, rows: list[dict], template=None, expires_d
     job.record_credential(as_actor(actor).credential)
     job.save(force_insert=True)
     audit.record(
-        "accounts.invitation.imported",
+        events.INVITATION_IMPORTED,
         actor=actor,
         target=Target(type="batch", id=str(job.pk), label=f"{len(rows)} invitations"),
         batch_id=job.pk,

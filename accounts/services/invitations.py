@@ -21,6 +21,7 @@ from accounts.services.email_content import site_link
 from accounts.services.emails import email_queue
 from accounts.services.tokens import lookup_digest, new_token
 from accounts.services.validation import resolve_grants, resolve_roles, validate_email_address
+from audit import events
 from audit import services as audit
 from audit.services import Target
 from core.services import service
@@ -118,7 +119,7 @@ def invitation_create(
     again, which counts as acting on it: `check_can_invite` wants the
     hierarchy over it and escalation over everything it will hold once
     the invitation is accepted -- its own roles and grants included."""
-    action = "accounts.invitation.created"
+    action = events.INVITATION_CREATED
     policies.check_permission(actor, "invitations:create", action=action)
     organization = _organization(actor, organization)
     email = validate_email_address(email, unique=False)
@@ -157,7 +158,7 @@ def invitation_create(
                 params={"email": email},
             ) from None
         audit.record(
-            "accounts.user.created",
+            events.USER_CREATED,
             actor=actor,
             target=user,
             changes={"email": [None, email], "via": [None, "invitation"]},
@@ -216,7 +217,7 @@ def _lock(invitation: Invitation) -> Invitation:
 def invitation_resend(*, actor, invitation: Invitation) -> tuple[Invitation, str]:
     """A new token (the old link dies) and a new expiry, emailed again.
     Works on pending and expired invitations."""
-    action = "accounts.invitation.resent"
+    action = events.INVITATION_RESENT
     # Lock, then guard: resending acts on the pending account, judged as it
     # is under its lock (roles given to it since count).
     invitation = _lock(invitation)
@@ -261,7 +262,7 @@ def invitation_resend(*, actor, invitation: Invitation) -> tuple[Invitation, str
 def invitation_revoke(*, actor, invitation: Invitation) -> Invitation:
     """Withdraw a pending invitation: its link stops working. The pending
     account stays (status invited) so the address can be invited again."""
-    action = "accounts.invitation.revoked"
+    action = events.INVITATION_REVOKED
     policies.check_can_revoke_invitation(actor, invitation)
     invitation = _lock(invitation)
     if invitation.accepted_at:
@@ -358,7 +359,7 @@ def invitation_accept(
         revoked_at=now
     )
     audit.record(
-        "accounts.invitation.accepted",
+        events.INVITATION_ACCEPTED,
         actor=user,
         target=_target(invitation),
         changes={

@@ -39,6 +39,7 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
 from accounts.models import BatchJob
+from audit import events
 from audit import services as audit
 from core.services import ServiceBusy, service
 from core.tasks import wake
@@ -282,7 +283,7 @@ def job_sweep(*, limit: int = 100) -> int:
 def job_cancel(*, actor, job: BatchJob) -> BatchJob:
     """Stop an open job. The chunk running now finishes (it commits with its
     progress); the runner stops before the next one."""
-    action = "accounts.job.cancelled"
+    action = events.JOB_CANCELLED
     policies.check_can_cancel_job(actor, job, action=action)
     job = BatchJob.objects.select_for_update().get(pk=job.pk)
     if job.status not in OPEN:
@@ -307,7 +308,7 @@ def job_resume(*, actor, job: BatchJob) -> BatchJob:
     """Start a failed, cancelled or stopped job again where it stopped (with
     a fresh attempt budget), acting from now on through the credential the
     creator resumes it with; it is queued after commit."""
-    action = "accounts.job.resumed"
+    action = events.JOB_RESUMED
     policies.check_can_resume_job(actor, job, action=action)
     job = BatchJob.objects.select_for_update().get(pk=job.pk)
     if job.status not in RESUMABLE:

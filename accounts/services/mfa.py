@@ -27,6 +27,7 @@ from accounts.services.common import lock_user
 from accounts.services.emails import email_queue
 from accounts.services.notices import notify_security
 from accounts.services.sessions import sessions_end_all
+from audit import events
 from audit import services as audit
 from core.services import NotFound, service
 from rbac import policies
@@ -209,7 +210,7 @@ def _totp_confirm(*, actor, device: TOTPDevice, keep_session_key: str | None) ->
     ended = sessions_end_all(user, except_key=keep_session_key)
     before = [factor_id(d) for d in replaced]
     audit.record(
-        "accounts.mfa.replaced" if replaced else "accounts.mfa.enrolled",
+        events.MFA_REPLACED if replaced else events.MFA_ENROLLED,
         actor=actor,
         target=user,
         changes={
@@ -246,7 +247,7 @@ def recovery_codes_regenerate(
     codes = replace_recovery_codes(actor.user)
     ended = sessions_end_all(actor.user, except_key=keep_session_key)
     audit.record(
-        "accounts.mfa.recovery_codes_regenerated",
+        events.MFA_RECOVERY_CODES_REGENERATED,
         actor=actor,
         target=actor.user,
         changes={"recovery_codes": RECOVERY_CODE_COUNT, "other_sessions_ended": ended},
@@ -297,7 +298,7 @@ def mfa_device_remove(
 
     `device_id` is a factor id as listed by accounts.security.factors_for_user.
     """
-    action = "accounts.mfa.removed"
+    action = events.MFA_REMOVED
     by_self = actor is not None and actor.pk == user.pk
     user = lock_user(user)
     policies.check_can_remove_mfa(actor, user, password=current_password)

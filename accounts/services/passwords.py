@@ -56,7 +56,7 @@ def password_set_by_admin(*, actor, user: User, password: str) -> User:
     """An administrator sets `user`'s password. Guards: users:reset-password
     and the user-action guard (not self, not the owner, hierarchy). Ends the
     user's sessions, kills their tokens and tells them by email."""
-    action = "accounts.password.set_by_admin"
+    action = events.PASSWORD_SET_BY_ADMIN
     user = lock_user(user)
     policies.check_can_reset_password(actor, user, action=action)
     _set_password(user, password)
@@ -152,7 +152,7 @@ def _password_reset_request(*, email: str) -> None:
         )
         return
     token, row = token_issue(user=user, purpose=TokenPurpose.PASSWORD_RESET)
-    audit.record("accounts.password.reset_requested", actor=None, target=user)
+    audit.record(events.PASSWORD_RESET_REQUESTED, actor=None, target=user)
     email_queue(
         to=user.email,
         template="password_reset",
@@ -185,7 +185,7 @@ def password_reset_complete(
     _set_password(user, password)
     address_proven(user)
     audit.record(
-        "accounts.password.reset_completed",
+        events.PASSWORD_RESET_COMPLETED,
         actor=user,
         target=user,
         changes={"password": ["[old]", "[new]"]},
@@ -283,7 +283,7 @@ def magic_link_use(
         user.password_changed_at = timezone.now()
         user.save(update_fields=["password", "password_changed_at"])
     address_proven(user)
-    audit.record("accounts.magic_link.used", actor=user, target=user)
+    audit.record(events.MAGIC_LINK_USED, actor=user, target=user)
     return user
 
 

@@ -14,7 +14,7 @@ from accounts.models import BatchJob, OneTimeToken, UserSession
 from accounts.security import describe_user_agent
 from accounts.services.common import lock_user
 from accounts.services.jobs import jobs_stop_with_credentials
-from audit import context
+from audit import context, events
 from audit import services as audit
 from core.services import NotFound, service
 from rbac import credentials, policies
@@ -156,7 +156,7 @@ def session_revoke(*, actor, user, session_id, current_password: str | None = No
     before the session is looked up, so a refused caller learns nothing of
     which session ids exist. Effective at that browser's next request on any
     web process. Returns False when it had already ended."""
-    action = "accounts.session.revoked"
+    action = events.SESSION_REVOKED
     user = lock_user(user)
     policies.check_can_end_sessions(actor, user, action=action, password=current_password)
     try:
@@ -185,7 +185,7 @@ def sessions_revoke_all(
 ) -> int:
     """End every open session of `user` but `except_key` (the caller's own,
     when they sign out their other devices). Returns how many ended."""
-    action = "accounts.session.revoked_all"
+    action = events.SESSION_REVOKED_ALL
     user = lock_user(user)
     policies.check_can_end_sessions(actor, user, action=action, password=current_password)
     list(
@@ -241,5 +241,5 @@ def session_reauthenticate(*, actor, session_key: str, method: str = "password")
             },
         )
     audit.record(
-        "accounts.session.reauthenticated", actor=actor, target=actor, changes={"method": method}
+        events.SESSION_REAUTHENTICATED, actor=actor, target=actor, changes={"method": method}
     )

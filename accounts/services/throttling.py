@@ -18,6 +18,7 @@ from __future__ import annotations
 from django.conf import settings
 
 from accounts.ratelimit import client_ip, count, hit
+from audit import events
 from audit import services as audit
 from audit.services import Target
 
@@ -66,7 +67,7 @@ def signin_refused(request) -> bool:
         return False
     if _first_in_window(key, window):
         audit.record(
-            "accounts.login.throttled",
+            events.LOGIN_THROTTLED,
             actor=None,
             actor_label=ip,
             target=_address_target(ip),
@@ -89,7 +90,7 @@ def signin_failed(request) -> None:
     spent = not hit(_GLOBAL, limit=settings.SIGNIN_FAILURES_GLOBAL - 1, window=window)
     if spent and _first_in_window(_GLOBAL, window):
         audit.record(
-            "accounts.login.throttled",
+            events.LOGIN_THROTTLED,
             actor=None,
             actor_label="all addresses",
             target=Target(type="address", id="*", label="all addresses"),
@@ -123,7 +124,7 @@ def api_key_failed(request) -> None:
     hit(key, limit=limit, window=window)
     if _first_in_window(key, window):
         audit.record(
-            "accounts.api_key.rejected",
+            events.API_KEY_REJECTED,
             actor=None,
             actor_label=ip,
             target=_address_target(ip),

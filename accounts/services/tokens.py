@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from accounts.models import OneTimeToken, TokenPurpose, User
 from accounts.services.common import lock_user
+from audit import events
 from core.services import service
 from rbac import policies
 from rbac.actor import as_actor, person_of
@@ -107,9 +108,9 @@ def token_issue(*, user, purpose: str, created_by=None, ttl: timedelta | None = 
 _REUSED_GUARDS = {
     TokenPurpose.PASSWORD_RESET: (
         policies.check_can_reset_password,
-        "accounts.password.reset_completed",
+        events.PASSWORD_RESET_COMPLETED,
     ),
-    TokenPurpose.MAGIC_LINK: (policies.check_can_reset_password, "accounts.magic_link.used"),
+    TokenPurpose.MAGIC_LINK: (policies.check_can_reset_password, events.MAGIC_LINK_USED),
 }
 
 

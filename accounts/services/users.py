@@ -50,7 +50,7 @@ def user_create(
     emailed a link to verify their address (outbox, same transaction).
     Guards: users:create, and escalation over everything the new user
     would hold."""
-    action = "accounts.user.created"
+    action = events.USER_CREATED
     policies.check_permission(actor, "users:create", action=action)
     role_objs = resolve_roles(roles)
     grants = resolve_grants(template=template, permissions=permissions)
@@ -105,7 +105,7 @@ def owner_bootstrap(*, email: str, password: str | None, name: str = "") -> User
     owner_role = Role.objects.get(slug="owner")
     UserRole.objects.create(user=user, role=owner_role)
     audit.record(
-        "accounts.owner.bootstrapped",
+        events.OWNER_BOOTSTRAPPED,
         actor=None,
         target=user,
         changes={"email": [None, email], "is_owner": [False, True]},
@@ -138,7 +138,7 @@ def user_update(
     needs a fresh proof: through an API key, `current_password`);
     `check_can_update_profile` for everything else -- also when nothing
     changes, so an empty edit is no way to read a user."""
-    action = "accounts.user.updated"
+    action = events.USER_UPDATED
     user = lock_user(user)
     changes_email = email is not None and normalize_email(email) != user.email
     if not changes_email or any(v is not None for v in (name, phone, metadata)):

@@ -50,7 +50,7 @@ def email_verify(*, token: str | None = None, digest: str | None = None) -> User
     if not address_proven(user):
         return user
     audit.record(
-        "accounts.email.verified",
+        events.EMAIL_VERIFIED,
         actor=user,
         target=user,
         changes={"email_verified": [False, True]},

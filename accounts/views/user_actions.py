@@ -25,6 +25,7 @@ from accounts.reauth import reauth_required
 from accounts.services import exports as export_services
 from accounts.services import users as user_services
 from accounts.services.actions import USER_ACTIONS, UserAction
+from audit import events
 from core.services import NotFound
 from core.web import htmx_partial, refusals
 from rbac import policies
@@ -104,7 +105,7 @@ def detail_context(actor, subject) -> dict:
             policies.check_can_reset_password,
             actor,
             subject,
-            action="accounts.password.set_by_admin",
+            action=events.PASSWORD_SET_BY_ADMIN,
         ),
         "can_scrub_audit": policies.allows(policies.check_can_scrub_audit, actor, subject),
         "restore_deadline": user_services.restore_deadline(subject),

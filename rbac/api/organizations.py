@@ -13,6 +13,7 @@ from pydantic import ConfigDict
 
 from accounts.api.common import get_user, prime_holdings, user_out
 from accounts.api.schemas import UserOut
+from audit import events
 from core.api_errors import ERRORS
 from rbac import policies
 from rbac.models import Organization
@@ -79,7 +80,7 @@ def _organization(request, slug: str) -> Organization:
 
 @router.get("", response={200: list[OrganizationOut], **ERRORS})
 def list_organizations(request):
-    policies.check_permission(request.auth, "organizations:read", action="rbac.organization.listed")
+    policies.check_permission(request.auth, "organizations:read", action=events.ORGANIZATION_LISTED)
     return Status(
         200, [organization_out(o) for o in request.auth.visible_organizations().order_by("slug")]
     )
@@ -97,7 +98,7 @@ def get_organization(request, slug: str):
     policies.check_permission(
         request.auth.within(org),
         "organizations:read",
-        action="rbac.organization.viewed",
+        action=events.ORGANIZATION_VIEWED,
         target=org,
     )
     return Status(200, organization_out(org))

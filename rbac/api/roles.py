@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404
 from ninja import Field, Router, Schema, Status
 from pydantic import ConfigDict
 
+from audit import events
 from core.api_errors import ERRORS
 from rbac import policies
 from rbac.models import Role
@@ -53,13 +54,13 @@ def _role(slug) -> Role:
 
 @router.get("", response={200: list[RoleOut], **ERRORS})
 def list_roles(request):
-    _require(request, "roles:read", "rbac.role.listed")
+    _require(request, "roles:read", events.ROLE_LISTED)
     return Status(200, list(role_list()))
 
 
 @router.get("/{slug}", response={200: RoleOut, **ERRORS})
 def get_role(request, slug: str):
-    _require(request, "roles:read", "rbac.role.viewed")
+    _require(request, "roles:read", events.ROLE_VIEWED)
     return Status(200, _role(slug))
 
 

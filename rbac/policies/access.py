@@ -4,6 +4,7 @@ invitations, roles, direct grants and ownership."""
 from __future__ import annotations
 
 from accounts.models import User
+from audit import events
 from audit.models import Target
 from rbac.actor import as_actor
 from rbac.permissions import (
@@ -40,7 +41,7 @@ def check_can_create_api_key(actor, owner, scopes, *, password: str | None = Non
     follows the hierarchy and never goes to the owner. Through an API key,
     also a fresh proof of the person (the current password), as the
     dashboard asks for one: a leaked key alone cannot copy itself."""
-    action = "accounts.api_key.created"
+    action = events.API_KEY_CREATED
     check_permission(actor, "api-keys:create", action=action)
     if as_actor(actor).credential.is_api_key:
         check_fresh_proof(actor, action=action, target=owner, password=password)
@@ -55,7 +56,7 @@ def check_can_revoke_api_key(actor, key, *, password: str | None = None) -> None
     hierarchy over its user. Your own: the key making the request may
     always revoke itself; any other credential of yours needs a fresh
     proof (and, through a key, its scope)."""
-    action = "accounts.api_key.revoked"
+    action = events.API_KEY_REVOKED
     if actor is not None and key.user_id == actor.pk:
         if as_actor(actor).credential.key_id == key.pk:
             return
@@ -78,7 +79,7 @@ def check_can_invite(
     the permissions held there (its roles confer only their scopable part
     there); one into no organization makes an account managed globally, so
     global grants only."""
-    action = action or "accounts.invitation.created"
+    action = action or events.INVITATION_CREATED
     actor = as_actor(actor).within(organization)
     if organization is not None:
         roles = [_Scoped(role) for role in roles]
@@ -107,7 +108,7 @@ def check_can_invite_list(actor, *, roles=(), grants=()) -> None:
     permissions `check_can_invite` asks of each, asked once for the list so
     a refusal answers the whole request. Escalation and existing accounts
     stay per row."""
-    action = "accounts.invitation.created"
+    action = events.INVITATION_CREATED
     check_permission(actor, "invitations:create", action=action)
     check_can_hand_out(actor, roles=roles, grants=grants, action=action)
 
@@ -116,7 +117,7 @@ def check_can_revoke_invitation(actor, invitation) -> None:
     check_permission(
         actor,
         "invitations:revoke",
-        action="accounts.invitation.revoked",
+        action=events.INVITATION_REVOKED,
         target=_invitation_target(invitation.email, invitation.pk),
     )
 
@@ -142,7 +143,7 @@ def invitation_still_grantable(invitation, account) -> bool:
 
 
 def check_can_create_role(actor, permissions) -> None:
-    action = "rbac.role.created"
+    action = events.ROLE_CREATED
     check_permission(actor, "roles:create", action=action)
     check_escalation(actor, permissions, action=action)
 
@@ -174,7 +175,7 @@ def check_can_edit_role(actor, role, *, new_permissions=None, members=()) -> Non
     """roles:update; the owner role is fixed; escalation over every
     permission added or removed; a change of permissions acts on every
     member (hierarchy); last-manager."""
-    action = "rbac.role.updated"
+    action = events.ROLE_UPDATED
     check_permission(actor, "roles:update", action=action, target=role)
     if role.slug == "owner":
         raise _deny(
@@ -199,7 +200,7 @@ def check_can_edit_role(actor, role, *, new_permissions=None, members=()) -> Non
 
 
 def check_can_delete_role(actor, role, *, members=()) -> None:
-    action = "rbac.role.deleted"
+    action = events.ROLE_DELETED
     check_permission(actor, "roles:delete", action=action, target=role)
     if role.is_builtin:
         raise _deny(
@@ -255,7 +256,7 @@ def check_can_give_role(actor, role, *, user=None, batch_id=None) -> None:
     Asked first by `check_can_assign_role`, and once for a whole batch
     (`batch_run`), so a role the actor cannot give is refused with the same
     code through every entry point, before anything about the user."""
-    action = "rbac.user_role.assigned"
+    action = events.USER_ROLE_ASSIGNED
     actor = as_actor(actor).globally()  # a global role: only global grants hand it out
     check_permission(actor, "roles:assign", action=action, target=user, batch_id=batch_id)
     if role.slug == "owner":
@@ -278,7 +279,7 @@ def check_can_assign_role(actor, user, role, *, batch_id=None) -> None:
         as_actor(actor).globally(),
         user,
         "roles:assign",
-        action="rbac.user_role.assigned",
+        action=events.USER_ROLE_ASSIGNED,
         what="roles",
         batch_id=batch_id,
     )
@@ -291,14 +292,14 @@ def check_can_remove_role(actor, user, role, *, batch_id=None) -> None:
         as_actor(actor).globally(),
         user,
         "roles:assign",
-        action="rbac.user_role.removed",
+        action=events.USER_ROLE_REMOVED,
         what="roles",
         batch_id=batch_id,
     )
 
 
 def check_can_change_grants(actor, user, *, grant=(), revoke=()) -> None:
-    action = "rbac.user.permissions_updated"
+    action = events.USER_PERMISSIONS_UPDATED
     actor = as_actor(actor).globally()  # direct grants are global
     _check_access_change(actor, user, "permissions:grant", action=action, what="permissions")
     check_escalation(actor, set(grant) | set(revoke), action=action, target=user)
@@ -308,7 +309,7 @@ def check_can_transfer_ownership(actor, target, *, password: str | None = None) 
     """Only the owner, with a fresh proof: the password in the dashboard
     form, or through an API key that carries every permission *and* the
     password in the request. A narrower owner key is refused."""
-    action = "rbac.ownership.transferred"
+    action = events.OWNERSHIP_TRANSFERRED
     if not _is_active_actor(actor) or not actor.is_owner:
         raise _deny(
             "owner_only",

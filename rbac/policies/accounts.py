@@ -28,7 +28,7 @@ from rbac.policies.base import (
 
 
 def check_can_create_user(actor, *, roles=(), grants=()) -> None:
-    action = "accounts.user.created"
+    action = events.USER_CREATED
     actor = as_actor(actor).globally()  # a new account in no organization is managed globally
     check_permission(actor, "users:create", action=action)
     check_can_hand_out(actor, roles=roles, grants=grants, action=action)
@@ -38,7 +38,7 @@ def check_can_create_user(actor, *, roles=(), grants=()) -> None:
 def check_can_update_profile(actor, user) -> None:
     """Name, phone and metadata. Your own with users:update (the account
     page edits your own without it); anyone else's also by hierarchy."""
-    action = "accounts.user.updated"
+    action = events.USER_UPDATED
     if is_self(actor, user):
         check_permission(actor, "users:update", action=action, target=user)
         return
@@ -52,7 +52,7 @@ def check_can_change_email(actor, user, *, password: str | None = None) -> None:
         actor,
         user,
         "users:update-email",
-        action="accounts.user.updated",
+        action=events.USER_UPDATED,
         verb="change the email address of",
         past="given a new email address by others",
         password=password,
@@ -60,9 +60,7 @@ def check_can_change_email(actor, user, *, password: str | None = None) -> None:
 
 
 def check_can_change_own_email(actor, *, password: str | None = None) -> None:
-    check_self_service(
-        actor, "users:update-email", action="accounts.email.changed", password=password
-    )
+    check_self_service(actor, "users:update-email", action=events.EMAIL_CHANGED, password=password)
 
 
 def check_can_ban(actor, user, *, batch_id=None) -> None:
@@ -70,7 +68,7 @@ def check_can_ban(actor, user, *, batch_id=None) -> None:
         actor,
         user,
         "users:ban",
-        action="accounts.user.banned",
+        action=events.USER_BANNED,
         verb="ban",
         past="banned",
         batch_id=batch_id,
@@ -82,7 +80,7 @@ def check_can_unban(actor, user, *, batch_id=None) -> None:
         actor,
         user,
         "users:ban",
-        action="accounts.user.unbanned",
+        action=events.USER_UNBANNED,
         verb="unban",
         past="unbanned",
         batch_id=batch_id,
@@ -94,7 +92,7 @@ def check_can_disable(actor, user, *, batch_id=None) -> None:
         actor,
         user,
         "users:disable",
-        action="accounts.user.disabled",
+        action=events.USER_DISABLED,
         verb="disable",
         past="disabled",
         batch_id=batch_id,
@@ -106,7 +104,7 @@ def check_can_enable(actor, user, *, batch_id=None) -> None:
         actor,
         user,
         "users:disable",
-        action="accounts.user.enabled",
+        action=events.USER_ENABLED,
         verb="enable",
         past="enabled",
         batch_id=batch_id,
@@ -120,7 +118,7 @@ def check_can_unlock(actor, user, *, batch_id=None) -> None:
         actor,
         user,
         "users:disable",
-        action="accounts.user.unlocked",
+        action=events.USER_UNLOCKED,
         verb="unlock",
         past="unlocked",
         batch_id=batch_id,
@@ -132,7 +130,7 @@ def check_can_delete(actor, user, *, batch_id=None) -> None:
         actor,
         user,
         "users:delete",
-        action="accounts.user.deleted",
+        action=events.USER_DELETED,
         verb="delete",
         past="deleted",
         batch_id=batch_id,
@@ -144,7 +142,7 @@ def check_can_restore(actor, user, *, batch_id=None) -> None:
         actor,
         user,
         "users:delete",
-        action="accounts.user.restored",
+        action=events.USER_RESTORED,
         verb="restore",
         past="restored",
         batch_id=batch_id,
@@ -168,7 +166,7 @@ def check_can_force_password_change(actor, user, *, batch_id=None) -> None:
         actor,
         user,
         "users:reset-password",
-        action="accounts.user.password_change_forced",
+        action=events.USER_PASSWORD_CHANGE_FORCED,
         verb="force a password change on",
         past="forced to change password",
         batch_id=batch_id,
@@ -245,7 +243,7 @@ def check_can_remove_mfa(actor, user, *, password: str | None = None) -> None:
         actor,
         user,
         "mfa:reset",
-        action="accounts.mfa.removed",
+        action=events.MFA_REMOVED,
         verb="remove a factor from",
         past="stripped of a factor by someone else",
         password=password,
@@ -254,7 +252,7 @@ def check_can_remove_mfa(actor, user, *, password: str | None = None) -> None:
 
 def check_can_regenerate_recovery_codes(actor, *, password: str | None = None) -> None:
     check_self_service(
-        actor, "mfa:reset", action="accounts.mfa.recovery_codes_regenerated", password=password
+        actor, "mfa:reset", action=events.MFA_RECOVERY_CODES_REGENERATED, password=password
     )
 
 
@@ -262,14 +260,14 @@ def check_can_enrol_mfa(actor, *, password: str | None = None) -> None:
     """Adding a first factor to your own account: a fresh proof. A stolen
     session that could add one would lock the real user out of their own
     account (sign-in would ask them for a code only the thief has)."""
-    check_self_service(actor, "mfa:reset", action="accounts.mfa.enrolled", password=password)
+    check_self_service(actor, "mfa:reset", action=events.MFA_ENROLLED, password=password)
 
 
 def check_can_replace_mfa(actor, *, password: str | None = None) -> None:
     """Enrolling while a confirmed factor exists replaces it (and the
     recovery codes): a fresh proof, which for such an account means the
     password and a code."""
-    check_self_service(actor, "mfa:reset", action="accounts.mfa.replaced", password=password)
+    check_self_service(actor, "mfa:reset", action=events.MFA_REPLACED, password=password)
 
 
 def check_can_add_passkey(actor, *, password: str | None = None) -> None:
@@ -283,7 +281,7 @@ def check_can_scrub_audit(actor, user, *, target=None) -> None:
     """Erasing a deleted user's personal data from the audit log: users:delete
     and the hierarchy over the user as if they were still active (a hard-
     deleted user, gone from the table, is judged by the permission alone)."""
-    action = "audit.user.scrubbed"
+    action = events.AUDIT_USER_SCRUBBED
     check_permission(actor, "users:delete", action=action, target=target)
     if user is not None:
         check_not_self(actor, user, action=action, verb="scrub the audit trail of")
@@ -296,7 +294,7 @@ def check_can_export_user(actor, user) -> None:
     anyone but yourself owner protection and the strict hierarchy (a
     manager exports no admin's data, nobody the owner's). Which sections
     the export holds is `export_sections`."""
-    action = "accounts.user.data_exported"
+    action = events.USER_DATA_EXPORTED
     check_permission(actor, "users:export", action=action, target=user)
     if is_self(actor, user):
         return
@@ -318,4 +316,4 @@ def export_sections(actor) -> dict[str, bool]:
 
 
 def check_can_export_users(actor) -> None:
-    check_permission(actor, "users:export", action="accounts.users.exported")
+    check_permission(actor, "users:export", action=events.USERS_EXPORTED)

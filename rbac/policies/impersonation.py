@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from django.conf import settings
 
+from audit import events
 from rbac import credentials
 from rbac.permissions import IMPERSONATE_PERMISSION
 from rbac.policies.base import _deny, check_user_action
 
-START_ACTION = "accounts.impersonation.started"
-REFUSED_ACTION = "accounts.impersonation.refused"
+START_ACTION = events.IMPERSONATION_STARTED
+REFUSED_ACTION = events.IMPERSONATION_REFUSED
 
 # Services that only end the view or the session: allowed while viewing as
 # someone, since they give the operator's own dashboard back.

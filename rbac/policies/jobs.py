@@ -3,6 +3,7 @@ who may see, cancel and resume one, and who may read its per-item results."""
 
 from __future__ import annotations
 
+from audit import events
 from rbac.policies.base import PolicyDenied, _is_active_actor, user_can_manage_user, user_has
 
 # What a job's per-item results list, and the permission reading that list
@@ -68,7 +69,7 @@ def user_can_resume_job(actor, job) -> bool:
     )
 
 
-def check_can_view_job(actor, job, *, action: str = "accounts.job.viewed") -> None:
+def check_can_view_job(actor, job, *, action: str = events.JOB_VIEWED) -> None:
     """Someone who may not see a job is told it does not exist."""
     if not user_can_view_job(actor, job):
         raise PolicyDenied(
@@ -76,7 +77,7 @@ def check_can_view_job(actor, job, *, action: str = "accounts.job.viewed") -> No
         )
 
 
-def check_can_read_job_results(actor, job, *, action: str = "accounts.job.viewed") -> None:
+def check_can_read_job_results(actor, job, *, action: str = events.JOB_VIEWED) -> None:
     check_can_view_job(actor, job, action=action)
     if not user_can_read_job_results(actor, job):
         permission = RESULTS_PERMISSION.get(job.kind, "")

@@ -12,6 +12,7 @@ from __future__ import annotations
 from django.db.models import Q
 
 from accounts.models import User, status_q
+from audit import events
 from rbac.actor import as_actor
 from rbac.models import Membership, UserRole
 from rbac.permissions import SCOPABLE
@@ -42,7 +43,7 @@ def check_can_create_organization(actor) -> None:
     """organizations:create is global-only: a scoped administrator never
     creates organizations."""
     check_permission(
-        as_actor(actor).globally(), "organizations:create", action="rbac.organization.created"
+        as_actor(actor).globally(), "organizations:create", action=events.ORGANIZATION_CREATED
     )
 
 
@@ -50,7 +51,7 @@ def check_can_update_organization(actor, organization) -> None:
     check_permission(
         _within(actor, organization),
         "organizations:update",
-        action="rbac.organization.updated",
+        action=events.ORGANIZATION_UPDATED,
         target=organization,
     )
 
@@ -59,7 +60,7 @@ def check_can_delete_organization(actor, organization) -> None:
     check_permission(
         as_actor(actor).globally(),
         "organizations:delete",
-        action="rbac.organization.deleted",
+        action=events.ORGANIZATION_DELETED,
         target=organization,
     )
 
@@ -68,7 +69,7 @@ def check_can_read_members(actor, organization) -> None:
     check_permission(
         _within(actor, organization),
         "members:read",
-        action="rbac.organization.members_listed",
+        action=events.ORGANIZATION_MEMBERS_LISTED,
         target=organization,
     )
 
@@ -124,7 +125,7 @@ def check_can_add_member(actor, organization, user, *, member_of=()) -> None:
     who belongs to no organization is managed globally only, so bringing
     them into one (which hands its administrators their account) needs
     members:manage globally."""
-    action = "rbac.membership.added"
+    action = events.MEMBERSHIP_ADDED
     _check_member_change(actor, organization, user, action=action)
     if not member_of and MEMBER_MANAGER_PERMISSION not in as_actor(actor).global_permissions:
         raise _deny(
@@ -139,7 +140,7 @@ def check_can_add_member(actor, organization, user, *, member_of=()) -> None:
 
 
 def check_can_remove_member(actor, organization, user) -> None:
-    action = "rbac.membership.removed"
+    action = events.MEMBERSHIP_REMOVED
     _check_member_change(actor, organization, user, action=action)
     check_org_keeps_manager(actor, organization, action=action, without_user=user)
 
@@ -148,7 +149,7 @@ def check_can_assign_org_role(actor, organization, user, role) -> None:
     """members:manage there, never the owner role, no permission the actor
     lacks there (the role's scopable part: all it confers there), and the
     hierarchy inside the organization."""
-    action = "rbac.user_role.assigned"
+    action = events.USER_ROLE_ASSIGNED
     _check_member_change(actor, organization, user, action=action)
     if role.slug == "owner":
         raise _deny(
@@ -163,7 +164,7 @@ def check_can_assign_org_role(actor, organization, user, role) -> None:
 
 
 def check_can_remove_org_role(actor, organization, user, role) -> None:
-    action = "rbac.user_role.removed"
+    action = events.USER_ROLE_REMOVED
     _check_member_change(actor, organization, user, action=action)
     if MEMBER_MANAGER_PERMISSION in role.permissions:
         check_org_keeps_manager(

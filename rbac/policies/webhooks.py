@@ -6,10 +6,11 @@ until organizations land; then a scoped grant never confers them)."""
 
 from __future__ import annotations
 
+from audit import events
 from rbac.policies.base import check_permission
 
 
-def check_can_read_webhooks(actor, *, action: str = "webhooks.endpoint.listed") -> None:
+def check_can_read_webhooks(actor, *, action: str = events.ENDPOINT_LISTED) -> None:
     check_permission(actor, "webhooks:read", action=action)
 
 

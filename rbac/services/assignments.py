@@ -86,7 +86,7 @@ def user_permissions_update(*, actor, user, grant=(), revoke=()):
     """Grant and revoke direct permissions (besides the user's roles).
     Guards: permissions:grant, not yourself, not the owner, hierarchy,
     escalation over everything granted or revoked, last-manager."""
-    action = "rbac.user.permissions_updated"
+    action = events.USER_PERMISSIONS_UPDATED
     given, user = user, lock_user(user)
     grant = _clean_permissions(grant)
     revoke = _clean_permissions(revoke)

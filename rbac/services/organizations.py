@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from accounts.services.common import lock_user
+from audit import events
 from audit import services as audit
 from core.services import service
 from rbac import policies
@@ -75,7 +76,7 @@ def organization_create(*, actor, slug: str, name: str, metadata=None) -> Organi
             params={"slug": slug},
         ) from None
     audit.record(
-        "rbac.organization.created",
+        events.ORGANIZATION_CREATED,
         actor=actor,
         target=organization,
         changes={"slug": [None, slug], "name": [None, name]},
@@ -101,7 +102,7 @@ def organization_update(*, actor, organization, name=None, metadata=None) -> Org
     if not changes:
         return organization
     organization.save(update_fields=["name", "metadata"])
-    audit.record("rbac.organization.updated", actor=actor, target=organization, changes=changes)
+    audit.record(events.ORGANIZATION_UPDATED, actor=actor, target=organization, changes=changes)
     return organization
 
 
@@ -118,7 +119,7 @@ def organization_delete(*, actor, organization) -> None:
             code="has_members",
         )
     audit.record(
-        "rbac.organization.deleted",
+        events.ORGANIZATION_DELETED,
         actor=actor,
         target=organization,
         changes={"slug": [organization.slug, None]},
@@ -158,7 +159,7 @@ def member_add(*, actor, organization, user, roles=()) -> Membership:
         ]
     )
     audit.record(
-        "rbac.membership.added",
+        events.MEMBERSHIP_ADDED,
         actor=actor,
         target=user,
         changes={
@@ -183,7 +184,7 @@ def member_remove(*, actor, organization, user) -> bool:
     UserRole.objects.filter(user=user, organization=organization).delete()
     membership.delete()
     audit.record(
-        "rbac.membership.removed",
+        events.MEMBERSHIP_REMOVED,
         actor=actor,
         target=user,
         changes={"organization": [organization.slug, None], "roles": [held, []]},
@@ -212,7 +213,7 @@ def org_role_assign(*, actor, organization, user, role) -> bool:
         return False
     UserRole.objects.create(user=user, role=role, organization=organization, assigned_by=actor.user)
     audit.record(
-        "rbac.user_role.assigned",
+        events.USER_ROLE_ASSIGNED,
         actor=actor,
         target=user,
         changes={
@@ -233,7 +234,7 @@ def org_role_remove(*, actor, organization, user, role) -> bool:
         return False
     held.delete()
     audit.record(
-        "rbac.user_role.removed",
+        events.USER_ROLE_REMOVED,
         actor=actor,
         target=user,
         changes={

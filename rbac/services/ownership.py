@@ -8,6 +8,7 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.services.email_content import site_link
 from accounts.services.emails import email_queue
+from audit import events
 from audit import services as audit
 from audit.services import EventSpec
 from core.services import service
@@ -27,7 +28,7 @@ def ownership_transfer(*, actor, target, password: str | None = None):
     active user. The old owner keeps the admin role. Both are emailed
     after commit."""
 
-    action = "rbac.ownership.transferred"
+    action = events.OWNERSHIP_TRANSFERRED
     if target is None:
         raise ValidationError({"target": "Choose an existing user."}, code="missing_user")
     # Lock, then guard: both rows in a fixed order (two transfers cannot
@@ -86,7 +87,7 @@ def ownership_transfer(*, actor, target, password: str | None = None):
                 changes={"is_owner": [False, True], "roles": [None, OWNER_ROLE]},
             ),
             EventSpec(
-                action="rbac.ownership.relinquished",
+                action=events.OWNERSHIP_RELINQUISHED,
                 actor=old_owner,
                 target=old_owner,
                 changes={"is_owner": [True, False], "roles": [OWNER_ROLE, ADMIN_ROLE]},

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 
+from audit import events
 from audit import services as audit
 from audit.services import EventSpec
 from core.services import service
@@ -39,7 +40,7 @@ def role_create(
 ) -> Role:
     """Create a custom role. Guards: roles:create and escalation (every
     permission of the role must be held by the actor)."""
-    action = "rbac.role.created"
+    action = events.ROLE_CREATED
     policies.check_permission(actor, "roles:create", action=action)
     perms = set(_clean_permissions(permissions))
     if template:
@@ -91,7 +92,7 @@ def role_update(
     Guard: `check_can_edit_role` (roles:update; the owner role is fixed;
     escalation over every permission added or removed; every member must
     be a user the actor may manage; last-manager)."""
-    action = "rbac.role.updated"
+    action = events.ROLE_UPDATED
     policies.check_can_edit_role(actor, role)
     new_perms = _clean_permissions(permissions) if permissions is not None else None
     if new_perms is not None:
@@ -141,7 +142,7 @@ def role_delete(*, actor, role: Role, confirm: bool = False) -> None:
     escalation over the role's permissions -- you only take away what you
     could give; every member must be a user the actor may manage;
     last-manager)."""
-    action = "rbac.role.deleted"
+    action = events.ROLE_DELETED
     policies.check_can_delete_role(actor, role)
     role, members = _lock_role_and_members(role)
     by_pk = {m.pk: m for m in members}
@@ -167,7 +168,7 @@ def role_delete(*, actor, role: Role, confirm: bool = False) -> None:
     audit.record_many(
         [
             EventSpec(
-                action="rbac.user_role.removed",
+                action=events.USER_ROLE_REMOVED,
                 actor=actor,
                 target=m.user,
                 reason=f"Role {role.slug} deleted.",

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.services.sealing import seal
+from audit import events
 from audit import services as audit
 from core.services import NotFound, service
 from rbac import policies
@@ -78,7 +79,7 @@ def endpoint_create(
     *, actor, url: str, description: str = "", event_types=None
 ) -> tuple[WebhookEndpoint, str]:
     """A new endpoint and its secret (returned this once)."""
-    action = "webhooks.endpoint.created"
+    action = events.ENDPOINT_CREATED
     policies.check_can_manage_webhooks(actor, action=action)
     url = validate_url(url)
     event_types = validate_event_types(event_types)
@@ -106,7 +107,7 @@ def endpoint_create(
 def endpoint_update(
     *, actor, endpoint, url=None, description=None, event_types=None, enabled=None
 ) -> WebhookEndpoint:
-    action = "webhooks.endpoint.updated"
+    action = events.ENDPOINT_UPDATED
     endpoint = _locked(endpoint)
     policies.check_can_manage_webhooks(actor, action=action, target=endpoint_target(endpoint))
     wanted = {}
@@ -138,7 +139,7 @@ def endpoint_update(
 def endpoint_delete(*, actor, endpoint) -> None:
     """Remove the endpoint and its delivery log (audited first, while it
     still exists)."""
-    action = "webhooks.endpoint.deleted"
+    action = events.ENDPOINT_DELETED
     endpoint = _locked(endpoint)
     policies.check_can_manage_webhooks(actor, action=action, target=endpoint_target(endpoint))
     audit.record(action, actor=actor, target=endpoint_target(endpoint))
@@ -149,7 +150,7 @@ def endpoint_delete(*, actor, endpoint) -> None:
 def endpoint_rotate_secret(*, actor, endpoint) -> tuple[WebhookEndpoint, str]:
     """A new secret (returned this once); the old one keeps signing beside
     it for WEBHOOKS_ROTATION_OVERLAP, so receivers can switch over."""
-    action = "webhooks.endpoint.secret_rotated"
+    action = events.ENDPOINT_SECRET_ROTATED
     endpoint = _locked(endpoint)
     policies.check_can_manage_webhooks(actor, action=action, target=endpoint_target(endpoint))
     secret = new_secret()
@@ -187,7 +188,7 @@ def delivery_replay(*, actor, endpoint, delivery_id) -> WebhookDelivery:
     """Send a delivery again, with the same `webhook-id`, sequence and body
     (a receiver that saw it drops it by id; one that missed it fills its
     gap), and a fresh attempt budget."""
-    action = "webhooks.delivery.replayed"
+    action = events.DELIVERY_REPLAYED
     endpoint = _locked(endpoint)
     policies.check_can_manage_webhooks(actor, action=action, target=endpoint_target(endpoint))
     delivery = (
