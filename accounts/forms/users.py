@@ -7,6 +7,7 @@ from django import forms
 from django.utils import timezone
 
 from accounts.selectors import PAGE_SIZES, SORT_CHOICES, UserFilters
+from accounts.services.actions import MAGIC_TYPES as declared_magic_types
 from accounts.services.actions import batch_actions
 from rbac.models import Role
 from rbac.permissions import TEMPLATES
@@ -279,17 +280,6 @@ class BanForm(ReasonForm):
         return {"until": self.cleaned_data["ban_until"], "reason": self.cleaned_data["reason"]}
 
 
-class HardDeleteForm(forms.Form):
-    confirm_email = forms.CharField(
-        max_length=254,
-        label="Type the user's email address to confirm",
-        widget=forms.TextInput(attrs={"class": "form-control", "autocomplete": "off"}),
-    )
-
-    def service_kwargs(self) -> dict:
-        return {"confirm_email": self.cleaned_data["confirm_email"]}
-
-
 class AnyChoicesField(forms.MultipleChoiceField):
     """Accepts any strings: the batch service reports bad ids per item."""
 
@@ -331,21 +321,11 @@ class BatchForm(forms.Form):
         return data
 
 
-class NoFieldsForm(forms.Form):
-    """An action without input (force a password change)."""
-
-    def service_kwargs(self) -> dict:
-        return {}
-
-
 # --- the account page ---------------------------------------------------------------
 
 
-MAGIC_TYPES = [
-    ("recovery", "Recovery: choose a new password"),
-    ("signup", "Sign-in: confirm email and sign in"),
-    ("invite", "Invite: join (sends the invitation again for a pending account)"),
-]
+# The link types, as the declaration of the magic-link action names them.
+MAGIC_TYPES = list(declared_magic_types)
 
 
 class MagicLinkForm(forms.Form):

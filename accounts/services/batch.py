@@ -1,10 +1,13 @@
 """Batch actions on many users at once.
 
-A batch is a loop over the single actions: `batch_run` calls, for each
-user, the same service function (`user_ban`, `user_role_assign`, ...) that
-the user page, the API, Django admin and the commands call, so each user
-gets exactly the guard, the audit event and the notices one call would
-give. The loop runs in one transaction (per chunk, for jobs), with every
+A batch is a loop over the single actions, read from their declarations
+(`accounts.services.actions`): `batch_run` cleans the parameters with the
+declaration, then calls, for each user, its guard, its state rule on the
+locked row and the same service function (`user_ban`, `user_role_assign`,
+...) that the user page, the API and the commands call, so each user gets
+exactly the guard, the audit event and the notices one call would give
+(Django admin's actions on users run through here too). The loop runs in
+one transaction (per chunk, for jobs), with every
 user locked in one statement first and their permissions read in one query
 after the lock (lock, then guard), and the audit rows written in
 one insert at the end (`audit.deferred`), which keeps a batch several
