@@ -9,6 +9,7 @@ import re
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from tests.conftest import STRONG_PASSWORD, make_user
 from tests.e2e import a11y
@@ -76,7 +77,7 @@ def test_a_batch_erasure_asks_for_the_password(live_server, page, screenshot, pe
     page.get_by_role("button", name="Preview batch").click()
     page.wait_for_selector("h1:has-text('Delete permanently: preview')")
     password = page.get_by_label(re.compile("Your current password"))
-    assert password.is_visible()
+    expect(password).to_be_visible()
     screenshot(page, "declared-batch-erase", phone=True)
     password.fill(STRONG_PASSWORD)
     page.get_by_role("button", name=re.compile(r"^Delete permanently 1 user$")).click()
