@@ -2,8 +2,9 @@
 
 Two nets: `audit.record` refuses an unknown type under the test settings,
 so any test that emits one fails; and a scan of the source finds the event
-types named in calls (`record("...")`, `action="..."`), so a path no test
-reaches is caught too.
+types named in calls (`record(events.USER_BANNED)`, `action="..."`), so a
+path no test reaches is caught too -- a constant that does not exist
+fails the scan by name.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from audit import events
 from audit import services as audit
 from audit.events import EVENT_TYPES, SENTENCES
 
@@ -38,6 +40,13 @@ def _named_event_types() -> dict[str, str]:
                     candidates.append(node.args[0])
                 for value in candidates:
                     text = value.value if isinstance(value, ast.Constant) else None
+                    if (
+                        isinstance(value, ast.Attribute)
+                        and isinstance(value.value, ast.Name)
+                        and value.value.id == "events"
+                    ):
+                        # A named constant (`events.USER_BANNED`): its value.
+                        text = getattr(events, value.attr)
                     if isinstance(text, str) and EVENT_TYPE.match(text):
                         found[text] = str(path.relative_to(ROOT))
     return found

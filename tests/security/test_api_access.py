@@ -45,6 +45,8 @@ PERMISSION = {
     ("DELETE", "users/<uuidstr:user_id>/mfa/<factor_id>"): "mfa:reset",
     ("GET", "users/<uuidstr:user_id>/export"): "users:export",
     ("POST", "users/<uuidstr:user_id>/hard-delete"): "users:delete",
+    ("POST", "users/<uuidstr:user_id>/resend-verification"): "users:update-email",
+    ("POST", "users/<uuidstr:user_id>/mark-verified"): "users:update-email",
     ("POST", "users/<uuidstr:user_id>/roles"): "roles:assign",
     ("DELETE", "users/<uuidstr:user_id>/roles/<slug:role>"): "roles:assign",
     ("POST", "emails/<uuidstr:email_id>/retry"): "emails:retry",
