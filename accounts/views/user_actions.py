@@ -70,7 +70,8 @@ def offered(actor, users, facts_for=None, menu: str = "") -> dict:
     those whose state rule applies and whose own guard allows them.
     `facts_for(action)` may give a rule's facts read already; `menu`
     keeps only the actions of that menu."""
-    actor = actor.knowing(prime_permissions(users))
+    if any(u.pk not in actor.known_permissions for u in users):
+        actor = actor.knowing(prime_permissions(users))
     found = {u.pk: [] for u in users}
     for action in PAGE_ACTIONS.values():
         if menu and action.menu != menu:
@@ -88,8 +89,8 @@ def detail_context(actor, subject) -> dict:
     """What the page header and the status section need. Many guards
     compare the actor with the subject: the subject's permissions are
     computed once for all of them."""
-    actions = offered(actor, [subject])[subject.pk]
     actor = actor.knowing(prime_permissions([subject]))
+    actions = offered(actor, [subject])[subject.pk]
     more = [a for a in actions if a.action.menu == "more"]
     return {
         "subject": subject,
