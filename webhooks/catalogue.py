@@ -1,66 +1,67 @@
 """The webhook catalogue: which audit event types become webhook events.
 
-Every change to a user, an invitation, a role or an organization and its
-members, as its action declares
-its event type (`audit.events`): a successful audit event whose type is
-here is delivered to each enabled endpoint that wants it. Reads, lists,
-sign-ins and refusals are not changes and are not sent. The webhook
+Every action on a user, as its declaration names its event type
+(`accounts.services.actions.USER_ACTIONS`), and every other change to a
+user, an invitation, a role or an organization and its members: a
+successful audit event whose type is here is delivered to each enabled
+endpoint that wants it. Reads, lists, sign-ins and refusals are not
+changes and are not sent. The webhook
 event's `type` is the audit event type itself, so a receiver and the
 audit log speak the same names.
 """
 
 from __future__ import annotations
 
+from accounts.services.actions import USER_ACTIONS
+from audit import events
 from audit.events import SENTENCES
 
-EVENT_TYPES: tuple[str, ...] = (
+# Every action on a user, read from its declaration: a new action is sent to
+# webhooks with no line here (tests/webhooks/test_catalogue.py checks it).
+ACTION_EVENTS: tuple[str, ...] = tuple(dict.fromkeys(a.event for a in USER_ACTIONS.values()))
+
+# The other changes: made on their own pages and routes rather than as an
+# action on a user from a list.
+OTHER_CHANGES: tuple[str, ...] = (
     # users
-    "accounts.user.created",
-    "accounts.user.updated",
-    "accounts.user.banned",
-    "accounts.user.unbanned",
-    "accounts.user.disabled",
-    "accounts.user.enabled",
-    "accounts.user.deleted",
-    "accounts.user.restored",
-    "accounts.user.erased",
-    "accounts.user.unlocked",
-    "accounts.user.password_change_forced",
-    "accounts.profile.updated",
-    "accounts.password.changed",
-    "accounts.password.set_by_admin",
-    "accounts.password.reset_completed",
-    "accounts.email.changed",
-    "accounts.email.verified",
-    "accounts.mfa.enrolled",
-    "accounts.mfa.passkey_added",
-    "accounts.mfa.removed",
-    "accounts.session.revoked",
-    "accounts.session.revoked_all",
+    events.USER_CREATED,
+    events.USER_UPDATED,
+    events.PROFILE_UPDATED,
+    events.PASSWORD_CHANGED,
+    events.PASSWORD_SET_BY_ADMIN,
+    events.PASSWORD_RESET_COMPLETED,
+    events.EMAIL_CHANGED,
+    events.EMAIL_VERIFIED,
+    events.MFA_ENROLLED,
+    events.MFA_PASSKEY_ADDED,
+    events.MFA_REMOVED,
+    events.SESSION_REVOKED,
+    events.SESSION_REVOKED_ALL,
     # invitations
-    "accounts.invitation.created",
-    "accounts.invitation.resent",
-    "accounts.invitation.revoked",
-    "accounts.invitation.accepted",
+    events.INVITATION_CREATED,
+    events.INVITATION_RESENT,
+    events.INVITATION_REVOKED,
+    events.INVITATION_ACCEPTED,
     # roles and access
-    "rbac.role.created",
-    "rbac.role.updated",
-    "rbac.role.deleted",
-    "rbac.role.assigned",
-    "rbac.role.removed",
-    "rbac.user_role.assigned",
-    "rbac.user_role.removed",
-    "rbac.user.permissions_updated",
-    "rbac.ownership.transferred",
-    "rbac.ownership.relinquished",
+    events.ROLE_CREATED,
+    events.ROLE_UPDATED,
+    events.ROLE_DELETED,
+    events.ROLE_ASSIGNED,
+    events.ROLE_REMOVED,
+    events.USER_PERMISSIONS_UPDATED,
+    events.OWNERSHIP_TRANSFERRED,
+    events.OWNERSHIP_RELINQUISHED,
     # organizations and their members (a member's roles there change through
     # rbac.user_role.assigned / rbac.user_role.removed carrying the
     # organization: see MEMBERSHIP_EVENTS)
-    "rbac.organization.created",
-    "rbac.organization.updated",
-    "rbac.organization.deleted",
-    "rbac.membership.added",
-    "rbac.membership.removed",
+    events.ORGANIZATION_CREATED,
+    events.ORGANIZATION_UPDATED,
+    events.ORGANIZATION_DELETED,
+    events.MEMBERSHIP_ADDED,
+    events.MEMBERSHIP_REMOVED,
+)
+EVENT_TYPES: tuple[str, ...] = ACTION_EVENTS + tuple(
+    t for t in OTHER_CHANGES if t not in ACTION_EVENTS
 )
 CATALOGUE: frozenset[str] = frozenset(EVENT_TYPES)
 
@@ -70,10 +71,10 @@ CATALOGUE: frozenset[str] = frozenset(EVENT_TYPES)
 # name the organization); a global one is about the user alone.
 MEMBERSHIP_EVENTS: frozenset[str] = frozenset(
     {
-        "rbac.membership.added",
-        "rbac.membership.removed",
-        "rbac.user_role.assigned",
-        "rbac.user_role.removed",
+        events.MEMBERSHIP_ADDED,
+        events.MEMBERSHIP_REMOVED,
+        events.USER_ROLE_ASSIGNED,
+        events.USER_ROLE_REMOVED,
     }
 )
 

@@ -25,6 +25,7 @@ from accounts.services.common import lock_user
 from accounts.services.mfa import RECOVERY_CODE_COUNT, CodeRefused, replace_recovery_codes
 from accounts.services.notices import notify_passkey_added
 from accounts.services.sessions import sessions_end_all
+from audit import events
 from audit import services as audit
 from core.services import service
 from rbac import policies
@@ -75,7 +76,7 @@ def passkey_register_complete(
     if codes:
         changes["recovery_codes"] = RECOVERY_CODE_COUNT
     audit.record(
-        "accounts.mfa.passkey_added",
+        events.MFA_PASSKEY_ADDED,
         actor=actor,
         target=user,
         reason=device.name,

@@ -274,7 +274,7 @@ def check_can_add_passkey(actor, *, password: str | None = None) -> None:
     """Adding a passkey to your own account (a first factor or one more):
     a fresh proof, as for an authenticator app. A stolen session that could
     add one would hold a factor of its own."""
-    check_self_service(actor, "mfa:reset", action="accounts.mfa.passkey_added", password=password)
+    check_self_service(actor, "mfa:reset", action=events.MFA_PASSKEY_ADDED, password=password)
 
 
 def check_can_scrub_audit(actor, user, *, target=None) -> None:

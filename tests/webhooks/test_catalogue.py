@@ -139,3 +139,14 @@ def test_no_payload_of_any_catalogue_type_carries_a_secret_a_token_or_a_password
         body = json.dumps(payload)
         assert not [v for v in values if v and v in body], payload["type"]
     assert WebhookDelivery.objects.count() == len(EVENT_TYPES)
+
+
+def test_every_declared_action_on_a_user_is_a_webhook_event():
+    """The catalogue reads the action declarations: an action added there is
+    delivered with no line in the catalogue (issue 25: events come from the
+    declarations)."""
+    from accounts.services.actions import USER_ACTIONS
+    from webhooks.catalogue import CATALOGUE
+
+    assert {a.event for a in USER_ACTIONS.values()} <= CATALOGUE
+    assert len(EVENT_TYPES) == len(set(EVENT_TYPES))
