@@ -12,6 +12,11 @@ from django.utils.dateparse import parse_datetime
 from accounts.models import User
 from accounts.security import has_mfa, mfa_required
 from accounts.services import impersonation as impersonation_services
+from accounts.services.devices import (
+    DEVICE_COOKIE,
+    DEVICE_COOKIE_MAX_AGE,
+    NEW_COOKIE_SESSION_KEY,
+)
 from accounts.services.sessions import (
     SEEN_SESSION_KEY,
     TOUCH_INTERVAL_SECONDS,
@@ -112,6 +117,29 @@ def _impersonation_actor(request, operator):
         else f"You may no longer view as {name}: you see your own dashboard again."
     )
     return operator
+
+
+class DeviceCookieMiddleware:
+    """Sets the device cookie a sign-in chose for this browser
+    (`accounts.services.devices`): the value waits in the session until
+    this response carries it, then leaves the session."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        session = getattr(request, "session", None)
+        if session is not None and NEW_COOKIE_SESSION_KEY in session:
+            response.set_cookie(
+                DEVICE_COOKIE,
+                session.pop(NEW_COOKIE_SESSION_KEY),
+                max_age=DEVICE_COOKIE_MAX_AGE,
+                secure=settings.SESSION_COOKIE_SECURE,
+                httponly=True,
+                samesite="Lax",
+            )
+        return response
 
 
 SIGNED_OUT_MESSAGE = "You were signed out. Sign in again to continue."

@@ -137,6 +137,9 @@ class User(AbstractBaseUser):
     banned_until = models.DateTimeField(null=True, blank=True)
     ban_reason = models.CharField(max_length=500, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
+    # The user asked to delete their own account: it is deleted at this
+    # time unless they cancel first (accounts.services.self_deletion).
+    deletion_due_at = models.DateTimeField(null=True, blank=True)
 
     objects = UserManager()
 
@@ -328,6 +331,8 @@ class TokenPurpose(models.TextChoices):
     PASSWORD_RESET = "password_reset", "Password reset"
     MAGIC_LINK = "magic_link", "Sign-in link"
     EMAIL_VERIFY = "email_verify", "Email verification"
+    # "This wasn't me", in the notice of a sign-in from a new device.
+    SIGN_IN_REPORT = "sign_in_report", "Sign-in report"
 
 
 class OneTimeToken(MadeThrough):
@@ -363,6 +368,26 @@ class UserSession(models.Model):
     class Meta:
         ordering = ["-last_seen_at"]
         indexes = [models.Index(fields=["user", "ended_at"])]
+
+
+class KnownDevice(models.Model):
+    """A browser `user` signed in from before, known by the SHA-256 of a
+    random device cookie (accounts.services.devices): a sign-in from a
+    browser without a known cookie is a new device, and the user is told."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="known_devices")
+    cookie_hash = models.CharField(max_length=64)
+    user_agent = models.CharField(max_length=500, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    first_seen_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "cookie_hash"], name="accounts_knowndevice_unique"
+            )
+        ]
 
 
 class ApiKey(models.Model):

@@ -7,7 +7,7 @@ Nothing here changes anything; `accounts.services.sessions` and
 
 from __future__ import annotations
 
-import re
+import functools
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -15,6 +15,7 @@ from django.db.models import Count
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp_webauthn.models import WebAuthnCredential
+from ua_parser import parse as ua_parse
 
 from accounts.models import UserSession
 from rbac.permissions import MANAGEMENT_PERMISSIONS
@@ -151,34 +152,33 @@ def open_sessions(user):
     )
 
 
-_BROWSERS = [
-    ("Edge", re.compile(r"Edg(?:e|A|iOS)?/(\d+)")),
-    ("Opera", re.compile(r"OPR/(\d+)")),
-    ("Firefox", re.compile(r"(?:Firefox|FxiOS)/(\d+)")),
-    ("Chrome", re.compile(r"(?:HeadlessChrome|Chrome|CriOS)/(\d+)")),
-    ("Safari", re.compile(r"Version/(\d+)[\d.]* (?:Mobile/\S+ )?Safari/")),
-    ("curl", re.compile(r"^curl/(\d+)")),
-    ("Python", re.compile(r"python-(?:requests|httpx|urllib)[/ ]?(\d*)")),
-]
-_SYSTEMS = [
-    ("iOS", re.compile(r"iPhone|iPad|iPod")),
-    ("Android", re.compile(r"Android")),
-    ("ChromeOS", re.compile(r"CrOS")),
-    ("Windows", re.compile(r"Windows")),
-    ("macOS", re.compile(r"Mac OS X|Macintosh")),
-    ("Linux", re.compile(r"Linux|X11")),
-]
+@dataclass(frozen=True)
+class UserAgent:
+    """A browser and operating system as people read them ("Firefox 128",
+    "Windows"), parsed with ua-parser (the uap-core rules, kept up to date
+    upstream) -- not with patterns of our own."""
+
+    browser: str
+    os: str
+
+    def __str__(self) -> str:
+        return f"{self.browser} on {self.os}" if self.os else self.browser
+
+
+@functools.lru_cache(maxsize=2048)
+def parse_user_agent(user_agent: str) -> UserAgent:
+    """The browser (family and major version) and operating system (family)
+    of a User-Agent header; "Unknown browser" and "" when it says nothing
+    the rules know."""
+    result = ua_parse((user_agent or "")[:500])
+    agent, system = result.user_agent, result.os
+    browser = "Unknown browser"
+    if agent is not None and agent.family and agent.family != "Other":
+        browser = f"{agent.family} {agent.major}" if agent.major else agent.family
+    os_name = system.family if system is not None and system.family != "Other" else ""
+    return UserAgent(browser=browser, os=os_name)
 
 
 def describe_user_agent(user_agent: str) -> str:
-    """ "Firefox 128 on Windows" -- enough to recognise a device, without a
-    user-agent database. Unknown agents read "Unknown browser"."""
-    ua = user_agent or ""
-    browser = "Unknown browser"
-    for name, pattern in _BROWSERS:
-        match = pattern.search(ua)
-        if match:
-            browser = f"{name} {match.group(1)}".strip()
-            break
-    system = next((name for name, pattern in _SYSTEMS if pattern.search(ua)), "")
-    return f"{browser} on {system}" if system else browser
+    """ "Firefox 128 on Windows" -- enough to recognise a device."""
+    return str(parse_user_agent(user_agent or ""))

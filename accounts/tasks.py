@@ -5,8 +5,9 @@ import logging
 from celery import shared_task
 from django.conf import settings
 
-from accounts.services import batch, emails, jobs
+from accounts.services import batch, emails, jobs, purge, self_deletion
 from accounts.services import invitation_import as import_services
+from rbac.actor import Actor
 
 logger = logging.getLogger(__name__)
 
@@ -75,3 +76,13 @@ def users_batch_run(self, job_id: str) -> str:
 def job_sweep() -> int:
     """Periodic (beat): queue again the jobs whose lease ran out."""
     return jobs.job_sweep()
+
+
+@shared_task(ignore_result=True)
+def users_purge_expired() -> int:
+    """Periodic (beat): carry out the self-deletions whose cooling-off
+    ended, then remove for good the users whose restore window ended --
+    as the system, never a person."""
+    actor = Actor.system()
+    self_deletion.deletions_carry_out_due(actor=actor)
+    return purge.users_purge_expired(actor=actor)

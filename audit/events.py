@@ -143,6 +143,27 @@ SENTENCES: dict[str, tuple[str, str]] = {
         "{actor} asked {target} to choose a new password",
         "{actor} tried to force a password change on {target}",
     ),
+    "accounts.sign_in.reported": (
+        "{actor} reported a sign-in they did not make: every session signed out, "
+        "a password reset started",
+        "{actor} tried to report a sign-in they did not make",
+    ),
+    "accounts.user.purged": (
+        "{actor} removed {target} for good: the restore window had ended",
+        "{actor} tried to remove {target} for good",
+    ),
+    "accounts.account.deletion_requested": (
+        "{actor} asked for their own account to be deleted",
+        "{actor} tried to ask for their own account to be deleted",
+    ),
+    "accounts.account.deletion_cancelled": (
+        "{actor} cancelled the deletion of their own account",
+        "{actor} tried to cancel the deletion of their own account",
+    ),
+    "accounts.account.data_exported": (
+        "{actor} downloaded their own data",
+        "{actor} tried to download their own data",
+    ),
     "accounts.impersonation.started": (
         "{actor} started viewing the dashboard as {target}",
         "{actor} tried to view the dashboard as {target}",

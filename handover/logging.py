@@ -40,7 +40,7 @@ class SingleLineFormatter(logging.Formatter):
 # The routes whose path carries a one-time token (accounts/views/public.py):
 # whoever reads the token in a log can use it. `continue` is the placeholder
 # the pages redirect to once the token is in the session; it is no secret.
-TOKEN_ROUTES = ("invite", "password/reset", "magic", "verify")
+TOKEN_ROUTES = ("invite", "password/reset", "magic", "verify", "sign-in/not-me")
 _SLASH = r"(?:/|%2[fF])"  # a path inside a query string is percent-encoded
 TOKEN_PATH = re.compile(
     rf"(?P<route>{_SLASH}(?:{'|'.join(r.replace('/', _SLASH) for r in TOKEN_ROUTES)}){_SLASH})"

@@ -106,6 +106,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "accounts.middleware.ActiveAccountMiddleware",
     "accounts.middleware.SessionActivityMiddleware",
+    "accounts.middleware.DeviceCookieMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "accounts.middleware.SignedOutNoticeMiddleware",
@@ -390,6 +391,14 @@ ALLOW_UNVERIFIED_LOGIN = env_bool("ALLOW_UNVERIFIED_LOGIN", True)
 # MFA policy: "none", "managers" (anyone holding a management permission) or "everyone".
 MFA_POLICY = os.environ.get("MFA_POLICY", "managers")
 REAUTH_WINDOW = timedelta(minutes=env_int("REAUTH_WINDOW_MINUTES", 10))
+# Security notices (issue 26), each on by default: a sign-in from a new
+# device or browser (with a "This wasn't me" link valid this many days), a
+# ban, a disable, a second factor added.
+SECURITY_NOTICE_NEW_DEVICE = env_bool("SECURITY_NOTICE_NEW_DEVICE", True)
+SIGN_IN_REPORT_TTL = timedelta(days=env_int("SIGN_IN_REPORT_TTL_DAYS", 7))
+SECURITY_NOTICE_BANNED = env_bool("SECURITY_NOTICE_BANNED", True)
+SECURITY_NOTICE_DISABLED = env_bool("SECURITY_NOTICE_DISABLED", True)
+SECURITY_NOTICE_FACTOR_ADDED = env_bool("SECURITY_NOTICE_FACTOR_ADDED", True)
 OTP_TOTP_ISSUER = "Handover"
 # Passkeys (WebAuthn, django-otp-webauthn) as a second factor, never alone:
 # the password comes first. The relying party is SITE_URL's host and the
@@ -579,6 +588,16 @@ JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 5)
 JOB_RETRY_BASE_SECONDS = float(os.environ.get("JOB_RETRY_BASE_SECONDS", "2"))
 JOB_RETRY_MAX_SECONDS = float(os.environ.get("JOB_RETRY_MAX_SECONDS", "60"))
 JOB_TASK_MAX_RETRIES = env_int("JOB_TASK_MAX_RETRIES", 8)
+# Self-deletions whose cooling-off ended are carried out, and soft-deleted
+# users whose restore window (30 days) ended are removed for good, their
+# audit trail scrubbed, every this many seconds (accounts.services.purge).
+CELERY_BEAT_SCHEDULE["users-purge-expired"] = {
+    "task": "accounts.tasks.users_purge_expired",
+    "schedule": float(env_int("USERS_PURGE_INTERVAL_SECONDS", 3600)),
+}
+# How long a user's own request to delete their account waits before it is
+# carried out; they can cancel it until then.
+SELF_DELETION_COOLING_OFF = timedelta(days=env_int("SELF_DELETION_COOLING_OFF_DAYS", 7))
 CELERY_BEAT_SCHEDULE["job-sweep"] = {
     "task": "accounts.tasks.job_sweep",
     "schedule": float(env_int("JOB_SWEEP_INTERVAL_SECONDS", 30)),

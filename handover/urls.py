@@ -37,6 +37,7 @@ urlpatterns = [
 urlpatterns += [
     path("users/", include("accounts.views.users")),
     path("", include("accounts.views.public")),
+    path("", include("accounts.views.sign_in_report")),
     path("invitations/", include("accounts.views.invitations")),
     path("emails/", include("accounts.views.emails")),
     path("jobs/", include("accounts.views.jobs")),

@@ -33,6 +33,10 @@ IMPERSONATION = "impersonation"
 # Work a person queued and a worker runs later (a batch or import job):
 # the scopes of the credential that queued it, never a fresh proof.
 JOB = "job"
+# Scheduled work no person queued (a beat task carrying out a rule: the
+# purge of users whose restore window ended, a self-deletion falling due):
+# no person, no permission; only the guards written for it let it through.
+SYSTEM = "system"
 # Inside a request, a user object that no entry point gave a credential.
 UNATTACHED = "unattached"
 # A request nobody is signed in to.
@@ -87,6 +91,7 @@ CONSOLE_CREDENTIAL = Credential(CONSOLE)
 # actor loaded again from the database instead of request.actor) acts with
 # no permission and no fresh proof -- fail closed (rbac.actor.as_actor).
 UNATTACHED_CREDENTIAL = Credential(UNATTACHED)
+SYSTEM_CREDENTIAL = Credential(SYSTEM, frozenset())
 ANONYMOUS_CREDENTIAL = Credential(ANONYMOUS)
 
 

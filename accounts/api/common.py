@@ -60,6 +60,7 @@ def user_out(user: User, *, lock=_ASK) -> dict:
         "ban_reason": user.ban_reason if user.status == "banned" else "",
         "locked_until": lock.until if lock is not None else None,
         "locked_addresses": list(lock.addresses) if lock is not None else [],
+        "deletion_due_at": user.deletion_due_at,
     }
 
 

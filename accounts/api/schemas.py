@@ -9,6 +9,8 @@ from datetime import datetime
 from ninja import Field, Schema
 from pydantic import ConfigDict
 
+from accounts.security import parse_user_agent
+
 MAX_BATCH = 1000
 
 
@@ -45,6 +47,9 @@ class UserOut(Schema):
         description="For the owner and users who manage users, locked only from the "
         "addresses the failures came from: those addresses (empty for an account-wide lock).",
     )
+    # The user asked for their own account to be deleted: when it will be
+    # (they can cancel until then).
+    deletion_due_at: datetime | None = None
 
 
 class UserCreateIn(Strict):
@@ -113,8 +118,19 @@ class SessionOut(Schema):
     id: int
     ip: str | None
     user_agent: str
+    # Parsed from user_agent (ua-parser): "Firefox 128", "Windows".
+    browser: str
+    os: str
     created_at: datetime
     last_seen_at: datetime
+
+    @staticmethod
+    def resolve_browser(obj) -> str:
+        return parse_user_agent(obj.user_agent).browser
+
+    @staticmethod
+    def resolve_os(obj) -> str:
+        return parse_user_agent(obj.user_agent).os
 
 
 class FactorOut(Schema):
@@ -135,6 +151,8 @@ class UserExportOut(Schema):
     direct_permissions: list
     # None when the key lacks sessions:read / audit:read (see `omitted`).
     sessions: list | None
+    # The browsers the user signed in from before (with sessions:read).
+    known_devices: list | None = None
     invitations: list
     audit_events: list | None
     omitted: dict[str, str] = {}

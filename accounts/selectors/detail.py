@@ -104,7 +104,9 @@ def user_data_export(user, *, sessions: bool = True, audit_events: bool = True) 
             "banned_until": iso(user.banned_until),
             "ban_reason": user.ban_reason,
             "deleted_at": iso(user.deleted_at),
+            "deletion_due_at": iso(user.deletion_due_at),
         },
+        "known_devices": None,
         "roles": [
             {"slug": r.slug, "name": r.name, "permissions": r.permissions}
             for r in user.roles.order_by("name")
@@ -135,6 +137,16 @@ def user_data_export(user, *, sessions: bool = True, audit_events: bool = True) 
                 "ended_at": iso(s.ended_at),
             }
             for s in user_sessions(user, open_only=False)
+        ]
+        # The browsers signed in from before (the new-device notice's memory).
+        data["known_devices"] = [
+            {
+                "user_agent": d.user_agent,
+                "ip": d.ip,
+                "first_seen_at": iso(d.first_seen_at),
+                "last_seen_at": iso(d.last_seen_at),
+            }
+            for d in user.known_devices.order_by("first_seen_at")
         ]
     else:
         data["omitted"]["sessions"] = "Needs the permission sessions:read."

@@ -11,6 +11,7 @@ from django_otp import login as otp_login
 from accounts.models import User, normalize_email
 from accounts.security import recovery_codes_left
 from accounts.services import throttling
+from accounts.services.devices import device_sign_in
 from accounts.services.sessions import session_end_by_key, session_follow, session_record
 from audit import events
 from audit import services as audit
@@ -43,6 +44,8 @@ def login_succeeded(request, user, *, method: str = "password", device=None) -> 
         otp_login(request, device)
     session_record(request=request, user=user)
     changes = {"method": method}
+    if device_sign_in(request, user):
+        changes["new_device"] = True
     if method == "recovery_code":
         changes["recovery_codes_left"] = recovery_codes_left(user)
     # Sign-in never waits on the audit chain's lock: nothing that writes an

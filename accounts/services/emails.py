@@ -54,11 +54,28 @@ def email_queue(
     """Write an outbound email in the current transaction and send it after
     commit. The caller holds the transaction (a service). `secret=True`
     when the body carries a live token: it is stored sealed."""
+    email = _outbound(to=to, template=template, context=context, user=user, secret=secret)
+    email.save(force_insert=True)
+    OUTBOX.enqueue_after_commit(email.pk)
+    return email
+
+
+def email_queue_many(messages: list[dict]) -> list[OutboundEmail]:
+    """`email_queue` for many messages (each a dict of its arguments) with
+    one INSERT: a batch action's notices."""
+    emails = [_outbound(**message) for message in messages]
+    OutboundEmail.objects.bulk_create(emails)
+    for email in emails:
+        OUTBOX.enqueue_after_commit(email.pk)  # one task a batch of them
+    return emails
+
+
+def _outbound(*, to, template, context, user=None, secret=False) -> OutboundEmail:
     subject, text, html = render_email(template, context)
     if secret:
         text, html = seal(text), seal(html)
     email_id = uuid.uuid4()
-    email = OutboundEmail.objects.create(
+    return OutboundEmail(
         id=email_id,
         to=to,
         user=user,
@@ -68,8 +85,6 @@ def email_queue(
         body_html=html,
         message_id=_message_id(email_id),
     )
-    OUTBOX.enqueue_after_commit(email.pk)
-    return email
 
 
 def email_enqueue(email_id) -> bool:

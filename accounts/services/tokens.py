@@ -53,6 +53,7 @@ TOKEN_TTLS = {
     TokenPurpose.PASSWORD_RESET: "PASSWORD_RESET_TTL",
     TokenPurpose.MAGIC_LINK: "MAGIC_LINK_TTL",
     TokenPurpose.EMAIL_VERIFY: "EMAIL_VERIFY_TTL",
+    TokenPurpose.SIGN_IN_REPORT: "SIGN_IN_REPORT_TTL",
 }
 
 

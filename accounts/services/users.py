@@ -14,6 +14,7 @@ from accounts.models import User, normalize_email
 from accounts.services.api_keys import api_keys_revoke_for_users
 from accounts.services.common import diff, lock_user
 from accounts.services.emails import email_queue
+from accounts.services.notices import notify_security, notify_security_many
 from accounts.services.sessions import sessions_end_all, sessions_end_for_users
 from accounts.services.tokens import tokens_revoke_all, tokens_revoke_for_users
 from accounts.services.validation import (
@@ -191,8 +192,20 @@ def email_change_notify(user, *, old_email: str, actor) -> None:
     email_verification_send(user=user, actor=actor)
 
 
-# Inside `access_endings_collected()`: {reason: [user ids]} still to end.
+# Inside `access_endings_collected()`: {reason: [user ids]} still to end,
+# and the security notices still to queue.
 _collected_endings: ContextVar[dict | None] = ContextVar("access_endings", default=None)
+_collected_notices: ContextVar[list | None] = ContextVar("status_notices", default=None)
+
+
+def _notify(user, kind: str, **ctx) -> None:
+    """Tell `user` about a change of their status (a security notice);
+    inside `access_endings_collected()` with one INSERT at the block's end."""
+    collected = _collected_notices.get()
+    if collected is not None:
+        collected.append((user, kind, ctx))
+        return
+    notify_security(user, kind, **ctx)
 
 
 def _end_access(user, *, reason: str) -> None:
@@ -216,20 +229,24 @@ def _end_access_of(user_ids, *, reason: str) -> None:
 @contextmanager
 def access_endings_collected():
     """End the access of every user the block's actions end (`_end_access`)
-    with three set-based statements at its end instead of three per user --
-    a batch's loop of single actions. The caller's transaction must enclose
-    the block."""
+    with three set-based statements at its end instead of three per user,
+    and queue their notices with one -- a batch's loop of single actions.
+    The caller's transaction must enclose the block."""
     if _collected_endings.get() is not None:
         yield
         return
     token = _collected_endings.set({})
+    notices_token = _collected_notices.set([])
     try:
         yield
         collected = _collected_endings.get()
+        notices = _collected_notices.get()
     finally:
         _collected_endings.reset(token)
+        _collected_notices.reset(notices_token)
     for reason, user_ids in collected.items():
         _end_access_of(user_ids, reason=reason)
+    notify_security_many(notices)
 
 
 def ban_end(until) -> datetime:
@@ -273,7 +290,7 @@ def user_ban(*, actor, user, until=None, reason="", batch_id=None) -> User:
     reason = (reason or "").strip()[:500]
     if user.banned_until == end and user.ban_reason == reason:
         return user
-    return _save_status(
+    _save_status(
         user,
         actor=actor,
         action=action,
@@ -282,6 +299,8 @@ def user_ban(*, actor, user, until=None, reason="", batch_id=None) -> User:
         batch_id=batch_id,
         ends_access="banned",
     )
+    _notify(user, "account_banned", until=end, permanent=until is None, reason=reason)
+    return user
 
 
 @service
@@ -310,7 +329,7 @@ def user_disable(*, actor, user, reason="", batch_id=None) -> User:
     if user.disabled_at is not None:
         return user
     policies.check_last_manager(actor, action=action, target=user, exclude_user_ids=[user.pk])
-    return _save_status(
+    _save_status(
         user,
         actor=actor,
         action=action,
@@ -319,6 +338,8 @@ def user_disable(*, actor, user, reason="", batch_id=None) -> User:
         batch_id=batch_id,
         ends_access="disabled",
     )
+    _notify(user, "account_disabled", reason=(reason or "").strip()[:500])
+    return user
 
 
 @service

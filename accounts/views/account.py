@@ -41,6 +41,7 @@ from accounts.views.account_mfa import (
     recovery_codes_download,
     recovery_codes_regenerate,
 )
+from accounts.views.account_privacy import data_download, delete_cancel, delete_request
 from accounts.views.passkey_config import passkey_config
 from core.web import confirm_page, safe_back
 from rbac import policies
@@ -334,4 +335,7 @@ urlpatterns = [
     path("mfa/<str:factor_id>/remove/", mfa_remove, name="mfa_remove"),
     path("sessions/<int:pk>/end/", session_end, name="session_end"),
     path("sessions/end-others/", sessions_end_others, name="sessions_end_others"),
+    path("data/", data_download, name="data_download"),
+    path("delete/", delete_request, name="delete"),
+    path("delete/cancel/", delete_cancel, name="delete_cancel"),
 ]

@@ -25,6 +25,7 @@ from audit.services.erasure import (  # noqa: F401 (the package's names)
     SCRUBBED,
     audit_scrub_user,
     models_q_about,
+    scrub_user_events,
 )
 from audit.services.hashing import (  # noqa: F401 (the package's names)
     _CHAIN_LOCK_ID,

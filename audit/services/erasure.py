@@ -26,7 +26,8 @@ _PERSONAL_FIELDS = ("email", "name", "phone", "metadata")
 
 def _scrub_value(value, secrets_: set[str]):
     if isinstance(value, str):
-        return SCRUBBED if value and value in secrets_ else value
+        # Free text inside changes (a ban reason naming the address) too.
+        return SCRUBBED if value and value in secrets_ else _scrub_text(value, secrets_)
     if isinstance(value, dict):
         return {k: _scrub_value(v, secrets_) for k, v in value.items()}
     if isinstance(value, list):
@@ -83,6 +84,15 @@ def audit_scrub_user(*, actor, user_id) -> AuditEvent | None:
     policies.check_can_scrub_audit(actor, user, target=target)
     if not _is_uuid(user_key) or (user is not None and user.deleted_at is None):
         raise ValidationError(NOT_DELETED, code="not_deleted")
+    return scrub_user_events(actor=actor, user_key=user_key, user=user)
+
+
+def scrub_user_events(*, actor, user_key: str, user) -> AuditEvent | None:
+    """The rewriting `audit_scrub_user` does once its guard has passed, for
+    a service that guards it itself (the purge of users whose restore window
+    ended, `accounts.services.purge`): `user` is the locked, deleted row
+    (or None once it is gone). Inside the caller's transaction."""
+    action = SCRUBBED_ACTION
     lock_chain()  # no sealing meanwhile: an event is rewritten sealed, or sealed rewritten
     pseudonym = f"deleted user {user_key[:8]}"
     uid = uuid.UUID(user_key)

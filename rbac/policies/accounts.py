@@ -5,11 +5,15 @@ point reaches the same check."""
 from __future__ import annotations
 
 from audit import events
+from rbac import credentials
 from rbac.actor import as_actor
 from rbac.policies.base import (
+    _deny,
+    _is_active_actor,
     _wanted,
     check_can_hand_out,
     check_escalation,
+    check_fresh_proof,
     check_hierarchy,
     check_not_owner,
     check_not_self,
@@ -287,6 +291,79 @@ def check_can_scrub_audit(actor, user, *, target=None) -> None:
         check_not_self(actor, user, action=action, verb="scrub the audit trail of")
         check_not_owner(actor, user, action=action, verb="scrubbed from the audit log")
         check_hierarchy(actor, user, action=action)
+
+
+def check_can_purge(actor, user) -> None:
+    """Removing for good a user whose restore window ended, or deleting an
+    account whose owner asked for it once the cooling-off is over: a rule
+    carried out on schedule, so only the system (a beat task) or the
+    operator's shell does it -- never a person through the dashboard, the
+    API or a job (they delete, restore and erase through their own
+    guards)."""
+    kind = getattr(getattr(actor, "credential", None), "kind", None)
+    if kind not in (credentials.SYSTEM, credentials.CONSOLE):
+        raise _deny(
+            "system_only",
+            "Only the scheduled clean-up removes deleted users for good.",
+            action="accounts.user.purged",
+            actor=actor,
+            target=user,
+        )
+    if getattr(user, "is_owner", False):
+        raise _deny(
+            "owner_protected",
+            "The owner is never removed by the scheduled clean-up.",
+            action="accounts.user.purged",
+            actor=actor,
+            target=user,
+        )
+
+
+# --- your own data and account (seed 002, "data privacy") ----------------------
+
+
+def _check_own_account(actor, *, action: str) -> None:
+    """Your own account, from the dashboard: an active person through a
+    session of theirs (an API key, a job or the shell is no person asking)."""
+    if not _is_active_actor(actor):
+        raise _deny(
+            "not_authenticated", "Only an active account can do this.", action=action, actor=actor
+        )
+    if getattr(getattr(actor, "credential", None), "kind", None) != credentials.SESSION:
+        raise _deny(
+            "dashboard_only",
+            "This is done by the person themselves, on their account page.",
+            action=action,
+            actor=actor,
+            target=actor,
+        )
+
+
+def check_can_export_own_data(actor) -> None:
+    """ "Download my data": anyone signed in, for their own account only."""
+    _check_own_account(actor, action="accounts.account.data_exported")
+
+
+def check_can_request_own_deletion(actor) -> None:
+    """ "Delete my account": the person, with a fresh proof; never the owner
+    while they are the owner (ownership goes to someone else first)."""
+    action = "accounts.account.deletion_requested"
+    _check_own_account(actor, action=action)
+    if actor.is_owner:
+        raise _deny(
+            "owner_protected",
+            "You own Handover: transfer the ownership to someone else before you delete "
+            "your account.",
+            action=action,
+            actor=actor,
+            target=actor,
+        )
+    check_fresh_proof(actor, action=action, target=actor)
+
+
+def check_can_cancel_own_deletion(actor) -> None:
+    """Cancelling your own deletion request: the person, signed in."""
+    _check_own_account(actor, action="accounts.account.deletion_cancelled")
 
 
 def check_can_export_user(actor, user) -> None:

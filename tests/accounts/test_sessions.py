@@ -8,6 +8,7 @@ from unittest import mock
 
 import pytest
 from django.contrib.sessions.models import Session
+from django.test import Client
 from django.utils import timezone
 
 from accounts.models import UserSession
@@ -27,12 +28,12 @@ def test_session_list_shows_device_ip_times_and_marks_this_one(alice):
     response = laptop.get("/account/")
     assert response.status_code == 200
     rows = response.context["sessions"]
-    assert [r["device"] for r in rows] == ["Firefox 128 on Windows", "Safari 17 on iOS"]
+    assert [r["device"] for r in rows] == ["Firefox 128 on Windows", "Mobile Safari 17 on iOS"]
     assert [r["current"] for r in rows] == [True, False]
     assert rows[0]["obj"].ip == "127.0.0.1"
     html = response.content.decode()
     assert "This session" in html
-    assert "Safari 17 on iOS" in html
+    assert "Mobile Safari 17 on iOS" in html
     assert "Sign out all other sessions" in html
 
 
@@ -56,7 +57,7 @@ def test_ending_one_session_signs_that_browser_out_on_its_next_request(alice):
     assert not Session.objects.filter(session_key=target.session_key).exists()
     [event] = events("accounts.session.revoked")
     assert event.actor_id == alice.pk
-    assert event.changes["device"] == "Safari 17 on iOS"
+    assert event.changes["device"] == "Mobile Safari 17 on iOS"
 
 
 def test_ending_all_other_sessions_keeps_this_one(alice):
@@ -276,3 +277,39 @@ def test_ones_own_user_page_sends_you_to_the_account_page_for_sessions_and_facto
     sign_in("alice@example.com")
     html = client_for(admin_user).get(f"/users/{alice.pk}/security/").content.decode()
     assert f"/users/{alice.pk}/sessions/end-all/" in html
+
+
+@pytest.mark.parametrize(
+    ("agent", "browser", "os"),
+    [
+        (FIREFOX, "Firefox 128", "Windows"),
+        (SAFARI_IPHONE, "Mobile Safari 17", "iOS"),
+        (
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Chrome/126.0.0.0 Safari/537.36 Edg/126.0.0.0",
+            "Edge 126",
+            "Windows",
+        ),
+        ("curl/8.5.0", "curl 8", ""),
+        ("", "Unknown browser", ""),
+        ("\x00garbage" * 80, "Unknown browser", ""),
+    ],
+)
+def test_browser_and_os_are_parsed_by_ua_parser(agent, browser, os):
+    from accounts.security import parse_user_agent
+
+    parsed = parse_user_agent(agent)
+    assert (parsed.browser, parsed.os) == (browser, os)
+
+
+def test_the_api_lists_sessions_with_browser_and_os(alice, admin_user):
+    from accounts.services.api_keys import api_key_create
+
+    sign_in("alice@example.com", user_agent=FIREFOX)
+    _row, key = api_key_create(actor=admin_user, name="sessions", template="viewer")
+    response = Client().get(
+        f"/api/admin/users/{alice.pk}/sessions", HTTP_AUTHORIZATION=f"Bearer {key}"
+    )
+    assert response.status_code == 200, response.content
+    [row] = response.json()
+    assert (row["browser"], row["os"], row["ip"]) == ("Firefox 128", "Windows", "127.0.0.1")

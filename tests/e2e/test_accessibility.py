@@ -29,7 +29,12 @@ def site(builtin_roles):
     return owner, viewer
 
 
-PUBLIC = ["/login/", "/password/forgot/", "/invite/not-a-real-token/"]
+PUBLIC = [
+    "/login/",
+    "/password/forgot/",
+    "/invite/not-a-real-token/",
+    "/sign-in/not-me/not-a-real-token/",
+]
 OWNER_PAGES = [
     "/",
     "/users/",
@@ -49,10 +54,11 @@ OWNER_PAGES = [
     "/api-keys/",
     "/api-keys/new/",
     "/account/",
+    "/account/delete/",
     "/users/?status=banned",
     "/users/?q=nobody-matches",
 ]
-VIEWER_PAGES = ["/", "/users/", "/users/{owner}/", "/account/", "/roles/"]
+VIEWER_PAGES = ["/", "/users/", "/users/{owner}/", "/account/", "/account/delete/", "/roles/"]
 
 
 def test_every_page_has_no_serious_accessibility_violation(live_server, page, site):

@@ -152,6 +152,9 @@ def test_client_journey_invited_viewer_banned_unbanned_and_resetting(
     look(client, screenshot, "client-signed-out")
     submit_sign_in(client, "client@example.com")
     client.get_by_role("alert").wait_for()  # banned: the generic refusal (waits for the page)
+    # The client is told by email (a security notice, SECURITY_NOTICE_BANNED).
+    subject, _links = received(smtp_server, "client@example.com", 2)
+    assert subject == "Security notice: Your account was banned"
 
     # 6. Unban.
     page.locator(".user-actions").get_by_role("link", name="Unban").click()
@@ -168,7 +171,7 @@ def test_client_journey_invited_viewer_banned_unbanned_and_resetting(
     client.get_by_label("Email").fill("client@example.com")
     client.get_by_role("button", name="Send me a reset link").click()
     look(client, screenshot, "client-forgot-done")
-    subject, links = received(smtp_server, "client@example.com", 2)
+    subject, links = received(smtp_server, "client@example.com", 3)
     [reset] = [u for u in links if "/password/reset/" in u]
     client.goto(reset)
     look(client, screenshot, "client-reset")

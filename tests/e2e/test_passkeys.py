@@ -102,9 +102,15 @@ def test_a_passkey_is_added_used_to_sign_in_and_removed_by_an_administrator(
     assert added.changes["factor"] == [None, f"passkey-{device.pk}"]
     assert "recovery_codes" in added.changes  # how many: redacted by the audit log
     assert added.changes["other_sessions_ended"] == 1
-    notice = OutboundEmail.objects.get(user=mona, template="security_notice")
+    notice = OutboundEmail.objects.get(
+        user=mona, template="security_notice", subject__contains="passkey"
+    )
     assert notice.subject.endswith("A passkey was added to your account")
     assert "Passkey 1" in notice.body_text
+    # The intruder's sign-in from a new browser told her too (issue 26).
+    assert OutboundEmail.objects.filter(
+        user=mona, subject="Security notice: New sign-in to your account"
+    ).exists()
 
     # Signed out, the password alone is not enough: the passkey signs in.
     page.get_by_role("button", name="Sign out").click()

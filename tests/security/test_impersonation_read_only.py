@@ -204,6 +204,7 @@ def world(owner, client_for):
         TokenPurpose.PASSWORD_RESET,
         TokenPurpose.MAGIC_LINK,
         TokenPurpose.EMAIL_VERIFY,
+        TokenPurpose.SIGN_IN_REPORT,
     ):
         plain, digest = new_token()
         OneTimeToken.objects.create(
@@ -250,6 +251,7 @@ def world(owner, client_for):
         "password_reset": tokens[TokenPurpose.PASSWORD_RESET],
         "magic_link": tokens[TokenPurpose.MAGIC_LINK],
         "email_verify": tokens[TokenPurpose.EMAIL_VERIFY],
+        "sign_in_report": tokens[TokenPurpose.SIGN_IN_REPORT],
         "invite": invitation_token,
         "webhook": str(endpoint.pk),
         "organization": organization.slug,
@@ -298,6 +300,7 @@ def _fill(route: str, values: dict) -> str:
                 ("magic/", "magic_link"),
                 ("verify/", "email_verify"),
                 ("invite/", "invite"),
+                ("sign-in/not-me/", "sign_in_report"),
             ):
                 if route.startswith(prefix):
                     return values[key]

@@ -26,7 +26,13 @@ from tests.scale import nodes
 
 pytestmark = pytest.mark.django_db
 
-TOKEN_ROUTES = ("/invite/{}/", "/password/reset/{}/", "/magic/{}/", "/verify/{}/")
+TOKEN_ROUTES = (
+    "/invite/{}/",
+    "/password/reset/{}/",
+    "/magic/{}/",
+    "/verify/{}/",
+    "/sign-in/not-me/{}/",
+)
 
 
 def _token() -> str:
@@ -223,7 +229,7 @@ def test_a_real_gunicorn_access_log_has_no_token(tmp_path):
     access_lines = [
         line
         for line in text.splitlines()
-        if re.search(r'"GET /(invite|password|magic|verify)', line)
+        if re.search(r'"GET /(invite|password|magic|verify|sign-in)', line)
     ]
     assert len(access_lines) == len(TOKEN_ROUTES), text  # the access log is on, one line each
     for token in tokens:
