@@ -26,6 +26,9 @@ OTHER_CHANGES: tuple[str, ...] = (
     # users
     events.USER_CREATED,
     events.USER_UPDATED,
+    events.USER_PURGED,
+    events.ACCOUNT_DELETION_REQUESTED,
+    events.ACCOUNT_DELETION_CANCELLED,
     events.PROFILE_UPDATED,
     events.PASSWORD_CHANGED,
     events.PASSWORD_SET_BY_ADMIN,

@@ -27,7 +27,7 @@ from accounts.services.email_content import site_link
 from accounts.services.notices import notice_enabled, notify_security
 from accounts.services.sessions import sessions_end_all
 from accounts.services.tokens import hash_token, token_issue, token_redeem, tokens_revoke_all
-from audit import context
+from audit import context, events
 from audit import services as audit
 from core.services import service
 
@@ -110,7 +110,7 @@ def sign_in_report(*, token: str | None = None, digest: str | None = None) -> st
         user=user, purpose=TokenPurpose.PASSWORD_RESET, ttl=settings.MAGIC_LINK_TTL
     )
     audit.record(
-        "accounts.sign_in.reported",
+        events.SIGN_IN_REPORTED,
         actor=user,
         target=user,
         changes={"sessions_ended": ended, "reset_expires_at": row.expires_at.isoformat()},

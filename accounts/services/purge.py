@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.services.users import RESTORE_WINDOW
+from audit import events
 from audit import services as audit
 from core.services import service
 from rbac import policies
@@ -44,7 +45,7 @@ def user_purge(*, actor, user_id) -> bool:
     user_key = str(user.pk)
     scrubbed = audit.scrub_user_events(actor=actor, user_key=user_key, user=user)
     audit.record(
-        "accounts.user.purged",
+        events.USER_PURGED,
         actor=actor,
         target=audit.Target("user", user_key, f"deleted user {user_key[:8]}"),
         reason="The restore window ended.",

@@ -20,6 +20,7 @@ from accounts.models import User
 from accounts.selectors import user_data_export
 from accounts.services.common import lock_user
 from accounts.services.users import _save_status
+from audit import events
 from audit import services as audit
 from core.services import service
 from rbac import policies
@@ -41,7 +42,7 @@ def account_data_export(*, actor) -> dict:
 def account_deletion_request(*, actor) -> User:
     """Ask for your own account to be deleted after the cooling-off period.
     Guard: `check_can_request_own_deletion` (fresh proof, not the owner)."""
-    action = "accounts.account.deletion_requested"
+    action = events.ACCOUNT_DELETION_REQUESTED
     policies.check_can_request_own_deletion(actor)
     user = lock_user(actor.user)
     policies.check_last_manager(actor, action=action, target=user, exclude_user_ids=[user.pk])
@@ -59,7 +60,7 @@ def account_deletion_request(*, actor) -> User:
 @service
 def account_deletion_cancel(*, actor) -> User:
     """Cancel your own deletion request before it is carried out."""
-    action = "accounts.account.deletion_cancelled"
+    action = events.ACCOUNT_DELETION_CANCELLED
     policies.check_can_cancel_own_deletion(actor)
     user = lock_user(actor.user)
     if user.deletion_due_at is None:

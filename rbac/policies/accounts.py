@@ -305,7 +305,7 @@ def check_can_purge(actor, user) -> None:
         raise _deny(
             "system_only",
             "Only the scheduled clean-up removes deleted users for good.",
-            action="accounts.user.purged",
+            action=events.USER_PURGED,
             actor=actor,
             target=user,
         )
@@ -313,7 +313,7 @@ def check_can_purge(actor, user) -> None:
         raise _deny(
             "owner_protected",
             "The owner is never removed by the scheduled clean-up.",
-            action="accounts.user.purged",
+            action=events.USER_PURGED,
             actor=actor,
             target=user,
         )
@@ -347,7 +347,7 @@ def check_can_export_own_data(actor) -> None:
 def check_can_request_own_deletion(actor) -> None:
     """ "Delete my account": the person, with a fresh proof; never the owner
     while they are the owner (ownership goes to someone else first)."""
-    action = "accounts.account.deletion_requested"
+    action = events.ACCOUNT_DELETION_REQUESTED
     _check_own_account(actor, action=action)
     if actor.is_owner:
         raise _deny(
@@ -363,7 +363,7 @@ def check_can_request_own_deletion(actor) -> None:
 
 def check_can_cancel_own_deletion(actor) -> None:
     """Cancelling your own deletion request: the person, signed in."""
-    _check_own_account(actor, action="accounts.account.deletion_cancelled")
+    _check_own_account(actor, action=events.ACCOUNT_DELETION_CANCELLED)
 
 
 def check_can_export_user(actor, user) -> None:
