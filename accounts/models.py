@@ -537,3 +537,38 @@ class RateLimitCounter(models.Model):
 
     def __str__(self):
         return f"{self.key[:12]}@{self.window_start}: {self.count}"
+
+
+class SavedViewPage(models.TextChoices):
+    USERS = "users", "Users"
+    AUDIT = "audit", "Audit log"
+
+
+class SavedView(models.Model):
+    """A named set of filters and sort of a list (the users list, the audit
+    log), kept as the list's own query string. It stores no ids: opening it
+    runs the query again for whoever opens it, within their reach. Shared
+    views are listed to everyone who may read that list."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_views"
+    )
+    page = models.CharField(max_length=10, choices=SavedViewPage.choices)
+    name = models.CharField(max_length=80)
+    query = models.CharField(max_length=1000, blank=True)
+    shared = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owner", "page", "name"], name="saved_view_name_unique_per_owner_page"
+            )
+        ]
+        indexes = [models.Index(fields=["shared", "page"], name="saved_view_shared_idx")]
+
+    def __str__(self):
+        return self.name

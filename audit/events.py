@@ -168,6 +168,18 @@ SENTENCES: dict[str, tuple[str, str]] = {
         "{actor} downloaded their own data",
         "{actor} tried to download their own data",
     ),
+    "accounts.saved_view.created": (
+        "{actor} saved the view {target}",
+        "{actor} tried to save the view {target}",
+    ),
+    "accounts.saved_view.updated": (
+        "{actor} renamed or shared the view {target}",
+        "{actor} tried to change the view {target}",
+    ),
+    "accounts.saved_view.deleted": (
+        "{actor} deleted the view {target}",
+        "{actor} tried to delete the view {target}",
+    ),
     "accounts.impersonation.started": (
         "{actor} started viewing the dashboard as {target}",
         "{actor} tried to view the dashboard as {target}",

@@ -1,23 +1,7 @@
 import math
 
-from django.urls import NoReverseMatch, reverse
-
 from accounts.services import impersonation as impersonation_services
-
-# (label, url name, permission needed or None for any signed-in user)
-NAVIGATION = [
-    ("Overview", "overview", None),
-    ("Users", "users:list", "users:read"),
-    ("Invitations", "invitations:list", "invitations:read"),
-    ("Roles", "roles:list", "roles:read"),
-    ("Organizations", "organizations:list", "organizations:read"),
-    ("Audit log", "audit:list", "audit:read"),
-    ("API keys", "api_keys:list", "api-keys:read"),
-    ("Emails", "emails:list", "emails:read"),
-    ("Webhooks", "webhooks:list", "webhooks:read"),
-    ("Jobs", "jobs:list", "users:read"),
-    ("My account", "account:home", None),
-]
+from core.navigation import pages_for
 
 
 def _impersonation(request, actor) -> dict:
@@ -45,15 +29,9 @@ def navigation(request):
     perms = actor.permissions
     path = request.path
     items = []
-    for label, name, perm in NAVIGATION:
-        if perm is not None and perm not in perms:
-            continue
-        try:
-            url = reverse(name)
-        except NoReverseMatch:  # an area not installed in this URLconf
-            continue
+    for page, url in pages_for(perms):
         active = path == url if url == "/" else path.startswith(url)
-        items.append({"label": label, "url": url, "active": active})
+        items.append({"label": page.label, "url": url, "active": active})
     return {
         "nav_items": items,
         "user_permissions": perms,

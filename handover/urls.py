@@ -44,6 +44,8 @@ urlpatterns += [
     path("webhooks/", include("webhooks.urls")),
     path("users/", include("accounts.views.credentials")),
     path("", include("accounts.views.impersonation")),
+    path("views/", include("accounts.views.saved_views")),
+    path("palette/", include("accounts.views.palette")),
 ]
 
 

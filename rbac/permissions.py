@@ -30,6 +30,7 @@ GROUPS = {
     "emails": "Emails",
     "webhooks": "Webhooks",
     "organizations": "Organizations",
+    "views": "Saved views",
 }
 
 _CATALOG = [
@@ -86,6 +87,9 @@ _CATALOG = [
     Permission(
         "members:manage", "organizations", "Add and remove members, change their roles there"
     ),
+    # A shared view is a query string, run again for whoever opens it
+    # within their own reach: sharing hands out no access, only a name.
+    Permission("views:share", "views", "Share saved views of lists with the team"),
 ]
 
 CATALOG: dict[str, Permission] = {p.code: p for p in _CATALOG}

@@ -25,6 +25,10 @@ from accounts.forms.keys import (  # noqa: F401 (the package's names)
     EXPIRY_CHOICES,
     ApiKeyForm,
 )
+from accounts.forms.saved_views import (  # noqa: F401 (the package's names)
+    NewSavedViewForm,
+    SavedViewForm,
+)
 from accounts.forms.signin import (  # noqa: F401 (the package's names)
     LoginForm,
     MFACodeForm,

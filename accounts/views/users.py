@@ -39,6 +39,7 @@ from accounts.views.user_actions import (
     user_data_export,
 )
 from accounts.views.user_batch import filter_fields, user_batch, user_batch_job
+from accounts.views.user_peek import user_peek
 from core.web import htmx_partial, refusals
 from rbac import policies
 from rbac.decorators import permission_required
@@ -347,6 +348,7 @@ urlpatterns = [
     path("batch/<uuid:pk>/", user_batch_job, name="batch_job"),
     path("<uuid:pk>/", user_detail, name="detail"),
     path("<uuid:pk>/edit/", user_edit, name="edit"),
+    path("<uuid:pk>/peek/", user_peek, name="peek"),
     path("<uuid:pk>/export.json", user_data_export, name="data_export"),
     *[
         path(f"<uuid:pk>/{name}/", make_action_view(spec), name=name)

@@ -116,6 +116,12 @@ from rbac.policies.orgs import (  # noqa: F401 (the package's names)
     check_can_remove_org_role,
     check_can_update_organization,
 )
+from rbac.policies.saved_views import (  # noqa: F401 (the package's names)
+    check_can_change_view,
+    check_can_delete_view,
+    check_can_save_view,
+    user_may_open_view,
+)
 from rbac.policies.webhooks import (  # noqa: F401 (the package's names)
     check_can_manage_webhooks,
     check_can_read_webhooks,

@@ -212,16 +212,38 @@
   });
 })();
 
-// "Find a user" (Ctrl+K or Cmd+K on any page, or the sidebar button): a
-// dialog that searches as you type; Enter opens the first match, the arrow
-// keys move through the matches. Without JavaScript the button is a link to
-// the users list and its search.
+// The command palette (Ctrl+K or Cmd+K on any page, or the sidebar button):
+// a dialog that searches users, saved views and pages as you type (the
+// server sends only what this person may open or do). It is a combobox
+// (WAI-ARIA 1.2): focus stays in the input, the arrow keys move the active
+// option (aria-activedescendant), Enter opens it (the first one when none
+// is chosen), Esc closes the dialog. Without JavaScript the button is a
+// link to the users list.
 (function () {
   "use strict";
   var dialog = document.getElementById("jump-dialog");
   if (!dialog || !window.bootstrap) return;
   var input = dialog.querySelector("#jump-q");
   var before = null;
+  var active = -1;
+  function options() {
+    return Array.prototype.slice.call(dialog.querySelectorAll('[role="option"]'));
+  }
+  function choose(index) {
+    var all = options();
+    all.forEach(function (o) { o.setAttribute("aria-selected", "false"); o.classList.remove("active"); });
+    active = index;
+    if (index < 0 || index >= all.length) {
+      active = -1;
+      input.removeAttribute("aria-activedescendant");
+      return;
+    }
+    var option = all[index];
+    option.setAttribute("aria-selected", "true");
+    option.classList.add("active");
+    input.setAttribute("aria-activedescendant", option.id);
+    option.scrollIntoView({ block: "nearest" });
+  }
   function open() {
     before = document.activeElement;
     window.bootstrap.Modal.getOrCreateInstance(dialog).show();
@@ -230,6 +252,12 @@
   dialog.addEventListener("hidden.bs.modal", function () {
     if (before && document.body.contains(before) && before.focus) before.focus();
     before = null;
+  });
+  document.addEventListener("htmx:afterSwap", function (event) {
+    if (!event.detail || event.detail.target.id !== "jump-results") return;
+    active = -1;
+    input.removeAttribute("aria-activedescendant");
+    input.setAttribute("aria-expanded", options().length ? "true" : "false");
   });
   document.addEventListener("keydown", function (event) {
     if ((event.ctrlKey || event.metaKey) && !event.altKey && event.key.toLowerCase() === "k") {
@@ -244,20 +272,44 @@
     open();
   });
   dialog.querySelector("[data-jump-form]").addEventListener("submit", function (event) {
-    var first = dialog.querySelector(".jump-link");
-    if (first) {
+    var all = options();
+    var chosen = all[active] || all[0];
+    if (chosen) {
       event.preventDefault();
-      window.location.href = first.href;
+      chosen.click();
     }
   });
-  dialog.addEventListener("keydown", function (event) {
-    if (event.key !== "ArrowDown" && event.key !== "ArrowUp") return;
-    var links = Array.prototype.slice.call(dialog.querySelectorAll(".jump-link"));
-    if (!links.length) return;
-    var at = links.indexOf(document.activeElement);
-    var next = event.key === "ArrowDown" ? at + 1 : at - 1;
+  input.addEventListener("keydown", function (event) {
+    var all = options();
+    if (!all.length) return;
+    var next = null;
+    if (event.key === "ArrowDown") next = active + 1 >= all.length ? 0 : active + 1;
+    else if (event.key === "ArrowUp") next = active <= 0 ? all.length - 1 : active - 1;
+    else if (event.key === "Home" && event.ctrlKey) next = 0;
+    else if (event.key === "End" && event.ctrlKey) next = all.length - 1;
+    if (next === null) return;
     event.preventDefault();
-    if (next < 0) input.focus();
-    else links[Math.min(next, links.length - 1)].focus();
+    choose(next);
   });
+  dialog.addEventListener("mousemove", function (event) {
+    var option = event.target.closest && event.target.closest('[role="option"]');
+    if (option) choose(options().indexOf(option));
+  });
+})();
+
+// The user page opened from the palette at #action-<name> (ban, disable,
+// ...): click the page's own button for that action, so the palette runs
+// it through the same dialog as the page; the address loses the fragment,
+// so a reload does not open it again.
+(function () {
+  "use strict";
+  var match = /^#action-([a-z-]+)$/.exec(window.location.hash);
+  if (!match) return;
+  function run() {
+    var control = document.querySelector('#user-header [data-action="' + match[1] + '"]');
+    window.history.replaceState(null, "", window.location.pathname + window.location.search);
+    if (control) control.click();
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", run);
+  else run();
 })();
