@@ -12,6 +12,7 @@ from django.http import QueryDict
 from django.urls import reverse
 
 from accounts.models import SavedView
+from accounts.selectors.listing import SORT_CHOICES
 from core.services import NotFound
 from rbac import policies
 from rbac.policies.saved_views import PAGE_PERMISSIONS
@@ -48,6 +49,41 @@ def view_query(page: str, query: str) -> str:
         if params.get(key, "").strip()
     ]
     return urlencode(kept)
+
+
+# What each kept parameter is called on its list, for people.
+LABELS = {
+    "q": "Search",
+    "status": "Status",
+    "role": "Role",
+    "organization": "Organization",
+    "mfa": "MFA",
+    "inactive_before": "No sign-in since",
+    "sort": "Sort",
+    "size": "Per page",
+    "actor": "Actor",
+    "target": "Target",
+    "user": "User id",
+    "action": "Action",
+    "outcome": "Outcome",
+    "date_from": "From",
+    "date_to": "To",
+    "batch": "Batch id",
+    "ip": "IP address",
+}
+_SORTS = dict(SORT_CHOICES)
+
+
+def view_summary(query: str) -> str:
+    """A view's filters in words: "Search: ann · Sort: Newest first"."""
+    params = QueryDict(query or "")
+    parts = []
+    for key in LABELS:
+        value = params.get(key, "")
+        if value:
+            shown = _SORTS.get(value, value) if key == "sort" else value
+            parts.append(f"{LABELS[key]}: {shown}")
+    return " · ".join(parts) or "No filters: the whole list"
 
 
 def view_url(view: SavedView) -> str:

@@ -26,7 +26,10 @@
   // Copy buttons that need the clipboard (.copy-button, hidden in the
   // markup) appear where there is one, in swapped-in content too.
   function revealCopyButtons(root) {
-    if (!navigator.clipboard || !root.querySelectorAll) return;
+    if (!root.querySelectorAll) return;
+    // The users list's Peek buttons need only htmx (the name links to the page).
+    root.querySelectorAll(".peek-button[hidden]").forEach(function (b) { b.hidden = false; });
+    if (!navigator.clipboard) return;
     root.querySelectorAll(".copy-button[hidden]").forEach(function (b) { b.hidden = false; });
   }
   document.addEventListener("htmx:load", function (event) { revealCopyButtons(event.detail.elt); });
@@ -308,7 +311,10 @@
   function run() {
     var control = document.querySelector('#user-header [data-action="' + match[1] + '"]');
     window.history.replaceState(null, "", window.location.pathname + window.location.search);
-    if (control) control.click();
+    if (!control) return;
+    // htmx is loaded with "defer" and may not have set the page up yet.
+    if (window.htmx) window.htmx.process(control);
+    control.click();
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", run);
   else run();

@@ -18,7 +18,6 @@ def grace(owner):
     return make_user("grace@example.com", roles=["viewer"], name="Grace Hopper")
 
 
-
 def _options(response) -> list[str]:
     import re
 
@@ -92,9 +91,7 @@ def test_no_input_makes_the_palette_fail(client_for, admin_user):
         assert "<script>" not in response.content.decode()
 
 
-def test_the_palette_pins_its_queries(
-    client_for, admin_user, owner, django_assert_max_num_queries
-):
+def test_the_palette_pins_its_queries(client_for, admin_user, owner, django_assert_max_num_queries):
     for n in range(12):
         make_user(f"crowd{n}@example.com", roles=["viewer"], name=f"Crowd {n}")
     client = client_for(admin_user)

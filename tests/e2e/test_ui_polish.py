@@ -613,7 +613,10 @@ def test_ctrl_k_finds_a_user_from_any_page(live_server, page, screenshot, people
     assert no_sideways_scroll(page)
     screenshot(page, f"find-a-user-{width}")
     page.keyboard.press("ArrowDown")
-    assert page.evaluate("document.activeElement.classList.contains('jump-link')")
+    # A combobox: focus stays in the input, which names the active option.
+    assert page.evaluate("document.activeElement.id") == "jump-q"
+    active = page.locator("#jump-q").get_attribute("aria-activedescendant")
+    assert page.evaluate(f"document.getElementById('{active}').classList.contains('jump-link')")
     page.keyboard.press("Enter")
     page.wait_for_url(f"**/users/{grace.pk}/")
     expect(page.get_by_role("heading", name="Grace Hopper")).to_be_visible()
