@@ -95,6 +95,6 @@ def test_the_palette_pins_its_queries(client_for, admin_user, owner, django_asse
     for n in range(12):
         make_user(f"crowd{n}@example.com", roles=["viewer"], name=f"Crowd {n}")
     client = client_for(admin_user)
-    with django_assert_max_num_queries(40):
+    with django_assert_max_num_queries(18):
         response = client.get(reverse("palette:search"), {"q": "crowd"})
     assert response.content.decode().count("#action-ban") == 3

@@ -179,8 +179,8 @@ def test_the_saved_views_page_and_palette_pin_their_queries(
             actor=_actor(owner), page="users", name=f"View {n}", query="", shared=shared
         )
     client = client_for(admin_user)
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(6):
         page = client.get(reverse("saved_views:list"))
     assert page.status_code == 200 and page.content.decode().count("View ") >= 12
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(6):
         assert client.get(reverse("saved_views:sidebar")).status_code == 200
