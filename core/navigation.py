@@ -14,7 +14,7 @@ from django.urls import NoReverseMatch, reverse
 class Page:
     label: str
     url_name: str
-    permission: str | None  # None: any signed-in person
+    permission: str | tuple[str, ...] | None  # any one of them; None: anyone signed in
     words: str = ""  # more words the palette matches
 
 
@@ -40,7 +40,7 @@ MORE_PAGES = [
     Page("Create an API key", "api_keys:create", "api-keys:create", "new token"),
     Page("Change my password", "account:password", None, "account"),
     Page("Set up two-factor authentication", "account:mfa_setup", None, "mfa totp account"),
-    Page("Saved views", "saved_views:list", None, "filters"),
+    Page("Saved views", "saved_views:list", ("users:read", "audit:read"), "filters"),
 ]
 
 
@@ -49,7 +49,8 @@ def pages_for(permissions, pages=NAVIGATION) -> list[tuple[Page, str]]:
     page whose area is not in this URLconf is left out)."""
     found = []
     for page in pages:
-        if page.permission is not None and page.permission not in permissions:
+        needed = (page.permission,) if isinstance(page.permission, str) else page.permission
+        if needed and not set(needed) & set(permissions):
             continue
         try:
             found.append((page, reverse(page.url_name)))

@@ -64,6 +64,8 @@ def test_the_pages_offered_are_those_one_may_open(client_for, viewer, admin_user
     assert response.status_code == 200
     options = _options(response)
     assert "My account" in options and "Users" not in options
+    assert "Saved views" not in options  # no list to save a view of
+    assert "Saved views" in viewer_pages
     assert "Olivia Owner" not in response.content.decode()
 
 

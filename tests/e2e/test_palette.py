@@ -118,11 +118,16 @@ def test_jump_to_a_page_and_close_with_escape(live_server, page, screenshot, peo
     expect(page.get_by_role("heading", name="Audit log", level=1)).to_be_visible()
 
 
-def test_a_client_without_permissions_jumps_only_to_their_pages(live_server, page, people):
+def test_a_client_without_permissions_jumps_only_to_their_pages(
+    live_server, page, screenshot, people
+):
     open_as(page, live_server.url, "alice@acme.example", "/")
+    assert page.locator(".sidebar-views").count() == 0  # no list to save a view of
     _open_palette(page)
     listbox = page.locator("#jump-listbox")
     expect(listbox).to_contain_text("My account")
+    a11y.check(page, "palette for a client")
+    screenshot(page, "palette-client", phone=True)
     assert "Users" not in [t.strip() for t in listbox.locator("[role=option]").all_inner_texts()]
     page.locator("#jump-q").fill("audit")
     expect(page.locator("#jump-results")).to_contain_text("Nothing matches “audit”")
