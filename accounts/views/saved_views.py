@@ -16,7 +16,13 @@ from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.forms import NewSavedViewForm, SavedViewForm
-from accounts.selectors.saved_views import saved_view_get, saved_views_for, view_query, view_url
+from accounts.selectors.saved_views import (
+    VIEW_KEYS,
+    saved_view_get,
+    saved_views_for,
+    view_query,
+    view_url,
+)
 from accounts.services import saved_views as services
 from core.services import NotFound
 from core.web import confirm_page, htmx_partial, refusals
@@ -79,7 +85,8 @@ def saved_view_new(request):
     if request.method == "POST":
         form = NewSavedViewForm(request.POST)
     else:
-        page = request.GET.get("page", "users")
+        page = request.GET.get("page", "")
+        page = page if page in VIEW_KEYS else "users"
         form = NewSavedViewForm(
             initial={"page": page, "query": view_query(page, request.GET.urlencode())}
         )
@@ -103,7 +110,8 @@ def saved_view_new(request):
                 return HttpResponseClientRedirect(view_url(view))
             return redirect(view_url(view))
         status = outcome.status
-    context = {"form": form, "may_share": may_share}
+    query = request.POST.get("query", "") if request.method == "POST" else form.initial["query"]
+    context = {"form": form, "may_share": may_share, "query": query}
     if htmx_partial(request):
         name = "form" if request.method == "POST" else "dialog"
         return render(request, f"saved_views/new.html#{name}", context)

@@ -97,10 +97,12 @@ def test_two_views_of_one_list_need_two_names(admin_user):
 def test_save_from_the_list_then_open_it(client_for, admin_user):
     client = client_for(admin_user)
     form = client.get(
-        reverse("saved_views:new"), {"page": "users", "status": "banned", "cursor": "x"}
+        reverse("saved_views:new"),
+        {"page": "users", "status": "banned", "cursor": "x", "sort": "-created"},
     )
     assert form.status_code == 200
-    assert 'value="status=banned"' in form.content.decode()
+    assert 'value="status=banned&amp;sort=-created"' in form.content.decode()
+    assert "Status: banned · Sort: Newest first" in form.content.decode()
     response = client.post(
         reverse("saved_views:new"),
         {"page": "users", "query": "status=banned&sort=-created", "name": "Banned"},
@@ -184,3 +186,19 @@ def test_the_saved_views_page_and_palette_pin_their_queries(
     assert page.status_code == 200 and page.content.decode().count("View ") >= 12
     with django_assert_max_num_queries(6):
         assert client.get(reverse("saved_views:sidebar")).status_code == 200
+
+
+def test_no_input_makes_the_saved_view_pages_fail(client_for, admin_user):
+    client = client_for(admin_user)
+    assert client.get(reverse("saved_views:new"), {"page": "evil"}).status_code == 200
+    for data in [
+        {"page": "evil", "name": "x"},
+        {"page": "users", "name": ""},
+        {"page": "users", "name": "x" * 500},
+        {"page": "audit", "name": "<b>", "query": "%%%&&&==" * 100},
+    ]:
+        assert client.post(reverse("saved_views:new"), data).status_code < 500
+    assert client.get("/views/not-a-uuid/").status_code == 404
+    view = SavedView.objects.get(page="audit")
+    assert view.name == "<b>"
+    assert "<b>" not in client.get(reverse("saved_views:list")).content.decode()
