@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from django.db.models import Q
+from django.db.models import Case, Q, Value, When
+from django.db.models.functions import Lower
 from django.http import QueryDict
 from django.urls import reverse
 
@@ -105,9 +106,10 @@ def saved_views_for(actor, *, q: str = "", limit: int | None = None) -> list[Sav
     )
     if q:
         views = views.filter(name__icontains=q[:80])
-    mine = [v for v in views.order_by("name", "id")]
-    ordered = sorted(mine, key=lambda v: (v.owner_id != actor.pk, v.name.lower()))
-    return ordered[:limit] if limit else ordered
+    views = views.order_by(
+        Case(When(owner_id=actor.pk, then=Value(0)), default=Value(1)), Lower("name"), "id"
+    )
+    return list(views[:limit] if limit else views)
 
 
 def saved_view_get(pk, *, actor) -> SavedView:
