@@ -49,6 +49,22 @@
   });
 })();
 
+// Fragments that load in the background (the sidebar's saved views, the
+// palette's results: [data-background-fragment]) never move the page. When
+// the server answers one with HX-Redirect -- a session that must first set
+// up a second factor or change its password -- the page the person is on
+// already says where to go, and following it would leave that page with a
+// fragment's address as "next".
+(function () {
+  "use strict";
+  document.addEventListener("htmx:beforeOnLoad", function (event) {
+    var elt = event.detail && event.detail.elt;
+    var xhr = event.detail && event.detail.xhr;
+    if (!elt || !xhr || !elt.closest || !elt.closest("[data-background-fragment]")) return;
+    if (xhr.getResponseHeader("HX-Redirect")) event.preventDefault();
+  });
+})();
+
 // Confirmation dialogs (area USERS): an hx-get into #modal-root brings a
 // Bootstrap modal; show it, and drop it from the page once closed.
 (function () {
