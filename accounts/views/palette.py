@@ -20,11 +20,10 @@ from django.views.decorators.http import require_GET
 
 from accounts import selectors
 from accounts.selectors.saved_views import saved_views_for
-from accounts.views.user_actions import STATUS_ACTIONS
+from accounts.views.user_actions import offered
 from core.navigation import MORE_PAGES, NAVIGATION, pages_for
 from rbac import policies
 from rbac.decorators import signed_in
-from rbac.selectors import prime_permissions
 
 app_name = "palette"
 
@@ -32,9 +31,6 @@ USER_LIMIT = 6
 ACTION_USERS = 3  # the actions of the first few users found
 VIEW_LIMIT = 6
 Q_MAX = 100
-# Offered in the palette: the dialogs of the user page's header and "More"
-# menu, but not erasure (it asks for the password again on its own page).
-PALETTE_ACTIONS = [a for a in STATUS_ACTIONS.values() if a.name != "hard-delete"]
 
 
 @dataclass(frozen=True)
@@ -49,18 +45,17 @@ def _matches(q: str, *texts: str) -> bool:
     return all(part in words for part in q.lower().split())
 
 
-def user_commands(actor, user) -> list[Command]:
-    """What the palette offers to do to `user`: the actions of their page
-    that apply and that the action's own guard allows (`actor` already
-    knows the user's permissions). A status action opens the user page
-    with its dialog (the page's own button, clicked by handover.js);
-    resetting a password and assigning a role lead to the page's sections
-    for them."""
+def user_commands(actor, user, offers) -> list[Command]:
+    """What the palette offers to do to `user`: the actions their page
+    offers (`offers`, from `user_actions.offered`: the state rule and the
+    action's own guard), but not those that ask for the password again on
+    their own page (erasure); each opens the user page with its dialog (the
+    page's own button, clicked by handover.js). Resetting a password and
+    assigning a role lead to the page's sections for them, asked of their
+    guards too."""
     page = reverse("users:detail", args=[user.pk])
     commands = [
-        Command(f"{a.button}…", f"{page}#action-{a.name}")
-        for a in PALETTE_ACTIONS
-        if a.applies(user) and policies.allows(a.guard, actor, user)
+        Command(f"{o.button}…", f"{page}#action-{o.name}") for o in offers if not o.action.reauth
     ]
     if user.status != "deleted" and policies.allows(
         policies.check_can_reset_password, actor, user, action="accounts.password.set_by_admin"
@@ -82,9 +77,10 @@ def palette_search(request):
     users = []
     if q and policies.user_has(actor, "users:read"):
         found = selectors.user_list(selectors.UserFilters(q=q), actor=actor).users[:USER_LIMIT]
-        knowing = actor.knowing(prime_permissions(found[:ACTION_USERS]))
-        for index, user in enumerate(found):
-            commands = user_commands(knowing, user) if index < ACTION_USERS else []
+        acted_on = found[:ACTION_USERS]
+        offers = offered(actor, acted_on) if acted_on else {}
+        for user in found:
+            commands = user_commands(actor, user, offers[user.pk]) if user.pk in offers else []
             users.append((user, reverse("users:detail", args=[user.pk]), commands))
     views = saved_views_for(actor, q=q, limit=VIEW_LIMIT)
     pages = [
