@@ -92,7 +92,9 @@ def test_admin_previews_a_batch(live_server, page, screenshot, people):
     open_as(page, live_server.url, "admin@example.com", "/users/")
     preview_ban_of_everyone(page)
     screenshot(page, "users-batch-dry-run", phone=True)
-    page.get_by_role("button", name="Ban 3 users").click()
+    # Linus is banned already: a batch re-ban changes his ban, as the page
+    # and the API do (one declaration per action), so he is processed too.
+    page.get_by_role("button", name="Ban 4 users").click()
     page.wait_for_selector("h1:has-text('Ban: result')")
     screenshot(page, "users-batch-result", phone=True)
 
