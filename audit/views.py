@@ -16,6 +16,7 @@ from audit import services as audit
 from audit.forms import AuditFilterForm
 from audit.models import AuditEvent
 from audit.sentences import with_names
+from core.replica import replica_reads
 from core.services import refusal_text
 from core.web import htmx_partial
 from rbac import policies
@@ -37,6 +38,7 @@ def _filters(request):
 
 @require_GET
 @permission_required("audit:read")
+@replica_reads
 def event_list(request):
     form, data, params = _filters(request)
     events = (

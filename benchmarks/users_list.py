@@ -46,7 +46,7 @@ def main() -> None:
     # The cursor that page N's "Next" link carries (computed once, untimed).
     size = 25
     row = (
-        user_filter_queryset(UserFilters())
+        user_filter_queryset(UserFilters(), actor=owner)
         .order_by("-created_at", "-pk")
         .values_list("created_at", "pk")[args.deep_page * size - 1]
     )

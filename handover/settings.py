@@ -149,6 +149,17 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# Read-only pages (`core.replica.replica_reads`: the lists, the user page,
+# the audit log, the overview) read from a streaming replica when
+# DATABASE_REPLICA_URL names one; writes, sign-in and every service stay on
+# the primary (README "Capacity").
+if os.environ.get("DATABASE_REPLICA_URL"):
+    DATABASES["replica"] = dj_database_url.parse(
+        os.environ["DATABASE_REPLICA_URL"],
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
+        conn_health_checks=True,
+    )
+DATABASE_ROUTERS = ["core.replica.ReplicaRouter"]
 # Which kind of process this is: "web" (handover/wsgi.py and asgi.py set
 # it), "worker" (the Procfile's worker line sets it; a `celery ... worker`
 # command line counts too), or "" (management commands, beat, tests).
@@ -216,6 +227,9 @@ if "postgresql" in DATABASES["default"]["ENGINE"]:
     )
     if _server_options:
         DATABASES["default"]["OPTIONS"]["options"] = _server_options
+    if "replica" in DATABASES:  # the same bounds on every wait
+        DATABASES["replica"]["ENGINE"] = "handover.postgresql"
+        DATABASES["replica"]["OPTIONS"] = dict(DATABASES["default"]["OPTIONS"])
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The embedded default must take a demo's concurrent requests: WAL lets
     # readers run beside the one writer; IMMEDIATE transactions take the

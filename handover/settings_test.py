@@ -14,3 +14,9 @@ STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticF
 AUDIT_STRICT_EVENT_TYPES = True  # an event type without a sentence fails the test that emits it
 # The test suite records its own made-up event types under "tests.".
 AUDIT_EXTRA_EVENT_PREFIXES = ("tests.",)
+# A second alias on the same test database, as a replica would be
+# (tests/test_replica_router.py). Off unless a test turns it on, so no
+# other test's page reads through a second connection.
+if "postgresql" in DATABASES["default"]["ENGINE"]:  # noqa: F405
+    DATABASES["replica"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}  # noqa: F405
+DATABASE_REPLICA_READS = False

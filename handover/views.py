@@ -16,6 +16,7 @@ from django.views.defaults import server_error as html_server_error
 
 from accounts.security import has_mfa
 from core.cache import degraded as cache_degraded
+from core.replica import replica_reads
 from core.services import as_busy
 from handover import health
 from handover.context_processors import navigation
@@ -37,6 +38,7 @@ WELCOME_AREAS = {
 
 
 @signed_in
+@replica_reads
 def overview(request):
     """The figures a person may read; someone who may read none of them (a
     client) is welcomed instead, with what they can do and where."""

@@ -77,6 +77,10 @@ class Actor:
     # once ({pk: permissions}, `rbac.selectors.prime_permissions`), read by
     # guards that compare the actor with a target (`target_permissions`).
     known_permissions: Mapping = field(default_factory=dict, repr=False)
+    # Targets' organizations computed in advance ({pk: {organization id:
+    # name}}, `rbac.selectors.prime_organizations`), read by
+    # `permissions_over` and a refusal's words instead of a query per user.
+    known_organizations: Mapping = field(default_factory=dict, repr=False)
 
     # --- built at the doors ------------------------------------------------
 
@@ -141,10 +145,16 @@ class Actor:
     def anonymous(cls) -> Actor:
         return cls(AnonymousUser(), credentials.ANONYMOUS_CREDENTIAL)
 
-    def knowing(self, permissions: Mapping) -> Actor:
+    def knowing(self, permissions: Mapping, organizations: Mapping | None = None) -> Actor:
         """This actor with targets' permissions computed in advance
-        ({pk: permissions}), so guards over many users run no query each."""
-        known = replace(self, known_permissions={**self.known_permissions, **permissions})
+        ({pk: permissions}) and, optionally, their organizations ({pk:
+        {organization id: name}}), so guards over many users run no query
+        each."""
+        known = replace(
+            self,
+            known_permissions={**self.known_permissions, **permissions},
+            known_organizations={**self.known_organizations, **(organizations or {})},
+        )
         for computed in ("grants", "permissions"):  # computed already: the same answer
             if computed in self.__dict__:
                 known.__dict__[computed] = self.__dict__[computed]
@@ -213,7 +223,7 @@ class Actor:
         global_perms, by_org = self.grants
         if not by_org or user is None or getattr(user, "pk", None) is None:
             return global_perms
-        orgs = organizations_of(user)
+        orgs = self._organizations_of(user)
         if not orgs:
             return global_perms
         common = frozenset.intersection(*(by_org.get(o, frozenset()) for o in orgs))
@@ -223,12 +233,19 @@ class Actor:
         """The names of the organizations `user` belongs to in which this
         actor lacks `permission` (for the refusal's words)."""
         _, by_org = self.grants
-        missing = [o for o in organizations_of(user) if permission not in by_org.get(o, ())]
+        missing = [o for o in self._organizations_of(user) if permission not in by_org.get(o, ())]
+        known = self.known_organizations.get(user.pk)
+        if known is not None:
+            return sorted(known[o] for o in missing)
         return list(
             Organization.objects.filter(pk__in=missing)
             .order_by("name")
             .values_list("name", flat=True)
         )
+
+    def _organizations_of(self, user):
+        known = self.known_organizations.get(user.pk)
+        return list(known) if known is not None else organizations_of(user)
 
     def _narrowed(self, permissions) -> Actor:
         narrowed = replace(self)

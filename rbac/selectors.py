@@ -56,11 +56,12 @@ def user_effective_permissions(user) -> frozenset[str]:
     return global_perms.union(*by_org.values())
 
 
-def prime_permissions(users) -> dict:
+def prime_permissions(users, organizations=None) -> dict:
     """Many users' effective permissions in one query, as
     {pk: permissions} (what `user_effective_permissions` answers one by
     one). Give it to the guards through `actor.knowing(...)`, so guards over
-    a list of users run no further queries."""
+    a list of users run no further queries. `organizations`: what
+    `prime_organizations(users)` answered, when the caller read it."""
     users = [u for u in users if u is not None and u.pk is not None]
     by_user = {u.pk: {p for p in (u.direct_permissions or []) if p in CATALOG} for u in users}
     rows = list(
@@ -69,7 +70,9 @@ def prime_permissions(users) -> dict:
         )
     )
     member_of = set()
-    if any(org_id is not None for _, org_id, _ in rows):
+    if organizations is not None:  # `prime_organizations(users)`, read already
+        member_of = {(pk, org_id) for pk, orgs in organizations.items() for org_id in orgs}
+    elif any(org_id is not None for _, org_id, _ in rows):
         member_of = set(
             Membership.objects.filter(user_id__in=list(by_user)).values_list(
                 "user_id", "organization_id"
@@ -81,6 +84,18 @@ def prime_permissions(users) -> dict:
     return {
         user.pk: ALL_PERMISSIONS if user.is_owner else frozenset(by_user[user.pk]) for user in users
     }
+
+
+def prime_organizations(users) -> dict:
+    """Many users' organizations in one query, as {pk: {organization id:
+    name}} (what `rbac.actor.organizations_of` answers one by one). Give it
+    to the guards with `actor.knowing(permissions, organizations)`."""
+    out = {u.pk: {} for u in users if u is not None and u.pk is not None}
+    for user_id, org_id, name in Membership.objects.filter(user_id__in=list(out)).values_list(
+        "user_id", "organization_id", "organization__name"
+    ):
+        out[user_id][org_id] = name
+    return out
 
 
 def permission_sources(user) -> dict[str, list[str]]:

@@ -9,6 +9,7 @@ from django.utils import timezone
 from accounts.selectors import PAGE_SIZES, SORT_CHOICES, UserFilters
 from accounts.services.actions import MAGIC_TYPES as declared_magic_types
 from accounts.services.actions import batch_actions
+from core.widgets import LongSelect
 from rbac.models import Role
 from rbac.permissions import TEMPLATES
 
@@ -29,7 +30,7 @@ def role_choices(*, include_owner: bool = False):
     qs = Role.objects.order_by("name")
     if not include_owner:
         qs = qs.exclude(slug="owner")
-    return [(r.slug, r.name) for r in qs]
+    return list(qs.values_list("slug", "name"))
 
 
 class UserFilterForm(forms.Form):
@@ -51,9 +52,8 @@ class UserFilterForm(forms.Form):
     role = forms.ChoiceField(required=False, widget=forms.Select(attrs={"class": "form-select"}))
     # An organization's slug; the choices are the organizations the actor
     # sees (the view passes them), so none is named to someone outside it.
-    organization = forms.ChoiceField(
-        required=False, widget=forms.Select(attrs={"class": "form-select"})
-    )
+    # Written in Python (`LongSelect`): one option per organization.
+    organization = forms.ChoiceField(required=False, widget=LongSelect())
     mfa = forms.ChoiceField(
         required=False,
         choices=MFA_FILTER_CHOICES,
@@ -74,13 +74,16 @@ class UserFilterForm(forms.Form):
     )
     cursor = forms.CharField(required=False, max_length=500, widget=forms.HiddenInput)
 
-    def __init__(self, *args, organizations=(), **kwargs):
-
+    def __init__(self, *args, organizations=(), roles=None, **kwargs):
+        """`roles`: `role_choices(include_owner=True)`, when the caller
+        read it already."""
         super().__init__(*args, **kwargs)
-        self.fields["role"].choices = [("", "Any role"), *role_choices(include_owner=True)]
+        roles = role_choices(include_owner=True) if roles is None else roles
+        self.fields["role"].choices = [("", "Any role"), *roles]
         self.fields["organization"].choices = [
             ("", "Any organization"),
-            *[(o.slug, o.name) for o in organizations],
+            # Organizations, or (slug, name) pairs (the list reads those).
+            *[o if isinstance(o, tuple) else (o.slug, o.name) for o in organizations],
         ]
         self.fields["sort"].choices = SORT_CHOICES
         self.fields["size"].choices = [(str(s), f"{s} per page") for s in PAGE_SIZES]
@@ -306,13 +309,15 @@ class BatchForm(forms.Form):
     )
     execute = forms.BooleanField(required=False)
 
-    def __init__(self, *args, **kwargs):
-
+    def __init__(self, *args, roles=None, **kwargs):
+        """`roles`: `role_choices()`, when the caller read it already."""
         super().__init__(*args, **kwargs)
         self.fields["action"].choices = [("", "Action…")] + [
             (k, v.label) for k, v in batch_actions().items()
         ]
-        self.fields["role"].choices = [("", "Role…")] + role_choices()
+        self.fields["role"].choices = [("", "Role…")] + (
+            role_choices() if roles is None else list(roles)
+        )
 
     def clean(self):
         data = super().clean()

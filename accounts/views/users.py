@@ -26,6 +26,7 @@ from accounts.forms import (
     UserEditForm,
     UserFilterForm,
 )
+from accounts.forms.users import role_choices
 from accounts.selectors.export import user_csv_lines
 from accounts.services import exports as export_services
 from accounts.services import users as user_services
@@ -35,11 +36,12 @@ from accounts.views.user_actions import (
     PAGE_ACTIONS,
     detail_context,
     make_action_view,
-    offered,
     user_data_export,
 )
 from accounts.views.user_batch import filter_fields, user_batch, user_batch_job
 from accounts.views.user_peek import user_peek
+from accounts.views.user_rows import user_rows
+from core.replica import replica_reads
 from core.web import htmx_partial, refusals
 from rbac import policies
 from rbac.decorators import permission_required
@@ -104,21 +106,6 @@ def _sort_headers(request, current: str) -> dict[str, SortHeader]:
     return headers
 
 
-def _row_actions(actor, users) -> None:
-    """Each row's everyday actions (ban, disable, ...): those the action's
-    own guard allows, as on the user page. Permissions are read for the
-    whole page at once, so the guards run no query per row."""
-
-    def facts_for(action):
-        if action.name == "unlock":  # from the page's locks, read in one query
-            return {"locked": {u.pk for u in users if getattr(u, "lock", None) is not None}}
-        return None
-
-    found = offered(actor, users, facts_for, menu="primary")
-    for user in users:
-        user.row_actions = found[user.pk]
-
-
 def _pager(request, page, match_count) -> dict:
     """The list's position: "26–50 of 398", and page numbers (first, last
     and the current one's neighbours) while the count is exact."""
@@ -150,9 +137,15 @@ def _pager(request, page, match_count) -> dict:
 
 @permission_required("users:read")
 @require_http_methods(["GET"])
+@replica_reads
 def user_list(request):
+    roles = role_choices(include_owner=True)  # the filter's and the batch bar's, read once
     form = UserFilterForm(
-        request.GET, organizations=request.actor.visible_organizations().order_by("name")
+        request.GET,
+        organizations=request.actor.visible_organizations()
+        .order_by("name")
+        .values_list("slug", "name"),
+        roles=roles,
     )
     filters = form.filters()
     page = selectors.user_list(
@@ -161,12 +154,7 @@ def user_list(request):
         cursor=request.GET.get("cursor", "")[:500],
         page_number=request.GET.get("page"),
     )
-    _detail_urls(page.users)
-    locks = selectors.user_locks(page.users)
-    for user in page.users:
-        user.lock = locks.get(user.pk)
     actor = request.actor
-    _row_actions(actor, page.users)
     match_count = selectors.user_count(filters, actor=actor)
     next_query = _query(request, cursor=page.next_cursor, page=None) if page.next_cursor else ""
     prev_query = _query(request, cursor=page.prev_cursor, page=None) if page.prev_cursor else ""
@@ -174,6 +162,7 @@ def user_list(request):
         "form": form,
         "filters": filters,
         "page": page,
+        "rows": user_rows(actor, page.users),
         "match_count": match_count,
         "pager": _pager(request, page, match_count),
         "sort_headers": _sort_headers(request, filters.sort),
@@ -181,7 +170,7 @@ def user_list(request):
         "prev_query": prev_query,
         "export_query": _query(request, cursor=None, page=None),
         "filter_fields": filter_fields(request.GET, prefixed=False),
-        "batch_form": BatchForm(),
+        "batch_form": BatchForm(roles=[r for r in roles if r[0] != "owner"]),
         "can_export": policies.user_has(actor, "users:export"),
         "can_create": policies.user_has(actor, "users:create"),
         "can_batch": any(policies.user_has(actor, a.permission) for a in batch_actions().values()),
@@ -226,6 +215,7 @@ def user_export(request):
 
 @permission_required("users:read")
 @require_http_methods(["GET"])
+@replica_reads
 def user_detail(request, pk):
     subject = selectors.user_get(pk, actor=request.actor)
     return render(request, "users/detail.html", detail_context(request.actor, subject))

@@ -149,8 +149,11 @@ def test_list_query_count_does_not_grow_with_page_size_or_depth(
     deeper, _ = count({"size": 25, "cursor": cursor})
     assert deep == deeper == small
     # 12, plus two for organizations: the page's rows' organizations in one
-    # prefetch, and the filter's choices (the organizations the actor sees).
-    assert small <= 14
+    # prefetch, and the filter's choices (the organizations the actor sees);
+    # plus the count's time budget (SET LOCAL, and in a test's transaction
+    # a savepoint, its release and the reset). tests/test_page_queries.py
+    # pins the page's queries one by one.
+    assert small <= 18
 
 
 @settings(
@@ -203,12 +206,12 @@ def test_each_row_links_to_that_users_detail_page_and_shows_mfa(client_for, admi
 
     TOTPDevice.objects.create(user=member, name="Phone", confirmed=True)
     response = client_for(admin_user).get(reverse("users:list"))
-    rows = {u.pk: u for u in response.context["page"].users}
+    rows = {row.pk: row for row in response.context["rows"]}
     assert rows[member.pk].detail_url == reverse("users:detail", args=[member.pk])
     assert rows[member.pk].has_mfa is True
     plain = make_user("plain@example.com")
     rows = {
-        u.pk: u for u in client_for(admin_user).get(reverse("users:list")).context["page"].users
+        row.pk: row for row in client_for(admin_user).get(reverse("users:list")).context["rows"]
     }
     assert rows[plain.pk].has_mfa is False
     assert f'href="{reverse("users:detail", args=[member.pk])}"' in response.content.decode()

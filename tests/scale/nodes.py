@@ -93,7 +93,7 @@ def process(args, *, env, log: Path):
 
 
 @contextmanager
-def web_node(env: dict, *, name: str, log_dir: Path, workers: int = 2):
+def web_node(env: dict, *, name: str, log_dir: Path, workers: int = 2, boot_timeout=30.0):
     port = free_port()
     args = [
         str(BIN / "gunicorn"),
@@ -110,7 +110,7 @@ def web_node(env: dict, *, name: str, log_dir: Path, workers: int = 2):
     ]
     with process(args, env=env, log=log_dir / f"{name}.log") as proc:
         url = f"http://127.0.0.1:{port}"
-        wait_http(f"{url}/healthz")
+        wait_http(f"{url}/healthz", timeout=boot_timeout)
         yield url, proc
 
 

@@ -1,0 +1,238 @@
+"""In-process timings (no network, no gunicorn): each page through Django's
+test client and the whole middleware stack, as a signed-in, OTP-verified
+user, next to the floor view measured in the same run.
+
+Used by `benchmarks/run.py` (section `inprocess`) and on its own, against
+a seeded benchmark database, to time or profile one page:
+
+    DATABASE_URL=postgres://.../hv_speed_bench_100000 DJANGO_SETTINGS_MODULE=benchmarks.settings \\
+        .venv/bin/python benchmarks/inprocess.py --profile /users/?size=50
+
+`--profile PATH` prints cProfile's top functions (cumulative) and the
+queries the page ran; `--as org-admin` signs in as an organization's
+administrator instead of the owner.
+
+Where the time went before issue 29's changes (100,000 users, 100
+organizations, 1,000,000 audit events; measured 5 Dec 2026 on 2 shared
+CPUs at load average 6-9, so absolute times are 2-4x an idle machine's;
+the shares are what counts). Per-template times are inclusive, from
+timing `Template._render`; queries from `CaptureQueriesContext`.
+
+users list, owner, 50 rows: 478 ms in-process vs floor 59 ms (about 7x)
+  - templates 283 ms (59 %):
+      filter form 133 ms: 6 <select>s, 129 <option>s, each option two
+        template includes (select_option.html + attrs.html); the
+        organization filter alone is 100 options (1,000 at 1M users)
+      the 50 rows about 150 ms: ~40 variable lookups and filters a row
+        (address x2, initials, avatar_tone, when, day, a {% url %} per
+        offered action: 124 reverse() calls a page)
+  - view code about 190 ms: 14 queries (session, user, OTP device, roles
+    and organizations for the form, the page, roles / organizations /
+    MFA for the page, axes locks, the page's permissions, an exact count
+    of up to 10,001 rows then EXPLAIN, roles again); the row actions'
+    guards (50 rows x 5 actions, each guard a try/except) 16-23 ms; the
+    exact count 16-22 ms
+  - the middleware stack is the floor's too (session, user, OTP device)
+users list, an organization's administrator: 241 queries. Each row's
+  guard asks `Actor.permissions_over` -> `organizations_of(user)`: one
+  query per row per offered action, plus one for the organizations' names
+  in each refusal's words (`lacking_organizations`)
+user page: 166 ms, 21 queries; status and security sections 84 ms of
+  templates; the target's permissions computed three times
+  (prime_permissions for the page, for the security section and again)
+audit page: 210 ms, 6 queries; the table 87 ms, filter selects 24 ms
+overview: 188 ms, 6 queries (figures cached); chart cards 87 ms of
+  templates (per-bar includes)
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import os
+import pstats
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "benchmarks.settings")
+
+HOST = "127.0.0.1"
+
+
+def signed_in_client(user):
+    """A test client with `user` signed in and OTP-verified (as after the
+    MFA step), talking to the allowed host."""
+    from django.test import Client
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    client = Client(HTTP_HOST=HOST)
+    client.force_login(user, backend="accounts.backends.EmailBackend")
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name="Authenticator", confirmed=True)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    return client
+
+
+def org_admin():
+    """The first active administrator of a demo organization (seed_demo
+    --organizations makes each organization's first member its org-admin;
+    some of them are seeded disabled or banned, and cannot sign in)."""
+    from accounts.models import User
+
+    return (
+        User.objects.with_status("active")
+        .filter(
+            userrole__role__slug="org-admin",
+            userrole__organization__slug__startswith="demo-",
+        )
+        .order_by("email")
+        .first()
+    )
+
+
+def timed(client, path: str, runs: int, clock=time.perf_counter) -> list[float]:
+    """Wall-clock milliseconds per request (`clock=time.thread_time`: this
+    process's CPU only -- steadier on a busy machine, blind to the
+    database's share)."""
+    samples = []
+    for _ in range(runs):
+        start = clock()
+        response = client.get(path)
+        samples.append((clock() - start) * 1000)
+        assert response.status_code == 200, (path, response.status_code)
+    return samples
+
+
+def interleaved(clients_paths: dict, runs: int, clock=time.perf_counter) -> dict:
+    """{name: (client, path)} -> {name: samples}, the cases interleaved so
+    a burst of load on the machine falls on all of them alike."""
+    for client, path in clients_paths.values():
+        for _ in range(3):  # warm caches, templates, connections
+            client.get(path)
+    samples = {name: [] for name in clients_paths}
+    for _ in range(runs):
+        for name, (client, path) in clients_paths.items():
+            samples[name] += timed(client, path, 1, clock)
+    return samples
+
+
+def profile(client, path: str, runs: int = 20, top: int = 35) -> str:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.get(path)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(runs):
+        client.get(path)
+    profiler.disable()
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out)
+    stats.sort_stats("cumulative").print_stats(top)
+    # The project's own functions, and the database round trips.
+    stats.sort_stats("cumulative").print_stats(
+        r"speed/(accounts|rbac|core|audit|handover|webhooks)/|psycopg/connection.py.*wait", top
+    )
+    stats.sort_stats("tottime").print_stats(top)
+    with CaptureQueriesContext(connection) as ctx:
+        client.get(path)
+    out.write(f"\n{len(ctx.captured_queries)} queries:\n")
+    for q in ctx.captured_queries:
+        out.write(f"  {q['time']}s  {q['sql'][:220]}\n")
+    return out.getvalue()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("paths", nargs="*", default=["/users/?size=50", "/bench/floor/"])
+    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--cpu", action="store_true", help="CPU time, not wall-clock")
+    parser.add_argument("--as", dest="who", default="owner", choices=["owner", "org-admin"])
+    args = parser.parse_args()
+
+    import django
+
+    django.setup()
+    from accounts.models import User
+
+    user = User.objects.filter(is_owner=True).first() if args.who == "owner" else org_admin()
+    if user is None:
+        sys.exit(f"no {args.who} in this database: seed it first")
+    client = signed_in_client(user)
+    if args.profile:
+        for path in args.paths:
+            print(f"==== {path}")
+            print(profile(client, path, runs=args.runs))
+        return
+    from benchmarks.run import summary
+
+    clock = time.thread_time if args.cpu else time.perf_counter
+    samples = interleaved({p: (client, p) for p in args.paths}, args.runs, clock)
+    for path, values in samples.items():
+        s = summary(values)
+        print(f"{path:50} median {s['median']:7.1f}  p95 {s['p95']:7.1f}")
+
+
+if __name__ == "__main__":
+    main()
+
+
+def inprocess(results, args) -> None:
+    """benchmarks/run.py's in-process section: the same pages through the
+    test client, interleaved, each against its baseline from this run."""
+    from urllib.parse import urlencode
+
+    from accounts.models import User
+    from benchmarks.run import compare, summary
+
+    owner = User.objects.filter(is_owner=True).first()
+    subject = (
+        User.objects.filter(email__endswith="@demo.handover.local", roles__isnull=False)
+        .order_by("email")
+        .first()
+    )
+    client = signed_in_client(owner)
+    users = "/users/?"
+    cases = {
+        "list first page": (client, users + urlencode({"size": 50})),
+        "floor view": (client, "/bench/floor/"),
+        "user detail": (client, f"/users/{subject.pk}/"),
+        "audit first page": (client, "/audit/"),
+        "overview": (client, "/"),
+        "search email '12345'": (client, users + urlencode({"size": 50, "q": "12345"})),
+        "search name 'lovelace'": (client, users + urlencode({"size": 50, "q": "lovelace"})),
+        "search name + active + viewer": (
+            client,
+            users + urlencode({"size": 50, "q": "lovelace", "status": "active", "role": "viewer"}),
+        ),
+    }
+    admin = org_admin()
+    if admin is not None:
+        cases["org admin's list"] = (signed_in_client(admin), users + urlencode({"size": 50}))
+    print(f"in-process: {len(cases)} pages x {args.runs} runs, interleaved")
+    samples = interleaved(cases, args.runs)
+    for name, values in samples.items():
+        results["cases"][f"in-process: {name}"] = summary(values)
+
+    def row(name, case, baseline, **kw):
+        compare(results, f"in-process: {name}", f"in-process: {case}",
+                f"in-process: {baseline}", **kw)  # fmt: skip
+
+    big = results["users"] >= 1e6
+    row("list first page vs floor view", "list first page", "floor view", target=2)
+    for name in ("search email '12345'", "search name 'lovelace'", "search name + active + viewer"):
+        row(name, name, "list first page", p95_target_ms=30 if big else None)
+    row("user page vs floor view", "user detail", "floor view", target=2.5)
+    row("audit first page vs floor view", "audit first page", "floor view", target=2.5)
+    row("overview vs floor view", "overview", "floor view", target=2.5)
+    if admin is not None:
+        row("org admin's list vs unscoped list", "org admin's list", "list first page",
+            target=1.5)  # fmt: skip

@@ -1,0 +1,123 @@
+"""How many queries the busiest pages run (issue 29): pinned, and the same
+for 10 rows as for 50, for the owner and for an organization's
+administrator (whose every row's guards asked which organizations the
+row's user belongs to: 241 queries a page before)."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from audit.models import AuditEvent
+from rbac.models import Organization
+from tests.conftest import make_user
+from tests.orgs.conftest import join
+
+pytestmark = pytest.mark.django_db
+
+# The session, the user, the second factor; the filter's roles and
+# organizations; the page, its roles, organizations and factors; the
+# EXPLAIN and the count with its time budget (SET LOCAL; inside a test's
+# transaction also a savepoint, its release and the reset: 3 more than in
+# production); sign-in locks; the rows' roles and memberships.
+LIST = 18
+# Plus the administrator's own grants and memberships (the actor's, once).
+LIST_SCOPED = LIST + 2
+USER_PAGE = 20
+# The session, the user, the second factor; the actions; the page; a
+# second read of the events (came with the sealer on main).
+AUDIT_PAGE = 6
+OVERVIEW = 5  # the same three; the email figures; the latest events
+
+
+@pytest.fixture
+def org(owner):
+    """An organization with its administrator and members in it, some also
+    in a second organization, with roles and sessions."""
+    acme = Organization.objects.create(slug="acme", name="Acme")
+    globex = Organization.objects.create(slug="globex", name="Globex")
+    ada = make_user("ada@acme.example", name="Ada Admin")
+    join(ada, acme, "org-admin")
+    return {"acme": acme, "globex": globex, "ada": ada}
+
+
+def _members(org, n, start=0):
+    for i in range(start, start + n):
+        user = make_user(f"m{i:03d}@acme.example", name=f"Member {i}")
+        join(user, org["acme"], "member")
+        if i % 5 == 0:
+            join(user, org["globex"], "member")
+
+
+def _count(client, url, params=None) -> int:
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url, params or {})
+    assert response.status_code == 200, url
+    return len(ctx.captured_queries)
+
+
+def test_the_users_list_runs_as_many_queries_for_50_rows_as_for_10(client_for, owner, org):
+    _members(org, 10)
+    client = client_for(owner)
+    few = _count(client, reverse("users:list"), {"size": 50})
+    _members(org, 45, start=10)
+    many = _count(client, reverse("users:list"), {"size": 50})
+    assert few == many <= LIST
+
+
+def test_an_organization_administrators_list_runs_no_query_per_row(client_for, org):
+    _members(org, 10)
+    client = client_for(org["ada"])
+    few = _count(client, reverse("users:list"), {"size": 50})
+    _members(org, 45, start=10)
+    response = client.get(reverse("users:list"), {"size": 50})
+    assert len(response.context["rows"]) == 50
+    # Some rows offer actions (members of Acme only), some none (also in
+    # Globex, where Ada holds nothing): the guards ran, from primed data.
+    offered = {row.email: [a.label for a in row.actions] for row in response.context["rows"]}
+    assert offered["m011@acme.example"]
+    assert offered["m010@acme.example"] == []
+    many = _count(client, reverse("users:list"), {"size": 50})
+    assert few == many <= LIST_SCOPED
+
+
+def test_the_user_page_audit_page_and_overview_are_pinned(client_for, owner, org, admin_user):
+    _members(org, 3)
+    AuditEvent.objects.bulk_create([AuditEvent(action="tests.bulk") for _ in range(60)])
+    client = client_for(owner)
+    subject = org["ada"]
+    assert _count(client, reverse("users:detail", args=[subject.pk])) <= USER_PAGE
+    assert _count(client, reverse("audit:list")) <= AUDIT_PAGE
+    client.get(reverse("overview"))  # the figures are cached after the first visit
+    assert _count(client, reverse("overview")) <= OVERVIEW
+
+
+def test_a_count_over_its_budget_gives_way_to_the_estimate_and_leaves_no_timeout_behind(
+    owner, monkeypatch
+):
+    from accounts.models import User
+    from accounts.selectors import listing
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the budget is PostgreSQL's statement_timeout")
+
+    def show():
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW statement_timeout")
+            return cursor.fetchone()[0]
+
+    before = show()
+    cheap = User.objects.all()
+    assert listing._count_within_budget(cheap) == User.objects.count()
+    assert show() == before
+    # Every row takes 50 ms to read: over the 20 ms budget, cancelled.
+    slow = User.objects.extra(where=["pg_sleep(0.05) IS NOT NULL"])  # noqa: S610
+    assert listing._count_within_budget(slow) is None
+    assert show() == before
+    assert User.objects.filter(pk=owner.pk).exists()  # the connection is still usable
+    # Through the list's count: the estimate, said as one.
+    monkeypatch.setattr(listing, "_count_within_budget", lambda qs: None)
+    counted = listing.user_count(listing.UserFilters(), actor=owner)
+    assert counted.exact is False
