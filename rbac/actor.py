@@ -322,8 +322,18 @@ class Actor:
             return queryset.none()
         if reach == EVERYONE:
             return queryset
-        members = Membership.objects.filter(organization_id__in=self.organization_ids)
-        return queryset.filter(Q(pk=self.pk) | Q(pk__in=members.values("user_id")))
+        # One IN over (members UNION me), not "me OR IN members": with the OR,
+        # PostgreSQL walks the list's sort index and tests every user against
+        # the members (~50,000 rows to find a page of a 1,000-member
+        # organization among 1M users: 965 ms); with one set it starts from
+        # the organization's memberships (10-14 ms, EXPLAIN ANALYZE).
+        members = (
+            Membership.objects.filter(organization_id__in=self.organization_ids)
+            .order_by()
+            .values("user_id")
+        )
+        me = User.objects.filter(pk=self.pk).order_by().values("pk")
+        return queryset.filter(pk__in=members.union(me))
 
     @property
     def reach(self) -> str:
