@@ -35,6 +35,9 @@ class EventOut(Schema):
     user_agent: str
     request_id: str
     batch_id: uuid.UUID | None
+    # The organization the event happened in (its id, as `organization_id`
+    # in the export); null for an account-wide or installation event.
+    organization_id: int | None
     reason: str
     outcome: str
     # What changed; an API call's row also names the key that made it,
@@ -55,6 +58,8 @@ class EventFilters(Schema):
     action: str = Field("", max_length=100)
     outcome: Outcome | None = None
     batch_id: uuid.UUID | None = None
+    # An organization's slug: the events that happened in it.
+    organization: str = Field("", max_length=50)
     since: DateTimeParam | None = None
     until: DateTimeParam | None = None
 
@@ -71,6 +76,8 @@ def _events(request, filters: EventFilters):
         qs = qs.filter(outcome=filters.outcome)
     if filters.batch_id:
         qs = qs.filter(batch_id=filters.batch_id)
+    if filters.organization:
+        qs = selectors.in_organization(qs, filters.organization)
     if filters.since:
         qs = qs.filter(created_at__gte=filters.since)
     if filters.until:

@@ -39,14 +39,26 @@ class AuditFilterForm(forms.Form):
     )
     batch = forms.UUIDField(required=False, label="Batch id")
     ip = forms.GenericIPAddressField(required=False, label="IP address", unpack_ipv4=True)
+    # An organization's slug, among those the actor sees: the events that
+    # happened in it (an account-wide event belongs to none).
+    organization = forms.ChoiceField(
+        required=False,
+        label="Organization",
+        help_text="Events in this organization: its members, the roles held there, "
+        "its invitations.",
+    )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, organizations=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["action"].widget.choices = action_choices()
+        self.fields["organization"].choices = [
+            ("", "Any organization"),
+            *[(o.slug, o.name) for o in organizations],
+        ]
         for name, field in self.fields.items():
             css = (
                 "form-select form-select-sm"
-                if name in ("action", "outcome")
+                if name in ("action", "outcome", "organization")
                 else "form-control form-control-sm"
             )
             field.widget.attrs.setdefault("class", css)

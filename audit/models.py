@@ -48,6 +48,12 @@ class AuditEvent(models.Model):
     # dashboard as. The actor is always the one who really acted.
     acting_for_id = models.UUIDField(null=True, blank=True)
     acting_for_label = models.CharField(max_length=300, blank=True)
+    # The organization the event happened in (issue 24): set for what is
+    # done inside one (its members, the roles held there, its invitations,
+    # the organization itself); None for what concerns a whole account or
+    # the installation. Kept by id, not by foreign key, like the actor: the
+    # row outlives the organization. Hashed into the chain when set.
+    organization_id = models.BigIntegerField(null=True, blank=True)
     action = models.CharField(max_length=100)
     target_type = models.CharField(max_length=50, blank=True)
     target_id = models.CharField(max_length=64, blank=True)
@@ -87,6 +93,8 @@ class AuditEvent(models.Model):
             models.Index(
                 fields=["id"], name="audit_unsealed_idx", condition=models.Q(seq__isnull=True)
             ),
+            # A scoped auditor's log and the organization filter.
+            models.Index(fields=["organization_id", "-id"], name="audit_org_idx"),
         ]
 
     def __str__(self):
@@ -113,6 +121,8 @@ class Target:
     type: str
     id: str
     label: str
+    # The organization it lies in, if any (an invitation into one).
+    organization_id: int | None = None
 
     @classmethod
     def of(cls, obj) -> Target | None:
@@ -121,4 +131,6 @@ class Target:
         if isinstance(obj, Target):
             return obj
         label = getattr(obj, "email", None) or getattr(obj, "name", None) or str(obj)
-        return cls(type=obj._meta.model_name, id=str(obj.pk), label=str(label))
+        kind = obj._meta.model_name
+        org_id = obj.pk if kind == "organization" else getattr(obj, "organization_id", None)
+        return cls(type=kind, id=str(obj.pk), label=str(label), organization_id=org_id)

@@ -21,11 +21,13 @@ from django.utils.safestring import SafeString, mark_safe
 from accounts.models import User, email_for_people
 from audit.events import SENTENCES  # noqa: F401 (re-exported)
 from audit.services import clean_label
+from rbac.models import Organization
 
 
 def with_names(events):
     """Set `actor_name` / `target_name` on each event: the user's name when
-    the actor or target is a user who has one, else the recorded label."""
+    the actor or target is a user who has one, else the recorded label;
+    `organization_name` when it happened in an organization."""
 
     events = list(events)
     ids = {e.actor_id for e in events if e.actor_id}
@@ -42,7 +44,14 @@ def with_names(events):
             .exclude(name="")
             .values_list("pk", "name")
         }
+    org_ids = {e.organization_id for e in events if e.organization_id is not None}
+    orgs = dict(Organization.objects.filter(pk__in=org_ids).values_list("pk", "name"))
     for event in events:
+        if event.organization_id is not None:
+            # An organization deleted since is named by its number.
+            event.organization_name = clean_label(
+                orgs.get(event.organization_id) or f"organization #{event.organization_id}"
+            )
         # An address label shows its domain as typed and, where it differs,
         # encoded (a look-alike shows what it is).
         event.actor_name = (

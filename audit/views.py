@@ -21,16 +21,18 @@ from core.services import refusal_text
 from core.web import htmx_partial
 from rbac import policies
 from rbac.decorators import permission_required
+from rbac.models import Organization
 
 FILTER_KEYS = ("q", "actor", "target", "user", "action", "outcome", "date_from", "date_to")
-FILTER_KEYS += ("batch", "ip")
+FILTER_KEYS += ("batch", "ip", "organization")
 # The list says how many events wait for the sealer up to this many (no
 # COUNT on the page); the API's chain status gives the exact figure.
 UNSEALED_SHOWN = 1000
 
 
 def _filters(request):
-    form = AuditFilterForm(request.GET or None)
+    organizations = request.actor.visible_organizations().only("slug", "name")
+    form = AuditFilterForm(request.GET or None, organizations=organizations)
     data = form.cleaned_data if form.is_valid() else {}
     params = {k: request.GET[k] for k in FILTER_KEYS if request.GET.get(k) and k in data}
     return form, data, params
@@ -75,7 +77,13 @@ def event_detail(request, pk: int):
     return render(
         request,
         "audit/detail.html",
-        {"event": event, "diff": selectors.changes_diff(event.changes)},
+        {
+            "event": event,
+            "diff": selectors.changes_diff(event.changes),
+            # Seeing the event is seeing where it happened (its changes name
+            # the organization too).
+            "organization": Organization.objects.filter(pk=event.organization_id).first(),
+        },
     )
 
 

@@ -365,24 +365,35 @@ class Actor:
     def visible_events(self, queryset=None):
         """The audit events this actor may see: every event with
         `audit:read` globally; with `audit:read` only inside organizations,
-        the events about users in reach and about those organizations;
-        none otherwise."""
+        the events that happened in those organizations (recorded with
+        one: `AuditEvent.organization_id`), and of the events recorded with
+        none -- about a whole account -- those about their members and
+        about the actor; none otherwise. What happened in another
+        organization to a member they share stays that organization's."""
         queryset = AuditEvent.objects.all() if queryset is None else queryset
         if not self.has("audit:read"):
             return queryset.none()
         if "audit:read" in self.global_permissions:
             return queryset
-        orgs = [o for o, perms in self.grants[1].items() if "audit:read" in perms]
+        orgs = self.audit_organization_ids
         users = (
             Membership.objects.filter(organization_id__in=orgs)
             .annotate(sid=Cast("user_id", CharField()))
             .values("sid")
         )
-        return queryset.filter(
+        account_wide = Q(organization_id__isnull=True) & (
             Q(target_type="user", target_id__in=users)
             | Q(target_type="user", target_id=str(self.pk))
+            # Recorded before events named their organization.
             | Q(target_type="organization", target_id__in=[str(o) for o in orgs])
         )
+        return queryset.filter(Q(organization_id__in=orgs) | account_wide)
+
+    @property
+    def audit_organization_ids(self) -> list:
+        """The organizations whose audit events this actor reads there
+        (`audit:read` held in them)."""
+        return sorted(o for o, perms in self.grants[1].items() if "audit:read" in perms)
 
     @property
     def person(self):

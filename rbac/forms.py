@@ -9,7 +9,7 @@ from django.utils.text import slugify
 from accounts.models import User, status_q
 from rbac import policies
 from rbac.models import Role
-from rbac.permissions import CATALOG, grouped
+from rbac.permissions import CATALOG, grouped, is_scopable
 
 NOT_HELD_REASON = "You do not hold this permission, so you cannot grant or remove it."
 
@@ -32,6 +32,8 @@ def permission_rows(actor, selected) -> list[dict]:
                         "checked": p.code in selected,
                         "disabled": p.code not in held,
                         "reason": NOT_HELD_REASON if p.code not in held else "",
+                        # Left out when the role is held in an organization.
+                        "global_only": not is_scopable(p.code),
                     }
                     for p in perms
                 ],

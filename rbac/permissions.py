@@ -128,6 +128,12 @@ def is_scopable(code: str) -> bool:
     return code in SCOPABLE
 
 
+def left_out_in_organization(permissions) -> list[str]:
+    """What a role held in an organization does not confer there: its
+    global-only permissions."""
+    return sorted(set(permissions) & GLOBAL_ONLY)
+
+
 # Permissions that manage other people's access or accounts. Holding any of
 # them makes a user a "manager": MFA is required and Django admin is open.
 MANAGEMENT_PERMISSIONS: frozenset[str] = frozenset(

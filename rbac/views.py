@@ -31,9 +31,18 @@ from rbac.forms import (
     permission_rows,
 )
 from rbac.models import Role, UserRole
-from rbac.permissions import CATALOG, TEMPLATES, grouped, template_permissions
+from rbac.permissions import (
+    CATALOG,
+    TEMPLATES,
+    grouped,
+    left_out_in_organization,
+    template_permissions,
+)
 from rbac.policies import PolicyDenied
+from rbac.policies import orgs as org_policies
 from rbac.selectors import permission_sources, role_list
+from rbac.views_explain import why_context
+from rbac.views_organizations import memberships_of
 
 MEMBERS_PER_PAGE = 25
 
@@ -210,6 +219,7 @@ def role_detail_view(request, slug):
         {
             "role": role,
             "groups": grouped(role.permissions),
+            "left_out": left_out_in_organization(role.permissions),
             "page": page,
             "member_count": page.paginator.count,
             "pending_invitations": role.invitations.with_status("open").count(),
@@ -243,28 +253,20 @@ def role_delete_view(request, slug):
 # --- a user's access -----------------------------------------------------------
 
 
-def _memberships(actor, subject) -> list[dict]:
-    """The organizations of `subject` the actor sees, with the roles held
-    there and whether the actor may change them."""
-    orgs = list(actor.visible_organizations().filter(membership__user=subject).order_by("name"))
-    held: dict = {}
-    for org_id, slug, name in UserRole.objects.filter(
-        user=subject, organization__in=orgs
-    ).values_list("organization_id", "role__slug", "role__name"):
-        held.setdefault(org_id, []).append((slug, name))
-    return [
-        {
-            "org": org,
-            "roles": sorted(held.get(org.pk, []), key=lambda r: r[1]),
-            "can_manage": actor.pk != subject.pk and actor.may("members:manage", org),
-        }
-        for org in orgs
-    ]
+def _removable(actor, subject, roles) -> set:
+    check = policies.check_can_remove_role
+    return {r.pk for r in roles if policies.allows(check, actor, subject, r)}
 
 
 def access_context(actor, subject, *, error="", notice="") -> dict:
     held = policies.permissions_of(actor.globally())
-    memberships = _memberships(actor, subject)
+    memberships = memberships_of(actor, subject)
+    # The picker offers the organizations the actor manages and the roles it
+    # may give in every one of them (so nothing offered is refused for the
+    # role itself), each saying what it leaves out there.
+    managed = [m["org"] for m in memberships if m["can_manage"]]
+    org_roles = org_policies.role_offers(actor, managed)
+    picker_orgs = managed if org_roles else []
     roles = list(
         Role.objects.filter(userrole__user=subject, userrole__organization__isnull=True).order_by(
             "name"
@@ -291,6 +293,9 @@ def access_context(actor, subject, *, error="", notice="") -> dict:
         "subject": subject,
         "roles": roles,
         "direct": sorted(subject.direct_permissions or []),
+        # Global roles whose removal the guard allows (the last manager of
+        # an organization keeps the role that makes them one).
+        "removable": set() if role_denial else _removable(actor, subject, roles),
         "effective": effective,
         "assignable": assignable,
         "can_assign": any(not a["missing"] for a in assignable),
@@ -298,8 +303,8 @@ def access_context(actor, subject, *, error="", notice="") -> dict:
         "grant_denial": grant_denial,
         "can_read_roles": "roles:read" in policies.permissions_of(actor),
         "memberships": memberships,
-        "picker_orgs": [m["org"] for m in memberships if m["can_manage"]],
-        "org_roles": Role.objects.exclude(slug=services.OWNER_ROLE).order_by("name"),
+        "picker_orgs": picker_orgs,
+        "org_roles": org_roles,
         "error": error,
         "notice": notice,
     }
@@ -307,6 +312,7 @@ def access_context(actor, subject, *, error="", notice="") -> dict:
 
 def _render_access(request, subject, *, error="", notice="", status=200):
     context = access_context(request.actor, subject, error=error, notice=notice)
+    context.update(why_context(request, subject))
     if htmx_partial(request):
         # htmx swaps only 2xx answers: a refusal is shown inside the fragment.
         return render(request, "rbac/user_access.html#access", context)

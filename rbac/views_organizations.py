@@ -92,16 +92,23 @@ def _detail_context(request, org, **extra):
         .order_by("email")
     )
     held: dict = {}
-    for user_id, slug, name in UserRole.objects.filter(
+    perms_of: dict = {}
+    for user_id, slug, name, perms in UserRole.objects.filter(
         organization=org, user_id__in=[m.pk for m in members]
-    ).values_list("user_id", "role__slug", "role__name"):
+    ).values_list("user_id", "role__slug", "role__name", "role__permissions"):
         held.setdefault(user_id, []).append((slug, name))
+        perms_of.setdefault(user_id, []).append((slug, perms))
     can_manage = actor.may("members:manage", org)
+    manageable = org_policies.members_manageable(actor, org, members) if can_manage else set()
+    # The last member able to manage the others keeps that ability here.
+    sole = org_policies.sole_manager(org) if manageable else None
     rows = [
         {
             "user": m,
             "roles": sorted(held.get(m.pk, []), key=lambda r: r[1]),
-            "can_change": can_manage and m.pk != actor.pk,
+            "can_change": m.pk in manageable,
+            "can_remove": m.pk in manageable and m.pk != sole,
+            "locked_roles": org_policies.locked_roles(org, m.pk, perms_of.get(m.pk, []), sole),
         }
         for m in members
     ]
@@ -119,6 +126,7 @@ def _detail_context(request, org, **extra):
         "invite_form": OrgInviteForm(),
         "can_invite": actor.may("invitations:create", org),
         "role_form": OrgRoleForm(),
+        "role_offers": org_policies.role_offers(actor, [org]),
     }
     context.update(extra)
     return context
@@ -266,3 +274,31 @@ def organization_invite_view(request, slug):
         _detail_context(request, org, invite_form=form),
         status=status,
     )
+
+
+def memberships_of(actor, subject) -> list[dict]:
+    """The organizations of `subject` the actor sees, with the roles held
+    there and whether the actor may change them."""
+    orgs = list(actor.visible_organizations().filter(membership__user=subject).order_by("name"))
+    held: dict = {}
+    perms_of: dict = {}
+    for org_id, slug, name, perms in UserRole.objects.filter(
+        user=subject, organization__in=orgs
+    ).values_list("organization_id", "role__slug", "role__name", "role__permissions"):
+        held.setdefault(org_id, []).append((slug, name))
+        perms_of.setdefault(org_id, []).append((slug, perms))
+    rows = []
+    for org in orgs:
+        can_manage = subject.pk in org_policies.members_manageable(actor, org, [subject])
+        sole = org_policies.sole_manager(org) if can_manage else None
+        rows.append(
+            {
+                "org": org,
+                "roles": sorted(held.get(org.pk, []), key=lambda r: r[1]),
+                "can_manage": can_manage,
+                "locked_roles": org_policies.locked_roles(
+                    org, subject.pk, perms_of.get(org.pk, []), sole
+                ),
+            }
+        )
+    return rows

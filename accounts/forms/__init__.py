@@ -20,6 +20,7 @@ from accounts.forms.admin import (  # noqa: F401 (the package's names)
 from accounts.forms.invitations import (  # noqa: F401 (the package's names)
     AcceptForm,
     InviteForm,
+    JoinForm,
 )
 from accounts.forms.keys import (  # noqa: F401 (the package's names)
     EXPIRY_CHOICES,

@@ -97,3 +97,16 @@ class AcceptForm(NewPasswordForm):
         help_text="Sign-in will also ask for a code from an app on your phone.",
     )
     field_order = ["name", "password1", "password2", "setup_mfa"]
+
+
+class JoinForm(forms.Form):
+    """Joining an organization with an account you already have: your
+    password again, so a borrowed session cannot say yes for you."""
+
+    password = forms.CharField(
+        label="Your password",
+        strip=False,
+        widget=forms.PasswordInput(
+            attrs={"autocomplete": "current-password", "class": "form-control"}
+        ),
+    )

@@ -52,23 +52,39 @@ class InvitationInvalid(Exception):
 
 
 def _target(invitation: Invitation) -> Target:
-    return Target(type="invitation", id=str(invitation.pk), label=invitation.email)
+    return Target(
+        type="invitation",
+        id=str(invitation.pk),
+        label=invitation.email,
+        organization_id=invitation.organization_id,
+    )
 
 
-def _pending_user_for(email: str) -> User | None:
-    """The account an invitation to `email` may attach to: none yet, or a
-    pending (never activated) account without a live invitation. Any other
+def _pending_user_for(email: str, organization=None) -> User | None:
+    """The account an invitation to `email` may attach to: none yet, a
+    pending (never activated) account without a live invitation, or --
+    into an organization -- an existing account that is not a member yet
+    (accepting then only adds the membership: `invitation_join`). Any other
     account is refused with a message saying what to do instead."""
     user = User.objects.select_for_update().filter(email=email).first()
     if user is None:
         return None
-    if user.has_usable_password() or user.deleted_at:
+    existing = user.has_usable_password()
+    if user.deleted_at or (existing and organization is None):
         raise ValidationError(
             "%(email)s already has an account. Manage it from the Users page instead.",
             code="user_exists",
             params={"email": email},
         )
     live = Invitation.objects.filter(user=user).with_status("pending")
+    if existing:
+        if Membership.objects.filter(user=user, organization=organization).exists():
+            raise ValidationError(
+                "%(email)s is already a member of %(organization)s.",
+                code="already_member",
+                params={"email": email, "organization": organization.name},
+            )
+        live = live.filter(organization=organization)
     if live.exists():
         raise ValidationError(
             "%(email)s already has a pending invitation. Resend it instead.",
@@ -76,6 +92,13 @@ def _pending_user_for(email: str) -> User | None:
             params={"email": email},
         )
     return user
+
+
+def joins_existing_account(invitation: Invitation) -> bool:
+    """Whether accepting `invitation` joins an account that already exists
+    to its organization (`invitation_join`) rather than activating a
+    pending one (`invitation_accept`)."""
+    return invitation.user is not None and invitation.user.has_usable_password()
 
 
 def _send(invitation: Invitation, token: str, *, inviter) -> str:
@@ -90,6 +113,9 @@ def _send(invitation: Invitation, token: str, *, inviter) -> str:
             "inviter": inviter.display_name if inviter else "Handover",
             "roles": [r.name for r in invitation.roles.all()],
             "expires_at": invitation.expires_at,
+            # An existing account is asked to join, not to choose a password.
+            "joining": joins_existing_account(invitation),
+            "organization": invitation.organization.name if invitation.organization else "",
         },
         user=invitation.user,
         secret=True,
@@ -131,7 +157,7 @@ def invitation_create(
             "there only.",
             code="invalid",
         )
-    user = _pending_user_for(email)
+    user = _pending_user_for(email, organization)
     policies.check_can_invite(
         actor,
         email=email,
@@ -167,7 +193,8 @@ def invitation_create(
     token, digest = new_token()
     invitation = Invitation.objects.create(
         email=email,
-        name=name or user.name,
+        # An existing account keeps its own name: the invitation names it.
+        name=user.name if user.has_usable_password() else (name or user.name),
         user=user,
         permissions=grants,
         invited_by=person_of(actor),
@@ -287,17 +314,27 @@ def invitation_peek(*, token: str | None = None, digest: str | None = None) -> I
     invitation = (
         Invitation.objects.select_related("user", "invited_by").filter(token_hash=digest).first()
     )
-    return _check(invitation)
+    if invitation is None:
+        raise InvitationInvalid("unknown")
+    return _check(invitation, existing=joins_existing_account(invitation))
 
 
-def _check(invitation: Invitation | None) -> Invitation:
+def _check(invitation: Invitation | None, *, existing: bool = False) -> Invitation:
+    """A usable invitation, or InvitationInvalid. `existing`: one that joins
+    an existing account to an organization -- never one that activates an
+    account, so a link can never set an existing account's password or
+    name (`invitation_accept` asks with existing=False)."""
     if invitation is None:
         raise InvitationInvalid("unknown")
     status = invitation.status
     if status != "pending":
         raise InvitationInvalid(status)
     user = invitation.user
-    if user is None or user.deleted_at or user.disabled_at or user.has_usable_password():
+    if user is None or user.deleted_at or user.disabled_at:
+        raise InvitationInvalid("inactive")
+    if user.has_usable_password() != existing:
+        raise InvitationInvalid("inactive")
+    if existing and (invitation.organization_id is None or invitation.permissions):
         raise InvitationInvalid("inactive")
     if user.banned_until and user.banned_until > timezone.now():
         raise InvitationInvalid("inactive")

@@ -22,12 +22,13 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_http_methods
 
-from accounts.forms import AcceptForm, ForgotForm, MagicForm, NewPasswordForm
+from accounts.forms import AcceptForm, ForgotForm, JoinForm, MagicForm, NewPasswordForm
 from accounts.models import TokenPurpose
 from accounts.security import mfa_required, mfa_required_for_permissions
 from accounts.services import auth as auth_services
 from accounts.services import invitations as invitation_services
 from accounts.services import passwords, verification
+from accounts.services.invitation_join import invitation_join
 from accounts.services.tokens import TokenInvalid, lookup_digest, token_peek
 from audit import context as audit_context
 from rbac.decorators import public
@@ -91,7 +92,7 @@ def password_token_page(view):
     view = never_cache(view)
     view = csrf_protect(view)
     view = sensitive_variables("token")(view)
-    view = sensitive_post_parameters("password1", "password2")(view)
+    view = sensitive_post_parameters("password", "password1", "password2")(view)
     return public(view)
 
 
@@ -191,6 +192,8 @@ def invite_accept(request, token):
         if exc.reason == "accepted":
             action = {"url": reverse("login"), "label": "Sign in"}
         return _invalid(request, exc.message, title=_INVITE_TITLES[exc.reason], action=action)
+    if invitation_services.joins_existing_account(invitation):
+        return _invite_join(request, token, invitation)
     form = AcceptForm(request.POST or None, initial={"name": invitation.name})
     if request.method == "POST" and form.is_valid():
         try:
@@ -230,6 +233,42 @@ def invite_accept(request, token):
         invitation=invitation,
         roles=roles,
         mfa_will_be_required=_invited_mfa_required(invitation, roles),
+    )
+
+
+def _invite_join(request, token, invitation):
+    """An invitation into an organization for an account that exists: no
+    name or password to choose -- the invitee signs in as that account and
+    confirms their password, and joins. Anyone else is told whose it is."""
+    invitee = invitation.user
+    signed_in = request.user if request.user.is_authenticated else None
+    form = None
+    if signed_in is not None and signed_in.pk == invitee.pk:
+        form = JoinForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                invitation_join(
+                    actor=request.actor, digest=token, password=form.cleaned_data["password"]
+                )
+            except invitation_services.InvitationInvalid as exc:
+                return _invalid(request, exc.message, title=_INVITE_TITLES[exc.reason])
+            except PolicyDenied as exc:
+                form.add_error("password", exc.message)
+            else:
+                request.session.pop(INVITE_KEY, None)
+                messages.success(request, f"You are now a member of {invitation.organization}.")
+                return redirect(settings.LOGIN_REDIRECT_URL)
+    query = urlencode({"next": reverse("invite_accept", args=[PLACEHOLDER])})
+    return _page(
+        request,
+        "public/invite_join.html",
+        title=f"Join {invitation.organization}",
+        form=form,
+        invitation=invitation,
+        roles=list(invitation.roles.all()),
+        signed_in=signed_in,
+        sign_in_url=f"{reverse(settings.LOGIN_URL)}?{query}",
+        status=400 if form is not None and form.errors else 200,
     )
 
 

@@ -45,6 +45,11 @@ def _canonical(event: AuditEvent) -> bytes:
     if acting_for_id or acting_for_label:
         payload["acting_for_id"] = str(acting_for_id) if acting_for_id else None
         payload["acting_for_label"] = acting_for_label
+    # The organization (issue 24): the same, covered when set -- it decides
+    # who may read the event, so altering it breaks the chain.
+    organization_id = getattr(event, "organization_id", None)
+    if organization_id is not None:
+        payload["organization_id"] = int(organization_id)
     return json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str).encode()
 
 
@@ -147,5 +152,6 @@ HASHED_FIELDS = (
     "changes",
     "acting_for_id",
     "acting_for_label",
+    "organization_id",
 )
 _VERIFY_FIELDS = ("id", "seq", *HASHED_FIELDS, "prev_hash", "hash")

@@ -77,6 +77,9 @@ class EventSpec:
     changes: dict = field(default_factory=dict)
     batch_id: uuid.UUID | None = None
     actor_label: str | None = None
+    # The organization the event happened in (an object or an id); None:
+    # the target's own (an organization, an invitation into one), if any.
+    organization: object = None
 
 
 def _check_event_type(action: str) -> None:
@@ -123,12 +126,17 @@ def _build(spec: EventSpec, ctx: context.RequestContext, now) -> AuditEvent:
     # Viewing as someone (impersonation): the actor stays the person who
     # acts; the one they view as is named beside them.
     acting_for = getattr(spec.actor, "acting_for", None)
+    organization = spec.organization
+    org_id = getattr(organization, "pk", organization)
+    if org_id is None and target is not None:
+        org_id = target.organization_id
     return AuditEvent(
         created_at=now,
         actor_id=getattr(actor, "pk", None),
         actor_label=clean_label(actor_label),
         acting_for_id=getattr(acting_for, "pk", None),
         acting_for_label=clean_label(getattr(acting_for, "email", "")) if acting_for else "",
+        organization_id=org_id,
         action=spec.action,
         target_type=target.type if target else "",
         target_id=target.id if target else "",
@@ -239,8 +247,11 @@ def record(
     changes: dict | None = None,
     batch_id: uuid.UUID | None = None,
     actor_label: str | None = None,
+    organization=None,
 ) -> AuditEvent:
-    """Record one event in the caller's transaction (or its own)."""
+    """Record one event in the caller's transaction (or its own).
+    `organization`: the one it happened in, when the target does not say
+    (a member added to it, a role held there)."""
     return record_many(
         [
             EventSpec(
@@ -252,6 +263,7 @@ def record(
                 changes=changes or {},
                 batch_id=batch_id,
                 actor_label=actor_label,
+                organization=organization,
             )
         ]
     )[0]

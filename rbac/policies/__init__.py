@@ -21,6 +21,7 @@ from rbac.policies.access import (  # noqa: F401 (the package's names)
     check_can_give_role,
     check_can_invite,
     check_can_invite_list,
+    check_can_join,
     check_can_remove_role,
     check_can_revoke_api_key,
     check_can_revoke_invitation,
@@ -68,7 +69,6 @@ from rbac.policies.base import (  # noqa: F401 (the package's names)
     check_escalation,
     check_fresh_proof,
     check_hierarchy,
-    check_last_manager,
     check_not_owner,
     check_not_self,
     check_permission,
@@ -105,6 +105,10 @@ from rbac.policies.jobs import (  # noqa: F401 (the package's names)
     user_can_read_job_results,
     user_can_resume_job,
     user_can_view_job,
+)
+from rbac.policies.managers import (  # noqa: F401 (the package's names)
+    check_last_manager,
+    check_orgs_keep_managers,
 )
 from rbac.policies.orgs import (  # noqa: F401 (the package's names)
     check_can_add_member,

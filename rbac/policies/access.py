@@ -7,6 +7,7 @@ from accounts.models import User
 from audit import events
 from audit.models import Target
 from rbac.actor import as_actor
+from rbac.models import UserRole
 from rbac.permissions import (
     CATALOG,
     DASHBOARD_ONLY_PERMISSIONS,
@@ -23,7 +24,6 @@ from rbac.policies.base import (
     check_escalation,
     check_fresh_proof,
     check_hierarchy,
-    check_last_manager,
     check_not_owner,
     check_permission,
     check_self_service,
@@ -32,6 +32,7 @@ from rbac.policies.base import (
     user_can_manage_user,
 )
 from rbac.policies.grants import acting_through
+from rbac.policies.managers import MANAGER, check_last_manager, check_orgs_keep_managers
 from rbac.policies.orgs import check_hierarchy_in
 from rbac.selectors import prime_permissions
 
@@ -142,6 +143,25 @@ def invitation_still_grantable(invitation, account) -> bool:
     )
 
 
+def check_can_join(actor, invitation, *, password: str | None = None) -> None:
+    """Accepting an invitation into an organization for an existing account
+    (`invitation_join`): only that account, signed in, with a fresh proof
+    of the person -- joining hands the organization's administrators
+    account-wide actions over it, so a borrowed session must not say yes."""
+    action = "accounts.invitation.accepted"
+    actor = as_actor(actor)
+    target = _invitation_target(invitation.email, invitation.pk)
+    if not actor.is_active or actor.pk != invitation.user_id:
+        raise _deny(
+            "not_invitee",
+            f"This invitation is for {invitation.email}; sign in as that account to accept it.",
+            action=action,
+            actor=actor,
+            target=target,
+        )
+    check_fresh_proof(actor, action=action, target=target, password=password)
+
+
 def check_can_create_role(actor, permissions) -> None:
     action = events.ROLE_CREATED
     check_permission(actor, "roles:create", action=action)
@@ -191,12 +211,12 @@ def check_can_edit_role(actor, role, *, new_permissions=None, members=()) -> Non
         actor, set(new_permissions) ^ set(role.permissions), action=action, target=role
     )
     _check_role_members(actor, role, members, action=action, verb="change the permissions of")
+    overrides = {role.pk: list(new_permissions)}
+    check_orgs_keep_managers(actor, action=action, target=role, role_overrides=overrides)
     if ROLE_MANAGER_PERMISSION in role.permissions and ROLE_MANAGER_PERMISSION not in set(
         new_permissions
     ):
-        check_last_manager(
-            actor, action=action, target=role, role_overrides={role.pk: list(new_permissions)}
-        )
+        check_last_manager(actor, action=action, target=role, role_overrides=overrides)
 
 
 def check_can_delete_role(actor, role, *, members=()) -> None:
@@ -212,6 +232,7 @@ def check_can_delete_role(actor, role, *, members=()) -> None:
         )
     check_escalation(actor, role.permissions, action=action, target=role)
     _check_role_members(actor, role, members, action=action, verb="delete")
+    check_orgs_keep_managers(actor, action=action, target=role, role_overrides={role.pk: []})
     if ROLE_MANAGER_PERMISSION in role.permissions:
         check_last_manager(actor, action=action, target=role, role_overrides={role.pk: []})
 
@@ -288,14 +309,17 @@ def check_can_assign_role(actor, user, role, *, batch_id=None) -> None:
 def check_can_remove_role(actor, user, role, *, batch_id=None) -> None:
     """A global role: roles:assign globally (a scoped administrator changes
     only roles held in their organization, `check_can_remove_org_role`)."""
+    action = events.USER_ROLE_REMOVED
     _check_access_change(
         as_actor(actor).globally(),
         user,
         "roles:assign",
-        action=events.USER_ROLE_REMOVED,
+        action=action,
         what="roles",
         batch_id=batch_id,
     )
+    if MANAGER in (role.permissions or ()) and not _keeps_manager_globally(user, without_role=role):
+        check_orgs_keep_managers(actor, action=action, target=user, global_losers=[user.pk])
 
 
 def check_can_change_grants(actor, user, *, grant=(), revoke=()) -> None:
@@ -303,6 +327,25 @@ def check_can_change_grants(actor, user, *, grant=(), revoke=()) -> None:
     actor = as_actor(actor).globally()  # direct grants are global
     _check_access_change(actor, user, "permissions:grant", action=action, what="permissions")
     check_escalation(actor, set(grant) | set(revoke), action=action, target=user)
+    if (
+        MANAGER in set(revoke)
+        and MANAGER in (user.direct_permissions or ())
+        and not _keeps_manager_globally(user, without_grant=True)
+    ):
+        check_orgs_keep_managers(actor, action=action, target=user, global_losers=[user.pk])
+
+
+def _keeps_manager_globally(user, *, without_role=None, without_grant=False) -> bool:
+    """Whether `user` still holds members:manage globally once `without_role`
+    (held globally) or their direct grant of it is gone."""
+    if not without_grant and MANAGER in (user.direct_permissions or ()):
+        return True
+    roles = UserRole.objects.filter(user=user, organization__isnull=True)
+    if without_role is not None:
+        roles = roles.exclude(role=without_role)
+    return any(
+        MANAGER in (perms or ()) for perms in roles.values_list("role__permissions", flat=True)
+    )
 
 
 def check_can_transfer_ownership(actor, target, *, password: str | None = None) -> None:

@@ -390,46 +390,44 @@ def role_managers_remaining(*, exclude_user_ids=(), role_overrides=None) -> int:
     return User.objects.filter(Q(pk__in=via_role) | Q(pk__in=via_grant)).count()
 
 
-# Inside `owner_status_fixed()`: the answer of `owner_is_active`, once asked.
-_owner_active: ContextVar[list | None] = ContextVar("owner_active", default=None)
+# Inside `owner_status_fixed()`: answers about standing that the block's
+# actions cannot change, each asked once ({name: answer}).
+_fixed: ContextVar[dict | None] = ContextVar("standing_fixed", default=None)
+
+
+def fixed_answer(name: str, ask):
+    """`ask()`, asked once per `owner_status_fixed()` block (every time
+    outside one)."""
+    memo = _fixed.get()
+    if memo is None:
+        return ask()
+    if name not in memo:
+        memo[name] = ask()
+    return memo[name]
+
+
+def standing_fixed() -> bool:
+    """Whether the caller is inside an `owner_status_fixed()` block."""
+    return _fixed.get() is not None
+
+
+def _owner_can_act() -> bool:
+    owner = User.objects.filter(is_owner=True).first()
+    return owner is not None and owner.is_active
 
 
 def owner_is_active() -> bool:
-
-    memo = _owner_active.get()
-    if memo:
-        return memo[0]
-    owner = User.objects.filter(is_owner=True).first()
-    active = owner is not None and owner.is_active
-    if memo is not None:
-        memo.append(active)
-    return active
+    return fixed_answer("owner_active", _owner_can_act)
 
 
 @contextmanager
 def owner_status_fixed():
-    """Ask the database once whether the owner can act, for a block of
-    actions that cannot change it (a batch never acts on the owner)."""
-    token = _owner_active.set([])
+    """Ask the database once whether the owner can act (and who manages an
+    organization's members: `managers.check_orgs_keep_managers`), for a
+    block of actions that cannot change it (a batch never acts on the
+    owner, nor changes roles and memberships while it bans or deletes)."""
+    token = _fixed.set({})
     try:
         yield
     finally:
-        _owner_active.reset(token)
-
-
-def check_last_manager(
-    actor, *, action: str, target=None, exclude_user_ids=(), role_overrides=None
-) -> None:
-    """No change may leave nobody besides the owner able to assign roles when
-    the owner cannot act."""
-    if owner_is_active():
-        return
-    if role_managers_remaining(exclude_user_ids=exclude_user_ids, role_overrides=role_overrides):
-        return
-    raise PolicyDenied(
-        "last_manager",
-        "This change would leave nobody able to assign roles.",
-        action=action,
-        actor=actor,
-        target=target,
-    )
+        _fixed.reset(token)

@@ -14,8 +14,8 @@ from django.db.models import Q
 from accounts.models import User, status_q
 from audit import events
 from rbac.actor import as_actor
-from rbac.models import Membership, UserRole
-from rbac.permissions import SCOPABLE
+from rbac.models import Membership, Role, UserRole
+from rbac.permissions import ALL_PERMISSIONS, SCOPABLE, left_out_in_organization
 from rbac.policies.base import (
     _deny,
     check_escalation,
@@ -170,6 +170,91 @@ def check_can_remove_org_role(actor, organization, user, role) -> None:
         check_org_keeps_manager(
             actor, organization, action=action, without_user=user, without_role=role
         )
+
+
+def roles_grantable_in(actor, organizations, roles) -> list:
+    """The roles `actor` may give inside every one of `organizations` as
+    far as the roles themselves go (members:manage there, never the owner
+    role, nothing conferred there that the actor lacks there) -- what an
+    assignment dialog offers; the member's own standing is each
+    assignment's guard."""
+    actor = as_actor(actor)
+    organizations = list(organizations)
+    if not organizations:
+        return []
+    held = frozenset.intersection(*(actor.permissions_in(org) for org in organizations))
+    if MEMBER_MANAGER_PERMISSION not in held:
+        return []
+    return [
+        role
+        for role in roles
+        if role.slug != "owner" and (set(role.permissions) & SCOPABLE) <= held
+    ]
+
+
+def members_manageable(actor, organization, members) -> set:
+    """The pks of `members` the actor may change inside `organization`
+    (`check_hierarchy_in` and not themselves, with members:manage there),
+    for many members in two queries: what a member list offers."""
+    actor = as_actor(actor).within(organization)
+    if MEMBER_MANAGER_PERMISSION not in actor.permissions:
+        return set()
+    members = [m for m in members if m.pk != actor.pk]
+    if actor.is_owner:
+        return {m.pk for m in members}
+    theirs = {
+        m.pk: set(ALL_PERMISSIONS if m.is_owner else (m.direct_permissions or [])) for m in members
+    }
+    rows = UserRole.objects.filter(
+        Q(organization=organization) | Q(organization__isnull=True), user__in=list(theirs)
+    ).values_list("user_id", "organization_id", "role__permissions")
+    for user_id, org_id, perms in rows:
+        theirs[user_id] |= set(perms or ()) & (SCOPABLE if org_id is not None else ALL_PERMISSIONS)
+    held = actor.permissions
+    return {m.pk for m in members if not m.is_owner and (theirs[m.pk] & ALL_PERMISSIONS) < held}
+
+
+def sole_manager(organization):
+    """The pk of the one member left who can manage `organization`'s
+    members while others remain (whom `check_org_keeps_manager` keeps), or
+    None: what a member list does not offer to remove."""
+    members = Membership.objects.filter(organization=organization)
+    holders = UserRole.objects.filter(
+        Q(organization=organization) | Q(organization__isnull=True),
+        role__permissions__icontains=f'"{MEMBER_MANAGER_PERMISSION}"',
+    )
+    able = status_q("active") | status_q("unverified")
+    ids = list(
+        User.objects.filter(able, pk__in=members.values("user_id"))
+        .filter(
+            Q(pk__in=holders.values("user_id"))
+            | Q(direct_permissions__icontains=f'"{MEMBER_MANAGER_PERMISSION}"')
+            | Q(is_owner=True)
+        )
+        .values_list("pk", flat=True)[:2]
+    )
+    if len(ids) != 1 or not members.exclude(user_id=ids[0]).exists():
+        return None
+    return ids[0]
+
+
+def locked_roles(organization, user_id, held, sole) -> set:
+    """The roles `held` there ([(slug, permissions)]) a member list does not
+    offer to take away: the last manager's managing ones."""
+    if user_id != sole:
+        return set()
+    return {slug for slug, perms in held if MEMBER_MANAGER_PERMISSION in (perms or ())}
+
+
+def role_offers(actor, organizations) -> list[dict]:
+    """What an assignment dialog offers in `organizations`: the roles the
+    actor may give there (`roles_grantable_in`), each with the permissions
+    it leaves out there (its global-only ones)."""
+    roles = Role.objects.exclude(slug="owner").order_by("name")
+    return [
+        {"role": role, "left_out": left_out_in_organization(role.permissions)}
+        for role in roles_grantable_in(actor, organizations, roles)
+    ]
 
 
 def org_managers_remaining(organization, *, without_user=None, without_role=None) -> int:

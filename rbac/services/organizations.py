@@ -162,6 +162,7 @@ def member_add(*, actor, organization, user, roles=()) -> Membership:
         events.MEMBERSHIP_ADDED,
         actor=actor,
         target=user,
+        organization=organization,
         changes={
             "organization": [None, organization.slug],
             "roles": [[], sorted(r.slug for r in role_objs)],
@@ -187,6 +188,7 @@ def member_remove(*, actor, organization, user) -> bool:
         events.MEMBERSHIP_REMOVED,
         actor=actor,
         target=user,
+        organization=organization,
         changes={"organization": [organization.slug, None], "roles": [held, []]},
     )
     return True
@@ -216,6 +218,7 @@ def org_role_assign(*, actor, organization, user, role) -> bool:
         events.USER_ROLE_ASSIGNED,
         actor=actor,
         target=user,
+        organization=organization,
         changes={
             "roles": [None, role.slug],
             "organization": [organization.slug, organization.slug],
@@ -237,6 +240,7 @@ def org_role_remove(*, actor, organization, user, role) -> bool:
         events.USER_ROLE_REMOVED,
         actor=actor,
         target=user,
+        organization=organization,
         changes={
             "roles": [role.slug, None],
             "organization": [organization.slug, organization.slug],

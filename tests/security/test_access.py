@@ -187,3 +187,57 @@ def test_object_routes_never_show_or_change_another_users_data_without_permissio
     figure(f"idor[{role or 'no roles'}]", requests=tried, leaks=len(leaks))
     assert tried > 50
     assert not leaks, "\n".join(leaks)
+
+
+def test_object_routes_never_show_or_change_another_organizations_member(
+    client, others_objects, settings
+):
+    """An administrator of Globex (org-admin held there) tries every page
+    route with the ids of a member of Acme -- also the routes their
+    permissions open: each answers 403, 404 or 405, and nothing changes.
+    Role pages (`roles/<slug>`) show role definitions, nobody's data."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from accounts.models import UserSession
+    from rbac.models import Membership, Organization, Role, UserRole
+
+    settings.MFA_POLICY = "none"
+    target = others_objects["target"]
+    acme = Organization.objects.create(slug="acme", name="Acme")
+    globex = Organization.objects.create(slug="globex", name="Globex")
+    Membership.objects.create(user=target, organization=acme)
+    gil = make_user("gil@globex.example", name="Gil")
+    Membership.objects.create(user=gil, organization=globex)
+    UserRole.objects.create(user=gil, role=Role.objects.get(slug="org-admin"), organization=globex)
+    client.force_login(gil, backend="accounts.backends.EmailBackend")
+    tried, leaks = 0, []
+    for route, pattern in iter_patterns():
+        if route.startswith(("admin/", "api/")):
+            continue
+        rule = getattr(pattern.callback, RULE_ATTR)
+        if rule[0] == "public":
+            continue
+        for url in object_urls(route, others_objects):
+            for method in ("get", "post"):
+                response = getattr(client, method)(url)
+                tried += 1
+                body = response.content.decode(errors="replace")
+                ok = response.status_code in (403, 404, 405) or (
+                    route.startswith("account/")
+                    and response.status_code == 302
+                    and response["Location"].startswith("/account/")
+                )
+                if not ok or TARGET_EMAIL in body or TARGET_NAME in body:
+                    leaks.append(f"{method.upper()} {url}: {response.status_code}")
+    assert UserSession.objects.filter(pk=others_objects["session"].pk, ended_at=None).exists()
+    assert TOTPDevice.objects.filter(pk=others_objects["device"].pk).exists()
+    target.refresh_from_db()
+    assert target.is_active and target.name == TARGET_NAME
+    assert not Membership.objects.filter(user=target, organization=globex).exists()
+    # The control: the same visitor opens a member of Globex.
+    cleo = make_user("cleo@globex.example", name="Cleo")
+    Membership.objects.create(user=cleo, organization=globex)
+    assert client.get(f"/users/{cleo.pk}/").status_code == 200
+    figure("idor[other organization's administrator]", requests=tried, leaks=len(leaks))
+    assert tried > 50
+    assert not leaks, "\n".join(leaks)

@@ -211,3 +211,94 @@ def test_api_object_routes_never_show_or_change_another_users_data_without_the_s
     figure(f"api-idor[{key_name}]", requests=tried, leaks=len(leaks))
     assert tried >= 15
     assert not leaks, "\n".join(leaks)
+
+
+def test_another_organizations_administrator_reaches_none_of_its_objects(
+    client,
+    others_objects,  # noqa: F811
+):
+    """An administrator of Globex, with a key holding everything they hold
+    there, against the objects of a member of Acme: every object route
+    answers 403 or 404 -- also those whose permission they hold -- and
+    nothing changes. Role definitions (GET roles/<slug>) are not anyone's
+    data and stay readable."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from accounts.models import ApiKey, BatchJob, Invitation, UserSession
+    from accounts.services.api_keys import api_key_create
+    from rbac.models import Membership, Organization, Role, UserRole
+    from rbac.permissions import BUILTIN_ROLES, SCOPABLE
+    from tests.conftest import make_user
+
+    target = others_objects["target"]
+    acme = Organization.objects.create(slug="acme", name="Acme")
+    globex = Organization.objects.create(slug="globex", name="Globex")
+    Membership.objects.create(user=target, organization=acme)
+    gil = make_user("gil@globex.example", name="Gil")
+    Membership.objects.create(user=gil, organization=globex)
+    UserRole.objects.create(user=gil, role=Role.objects.get(slug="org-admin"), organization=globex)
+    client_of_gil = make_user("cleo@globex.example", name="Cleo")
+    Membership.objects.create(user=client_of_gil, organization=globex)
+    held = sorted(set(BUILTIN_ROLES["org-admin"]["permissions"]) & SCOPABLE)
+    owner = target.__class__.objects.get(is_owner=True)
+    _k, raw = api_key_create(actor=owner, user=gil, name="gil", scopes=held)
+
+    invitation_id, email_id, key_id, job_id = others_objects["uuid"][1:5]
+    values = {
+        "user_id": str(target.pk),
+        "invitation_id": str(invitation_id),
+        "key_id": str(key_id),
+        "session_id": str(others_objects["session"].pk),
+        "factor_id": others_objects["str"][0],
+        "role": "editor",
+        "email_id": str(email_id),
+        "job_id": str(job_id),
+        "action": "ban",
+        "endpoint_id": "00000000-0000-4000-8000-000000000000",
+        "delivery_id": "1",
+    }
+    tried, leaks = 0, []
+    for method, route in api_object_routes():
+        if (method, route) == ("GET", "roles/<slug>"):
+            continue
+        slug = "acme" if route.startswith("organizations/") else "editor"
+        url = "/api/admin/" + _PARAM.sub(lambda m: {**values, "slug": slug}[m.group("name")], route)
+        body = BODY.get((method, route), {})
+        if route.startswith("users/batch/"):
+            body = {"user_ids": [str(target.pk)], "reason": "idor"}
+        if (method, route) == ("POST", "organizations/<slug>/members"):
+            body = {"user_id": str(target.pk), "roles": []}
+        response = client.generic(
+            method,
+            url,
+            json.dumps(body),
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {raw}",
+        )
+        tried += 1
+        text = response.content.decode(errors="replace")
+        # A batch answers per user, with the words a missing user gets.
+        hidden = response.status_code in (403, 404) or (
+            route.startswith("users/batch/")
+            and response.status_code == 200
+            and response.json()["processed"] == 0
+            and "no longer exists" in text
+        )
+        if not hidden or TARGET_EMAIL in text or TARGET_NAME in text:
+            leaks.append(f"{method} {url}: {response.status_code} {text[:200]}")
+
+    target.refresh_from_db()
+    assert target.is_active and target.deleted_at is None and target.name == TARGET_NAME
+    assert UserSession.objects.filter(pk=others_objects["session"].pk, ended_at=None).exists()
+    assert TOTPDevice.objects.filter(pk=others_objects["device"].pk).exists()
+    assert ApiKey.objects.get(pk=key_id).revoked_at is None
+    assert Invitation.objects.get(pk=invitation_id).revoked_at is None
+    assert BatchJob.objects.get(pk=job_id).status == "pending"
+    assert not Membership.objects.filter(user=target, organization=globex).exists()
+    assert target.roles.filter(slug="editor").exists()
+    # The control: the same key reaches a member of its own organization.
+    allowed = client.get(f"/api/admin/users/{client_of_gil.pk}", HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert allowed.status_code == 200 and allowed.json()["email"] == client_of_gil.email
+    figure("api-idor[other organization's administrator]", requests=tried, leaks=len(leaks))
+    assert tried >= 40
+    assert not leaks, "\n".join(leaks)

@@ -25,7 +25,7 @@ from django.test import Client
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from rbac.models import Role, UserRole
+from rbac.models import Membership, Organization, Role, UserRole
 from rbac.permissions import TEMPLATES
 from tests.conftest import make_user, reauthenticate, verify_session
 from tests.security.conftest import figure
@@ -40,6 +40,10 @@ PERSONAS = {
     "editor": ["editor"],
     "viewer": ["viewer"],
     "member": [],
+    # org-admin held in Globex only; the population has members of Globex,
+    # of Acme, and one of both (account-wide actions refused, membership
+    # removal offered).
+    "org_admin": "org:globex",
 }
 SEEDS = (
     "/",
@@ -143,6 +147,10 @@ def _local(base: str, href: str) -> str | None:
 def _persona(name: str, spec):
     if spec is None:
         return None  # the owner fixture
+    if isinstance(spec, str) and spec.startswith("org:"):
+        user = make_user(f"{name}@example.com", name=name.title())
+        _join(user, spec.removeprefix("org:"), "org-admin")
+        return user
     if isinstance(spec, str):
         role, _ = Role.objects.get_or_create(
             slug=f"t-{spec}",
@@ -152,6 +160,12 @@ def _persona(name: str, spec):
         UserRole.objects.create(user=user, role=role)
         return user
     return make_user(f"{name}@example.com", roles=spec, name=name.title())
+
+
+def _join(user, slug: str, role: str = "member") -> None:
+    organization, _ = Organization.objects.get_or_create(slug=slug, defaults={"name": slug.title()})
+    Membership.objects.create(user=user, organization=organization)
+    UserRole.objects.create(user=user, role=Role.objects.get(slug=role), organization=organization)
 
 
 @pytest.fixture
@@ -177,6 +191,13 @@ def population(owner, builtin_roles):
     people["locked"] = make_user("locked@example.com", name="Lou Locked")
     for name in ("locked", "peer"):
         _lock_out(people[name], now)
+    # Organizations: the org admin's people (one of them also in Acme), and
+    # someone in Acme only.
+    for name in ("banned", "locked"):
+        _join(people[name], "globex")
+    _join(people["disabled"], "globex")
+    _join(people["disabled"], "acme")
+    _join(people["peer"], "acme")
     for user in people.values():
         TOTPDevice.objects.create(user=user, name="Phone", confirmed=True)
     for name in ("member", "viewer", "peer"):

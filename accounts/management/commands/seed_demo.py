@@ -279,6 +279,7 @@ class Command(BaseCommand):
                         changes={},
                         acting_for_id=None,
                         acting_for_label="",
+                        organization_id=None,
                     )
                     seq += 1
                     event.seq, event.prev_hash = seq, prev

@@ -1,0 +1,166 @@
+"""Last-manager rules: a change may not leave the installation with nobody
+besides the owner able to assign roles (when the owner cannot act), nor an
+organization with members but nobody among them able to manage its members
+(issue 24) -- whatever the change: an organization's own (a membership, a
+role held there: `orgs.check_can_remove_member` / `check_can_remove_org_role`)
+or account-wide (ban, disable, delete, erase; a global role or a direct grant
+taken away; a role edited or deleted), which is this module.
+
+The organizations a change could leave unmanaged are locked (their rows, in
+id order) before they are counted, as the organization's own changes lock
+the organization first (`rbac.services.organizations.lock_organization`):
+two administrators removing the last two managers at once are serialized,
+and the second is refused.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Q
+
+from accounts.models import User, status_q
+from rbac.models import Membership, Organization, Role, UserRole
+from rbac.policies.base import (
+    PolicyDenied,
+    fixed_answer,
+    owner_is_active,
+    role_managers_remaining,
+    standing_fixed,
+)
+from rbac.policies.orgs import MEMBER_MANAGER_PERMISSION
+
+MANAGER = MEMBER_MANAGER_PERMISSION
+
+
+def check_last_manager(
+    actor, *, action: str, target=None, exclude_user_ids=(), role_overrides=None
+) -> None:
+    """No change may leave an organization unmanaged (`exclude_user_ids`:
+    accounts that stop acting; `role_overrides`: {role id: its permissions
+    after the change}), nor nobody besides the owner able to assign roles
+    when the owner cannot act."""
+    check_orgs_keep_managers(
+        actor,
+        action=action,
+        target=target,
+        exclude_user_ids=exclude_user_ids,
+        role_overrides=role_overrides,
+    )
+    if owner_is_active():
+        return
+    if role_managers_remaining(exclude_user_ids=exclude_user_ids, role_overrides=role_overrides):
+        return
+    raise PolicyDenied(
+        "last_manager",
+        "This change would leave nobody able to assign roles.",
+        action=action,
+        actor=actor,
+        target=target,
+    )
+
+
+def check_orgs_keep_managers(
+    actor,
+    *,
+    action: str,
+    target=None,
+    exclude_user_ids=(),
+    role_overrides=None,
+    global_losers=(),
+) -> None:
+    """Refuse a change that would leave some organization with members but
+    none able to manage them. `exclude_user_ids`: accounts that stop acting
+    (banned, disabled, deleted); `role_overrides`: roles' permissions after
+    the change; `global_losers`: users whose global grants stop conferring
+    members:manage (a global role or a direct grant taken away)."""
+    role_overrides = role_overrides or {}
+    if not _may_lose_a_manager(exclude_user_ids, role_overrides, global_losers):
+        return
+    unmanaged = orgs_left_unmanaged(
+        exclude_user_ids=exclude_user_ids,
+        role_overrides=role_overrides,
+        global_losers=global_losers,
+    )
+    if not unmanaged:
+        return
+    names = ", ".join(org.name for org in unmanaged)
+    raise PolicyDenied(
+        "last_manager",
+        f"This change would leave nobody in {names} able to manage its members "
+        "(give someone there members:manage first).",
+        action=action,
+        actor=actor,
+        target=target,
+    )
+
+
+def _member_managers(user_ids=None) -> set:
+    """Members of some organization who may manage members somewhere (a
+    superset of each organization's managers: the full count follows)."""
+    holders = UserRole.objects.filter(role__permissions__icontains=f'"{MANAGER}"')
+    members = Membership.objects.filter(
+        Q(user__is_owner=True)
+        | Q(user__direct_permissions__icontains=f'"{MANAGER}"')
+        | Q(user_id__in=holders.values("user_id"))
+    )
+    if user_ids is not None:
+        members = members.filter(user_id__in=list(user_ids))
+    return set(members.values_list("user_id", flat=True).distinct())
+
+
+def _may_lose_a_manager(exclude_user_ids, role_overrides, global_losers) -> bool:
+    if global_losers:
+        return True
+    if exclude_user_ids:
+        # In a batch, who manages members is asked once for all of its users.
+        if standing_fixed():
+            managers = fixed_answer("org_member_managers", _member_managers)
+        else:
+            managers = _member_managers(exclude_user_ids)
+        if set(exclude_user_ids) & managers:
+            return True
+    for role_id, permissions in role_overrides.items():
+        before = Role.objects.filter(pk=role_id).values_list("permissions", flat=True).first()
+        if before and MANAGER in before and MANAGER not in (permissions or ()):
+            return True
+    return False
+
+
+def orgs_left_unmanaged(*, exclude_user_ids=(), role_overrides=None, global_losers=()) -> list:
+    """The organizations the change would leave unmanaged, locked, by name."""
+    role_overrides = role_overrides or {}
+    excluded = list(exclude_user_ids)
+    losers = list(global_losers)
+    touched = [r for r, perms in role_overrides.items() if MANAGER not in (perms or ())]
+    holders = UserRole.objects.filter(role_id__in=touched)
+    candidates = (
+        Membership.objects.filter(
+            Q(user_id__in=excluded + losers)
+            | Q(user_id__in=holders.filter(organization__isnull=True).values("user_id"))
+        ).values("organization_id")
+    ).union(holders.filter(organization__isnull=False).values("organization_id"))
+    ids = sorted({row["organization_id"] for row in candidates})
+    if not ids:
+        return []
+    orgs = list(Organization.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
+    manager_roles = [
+        pk
+        for pk, perms in Role.objects.values_list("pk", "permissions")
+        if MANAGER in role_overrides.get(pk, perms or ())
+    ]
+    able = User.objects.filter(status_q("active") | status_q("unverified")).exclude(pk__in=excluded)
+    unmanaged = []
+    for org in orgs:
+        members = Membership.objects.filter(organization=org)
+        if excluded and not members.exclude(user_id__in=excluded).exists():
+            continue  # nobody else left to manage
+        via_role = UserRole.objects.filter(role_id__in=manager_roles).filter(
+            Q(organization=org) | (Q(organization__isnull=True) & ~Q(user_id__in=losers))
+        )
+        managers = able.filter(pk__in=members.values("user_id")).filter(
+            Q(pk__in=via_role.values("user_id"))
+            | (Q(direct_permissions__icontains=f'"{MANAGER}"') & ~Q(pk__in=losers))
+            | Q(is_owner=True)
+        )
+        if not managers.exists():
+            unmanaged.append(org)
+    return sorted(unmanaged, key=lambda org: org.name)

@@ -1,0 +1,163 @@
+"""Each organization keeps at least one member who can manage its members
+(members:manage there or globally), also when the change is account-wide:
+banning, disabling, deleting or erasing that last manager, taking away the
+global role or the direct grant that made them one, or editing or deleting
+the role they hold it through. The owner being active does not help: the
+owner is no member. The refusal names the organization."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from accounts.services import users as user_services
+from audit.models import AuditEvent
+from rbac import services
+from rbac.actor import Actor
+from rbac.models import Membership, Role, UserRole
+from rbac.policies import PolicyDenied
+from tests.conftest import make_user
+from tests.orgs.conftest import join
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def console(world):
+    return Actor.console(world["owner"])
+
+
+def _refused(call, org_name: str):
+    with pytest.raises(PolicyDenied) as exc:
+        call()
+    assert exc.value.code == "last_manager"
+    assert org_name in exc.value.message
+    return exc.value
+
+
+def test_banning_the_last_manager_of_an_organization_is_refused_through_the_page(client_for, world):
+    # Ada is Acme's only member who can manage its members; Alice and Bo remain.
+    owner = client_for(world["owner"])
+    response = owner.post(
+        reverse("users:ban", args=[world["ada"].pk]),
+        {"duration": "days", "amount": "3", "reason": "test"},
+    )
+    assert response.status_code in (403, 409)
+    assert "Acme" in response.content.decode()
+    world["ada"].refresh_from_db()
+    assert world["ada"].status == "active"
+    assert AuditEvent.objects.filter(
+        action="accounts.user.banned", outcome="denied", reason__startswith="last_manager"
+    ).exists()
+
+
+@pytest.mark.parametrize(
+    "act",
+    [
+        lambda a, u: user_services.user_ban(actor=a, user=u, reason="x"),
+        lambda a, u: user_services.user_disable(actor=a, user=u),
+        lambda a, u: user_services.user_delete(actor=a, user=u),
+        lambda a, u: user_services.user_hard_delete(actor=a, user=u, confirm_email=u.email),
+    ],
+    ids=["ban", "disable", "delete", "hard-delete"],
+)
+def test_an_account_wide_change_may_not_leave_an_organization_unmanaged(world, console, act):
+    _refused(lambda: act(console, world["ada"]), "Acme")
+    world["ada"].refresh_from_db()
+    assert world["ada"].status == "active"
+
+
+def test_with_another_manager_the_change_goes_through(world, console):
+    second = make_user("second@acme.example", name="Second Admin")
+    join(second, world["acme"], "org-admin")
+    user_services.user_ban(actor=console, user=world["ada"], reason="x")
+    world["ada"].refresh_from_db()
+    assert world["ada"].status == "banned"
+    # ... and then the second one is the last.
+    _refused(lambda: user_services.user_disable(actor=console, user=second), "Acme")
+
+
+def test_an_organization_with_no_other_member_does_not_hold_its_last_manager(world, console):
+    for user in (world["alice"], world["both"]):
+        Membership.objects.filter(user=user, organization=world["acme"]).delete()
+        UserRole.objects.filter(user=user, organization=world["acme"]).delete()
+    user_services.user_ban(actor=console, user=world["ada"], reason="x")
+
+
+@pytest.fixture
+def global_manager(world):
+    """Acme's only manager holds members:manage through a global role,
+    and Ada becomes a plain member."""
+    UserRole.objects.filter(user=world["ada"], organization=world["acme"]).delete()
+    boss_role = Role.objects.create(slug="boss", name="Boss", permissions=["members:manage"])
+    carl = make_user("carl@acme.example", name="Carl")
+    Membership.objects.create(user=carl, organization=world["acme"])
+    UserRole.objects.create(user=carl, role=boss_role)
+    return carl, boss_role
+
+
+def test_removing_the_global_role_that_made_the_last_manager_is_refused(
+    world, console, global_manager
+):
+    carl, boss_role = global_manager
+    _refused(lambda: services.user_role_remove(actor=console, user=carl, role=boss_role), "Acme")
+    assert UserRole.objects.filter(user=carl, role=boss_role).exists()
+
+
+def test_revoking_the_direct_grant_that_made_the_last_manager_is_refused(world, console):
+    UserRole.objects.filter(user=world["ada"], organization=world["acme"]).delete()
+    dora = make_user("dora@acme.example", name="Dora")
+    dora.direct_permissions = ["members:manage"]
+    dora.save(update_fields=["direct_permissions"])
+    Membership.objects.create(user=dora, organization=world["acme"])
+    _refused(
+        lambda: services.user_permissions_update(
+            actor=console, user=dora, revoke=["members:manage"]
+        ),
+        "Acme",
+    )
+
+
+def test_editing_or_deleting_the_role_that_made_the_last_manager_is_refused(
+    world, console, global_manager
+):
+    _carl, boss_role = global_manager
+    _refused(
+        lambda: services.role_update(actor=console, role=boss_role, permissions=["users:read"]),
+        "Acme",
+    )
+    _refused(lambda: services.role_delete(actor=console, role=boss_role, confirm=True), "Acme")
+    boss_role.refresh_from_db()
+    assert boss_role.permissions == ["members:manage"]
+
+
+def test_the_refusal_reaches_the_api(world, call):
+    from accounts.services.api_keys import api_key_create
+
+    _k, raw = api_key_create(actor=world["owner"], name="t", template="full_access")
+    status, body, _ = call(
+        "POST",
+        f"/api/admin/users/{world['ada'].pk}/disable",
+        {"HTTP_AUTHORIZATION": f"Bearer {raw}"},
+        {"reason": "x"},
+    )
+    assert status == 409 and body["error"] == "last_manager"
+    assert "Acme" in body["detail"]
+
+
+def test_a_global_manager_in_the_organization_keeps_it_managed(world, console, admin_user):
+    # A member holding members:manage globally (an administrator) counts.
+    Membership.objects.create(user=admin_user, organization=world["acme"])
+    user_services.user_ban(actor=console, user=world["ada"], reason="x")
+
+
+def test_a_batch_skips_the_last_manager_and_says_why(world):
+    from accounts.services.batch import batch_run
+
+    ids = [world["ada"].pk, world["alice"].pk]
+    result = batch_run(actor=world["owner"], action="ban", user_ids=ids)
+    assert result["processed"] == 1
+    world["ada"].refresh_from_db()
+    world["alice"].refresh_from_db()
+    assert world["ada"].status == "active" and world["alice"].status == "banned"
+    assert "Acme" in str(result)
