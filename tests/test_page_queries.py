@@ -27,8 +27,9 @@ LIST = 18
 LIST_SCOPED = LIST + 2
 USER_PAGE = 20
 # The session, the user, the second factor; the actions; the page; a
-# second read of the events (came with the sealer on main).
-AUDIT_PAGE = 6
+# second read of the events (came with the sealer on main); the
+# organizations the filter offers (events record their organization).
+AUDIT_PAGE = 7
 OVERVIEW = 5  # the same three; the email figures; the latest events
 
 
