@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from accounts.models import KnownDevice, TokenPurpose
 from accounts.security import describe_user_agent
+from accounts.services.api_keys import api_keys_revoke_all
 from accounts.services.email_content import site_link
 from accounts.services.notices import notice_enabled, notify_security
 from accounts.services.sessions import sessions_end_all
@@ -99,13 +100,17 @@ def new_device_notify(user, *, user_agent: str, ip: str | None) -> None:
 @service
 def sign_in_report(*, token: str | None = None, digest: str | None = None) -> str:
     """ "This wasn't me": use the report link once, sign out every session
-    of its user, end their other one-time links, and start a password reset.
+    of its user, end their other one-time links, revoke their API keys, and
+    start a password reset.
     Returns the new reset token (the page takes the browser straight to it).
     The one-time token is the guard: unused, unexpired, an active account
     (`tokens._check`); the row is locked while it is used."""
     user = token_redeem(token=token, digest=digest, purpose=TokenPurpose.SIGN_IN_REPORT)
     ended = sessions_end_all(user)
     tokens_revoke_all(user)
+    # A key the intruder made would outlive the sessions: the account's
+    # keys go too (the user makes new ones after choosing a new password).
+    keys = api_keys_revoke_all(user, reason="sign-in reported")
     reset_token, row = token_issue(
         user=user, purpose=TokenPurpose.PASSWORD_RESET, ttl=settings.MAGIC_LINK_TTL
     )
@@ -113,6 +118,10 @@ def sign_in_report(*, token: str | None = None, digest: str | None = None) -> st
         events.SIGN_IN_REPORTED,
         actor=user,
         target=user,
-        changes={"sessions_ended": ended, "reset_expires_at": row.expires_at.isoformat()},
+        changes={
+            "sessions_ended": ended,
+            "keys_revoked": keys,
+            "reset_expires_at": row.expires_at.isoformat(),
+        },
     )
     return reset_token

@@ -211,3 +211,25 @@ def test_only_a_device_beside_known_ones_is_marked_new_in_the_sign_in_event(memb
     first, second = AuditEvent.objects.filter(action="accounts.login.succeeded").order_by("id")
     assert "new_device" not in first.changes
     assert second.changes["new_device"] is True
+
+
+def test_this_was_not_me_also_revokes_the_api_keys_an_intruder_could_have_made(admin_user):
+    """An intruder signed in as you may have made an API key, which would
+    outlive the sessions the report ends: the report revokes the account's
+    keys too (the user makes new ones after choosing a new password)."""
+    from accounts.models import ApiKey
+    from accounts.services.api_keys import api_key_create
+
+    sign_in(browser(), email="admin@example.com")
+    sign_in(browser(IPHONE), email="admin@example.com")
+    planted, _raw = api_key_create(actor=admin_user, name="backdoor", scopes=["users:read"])
+    link = report_link(notices()[0])
+
+    victim = browser()
+    victim.post(victim.get(link)["Location"])
+
+    planted.refresh_from_db()
+    assert planted.revoked_at is not None
+    assert not ApiKey.objects.filter(user=admin_user, revoked_at__isnull=True).exists()
+    [event] = AuditEvent.objects.filter(action="accounts.sign_in.reported")
+    assert event.changes["keys_revoked"] == 1
