@@ -31,6 +31,7 @@ from accounts.api import emails as emails_api
 from accounts.api import invitations as invitations_api
 from accounts.api import jobs as jobs_api
 from accounts.api import keys as keys_api
+from accounts.api import saved_views as saved_views_api
 from accounts.api import user_roles as user_roles_api
 from accounts.api import users as users_api
 from accounts.services import throttling
@@ -250,4 +251,5 @@ api.add_router("/admin/api-keys", keys_api.router)
 api.add_router("/admin/webhooks", webhooks_api.router)
 api.add_router("/admin/emails", emails_api.router)
 api.add_router("/admin/jobs", jobs_api.router)
+api.add_router("/admin/views", saved_views_api.router)
 api.add_router("/auth", auth_api.router)

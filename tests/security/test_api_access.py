@@ -80,6 +80,11 @@ PERMISSION = {
     ("POST", "organizations/<slug>/members"): "members:manage",
     ("PATCH", "organizations/<slug>/members/<uuidstr:user_id>"): "members:manage",
     ("DELETE", "organizations/<slug>/members/<uuidstr:user_id>"): "members:manage",
+    # A saved view is opened with its list's read permission (the target's
+    # own users view here); only its owner changes it.
+    ("GET", "views/<uuidstr:view_id>"): "users:read",
+    ("PATCH", "views/<uuidstr:view_id>"): "users:read",
+    ("DELETE", "views/<uuidstr:view_id>"): "users:read",
 }
 
 # Valid bodies, so a refusal comes from the permission, not the schema.
@@ -119,6 +124,13 @@ def api_object_routes():
 def test_every_api_object_route_has_a_known_permission():
     unknown = [f"{m} {r}" for m, r in api_object_routes() if (m, r) not in PERMISSION]
     assert not unknown, "give these API routes their permission here:\n" + "\n".join(unknown)
+
+
+def _their_view(target):
+    """The target's own, unshared saved view: nobody else's to see or change."""
+    from accounts.models import SavedView
+
+    return SavedView.objects.create(owner=target, page="users", name="Theirs", query="q=x")
 
 
 @pytest.fixture
@@ -167,6 +179,7 @@ def test_api_object_routes_never_show_or_change_another_users_data_without_the_s
         # Nobody's endpoint: the routes answer 403 without the scope, 404 with it.
         "endpoint_id": "00000000-0000-4000-8000-000000000000",
         "delivery_id": "1",
+        "view_id": str(_their_view(target).pk),
     }
     editor_before = list(Role.objects.get(slug="editor").permissions)
     tried, leaks = 0, []
@@ -195,6 +208,7 @@ def test_api_object_routes_never_show_or_change_another_users_data_without_the_s
 
     target.refresh_from_db()
     assert target.is_active and target.deleted_at is None and target.name == TARGET_NAME
+    assert target.saved_views.get().name == "Theirs"
     assert UserSession.objects.filter(pk=others_objects["session"].pk, ended_at=None).exists()
     assert TOTPDevice.objects.filter(pk=others_objects["device"].pk).exists()
     assert ApiKey.objects.get(pk=key_id).revoked_at is None
@@ -256,6 +270,7 @@ def test_another_organizations_administrator_reaches_none_of_its_objects(
         "action": "ban",
         "endpoint_id": "00000000-0000-4000-8000-000000000000",
         "delivery_id": "1",
+        "view_id": str(_their_view(target).pk),
     }
     tried, leaks = 0, []
     for method, route in api_object_routes():
@@ -289,6 +304,7 @@ def test_another_organizations_administrator_reaches_none_of_its_objects(
 
     target.refresh_from_db()
     assert target.is_active and target.deleted_at is None and target.name == TARGET_NAME
+    assert target.saved_views.get().name == "Theirs"
     assert UserSession.objects.filter(pk=others_objects["session"].pk, ended_at=None).exists()
     assert TOTPDevice.objects.filter(pk=others_objects["device"].pk).exists()
     assert ApiKey.objects.get(pk=key_id).revoked_at is None
