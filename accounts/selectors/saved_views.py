@@ -34,6 +34,7 @@ VIEW_KEYS = {
         "date_to",
         "batch",
         "ip",
+        "organization",
     ),
 }
 LIST_URLS = {"users": "users:list", "audit": "audit:list"}

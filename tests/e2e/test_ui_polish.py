@@ -619,7 +619,7 @@ def test_ctrl_k_finds_a_user_from_any_page(live_server, page, screenshot, people
     assert page.evaluate(f"document.getElementById('{active}').classList.contains('jump-link')")
     page.keyboard.press("Enter")
     page.wait_for_url(f"**/users/{grace.pk}/")
-    expect(page.get_by_role("heading", name="Grace Hopper")).to_be_visible()
+    expect(page.get_by_role("heading", name="Grace Hopper", exact=True)).to_be_visible()
 
 
 def test_audit_filters_fold_away_on_phones(live_server, page, screenshot, people):
