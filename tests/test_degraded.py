@@ -90,8 +90,10 @@ def test_a_silent_redis_costs_a_request_at_most_its_timeouts(silent_redis, clien
     print(f"FIGURE degraded: pages with a silent Redis took {[round(t, 2) for t in timings]} s")
     # One socket timeout (0.5 s here) at most, then Redis is not tried again
     # for a while: a page with several cached figures does not pay for each.
-    assert timings[0] < 2
-    assert max(timings[1:]) < 0.5
+    # Whichever page reaches Redis first pays it (the overview may answer
+    # from figures it needs no cache for), and only that one.
+    assert max(timings) < 2
+    assert sum(t >= 0.5 for t in timings) <= 1, timings
 
 
 def test_a_silent_broker_costs_a_publish_at_most_its_timeouts():
