@@ -19,6 +19,7 @@ from accounts.models import Invitation
 from accounts.services.common import lock_user
 from accounts.services.invitations import InvitationInvalid, _check, _target
 from accounts.services.tokens import lookup_digest
+from audit import events
 from audit import services as audit
 from core.services import service
 from rbac import policies
@@ -59,7 +60,7 @@ def invitation_join(
     invitation.accepted_at = timezone.now()
     invitation.save(update_fields=["accepted_at"])
     audit.record(
-        "accounts.invitation.accepted",
+        events.INVITATION_ACCEPTED,
         actor=as_actor(actor),
         target=_target(invitation),
         changes={

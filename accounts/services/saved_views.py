@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from accounts.models import SavedView
 from accounts.selectors.saved_views import VIEW_NOT_FOUND, view_query
+from audit import events
 from audit import services as audit
 from core.services import NotFound, service
 from rbac import policies
@@ -48,7 +49,7 @@ def saved_view_create(*, actor, page: str, name: str, query: str, shared: bool =
         owner_id=actor.pk, page=page, name=name, query=view_query(page, query), shared=shared
     )
     audit.record(
-        "accounts.saved_view.created",
+        events.SAVED_VIEW_CREATED,
         actor=actor,
         target=view,
         changes={"page": [None, page], "query": [None, view.query], "shared": [None, shared]},
@@ -79,7 +80,7 @@ def saved_view_update(*, actor, view, name: str, shared: bool):
         return view
     view.name, view.shared, view.updated_at = name, shared, timezone.now()
     view.save(update_fields=["name", "shared", "updated_at"])
-    audit.record("accounts.saved_view.updated", actor=actor, target=view, changes=changes)
+    audit.record(events.SAVED_VIEW_UPDATED, actor=actor, target=view, changes=changes)
     return view
 
 
@@ -88,7 +89,7 @@ def saved_view_delete(*, actor, view) -> None:
     view = _lock(view)
     policies.check_can_delete_view(actor, view)
     audit.record(
-        "accounts.saved_view.deleted",
+        events.SAVED_VIEW_DELETED,
         actor=actor,
         target=view,
         changes={"name": [view.name, None], "query": [view.query, None]},

@@ -34,7 +34,7 @@ def account_data_export(*, actor) -> dict:
     policies.check_can_export_own_data(actor)
     user = lock_user(actor.user)
     data = user_data_export(user, sessions=True, audit_events=True)
-    audit.record("accounts.account.data_exported", actor=actor, target=user)
+    audit.record(events.ACCOUNT_DATA_EXPORTED, actor=actor, target=user)
     return data
 
 
@@ -88,7 +88,7 @@ def deletion_carry_out(*, actor, user_id) -> bool:
     _save_status(
         user,
         actor=actor,
-        action="accounts.user.deleted",
+        action=events.USER_DELETED,
         values={"deleted_at": timezone.now(), "deletion_due_at": None},
         reason="Deleted at the user's own request, after the cooling-off period.",
         changes={"deleted_at": [None, timezone.now().isoformat()], "self_requested": True},

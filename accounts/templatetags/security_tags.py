@@ -6,6 +6,7 @@ because a template tag never imports a view."""
 from django import template
 
 from accounts.security import describe_user_agent, factors_for_user, open_sessions
+from audit import events
 from rbac import policies
 from rbac.selectors import prime_permissions
 
@@ -28,7 +29,7 @@ def security_context(request, subject) -> dict:
             for s in open_sessions(subject)
         ]
         ctx["can_end"] = not own and policies.allows(
-            policies.check_can_end_sessions, viewer, subject, action="accounts.session.revoked"
+            policies.check_can_end_sessions, viewer, subject, action=events.SESSION_REVOKED
         )
         ctx["show_sessions"] = True
     if policies.user_has(viewer, "mfa:read"):

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET
 from accounts import selectors
 from accounts.selectors.saved_views import saved_views_for
 from accounts.views.user_actions import offered
+from audit import events
 from core.navigation import MORE_PAGES, NAVIGATION, pages_for
 from rbac import policies
 from rbac.decorators import signed_in
@@ -58,7 +59,7 @@ def user_commands(actor, user, offers) -> list[Command]:
         Command(f"{o.button}…", f"{page}#action-{o.name}") for o in offers if not o.action.reauth
     ]
     if user.status != "deleted" and policies.allows(
-        policies.check_can_reset_password, actor, user, action="accounts.password.set_by_admin"
+        policies.check_can_reset_password, actor, user, action=events.PASSWORD_SET_BY_ADMIN
     ):
         commands.append(Command("Reset password…", f"{page}#section-credentials"))
     may_assign = policies.user_has(actor, "roles:assign") and policies.user_has(actor, "roles:read")

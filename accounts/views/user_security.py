@@ -19,6 +19,7 @@ from accounts.security import (
 from accounts.services import mfa as mfa_services
 from accounts.services import sessions as session_services
 from accounts.templatetags.security_tags import security_context
+from audit import events
 from core.services import NotFound
 from core.web import confirm_page, htmx_partial
 from rbac import policies
@@ -63,7 +64,7 @@ def session_end(request, user_id, pk):
     # The confirmation names the device: only for someone the guard lets
     # end this user's sessions (asked before the session is looked up).
     if not policies.allows(
-        policies.check_can_end_sessions, request.actor, subject, action="accounts.session.revoked"
+        policies.check_can_end_sessions, request.actor, subject, action=events.SESSION_REVOKED
     ):
         raise PermissionDenied
     session = get_object_or_404(UserSession, pk=pk, user=subject)

@@ -341,7 +341,7 @@ def _check_own_account(actor, *, action: str) -> None:
 
 def check_can_export_own_data(actor) -> None:
     """ "Download my data": anyone signed in, for their own account only."""
-    _check_own_account(actor, action="accounts.account.data_exported")
+    _check_own_account(actor, action=events.ACCOUNT_DATA_EXPORTED)
 
 
 def check_can_request_own_deletion(actor) -> None:

@@ -7,6 +7,7 @@ what it then shows is the list's answer for the viewer, within their reach.
 
 from __future__ import annotations
 
+from audit import events
 from rbac.policies.base import _deny, check_permission, user_has
 
 # Which permission reads each list a view can be saved of.
@@ -28,7 +29,7 @@ def _page_permission(actor, page: str, *, action: str, target=None) -> None:
 
 
 def check_can_save_view(actor, *, page: str, shared: bool) -> None:
-    action = "accounts.saved_view.created"
+    action = events.SAVED_VIEW_CREATED
     _page_permission(actor, page, action=action)
     if shared:
         check_permission(actor, SHARE_PERMISSION, action=action)
@@ -48,7 +49,7 @@ def _check_owner(actor, view, *, action: str) -> None:
 def check_can_change_view(actor, view, *, shared: bool) -> None:
     """Rename or (un)share: the owner, who still reads the list; making it
     shared needs views:share (keeping it shared, or unsharing, does not)."""
-    action = "accounts.saved_view.updated"
+    action = events.SAVED_VIEW_UPDATED
     _check_owner(actor, view, action=action)
     _page_permission(actor, view.page, action=action, target=view)
     if shared and not view.shared:
@@ -56,7 +57,7 @@ def check_can_change_view(actor, view, *, shared: bool) -> None:
 
 
 def check_can_delete_view(actor, view) -> None:
-    _check_owner(actor, view, action="accounts.saved_view.deleted")
+    _check_owner(actor, view, action=events.SAVED_VIEW_DELETED)
 
 
 def user_may_open_view(actor, view) -> bool:
