@@ -306,6 +306,11 @@ def grouped(codes=None) -> list[tuple[str, str, list[Permission]]]:
     return out
 
 
+# The owner's role, and the one a former owner keeps after handing
+# ownership over (the transfer's guard counts what that role confers).
+OWNER_ROLE = "owner"
+FORMER_OWNER_ROLE = "admin"
+
 BUILTIN_ROLES = {
     "owner": {
         "name": "Owner",

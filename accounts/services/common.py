@@ -5,6 +5,8 @@ from contextvars import ContextVar
 
 from accounts.models import User
 from core.services import NotFound
+from rbac import policies
+from rbac.models import Organization
 from rbac.selectors import prime_permissions
 
 # Inside `users_locked()`: the users it locked, {pk: user}.
@@ -53,6 +55,32 @@ def users_locked(ids, *, lock: bool = True, within=None):
         yield by_pk, permissions
     finally:
         _held.reset(token)
+
+
+def lock_organizations_at_stake(
+    *, exclude_user_ids=(), role_overrides=None, global_losers=()
+) -> list[int]:
+    """Lock, in id order, the organizations whose member managers a change
+    could take away (`policies.organizations_at_stake`, the change described
+    as for the keep-a-manager guard), so that guard counts them under the
+    lock: services lock, guards read. Called after the users are locked and
+    before any role (the one lock order: users, organizations, roles).
+    Returns their ids."""
+    ids = policies.organizations_at_stake(
+        exclude_user_ids=exclude_user_ids,
+        role_overrides=role_overrides,
+        global_losers=global_losers,
+    )
+    lock_organizations(ids)
+    return ids
+
+
+def lock_organizations(ids) -> None:
+    """Lock the organizations `ids` in id order for the rest of the
+    transaction."""
+    if ids:
+        locked = Organization.objects.select_for_update().filter(pk__in=list(ids)).order_by("pk")
+        list(locked.values_list("pk", flat=True))
 
 
 def diff(before: dict, after: dict) -> dict:

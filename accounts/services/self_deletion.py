@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.selectors import user_data_export
-from accounts.services.common import lock_user
+from accounts.services.common import lock_organizations_at_stake, lock_user
 from accounts.services.users import _save_status
 from audit import events
 from audit import services as audit
@@ -45,6 +45,7 @@ def account_deletion_request(*, actor) -> User:
     action = events.ACCOUNT_DELETION_REQUESTED
     policies.check_can_request_own_deletion(actor)
     user = lock_user(actor.user)
+    lock_organizations_at_stake(exclude_user_ids=[user.pk])
     policies.check_last_manager(actor, action=action, target=user, exclude_user_ids=[user.pk])
     if user.deletion_due_at is not None:
         return user

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from accounts.models import User, normalize_email
 from accounts.services.api_keys import api_keys_revoke_for_users
-from accounts.services.common import diff, lock_user
+from accounts.services.common import diff, lock_organizations_at_stake, lock_user
 from accounts.services.emails import email_queue
 from accounts.services.notices import notify_security, notify_security_many
 from accounts.services.sessions import sessions_end_all, sessions_end_for_users
@@ -286,6 +286,7 @@ def user_ban(*, actor, user, until=None, reason="", batch_id=None) -> User:
     policies.check_can_ban(actor, user, batch_id=batch_id)
     end = ban_end(until)
     _refuse_if_deleted(user, verb="ban")
+    lock_organizations_at_stake(exclude_user_ids=[user.pk])
     policies.check_last_manager(actor, action=action, target=user, exclude_user_ids=[user.pk])
     reason = (reason or "").strip()[:500]
     if user.banned_until == end and user.ban_reason == reason:
@@ -328,6 +329,7 @@ def user_disable(*, actor, user, reason="", batch_id=None) -> User:
     _refuse_if_deleted(user, verb="disable")
     if user.disabled_at is not None:
         return user
+    lock_organizations_at_stake(exclude_user_ids=[user.pk])
     policies.check_last_manager(actor, action=action, target=user, exclude_user_ids=[user.pk])
     _save_status(
         user,
@@ -387,6 +389,7 @@ def user_delete(*, actor, user, reason="", batch_id=None) -> User:
     policies.check_can_delete(actor, user, batch_id=batch_id)
     if user.deleted_at is not None:
         return user
+    lock_organizations_at_stake(exclude_user_ids=[user.pk])
     policies.check_last_manager(actor, action=action, target=user, exclude_user_ids=[user.pk])
     return _save_status(
         user,
@@ -437,6 +440,7 @@ def user_hard_delete(*, actor, user, confirm_email, batch_id=None) -> None:
         raise ValidationError(
             "Type the user's email address exactly to confirm.", code="confirm_mismatch"
         )
+    lock_organizations_at_stake(exclude_user_ids=[user.pk])
     policies.check_last_manager(actor, action=action, target=user, exclude_user_ids=[user.pk])
     sessions_end_all(user)
     audit.record(

@@ -109,6 +109,7 @@ from rbac.policies.jobs import (  # noqa: F401 (the package's names)
 from rbac.policies.managers import (  # noqa: F401 (the package's names)
     check_last_manager,
     check_orgs_keep_managers,
+    organizations_at_stake,
 )
 from rbac.policies.orgs import (  # noqa: F401 (the package's names)
     check_can_add_member,

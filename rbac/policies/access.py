@@ -7,10 +7,12 @@ from accounts.models import User
 from audit import events
 from audit.models import Target
 from rbac.actor import as_actor
-from rbac.models import UserRole
+from rbac.models import Role, UserRole
 from rbac.permissions import (
     CATALOG,
     DASHBOARD_ONLY_PERMISSIONS,
+    FORMER_OWNER_ROLE,
+    OWNER_ROLE,
     ROLE_MANAGER_PERMISSION,
     SCOPABLE,
 )
@@ -351,7 +353,12 @@ def _keeps_manager_globally(user, *, without_role=None, without_grant=False) -> 
 def check_can_transfer_ownership(actor, target, *, password: str | None = None) -> None:
     """Only the owner, with a fresh proof: the password in the dashboard
     form, or through an API key that carries every permission *and* the
-    password in the request. A narrower owner key is refused."""
+    password in the request. A narrower owner key is refused. Every
+    organization keeps someone who can manage its members: the owner
+    manages every organization they belong to, and after the transfer
+    keeps only their other grants and the former owner's role
+    (`FORMER_OWNER_ROLE`), while `target` gains ownership. The caller has
+    locked `organizations_at_stake(global_losers=[the owner])`."""
     action = events.OWNERSHIP_TRANSFERRED
     if not _is_active_actor(actor) or not actor.is_owner:
         raise _deny(
@@ -375,6 +382,28 @@ def check_can_transfer_ownership(actor, target, *, password: str | None = None) 
                 missing=missing,
             )
     check_fresh_proof(actor, action=action, target=target, password=password)
+    if not _keeps_manager_once_former_owner(as_actor(actor).user):
+        check_orgs_keep_managers(
+            actor,
+            action=action,
+            target=target,
+            global_losers=[actor.pk],
+            global_gainers=[target.pk],
+        )
+
+
+def _keeps_manager_once_former_owner(user) -> bool:
+    """Whether the owner `user` still holds members:manage globally once
+    ownership is handed over: their direct grants, the global roles they
+    hold besides the owner role, and the former owner's role."""
+    if MANAGER in (user.direct_permissions or ()):
+        return True
+    kept = UserRole.objects.filter(user=user, organization__isnull=True).exclude(
+        role__slug=OWNER_ROLE
+    )
+    held = [*kept.values_list("role__permissions", flat=True)]
+    held += Role.objects.filter(slug=FORMER_OWNER_ROLE).values_list("permissions", flat=True)
+    return any(MANAGER in (perms or ()) for perms in held)
 
 
 class _Scoped:

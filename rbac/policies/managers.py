@@ -6,11 +6,15 @@ role held there: `orgs.check_can_remove_member` / `check_can_remove_org_role`)
 or account-wide (ban, disable, delete, erase; a global role or a direct grant
 taken away; a role edited or deleted), which is this module.
 
-The organizations a change could leave unmanaged are locked (their rows, in
-id order) before they are counted, as the organization's own changes lock
-the organization first (`rbac.services.organizations.lock_organization`):
-two administrators removing the last two managers at once are serialized,
-and the second is refused.
+Services lock, guards read: the organizations a change could leave
+unmanaged (`organizations_at_stake`) are locked by the service, in id
+order, before this guard counts their managers
+(`accounts.services.common.lock_organizations_at_stake`; an organization's
+own changes lock it with `rbac.services.organizations.lock_organization`).
+Two administrators removing an organization's last two managers at once
+are serialized on its row, and the second is refused. Every service takes
+its locks in one order -- users by id, then organizations by id, then
+roles -- so two changes never wait on each other in a cycle.
 """
 
 from __future__ import annotations
@@ -66,12 +70,16 @@ def check_orgs_keep_managers(
     exclude_user_ids=(),
     role_overrides=None,
     global_losers=(),
+    global_gainers=(),
 ) -> None:
     """Refuse a change that would leave some organization with members but
     none able to manage them. `exclude_user_ids`: accounts that stop acting
     (banned, disabled, deleted); `role_overrides`: roles' permissions after
-    the change; `global_losers`: users whose global grants stop conferring
-    members:manage (a global role or a direct grant taken away)."""
+    the change; `global_losers`: users whose global grants (or ownership)
+    stop conferring members:manage (a global role or a direct grant taken
+    away, ownership given up); `global_gainers`: users who manage every
+    organization they belong to after the change (ownership received).
+    The caller has locked `organizations_at_stake(...)` of the same change."""
     role_overrides = role_overrides or {}
     if not _may_lose_a_manager(exclude_user_ids, role_overrides, global_losers):
         return
@@ -79,6 +87,7 @@ def check_orgs_keep_managers(
         exclude_user_ids=exclude_user_ids,
         role_overrides=role_overrides,
         global_losers=global_losers,
+        global_gainers=global_gainers,
     )
     if not unmanaged:
         return
@@ -125,23 +134,44 @@ def _may_lose_a_manager(exclude_user_ids, role_overrides, global_losers) -> bool
     return False
 
 
-def orgs_left_unmanaged(*, exclude_user_ids=(), role_overrides=None, global_losers=()) -> list:
-    """The organizations the change would leave unmanaged, locked, by name."""
+def organizations_at_stake(*, exclude_user_ids=(), role_overrides=None, global_losers=()) -> list:
+    """The ids, in order, of the organizations whose managers the change
+    (described as for `check_orgs_keep_managers`) could reduce: what its
+    service locks before asking the guard. Empty when the change takes no
+    manager away (in a batch, asked once for all its users)."""
     role_overrides = role_overrides or {}
-    excluded = list(exclude_user_ids)
-    losers = list(global_losers)
+    if not _may_lose_a_manager(exclude_user_ids, role_overrides, global_losers):
+        return []
+    return _candidates(exclude_user_ids, role_overrides, global_losers)
+
+
+def _candidates(exclude_user_ids, role_overrides, global_losers) -> list:
+    """The organizations of the users who stop acting or lose a global
+    grant, and of the holders of a role that stops conferring the
+    permission (globally: their organizations; in one: that one)."""
     touched = [r for r, perms in role_overrides.items() if MANAGER not in (perms or ())]
     holders = UserRole.objects.filter(role_id__in=touched)
     candidates = (
         Membership.objects.filter(
-            Q(user_id__in=excluded + losers)
+            Q(user_id__in=[*exclude_user_ids, *global_losers])
             | Q(user_id__in=holders.filter(organization__isnull=True).values("user_id"))
         ).values("organization_id")
     ).union(holders.filter(organization__isnull=False).values("organization_id"))
-    ids = sorted({row["organization_id"] for row in candidates})
+    return sorted({row["organization_id"] for row in candidates})
+
+
+def orgs_left_unmanaged(
+    *, exclude_user_ids=(), role_overrides=None, global_losers=(), global_gainers=()
+) -> list:
+    """The organizations the change would leave unmanaged, by name. Reads
+    only: the service has locked them (`organizations_at_stake`)."""
+    role_overrides = role_overrides or {}
+    excluded = list(exclude_user_ids)
+    losers = list(global_losers)
+    ids = _candidates(excluded, role_overrides, losers)
     if not ids:
         return []
-    orgs = list(Organization.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
+    orgs = list(Organization.objects.filter(pk__in=ids).order_by("pk"))
     manager_roles = [
         pk
         for pk, perms in Role.objects.values_list("pk", "permissions")
@@ -159,7 +189,8 @@ def orgs_left_unmanaged(*, exclude_user_ids=(), role_overrides=None, global_lose
         managers = able.filter(pk__in=members.values("user_id")).filter(
             Q(pk__in=via_role.values("user_id"))
             | (Q(direct_permissions__icontains=f'"{MANAGER}"') & ~Q(pk__in=losers))
-            | Q(is_owner=True)
+            | (Q(is_owner=True) & ~Q(pk__in=losers))
+            | Q(pk__in=list(global_gainers))
         )
         if not managers.exists():
             unmanaged.append(org)

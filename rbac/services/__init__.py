@@ -1,12 +1,14 @@
 """Everything that changes roles and grants.
 
-Every function here is a `@service`: its named guard from `rbac.policies`
-first (a refusal rolls back and is audited as `denied`), then row locks,
-then an early return when nothing changes, then the change, its audit
-events and, after commit, its emails. One module per use case: `roles`,
-`assignments` (a user's roles and grants), `ownership`.
+Every function here is a `@service`: row locks (users by id, then
+organizations by id, then roles), then its named guard from
+`rbac.policies` (a refusal rolls back and is audited as `denied`), then an
+early return when nothing changes, then the change, its audit events and,
+after commit, its emails. One module per use case: `roles`, `assignments`
+(a user's roles and grants), `organizations`, `ownership`.
 """
 
+from rbac.permissions import OWNER_ROLE  # noqa: F401
 from rbac.services.assignments import (  # noqa: F401 (the package's names)
     user_permissions_update,
     user_role_assign,
@@ -14,7 +16,6 @@ from rbac.services.assignments import (  # noqa: F401 (the package's names)
 )
 from rbac.services.common import (  # noqa: F401
     ADMIN_ROLE,
-    OWNER_ROLE,
     RESERVED_SLUGS,
     SLUG_RE,
     preview_role_change,

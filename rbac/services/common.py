@@ -10,10 +10,16 @@ from django.core.exceptions import ValidationError
 
 from accounts.models import User
 from accounts.services.api_keys import api_keys_revoke_all
-from accounts.services.common import lock_user
+from accounts.services.common import (
+    lock_organizations,
+    lock_organizations_at_stake,
+    lock_user,
+)
 from accounts.services.notices import notify_security
+from rbac import policies
 from rbac.models import Role, UserRole
 from rbac.permissions import (
+    FORMER_OWNER_ROLE,
     MANAGEMENT_PERMISSIONS,
     ROLE_MANAGER_PERMISSION,
     validate_permissions,
@@ -23,8 +29,7 @@ from rbac.selectors import prime_permissions, user_effective_permissions
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$")
 # Path segments under /roles/ that a role slug must not shadow.
 RESERVED_SLUGS = frozenset({"new", "ownership", "users"})
-OWNER_ROLE = "owner"
-ADMIN_ROLE = "admin"
+ADMIN_ROLE = FORMER_OWNER_ROLE  # the role a former owner keeps
 
 
 # --- helpers ---------------------------------------------------------------
@@ -115,23 +120,32 @@ def _notify_members_elevated(actor, role: Role, added) -> None:
         _notify_elevated(actor, member, added - held[member.pk])
 
 
-def _lock_role_and_members(role) -> tuple[Role, list]:
-    """Lock a role's members, then the role, and read both again: a change
-    of the role acts on every member, so its guard must judge each member as
+def _lock_role_and_members(role, *, permissions_after) -> tuple[Role, list]:
+    """Lock a role's members, then the organizations the change could leave
+    without anyone to manage their members (the role holding
+    `permissions_after`), then the role, and read them again: a change of
+    the role acts on every member, so its guard must judge each member as
     the row is under that member's lock (a member made owner a moment ago
-    is the owner). Users are locked before the role, in id order -- the
-    order a batch takes them (each user, then the role it assigns) -- so the
-    two cannot deadlock. Holding the role lock keeps the member set still:
-    assigning the role locks the role first."""
+    is the owner), and count each organization's managers under its lock.
+    The one lock order -- users by id, organizations by id, roles -- is the
+    order a batch and the organization services take too, so none of them
+    can deadlock with another. Holding the role lock keeps the member set
+    still: assigning the role locks the role first."""
     pk = getattr(role, "pk", role)
     ids = list(UserRole.objects.filter(role_id=pk).values_list("user_id", flat=True))
     locked = {u.pk: u for u in User.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
+    at_stake = lock_organizations_at_stake(role_overrides={pk: list(permissions_after)})
     role = _lock_role(role)
     members = []
     for user_id in UserRole.objects.filter(role=role).values_list("user_id", flat=True).distinct():
         # A member who joined between the first read and the role lock
         # committed already; locking them now waits on nobody holding the role.
         members.append(locked.get(user_id) or lock_user(user_id))
+    if any(member.pk not in locked for member in members):
+        # Their organizations too (out of the usual order, but only for a
+        # member who joined in between: PostgreSQL ends a cycle, if any).
+        late = policies.organizations_at_stake(role_overrides={pk: list(permissions_after)})
+        lock_organizations(sorted(set(late) - set(at_stake)))
     return role, members
 
 

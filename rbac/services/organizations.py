@@ -1,7 +1,11 @@
 """Organizations and their members (guards in `rbac.policies.orgs`):
 create, rename, delete (refused while it has members), add and remove a
 member, and the roles a member holds there. Adding an existing user as a
-member never creates or changes their account."""
+member never creates or changes their account.
+
+A change of a member locks the user, then the organization (the one lock
+order every service takes: users by id, organizations by id, roles), then
+asks its guard, which counts the organization's managers under that lock."""
 
 from __future__ import annotations
 
@@ -140,8 +144,8 @@ def _held_roles(user, organization) -> list[str]:
 def member_add(*, actor, organization, user, roles=()) -> Membership:
     """Make `user` a member of `organization`, holding `roles` there. Their
     account is not touched. Refused (409) when they are a member already."""
-    organization = lock_organization(organization)
     user = lock_user(user)
+    organization = lock_organization(organization)
     member_of = list(Membership.objects.filter(user=user).values_list("organization_id", flat=True))
     policies.check_can_add_member(actor, organization, user, member_of=member_of)
     role_objs = _roles(roles)
@@ -175,8 +179,8 @@ def member_add(*, actor, organization, user, roles=()) -> Membership:
 def member_remove(*, actor, organization, user) -> bool:
     """End `user`'s membership, and the roles they held there. Returns
     False when they were not a member."""
-    organization = lock_organization(organization)
     user = lock_user(user)
+    organization = lock_organization(organization)
     policies.check_can_remove_member(actor, organization, user)
     membership = Membership.objects.filter(user=user, organization=organization).first()
     if membership is None:
@@ -206,8 +210,8 @@ def _require_member(user, organization) -> None:
 def org_role_assign(*, actor, organization, user, role) -> bool:
     """Give member `user` the role inside `organization`. False when they
     hold it there already."""
-    organization = lock_organization(organization)
     user = lock_user(user)
+    organization = lock_organization(organization)
     policies.check_can_assign_org_role(actor, organization, user, role)
     role = _lock_role(role)
     _require_member(user, organization)
@@ -229,8 +233,8 @@ def org_role_assign(*, actor, organization, user, role) -> bool:
 
 @service
 def org_role_remove(*, actor, organization, user, role) -> bool:
-    organization = lock_organization(organization)
     user = lock_user(user)
+    organization = lock_organization(organization)
     policies.check_can_remove_org_role(actor, organization, user, role)
     held = UserRole.objects.filter(user=user, role=role, organization=organization).first()
     if held is None:

@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from accounts.models import User
+from accounts.services.common import lock_organizations_at_stake
 from accounts.services.email_content import site_link
 from accounts.services.emails import email_queue
 from audit import events
@@ -14,8 +15,9 @@ from audit.services import EventSpec
 from core.services import service
 from rbac import policies
 from rbac.models import Role, UserRole
+from rbac.permissions import OWNER_ROLE
 from rbac.policies import PolicyDenied
-from rbac.services.common import ADMIN_ROLE, OWNER_ROLE
+from rbac.services.common import ADMIN_ROLE
 
 # --- ownership -------------------------------------------------------------
 
@@ -24,22 +26,25 @@ from rbac.services.common import ADMIN_ROLE, OWNER_ROLE
 def ownership_transfer(*, actor, target, password: str | None = None):
     """Make `target` the owner. Guard: `check_can_transfer_ownership` (only
     the owner, with their password -- through an API key, a full-access key
-    and the password in the request). The target must be an existing
-    active user. The old owner keeps the admin role. Both are emailed
-    after commit."""
+    and the password in the request; no organization left without someone
+    to manage its members). The target must be an existing active user.
+    The old owner keeps the admin role. Both are emailed after commit."""
 
     action = events.OWNERSHIP_TRANSFERRED
     if target is None:
         raise ValidationError({"target": "Choose an existing user."}, code="missing_user")
     # Lock, then guard: both rows in a fixed order (two transfers cannot
-    # deadlock); the guard is asked before anything says whether the target
-    # exists, so a refusal never tells an outsider which users do.
+    # deadlock), then the organizations the owner manages by being the
+    # owner (the guard keeps each one managed); the guard is asked before
+    # anything says whether the target exists, so a refusal never tells an
+    # outsider which users do.
     locked = {
         u.pk: u
         for u in User.objects.select_for_update()
         .filter(pk__in={getattr(actor, "pk", None), target.pk} - {None})
         .order_by("pk")
     }
+    lock_organizations_at_stake(global_losers=[actor.pk])
     new_owner = locked.get(target.pk)
     policies.check_can_transfer_ownership(actor, new_owner or target, password=password)
     if new_owner is None:

@@ -96,7 +96,7 @@ def role_update(
     policies.check_can_edit_role(actor, role)
     new_perms = _clean_permissions(permissions) if permissions is not None else None
     if new_perms is not None:
-        role, members = _lock_role_and_members(role)
+        role, members = _lock_role_and_members(role, permissions_after=new_perms)
     else:
         role, members = _lock_role(role), []
     managers = []
@@ -144,7 +144,7 @@ def role_delete(*, actor, role: Role, confirm: bool = False) -> None:
     last-manager)."""
     action = events.ROLE_DELETED
     policies.check_can_delete_role(actor, role)
-    role, members = _lock_role_and_members(role)
+    role, members = _lock_role_and_members(role, permissions_after=())
     by_pk = {m.pk: m for m in members}
     memberships = list(UserRole.objects.filter(role=role))
     for m in memberships:

@@ -16,7 +16,7 @@ from rbac import services
 from rbac.actor import Actor
 from rbac.models import Membership, Role, UserRole
 from rbac.policies import PolicyDenied
-from tests.conftest import make_user
+from tests.conftest import STRONG_PASSWORD, make_user, reauthenticate
 from tests.orgs.conftest import join
 
 pytestmark = pytest.mark.django_db
@@ -161,3 +161,78 @@ def test_a_batch_skips_the_last_manager_and_says_why(world):
     world["alice"].refresh_from_db()
     assert world["ada"].status == "active" and world["alice"].status == "banned"
     assert "Acme" in str(result)
+
+
+# --- ownership transfer ------------------------------------------------------
+
+
+@pytest.fixture
+def owner_manages_acme(world):
+    """The owner is a member of Acme and its only member able to manage its
+    members (being the owner); Ada is a plain member there now. The admin
+    role, which the old owner keeps after a transfer, has been edited not
+    to carry members:manage -- so giving ownership away would leave Acme
+    with members and nobody to manage them."""
+    owner = world["owner"]
+    Membership.objects.create(user=owner, organization=world["acme"])
+    UserRole.objects.filter(user=world["ada"], organization=world["acme"]).delete()
+    admin = Role.objects.get(slug="admin")
+    admin.permissions = sorted(set(admin.permissions) - {"members:manage"})
+    admin.save(update_fields=["permissions"])
+    return owner
+
+
+def test_transferring_ownership_away_from_an_organizations_last_manager_is_refused_on_the_page(
+    client_for, world, owner_manages_acme
+):
+    client = client_for(owner_manages_acme)
+    reauthenticate(client)
+    response = client.post(
+        reverse("roles:ownership_transfer"),
+        {"target": str(world["loner"].pk), "password": STRONG_PASSWORD},
+    )
+    assert response.status_code in (403, 409)
+    body = response.content.decode()
+    assert "nobody in Acme able to manage its members" in body
+    owner_manages_acme.refresh_from_db()
+    world["loner"].refresh_from_db()
+    assert owner_manages_acme.is_owner and not world["loner"].is_owner
+    assert AuditEvent.objects.filter(
+        action="rbac.ownership.transferred", outcome="denied", reason__startswith="last_manager"
+    ).exists()
+
+
+def test_transferring_ownership_away_from_an_organizations_last_manager_is_refused_in_the_api(
+    world, owner_manages_acme, call
+):
+    from accounts.services.api_keys import api_key_create
+
+    _k, raw = api_key_create(actor=owner_manages_acme, name="t", template="full_access")
+    status, body, _ = call(
+        "POST",
+        "/api/admin/users/transfer-super",
+        {"HTTP_AUTHORIZATION": f"Bearer {raw}"},
+        {"target_user_id": str(world["loner"].pk), "current_password": STRONG_PASSWORD},
+    )
+    assert status == 409 and body["error"] == "last_manager", body
+    assert "Acme" in body["detail"]
+    owner_manages_acme.refresh_from_db()
+    assert owner_manages_acme.is_owner
+
+
+def test_ownership_may_go_to_a_member_who_then_manages_the_organization(world, owner_manages_acme):
+    # Alice is in Acme: as the new owner she manages its members.
+    services.ownership_transfer(
+        actor=Actor.console(owner_manages_acme), target=world["alice"], password=STRONG_PASSWORD
+    )
+    world["alice"].refresh_from_db()
+    assert world["alice"].is_owner
+
+
+def test_ownership_may_go_anywhere_while_the_old_owner_keeps_managing(world, console):
+    # The admin role the old owner keeps carries members:manage (as built in).
+    Membership.objects.create(user=world["owner"], organization=world["acme"])
+    UserRole.objects.filter(user=world["ada"], organization=world["acme"]).delete()
+    services.ownership_transfer(actor=console, target=world["loner"], password=STRONG_PASSWORD)
+    world["loner"].refresh_from_db()
+    assert world["loner"].is_owner
