@@ -36,7 +36,7 @@ from accounts.api import user_roles as user_roles_api
 from accounts.api import users as users_api
 from accounts.services import throttling
 from accounts.services.api_keys import api_key_authenticate
-from accounts.services.invitations import InvitationInvalid
+from accounts.services.invitations import InvitationForExistingAccount, InvitationInvalid
 from accounts.services.mfa import CodeRefused
 from accounts.services.passwords import TooManyRequests
 from accounts.services.tokens import TokenInvalid
@@ -182,6 +182,8 @@ def _register_service_errors() -> None:
     for exc_class, status, code in (
         (TokenInvalid, 400, "invalid_token"),
         (InvitationInvalid, 400, "invalid_invitation"),
+        # Not for the API: the invitee accepts it signed in, on the page.
+        (InvitationForExistingAccount, 409, "invitation_for_existing_account"),
         (CodeRefused, 400, "invalid_code"),
         (TooManyRequests, 429, "rate_limited"),
     ):

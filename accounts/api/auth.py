@@ -53,6 +53,10 @@ def reset_password(request, payload: ResetIn):
 
 @router.post("/invitations/accept", response=responses(201, UserOut, rate_limited=True))
 def accept_invitation(request, payload: AcceptIn):
+    """Activate an invited account that has no password yet. An invitation
+    into an organization for an existing account is 409
+    `invitation_for_existing_account`: its invitee accepts it signed in, on
+    the page the email links to."""
     _rate_limit(request, "accept")
     user = invitation_accept(token=payload.token, name=payload.name, password=payload.password)
     return Status(201, user_out(user))

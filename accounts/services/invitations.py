@@ -43,12 +43,34 @@ class InvitationInvalid(Exception):
         "inactive": "This account cannot be activated. Contact your administrator.",
         "outdated": "This invitation no longer matches the access this account would get. "
         "Ask your administrator for a new invitation.",
+        "existing_account": "This invitation is for an account that already exists: open the "
+        "link in a browser and sign in as that account to accept it.",
     }
 
     def __init__(self, reason: str):
         super().__init__(self.MESSAGES[reason])
         self.reason = reason
         self.message = self.MESSAGES[reason]
+
+
+class InvitationForExistingAccount(InvitationInvalid):
+    """An invitation that joins an existing account to an organization,
+    met where only a pending account is activated (`invitation_accept`: the
+    name-and-password form, the public API). It is accepted on the page,
+    signed in as that account with its password confirmed
+    (`invitation_join`); the API never accepts it, since joining hands the
+    organization's administrators account-wide actions over the account,
+    the person's own act, proven by their own sign-in (second factor
+    included) rather than by a link and a password."""
+
+    def __init__(self, invitation: Invitation):
+        super().__init__("existing_account")
+        self.message = (
+            f"This invitation adds an account that already exists to "
+            f"{invitation.organization.name}. Open the link from the email in a browser, sign in "
+            "as that account and confirm your password to join; an invitation for an existing "
+            "account cannot be accepted through the API."
+        )
 
 
 def _target(invitation: Invitation) -> Target:
@@ -333,6 +355,8 @@ def _check(invitation: Invitation | None, *, existing: bool = False) -> Invitati
     if user is None or user.deleted_at or user.disabled_at:
         raise InvitationInvalid("inactive")
     if user.has_usable_password() != existing:
+        if not existing and invitation.organization_id and not invitation.permissions:
+            raise InvitationForExistingAccount(invitation)
         raise InvitationInvalid("inactive")
     if existing and (invitation.organization_id is None or invitation.permissions):
         raise InvitationInvalid("inactive")

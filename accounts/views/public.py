@@ -288,6 +288,7 @@ _INVITE_TITLES = {
     "expired": "This invitation has expired",
     "inactive": "This invitation cannot be used",
     "outdated": "This invitation needs to be sent again",
+    "existing_account": "Sign in to accept this invitation",
 }
 
 

@@ -203,3 +203,38 @@ def test_an_organization_admin_invites_an_account_in_no_organization_and_it_join
     assert response.status_code == 302
     assert Membership.objects.filter(user=loner, organization=world["globex"]).exists()
     assert _account_state(loner) == before  # the invitation's name was not applied
+
+
+def test_the_public_api_says_an_existing_accounts_invitation_is_accepted_signed_in(
+    world, invited, client
+):
+    """The API does not accept it (the invitee's own act: their sign-in,
+    second factor included, on the page), and says so with its own code,
+    not a misleading "cannot be activated"."""
+    before = invited["before"]
+    response = client.post(
+        "/api/auth/invitations/accept",
+        data={"token": invited["token"], "name": "Alice", "password": STRONG_PASSWORD},
+        content_type="application/json",
+    )
+    assert response.status_code == 409
+    body = response.json()
+    assert body["error"] == "invitation_for_existing_account"
+    assert "Globex" in body["detail"]
+    assert "sign in" in body["detail"].lower()
+    assert _account_state(invited["alice"]) == before
+    assert not Membership.objects.filter(
+        user=invited["alice"], organization=world["globex"]
+    ).exists()
+    invited["invitation"].refresh_from_db()
+    assert invited["invitation"].status == "pending"  # still usable on the page
+
+
+def test_an_unknown_token_still_says_nothing_about_accounts(client):
+    response = client.post(
+        "/api/auth/invitations/accept",
+        data={"token": "x" * 43, "name": "Alice", "password": STRONG_PASSWORD},
+        content_type="application/json",
+    )
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_invitation"
