@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from accounts.models import Invitation
-from rbac.models import Membership, UserRole
+from rbac.models import Membership, Organization, UserRole
 from tests.conftest import STRONG_PASSWORD, make_user
 from tests.e2e.helpers import open_as
 
@@ -69,3 +69,46 @@ def test_seed_004_organization_flow(live_server, page, screenshot, builtin_roles
     expect(page.get_by_text("no longer holds Viewer in Acme Corp")).to_be_visible()
     assert not UserRole.objects.filter(user=cleo, role__slug="viewer").exists()
     screenshot(page, "orgs-role-removed", phone=True)
+
+
+def test_the_members_table_fits_a_phone(live_server, page, screenshot, builtin_roles):
+    """An organization's members table at 1280 and 390 px: the page never
+    scrolls sideways and the table is never wider than the card holding
+    it; every member's name, roles, role picker and Remove stay on screen."""
+    from tests.conftest import DESKTOP, PHONE
+    from tests.orgs.conftest import join
+
+    make_user("owner@example.com", roles=["owner"], is_owner=True, name="Olivia Owner")
+    acme = Organization.objects.create(slug="acme", name="Acme Corporation International")
+    join(make_user("ada@acme.example", name="Ada Admin"), acme, "org-admin")
+    join(
+        make_user(
+            "bartholomew.longname-with-a-very-long-address@subsidiary.acme.example",
+            name="Bartholomew Ambrose Longname",
+        ),
+        acme,
+        "member",
+        "viewer",
+    )
+    join(make_user("cleo@acme.example", name="Cleo Client"), acme, "member")
+    open_as(page, live_server.url, "owner@example.com", "/organizations/acme/")
+    expect(page.get_by_role("heading", name="Members")).to_be_visible()
+    findings = []
+    for name, size in (("desktop", DESKTOP), ("phone", PHONE)):
+        page.set_viewport_size(size)
+        page.wait_for_timeout(200)
+        screenshot(page, f"org-members-{size['width']}")
+        excess = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        clipped = page.evaluate(
+            """() => [...document.querySelectorAll('table')].filter(t => {
+                const box = t.parentElement;
+                return box.clientWidth && t.offsetWidth > box.clientWidth + 1;
+            }).map(t => [t.offsetWidth, t.parentElement.clientWidth])"""
+        )
+        if excess > 0 or clipped:
+            findings.append((name, excess, clipped))
+        for button in page.get_by_role("button", name="Remove", exact=True).all():
+            box = button.bounding_box()
+            if box is None or box["x"] + box["width"] > size["width"]:
+                findings.append((name, "Remove off screen", box))
+    assert not findings, findings
