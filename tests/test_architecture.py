@@ -119,3 +119,28 @@ def test_the_cycle_checker_sees_a_cycle():
     """The cycle check can fail: a made-up graph with one."""
     graph = {"a.services": {"a.views"}, "a.views": {"a.services"}}
     assert _cycles(graph) == [["a.services", "a.views"]]
+
+
+def _locks_taken(source: str) -> list[int]:
+    """Lines of `source` that take a row lock (`select_for_update`)."""
+    return [
+        node.lineno
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Attribute) and node.attr == "select_for_update"
+    ]
+
+
+def test_services_lock_guards_read():
+    """No guard takes a row lock: the service locks what its guard counts
+    (users, organizations, roles, in that order) before asking it."""
+    found = {
+        str(path.relative_to(ROOT)): lines
+        for path in (ROOT / "rbac" / "policies").rglob("*.py")
+        if (lines := _locks_taken(path.read_text()))
+    }
+    assert not found, found
+
+
+def test_the_lock_checker_sees_a_lock():
+    assert _locks_taken("Organization.objects.select_for_update().filter(pk=1)") == [1]
+    assert _locks_taken("Organization.objects.filter(pk=1)") == []
