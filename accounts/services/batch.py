@@ -29,7 +29,7 @@ from django.db import transaction
 from accounts.models import BatchJob
 from accounts.selectors import USER_GONE
 from accounts.services.actions import UserAction, user_action
-from accounts.services.common import users_locked
+from accounts.services.common import lock_organizations_at_stake, users_locked
 from accounts.services.users import access_endings_collected
 from audit import events
 from audit import services as audit
@@ -144,6 +144,9 @@ def batch_run(
         users_locked(ids, lock=not dry_run, within=actor.visible_users()) as (users, permissions),
     ):
         actor = actor.knowing(permissions)
+        at_stake = decl.at_stake(sorted(users), kwargs) if decl.at_stake and users else None
+        if at_stake and not dry_run:
+            lock_organizations_at_stake(**at_stake)
         facts = decl.facts_for(users.values(), kwargs)
         for pk in ids:
             user = users.get(pk)

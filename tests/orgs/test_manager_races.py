@@ -10,9 +10,14 @@ the second waiting for a lock."""
 
 from __future__ import annotations
 
+import dataclasses
+import threading
+
 import pytest
 
 from accounts.models import User
+from accounts.services import actions
+from accounts.services.batch import batch_run
 from accounts.services.users import user_ban, user_disable
 from audit import events
 from audit.models import AuditEvent
@@ -113,3 +118,60 @@ def test_an_ownership_transfer_racing_a_ban_leaves_one_manager(require_postgres,
     )
     _refused_after_waiting(result, blocked, events.OWNERSHIP_TRANSFERRED)
     assert User.objects.get(is_owner=True).pk == owner.pk
+
+
+def _locked_elsewhere(org_ids) -> dict:
+    """{organization id: whether another transaction holds its row lock},
+    asked from a connection of its own (NOWAIT: never waits)."""
+    found: dict = {}
+
+    def ask():
+        from django.db import OperationalError, connection, transaction
+
+        try:
+            for pk in org_ids:
+                try:
+                    with transaction.atomic(), connection.cursor() as cursor:
+                        cursor.execute(
+                            "SELECT 1 FROM rbac_organization WHERE id = %s FOR UPDATE NOWAIT", [pk]
+                        )
+                    found[pk] = False
+                except OperationalError:
+                    found[pk] = True
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=ask)
+    thread.start()
+    thread.join(10)
+    return found
+
+
+def test_a_batch_locks_every_organization_at_stake_in_order_before_its_first_change(
+    require_postgres, world, console, monkeypatch
+):
+    # Gail (the lower user id) manages Globex, Abe manages Acme (the lower
+    # organization id): one user at a time, the batch would lock Globex and
+    # then Acme, against the order a single change takes (Acme, Globex), and
+    # the two could deadlock. The batch takes both, in id order, up front.
+    gail, abe = sorted(
+        [make_user("gail@globex.example", name="Gail"), make_user("abe@acme.example", name="Abe")],
+        key=lambda user: user.pk,
+    )
+    join(gail, world["globex"], "org-admin")
+    join(abe, world["acme"], "org-admin")
+    assert world["acme"].pk < world["globex"].pk
+    declared = actions.USER_ACTIONS["ban"]
+    seen: list = []
+
+    def first_change_sees(**kwargs):
+        if not seen:
+            seen.append(_locked_elsewhere([world["acme"].pk, world["globex"].pk]))
+        return declared.service(**kwargs)
+
+    monkeypatch.setitem(
+        actions.USER_ACTIONS, "ban", dataclasses.replace(declared, service=first_change_sees)
+    )
+    result = batch_run(actor=console, action="ban", user_ids=[gail.pk, abe.pk], params={})
+    assert result["processed"] == 2, result
+    assert seen == [{world["acme"].pk: True, world["globex"].pk: True}]

@@ -39,8 +39,10 @@ from accounts.services.actions.declaration import (  # noqa: F401 (the package's
     Param,
     UserAction,
     _locks,
+    _loses_role,
     _not_deleted,
     _role_holders,
+    _stops_acting,
     _when,
 )
 from audit import events
@@ -71,6 +73,7 @@ USER_ACTIONS: dict[str, UserAction] = {
             description="A banned user cannot sign in. Their sessions end now and "
             "outstanding links stop working.",
             done="{email} is banned.",
+            at_stake=_stops_acting,
         ),
         UserAction(
             "unban",
@@ -115,6 +118,7 @@ USER_ACTIONS: dict[str, UserAction] = {
             description="A disabled user cannot sign in until enabled again. Their sessions "
             "end now.",
             done="{email} is disabled.",
+            at_stake=_stops_acting,
         ),
         UserAction(
             "enable",
@@ -161,6 +165,7 @@ USER_ACTIONS: dict[str, UserAction] = {
             done="{email} is deleted. You can restore them for %d days." % RESTORE_DAYS,
             menu="more",
             api=ApiDoor("delete", "", 204, "none"),
+            at_stake=_stops_acting,
         ),
         UserAction(
             "restore",
@@ -201,6 +206,7 @@ USER_ACTIONS: dict[str, UserAction] = {
             reauth=True,
             menu="more",
             api=ApiDoor("post", "hard-delete", 204, "none"),
+            at_stake=_stops_acting,
         ),
         UserAction(
             "reset-password",
@@ -275,6 +281,7 @@ USER_ACTIONS: dict[str, UserAction] = {
             done="The role was taken from {email}.",
             menu="",
             api=None,
+            at_stake=_loses_role,
         ),
         UserAction(
             "resend-verification",

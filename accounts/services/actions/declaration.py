@@ -15,6 +15,8 @@ from django.utils import timezone
 from accounts.selectors import user_locks
 from accounts.services import users as user_services
 from rbac.models import Role, UserRole
+from rbac.permissions import ROLE_MANAGER_PERMISSION
+from rbac.policies.orgs import MEMBER_MANAGER_PERMISSION
 
 # --- parameters ---------------------------------------------------------------
 
@@ -139,6 +141,21 @@ def _locks(users, kwargs) -> dict:
     return {"locked": user_locks(users)}
 
 
+def _stops_acting(user_ids, kwargs) -> dict:
+    """Banned, disabled or deleted users stop managing their organizations."""
+    return {"exclude_user_ids": list(user_ids)}
+
+
+def _loses_role(user_ids, kwargs) -> dict | None:
+    """Losing a global role that manages members or roles may leave an
+    organization unmanaged."""
+    role = kwargs.get("role")
+    managing = {MEMBER_MANAGER_PERMISSION, ROLE_MANAGER_PERMISSION}
+    if role is None or not managing & set(role.permissions or ()):
+        return None
+    return {"global_losers": list(user_ids)}
+
+
 def _role_holders(users, kwargs) -> dict:
     role = kwargs.get("role")
     if role is None:
@@ -185,6 +202,13 @@ class UserAction:
     # when another section of the page offers it (the credentials section).
     menu: str = "primary"
     api: ApiDoor | None = field(default_factory=ApiDoor)
+    # The keep-a-manager rule: `at_stake(user_ids, kwargs)` describes, as
+    # `lock_organizations_at_stake`'s keywords, the organizations whose
+    # managers the action could take away (None: none). A batch locks them
+    # all up front, in id order, after its users and before any change, so
+    # that no batch takes them in per-user order (a deadlock with a single
+    # change); each user's service then finds them already held.
+    at_stake: Callable | None = None
 
     @property
     def key(self) -> str:
