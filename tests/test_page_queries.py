@@ -23,6 +23,9 @@ pytestmark = pytest.mark.django_db
 # transaction also a savepoint, its release and the reset: 3 more than in
 # production); sign-in locks; the rows' roles and memberships.
 LIST = 18
+# A page that holds the last match is its own count: no EXPLAIN, and no
+# count with its budget (6 queries inside a test's transaction).
+OWN_COUNT = 6
 # Plus the administrator's own grants and memberships (the actor's, once).
 LIST_SCOPED = LIST + 2
 USER_PAGE = 20
@@ -65,7 +68,7 @@ def test_the_users_list_runs_as_many_queries_for_50_rows_as_for_10(client_for, o
     few = _count(client, reverse("users:list"), {"size": 50})
     _members(org, 45, start=10)
     many = _count(client, reverse("users:list"), {"size": 50})
-    assert few == many <= LIST
+    assert few + OWN_COUNT == many <= LIST
 
 
 def test_an_organization_administrators_list_runs_no_query_per_row(client_for, org):
@@ -81,7 +84,7 @@ def test_an_organization_administrators_list_runs_no_query_per_row(client_for, o
     assert offered["m011@acme.example"]
     assert offered["m010@acme.example"] == []
     many = _count(client, reverse("users:list"), {"size": 50})
-    assert few == many <= LIST_SCOPED
+    assert few + OWN_COUNT == many <= LIST_SCOPED
 
 
 def test_the_user_page_audit_page_and_overview_are_pinned(client_for, owner, org, admin_user):

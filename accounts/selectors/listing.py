@@ -96,6 +96,10 @@ class UserPage:
     # How many rows come before this page ("26-50 of ..."), or None when a
     # cursor from elsewhere does not say.
     start: int | None = 0
+    # How many users match, when this page was reached without a cursor and
+    # holds the last of them (a search for a rare term: one page of
+    # matches); None otherwise. `user_count` then needs no query.
+    total: int | None = None
 
 
 def mfa_enabled_q() -> ExpressionWrapper:
@@ -333,6 +337,8 @@ def user_list(filters: UserFilters, *, actor, cursor: str = "", page_number=None
         has_prev = position is not None or offset > 0
     _mark_mfa(rows)
     page = UserPage(users=rows, size=size, start=start)
+    if position is None and not has_next and (rows or not start):
+        page.total = start + len(rows)
     if rows and has_next:
         last = rows[-1]
         after = start + len(rows) if start is not None else None
@@ -456,11 +462,14 @@ def _count_within_budget(qs: QuerySet) -> int | None:
         return None
 
 
-def user_count(filters: UserFilters, *, actor) -> MatchCount:
-    """How many users match: the planner's estimate when it is far above
-    EXACT_COUNT_LIMIT, else an exact count that stops at the limit (so it
-    reads at most that many rows), then the estimate, never below the limit
-    it already passed."""
+def user_count(filters: UserFilters, *, actor, page: UserPage | None = None) -> MatchCount:
+    """How many users match: exact and without a query when `page` (what
+    `user_list` gave for these same filters) holds the last match; else
+    the planner's estimate when it is far above EXACT_COUNT_LIMIT, else an
+    exact count that stops at the limit (so it reads at most that many
+    rows), then the estimate, never below the limit it already passed."""
+    if page is not None and page.total is not None:
+        return MatchCount(page.total, exact=True)
     qs = user_filter_queryset(filters, actor=actor).order_by()
     # Far above the limit by the planner's statistics: say so without
     # reading 10,001 rows first -- most of the first page's database time

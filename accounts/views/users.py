@@ -155,7 +155,7 @@ def user_list(request):
         page_number=request.GET.get("page"),
     )
     actor = request.actor
-    match_count = selectors.user_count(filters, actor=actor)
+    match_count = selectors.user_count(filters, actor=actor, page=page)
     next_query = _query(request, cursor=page.next_cursor, page=None) if page.next_cursor else ""
     prev_query = _query(request, cursor=page.prev_cursor, page=None) if page.prev_cursor else ""
     context = {

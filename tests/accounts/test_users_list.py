@@ -13,7 +13,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from accounts.models import User
-from accounts.selectors import SORT_CHOICES, UserFilters, decode_cursor, user_list
+from accounts.selectors import (
+    SORT_CHOICES,
+    UserFilters,
+    decode_cursor,
+    user_filter_queryset,
+    user_list,
+)
 from tests.conftest import make_user
 
 pytestmark = pytest.mark.django_db
@@ -140,8 +146,10 @@ def test_list_query_count_does_not_grow_with_page_size_or_depth(
         assert response.status_code == 200
         return len(ctx.captured_queries), response
 
+    # Both pages are full (62 users): a page that holds every match is its
+    # own count and runs fewer queries (the test below).
     small, first = count({"size": 25})
-    big, _ = count({"size": 100})
+    big, _ = count({"size": 50})
     assert small == big
     cursor = first.context["page"].next_cursor
     deep, second = count({"size": 25, "cursor": cursor})
@@ -154,6 +162,27 @@ def test_list_query_count_does_not_grow_with_page_size_or_depth(
     # a savepoint, its release and the reset). tests/test_page_queries.py
     # pins the page's queries one by one.
     assert small <= 18
+
+
+def test_a_page_that_holds_the_last_match_is_its_own_exact_count(crowd, client_for, admin_user):
+    """62 users: on one page of 100, or on page 3 of 25, the count is known
+    from the page -- no EXPLAIN, no COUNT -- and exact."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = client_for(admin_user)
+    for params in ({"size": 100}, {"size": 25, "page": "3"}, {"q": "user0", "size": 25}):
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.get(reverse("users:list"), params)
+        expected = user_filter_queryset(UserFilters(q=params.get("q", "")), actor=_owner()).count()
+        assert response.context["match_count"].text == f"{expected} users", params
+        sql = " ".join(q["sql"] for q in ctx.captured_queries).upper()
+        assert "EXPLAIN" not in sql and "COUNT(" not in sql, params
+    # A full page with more after it still counts.
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(reverse("users:list"), {"size": 25})
+    assert response.context["match_count"].text == "62 users"
+    assert "COUNT(" in " ".join(q["sql"] for q in ctx.captured_queries).upper()
 
 
 @settings(
