@@ -269,6 +269,35 @@ def test_above_the_threshold_the_count_is_the_planners_estimate(monkeypatch, cro
         assert count.text == "more than 3 users"
 
 
+def test_a_search_whose_text_matches_many_rows_shows_the_estimate_without_counting(
+    monkeypatch, crowd
+):
+    """Counting a search rechecks every row whose text matches, before the
+    other filters narrow it: above SEARCH_RECHECKS_AT_MOST of those by the
+    planner's statistics, the count is the estimate, and no COUNT runs --
+    however few users the status filter leaves."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from accounts import selectors
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the planner's statistics are PostgreSQL's")
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE accounts_user")
+    filters = selectors.UserFilters(q="user", status="active")
+    exact = selectors.user_count(filters, actor=_owner())
+    assert exact.exact and exact.value == user_filter_queryset(filters, actor=_owner()).count()
+    monkeypatch.setattr(selectors.listing, "SEARCH_RECHECKS_AT_MOST", 10)
+    with CaptureQueriesContext(connection) as ctx:
+        count = selectors.user_count(filters, actor=_owner())
+    assert not count.exact and count.text.startswith("about ")
+    assert "COUNT(" not in " ".join(q["sql"] for q in ctx.captured_queries).upper()
+    # A search the planner expects in few rows is still counted exactly.
+    rare = selectors.UserFilters(q="user07", status="active")
+    assert selectors.user_count(rare, actor=_owner()).text == "1 user"
+
+
 def test_estimates_read_like_people_say_them():
     from accounts.selectors import MatchCount
 
