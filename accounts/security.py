@@ -40,12 +40,17 @@ def mfa_required_for_permissions(permissions) -> bool:
     return True
 
 
-def locked_per_address(user) -> bool:
+def locked_per_address(user, permissions=None) -> bool:
     """Whether failed sign-ins lock `user` only for the address they came
     from: the owner and anyone who manages users (the holders strangers most
     want to lock out). Their attacker is stopped by the per-address budget
-    (`accounts.services.throttling`) and by the second factor."""
-    return user.is_owner or bool(user.permissions & MANAGEMENT_PERMISSIONS)
+    (`accounts.services.throttling`) and by the second factor.
+    `permissions`: the user's effective permissions when the caller has
+    read them already (`rbac.selectors.prime_permissions`)."""
+    if user.is_owner:
+        return True
+    held = user.permissions if permissions is None else permissions
+    return bool(held & MANAGEMENT_PERMISSIONS)
 
 
 def has_mfa(user) -> bool:

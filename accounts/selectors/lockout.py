@@ -47,8 +47,8 @@ def _locked_until(rows, now) -> datetime | None:
     return None
 
 
-def _lock_of(user, rows, now) -> Lock | None:
-    if locked_per_address(user):
+def _lock_of(user, rows, now, permissions=None) -> Lock | None:
+    if locked_per_address(user, permissions):
         by_address = defaultdict(list)
         for row in rows:
             by_address[row.ip_address or "unknown"].append(row)
@@ -73,10 +73,13 @@ def user_lock(user) -> Lock | None:
     return _lock_of(user, list(_recent_attempts([user.email], now)), now)
 
 
-def user_locks(users) -> dict:
+def user_locks(users, permissions=None) -> dict:
     """{user pk: Lock} for those of `users` who are locked: one query (plus
-    the permissions of users with attempts, to tell per-address locks)."""
+    the permissions of users with attempts, to tell per-address locks,
+    unless `permissions` gives them: {pk: permissions}, what
+    `rbac.selectors.prime_permissions` answers)."""
     users = list(users)
+    permissions = permissions or {}
     now = timezone.now()
     rows = defaultdict(list)
     for row in _recent_attempts({u.email for u in users}, now):
@@ -84,7 +87,7 @@ def user_locks(users) -> dict:
     locks = {}
     for user in users:
         if user.email in rows:
-            lock = _lock_of(user, rows[user.email], now)
+            lock = _lock_of(user, rows[user.email], now, permissions.get(user.pk))
             if lock is not None:
                 locks[user.pk] = lock
     return locks

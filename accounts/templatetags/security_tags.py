@@ -13,12 +13,16 @@ from rbac.selectors import prime_permissions
 register = template.Library()
 
 
-def security_context(request, subject) -> dict:
+def security_context(request, subject, viewer=None) -> dict:
     """What templates/users/sections/security.html shows, per the viewer's
-    permissions (also rendered by the section's own view)."""
+    permissions (also rendered by the section's own view). `viewer`: the
+    request's actor knowing the subject's permissions already (the user
+    page's `detail_context`), or None."""
 
     # Two guards compare the viewer with the subject: its permissions once.
-    viewer = request.actor.knowing(prime_permissions([subject]))
+    viewer = viewer or request.actor
+    if subject.pk not in viewer.known_permissions:
+        viewer = viewer.knowing(prime_permissions([subject]))
     # This page acts on other users; your own sessions and factors are
     # ended and removed on the account page (which keeps this session).
     own = policies.is_self(viewer, subject)
@@ -44,4 +48,5 @@ def security_context(request, subject) -> dict:
 
 @register.inclusion_tag("users/sections/security_body.html", takes_context=True)
 def user_security(context, subject):
-    return security_context(context["request"], subject)
+    # On the user page, the actor that worked out the header's actions.
+    return security_context(context["request"], subject, context.get("viewer"))

@@ -88,13 +88,22 @@ def offered(actor, users, facts_for=None, menu: str = "") -> dict:
 def detail_context(actor, subject) -> dict:
     """What the page header and the status section need. Many guards
     compare the actor with the subject: the subject's permissions are
-    computed once for all of them."""
-    actor = actor.knowing(prime_permissions([subject]))
-    actions = offered(actor, [subject])[subject.pk]
+    computed once for all of them (and for the security section, which
+    is given this `viewer`), and the sign-in lock read once for the
+    status section and the unlock action's rule."""
+    known = prime_permissions([subject])
+    actor = actor.knowing(known)
+    locks = selectors.user_locks([subject], permissions=known)
+
+    def facts_for(action):  # the lock read above
+        return {"locked": locks} if action.name == "unlock" else None
+
+    actions = offered(actor, [subject], facts_for)[subject.pk]
     more = [a for a in actions if a.action.menu == "more"]
     return {
         "subject": subject,
-        "lock": selectors.user_lock(subject),
+        "viewer": actor,
+        "lock": locks.get(subject.pk),
         "actions": actions,
         "primary_actions": [a for a in actions if a.action.menu == "primary"],
         "more_actions": [a for a in more if not a.danger],
