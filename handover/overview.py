@@ -57,6 +57,14 @@ def _url(name: str, **params) -> str | None:
         base = reverse(name)
     except NoReverseMatch:  # that area's page is not installed
         return None
+    return _with_query(base, **params)
+
+
+def _with_query(base: str | None, **params) -> str | None:
+    """`base` (a URL `_url` found, or None) with `params`: for the many
+    links of one chart, reversed once."""
+    if base is None:
+        return None
     params = {k: v for k, v in params.items() if v not in (None, "")}
     return f"{base}?{urlencode(params)}" if params else base
 
@@ -258,6 +266,7 @@ def _short(day: dt.date) -> str:
 
 def _signin_figure(today: dt.date) -> dict:
     data = _cached(f"signins:{today.isoformat()}", lambda: signins_per_day(today))
+    audit = _url("audit:list")
     points = []
     for row in data:
         day = row["day"].isoformat()
@@ -266,8 +275,8 @@ def _signin_figure(today: dt.date) -> dict:
                 **row,
                 "label": _short(row["day"]),
                 "title": f"{row['day']:%a} {_short(row['day'])}",
-                "url_ok": _url("audit:list", action=LOGIN_OK, date_from=day, date_to=day),
-                "url_failed": _url("audit:list", action=LOGIN_FAILED, date_from=day, date_to=day),
+                "url_ok": _with_query(audit, action=LOGIN_OK, date_from=day, date_to=day),
+                "url_failed": _with_query(audit, action=LOGIN_FAILED, date_from=day, date_to=day),
             }
         )
     first = data[0]["day"].isoformat()
@@ -275,8 +284,8 @@ def _signin_figure(today: dt.date) -> dict:
         "chart": column_chart(points, [("ok", "bar-ok"), ("failed", "bar-failed")], label_every=7),
         "total_ok": sum(r["ok"] for r in data),
         "total_failed": sum(r["failed"] for r in data),
-        "url_ok": _url("audit:list", action=LOGIN_OK, date_from=first),
-        "url_failed": _url("audit:list", action=LOGIN_FAILED, date_from=first),
+        "url_ok": _with_query(audit, action=LOGIN_OK, date_from=first),
+        "url_failed": _with_query(audit, action=LOGIN_FAILED, date_from=first),
     }
 
 
@@ -289,13 +298,14 @@ def _signup_figure(today: dt.date, generation: int, *, actor, link_audit: bool) 
         lambda: new_users_per_week(today, actor.visible_users()),
         generation,
     )
+    audit = _url("audit:list") if link_audit else None
     points = []
     for row in data:
         start, end = row["week"], row["week"] + dt.timedelta(days=6)
         point = {**row, "label": _short(start), "title": f"Week of {_short(start)}"}
         if link_audit:
-            point["url_n"] = _url(
-                "audit:list",
+            point["url_n"] = _with_query(
+                audit,
                 action="accounts.user.created",
                 date_from=start.isoformat(),
                 date_to=end.isoformat(),
