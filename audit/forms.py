@@ -6,13 +6,15 @@ from django import forms
 
 from audit.models import Outcome
 from audit.selectors import action_choices
+from core.widgets import LongSelect
 
 
 class ActionField(forms.CharField):
     """A select whose options come from the log, accepting any well-formed
-    action code or group so links from other pages always work."""
+    action code or group so links from other pages always work. Written
+    in Python (`LongSelect`): a few dozen codes in groups."""
 
-    widget = forms.Select
+    widget = LongSelect
 
     def validate(self, value):
         super().validate(value)
@@ -41,8 +43,10 @@ class AuditFilterForm(forms.Form):
     ip = forms.GenericIPAddressField(required=False, label="IP address", unpack_ipv4=True)
     # An organization's slug, among those the actor sees: the events that
     # happened in it (an account-wide event belongs to none).
+    # Written in Python (`LongSelect`): one option per organization.
     organization = forms.ChoiceField(
         required=False,
+        widget=LongSelect,
         label="Organization",
         help_text="Events in this organization: its members, the roles held there, "
         "its invitations.",

@@ -18,7 +18,7 @@ from audit.models import AuditEvent
 from audit.sentences import with_names
 from core.replica import replica_reads
 from core.services import refusal_text
-from core.web import htmx_partial
+from core.web import htmx_partial, url_maker
 from rbac import policies
 from rbac.decorators import permission_required
 from rbac.models import Organization
@@ -28,6 +28,7 @@ FILTER_KEYS += ("batch", "ip", "organization")
 # The list says how many events wait for the sealer up to this many (no
 # COUNT on the page); the API's chain status gives the exact figure.
 UNSEALED_SHOWN = 1000
+_SAMPLE_ID = 2**62  # for `url_maker`: digits no other part of the URL has
 
 
 def _filters(request):
@@ -53,6 +54,9 @@ def event_list(request):
     )
     query = urlencode(params)
     page.events = with_names(page.events)
+    detail_url = url_maker("audit:detail", _SAMPLE_ID)
+    for event in page.events:
+        event.detail_url = detail_url(event.pk)
     unsealed, oldest_unsealed = audit.unsealed(cap=UNSEALED_SHOWN)
     context = {
         "unsealed": unsealed,

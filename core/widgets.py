@@ -5,8 +5,9 @@ much.
 Python, each escaped, instead of Django's template per option
 (`select_option.html` + `attrs.html`): for choice lists that grow with the
 data (an installation's organizations: 1,000 options on every users list
-page at 1,000 organizations, most of the page's rendering). The markup is
-the one `templates/django/forms/widgets/select.html` writes."""
+page at 1,000 organizations, most of the page's rendering; the audit log's
+action codes, in option groups). The markup is the one
+`templates/django/forms/widgets/select.html` writes."""
 
 from __future__ import annotations
 
@@ -18,25 +19,35 @@ from django.utils.safestring import mark_safe
 
 class LongSelect(forms.Select):
     def render(self, name, value, attrs=None, renderer=None):
-        if any(isinstance(label, (list, tuple)) for _, label in self.choices):
-            return super().render(name, value, attrs, renderer)  # option groups
         final = self.build_attrs(self.attrs, attrs)
-        extra = final.pop("class", "")
-        final = {"name": name, **final, "class": f"form-select {extra}".strip()}
+        classes = final.pop("class", "").split()
+        if "form-select" not in classes:
+            classes.insert(0, "form-select")
+        final = {"name": name, **final, "class": " ".join(classes)}
         wanted = set(self.format_value(value))
         chosen = False
-        options = []
-        for option_value, label in self.choices:
+
+        def option(option_value, label) -> str:
+            nonlocal chosen
             option_value = "" if option_value is None else str(option_value)
             selected = not chosen and option_value in wanted
             chosen |= selected
             # Both escaped here (cheaper than format_html for 1,000 options).
-            options.append(
+            return (
                 f'<option value="{escape(option_value)}"'
                 f"{' selected' if selected else ''}>{escape(label)}</option>"
             )
+
+        lines = []
+        for option_value, label in self.choices:
+            if isinstance(label, (list, tuple)):  # an option group
+                lines.append(f'<optgroup label="{escape(option_value)}">')
+                lines += [option(v, sub) for v, sub in label]
+                lines.append("</optgroup>")
+            else:
+                lines.append(option(option_value, label))
         return format_html(
             "<select{}>\n  {}\n</select>",
             flatatt(final),
-            mark_safe("\n  ".join(options)),  # noqa: S308 (each part escaped above)
+            mark_safe("\n  ".join(lines)),  # noqa: S308 (each part escaped above)
         )
