@@ -11,7 +11,8 @@ import functools
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import Count
+from django.db.models import BigIntegerField, CharField, Count, Value
+from django.db.models.functions import Cast
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp_webauthn.models import WebAuthnCredential
@@ -102,45 +103,39 @@ def factor_device(user, factor: str):
     return model.objects.filter(user=user, pk=int(pk), confirmed=True).first()
 
 
+_KIND_ORDER = {"totp": 0, "passkey": 1, "recovery": 2}
+_DEFAULT_LABELS = {"totp": "Authenticator app", "passkey": "Passkey", "recovery": "Recovery codes"}
+
+
 def factors_for_user(user) -> list[Factor]:
-    """Confirmed factors: authenticator apps, passkeys, recovery codes.
-    Three queries."""
-    factors = [
+    """Confirmed factors: authenticator apps, passkeys, recovery codes
+    (how many codes are left), each kind in the order added. One query
+    (a UNION ALL of the three tables)."""
+    fields = ("kind", "pk", "name", "created_at", "last_used_at", "left")
+    no_count = Cast(Value(None), BigIntegerField())  # typed, as the count is
+
+    def confirmed(model, kind, left=no_count):
+        return (
+            model.objects.filter(user=user, confirmed=True)
+            .annotate(kind=Value(kind, output_field=CharField()), left=left)
+            .values_list(*fields)
+        )
+
+    apps = confirmed(TOTPDevice, "totp")
+    keys = confirmed(WebAuthnCredential, "passkey")
+    codes = confirmed(StaticDevice, "recovery", Count("token_set"))
+    rows = sorted(apps.union(keys, codes, all=True), key=lambda r: (_KIND_ORDER[r[0]], r[1]))
+    return [
         Factor(
-            id=factor_id(d),
-            kind="totp",
-            label=d.name or "Authenticator app",
-            created_at=d.created_at,
-            last_used_at=d.last_used_at,
+            id=f"{kind}-{pk}",
+            kind=kind,
+            label="Recovery codes" if kind == "recovery" else name or _DEFAULT_LABELS[kind],
+            created_at=created_at,
+            last_used_at=last_used_at,
+            remaining=left,
         )
-        for d in TOTPDevice.objects.filter(user=user, confirmed=True).order_by("id")
+        for kind, pk, name, created_at, last_used_at, left in rows
     ]
-    factors += [
-        Factor(
-            id=factor_id(d),
-            kind="passkey",
-            label=d.name or "Passkey",
-            created_at=d.created_at,
-            last_used_at=d.last_used_at,
-        )
-        for d in WebAuthnCredential.objects.filter(user=user, confirmed=True).order_by("id")
-    ]
-    for d in (
-        StaticDevice.objects.filter(user=user, confirmed=True)
-        .annotate(left=Count("token_set"))
-        .order_by("id")
-    ):
-        factors.append(
-            Factor(
-                id=factor_id(d),
-                kind="recovery",
-                label="Recovery codes",
-                created_at=d.created_at,
-                last_used_at=d.last_used_at,
-                remaining=d.left,
-            )
-        )
-    return factors
 
 
 def recovery_codes_left(user) -> int:

@@ -45,7 +45,9 @@ def with_names(events):
             .values_list("pk", "name")
         }
     org_ids = {e.organization_id for e in events if e.organization_id is not None}
-    orgs = dict(Organization.objects.filter(pk__in=org_ids).values_list("pk", "name"))
+    orgs = {}
+    if org_ids:  # most events are account-wide: no query to build for none
+        orgs = dict(Organization.objects.filter(pk__in=org_ids).values_list("pk", "name"))
     for event in events:
         if event.organization_id is not None:
             # An organization deleted since is named by its number.
