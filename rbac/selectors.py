@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q
 
 from rbac.models import Membership, Role, UserRole
 from rbac.permissions import ALL_PERMISSIONS, CATALOG, SCOPABLE
@@ -64,22 +64,24 @@ def prime_permissions(users, organizations=None) -> dict:
     `prime_organizations(users)` answered, when the caller read it."""
     users = [u for u in users if u is not None and u.pk is not None]
     by_user = {u.pk: {p for p in (u.direct_permissions or []) if p in CATALOG} for u in users}
-    rows = list(
-        UserRole.objects.filter(user_id__in=list(by_user)).values_list(
-            "user_id", "organization_id", "role__permissions"
-        )
-    )
-    member_of = set()
+    held = UserRole.objects.filter(user_id__in=list(by_user))
     if organizations is not None:  # `prime_organizations(users)`, read already
         member_of = {(pk, org_id) for pk, orgs in organizations.items() for org_id in orgs}
-    elif any(org_id is not None for _, org_id, _ in rows):
-        member_of = set(
-            Membership.objects.filter(user_id__in=list(by_user)).values_list(
-                "user_id", "organization_id"
+        rows = [
+            (user_id, org_id, perms, (user_id, org_id) in member_of)
+            for user_id, org_id, perms in held.values_list(
+                "user_id", "organization_id", "role__permissions"
             )
+        ]
+    else:  # whether each role's holder is a member where it is held: same query
+        member = Membership.objects.filter(
+            user_id=OuterRef("user_id"), organization_id=OuterRef("organization_id")
         )
-    for user_id, org_id, perms in rows:
-        if org_id is None or (user_id, org_id) in member_of:
+        rows = held.annotate(member=Exists(member)).values_list(
+            "user_id", "organization_id", "role__permissions", "member"
+        )
+    for user_id, org_id, perms, member in rows:
+        if org_id is None or member:
             by_user[user_id].update(_conferred(perms, org_id))
     return {
         user.pk: ALL_PERMISSIONS if user.is_owner else frozenset(by_user[user.pk]) for user in users

@@ -9,6 +9,7 @@ from accounts.selectors.detail import (  # noqa: F401 (the package's names)
     user_get,
     user_invitations,
     user_sessions,
+    user_status_events,
     user_status_history,
 )
 from accounts.selectors.listing import (  # noqa: F401 (the package's names)

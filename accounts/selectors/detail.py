@@ -5,10 +5,12 @@ access request)."""
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
+from django.db import connections
 from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Invitation, User, UserSession
+from accounts.selectors.lockout import FAILED_SIGNIN_ACTIONS, user_failed_signins
 from audit import events
 from audit.models import AuditEvent
 from core.services import NotFound
@@ -69,6 +71,23 @@ def user_audit_events(user, *, limit: int = 20, actions=None):
 
 def user_status_history(user, *, limit: int = 10):
     return user_audit_events(user, limit=limit, actions=STATUS_CHANGE_AUDIT_CODES)
+
+
+def user_status_events(user, *, history: int = 10, failures: int = 5) -> tuple[list, list]:
+    """The user page's status section: (the latest status changes, the
+    latest failed sign-ins), each newest first. One query where the
+    database can limit each part of a UNION ALL (PostgreSQL), two
+    otherwise."""
+    changes = user_status_history(user, limit=history)
+    failed = user_failed_signins(user, limit=failures)
+    if not connections[changes.db].features.supports_slicing_ordering_in_compound:
+        return list(changes), list(failed)
+    rows = sorted(changes.union(failed, all=True), key=lambda e: e.pk, reverse=True)
+    # The two sets of event types are disjoint.
+    return (
+        [e for e in rows if e.action not in FAILED_SIGNIN_ACTIONS],
+        [e for e in rows if e.action in FAILED_SIGNIN_ACTIONS],
+    )
 
 
 def user_data_export(user, *, sessions: bool = True, audit_events: bool = True) -> dict:

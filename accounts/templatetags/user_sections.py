@@ -12,10 +12,8 @@ register = template.Library()
 
 
 @register.simple_tag
-def user_status_history(subject):
-    return with_names(selectors.user_status_history(subject))
-
-
-@register.simple_tag
-def user_failed_signins(subject):
-    return selectors.user_failed_signins(subject, limit=5)
+def user_status_events(subject):
+    """{"history": status changes (with names), "failures": failed
+    sign-ins}, read together."""
+    history, failures = selectors.user_status_events(subject)
+    return {"history": with_names(history), "failures": failures}
