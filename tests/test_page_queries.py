@@ -25,7 +25,12 @@ pytestmark = pytest.mark.django_db
 LIST = 18
 # Plus the administrator's own grants and memberships (the actor's, once).
 LIST_SCOPED = LIST + 2
-USER_PAGE = 20
+# The session, the user, the second factor; the subject; their
+# permissions (roles, membership in the same query); sign-in locks; status
+# changes and failed sign-ins (one UNION ALL); the names in those; open
+# sessions; factors (one UNION ALL). Was 20: the subject's permissions were
+# read three times and the lock twice.
+USER_PAGE = 9
 # The session, the user, the second factor; the actions; the page; a
 # second read of the events (came with the sealer on main); the
 # organizations the filter offers (events record their organization).
