@@ -101,7 +101,10 @@ def test_the_user_page_audit_page_and_overview_are_pinned(client_for, owner, org
     AuditEvent.objects.bulk_create([AuditEvent(action="tests.bulk") for _ in range(60)])
     client = client_for(owner)
     subject = org["ada"]
-    assert _count(client, reverse("users:detail", args=[subject.pk])) <= USER_PAGE
+    # SQLite cannot limit each part of a UNION ALL: the status section's
+    # two reads are two queries there.
+    union = connection.features.supports_slicing_ordering_in_compound
+    assert _count(client, reverse("users:detail", args=[subject.pk])) <= USER_PAGE + (not union)
     assert _count(client, reverse("audit:list")) <= AUDIT_PAGE
     client.get(reverse("overview"))  # the figures are cached after the first visit
     assert _count(client, reverse("overview")) <= OVERVIEW
