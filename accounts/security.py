@@ -7,12 +7,13 @@ Nothing here changes anything; `accounts.services.sessions` and
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import BigIntegerField, CharField, Count, Value
-from django.db.models.functions import Cast
+from django.db import connections, router
+from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp_webauthn.models import WebAuthnCredential
@@ -107,31 +108,61 @@ _KIND_ORDER = {"totp": 0, "passkey": 1, "recovery": 2}
 _DEFAULT_LABELS = {"totp": "Authenticator app", "passkey": "Passkey", "recovery": "Recovery codes"}
 
 
+_FACTOR_ROWS = (
+    "SELECT '{kind}', {t}.{id}, {t}.{name}, {t}.{created_at}, {t}.{last_used_at}, {left} "
+    "FROM {t} WHERE {t}.{user} = %s AND {t}.{confirmed} = %s"
+)
+_CODES_LEFT = "(SELECT COUNT(*) FROM {tokens} WHERE {tokens}.{device} = {t}.{id})"
+
+
+def _factors_sql(quote) -> str:
+    """The three kinds in one UNION ALL. Written in SQL: the ORM spent
+    ~1.9 ms of CPU composing it (the recovery codes' count most), the
+    statement itself ~0.15 ms. Tables and columns from the models, quoted;
+    values are parameters."""
+
+    def names(model) -> dict:
+        fields = ("id", "name", "created_at", "last_used_at", "user", "confirmed")
+        found = {f: quote(model._meta.get_field(f).column) for f in fields}
+        return {"t": quote(model._meta.db_table), **found}
+
+    codes = names(StaticDevice)
+    left = _CODES_LEFT.format(
+        tokens=quote(StaticToken._meta.db_table),
+        device=quote(StaticToken._meta.get_field("device").column),
+        **codes,
+    )
+    return " UNION ALL ".join(
+        (
+            _FACTOR_ROWS.format(kind="totp", left="CAST(NULL AS bigint)", **names(TOTPDevice)),
+            _FACTOR_ROWS.format(kind="passkey", left="NULL", **names(WebAuthnCredential)),
+            _FACTOR_ROWS.format(kind="recovery", left=left, **codes),
+        )
+    )
+
+
+def _aware(value):
+    """SQLite gives a raw statement's timestamps naive (stored in UTC)."""
+    if value is not None and timezone.is_naive(value):
+        return timezone.make_aware(value, dt.UTC)
+    return value
+
+
 def factors_for_user(user) -> list[Factor]:
     """Confirmed factors: authenticator apps, passkeys, recovery codes
-    (how many codes are left), each kind in the order added. One query
-    (a UNION ALL of the three tables)."""
-    fields = ("kind", "pk", "name", "created_at", "last_used_at", "left")
-    no_count = Cast(Value(None), BigIntegerField())  # typed, as the count is
-
-    def confirmed(model, kind, left=no_count):
-        return (
-            model.objects.filter(user=user, confirmed=True)
-            .annotate(kind=Value(kind, output_field=CharField()), left=left)
-            .values_list(*fields)
-        )
-
-    apps = confirmed(TOTPDevice, "totp")
-    keys = confirmed(WebAuthnCredential, "passkey")
-    codes = confirmed(StaticDevice, "recovery", Count("token_set"))
-    rows = sorted(apps.union(keys, codes, all=True), key=lambda r: (_KIND_ORDER[r[0]], r[1]))
+    (how many codes are left), each kind in the order added. One query."""
+    connection = connections[router.db_for_read(TOTPDevice)]
+    user_id = TOTPDevice._meta.get_field("user").get_db_prep_value(user.pk, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(_factors_sql(connection.ops.quote_name), [user_id, True] * 3)
+        rows = sorted(cursor.fetchall(), key=lambda r: (_KIND_ORDER[r[0]], r[1]))
     return [
         Factor(
             id=f"{kind}-{pk}",
             kind=kind,
             label="Recovery codes" if kind == "recovery" else name or _DEFAULT_LABELS[kind],
-            created_at=created_at,
-            last_used_at=last_used_at,
+            created_at=_aware(created_at),
+            last_used_at=_aware(last_used_at),
             remaining=left,
         )
         for kind, pk, name, created_at, last_used_at, left in rows
