@@ -265,7 +265,13 @@ def _short(day: dt.date) -> str:
 
 
 def _signin_figure(today: dt.date) -> dict:
-    data = _cached(f"signins:{today.isoformat()}", lambda: signins_per_day(today))
+    """Cached drawn (geometry and links), not only counted: the same for
+    everyone who may read the audit log, and 30 days x 2 links to draw."""
+    return _cached(f"signins-figure:{today.isoformat()}", lambda: _draw_signins(today))
+
+
+def _draw_signins(today: dt.date) -> dict:
+    data = signins_per_day(today)
     audit = _url("audit:list")
     points = []
     for row in data:
