@@ -6,7 +6,7 @@ from django import forms
 
 from audit.models import Outcome
 from audit.selectors import action_choices
-from core.widgets import LongSelect
+from core.widgets import LongSelect, WrittenDateInput, WrittenHiddenInput, WrittenTextInput
 
 
 class ActionField(forms.CharField):
@@ -23,24 +23,33 @@ class ActionField(forms.CharField):
 
 
 class AuditFilterForm(forms.Form):
+    # Inputs written in Python (core.widgets): ten fields on every page.
     q = forms.CharField(
-        required=False, max_length=200, label="Search", help_text="Actor, target or reason."
+        required=False,
+        max_length=200,
+        label="Search",
+        help_text="Actor, target or reason.",
+        widget=WrittenTextInput,
     )
-    actor = forms.CharField(required=False, max_length=254, label="Actor")
-    target = forms.CharField(required=False, max_length=254, label="Target")
-    user = forms.UUIDField(required=False, widget=forms.HiddenInput)
+    actor = forms.CharField(required=False, max_length=254, label="Actor", widget=WrittenTextInput)
+    target = forms.CharField(
+        required=False, max_length=254, label="Target", widget=WrittenTextInput
+    )
+    user = forms.UUIDField(required=False, widget=WrittenHiddenInput)
     action = ActionField(required=False, label="Action")
     outcome = forms.ChoiceField(
         required=False, choices=[("", "Any outcome"), *Outcome.choices], label="Outcome"
     )
     date_from = forms.DateField(
-        required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
+        required=False, label="From", widget=WrittenDateInput(attrs={"type": "date"})
     )
     date_to = forms.DateField(
-        required=False, label="To", widget=forms.DateInput(attrs={"type": "date"})
+        required=False, label="To", widget=WrittenDateInput(attrs={"type": "date"})
     )
-    batch = forms.UUIDField(required=False, label="Batch id")
-    ip = forms.GenericIPAddressField(required=False, label="IP address", unpack_ipv4=True)
+    batch = forms.UUIDField(required=False, label="Batch id", widget=WrittenTextInput)
+    ip = forms.GenericIPAddressField(
+        required=False, label="IP address", unpack_ipv4=True, widget=WrittenTextInput
+    )
     # An organization's slug, among those the actor sees: the events that
     # happened in it (an account-wide event belongs to none).
     # Written in Python (`LongSelect`): one option per organization.

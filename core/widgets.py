@@ -7,14 +7,20 @@ Python, each escaped, instead of Django's template per option
 data (an installation's organizations: 1,000 options on every users list
 page at 1,000 organizations, most of the page's rendering; the audit log's
 action codes, in option groups). The markup is the one
-`templates/django/forms/widgets/select.html` writes."""
+`templates/django/forms/widgets/select.html` writes.
+
+`WrittenTextInput`, `WrittenDateInput` and `WrittenHiddenInput` write
+the `<input>` that Django's `input.html` and the project's `attrs.html`
+write, byte for byte, in Python: a filter form of ten fields spent a
+template render and an include per field (the audit log's, ~2 ms of a
+page)."""
 
 from __future__ import annotations
 
 from django import forms
 from django.forms.utils import flatatt
 from django.utils.html import escape, format_html
-from django.utils.safestring import mark_safe
+from django.utils.safestring import SafeString, mark_safe
 
 
 class LongSelect(forms.Select):
@@ -51,3 +57,41 @@ class LongSelect(forms.Select):
             flatatt(final),
             mark_safe("\n  ".join(lines)),  # noqa: S308 (each part escaped above)
         )
+
+
+class _WrittenInput:
+    """`input.html` + `attrs.html` in Python: the attributes in order (a
+    False one left out, a True one bare), then the class, "form-control"
+    first on a visible input."""
+
+    def render(self, name, value, attrs=None, renderer=None) -> SafeString:
+        widget = self.get_context(name, value, attrs)["widget"]
+        out = [f'<input type="{escape(widget["type"])}" name="{escape(widget["name"])}"']
+        if widget["value"] is not None:
+            out.append(f' value="{escape(widget["value"])}"')
+        css = ""
+        for key, attr in widget["attrs"].items():
+            if key == "class":
+                css = attr
+            elif attr is True:
+                out.append(f" {escape(key)}")
+            elif attr is not False:
+                out.append(f' {escape(key)}="{escape(attr)}"')
+        if widget["type"] != "hidden":
+            out.append(f' class="form-control{" " if css else ""}{escape(css)}"')
+        elif css:
+            out.append(f' class="{escape(css)}"')
+        out.append(">")
+        return mark_safe("".join(out))  # noqa: S308 (each part escaped above)
+
+
+class WrittenTextInput(_WrittenInput, forms.TextInput):
+    pass
+
+
+class WrittenDateInput(_WrittenInput, forms.DateInput):
+    pass
+
+
+class WrittenHiddenInput(_WrittenInput, forms.HiddenInput):
+    pass
