@@ -8,6 +8,7 @@ from django.contrib.auth import logout
 from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
 from django.urls import Resolver404, resolve, reverse
 from django.utils.dateparse import parse_datetime
+from django.utils.functional import empty
 
 from accounts.models import User
 from accounts.security import has_mfa, mfa_required
@@ -78,12 +79,20 @@ class SessionActivityMiddleware:
             # fresh proof when re-authenticated within the window (looked
             # up only if a guard asks).
             request.actor = Actor.for_session(
-                user, key, recent_proof=functools.partial(reauth_is_recent, key)
+                _unwrapped(user), key, recent_proof=functools.partial(reauth_is_recent, key)
             )
             if impersonation_services.SESSION_KEY in request.session:
                 request.actor = _impersonation_actor(request, request.actor)
         credentials.set_request_actor(request.actor)
         return self.get_response(request)
+
+
+def _unwrapped(user):
+    """The user behind `request.user`'s lazy wrapper (read by now): guards
+    read the actor's person a few hundred times on a list page, and each
+    read through the wrapper is a proxy call (issue 29)."""
+    wrapped = getattr(user, "_wrapped", None)
+    return user if wrapped is None or wrapped is empty else wrapped
 
 
 def _impersonation_actor(request, operator):

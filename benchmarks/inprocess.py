@@ -138,7 +138,7 @@ def profile(client, path: str, runs: int = 20, top: int = 35) -> str:
     stats.sort_stats("cumulative").print_stats(top)
     # The project's own functions, and the database round trips.
     stats.sort_stats("cumulative").print_stats(
-        r"speed/(accounts|rbac|core|audit|handover|webhooks)/|psycopg/connection.py.*wait", top
+        r"speed-list/(accounts|rbac|core|audit|handover|webhooks)/|psycopg/connection.py.*wait", top
     )
     stats.sort_stats("tottime").print_stats(top)
     with CaptureQueriesContext(connection) as ctx:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.db.models import Count, Exists, OuterRef, Q
 
 from rbac.models import Membership, Role, UserRole
@@ -63,25 +65,33 @@ def prime_permissions(users, organizations=None) -> dict:
     a list of users run no further queries. `organizations`: what
     `prime_organizations(users)` answered, when the caller read it."""
     users = [u for u in users if u is not None and u.pk is not None]
-    by_user = {u.pk: {p for p in (u.direct_permissions or []) if p in CATALOG} for u in users}
-    held = UserRole.objects.filter(user_id__in=list(by_user))
+    pks = [u.pk for u in users]
+    held = UserRole.objects.filter(user_id__in=pks)
     if organizations is not None:  # `prime_organizations(users)`, read already
-        member_of = {(pk, org_id) for pk, orgs in organizations.items() for org_id in orgs}
-        rows = [
-            (user_id, org_id, perms, (user_id, org_id) in member_of)
-            for user_id, org_id, perms in held.values_list(
-                "user_id", "organization_id", "role__permissions"
-            )
-        ]
-    else:  # whether each role's holder is a member where it is held: same query
-        member = Membership.objects.filter(
-            user_id=OuterRef("user_id"), organization_id=OuterRef("organization_id")
-        )
-        rows = held.annotate(member=Exists(member)).values_list(
-            "user_id", "organization_id", "role__permissions", "member"
-        )
-    for user_id, org_id, perms, member in rows:
-        if org_id is None or member:
+        rows = held.values_list("user_id", "organization_id", "role__permissions")
+        return _effective(users, rows, organizations)
+    # Whether each role's holder is a member where it is held: same query.
+    member = Membership.objects.filter(
+        user_id=OuterRef("user_id"), organization_id=OuterRef("organization_id")
+    )
+    rows, member_of = [], {pk: {} for pk in pks}
+    for user_id, org_id, perms, is_member in held.annotate(member=Exists(member)).values_list(
+        "user_id", "organization_id", "role__permissions", "member"
+    ):
+        rows.append((user_id, org_id, perms))
+        if org_id is not None and is_member:
+            member_of[user_id][org_id] = None
+    return _effective(users, rows, member_of)
+
+
+def _effective(users, rows, organizations) -> dict:
+    """{pk: effective permissions} from the users' role rows (user id,
+    organization id, the role's permissions) and their organizations ({pk:
+    {organization id: ...}}): a role held in an organization counts only
+    while the user is a member of it."""
+    by_user = {u.pk: {p for p in (u.direct_permissions or []) if p in CATALOG} for u in users}
+    for user_id, org_id, perms in rows:
+        if org_id is None or org_id in organizations.get(user_id, ()):
             by_user[user_id].update(_conferred(perms, org_id))
     return {
         user.pk: ALL_PERMISSIONS if user.is_owner else frozenset(by_user[user.pk]) for user in users
@@ -98,6 +108,47 @@ def prime_organizations(users) -> dict:
     ):
         out[user_id][org_id] = name
     return out
+
+
+@dataclass(frozen=True)
+class Holdings:
+    """What a page of users holds, read in two queries: what the guards
+    need (`permissions` as `prime_permissions` answers, `organizations` as
+    `prime_organizations`) and what the page shows (each user's role names
+    by name, each organization's slug)."""
+
+    permissions: dict  # {pk: frozenset of permissions}
+    organizations: dict  # {pk: {organization id: name}}
+    role_names: dict  # {pk: [role name, ...]}, by name
+    slugs: dict  # {organization id: slug}
+
+
+def prime_holdings(users) -> Holdings:
+    """Roles and memberships of many users at once, for the guards and for
+    the page: two queries whatever the number of users."""
+    users = [u for u in users if u is not None and u.pk is not None]
+    pks = [u.pk for u in users]
+    organizations = {pk: {} for pk in pks}
+    slugs = {}
+    for user_id, org_id, slug, name in Membership.objects.filter(user_id__in=pks).values_list(
+        "user_id", "organization_id", "organization__slug", "organization__name"
+    ):
+        organizations[user_id][org_id] = name
+        slugs[org_id] = slug
+    rows = list(
+        UserRole.objects.filter(user_id__in=pks)
+        .order_by("role__name", "role_id")
+        .values_list("user_id", "organization_id", "role__permissions", "role__name")
+    )
+    role_names = {pk: [] for pk in pks}
+    for user_id, _, _, name in rows:
+        role_names[user_id].append(name)
+    return Holdings(
+        permissions=_effective(users, [r[:3] for r in rows], organizations),
+        organizations=organizations,
+        role_names=role_names,
+        slugs=slugs,
+    )
 
 
 def permission_sources(user) -> dict[str, list[str]]:

@@ -296,19 +296,25 @@ def page_offset(number, size: int) -> int:
     return (number - 1) * size
 
 
-def user_list(filters: UserFilters, *, actor, cursor: str = "", page_number=None) -> UserPage:
-    """One page of users: roles prefetched and MFA annotated, so the query
-    count does not depend on the page size or how deep the page is. A
-    cursor walks from a row (any depth, by index); a page number without
-    a cursor skips that many rows (bounded by `page_offset`)."""
+def user_list(
+    filters: UserFilters, *, actor, cursor: str = "", page_number=None, relations: bool = True
+) -> UserPage:
+    """One page of users: roles and organizations prefetched (unless
+    `relations` is False: the users list reads them with the guards' data,
+    `rbac.selectors.prime_holdings`) and MFA marked, so the query count does
+    not depend on the page size or how deep the page is. A cursor walks
+    from a row (any depth, by index); a page number without a cursor skips
+    that many rows (bounded by `page_offset`)."""
     field_name, desc = _sort_parts(filters.sort)
-    qs = user_filter_queryset(filters, actor=actor).prefetch_related(
-        Prefetch("roles", queryset=Role.objects.only("id", "slug", "name").order_by("name")),
-        Prefetch(
-            "organizations",
-            queryset=as_actor(actor).visible_organizations().only("id", "slug", "name"),
-        ),
-    )
+    qs = user_filter_queryset(filters, actor=actor)
+    if relations:
+        qs = qs.prefetch_related(
+            Prefetch("roles", queryset=Role.objects.only("id", "slug", "name").order_by("name")),
+            Prefetch(
+                "organizations",
+                queryset=as_actor(actor).visible_organizations().only("id", "slug", "name"),
+            ),
+        )
     position = decode_position(cursor, filters.sort)
     size = filters.size
     if position and position[0] == "p":

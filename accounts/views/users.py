@@ -139,22 +139,24 @@ def _pager(request, page, match_count) -> dict:
 @require_http_methods(["GET"])
 @replica_reads
 def user_list(request):
+    actor = request.actor
     roles = role_choices(include_owner=True)  # the filter's and the batch bar's, read once
+    # The filter's options and the rows' Organizations column, read once.
+    organizations = list(
+        actor.visible_organizations().order_by("name").values_list("id", "slug", "name")
+    )
     form = UserFilterForm(
-        request.GET,
-        organizations=request.actor.visible_organizations()
-        .order_by("name")
-        .values_list("slug", "name"),
-        roles=roles,
+        request.GET, organizations=[(slug, name) for _, slug, name in organizations], roles=roles
     )
     filters = form.filters()
     page = selectors.user_list(
         filters,
-        actor=request.actor,
+        actor=actor,
         cursor=request.GET.get("cursor", "")[:500],
         page_number=request.GET.get("page"),
+        relations=False,  # read with the rows' guards (`user_rows`)
     )
-    actor = request.actor
+    can_batch = any(policies.user_has(actor, a.permission) for a in batch_actions().values())
     match_count = selectors.user_count(filters, actor=actor, page=page)
     next_query = _query(request, cursor=page.next_cursor, page=None) if page.next_cursor else ""
     prev_query = _query(request, cursor=page.prev_cursor, page=None) if page.prev_cursor else ""
@@ -162,7 +164,12 @@ def user_list(request):
         "form": form,
         "filters": filters,
         "page": page,
-        "rows": user_rows(actor, page.users),
+        "rows": user_rows(
+            actor,
+            page.users,
+            visible_organizations={org_id for org_id, _, _ in organizations},
+            selectable=can_batch,
+        ),
         "match_count": match_count,
         "pager": _pager(request, page, match_count),
         "sort_headers": _sort_headers(request, filters.sort),
@@ -173,7 +180,7 @@ def user_list(request):
         "batch_form": BatchForm(roles=[r for r in roles if r[0] != "owner"]),
         "can_export": policies.user_has(actor, "users:export"),
         "can_create": policies.user_has(actor, "users:create"),
-        "can_batch": any(policies.user_has(actor, a.permission) for a in batch_actions().values()),
+        "can_batch": can_batch,
         "is_first_page": not request.GET.get("cursor") and not page.start,
     }
     template = "users/list.html#results" if htmx_partial(request) else "users/list.html"
