@@ -6,6 +6,8 @@ than the line (the `address` class: overflow-wrap: anywhere)."""
 
 from __future__ import annotations
 
+import html
+
 from django import template
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
@@ -21,7 +23,9 @@ def address(value) -> str:
     local, at, domain = text.rpartition("@")
     if not at:
         return escape(text)
-    local_html = str(escape(local)).replace(".", "<wbr>.")
-    domain_html = str(escape(domain)).replace(".", "<wbr>.")
+    # html.escape: what `escape` does, without its lazy-string wrapper (the
+    # users list calls this for every row).
+    local_html = html.escape(local).replace(".", "<wbr>.")
+    domain_html = html.escape(domain).replace(".", "<wbr>.")
     # Both parts are escaped above; only the <wbr> tags are markup.
     return mark_safe(f"{local_html}<wbr>@{domain_html}")  # noqa: S308

@@ -9,10 +9,11 @@ the title and the datetime attribute. `{{ value|day }}` is the date alone
 from __future__ import annotations
 
 import datetime as dt
+import html
 
 from django import template
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
 
 register = template.Library()
 
@@ -40,7 +41,7 @@ def when(value, mode: str = "relative"):
     if not value:
         return ""
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-        return format_html('<time datetime="{}">{}</time>', value.isoformat(), value.strftime(DATE))
+        return _time(value.isoformat(), value.strftime(DATE))
     local = timezone.localtime(value)
     exact = local.strftime("%-d %b %Y, %H:%M:%S %Z")
     week = dt.timedelta(days=7)
@@ -48,7 +49,7 @@ def when(value, mode: str = "relative"):
         text = relative(value)
     else:
         text = local.strftime(DATE_TIME)
-    return format_html('<time datetime="{}" title="{}">{}</time>', value.isoformat(), exact, text)
+    return _time(value.isoformat(), text, title=exact)
 
 
 @register.filter
@@ -57,4 +58,12 @@ def day(value):
         return ""
     if isinstance(value, dt.datetime):
         value = timezone.localtime(value).date()
-    return format_html('<time datetime="{}">{}</time>', value.isoformat(), value.strftime(DATE))
+    return _time(value.isoformat(), value.strftime(DATE))
+
+
+def _time(stamp: str, text: str, title: str = "") -> SafeString:
+    """`<time datetime=... [title=...]>text</time>`, each part escaped: what
+    `format_html` wrote, at a fraction of its cost (the users list writes
+    two a row)."""
+    title = f' title="{html.escape(title)}"' if title else ""
+    return mark_safe(f'<time datetime="{html.escape(stamp)}"{title}>{html.escape(text)}</time>')  # noqa: S308
