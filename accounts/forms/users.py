@@ -9,7 +9,7 @@ from django.utils import timezone
 from accounts.selectors import PAGE_SIZES, SORT_CHOICES, UserFilters
 from accounts.services.actions import MAGIC_TYPES as declared_magic_types
 from accounts.services.actions import batch_actions
-from core.widgets import LongSelect
+from core.widgets import Choices, LongSelect
 from rbac.models import Role
 from rbac.permissions import TEMPLATES
 
@@ -82,11 +82,13 @@ class UserFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         roles = role_choices(include_owner=True) if roles is None else roles
         self.fields["role"].choices = [("", "Any role"), *roles]
-        self.fields["organization"].choices = [
-            ("", "Any organization"),
-            # Organizations, or (slug, name) pairs (the list reads those).
-            *[o if isinstance(o, tuple) else (o.slug, o.name) for o in organizations],
-        ]
+        self.fields["organization"].choices = Choices(
+            [
+                ("", "Any organization"),
+                # Organizations, or (slug, name) pairs (the list reads those).
+                *[o if isinstance(o, tuple) else (o.slug, o.name) for o in organizations],
+            ]
+        )
         self.fields["sort"].choices = SORT_CHOICES
         self.fields["size"].choices = [(str(s), f"{s} per page") for s in PAGE_SIZES]
 
