@@ -371,3 +371,25 @@ def test_a_cursor_without_a_position_still_walks_and_claims_no_range(crowd, clie
     assert len(response.context["page"].users) == 25
     assert response.context["pager"] == {"range": "", "numbers": []}
     assert "25 users on this page" in response.content.decode()
+
+
+def test_every_value_a_row_prints_is_escaped(client_for, owner):
+    """The rows' markup is written in Python (`user_rows.row_html`), not by
+    the template's autoescape: names of people, roles and organizations,
+    organizations' slugs and addresses come out as text."""
+    from rbac.models import Organization, Role, UserRole
+    from tests.orgs.conftest import join
+
+    org = Organization.objects.create(slug="r-d", name='"R&D" <Lab>')
+    role = Role.objects.create(slug="odd", name="<i>Odd</i> & co", permissions=["users:read"])
+    user = make_user("odd@example.com", name="<b>Bold</b> 'Name'")
+    UserRole.objects.create(user=user, role=role)
+    join(user, org)
+    nameless = make_user("o'brien@example.com", name="")
+    body = client_for(owner).get(reverse("users:list"), {"size": 100}).content.decode()
+    assert "&lt;b&gt;Bold&lt;/b&gt; &#x27;Name&#x27;" in body and "<b>Bold" not in body
+    assert "&lt;i&gt;Odd&lt;/i&gt; &amp; co" in body and "<i>Odd" not in body
+    assert "&quot;R&amp;D&quot; &lt;Lab&gt;" in body and "<Lab>" not in body
+    assert 'href="?organization=r-d"' in body
+    assert f'aria-label="Select {nameless.email.replace(chr(39), "&#x27;")}"' in body
+    assert "Select o'brien" not in body
