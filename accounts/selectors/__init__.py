@@ -1,6 +1,8 @@
-"""Reads about users (no writes): `listing` for the users list, `detail`
-for one user. Callers write `from accounts import selectors`."""
+"""Reads about users (no writes): `listing` for the users list and
+`counting` for how many match, `detail` for one user. Callers write
+`from accounts import selectors`."""
 
+from accounts.selectors.counting import MatchCount, user_count  # noqa: F401
 from accounts.selectors.detail import (  # noqa: F401 (the package's names)
     STATUS_CHANGE_AUDIT_CODES,
     USER_GONE,
@@ -21,13 +23,11 @@ from accounts.selectors.listing import (  # noqa: F401 (the package's names)
     PAGE_SIZES,
     SORT_CHOICES,
     SORT_FIELDS,
-    MatchCount,
     UserFilters,
     UserPage,
     decode_cursor,
     encode_cursor,
     mfa_enabled_q,
-    user_count,
     user_filter_queryset,
     user_list,
 )

@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 
-from django.db import OperationalError, connection, connections, transaction
+from django.db import connection
 from django.db.models import (
     BooleanField,
     Exists,
@@ -24,7 +24,6 @@ from django.db.models import (
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp_webauthn.models import WebAuthnCredential
-from psycopg.errors import QueryCanceled
 
 from accounts.models import User, UserStatus, status_q
 from rbac.actor import as_actor
@@ -283,6 +282,12 @@ def _ordering(field_name: str, desc: bool, *, reverse: bool = False):
     return [expr, "-pk" if desc else "pk"]
 
 
+# Up to this many matches the list shows the exact number; beyond it, the
+# planner's estimate ("about 1.2 million"): counting a million rows exactly
+# would cost more than the rest of the page together.
+EXACT_COUNT_LIMIT = 10_000
+
+
 def page_offset(number, size: int) -> int:
     """Rows before page `number` (1-based, as typed in the URL: anything
     else is the first page). Numbered pages go no deeper than the exact
@@ -377,143 +382,3 @@ def _mark_mfa(users: list) -> None:
     )
     for user in users:
         user.has_mfa = user.pk in with_mfa
-
-
-# --- how many match ------------------------------------------------------------
-
-# Up to this many matches the list shows the exact number; beyond it, the
-# planner's estimate ("about 1.2 million"): counting a million rows exactly
-# would cost more than the rest of the page together.
-EXACT_COUNT_LIMIT = 10_000
-# Above this planner estimate (several times the limit) the exact count is
-# not tried first: the estimate would be shown anyway. PostgreSQL's
-# estimates are close for the list's filters and a search's common terms;
-# a rare term is estimated low, and then counted exactly.
-TRUST_ESTIMATE_ABOVE = 5 * EXACT_COUNT_LIMIT
-# The exact count's time budget (ms, PostgreSQL): "exact while cheap".
-COUNT_BUDGET_MS = 20
-# A search is counted only where its text matches at most this many users
-# by the planner's statistics. Counting rechecks the email and name of
-# every row the trigram indexes offer, whatever else the filters say:
-# "lovelace" with status active and role viewer matched 4,000-15,000 users
-# by estimate at a million but offered 60,000 rows to recheck (0.75 s to
-# count them all), and the count ran into its budget on every page view
-# (20 ms lost, then the estimate anyway). 2,000 rechecks take about 2 ms
-# from shared buffers, 12 ms from the OS's cache.
-SEARCH_RECHECKS_AT_MOST = 2_000
-
-
-@dataclass(frozen=True)
-class MatchCount:
-    value: int
-    exact: bool
-    more_than: bool = False  # no estimate (SQLite): "more than 10,000 users"
-
-    @property
-    def text(self) -> str:
-        """ "6 users", "about 45,000 users", "about 1.2 million users"."""
-        if self.exact:
-            return f"{self.value:,} user{'' if self.value == 1 else 's'}"
-        if self.more_than:
-            return f"more than {self.value:,} users"
-        return f"about {_about(self.value)} users"
-
-    @property
-    def figure(self) -> str:
-        """The number alone: "398", "about 45,000", "more than 10,000"."""
-        if self.exact:
-            return f"{self.value:,}"
-        if self.more_than:
-            return f"more than {self.value:,}"
-        return f"about {_about(self.value)}"
-
-
-def _about(value: int) -> str:
-    if value >= 1_000_000:
-        millions = round(value / 1_000_000, 1)
-        return f"{millions:g} million"
-    # Two significant figures: 12,345 -> 12,000.
-    digits = len(str(value)) - 2
-    return f"{round(value, -digits):,}"
-
-
-def _planner_estimate(qs: QuerySet) -> int | None:
-    """PostgreSQL's row estimate for `qs` (EXPLAIN, no rows read)."""
-
-    connection = connections[qs.db]
-    if connection.vendor != "postgresql":
-        return None
-    sql, params = qs.values("pk").query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
-        plan = cursor.fetchone()[0]
-    if isinstance(plan, str):
-        plan = json.loads(plan)
-    return int(plan[0]["Plan"]["Plan Rows"])
-
-
-def _search_reads_many(text: str, estimate: int) -> bool:
-    """Whether counting a search exactly would recheck more than
-    SEARCH_RECHECKS_AT_MOST rows: the users whose email or name contain
-    `text`, by the planner, before any other filter. Every match is one of
-    them, so an `estimate` of the matches above the bar says so without
-    asking again."""
-    if estimate > SEARCH_RECHECKS_AT_MOST:
-        return True
-    rechecks = _planner_estimate(User.objects.filter(search_q(text)).order_by())
-    return rechecks is not None and rechecks > SEARCH_RECHECKS_AT_MOST
-
-
-def _count_within_budget(qs: QuerySet) -> int | None:
-    """Up to EXACT_COUNT_LIMIT + 1 matching rows counted, or None when that
-    takes longer than COUNT_BUDGET_MS (PostgreSQL cancels it: a search
-    plus filters that match ~10,000 of a million users took over a second
-    to count, many times the page). SQLite counts without a budget."""
-    connection = connections[qs.db]
-    limited = qs[: EXACT_COUNT_LIMIT + 1]
-    if connection.vendor != "postgresql":
-        return limited.count()
-    nested = connection.in_atomic_block
-    try:
-        with transaction.atomic(using=qs.db):
-            with connection.cursor() as cursor:
-                cursor.execute(f"SET LOCAL statement_timeout = {int(COUNT_BUDGET_MS)}")
-            counted = limited.count()
-            if nested:  # the budget ends here, not with the caller's transaction
-                with connection.cursor() as cursor:
-                    cursor.execute("SET LOCAL statement_timeout TO DEFAULT")
-            return counted
-    except OperationalError as exc:
-        if not isinstance(exc.__cause__, QueryCanceled):
-            raise
-        return None
-
-
-def user_count(filters: UserFilters, *, actor, page: UserPage | None = None) -> MatchCount:
-    """How many users match: exact and without a query when `page` (what
-    `user_list` gave for these same filters) holds the last match; else
-    the planner's estimate when it is far above EXACT_COUNT_LIMIT, else an
-    exact count that stops at the limit (so it reads at most that many
-    rows), then the estimate, never below the limit it already passed."""
-    if page is not None and page.total is not None:
-        return MatchCount(page.total, exact=True)
-    qs = user_filter_queryset(filters, actor=actor).order_by()
-    # Far above the limit by the planner's statistics: say so without
-    # reading 10,001 rows first -- most of the first page's database time
-    # at 100,000 users, and 10,001 trigram rechecks for a common search
-    # term at a million ("lovelace": ~470 ms cold, more than the page).
-    estimate = _planner_estimate(qs)
-    if estimate is not None and estimate > TRUST_ESTIMATE_ABOVE:
-        return MatchCount(estimate, exact=False)
-    if estimate is not None and filters.q and _search_reads_many(filters.q, estimate):
-        return MatchCount(estimate, exact=False)
-    counted = _count_within_budget(qs)
-    if counted is None:  # not cheap after all: the estimate
-        if estimate is None:
-            return MatchCount(EXACT_COUNT_LIMIT, exact=False, more_than=True)
-        return MatchCount(estimate, exact=False)
-    if counted <= EXACT_COUNT_LIMIT:
-        return MatchCount(counted, exact=True)
-    if estimate is None:
-        return MatchCount(EXACT_COUNT_LIMIT, exact=False, more_than=True)
-    return MatchCount(max(estimate, EXACT_COUNT_LIMIT + 1), exact=False)

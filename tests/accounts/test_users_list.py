@@ -288,7 +288,7 @@ def test_a_search_whose_text_matches_many_rows_shows_the_estimate_without_counti
     filters = selectors.UserFilters(q="user", status="active")
     exact = selectors.user_count(filters, actor=_owner())
     assert exact.exact and exact.value == user_filter_queryset(filters, actor=_owner()).count()
-    monkeypatch.setattr(selectors.listing, "SEARCH_RECHECKS_AT_MOST", 10)
+    monkeypatch.setattr(selectors.counting, "SEARCH_RECHECKS_AT_MOST", 10)
     with CaptureQueriesContext(connection) as ctx:
         count = selectors.user_count(filters, actor=_owner())
     assert not count.exact and count.text.startswith("about ")
