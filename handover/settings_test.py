@@ -18,5 +18,8 @@ AUDIT_EXTRA_EVENT_PREFIXES = ("tests.",)
 # (tests/test_replica_router.py). Off unless a test turns it on, so no
 # other test's page reads through a second connection.
 if "postgresql" in DATABASES["default"]["ENGINE"]:  # noqa: F405
+    # Transactional tests empty the tables with DELETE, not TRUNCATE
+    # (tests/db_backend/base.py: 0.5-1.9 s less per transactional test).
+    DATABASES["default"]["ENGINE"] = "tests.db_backend"  # noqa: F405
     DATABASES["replica"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}  # noqa: F405
 DATABASE_REPLICA_READS = False
