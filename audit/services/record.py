@@ -189,11 +189,13 @@ def record_many(specs: Iterable[EventSpec]) -> list[AuditEvent]:
     return _write(specs)
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def _write(specs: list[EventSpec]) -> list[AuditEvent]:
     """Insert the events unsealed -- no lock, no read of the chain -- and
     have the sealer link them once this transaction commits
-    (audit.services.sealer)."""
+    (audit.services.sealer). Inside a caller's transaction no savepoint of
+    its own (two round trips an audited write): an event that cannot be
+    written fails the change it describes, never just itself."""
     if not specs:
         return []
     ctx = context.current()
