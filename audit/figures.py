@@ -57,11 +57,21 @@ def figures_changed(actions) -> None:
         if actions & stale_on:
             key = _generation_key(family)
             try:
-                cache.incr(key)
-            except ValueError:  # not set yet (or evicted)
-                cache.set(key, 1, None)
+                _bump(key)
             except Exception as exc:  # the cache is down: figures may lag a minute
                 logger.warning("could not mark the %s figures stale: %s", family, exc)
+
+
+def _bump(key: str) -> None:
+    """One more generation: a single INCR on Redis (`core.cache`), which
+    starts a missing key at 1; any other cache reads, then writes."""
+    if hasattr(cache, "bump"):
+        cache.bump(key)
+        return
+    try:
+        cache.incr(key)
+    except ValueError:  # not set yet (or evicted)
+        cache.set(key, 1, None)
 
 
 def figure_generations() -> dict[str, int]:
