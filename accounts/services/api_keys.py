@@ -167,10 +167,17 @@ def api_keys_revoke_for_users(user_ids, *, reason: str) -> int:
     """`api_keys_revoke_all` for many users at once (batch actions); the
     keys made through them are revoked too (`_keys_ended`)."""
     live = ApiKey.objects.filter(user_id__in=list(user_ids), revoked_at__isnull=True)
-    key_ids = list(live.values_list("pk", flat=True))
+    return api_keys_revoke(live.values_list("pk", flat=True), reason=reason)
+
+
+def api_keys_revoke(key_ids, *, reason: str) -> int:
+    """Revoke the live keys `key_ids` for good (the caller found them, and
+    checks and records why), and what ends with them (`_keys_ended`). No
+    query when `key_ids` is empty."""
+    key_ids = list(key_ids)
     if not key_ids:
         return 0
-    revoked = ApiKey.objects.filter(pk__in=key_ids).update(
+    revoked = ApiKey.objects.filter(pk__in=key_ids, revoked_at__isnull=True).update(
         revoked_at=timezone.now(), revoked_reason=reason[:100]
     )
     _keys_ended(key_ids)

@@ -28,9 +28,9 @@ from django.db import transaction
 
 from accounts.models import BatchJob
 from accounts.selectors import USER_GONE
+from accounts.services.access_endings import access_endings_collected
 from accounts.services.actions import UserAction, user_action
 from accounts.services.common import lock_organizations_at_stake, users_locked
-from accounts.services.users import access_endings_collected
 from audit import events
 from audit import services as audit
 from core.services import refusal_text, service

@@ -83,10 +83,20 @@ def session_rotate(request) -> None:
 
 def _end(queryset) -> int:
     keys = list(queryset.filter(ended_at__isnull=True).values_list("session_key", flat=True))
+    return sessions_end_keys(keys)
+
+
+def sessions_end_keys(keys) -> int:
+    """End the open sessions `keys` (the caller found them open, and
+    checks and records why): their data deleted, their rows marked ended,
+    the jobs they queued stopped. No query when `keys` is empty."""
+    keys = list(keys)
     if not keys:
         return 0
     Session.objects.filter(session_key__in=keys).delete()
-    ended = queryset.filter(session_key__in=keys).update(ended_at=timezone.now())
+    ended = UserSession.objects.filter(session_key__in=keys, ended_at__isnull=True).update(
+        ended_at=timezone.now()
+    )
     jobs_stop_with_credentials(session_keys=keys)
     return ended
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from contextvars import ContextVar
 from datetime import datetime, timedelta
 
 from django.contrib.auth.password_validation import validate_password
@@ -11,12 +9,11 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from accounts.models import User, normalize_email
-from accounts.services.api_keys import api_keys_revoke_for_users
+from accounts.services.access_endings import end_access, notify_status
 from accounts.services.common import diff, lock_organizations_at_stake, lock_user
 from accounts.services.emails import email_queue
-from accounts.services.notices import notify_security, notify_security_many
-from accounts.services.sessions import sessions_end_all, sessions_end_for_users
-from accounts.services.tokens import tokens_revoke_all, tokens_revoke_for_users
+from accounts.services.sessions import sessions_end_all
+from accounts.services.tokens import tokens_revoke_all
 from accounts.services.validation import (
     resolve_grants,
     resolve_roles,
@@ -192,63 +189,6 @@ def email_change_notify(user, *, old_email: str, actor) -> None:
     email_verification_send(user=user, actor=actor)
 
 
-# Inside `access_endings_collected()`: {reason: [user ids]} still to end,
-# and the security notices still to queue.
-_collected_endings: ContextVar[dict | None] = ContextVar("access_endings", default=None)
-_collected_notices: ContextVar[list | None] = ContextVar("status_notices", default=None)
-
-
-def _notify(user, kind: str, **ctx) -> None:
-    """Tell `user` about a change of their status (a security notice);
-    inside `access_endings_collected()` with one INSERT at the block's end."""
-    collected = _collected_notices.get()
-    if collected is not None:
-        collected.append((user, kind, ctx))
-        return
-    notify_security(user, kind, **ctx)
-
-
-def _end_access(user, *, reason: str) -> None:
-    """Banning, disabling or deleting ends every way in for good: sessions,
-    one-time links and API keys (a restore or unban does not revive them).
-    Inside `access_endings_collected()` the ending waits for the block's
-    end, in the same transaction."""
-    collected = _collected_endings.get()
-    if collected is not None:
-        collected.setdefault(reason, []).append(user.pk)
-        return
-    _end_access_of([user.pk], reason=reason)
-
-
-def _end_access_of(user_ids, *, reason: str) -> None:
-    sessions_end_for_users(user_ids)
-    tokens_revoke_for_users(user_ids)
-    api_keys_revoke_for_users(user_ids, reason=reason)
-
-
-@contextmanager
-def access_endings_collected():
-    """End the access of every user the block's actions end (`_end_access`)
-    with three set-based statements at its end instead of three per user,
-    and queue their notices with one -- a batch's loop of single actions.
-    The caller's transaction must enclose the block."""
-    if _collected_endings.get() is not None:
-        yield
-        return
-    token = _collected_endings.set({})
-    notices_token = _collected_notices.set([])
-    try:
-        yield
-        collected = _collected_endings.get()
-        notices = _collected_notices.get()
-    finally:
-        _collected_endings.reset(token)
-        _collected_notices.reset(notices_token)
-    for reason, user_ids in collected.items():
-        _end_access_of(user_ids, reason=reason)
-    notify_security_many(notices)
-
-
 def ban_end(until) -> datetime:
     """When a ban with this end ends: `None` means permanent (100 years)."""
     now = timezone.now()
@@ -271,7 +211,7 @@ def _save_status(
         setattr(user, field, value)
     user.save(update_fields=[*values, "updated_at"])
     if ends_access:
-        _end_access(user, reason=ends_access)
+        end_access(user, reason=ends_access)
     audit.record(
         action, actor=actor, target=user, reason=reason, changes=changes, batch_id=batch_id
     )
@@ -300,7 +240,7 @@ def user_ban(*, actor, user, until=None, reason="", batch_id=None) -> User:
         batch_id=batch_id,
         ends_access="banned",
     )
-    _notify(user, "account_banned", until=end, permanent=until is None, reason=reason)
+    notify_status(user, "account_banned", until=end, permanent=until is None, reason=reason)
     return user
 
 
@@ -340,7 +280,7 @@ def user_disable(*, actor, user, reason="", batch_id=None) -> User:
         batch_id=batch_id,
         ends_access="disabled",
     )
-    _notify(user, "account_disabled", reason=(reason or "").strip()[:500])
+    notify_status(user, "account_disabled", reason=(reason or "").strip()[:500])
     return user
 
 
