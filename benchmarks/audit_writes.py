@@ -16,6 +16,11 @@ run starts from the same state; the backlog left at the end of a timed run
 and the time to seal it are reported (the sealer keeping up, or not).
 
 Modes alternate (off, on, off, on, ...) so drifting machine load hits both.
+Each process also reports the CPU time it used and, when PostgreSQL runs on
+this machine, the CPU time of its database backend (/proc), so the note
+gives the CPU milliseconds one mutation costs all in -- a figure that a
+loaded machine disturbs far less than the throughput, and that says what
+the cores could do: 1000 x cores / CPU ms per mutation.
 Reported as ms per mutation (1000 / throughput, so the ratio reads like
 the other rows: <= 1.25 is >= 0.8x the throughput) and in the note as
 mutations per second; latency of single calls in the note.
@@ -83,6 +88,7 @@ def client_main(args) -> None:
     assert users, "no benchmark users"
     samples = []
     end = _ready_then_start() + args.seconds
+    cpu = _cpu_now()
     while time.time() < end:
         for user in users:
             for call in (user_ban, user_unban):
@@ -91,7 +97,35 @@ def client_main(args) -> None:
                 samples.append((time.perf_counter() - started) * 1000)
             if time.time() >= end:
                 break
-    print(json.dumps(samples))
+    print(json.dumps({"samples": samples, **_cpu_since(cpu)}))
+
+
+def _backend_cpu() -> float | None:
+    """CPU seconds this process's PostgreSQL backend has used, when the
+    server runs on this machine (its /proc entry); else None."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_now() -> tuple[float, float | None]:
+    return time.process_time(), _backend_cpu()
+
+
+def _cpu_since(start) -> dict:
+    """CPU seconds used since `start` (`_cpu_now`) here and by the backend."""
+    cpu, db = _cpu_now()
+    return {
+        "cpu_s": cpu - start[0],
+        "db_cpu_s": None if db is None or start[1] is None else db - start[1],
+    }
 
 
 def sealer_main(args) -> None:
@@ -103,12 +137,13 @@ def sealer_main(args) -> None:
 
     sealed = 0
     end = _ready_then_start() + args.seconds
+    cpu = _cpu_now()
     while time.time() < end:
         done = seal(wait=True)
         sealed += done
         if not done:
             time.sleep(0.02)
-    print(json.dumps({"sealed": sealed}))
+    print(json.dumps({"sealed": sealed, **_cpu_since(cpu)}))
 
 
 def _ready_then_start() -> float:
@@ -146,20 +181,35 @@ def one_run(env, *, chain: bool, seconds: float, clients: int) -> dict:
         proc.stdin.flush()
     sealer = procs.pop() if chain else None
     samples = []
+    cpu = {"clients": 0.0, "clients_db": 0.0, "sealer": 0.0, "sealer_db": 0.0}
+    db_seen = True
     for proc in procs:
         out, _ = proc.communicate()
         assert proc.returncode == 0, "a client failed"
-        samples.extend(json.loads(out))
+        report = json.loads(out)
+        samples.extend(report["samples"])
+        cpu["clients"] += report["cpu_s"]
+        cpu["clients_db"] += report["db_cpu_s"] or 0.0
+        db_seen = db_seen and report["db_cpu_s"] is not None
     sealed_live = 0
     if sealer is not None:
         out, _ = sealer.communicate()
-        sealed_live = json.loads(out)["sealed"]
+        report = json.loads(out)
+        sealed_live = report["sealed"]
+        cpu["sealer"] = report["cpu_s"]
+        cpu["sealer_db"] = report["db_cpu_s"] or 0.0
     backlog, _oldest = unsealed()
     started = time.perf_counter()
     seal(wait=True)  # untimed for the row: the next run starts level
     drain_ms = (time.perf_counter() - started) * 1000
     return {
         "rate": len(samples) / seconds,
+        # CPU ms one mutation cost each part (the database's: None when
+        # PostgreSQL is not on this machine).
+        "cpu_ms": {
+            part: (total * 1000 / len(samples) if db_seen or "db" not in part else None)
+            for part, total in cpu.items()
+        },
         "samples": samples,
         "sealed_live": sealed_live,
         "backlog": backlog,
@@ -210,6 +260,7 @@ def writes(results, env, args) -> None:
     rate_on = statistics.median(on["rates"])
     rate_off = statistics.median(off["rates"])
     backlogs = [r["backlog"] for r in runs["on"]]
+    cpu = {mode: _cpu_per_mutation(runs[mode]) for mode in runs}
     compare(
         results,
         f"{CLIENTS} clients ban/unban: ms per mutation",
@@ -223,11 +274,44 @@ def writes(results, env, args) -> None:
         f"{off['latency']['median']:.1f}/{off['latency']['p95']:.1f} ms; backlog at the end of "
         f"each chained run {backlogs} (the sealer shares the cores); "
         f"chain verified after: {report.ok}, {report.checked} events; the sealer alone "
-        f"seals {seal_rate:.0f} events/s (one process, 5,000 waiting events)",
+        f"seals {seal_rate:.0f} events/s (one process, 5,000 waiting events); "
+        f"CPU ms per mutation (median of runs), chain: {_cpu_words(cpu['on'])}; "
+        f"no chain: {_cpu_words(cpu['off'])}",
     )
+    results["cpu_ms_per_mutation"] = cpu
     row = results["rows"][-1]
     row["target"] += " and >= 300/s"
     row["holds"] = bool(row.get("holds")) and rate_on >= 300
+
+
+def _cpu_per_mutation(runs) -> dict:
+    """Each part's CPU ms per mutation, the median over `runs`."""
+    parts = runs[0]["cpu_ms"]
+    return {
+        part: (
+            statistics.median(r["cpu_ms"][part] for r in runs) if parts[part] is not None else None
+        )
+        for part in parts
+    }
+
+
+def _cpu_words(cpu: dict) -> str:
+    """ "clients 5.1 + their database 1.8 + sealer 0.2 + its database 0.1 =
+    7.2 ms (at most 278/s on 2 cores)" -- the database's parts left out
+    when PostgreSQL is not on this machine."""
+    names = {
+        "clients": "clients",
+        "clients_db": "their database",
+        "sealer": "sealer",
+        "sealer_db": "its database",
+    }
+    parts = [(names[p], ms) for p, ms in cpu.items() if ms is not None and ms > 0]
+    total = sum(ms for _, ms in parts)
+    cores = os.cpu_count() or 1
+    return (
+        " + ".join(f"{name} {ms:.2f}" for name, ms in parts)
+        + f" = {total:.2f} ms (at most {1000 * cores / total:.0f}/s on {cores} idle cores)"
+    )
 
 
 def sealer_rate(n: int = 5000) -> float:
