@@ -25,6 +25,26 @@ Reported as ms per mutation (1000 / throughput, so the ratio reads like
 the other rows: <= 1.25 is >= 0.8x the throughput) and in the note as
 mutations per second; latency of single calls in the note.
 
+Profile that led the last changes (one client calling ban then unban in a
+loop on this shared 2-core machine; cProfile with CPU time and the queries
+each call runs). A ban ran 15 queries, an unban 8: the user locked, the
+organizations at stake and who manages their members, the owner's status,
+the update, open sessions / one-time links / live API keys (three), a
+SAVEPOINT and RELEASE around the event's INSERT, the webhook endpoints, the
+notice's INSERT, BEGIN and COMMIT. Client CPU went to the ORM compiling
+queries (~60%), after-commit work (~20%: Redis EXISTS + INCR for the
+overview's figures, SET NX for the sealer's nudge, a new `redis.Redis` built
+for every cache call, the notice's Celery publish), the notice's
+rendering (~7%). Now a ban runs 12 and an unban 6 (no savepoint; sessions
+and keys found with one UNION ALL; one INCR; one Redis client per pool).
+Measured interleaved, same load (load average 6-9): 5.2-6.2 vs 5.9-6.5 CPU
+ms a mutation in the client and 1.5-1.8 vs 1.7-1.9 in its PostgreSQL
+backend; cProfile counts 4.80M against 5.23M function calls for 400
+mutations (-8%). In this benchmark (two pairs of runs, main then this and
+reversed), with the chain: 11.9-12.8 CPU ms a mutation all in, against
+13.6-15.3. 300 mutations/s on 2 cores needs <= 6.7 ms all in (clients,
+PostgreSQL, Redis, the sealer), about half of what a mutation costs here.
+
 Standalone, on a small database of its own (migrated, no seed needed):
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/hv_bench_writes \\
