@@ -102,15 +102,15 @@ def test_events_waiting_for_the_sealer_are_marked_pending(
         page.set_viewport_size({"width": width, "height": 900})
         page.goto(f"{live_server.url}/audit/?target={member.pk}")
         status = page.locator(".audit-chain-status")
-        assert "events are waiting to be sealed into the hash chain" in status.inner_text()
+        expect(status).to_contain_text("events are waiting to be sealed into the hash chain")
         pending = page.locator("#audit-results .badge", has_text="pending")
-        assert pending.count() == 2  # the two waiting; the sealed one is not marked
+        expect(pending).to_have_count(2)  # the two waiting; the sealed one is not marked
         screenshot(page, f"audit-pending{suffix}")
     page.locator("#audit-results tbody a").first.click()
-    assert page.get_by_text("Pending: recorded, not sealed into the chain yet").is_visible()
+    expect(page.get_by_text("Pending: recorded, not sealed into the chain yet")).to_be_visible()
     screenshot(page, "audit-detail-pending")
     settings.AUDIT_CHAIN_ENABLED = True
     audit.seal()
     page.goto(f"{live_server.url}/audit/?target={member.pk}")
-    assert "Every event is sealed" in page.locator(".audit-chain-status").inner_text()
-    assert page.locator("#audit-results .badge", has_text="pending").count() == 0
+    expect(page.locator(".audit-chain-status")).to_contain_text("Every event is sealed")
+    expect(page.locator("#audit-results .badge", has_text="pending")).to_have_count(0)
