@@ -62,11 +62,13 @@ def _live_credentials(user_ids) -> tuple[list, list]:
         UserSession.objects.filter(user_id__in=user_ids, ended_at__isnull=True)
         .annotate(kind=Value("session"), ref=Cast("session_key", CharField()))
         .values_list("kind", "ref")
+        .order_by()  # SQLite allows no ORDER BY inside a compound statement
     )
     keys = (
         ApiKey.objects.filter(user_id__in=user_ids, revoked_at__isnull=True)
         .annotate(kind=Value("key"), ref=Cast("pk", CharField()))
         .values_list("kind", "ref")
+        .order_by()
     )
     found: dict[str, list] = {"session": [], "key": []}
     for kind, ref in sessions.union(keys, all=True):
