@@ -151,7 +151,7 @@ def test_someone_elses_jobs_show_no_controls_they_may_not_use(
 
 
 def test_a_dialog_action_behind_a_busy_row_lock_says_busy_retry(
-    live_server, page, screenshot, builtin_roles, monkeypatch
+    require_postgres, live_server, page, screenshot, builtin_roles, monkeypatch
 ):
     """Another session holds the user's row (a stuck writer); the page's
     lock wait runs out (lock_timeout) and the dialog says busy, retry.
