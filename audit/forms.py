@@ -6,7 +6,7 @@ from django import forms
 
 from audit.models import Outcome
 from audit.selectors import action_choices
-from core.widgets import LongSelect, WrittenDateInput, WrittenHiddenInput, WrittenTextInput
+from core.widgets import Choices, LongSelect, WrittenDateInput, WrittenHiddenInput, WrittenTextInput
 
 
 class ActionField(forms.CharField):
@@ -64,10 +64,15 @@ class AuditFilterForm(forms.Form):
     def __init__(self, *args, organizations=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["action"].widget.choices = action_choices()
-        self.fields["organization"].choices = [
-            ("", "Any organization"),
-            *[(o.slug, o.name) for o in organizations],
-        ]
+        # Handed over ready (`Choices`): a plain list is normalized pair by
+        # pair, twice -- at 1,000 organizations most of the page's time.
+        self.fields["organization"].choices = Choices(
+            [
+                ("", "Any organization"),
+                # (slug, name) pairs (the view reads those), or organizations.
+                *[o if isinstance(o, tuple) else (o.slug, o.name) for o in organizations],
+            ]
+        )
         for name, field in self.fields.items():
             css = (
                 "form-select form-select-sm"

@@ -32,7 +32,7 @@ _SAMPLE_ID = 2**62  # for `url_maker`: digits no other part of the URL has
 
 
 def _filters(request):
-    organizations = request.actor.visible_organizations().only("slug", "name")
+    organizations = request.actor.visible_organizations().values_list("slug", "name")
     form = AuditFilterForm(request.GET or None, organizations=organizations)
     data = form.cleaned_data if form.is_valid() else {}
     params = {k: request.GET[k] for k in FILTER_KEYS if request.GET.get(k) and k in data}
