@@ -35,11 +35,14 @@ def _options(code: str, **env) -> dict:
 def test_web_processes_run_statements_under_a_timeout_and_workers_do_not():
     url = "postgres://postgres@127.0.0.1:5432/handover_jobs"
     web = _options("import handover.wsgi; " + SHOW, DATABASE_URL=url)
-    assert web.get("options") == "-c statement_timeout=10000"
+    assert web.get("options") == "-c statement_timeout=10000 -c random_page_cost=1.1"
     worker = _options("import django; django.setup(); " + SHOW, DATABASE_URL=url)
     assert "statement_timeout" not in worker.get("options", "")
     tuned = _options(
-        "import handover.wsgi; " + SHOW, DATABASE_URL=url, DATABASE_STATEMENT_TIMEOUT_MS="2500"
+        "import handover.wsgi; " + SHOW,
+        DATABASE_URL=url,
+        DATABASE_STATEMENT_TIMEOUT_MS="2500",
+        DATABASE_RANDOM_PAGE_COST="0",  # the server's own
     )
     assert tuned.get("options") == "-c statement_timeout=2500"
 
@@ -101,7 +104,9 @@ def test_every_process_bounds_its_connections_and_workers_their_locks():
     worker = _options(
         "import django; django.setup(); " + SHOW, DATABASE_URL=url, HANDOVER_PROCESS="worker"
     )
-    assert worker["options"] == "-c statement_timeout=120000 -c lock_timeout=10000"
+    assert worker["options"] == (
+        "-c statement_timeout=120000 -c lock_timeout=10000 -c random_page_cost=1.1"
+    )
 
 
 @pytest.mark.django_db
