@@ -62,6 +62,7 @@ class AuditFilterForm(forms.Form):
     )
 
     def __init__(self, *args, organizations=(), **kwargs):
+        """`organizations`: (slug, name) pairs, those the actor sees."""
         super().__init__(*args, **kwargs)
         self.fields["action"].widget.choices = action_choices()
         # Handed over ready (`Choices`): a plain list is normalized pair by
@@ -69,8 +70,7 @@ class AuditFilterForm(forms.Form):
         self.fields["organization"].choices = Choices(
             [
                 ("", "Any organization"),
-                # (slug, name) pairs (the view reads those), or organizations.
-                *[o if isinstance(o, tuple) else (o.slug, o.name) for o in organizations],
+                *organizations,  # (slug, name) pairs, as the view reads them
             ]
         )
         for name, field in self.fields.items():

@@ -107,6 +107,7 @@ from rbac.policies.jobs import (  # noqa: F401 (the package's names)
     user_can_view_job,
 )
 from rbac.policies.managers import (  # noqa: F401 (the package's names)
+    MANAGING_PERMISSIONS,
     check_last_manager,
     check_orgs_keep_managers,
     organizations_at_stake,

@@ -23,6 +23,7 @@ from django.db.models import Q
 
 from accounts.models import User, status_q
 from rbac.models import Membership, Organization, Role, UserRole
+from rbac.permissions import ROLE_MANAGER_PERMISSION
 from rbac.policies.base import (
     PolicyDenied,
     fixed_answer,
@@ -33,6 +34,11 @@ from rbac.policies.base import (
 from rbac.policies.orgs import MEMBER_MANAGER_PERMISSION
 
 MANAGER = MEMBER_MANAGER_PERMISSION
+# Taking either away from someone can leave an organization without anyone
+# to manage its members (`members:manage`) or the installation without
+# anyone to assign roles (`roles:assign`): the services lock the user's
+# organizations before the keep-a-manager guards count them.
+MANAGING_PERMISSIONS = frozenset({MEMBER_MANAGER_PERMISSION, ROLE_MANAGER_PERMISSION})
 
 
 def check_last_manager(

@@ -11,9 +11,7 @@ from audit import services as audit
 from core.services import service
 from rbac import policies
 from rbac.models import Role, UserRole
-from rbac.permissions import ROLE_MANAGER_PERMISSION
 from rbac.policies import PolicyDenied
-from rbac.policies.orgs import MEMBER_MANAGER_PERMISSION
 from rbac.selectors import user_effective_permissions
 from rbac.services.common import (
     _clean_permissions,
@@ -23,13 +21,6 @@ from rbac.services.common import (
     _notify_elevated,
     _revoke_keys_of_demoted,
 )
-
-# Taking either away from someone can leave an organization without anyone
-# to manage its members (`members:manage`) or the installation without
-# anyone to assign roles (`roles:assign`): the keep-a-manager guards count
-# the user's organizations, which are locked first.
-_MANAGING = frozenset({MEMBER_MANAGER_PERMISSION, ROLE_MANAGER_PERMISSION})
-
 
 # --- a user's roles and grants ---------------------------------------------
 
@@ -60,7 +51,7 @@ def user_role_remove(*, actor, user, role: Role, batch_id=None) -> bool:
     it. Guards: as for assigning, plus last-manager."""
     action = events.USER_ROLE_REMOVED
     user = lock_user(user)
-    if _MANAGING & set(role.permissions or ()):
+    if policies.MANAGING_PERMISSIONS & set(role.permissions or ()):
         lock_organizations_at_stake(global_losers=[user.pk])
     policies.check_can_remove_role(actor, user, role, batch_id=batch_id)
     try:
@@ -107,7 +98,7 @@ def user_permissions_update(*, actor, user, grant=(), revoke=()):
             "A permission cannot be granted and revoked at once: %s." % ", ".join(both),
             code="conflict",
         )
-    if _MANAGING & set(revoke):
+    if policies.MANAGING_PERMISSIONS & set(revoke):
         lock_organizations_at_stake(global_losers=[user.pk])
     policies.check_can_change_grants(actor, user, grant=grant, revoke=revoke)
     old = sorted(set(user.direct_permissions or []))

@@ -14,9 +14,8 @@ from django.utils import timezone
 
 from accounts.selectors import user_locks
 from accounts.services import users as user_services
+from rbac import policies
 from rbac.models import Role, UserRole
-from rbac.permissions import ROLE_MANAGER_PERMISSION
-from rbac.policies.orgs import MEMBER_MANAGER_PERMISSION
 
 # --- parameters ---------------------------------------------------------------
 
@@ -150,8 +149,7 @@ def _loses_role(user_ids, kwargs) -> dict | None:
     """Losing a global role that manages members or roles may leave an
     organization unmanaged."""
     role = kwargs.get("role")
-    managing = {MEMBER_MANAGER_PERMISSION, ROLE_MANAGER_PERMISSION}
-    if role is None or not managing & set(role.permissions or ()):
+    if role is None or not policies.MANAGING_PERMISSIONS & set(role.permissions or ()):
         return None
     return {"global_losers": list(user_ids)}
 
