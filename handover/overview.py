@@ -9,9 +9,11 @@ committed action codes to `audit.figures.figures_changed`, which bumps a
 generation number that is part of the cache key. So a user created or an invitation accepted
 shows at once, while a million users are still counted at most once per
 change (and once a minute for time-driven changes such as a ban running
-out). The outbox figures read the status index directly and are not cached.
-Each figure is only computed for people whose permissions let them see it;
-the cached numbers are the same for everyone.
+out). The outbox figures read the status index directly and are not cached;
+each status is counted up to EMAIL_COUNT_LIMIT emails, so a backlog costs
+every view the same however long it grows. Each figure is only computed for
+people whose permissions let them see it; the cached numbers are the same
+for everyone.
 """
 
 from __future__ import annotations
@@ -40,6 +42,13 @@ from rbac import policies
 from rbac.actor import as_actor
 
 CACHE_SECONDS = 60
+# The email figures count each status up to this many emails and say
+# "1000+" beyond it: every view of the overview reads at most this many
+# outbox rows a status, however long a backlog grows (no worker running, a
+# flood of security notices). Counted in full, 14,000 pending emails took
+# 3.4 ms from shared buffers and 20-30 ms from disk, on a page whose floor
+# is 7 ms; 1,001 take 0.3 ms.
+EMAIL_COUNT_LIMIT = 1000
 SIGNIN_DAYS = 30
 SIGNUP_WEEKS = 12
 LOGIN_OK = "accounts.login.succeeded"
@@ -141,19 +150,20 @@ def invitation_counts(now: dt.datetime) -> dict[str, int]:
 
 
 def email_counts() -> dict[str, int]:
-    """Read through the status index (only the pending and failed rows are
-    touched, however many emails were sent), so it is never stale."""
-    rows = (
-        OutboundEmail.objects.filter(status__in=[EmailStatus.PENDING, EmailStatus.FAILED])
-        .values("status")
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
-    counts = {r["status"]: r["n"] for r in rows}
+    """Pending and failed emails, read through the status index (only those
+    rows are touched, however many emails were sent), so never stale; each
+    counted up to EMAIL_COUNT_LIMIT + 1 (`figure` says "1000+" then)."""
+    # Unordered: the model's ordering would sort the whole backlog first.
+    outbox = OutboundEmail.objects.order_by()
     return {
-        "pending": counts.get(EmailStatus.PENDING, 0),
-        "failed": counts.get(EmailStatus.FAILED, 0),
+        status: outbox.filter(status=status)[: EMAIL_COUNT_LIMIT + 1].count()
+        for status in (EmailStatus.PENDING.value, EmailStatus.FAILED.value)
     }
+
+
+def figure(count: int) -> str:
+    """A count from `email_counts` as shown: "1000+" past the limit."""
+    return f"{EMAIL_COUNT_LIMIT}+" if count > EMAIL_COUNT_LIMIT else str(count)
 
 
 # --- drawing ---------------------------------------------------------------------
@@ -228,8 +238,8 @@ def key_label(key: str, count: int = 2) -> str:
 
 
 def bar_list(rows: list[dict]) -> dict:
-    """Horizontal bars: rows [{label, value, url, css}] -> geometry for
-    templates/overview/bar_list.html."""
+    """Horizontal bars: rows [{label, value, url, css}, optionally text: the
+    value as shown] -> geometry for templates/overview/bar_list.html."""
     label_w, value_w = 110, 46
     bar_space = WIDTH - label_w - value_w
     peak = max((r["value"] for r in rows), default=0) or 1
@@ -239,6 +249,7 @@ def bar_list(rows: list[dict]) -> dict:
         w = bar_space * row["value"] / peak
         bars.append(
             {
+                "text": str(row["value"]),
                 **row,
                 "y": y + 6,
                 "hit_y": y + 2,
@@ -380,17 +391,20 @@ def overview_context(actor) -> dict:
         )
     if may("emails:read"):
         ctx["email_counts"] = emails = email_counts()
+        ctx["failed_emails"] = figure(emails["failed"])
         ctx["email_chart"] = bar_list(
             [
                 {
                     "label": "Pending",
                     "value": emails["pending"],
+                    "text": figure(emails["pending"]),
                     "url": _url("emails:list", status="pending"),
                     "css": "bar-email-pending",
                 },
                 {
                     "label": "Failed",
                     "value": emails["failed"],
+                    "text": figure(emails["failed"]),
                     "url": _url("emails:list", status="failed"),
                     "css": "bar-email-failed",
                 },

@@ -82,7 +82,35 @@ def test_overview_is_cached_and_cheap(client_for, owner, django_assert_max_num_q
     with django_assert_max_num_queries(7) as captured:
         client.get(reverse("overview"))
     grouped = [q["sql"] for q in captured.captured_queries if "GROUP BY" in q["sql"]]
-    assert all("accounts_outboundemail" in sql for sql in grouped), grouped
+    assert not grouped, grouped
+
+
+def test_the_email_figures_read_a_backlog_only_up_to_a_limit(
+    client_for, owner, monkeypatch, django_assert_max_num_queries
+):
+    """However many emails wait or failed, each figure reads at most
+    EMAIL_COUNT_LIMIT + 1 outbox rows, and says so beyond the limit."""
+    from accounts.models import OutboundEmail
+
+    monkeypatch.setattr(overview, "EMAIL_COUNT_LIMIT", 3)
+    for i, status in enumerate(["pending"] * 5 + ["failed"] * 2):
+        OutboundEmail.objects.create(
+            to=f"r{i}@example.com",
+            template="t",
+            subject="s",
+            body_text="b",
+            message_id=f"<m{i}@example.com>",
+            status=status,
+        )
+    client = client_for(owner)
+    with django_assert_max_num_queries(20) as captured:
+        body = client.get(reverse("overview")).content.decode()
+    outbox = [q["sql"] for q in captured.captured_queries if "accounts_outboundemail" in q["sql"]]
+    assert len(outbox) == 2 and all("LIMIT 4" in sql for sql in outbox), outbox
+    assert "<title>Pending: 3+</title>" in body and ">3+</text>" in body
+    # Below the limit the figure is exact: the failed card and bar.
+    assert '<div class="stat-label">Emails failed</div><div class="stat-value">2</div>' in body
+    assert "<title>Failed: 2</title>" in body
 
 
 def test_a_created_user_shows_at_once_but_reads_keep_the_cache(
