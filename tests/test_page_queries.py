@@ -84,6 +84,23 @@ def test_the_users_list_runs_as_many_queries_for_50_rows_as_for_10(client_for, o
     assert few + _own_count() == many <= LIST
 
 
+def test_a_filtered_search_looks_up_its_role_and_organization_once(client_for, owner, org):
+    """The count reads the page's own filtered query: the role and the
+    organization named in the filters are looked up once, not again for
+    the count (more matches than a page, so the count is not the page's)."""
+    _members(org, 30)
+    params = {"q": "member", "role": "member", "organization": "acme", "size": 25}
+    client = client_for(owner)
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(reverse("users:list"), params)
+    assert response.status_code == 200 and len(response.context["rows"]) == 25
+    assert response.context["match_count"].text == "30 users"
+    sqls = [q["sql"] for q in ctx.captured_queries]
+    role = [sql for sql in sqls if 'WHERE "rbac_role"."slug" =' in sql]
+    organization = [sql for sql in sqls if 'WHERE "rbac_organization"."slug" =' in sql]
+    assert len(role) == 1 and len(organization) == 1, (role, organization)
+
+
 def test_an_organization_administrators_list_runs_no_query_per_row(client_for, org):
     _members(org, 10)
     client = client_for(org["ada"])

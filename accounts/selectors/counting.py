@@ -127,7 +127,10 @@ def user_count(filters: UserFilters, *, actor, page: UserPage | None = None) -> 
     rows), then the estimate, never below the limit it already passed."""
     if page is not None and page.total is not None:
         return MatchCount(page.total, exact=True)
-    qs = user_filter_queryset(filters, actor=actor).order_by()
+    if page is not None and page.matching is not None:
+        qs = page.matching.order_by()
+    else:
+        qs = user_filter_queryset(filters, actor=actor).order_by()
     # Far above the limit by the planner's statistics: say so without
     # reading 10,001 rows first -- most of the first page's database time
     # at 100,000 users, and 10,001 trigram rechecks for a common search

@@ -99,6 +99,10 @@ class UserPage:
     # holds the last of them (a search for a rare term: one page of
     # matches); None otherwise. `user_count` then needs no query.
     total: int | None = None
+    # Every user matching the filters (unordered, not paged): what
+    # `user_count` counts, so it does not build the filters again (a role
+    # or organization filter is one more query each time).
+    matching: QuerySet | None = field(default=None, repr=False, compare=False)
 
 
 def mfa_enabled_q() -> ExpressionWrapper:
@@ -311,7 +315,7 @@ def user_list(
     from a row (any depth, by index); a page number without a cursor skips
     that many rows (bounded by `page_offset`)."""
     field_name, desc = _sort_parts(filters.sort)
-    qs = user_filter_queryset(filters, actor=actor)
+    qs = matching = user_filter_queryset(filters, actor=actor)
     if relations:
         qs = qs.prefetch_related(
             Prefetch("roles", queryset=Role.objects.only("id", "slug", "name").order_by("name")),
@@ -350,6 +354,7 @@ def user_list(
     page = UserPage(users=rows, size=size, start=start)
     if position is None and not has_next and (rows or not start):
         page.total = start + len(rows)
+    page.matching = matching
     if rows and has_next:
         last = rows[-1]
         after = start + len(rows) if start is not None else None
