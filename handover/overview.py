@@ -24,6 +24,7 @@ from urllib.parse import urlencode
 from django.core.cache import cache
 from django.db.models import Count, Q
 from django.db.models.functions import TruncDate, TruncWeek
+from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
@@ -79,7 +80,7 @@ def _with_query(base: str | None, **params) -> str | None:
 
 
 def _cached(key: str, compute, generation: int = 0):
-    return cache.get_or_set(f"overview:{key}:v2:g{generation}", compute, CACHE_SECONDS)
+    return cache.get_or_set(f"overview:{key}:v3:g{generation}", compute, CACHE_SECONDS)
 
 
 def _nice_max(value: int) -> int:
@@ -275,9 +276,18 @@ def _short(day: dt.date) -> str:
 # --- the page ----------------------------------------------------------------------
 
 
+def _svg(chart: dict, chart_id: str, chart_title: str) -> str:
+    """A column chart's SVG (templates/overview/column_chart.html), for a
+    figure cached drawn: writing 30 days' columns took 2.2 ms of CPU on
+    every view, the sign-in figure's cached data under 0.1."""
+    context = {"chart": chart, "chart_id": chart_id, "chart_title": chart_title}
+    return render_to_string("overview/column_chart.html", context)
+
+
 def _signin_figure(today: dt.date) -> dict:
-    """Cached drawn (geometry and links), not only counted: the same for
-    everyone who may read the audit log, and 30 days x 2 links to draw."""
+    """Cached drawn (the SVG, its links and the legend's totals), not only
+    counted: the same for everyone who may read the audit log, and 30 days
+    x 2 links to draw."""
     return _cached(f"signins-figure:{today.isoformat()}", lambda: _draw_signins(today))
 
 
@@ -297,8 +307,13 @@ def _draw_signins(today: dt.date) -> dict:
             }
         )
     first = data[0]["day"].isoformat()
+    chart = column_chart(points, [("ok", "bar-ok"), ("failed", "bar-failed")], label_every=7)
     return {
-        "chart": column_chart(points, [("ok", "bar-ok"), ("failed", "bar-failed")], label_every=7),
+        "svg": _svg(
+            chart,
+            "chart-signins",
+            "Sign-ins and failed sign-ins per day over the last 30 days",
+        ),
         "total_ok": sum(r["ok"] for r in data),
         "total_failed": sum(r["failed"] for r in data),
         "url_ok": _with_query(audit, action=LOGIN_OK, date_from=first),
@@ -309,12 +324,17 @@ def _draw_signins(today: dt.date) -> dict:
 def _signup_figure(today: dt.date, generation: int, *, actor, link_audit: bool) -> dict:
     """New users per week among those the actor may see; each week links
     to its creation events on the audit log for those who may read it
-    (`link_audit`)."""
-    data = _cached(
-        f"signups:{actor.reach}:{today.isoformat()}",
-        lambda: new_users_per_week(today, actor.visible_users()),
+    (`link_audit`). Cached drawn, per reach and whether it links."""
+    links = "linked" if link_audit else "plain"
+    return _cached(
+        f"signups-figure:{actor.reach}:{today.isoformat()}:{links}",
+        lambda: _draw_signups(today, actor=actor, link_audit=link_audit),
         generation,
     )
+
+
+def _draw_signups(today: dt.date, *, actor, link_audit: bool) -> dict:
+    data = new_users_per_week(today, actor.visible_users())
     audit = _url("audit:list") if link_audit else None
     points = []
     for row in data:
@@ -328,8 +348,9 @@ def _signup_figure(today: dt.date, generation: int, *, actor, link_audit: bool) 
                 date_to=end.isoformat(),
             )
         points.append(point)
+    chart = column_chart(points, [("n", "bar-new")], label_every=3)
     return {
-        "chart": column_chart(points, [("n", "bar-new")], label_every=3),
+        "svg": _svg(chart, "chart-signups", "New users per week over the last 12 weeks"),
         "total": sum(r["n"] for r in data),
     }
 

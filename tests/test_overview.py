@@ -115,6 +115,23 @@ def test_the_email_figures_read_a_backlog_only_up_to_a_limit(
     assert "<title>Failed: 2</title>" in body
 
 
+def test_the_column_charts_are_cached_drawn(client_for, owner):
+    """Within the minute the sign-in and new-user charts come from the
+    cache as SVG: no view after the first writes their columns again, and
+    the page is the same."""
+    audit.record("accounts.login.succeeded", actor=owner)
+    client = client_for(owner)
+    first = client.get(reverse("overview"))
+    assert [t.name for t in first.templates].count("overview/column_chart.html") == 2
+    second = client.get(reverse("overview"))
+    assert "overview/column_chart.html" not in [t.name for t in second.templates]
+    charts = [
+        re.findall(r'<svg class="chart".*?</svg>', r.content.decode(), re.S)
+        for r in (first, second)
+    ]
+    assert len(charts[0]) == 5 and charts[1] == charts[0]
+
+
 def test_a_created_user_shows_at_once_but_reads_keep_the_cache(
     client_for, owner, django_capture_on_commit_callbacks
 ):
