@@ -58,12 +58,29 @@ class Membership(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT)
     joined_at = models.DateTimeField(default=timezone.now)
+    # A copy of the member's `User.created_at` (set once, never changed),
+    # filled by `save()`: with `rbac_membership_newest` an organization
+    # administrator's users list, newest first, reads its page from 51
+    # index entries instead of sorting every member (issues 24, 29;
+    # `accounts.selectors.listing`).
+    user_created_at = models.DateTimeField()
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["user", "organization"], name="rbac_membership_unique")
         ]
-        indexes = [models.Index(fields=["organization", "user"])]
+        indexes = [
+            models.Index(fields=["organization", "user"]),
+            models.Index(
+                fields=["organization", "-user_created_at", "-user"],
+                name="rbac_membership_newest",
+            ),
+        ]
+
+    def save(self, *args, **kwargs):
+        if self.user_created_at is None:
+            self.user_created_at = self.user.created_at
+        super().save(*args, **kwargs)
 
 
 class UserRole(models.Model):

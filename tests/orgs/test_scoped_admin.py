@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db.models import F
 from django.urls import reverse
 
 from audit.models import AuditEvent
@@ -155,5 +156,7 @@ def test_seed_demo_spreads_users_across_organizations(builtin_roles, settings):
     for user_id in Membership.objects.values_list("user_id", flat=True):
         per_user[user_id] = per_user.get(user_id, 0) + 1
     assert len(per_user) == 60 and set(per_user.values()) == {1, 2}
+    # Each membership has its user's creation time (bulk_create skips `save`).
+    assert not Membership.objects.exclude(user_created_at=F("user__created_at")).exists()
     admins = UserRole.objects.filter(role__slug="org-admin", organization__isnull=False)
     assert admins.count() == 4

@@ -87,6 +87,12 @@ SELF_ACTIONS = {
 ANONYMOUS_ACTIONS = {"accounts.login.failed"}
 
 
+def _membership(user, organization) -> Membership:
+    # bulk_create skips `Membership.save()`, which copies the user's
+    # creation time for the organization's newest-first index.
+    return Membership(user=user, organization=organization, user_created_at=user.created_at)
+
+
 class Command(BaseCommand):
     help = "Create N demo users (default 200) with mixed statuses, roles and sign-ins."
 
@@ -166,14 +172,14 @@ class Command(BaseCommand):
                 )
                 if orgs:
                     home = orgs[i % len(orgs)]
-                    joins.append(Membership(user=user, organization=home))
+                    joins.append(_membership(user, home))
                     if home.pk not in seen_orgs and org_admin is not None:
                         seen_orgs.add(home.pk)
                         scoped.append(UserRole(user=user, role=org_admin, organization=home))
                         slug = None  # an organization's administrator, not a global one
                     elif len(orgs) > 1 and rng.random() < 0.1:
                         second = orgs[(i + 1) % len(orgs)]
-                        joins.append(Membership(user=user, organization=second))
+                        joins.append(_membership(user, second))
                 if slug and slug in roles:
                     links.append((user, roles[slug]))
                 # Managers mostly have an authenticator app; members sometimes.
