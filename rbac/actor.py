@@ -336,6 +336,33 @@ class Actor:
         return queryset.filter(pk__in=members.union(me))
 
     @property
+    def sole_organization_id(self):
+        """The organization whose members are exactly the users this actor
+        sees, when its reach is one organization's members; else None. An
+        actor holds grants in an organization only while it is a member
+        there (`rbac.selectors.user_grants`), so "members and me" is the
+        members alone -- except when viewing as someone: the operator (me)
+        need not be a member of the viewed user's organization."""
+        if self.acting_for is not None or self._reach() in (EVERYONE, NOBODY):
+            return None
+        organizations = self.organization_ids
+        return next(iter(organizations)) if len(organizations) == 1 else None
+
+    def visible_members(self, queryset=None):
+        """`visible_users(queryset)` as a join on the memberships of the
+        actor's one organization (`sole_organization_id`; None for any
+        other reach), so the caller may order and walk the users by the
+        membership's columns: each user is there once (one membership a
+        user and organization), and `membership__...` names that row. The
+        users list reads an organization administrator's newest-first page
+        this way from `rbac_membership_newest` (`accounts.selectors.listing`)."""
+        organization_id = self.sole_organization_id
+        if organization_id is None:
+            return None
+        queryset = User.objects.all() if queryset is None else queryset
+        return queryset.filter(membership__organization_id=organization_id)
+
+    @property
     def reach(self) -> str:
         """A name for the set `visible_users` answers, for caching figures
         counted over it: everyone, nobody, or the organizations' ids."""

@@ -124,7 +124,11 @@ def search_q(text: str) -> Q:
 def user_filter_queryset(filters: UserFilters, *, actor) -> QuerySet:
     """Every user within `actor`'s reach (`visible_users`) matching
     `filters` (deleted users only when asked for)."""
-    qs = as_actor(actor).visible_users(User.objects.all())
+    return _matching(as_actor(actor).visible_users(User.objects.all()), filters)
+
+
+def _matching(qs: QuerySet, filters: UserFilters) -> QuerySet:
+    """The users of `qs` (already within an actor's reach) matching `filters`."""
     if filters.status:
         qs = qs.filter(status_q(filters.status))
     else:
@@ -227,14 +231,29 @@ def decode_position(cursor: str, sort: str):
 NULLABLE_SORT_FIELDS = {"last_login"}
 
 
-def _row_compare(qs, field_name: str, value, pk, op: str):
-    """`(field, id) op (value, pk)` as one row-value comparison, which both
-    PostgreSQL and SQLite answer from the (field, id) index."""
+# Where a page's sort value and user id are read: the user row, or, for an
+# organization's administrator by creation, the membership row's copy
+# (`Membership.user_created_at`), so that the page and its cursor walk
+# `rbac_membership_newest` (`user_list`).
+BY_MEMBERSHIP = {"created_at": ("membership__user_created_at", "user_created_at")}
 
+
+def _row_compare(qs, field_name: str, value, pk, op: str, *, by_membership: bool = False):
+    """`(field, id) op (value, pk)` as one row-value comparison, which both
+    PostgreSQL and SQLite answer from the (field, id) index; `by_membership`:
+    on the membership row that `Actor.visible_members` joined (the user's
+    creation time and id there)."""
+    model, pk_field = User, User._meta.pk
     field = User._meta.get_field(field_name)
-    table = connection.ops.quote_name(User._meta.db_table)
+    if by_membership:
+        model = Membership
+        field = Membership._meta.get_field(BY_MEMBERSHIP[field_name][1])
+        pk_field = Membership._meta.get_field("user")
+        # The join `visible_members` made: the query's one membership table,
+        # named as the table (the filters' subqueries name theirs apart).
+    table = connection.ops.quote_name(model._meta.db_table)
     column = connection.ops.quote_name(field.column)
-    pk_column = connection.ops.quote_name(User._meta.pk.column)
+    pk_column = connection.ops.quote_name(pk_field.column)
     # Identifiers come from the model, values are bound parameters.
     return qs.extra(  # noqa: S610
         where=[f"({table}.{column}, {table}.{pk_column}) {op} (%s, %s)"],
@@ -245,11 +264,12 @@ def _row_compare(qs, field_name: str, value, pk, op: str):
     )
 
 
-def _after(qs, field_name: str, desc: bool, value, pk):
+def _after(qs, field_name: str, desc: bool, value, pk, *, by_membership: bool = False):
     """Rows strictly after (value, pk) in the order `field desc/asc NULLS
     LAST, id desc/asc`."""
     if field_name not in NULLABLE_SORT_FIELDS:
-        return _row_compare(qs, field_name, value, pk, "<" if desc else ">")
+        op = "<" if desc else ">"
+        return _row_compare(qs, field_name, value, pk, op, by_membership=by_membership)
     beyond = "lt" if desc else "gt"
     if value is None:
         return qs.filter(Q(**{f"{field_name}__isnull": True, f"pk__{beyond}": pk}))
@@ -260,10 +280,11 @@ def _after(qs, field_name: str, desc: bool, value, pk):
     )
 
 
-def _before(qs, field_name: str, desc: bool, value, pk):
+def _before(qs, field_name: str, desc: bool, value, pk, *, by_membership: bool = False):
     """Rows strictly before (value, pk) in that same order."""
     if field_name not in NULLABLE_SORT_FIELDS:
-        return _row_compare(qs, field_name, value, pk, ">" if desc else "<")
+        op = ">" if desc else "<"
+        return _row_compare(qs, field_name, value, pk, op, by_membership=by_membership)
     ahead = "gt" if desc else "lt"
     if value is None:
         return qs.filter(
@@ -275,14 +296,17 @@ def _before(qs, field_name: str, desc: bool, value, pk):
     )
 
 
-def _ordering(field_name: str, desc: bool, *, reverse: bool = False):
+def _ordering(field_name: str, desc: bool, *, reverse: bool = False, by_membership: bool = False):
     if reverse:
         desc = not desc
     nulls = {}
     if field_name in NULLABLE_SORT_FIELDS:
         # NULL ("never signed in") sorts last; walking backwards, first.
         nulls = {"nulls_first": True} if reverse else {"nulls_last": True}
-    expr = F(field_name).desc(**nulls) if desc else F(field_name).asc(**nulls)
+    # The user's id: the membership's `user_id` too (the join makes them
+    # one), so the membership's index gives this order.
+    sort = BY_MEMBERSHIP[field_name][0] if by_membership else field_name
+    expr = F(sort).desc(**nulls) if desc else F(sort).asc(**nulls)
     return [expr, "-pk" if desc else "pk"]
 
 
@@ -315,7 +339,17 @@ def user_list(
     from a row (any depth, by index); a page number without a cursor skips
     that many rows (bounded by `page_offset`)."""
     field_name, desc = _sort_parts(filters.sort)
-    qs = matching = user_filter_queryset(filters, actor=actor)
+    members = as_actor(actor).visible_members() if field_name in BY_MEMBERSHIP else None
+    by_membership = members is not None
+    if by_membership:
+        # An organization's administrator, by creation: its members in that
+        # order from the organization's memberships (`rbac_membership_newest`),
+        # about one index entry a row shown, instead of reading and sorting
+        # every member (~1,100 rows, 6-7 ms at a million users).
+        qs = _matching(members, filters)
+    else:
+        qs = user_filter_queryset(filters, actor=actor)
+    matching = qs
     if relations:
         qs = qs.prefetch_related(
             Prefetch("roles", queryset=Role.objects.only("id", "slug", "name").order_by("name")),
@@ -329,8 +363,8 @@ def user_list(
     if position and position[0] == "p":
         _, value, pk, start = position
         rows = list(
-            _before(qs, field_name, desc, value, pk).order_by(
-                *_ordering(field_name, desc, reverse=True)
+            _before(qs, field_name, desc, value, pk, by_membership=by_membership).order_by(
+                *_ordering(field_name, desc, reverse=True, by_membership=by_membership)
             )[: size + 1]
         )
         has_prev = len(rows) > size
@@ -342,10 +376,10 @@ def user_list(
         offset = 0
         if position:
             _, value, pk, start = position
-            qs = _after(qs, field_name, desc, value, pk)
+            qs = _after(qs, field_name, desc, value, pk, by_membership=by_membership)
         else:
             start = offset = page_offset(page_number, size)
-        ordered = qs.order_by(*_ordering(field_name, desc))
+        ordered = qs.order_by(*_ordering(field_name, desc, by_membership=by_membership))
         rows = list(ordered[offset : offset + size + 1])
         has_next = len(rows) > size
         rows = rows[:size]
