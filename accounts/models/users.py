@@ -155,6 +155,14 @@ class User(AbstractBaseUser):
             models.Index(fields=["last_login", "id"], name="accounts_user_lastlogin_idx"),
             models.Index(fields=["name", "id"], name="accounts_user_name_idx"),
             models.Index(fields=["deleted_at"], name="accounts_user_deleted_idx"),
+            # The deleted users' ids alone (a few of them): an organization's
+            # members not deleted are counted from its memberships without
+            # reading a user row (`accounts.selectors.counting`).
+            models.Index(
+                fields=["id"],
+                condition=Q(deleted_at__isnull=False),
+                name="accounts_user_deleted_ids",
+            ),
         ]
 
     def __str__(self):

@@ -8,12 +8,14 @@ import json
 from dataclasses import dataclass
 
 from django.db import OperationalError, connections, transaction
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from psycopg.errors import QueryCanceled
 
 import accounts.selectors.listing as listing
 from accounts.models import User
 from accounts.selectors.listing import UserFilters, UserPage, search_q, user_filter_queryset
+from rbac.actor import as_actor
+from rbac.models import Membership
 
 # Above this planner estimate (several times the limit) the exact count is
 # not tried first: the estimate would be shown anyway. PostgreSQL's
@@ -119,34 +121,57 @@ def _count_within_budget(qs: QuerySet) -> int | None:
         return None
 
 
+def _members_not_deleted(filters: UserFilters, actor) -> QuerySet | None:
+    """What an organization administrator's unfiltered list counts (its
+    organization's members, itself among them -- `Actor.sole_organization_id`
+    -- that are not deleted), as the organization's memberships whose user
+    is not among the deleted (`accounts_user_deleted_ids`): index entries
+    only, no user row read (2.5-4.5 ms for 1,100 members read as users,
+    ~0.6 ms this way). None for anyone else, or any filter."""
+    organization_id = as_actor(actor).sole_organization_id
+    if organization_id is None or filters.is_filtered:
+        return None
+    deleted = User.objects.filter(pk=OuterRef("user_id"), deleted_at__isnull=False)
+    return Membership.objects.filter(organization_id=organization_id).exclude(Exists(deleted))
+
+
 def user_count(filters: UserFilters, *, actor, page: UserPage | None = None) -> MatchCount:
     """How many users match: exact and without a query when `page` (what
     `user_list` gave for these same filters) holds the last match; else
     the planner's estimate when it is far above listing.EXACT_COUNT_LIMIT, else an
     exact count that stops at the limit (so it reads at most that many
-    rows), then the estimate, never below the limit it already passed."""
+    rows), then the estimate, never below the limit it already passed.
+    An organization administrator's unfiltered list is counted from the
+    memberships first (`_members_not_deleted`): cheap up to the limit
+    whatever the organization's size, so no estimate is asked before it."""
     if page is not None and page.total is not None:
         return MatchCount(page.total, exact=True)
-    if page is not None and page.matching is not None:
-        qs = page.matching.order_by()
+    members = _members_not_deleted(filters, actor)
+    if members is not None:
+        qs, estimate = members.order_by(), None
     else:
-        qs = user_filter_queryset(filters, actor=actor).order_by()
-    # Far above the limit by the planner's statistics: say so without
-    # reading 10,001 rows first -- most of the first page's database time
-    # at 100,000 users, and 10,001 trigram rechecks for a common search
-    # term at a million ("lovelace": ~470 ms cold, more than the page).
-    estimate = _planner_estimate(qs)
-    if estimate is not None and estimate > TRUST_ESTIMATE_ABOVE:
-        return MatchCount(estimate, exact=False)
-    if estimate is not None and filters.q and _search_reads_many(filters.q, estimate):
-        return MatchCount(estimate, exact=False)
+        if page is not None and page.matching is not None:
+            qs = page.matching.order_by()
+        else:
+            qs = user_filter_queryset(filters, actor=actor).order_by()
+        # Far above the limit by the planner's statistics: say so without
+        # reading 10,001 rows first -- most of the first page's database time
+        # at 100,000 users, and 10,001 trigram rechecks for a common search
+        # term at a million ("lovelace": ~470 ms cold, more than the page).
+        estimate = _planner_estimate(qs)
+        if estimate is not None and estimate > TRUST_ESTIMATE_ABOVE:
+            return MatchCount(estimate, exact=False)
+        if estimate is not None and filters.q and _search_reads_many(filters.q, estimate):
+            return MatchCount(estimate, exact=False)
     counted = _count_within_budget(qs)
+    if counted is not None and counted <= listing.EXACT_COUNT_LIMIT:
+        return MatchCount(counted, exact=True)
+    if members is not None:  # more than the limit: now the estimate
+        estimate = _planner_estimate(qs)
     if counted is None:  # not cheap after all: the estimate
         if estimate is None:
             return MatchCount(listing.EXACT_COUNT_LIMIT, exact=False, more_than=True)
         return MatchCount(estimate, exact=False)
-    if counted <= listing.EXACT_COUNT_LIMIT:
-        return MatchCount(counted, exact=True)
     if estimate is None:
         return MatchCount(listing.EXACT_COUNT_LIMIT, exact=False, more_than=True)
     return MatchCount(max(estimate, listing.EXACT_COUNT_LIMIT + 1), exact=False)

@@ -1,8 +1,8 @@
 """An organization administrator's users list by creation is read from the
 organization's memberships (`Membership.user_created_at`, the index
-`rbac_membership_newest`) (issues 24, 29): the same users, in the same
-order, page by page and cursor by cursor, as the reach (`visible_users`)
-says."""
+`rbac_membership_newest`) and counted from them (`accounts_user_deleted_ids`)
+(issues 24, 29): the same users, in the same order, page by page and
+cursor by cursor, and the same count, as the reach (`visible_users`) says."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ import datetime as dt
 import pytest
 from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
-from accounts.selectors import UserFilters, user_list
+from accounts.selectors import UserFilters, user_count, user_list
 from rbac import services
 from rbac.actor import Actor
 from rbac.models import Membership, Organization
@@ -85,6 +86,7 @@ def test_pages_and_cursors_walk_the_reach_in_order_both_ways(crowd, sort, status
     if len(expected) > 25:
         second = user_list(filters, actor=actor, page_number=2)
         assert [u.pk for u in second.users] == expected[25:50]
+    assert user_count(filters, actor=actor, page=pages[0]).value == len(expected)
 
 
 def test_the_page_is_read_in_the_memberships_order(crowd):
@@ -101,6 +103,23 @@ def test_the_page_is_read_in_the_memberships_order(crowd):
         user_list(UserFilters(size=25, sort="email"), actor=actor)
         user_list(UserFilters(size=25), actor=Actor.for_session(crowd["owner"], "s"))
     assert not any("user_created_at" in q["sql"] for q in ctx.captured_queries)
+
+
+def test_the_count_reads_the_memberships_and_matches_the_reach(crowd, client_for):
+    actor = Actor.for_session(crowd["ada"], "s")
+    expected = len(_reach(actor))
+    with CaptureQueriesContext(connection) as ctx:
+        counted = user_count(UserFilters(size=25), actor=actor)
+    assert counted.exact and counted.value == expected
+    (count_sql,) = [q["sql"] for q in ctx.captured_queries if "COUNT(" in q["sql"]]
+    # Memberships, and no user row: only the deleted users' ids (an index).
+    assert 'FROM (SELECT "rbac_membership"' in count_sql and "NOT (EXISTS" in count_sql
+    # Filtered, it is counted over the users as before.
+    deleted = user_count(UserFilters(size=25, status="deleted"), actor=actor)
+    assert deleted.value == len(_reach(actor, status="deleted")) > 0
+    # And the page says so.
+    response = client_for(crowd["ada"]).get(reverse("users:list"), {"size": 25})
+    assert f"of {expected}" in response.content.decode()
 
 
 def test_only_an_actor_acting_as_itself_in_one_organization_has_one(crowd, owner):
