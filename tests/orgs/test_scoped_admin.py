@@ -143,6 +143,18 @@ def test_a_role_held_in_an_organization_confers_only_scopable_permissions(world)
     assert "users:ban" not in actor.global_permissions
 
 
+def test_a_role_held_where_the_user_is_no_longer_a_member_confers_nothing(world):
+    """`user_grants` counts a role held in an organization only while the
+    user is a member there, which is why an actor acting as itself is one of
+    the members it sees (`Actor.sole_organization_id`)."""
+    assert Actor.for_session(world["ada"], "s").organization_ids == {world["acme"].pk}
+    Membership.objects.filter(user=world["ada"], organization=world["acme"]).delete()
+    assert UserRole.objects.filter(user=world["ada"], organization=world["acme"]).exists()
+    ada = Actor.for_session(world["ada"], "s")
+    assert ada.organization_ids == frozenset() and ada.permissions == frozenset()
+    assert ada.sole_organization_id is None
+
+
 def test_seed_demo_spreads_users_across_organizations(builtin_roles, settings):
     import io
 
