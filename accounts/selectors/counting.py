@@ -142,36 +142,43 @@ def user_count(filters: UserFilters, *, actor, page: UserPage | None = None) -> 
     exact count that stops at the limit (so it reads at most that many
     rows), then the estimate, never below the limit it already passed.
     An organization administrator's unfiltered list is counted from the
-    memberships first (`_members_not_deleted`): cheap up to the limit
-    whatever the organization's size, so no estimate is asked before it."""
+    memberships (`_members_not_deleted`) first, the estimate only past the
+    limit."""
     if page is not None and page.total is not None:
         return MatchCount(page.total, exact=True)
     members = _members_not_deleted(filters, actor)
     if members is not None:
-        qs, estimate = members.order_by(), None
+        # At most the limit + 1 index entries, beside the index of the
+        # deleted users' ids: a few ms at the very worst (an organization of
+        # more than 10,000 members), so no estimate first and no time budget
+        # (which costs a transaction and two SETs of its own).
+        counted = members.order_by()[: listing.EXACT_COUNT_LIMIT + 1].count()
+        if counted <= listing.EXACT_COUNT_LIMIT:
+            return MatchCount(counted, exact=True)
+        estimate = _planner_estimate(members.order_by())
+        if estimate is None:
+            return MatchCount(listing.EXACT_COUNT_LIMIT, exact=False, more_than=True)
+        return MatchCount(max(estimate, listing.EXACT_COUNT_LIMIT + 1), exact=False)
+    if page is not None and page.matching is not None:
+        qs = page.matching.order_by()
     else:
-        if page is not None and page.matching is not None:
-            qs = page.matching.order_by()
-        else:
-            qs = user_filter_queryset(filters, actor=actor).order_by()
-        # Far above the limit by the planner's statistics: say so without
-        # reading 10,001 rows first -- most of the first page's database time
-        # at 100,000 users, and 10,001 trigram rechecks for a common search
-        # term at a million ("lovelace": ~470 ms cold, more than the page).
-        estimate = _planner_estimate(qs)
-        if estimate is not None and estimate > TRUST_ESTIMATE_ABOVE:
-            return MatchCount(estimate, exact=False)
-        if estimate is not None and filters.q and _search_reads_many(filters.q, estimate):
-            return MatchCount(estimate, exact=False)
+        qs = user_filter_queryset(filters, actor=actor).order_by()
+    # Far above the limit by the planner's statistics: say so without
+    # reading 10,001 rows first -- most of the first page's database time
+    # at 100,000 users, and 10,001 trigram rechecks for a common search
+    # term at a million ("lovelace": ~470 ms cold, more than the page).
+    estimate = _planner_estimate(qs)
+    if estimate is not None and estimate > TRUST_ESTIMATE_ABOVE:
+        return MatchCount(estimate, exact=False)
+    if estimate is not None and filters.q and _search_reads_many(filters.q, estimate):
+        return MatchCount(estimate, exact=False)
     counted = _count_within_budget(qs)
-    if counted is not None and counted <= listing.EXACT_COUNT_LIMIT:
-        return MatchCount(counted, exact=True)
-    if members is not None:  # more than the limit: now the estimate
-        estimate = _planner_estimate(qs)
     if counted is None:  # not cheap after all: the estimate
         if estimate is None:
             return MatchCount(listing.EXACT_COUNT_LIMIT, exact=False, more_than=True)
         return MatchCount(estimate, exact=False)
+    if counted <= listing.EXACT_COUNT_LIMIT:
+        return MatchCount(counted, exact=True)
     if estimate is None:
         return MatchCount(listing.EXACT_COUNT_LIMIT, exact=False, more_than=True)
     return MatchCount(max(estimate, listing.EXACT_COUNT_LIMIT + 1), exact=False)

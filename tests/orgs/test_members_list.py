@@ -122,6 +122,16 @@ def test_the_count_reads_the_memberships_and_matches_the_reach(crowd, client_for
     assert f"of {expected}" in response.content.decode()
 
 
+def test_past_the_limit_the_members_count_is_the_estimate(crowd, monkeypatch):
+    from accounts.selectors import listing
+
+    actor = Actor.for_session(crowd["ada"], "s")
+    monkeypatch.setattr(listing, "EXACT_COUNT_LIMIT", 5)
+    counted = user_count(UserFilters(size=25), actor=actor)
+    assert not counted.exact
+    assert counted.value >= 6 if not counted.more_than else counted.value == 5
+
+
 def test_only_an_actor_acting_as_itself_in_one_organization_has_one(crowd, owner):
     ada, bo = crowd["ada"], crowd["both"]
     assert Actor.for_session(owner, "s").sole_organization_id is None  # everyone
