@@ -63,7 +63,7 @@ class Membership(models.Model):
     # administrator's users list, newest first, reads its page from 51
     # index entries instead of sorting every member (issues 24, 29;
     # `accounts.selectors.listing`).
-    user_created_at = models.DateTimeField()
+    user_created_at = models.DateTimeField(editable=False)
 
     class Meta:
         constraints = [

@@ -29,13 +29,13 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="membership",
             name="user_created_at",
-            field=models.DateTimeField(null=True),
+            field=models.DateTimeField(editable=False, null=True),
         ),
         migrations.RunPython(fill, migrations.RunPython.noop),
         migrations.AlterField(
             model_name="membership",
             name="user_created_at",
-            field=models.DateTimeField(),
+            field=models.DateTimeField(editable=False),
         ),
         migrations.AddIndex(
             model_name="membership",
