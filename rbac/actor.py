@@ -336,17 +336,23 @@ class Actor:
         return queryset.filter(pk__in=members.union(me))
 
     @property
-    def sole_organization_id(self):
-        """The organization whose members are exactly the users this actor
-        sees, when its reach is one organization's members; else None. An
-        actor holds grants in an organization only while it is a member
-        there (`rbac.selectors.user_grants`), so "members and me" is the
-        members alone -- except when viewing as someone: the operator (me)
-        need not be a member of the viewed user's organization."""
+    def reach_organization_ids(self) -> frozenset | None:
+        """The organizations whose members are exactly the users this actor
+        sees, when its reach is organizations' members; else None. An actor
+        holds grants in an organization only while it is a member there
+        (`rbac.selectors.user_grants`), so "members and me" is the members
+        alone -- except when viewing as someone: the operator (me) need not
+        be a member of the viewed user's organizations."""
         if self.acting_for is not None or self._reach() in (EVERYONE, NOBODY):
             return None
-        organizations = self.organization_ids
-        return next(iter(organizations)) if len(organizations) == 1 else None
+        return self.organization_ids
+
+    @property
+    def sole_organization_id(self):
+        """The organization whose members are exactly the users this actor
+        sees (`reach_organization_ids`, when that is one), else None."""
+        organizations = self.reach_organization_ids
+        return next(iter(organizations)) if organizations and len(organizations) == 1 else None
 
     def visible_members(self, queryset=None):
         """`visible_users(queryset)` as a join on the memberships of the

@@ -123,16 +123,21 @@ def _count_within_budget(qs: QuerySet) -> int | None:
 
 def _members_not_deleted(filters: UserFilters, actor) -> QuerySet | None:
     """What an organization administrator's unfiltered list counts (its
-    organization's members, itself among them -- `Actor.sole_organization_id`
-    -- that are not deleted), as the organization's memberships whose user
+    organizations' members, itself among them -- `Actor.reach_organization_ids`
+    -- that are not deleted), as the organizations' memberships whose user
     is not among the deleted (`accounts_user_deleted_ids`): index entries
     only, no user row read (2.5-4.5 ms for 1,100 members read as users,
-    ~0.6 ms this way). None for anyone else, or any filter."""
-    organization_id = as_actor(actor).sole_organization_id
-    if organization_id is None or filters.is_filtered:
+    ~0.6-0.9 ms this way). None for anyone else, or any filter."""
+    organization_ids = as_actor(actor).reach_organization_ids
+    if not organization_ids or filters.is_filtered:
         return None
     deleted = User.objects.filter(pk=OuterRef("user_id"), deleted_at__isnull=False)
-    return Membership.objects.filter(organization_id=organization_id).exclude(Exists(deleted))
+    members = Membership.objects.filter(organization_id__in=organization_ids).exclude(
+        Exists(deleted)
+    )
+    if len(organization_ids) > 1:  # a member of two of them is one user
+        members = members.values("user_id").distinct()
+    return members
 
 
 def user_count(filters: UserFilters, *, actor, page: UserPage | None = None) -> MatchCount:

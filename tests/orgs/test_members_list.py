@@ -135,16 +135,31 @@ def test_past_the_limit_the_members_count_is_the_estimate(crowd, monkeypatch):
 def test_only_an_actor_acting_as_itself_in_one_organization_has_one(crowd, owner):
     ada, bo = crowd["ada"], crowd["both"]
     assert Actor.for_session(owner, "s").sole_organization_id is None  # everyone
-    assert Actor.for_session(crowd["loner"], "s").sole_organization_id is None  # nobody
-    # An administrator of two organizations sees both (as before).
+    # No grant in any organization: everyone, as before organizations.
+    assert Actor.for_session(crowd["loner"], "s").reach_organization_ids is None
+    # An administrator of two organizations sees both (as before), and is
+    # walked as before, but counted from the memberships, each user once.
     join(ada, crowd["globex"], "org-admin")
     two = Actor.for_session(ada, "s")
     assert two.sole_organization_id is None and two.visible_members() is None
+    assert two.reach_organization_ids == {crowd["acme"].pk, crowd["globex"].pk}
     assert set(two.visible_users()) >= {crowd["gil"], bo}
-    # Viewing as Gil, the operator (who is not in Globex) is in the reach
-    # but not among Globex's members: no membership walk.
-    viewing = Actor.for_impersonation(ada, crowd["gil"], "s", timezone.now())
-    assert viewing.sole_organization_id is None
+    with CaptureQueriesContext(connection) as ctx:
+        counted = user_count(UserFilters(size=25), actor=two)
+    assert counted.exact and counted.value == len(_reach(two))
+    distinct = 'FROM (SELECT DISTINCT "rbac_membership"'
+    assert [q for q in ctx.captured_queries if distinct in q["sql"]]
+    # The owner viewing as Gil sees Globex's members and itself, which is
+    # no member there: neither walked nor counted from the memberships.
+    later = timezone.now() + dt.timedelta(hours=1)
+    viewing = Actor.for_impersonation(owner, crowd["gil"], "s", later)
+    assert viewing.reach_organization_ids is None and viewing.sole_organization_id is None
+    assert owner in set(viewing.visible_users())
+    expected = _reach(viewing)
+    assert owner.pk in expected and len(expected) <= 25
+    page = user_list(UserFilters(size=25), actor=viewing)
+    assert [u.pk for u in page.users] == expected
+    assert user_count(UserFilters(size=25), actor=viewing).value == len(expected)
 
 
 def test_the_members_join_is_the_reach(crowd):
