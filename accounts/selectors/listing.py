@@ -246,11 +246,11 @@ def _row_compare(qs, field_name: str, value, pk, op: str, *, by_membership: bool
     model, pk_field = User, User._meta.pk
     field = User._meta.get_field(field_name)
     if by_membership:
+        # The join `visible_members` made: the query's one membership table,
+        # named as the table (the filters' subqueries name theirs apart).
         model = Membership
         field = Membership._meta.get_field(BY_MEMBERSHIP[field_name][1])
         pk_field = Membership._meta.get_field("user")
-        # The join `visible_members` made: the query's one membership table,
-        # named as the table (the filters' subqueries name theirs apart).
     table = connection.ops.quote_name(model._meta.db_table)
     column = connection.ops.quote_name(field.column)
     pk_column = connection.ops.quote_name(pk_field.column)
