@@ -79,8 +79,12 @@ def offered(actor, users, facts_for=None, menu: str = "") -> dict:
         facts = facts_for(action) if facts_for else None
         if facts is None:
             facts = action.facts_for(users)
-        for user in users:
-            if action.applies(user, facts) and policies.allows(action.guard, actor, user):
+        candidates = [user for user in users if action.applies(user, facts)]
+        # Each guard once per kind of row where it judges only the row's
+        # standing (`policies.allowed_users`), not once per row.
+        allowed = policies.allowed_users(action.guard, actor, candidates)
+        for user in candidates:
+            if user.pk in allowed:
                 found[user.pk].append(offer(action, user))
     return found
 

@@ -128,6 +128,7 @@ from rbac.policies.saved_views import (  # noqa: F401 (the package's names)
     check_can_save_view,
     user_may_open_view,
 )
+from rbac.policies.standing import allowed_users  # noqa: F401 (the package's names)
 from rbac.policies.webhooks import (  # noqa: F401 (the package's names)
     check_can_manage_webhooks,
     check_can_read_webhooks,

@@ -24,6 +24,7 @@ from rbac.policies.base import (
     is_self,
     user_has,
 )
+from rbac.policies.standing import judges_standing
 
 # --- named guards: one per action --------------------------------------------
 # Each action's service calls its guard first; every entry point (page,
@@ -67,6 +68,7 @@ def check_can_change_own_email(actor, *, password: str | None = None) -> None:
     check_self_service(actor, "users:update-email", action=events.EMAIL_CHANGED, password=password)
 
 
+@judges_standing
 def check_can_ban(actor, user, *, batch_id=None) -> None:
     check_user_action(
         actor,
@@ -79,6 +81,7 @@ def check_can_ban(actor, user, *, batch_id=None) -> None:
     )
 
 
+@judges_standing
 def check_can_unban(actor, user, *, batch_id=None) -> None:
     check_user_action(
         actor,
@@ -91,6 +94,7 @@ def check_can_unban(actor, user, *, batch_id=None) -> None:
     )
 
 
+@judges_standing
 def check_can_disable(actor, user, *, batch_id=None) -> None:
     check_user_action(
         actor,
@@ -103,6 +107,7 @@ def check_can_disable(actor, user, *, batch_id=None) -> None:
     )
 
 
+@judges_standing
 def check_can_enable(actor, user, *, batch_id=None) -> None:
     check_user_action(
         actor,
@@ -115,6 +120,7 @@ def check_can_enable(actor, user, *, batch_id=None) -> None:
     )
 
 
+@judges_standing
 def check_can_unlock(actor, user, *, batch_id=None) -> None:
     """Lifting a lock-out lets sign-in attempts at the account start again:
     whoever may disable and enable it, over the hierarchy."""
@@ -129,6 +135,7 @@ def check_can_unlock(actor, user, *, batch_id=None) -> None:
     )
 
 
+@judges_standing
 def check_can_delete(actor, user, *, batch_id=None) -> None:
     check_user_action(
         actor,
@@ -141,6 +148,7 @@ def check_can_delete(actor, user, *, batch_id=None) -> None:
     )
 
 
+@judges_standing
 def check_can_restore(actor, user, *, batch_id=None) -> None:
     check_user_action(
         actor,
@@ -153,6 +161,7 @@ def check_can_restore(actor, user, *, batch_id=None) -> None:
     )
 
 
+@judges_standing
 def check_can_erase(actor, user, *, batch_id=None) -> None:
     check_user_action(
         actor,
@@ -165,6 +174,7 @@ def check_can_erase(actor, user, *, batch_id=None) -> None:
     )
 
 
+@judges_standing
 def check_can_force_password_change(actor, user, *, batch_id=None) -> None:
     check_user_action(
         actor,
@@ -200,6 +210,7 @@ def check_can_send_magic_link(actor, user, *, batch_id=None) -> None:
     check_can_reset_password(actor, user, action=events.MAGIC_LINK_SENT)
 
 
+@judges_standing
 def check_can_resend_verification(actor, user, *, batch_id=None) -> None:
     """Another link proving the user owns their address: the address is
     what `users:update-email` looks after."""
@@ -214,6 +225,7 @@ def check_can_resend_verification(actor, user, *, batch_id=None) -> None:
     )
 
 
+@judges_standing
 def check_can_mark_verified(actor, user, *, batch_id=None) -> None:
     """Vouching for a user's address without their proof: as much power as
     changing it."""
