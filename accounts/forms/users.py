@@ -9,7 +9,7 @@ from django.utils import timezone
 from accounts.selectors import PAGE_SIZES, SORT_CHOICES, UserFilters
 from accounts.services.actions import MAGIC_TYPES as declared_magic_types
 from accounts.services.actions import batch_actions
-from core.widgets import Choices, LongSelect
+from core.widgets import Choices, LongSelect, WrittenDateInput, WrittenTextInput
 from rbac.models import Role
 from rbac.permissions import TEMPLATES
 
@@ -35,14 +35,16 @@ def role_choices(*, include_owner: bool = False):
 
 class UserFilterForm(forms.Form):
     """The list's GET parameters. Invalid values are ignored, never a 500.
-    Every select is written in Python (`LongSelect`): on the users list,
-    the busiest page, the options were a third of its templates' time."""
+    Every widget is written in Python (`LongSelect`, `WrittenTextInput`,
+    `WrittenDateInput`): on the users list, the busiest page, the options
+    were a third of its templates' time, and the two inputs' templates
+    0.5 ms of a page (issue 29)."""
 
     q = forms.CharField(
         required=False,
         max_length=100,
         label="Search",
-        widget=forms.TextInput(
+        widget=WrittenTextInput(
             attrs={"type": "search", "placeholder": "Search name or email", "class": "form-control"}
         ),
     )
@@ -65,7 +67,7 @@ class UserFilterForm(forms.Form):
     inactive_before = forms.DateField(
         required=False,
         label="No sign-in since",
-        widget=forms.DateInput(attrs={"type": "date", "class": "form-control"}),
+        widget=WrittenDateInput(attrs={"type": "date", "class": "form-control"}),
     )
     sort = forms.ChoiceField(required=False, widget=LongSelect())
     size = forms.TypedChoiceField(
