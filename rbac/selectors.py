@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from django.db.models import Count, Exists, OuterRef, Q
 
+from accounts.models import User
 from rbac.models import Membership, Role, UserRole
 from rbac.permissions import ALL_PERMISSIONS, CATALOG, SCOPABLE
 
@@ -125,23 +126,40 @@ class Holdings:
 
 def prime_holdings(users) -> Holdings:
     """Roles and memberships of many users at once, for the guards and for
-    the page: two queries whatever the number of users."""
+    the page: one query whatever the number of users. It walks from the
+    users to both their memberships and their role assignments, so a user
+    with m memberships and r roles comes back in m x r rows (one with NULLs
+    for a user with neither), put apart again here: one list of ids bound
+    once, where a query per table bound it twice (~0.7 ms of a page of 50,
+    issue 29)."""
     users = [u for u in users if u is not None and u.pk is not None]
     pks = [u.pk for u in users]
     organizations = {pk: {} for pk in pks}
     slugs = {}
-    for user_id, org_id, slug, name in Membership.objects.filter(user_id__in=pks).values_list(
-        "user_id", "organization_id", "organization__slug", "organization__name"
+    assignments = {}  # {user role id: (user id, organization id, permissions, name, role id)}
+    for user_id, org_id, slug, org_name, held_id, held_org_id, perms, name, role_id in (
+        User.objects.filter(pk__in=pks)
+        .order_by()
+        .values_list(
+            "pk",
+            "membership__organization_id",
+            "membership__organization__slug",
+            "membership__organization__name",
+            "userrole__id",
+            "userrole__organization_id",
+            "userrole__role__permissions",
+            "userrole__role__name",
+            "userrole__role_id",
+        )
     ):
-        organizations[user_id][org_id] = name
-        slugs[org_id] = slug
-    rows = list(
-        UserRole.objects.filter(user_id__in=pks)
-        .order_by("role__name", "role_id")
-        .values_list("user_id", "organization_id", "role__permissions", "role__name")
-    )
+        if org_id is not None:
+            organizations[user_id][org_id] = org_name
+            slugs[org_id] = slug
+        if held_id is not None:
+            assignments[held_id] = (user_id, held_org_id, perms, name, role_id)
+    rows = sorted(assignments.values(), key=lambda row: (row[3], row[4]))  # by role name
     role_names = {pk: [] for pk in pks}
-    for user_id, _, _, name in rows:
+    for user_id, _, _, name, _ in rows:
         role_names[user_id].append(name)
     return Holdings(
         permissions=_effective(users, [r[:3] for r in rows], organizations),

@@ -22,9 +22,9 @@ pytestmark = pytest.mark.django_db
 # its time budget (SET LOCAL; inside a test's transaction also a savepoint,
 # its release and the reset: 3 more than in production); sign-in locks;
 # the rows' memberships and roles, read once for the guards and the
-# columns (`prime_holdings`; the page's own prefetch of roles and
-# organizations went: 18 before).
-LIST = 16
+# columns, in one query (`prime_holdings`; the page's own prefetch of
+# roles and organizations went: 18 before, then 16 with two queries).
+LIST = 15
 # Plus the administrator's own grants and memberships (the actor's, once);
 # its organization's members are counted in one query from the
 # memberships' index (no EXPLAIN, no time budget): 5 fewer.
@@ -118,6 +118,35 @@ def test_an_organization_administrators_list_runs_no_query_per_row(client_for, o
     assert offered["m010@acme.example"] == []
     many = _count(client, reverse("users:list"), {"size": 50})
     assert few + _own_count(scoped=True) == many <= LIST_SCOPED
+
+
+def test_locked_users_on_the_list_cost_no_query_each(client_for, owner, org):
+    """Whether a lock is per address depends on the user's permissions:
+    the list reads them once for the page (`prime_holdings`), not again for
+    each user with failed sign-ins."""
+    from axes.models import AccessAttempt
+    from django.conf import settings
+    from django.utils import timezone
+
+    _members(org, 10)
+    client = client_for(owner)
+    unlocked = _count(client, reverse("users:list"), {"size": 50})
+    for i in range(5):
+        AccessAttempt.objects.create(
+            username=f"m{i:03d}@acme.example",
+            ip_address="198.51.100.9",
+            user_agent="guesser",
+            get_data="",
+            post_data="",
+            http_accept="*/*",
+            path_info="/login/",
+            failures_since_start=settings.AXES_FAILURE_LIMIT,
+            attempt_time=timezone.now(),
+        )
+    response = client.get(reverse("users:list"), {"size": 50})
+    locked = [row for row in response.context["rows"] if "Locked" in row.status_notes]
+    assert len(locked) == 5
+    assert _count(client, reverse("users:list"), {"size": 50}) == unlocked
 
 
 def test_the_user_page_audit_page_and_overview_are_pinned(client_for, owner, org, admin_user):

@@ -114,13 +114,15 @@ def _status_notes(user, status: str, lock) -> SafeString:
 
 def user_rows(actor, users, *, visible_organizations, selectable: bool) -> list[UserRow]:
     """The rows for one page of users (`has_mfa` read by the selector):
-    the sign-in locks in one query; the users' roles and memberships in two
+    the sign-in locks in one query; the users' roles and memberships in one
     (`prime_holdings`), for the guards over the page's users and for the
     Roles and Organizations columns, which name only `visible_organizations`
     (ids: the organizations the actor sees). `selectable`: the rows have a
     checkbox for the batch bar."""
-    locks = selectors.user_locks(users)
     holdings = prime_holdings(users)
+    # Whether a lock is per address depends on the user's permissions:
+    # read above, not again for each user with failed sign-ins.
+    locks = selectors.user_locks(users, permissions=holdings.permissions)
     known = actor.knowing(holdings.permissions, holdings.organizations)
     primary = [a for a in PAGE_ACTIONS.values() if a.menu == "primary"]
     action_urls = {a.name: _url_maker(f"users:{a.name}") for a in primary}
