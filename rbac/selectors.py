@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.db.models import Count, Exists, OuterRef, Q
 
@@ -113,32 +113,38 @@ def prime_organizations(users) -> dict:
 
 @dataclass(frozen=True)
 class Holdings:
-    """What a page of users holds, read in two queries: what the guards
+    """What a page of users holds, read in one query: what the guards
     need (`permissions` as `prime_permissions` answers, `organizations` as
     `prime_organizations`) and what the page shows (each user's role names
-    by name, each organization's slug)."""
+    by name, each organization's slug, and the caller's own `annotations`
+    of each user)."""
 
     permissions: dict  # {pk: frozenset of permissions}
     organizations: dict  # {pk: {organization id: name}}
     role_names: dict  # {pk: [role name, ...]}, by name
     slugs: dict  # {organization id: slug}
+    annotations: dict = field(default_factory=dict)  # {pk: {name: value}}
 
 
-def prime_holdings(users) -> Holdings:
+def prime_holdings(users, **annotations) -> Holdings:
     """Roles and memberships of many users at once, for the guards and for
     the page: one query whatever the number of users. It walks from the
     users to both their memberships and their role assignments, so a user
     with m memberships and r roles comes back in m x r rows (one with NULLs
     for a user with neither), put apart again here: one list of ids bound
     once, where a query per table bound it twice (~0.7 ms of a page of 50,
-    issue 29)."""
+    issue 29). `annotations` ({name: expression over the user}) are read in
+    the same query, for the page: `Holdings.annotations`."""
     users = [u for u in users if u is not None and u.pk is not None]
     pks = [u.pk for u in users]
     organizations = {pk: {} for pk in pks}
     slugs = {}
     assignments = {}  # {user role id: (user id, organization id, permissions, name, role id)}
-    for user_id, org_id, slug, org_name, held_id, held_org_id, perms, name, role_id in (
+    extra = {pk: {} for pk in pks}
+    names = list(annotations)
+    for user_id, org_id, slug, org_name, held_id, held_org_id, perms, name, role_id, *values in (
         User.objects.filter(pk__in=pks)
+        .annotate(**annotations)
         .order_by()
         .values_list(
             "pk",
@@ -150,8 +156,10 @@ def prime_holdings(users) -> Holdings:
             "userrole__role__permissions",
             "userrole__role__name",
             "userrole__role_id",
+            *names,
         )
     ):
+        extra[user_id] = dict(zip(names, values, strict=True))
         if org_id is not None:
             organizations[user_id][org_id] = org_name
             slugs[org_id] = slug
@@ -166,6 +174,7 @@ def prime_holdings(users) -> Holdings:
         organizations=organizations,
         role_names=role_names,
         slugs=slugs,
+        annotations=extra,
     )
 
 

@@ -18,13 +18,14 @@ from tests.orgs.conftest import join
 pytestmark = pytest.mark.django_db
 
 # The session, the user, the second factor; the filter's roles and
-# organizations; the page and its factors; the EXPLAIN and the count with
-# its time budget (SET LOCAL; inside a test's transaction also a savepoint,
-# its release and the reset: 3 more than in production); sign-in locks;
-# the rows' memberships and roles, read once for the guards and the
+# organizations; the page; the EXPLAIN and the count with its time budget
+# (SET LOCAL; inside a test's transaction also a savepoint, its release
+# and the reset: 3 more than in production); sign-in locks; the rows'
+# memberships, roles and factors, read once for the guards and the
 # columns, in one query (`prime_holdings`; the page's own prefetch of
-# roles and organizations went: 18 before, then 16 with two queries).
-LIST = 15
+# roles and organizations went: 18 before, then 16 with the memberships,
+# the roles and the factors read apart).
+LIST = 14
 # Plus the administrator's own grants and memberships (the actor's, once);
 # its organization's members are counted in one query from the
 # memberships' index (no EXPLAIN, no time budget): 5 fewer.

@@ -332,9 +332,9 @@ def page_offset(number, size: int) -> int:
 def user_list(
     filters: UserFilters, *, actor, cursor: str = "", page_number=None, relations: bool = True
 ) -> UserPage:
-    """One page of users: roles and organizations prefetched (unless
-    `relations` is False: the users list reads them with the guards' data,
-    `rbac.selectors.prime_holdings`) and MFA marked, so the query count does
+    """One page of users: roles and organizations prefetched and MFA marked
+    (unless `relations` is False: the users list reads them with the
+    guards' data, `rbac.selectors.prime_holdings`), so the query count does
     not depend on the page size or how deep the page is. A cursor walks
     from a row (any depth, by index); a page number without a cursor skips
     that many rows (bounded by `page_offset`)."""
@@ -384,7 +384,8 @@ def user_list(
         has_next = len(rows) > size
         rows = rows[:size]
         has_prev = position is not None or offset > 0
-    _mark_mfa(rows)
+    if relations:
+        _mark_mfa(rows)
     page = UserPage(users=rows, size=size, start=start)
     if position is None and not has_next and (rows or not start):
         page.total = start + len(rows)

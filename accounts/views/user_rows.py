@@ -113,13 +113,14 @@ def _status_notes(user, status: str, lock) -> SafeString:
 
 
 def user_rows(actor, users, *, visible_organizations, selectable: bool) -> list[UserRow]:
-    """The rows for one page of users (`has_mfa` read by the selector):
-    the sign-in locks in one query; the users' roles and memberships in one
-    (`prime_holdings`), for the guards over the page's users and for the
-    Roles and Organizations columns, which name only `visible_organizations`
-    (ids: the organizations the actor sees). `selectable`: the rows have a
-    checkbox for the batch bar."""
-    holdings = prime_holdings(users)
+    """The rows for one page of users: the sign-in locks in one query; the
+    users' roles, memberships and MFA in one (`prime_holdings`), for the
+    guards over the page's users and for the Roles, Organizations and MFA
+    columns (Organizations names only `visible_organizations`, ids: the
+    organizations the actor sees). `selectable`: the rows have a checkbox
+    for the batch bar."""
+    # MFA in the same query (the page's selector leaves it to us).
+    holdings = prime_holdings(users, has_mfa=selectors.mfa_enabled_q())
     # Whether a lock is per address depends on the user's permissions:
     # read above, not again for each user with failed sign-ins.
     locks = selectors.user_locks(users, permissions=holdings.permissions)
@@ -163,7 +164,7 @@ def user_rows(actor, users, *, visible_organizations, selectable: bool) -> list[
                     key=lambda slug_name: slug_name[1],
                 )
             ),  # fmt: skip
-            has_mfa=getattr(user, "has_mfa", False),
+            has_mfa=holdings.annotations[user.pk]["has_mfa"],
             last_login=when(user.last_login) if user.last_login else "",
             created=day(user.created_at),
             actions=tuple(actions),
