@@ -116,3 +116,52 @@ class WrittenDateInput(_WrittenInput, forms.DateInput):
 
 class WrittenHiddenInput(_WrittenInput, forms.HiddenInput):
     pass
+
+
+class SuggestInput(forms.TextInput):
+    """A search field whose suggestions the server sends as the person
+    types: `<input list>` and a `<datalist>` that htmx fills from
+    `suggest_url` (the field's text sent under its own name), holding at
+    first only `chosen` ((value, label) pairs: the current choice). For a
+    choice among more options than a page should write each time (an
+    installation's 1,000 organizations on every users list). The browser
+    shows it as a combobox; without JavaScript the value is typed."""
+
+    input_type = "search"
+
+    def __init__(self, suggest_url: str, *, chosen=(), attrs=None):
+        super().__init__(attrs)
+        self.suggest_url = suggest_url
+        self.chosen = list(chosen)
+
+    def render(self, name, value, attrs=None, renderer=None) -> SafeString:
+        attrs = self.build_attrs(self.attrs, attrs)
+        options_id = f"{attrs.get('id') or name}_options"
+        written = {
+            "type": self.input_type,
+            "name": name,
+            "value": None if value in (None, "") else str(value),
+            **attrs,
+            "class": " ".join(["form-control", *attrs.get("class", "").split()]),
+            "list": options_id,
+            "autocomplete": "off",
+            "hx-get": self.suggest_url,
+            "hx-trigger": "input changed delay:300ms, focus once",
+            "hx-target": f"#{options_id}",
+            "hx-sync": "this:replace",
+            # Not inherited from a filter form that keeps its state in the URL.
+            "hx-push-url": "false",
+        }
+        tag = "".join(
+            f' {html.escape(key)}="{html.escape(str(v))}"'
+            for key, v in written.items()
+            if v is not None
+        )
+        options = "".join(
+            f'<option value="{html.escape(str(v))}">{html.escape(str(label))}</option>'
+            for v, label in self.chosen
+        )
+        # Every attribute and option escaped above.
+        return mark_safe(
+            f'<input{tag}><datalist id="{html.escape(options_id)}">{options}</datalist>'
+        )  # noqa: S308

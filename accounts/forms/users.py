@@ -9,7 +9,7 @@ from django.utils import timezone
 from accounts.selectors import PAGE_SIZES, SORT_CHOICES, UserFilters
 from accounts.services.actions import MAGIC_TYPES as declared_magic_types
 from accounts.services.actions import batch_actions
-from core.widgets import Choices, LongSelect, WrittenDateInput, WrittenTextInput
+from core.widgets import Choices, LongSelect, SuggestInput, WrittenDateInput, WrittenTextInput
 from rbac.models import Role
 from rbac.permissions import TEMPLATES
 
@@ -78,19 +78,21 @@ class UserFilterForm(forms.Form):
     )
     cursor = forms.CharField(required=False, max_length=500, widget=forms.HiddenInput)
 
-    def __init__(self, *args, organizations=(), roles=None, **kwargs):
+    def __init__(self, *args, organizations=(), roles=None, organization_search="", **kwargs):
         """`roles`: `role_choices(include_owner=True)`, when the caller
-        read it already."""
+        read it already. `organization_search`: the URL of the organization
+        suggestions, for an actor who sees too many organizations to list
+        (`organizations` is then only the one chosen, if any)."""
         super().__init__(*args, **kwargs)
         roles = role_choices(include_owner=True) if roles is None else roles
         self.fields["role"].choices = [("", "Any role"), *roles]
-        self.fields["organization"].choices = Choices(
-            [
-                ("", "Any organization"),
-                # Organizations, or (slug, name) pairs (the list reads those).
-                *[o if isinstance(o, tuple) else (o.slug, o.name) for o in organizations],
-            ]
-        )
+        # Organizations, or (slug, name) pairs (the list reads those).
+        pairs = [o if isinstance(o, tuple) else (o.slug, o.name) for o in organizations]
+        self.fields["organization"].choices = Choices([("", "Any organization"), *pairs])
+        if organization_search:
+            self.fields["organization"].widget = SuggestInput(
+                organization_search, chosen=pairs, attrs={"placeholder": "Any organization"}
+            )
         self.fields["sort"].choices = SORT_CHOICES
         self.fields["size"].choices = [(str(s), f"{s} per page") for s in PAGE_SIZES]
 

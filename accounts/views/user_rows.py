@@ -117,13 +117,18 @@ def user_rows(actor, users, *, visible_organizations, selectable: bool) -> list[
     users' roles, memberships and MFA in one (`prime_holdings`), for the
     guards over the page's users and for the Roles, Organizations and MFA
     columns (Organizations names only `visible_organizations`, ids: the
-    organizations the actor sees). `selectable`: the rows have a checkbox
-    for the batch bar."""
+    organizations the actor sees; None: asked for the page's own).
+    `selectable`: the rows have a checkbox for the batch bar."""
     # MFA in the same query (the page's selector leaves it to us).
     holdings = prime_holdings(users, has_mfa=selectors.mfa_enabled_q())
     # Whether a lock is per address depends on the user's permissions:
     # read above, not again for each user with failed sign-ins.
     locks = selectors.user_locks(users, permissions=holdings.permissions)
+    if visible_organizations is None:  # which of the page's the actor sees
+        page_organizations = actor.visible_organizations().filter(pk__in=list(holdings.slugs))
+        visible_organizations = (
+            set(page_organizations.values_list("pk", flat=True)) if holdings.slugs else set()
+        )
     known = actor.knowing(holdings.permissions, holdings.organizations)
     primary = [a for a in PAGE_ACTIONS.values() if a.menu == "primary"]
     action_urls = {a.name: _url_maker(f"users:{a.name}") for a in primary}

@@ -13,6 +13,7 @@ import uuid
 from dataclasses import dataclass
 
 from django.contrib import messages
+from django.db.models import Q
 from django.http import StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
@@ -135,19 +136,40 @@ def _pager(request, page, match_count) -> dict:
     return pager
 
 
+# Up to this many organizations the filter is a select that lists them all;
+# above it, a search field with suggestions (`user_organization_options`):
+# 1,000 options were ~1.5 ms of every list page at 1,000 organizations
+# (reading, checking and writing them; issue 29), and a long select is
+# hard to use anyway.
+ORGANIZATION_SELECT_LIMIT = 200
+ORGANIZATION_SUGGESTIONS = 20
+
+
+def _organization_filter(request, actor) -> tuple[dict, set | None]:
+    """The filter form's organization arguments, and the ids of the
+    organizations the rows may name (None: those of the page, asked by
+    `user_rows`). The select's options are the rows' list too: one read."""
+    visible = actor.visible_organizations().order_by("name")
+    organizations = list(visible.values_list("id", "slug", "name")[: ORGANIZATION_SELECT_LIMIT + 1])
+    if len(organizations) <= ORGANIZATION_SELECT_LIMIT:
+        pairs = [(slug, name) for _, slug, name in organizations]
+        return {"organizations": pairs}, {org_id for org_id, _, _ in organizations}
+    # Only the chosen one, if the actor sees it (else the filter is ignored,
+    # as an unknown choice always was).
+    chosen = request.GET.get("organization", "")
+    pairs = list(visible.filter(slug=chosen).values_list("slug", "name")) if chosen else []
+    search = reverse("users:organization_options")
+    return {"organizations": pairs, "organization_search": search}, None
+
+
 @permission_required("users:read")
 @require_http_methods(["GET"])
 @replica_reads
 def user_list(request):
     actor = request.actor
     roles = role_choices(include_owner=True)  # the filter's and the batch bar's, read once
-    # The filter's options and the rows' Organizations column, read once.
-    organizations = list(
-        actor.visible_organizations().order_by("name").values_list("id", "slug", "name")
-    )
-    form = UserFilterForm(
-        request.GET, organizations=[(slug, name) for _, slug, name in organizations], roles=roles
-    )
+    organization_filter, visible_organizations = _organization_filter(request, actor)
+    form = UserFilterForm(request.GET, roles=roles, **organization_filter)
     filters = form.filters()
     page = selectors.user_list(
         filters,
@@ -167,7 +189,7 @@ def user_list(request):
         "rows": user_rows(
             actor,
             page.users,
-            visible_organizations={org_id for org_id, _, _ in organizations},
+            visible_organizations=visible_organizations,
             selectable=can_batch,
         ),
         "match_count": match_count,
@@ -182,9 +204,25 @@ def user_list(request):
         "can_create": policies.user_has(actor, "users:create"),
         "can_batch": can_batch,
         "is_first_page": not request.GET.get("cursor") and not page.start,
+        "organization_search": "organization_search" in organization_filter,
     }
     template = "users/list.html#results" if htmx_partial(request) else "users/list.html"
     return render(request, template, context)
+
+
+@permission_required("users:read")
+@require_http_methods(["GET"])
+@replica_reads
+def user_organization_options(request):
+    """The organization filter's suggestions when it is a search field
+    (`core.widgets.SuggestInput`): the first organizations the actor sees
+    whose name or slug holds the typed text, as `<option>`s."""
+    text = request.GET.get("organization", "").strip()[:100]
+    found = request.actor.visible_organizations()
+    if text:
+        found = found.filter(Q(name__icontains=text) | Q(slug__icontains=text))
+    options = found.order_by("name").values_list("slug", "name")[:ORGANIZATION_SUGGESTIONS]
+    return render(request, "users/_organization_options.html", {"options": options})
 
 
 JUMP_LIMIT = 8
@@ -340,6 +378,7 @@ urlpatterns = [
     path("", user_list, name="list"),
     path("export.csv", user_export, name="export"),
     path("find/", user_jump, name="jump"),
+    path("organizations/", user_organization_options, name="organization_options"),
     path("new/", user_create, name="create"),
     path("batch/", user_batch, name="batch"),
     path("batch/<uuid:pk>/", user_batch_job, name="batch_job"),

@@ -7,6 +7,7 @@ organization with the actions their guards allow."""
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from rbac.models import Organization
 from tests.conftest import make_user
@@ -68,3 +69,29 @@ def test_an_organization_administrator_sees_their_members_with_the_actions_allow
     # Bo is also in Globex, where Ada holds nothing: no action offered.
     assert page.get_by_role("button", name="Actions for bo@both.example").count() == 0
     screenshot(page, "users-list-org-admin", phone=True)
+
+
+def test_above_the_limit_the_organization_filter_is_a_search_field_with_suggestions(
+    live_server, page, screenshot, orgs, monkeypatch
+):
+    from accounts.views import users as user_views
+
+    monkeypatch.setattr(user_views, "ORGANIZATION_SELECT_LIMIT", 1)
+    open_as(page, live_server.url, "admin@example.com", "/users/")
+    field = page.get_by_label("Organization")
+    assert field.get_attribute("type") == "search"
+    assert page.locator("#id_organization_options option").count() == 0
+    field.fill("glo")
+    options = page.locator("#id_organization_options option")
+    # Focusing loads the first suggestions, then the text narrows them.
+    expect(options).to_have_count(1)
+    assert options.get_attribute("value") == "globex"
+    field.fill("globex")
+    page.get_by_role("button", name="Apply").click()
+    page.wait_for_url("**organization=globex**")
+    rows = page.locator(".users-table tbody tr")
+    names = sorted(r.locator("a.fw-semibold").inner_text() for r in rows.all())
+    assert names == ["Bo Both", "Gil Globex"]
+    assert page.get_by_label("Organization").input_value() == "globex"
+    a11y.check(page, "users list, organization search field")
+    screenshot(page, "users-list-organization-search", phone=True)
