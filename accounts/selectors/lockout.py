@@ -10,6 +10,7 @@ from datetime import datetime
 
 from axes.models import AccessAttempt
 from django.conf import settings
+from django.db.models import Exists
 from django.utils import timezone
 
 from accounts.security import locked_per_address
@@ -64,6 +65,19 @@ def _lock_of(user, rows, now, permissions=None) -> Lock | None:
 def _recent_attempts(emails, now):
     return AccessAttempt.objects.filter(
         username__in=list(emails), attempt_time__gte=now - settings.AXES_COOLOFF_TIME
+    )
+
+
+def tried_recently(email) -> Exists:
+    """Whether `email` (an expression: `OuterRef("email")`) has attempt
+    rows within the cool-off -- the rows `user_locks` reads -- as an EXISTS
+    a page's own query can carry: only users with some can be locked, so
+    the users list asks `user_locks` about those alone (most pages: none,
+    and no query)."""
+    return Exists(
+        AccessAttempt.objects.filter(
+            username=email, attempt_time__gte=timezone.now() - settings.AXES_COOLOFF_TIME
+        )
     )
 
 

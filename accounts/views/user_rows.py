@@ -18,6 +18,7 @@ import html
 import uuid
 from dataclasses import dataclass
 
+from django.db.models import OuterRef
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
@@ -113,17 +114,25 @@ def _status_notes(user, status: str, lock) -> SafeString:
 
 
 def user_rows(actor, users, *, visible_organizations, selectable: bool) -> list[UserRow]:
-    """The rows for one page of users: the sign-in locks in one query; the
-    users' roles, memberships and MFA in one (`prime_holdings`), for the
-    guards over the page's users and for the Roles, Organizations and MFA
-    columns (Organizations names only `visible_organizations`, ids: the
-    organizations the actor sees; None: asked for the page's own).
-    `selectable`: the rows have a checkbox for the batch bar."""
-    # MFA in the same query (the page's selector leaves it to us).
-    holdings = prime_holdings(users, has_mfa=selectors.mfa_enabled_q())
+    """The rows for one page of users: the users' roles, memberships, MFA
+    and whether they failed to sign in lately in one query
+    (`prime_holdings`), the sign-in locks of those who did in another (none
+    on most pages), for the guards over the page's users and for the
+    Roles, Organizations, MFA and Status columns (Organizations names only
+    `visible_organizations`, ids: the organizations the actor sees; None:
+    asked for the page's own). `selectable`: the rows have a checkbox for
+    the batch bar."""
+    # MFA in the same query (the page's selector leaves it to us), and who
+    # has failed sign-ins recent enough to lock them.
+    holdings = prime_holdings(
+        users,
+        has_mfa=selectors.mfa_enabled_q(),
+        tried=selectors.tried_recently(OuterRef("email")),
+    )
+    tried = [u for u in users if holdings.annotations[u.pk]["tried"]]
     # Whether a lock is per address depends on the user's permissions:
     # read above, not again for each user with failed sign-ins.
-    locks = selectors.user_locks(users, permissions=holdings.permissions)
+    locks = selectors.user_locks(tried, permissions=holdings.permissions) if tried else {}
     if visible_organizations is None:  # which of the page's the actor sees
         page_organizations = actor.visible_organizations().filter(pk__in=list(holdings.slugs))
         visible_organizations = (
