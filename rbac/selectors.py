@@ -126,25 +126,26 @@ class Holdings:
     annotations: dict = field(default_factory=dict)  # {pk: {name: value}}
 
 
-def prime_holdings(users, **annotations) -> Holdings:
+def prime_holdings(users, annotated=None) -> Holdings:
     """Roles and memberships of many users at once, for the guards and for
     the page: one query whatever the number of users. It walks from the
     users to both their memberships and their role assignments, so a user
     with m memberships and r roles comes back in m x r rows (one with NULLs
     for a user with neither), put apart again here: one list of ids bound
     once, where a query per table bound it twice (~0.7 ms of a page of 50,
-    issue 29). `annotations` ({name: expression over the user}) are read in
-    the same query, for the page: `Holdings.annotations`."""
+    issue 29). `annotated`: the users to walk from, as a queryset with
+    annotations (what else the page shows of each user), read in the same
+    query: `Holdings.annotations`."""
     users = [u for u in users if u is not None and u.pk is not None]
     pks = [u.pk for u in users]
     organizations = {pk: {} for pk in pks}
     slugs = {}
     assignments = {}  # {user role id: (user id, organization id, permissions, name, role id)}
     extra = {pk: {} for pk in pks}
-    names = list(annotations)
+    source = User.objects.all() if annotated is None else annotated
+    names = list(source.query.annotations)
     for user_id, org_id, slug, org_name, held_id, held_org_id, perms, name, role_id, *values in (
-        User.objects.filter(pk__in=pks)
-        .annotate(**annotations)
+        source.filter(pk__in=pks)
         .order_by()
         .values_list(
             "pk",
