@@ -8,6 +8,7 @@ plain link or form behind it, so every page works without JavaScript.
 
 from __future__ import annotations
 
+import html
 import json
 import uuid
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from django.http import StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_http_methods
 
 from accounts import selectors
@@ -162,6 +164,19 @@ def _organization_filter(request, actor) -> tuple[dict, set | None]:
     return {"organizations": pairs, "organization_search": search}, None
 
 
+def _options(choices, *, marked=(), mark="") -> SafeString:
+    """`<option>`s for a select the template writes around them, each value
+    and label escaped; `mark`: an attribute the `marked` values carry. (The
+    batch bar's two selects, as template loops: ~0.25 ms a page.)"""
+    return mark_safe(  # noqa: S308 (each value and label escaped)
+        "".join(
+            f'<option value="{html.escape(str(value))}"{f" {mark}" if value in marked else ""}>'
+            f"{html.escape(str(label))}</option>"
+            for value, label in choices
+        )
+    )
+
+
 @permission_required("users:read")
 @require_http_methods(["GET"])
 @replica_reads
@@ -199,7 +214,7 @@ def user_list(request):
         "prev_query": prev_query,
         "export_query": _query(request, cursor=None, page=None),
         "filter_fields": filter_fields(request.GET, prefixed=False),
-        "batch_form": BatchForm(roles=[r for r in roles if r[0] != "owner"]),
+        "batch_options": _batch_options(roles) if can_batch else None,
         "can_export": policies.user_has(actor, "users:export"),
         "can_create": policies.user_has(actor, "users:create"),
         "can_batch": can_batch,
@@ -223,6 +238,18 @@ def user_organization_options(request):
         found = found.filter(Q(name__icontains=text) | Q(slug__icontains=text))
     options = found.order_by("name").values_list("slug", "name")[:ORGANIZATION_SUGGESTIONS]
     return render(request, "users/_organization_options.html", {"options": options})
+
+
+def _batch_options(roles) -> dict:
+    """The batch bar's actions (those with a role to choose marked) and
+    roles (not the owner's), from the batch form's choices."""
+    fields = BatchForm(roles=[r for r in roles if r[0] != "owner"]).fields
+    return {
+        "action": _options(
+            fields["action"].choices, marked={"assign_role", "remove_role"}, mark="data-needs-role"
+        ),
+        "role": _options(fields["role"].choices),
+    }
 
 
 JUMP_LIMIT = 8
