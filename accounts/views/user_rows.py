@@ -18,8 +18,9 @@ import html
 import uuid
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db.models import OuterRef
-from django.urls import reverse
+from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
@@ -68,9 +69,17 @@ class UserRow:
 
 
 def _url_maker(name: str):
-    """`reverse(name, args=[pk])` for many pks from one `reverse`."""
-    head, tail = reverse(name, args=[_PLACEHOLDER]).split(str(_PLACEHOLDER))
+    """`reverse(name, args=[pk])` for many pks from one `reverse`, itself
+    reversed once per process and URLconf (seven a page: ~0.2 ms)."""
+    head, tail = _url_parts(name, get_script_prefix(), get_urlconf(), settings.ROOT_URLCONF)
     return lambda pk: f"{head}{pk}{tail}"
+
+
+@functools.cache
+def _url_parts(name: str, prefix: str, urlconf, root_urlconf) -> tuple[str, str]:
+    # The arguments past `name` are what `reverse`'s answer depends on.
+    head, tail = reverse(name, args=[_PLACEHOLDER], urlconf=urlconf).split(str(_PLACEHOLDER))
+    return head, tail
 
 
 def _status_notes(user, status: str, lock) -> SafeString:
