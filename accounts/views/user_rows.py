@@ -25,7 +25,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from accounts import selectors
-from accounts.models import User
+from accounts.models import User, UserStatus
 from accounts.templatetags.addresses import address
 from accounts.templatetags.dates import day, when
 from accounts.templatetags.people import avatar_tone, initials
@@ -163,35 +163,35 @@ def user_rows(actor, users, *, visible_organizations, selectable: bool) -> list[
     found = offered(known, users, facts_for, menu="primary")
     rows = []
     for user in users:
+        pk = user.pk  # a property (and a hash) each time: read once a row
         status = user.status
-        lock = locks.get(user.pk)
-        actions = [RowAction(action_urls[o.name](user.pk), o.button) for o in found[user.pk]]
+        actions = [RowAction(action_urls[o.name](pk), o.button) for o in found[pk]]
         email = user.email or ""
         row = UserRow(
             selectable=selectable,
-            pk=user.pk,
+            pk=pk,
             email=email,
             name=user.name,
-            detail_url=detail_url(user.pk),
+            detail_url=detail_url(pk),
             email_html=address(email),
             initials=initials(user),
             tone=avatar_tone(user),
             is_owner=user.is_owner,
             status=status,
-            status_label=user.get_status_display(),
-            status_notes=_status_notes(user, status, lock),
-            roles=tuple(holdings.role_names[user.pk]),
+            status_label=UserStatus(status).label,  # `get_status_display`, status read above
+            status_notes=_status_notes(user, status, locks.get(pk)),
+            roles=tuple(holdings.role_names[pk]),
             organizations=tuple(
                 sorted(
                     (
                         (holdings.slugs[org_id], name)
-                        for org_id, name in holdings.organizations[user.pk].items()
+                        for org_id, name in holdings.organizations[pk].items()
                         if org_id in visible_organizations
                     ),
                     key=lambda slug_name: slug_name[1],
                 )
             ),  # fmt: skip
-            has_mfa=holdings.annotations[user.pk]["has_mfa"],
+            has_mfa=holdings.annotations[pk]["has_mfa"],
             last_login=when(user.last_login) if user.last_login else "",
             created=day(user.created_at),
             actions=tuple(actions),
@@ -282,6 +282,12 @@ def _actions_cell(row: UserRow) -> str:
         f'<li><a class="dropdown-item" href="{_e(row.detail_url)}">Open</a></li>{items}</ul>'
         "</div></td>"
     )
+
+
+def rows_html(rows) -> SafeString:
+    """The table body: every row's `<tr>`, given to the template as one
+    value (a loop of 50 lookups there cost ~0.15 ms a page)."""
+    return mark_safe("".join(row.html for row in rows))  # noqa: S308 (each row escaped by row_html)
 
 
 def row_html(row: UserRow) -> SafeString:

@@ -43,7 +43,7 @@ from accounts.views.user_actions import (
 )
 from accounts.views.user_batch import filter_fields, user_batch, user_batch_job
 from accounts.views.user_peek import user_peek
-from accounts.views.user_rows import user_rows
+from accounts.views.user_rows import rows_html, user_rows
 from core.replica import replica_reads
 from core.web import htmx_partial, refusals
 from rbac import policies
@@ -195,18 +195,17 @@ def user_list(request):
     )
     can_batch = any(policies.user_has(actor, a.permission) for a in batch_actions().values())
     match_count = selectors.user_count(filters, actor=actor, page=page)
+    rows = user_rows(
+        actor, page.users, visible_organizations=visible_organizations, selectable=can_batch
+    )
     next_query = _query(request, cursor=page.next_cursor, page=None) if page.next_cursor else ""
     prev_query = _query(request, cursor=page.prev_cursor, page=None) if page.prev_cursor else ""
     context = {
         "form": form,
         "filters": filters,
         "page": page,
-        "rows": user_rows(
-            actor,
-            page.users,
-            visible_organizations=visible_organizations,
-            selectable=can_batch,
-        ),
+        "rows": rows,
+        "rows_html": rows_html(rows),
         "match_count": match_count,
         "pager": _pager(request, page, match_count),
         "sort_headers": _sort_headers(request, filters.sort),
