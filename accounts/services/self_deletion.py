@@ -45,8 +45,10 @@ def account_deletion_request(*, actor) -> User:
     action = events.ACCOUNT_DELETION_REQUESTED
     policies.check_can_request_own_deletion(actor)
     user = lock_user(actor.user)
-    lock_organizations_at_stake(exclude_user_ids=[user.pk])
-    policies.check_last_manager(actor, action=action, target=user, exclude_user_ids=[user.pk])
+    at_stake = lock_organizations_at_stake(exclude_user_ids=[user.pk])
+    policies.check_last_manager(
+        actor, action=action, target=user, exclude_user_ids=[user.pk], at_stake=at_stake
+    )
     if user.deletion_due_at is not None:
         return user
     due = timezone.now() + settings.SELF_DELETION_COOLING_OFF

@@ -226,8 +226,10 @@ def user_ban(*, actor, user, until=None, reason="", batch_id=None) -> User:
     policies.check_can_ban(actor, user, batch_id=batch_id)
     end = ban_end(until)
     _refuse_if_deleted(user, verb="ban")
-    lock_organizations_at_stake(exclude_user_ids=[user.pk])
-    policies.check_last_manager(actor, action=action, target=user, exclude_user_ids=[user.pk])
+    at_stake = lock_organizations_at_stake(exclude_user_ids=[user.pk])
+    policies.check_last_manager(
+        actor, action=action, target=user, exclude_user_ids=[user.pk], at_stake=at_stake
+    )
     reason = (reason or "").strip()[:500]
     if user.banned_until == end and user.ban_reason == reason:
         return user
@@ -269,8 +271,10 @@ def user_disable(*, actor, user, reason="", batch_id=None) -> User:
     _refuse_if_deleted(user, verb="disable")
     if user.disabled_at is not None:
         return user
-    lock_organizations_at_stake(exclude_user_ids=[user.pk])
-    policies.check_last_manager(actor, action=action, target=user, exclude_user_ids=[user.pk])
+    at_stake = lock_organizations_at_stake(exclude_user_ids=[user.pk])
+    policies.check_last_manager(
+        actor, action=action, target=user, exclude_user_ids=[user.pk], at_stake=at_stake
+    )
     _save_status(
         user,
         actor=actor,
@@ -329,8 +333,10 @@ def user_delete(*, actor, user, reason="", batch_id=None) -> User:
     policies.check_can_delete(actor, user, batch_id=batch_id)
     if user.deleted_at is not None:
         return user
-    lock_organizations_at_stake(exclude_user_ids=[user.pk])
-    policies.check_last_manager(actor, action=action, target=user, exclude_user_ids=[user.pk])
+    at_stake = lock_organizations_at_stake(exclude_user_ids=[user.pk])
+    policies.check_last_manager(
+        actor, action=action, target=user, exclude_user_ids=[user.pk], at_stake=at_stake
+    )
     return _save_status(
         user,
         actor=actor,
@@ -380,8 +386,10 @@ def user_hard_delete(*, actor, user, confirm_email, batch_id=None) -> None:
         raise ValidationError(
             "Type the user's email address exactly to confirm.", code="confirm_mismatch"
         )
-    lock_organizations_at_stake(exclude_user_ids=[user.pk])
-    policies.check_last_manager(actor, action=action, target=user, exclude_user_ids=[user.pk])
+    at_stake = lock_organizations_at_stake(exclude_user_ids=[user.pk])
+    policies.check_last_manager(
+        actor, action=action, target=user, exclude_user_ids=[user.pk], at_stake=at_stake
+    )
     sessions_end_all(user)
     audit.record(
         action,

@@ -42,18 +42,19 @@ MANAGING_PERMISSIONS = frozenset({MEMBER_MANAGER_PERMISSION, ROLE_MANAGER_PERMIS
 
 
 def check_last_manager(
-    actor, *, action: str, target=None, exclude_user_ids=(), role_overrides=None
+    actor, *, action: str, target=None, exclude_user_ids=(), role_overrides=None, at_stake=None
 ) -> None:
     """No change may leave an organization unmanaged (`exclude_user_ids`:
     accounts that stop acting; `role_overrides`: {role id: its permissions
     after the change}), nor nobody besides the owner able to assign roles
-    when the owner cannot act."""
+    when the owner cannot act. `at_stake`: see `check_orgs_keep_managers`."""
     check_orgs_keep_managers(
         actor,
         action=action,
         target=target,
         exclude_user_ids=exclude_user_ids,
         role_overrides=role_overrides,
+        at_stake=at_stake,
     )
     if owner_is_active():
         return
@@ -77,6 +78,7 @@ def check_orgs_keep_managers(
     role_overrides=None,
     global_losers=(),
     global_gainers=(),
+    at_stake=None,
 ) -> None:
     """Refuse a change that would leave some organization with members but
     none able to manage them. `exclude_user_ids`: accounts that stop acting
@@ -85,15 +87,22 @@ def check_orgs_keep_managers(
     stop conferring members:manage (a global role or a direct grant taken
     away, ownership given up); `global_gainers`: users who manage every
     organization they belong to after the change (ownership received).
-    The caller has locked `organizations_at_stake(...)` of the same change."""
+    The caller has locked `organizations_at_stake(...)` of the same change;
+    `at_stake`, when given, is what that returned -- the guard counts those
+    organizations instead of asking the same question again in the same
+    transaction (an empty list: no organization can lose a manager)."""
     role_overrides = role_overrides or {}
-    if not _may_lose_a_manager(exclude_user_ids, role_overrides, global_losers):
+    if at_stake is not None:
+        if not at_stake:
+            return
+    elif not _may_lose_a_manager(exclude_user_ids, role_overrides, global_losers):
         return
     unmanaged = orgs_left_unmanaged(
         exclude_user_ids=exclude_user_ids,
         role_overrides=role_overrides,
         global_losers=global_losers,
         global_gainers=global_gainers,
+        candidates=at_stake,
     )
     if not unmanaged:
         return
@@ -167,14 +176,23 @@ def _candidates(exclude_user_ids, role_overrides, global_losers) -> list:
 
 
 def orgs_left_unmanaged(
-    *, exclude_user_ids=(), role_overrides=None, global_losers=(), global_gainers=()
+    *,
+    exclude_user_ids=(),
+    role_overrides=None,
+    global_losers=(),
+    global_gainers=(),
+    candidates=None,
 ) -> list:
     """The organizations the change would leave unmanaged, by name. Reads
-    only: the service has locked them (`organizations_at_stake`)."""
+    only: the service has locked them (`organizations_at_stake`; given as
+    `candidates`, they are not looked up again)."""
     role_overrides = role_overrides or {}
     excluded = list(exclude_user_ids)
     losers = list(global_losers)
-    ids = _candidates(excluded, role_overrides, losers)
+    if candidates is not None:
+        ids = list(candidates)
+    else:
+        ids = _candidates(excluded, role_overrides, losers)
     if not ids:
         return []
     orgs = list(Organization.objects.filter(pk__in=ids).order_by("pk"))
