@@ -16,6 +16,7 @@ from contextvars import ContextVar
 from django.db.models import Q
 
 from accounts.models import User, status_q
+from core.compiled import Compiled
 from core.services import PolicyDenied  # noqa: F401 (rbac.policies.PolicyDenied)
 from rbac.actor import Actor, as_actor
 from rbac.models import Role
@@ -411,8 +412,14 @@ def standing_fixed() -> bool:
     return _fixed.get() is not None
 
 
+# Asked by every account-wide change's last-manager guard: its SQL is the
+# ORM's, written once (core.compiled). One row at most (the single-owner
+# constraint), so no order to ask for.
+_the_owner = Compiled(lambda: User.objects.filter(is_owner=True))
+
+
 def _owner_can_act() -> bool:
-    owner = User.objects.filter(is_owner=True).first()
+    owner = next(iter(_the_owner()), None)
     return owner is not None and owner.is_active
 
 
