@@ -45,6 +45,25 @@ reversed), with the chain: 11.9-12.8 CPU ms a mutation all in, against
 13.6-15.3. 300 mutations/s on 2 cores needs <= 6.7 ms all in (clients,
 PostgreSQL, Redis, the sealer), about half of what a mutation costs here.
 
+The next round (same method; CPU per ban + unban pair timed around each
+part): a ban asked "who of these users manages an organization's
+members" twice, once to lock the organizations at stake and once in the
+guard (2.0 ms of 10.3 a pair); the owner's row and the enabled webhook
+endpoints (each event) cost 0.5 ms each, nearly all of it the ORM
+compiling two statements that never change. Now the guard counts the
+organizations the service locked (a ban runs 11 statements, pinned in
+tests/orgs/test_status_queries.py) and those fixed statements, with the
+sealer's read of the chain's tail, run SQL the ORM wrote once
+(`core.compiled`). One client, interleaved with main: 3.6-4.3 against
+4.7-5.1 CPU ms a mutation, its backend 1.05-1.30 against 1.23-1.50; a
+seal of 4 events 1.89 against 2.22 ms. In this benchmark (two pairs,
+load average 7-10): 6.96 and 7.24 CPU ms a mutation all in, against 7.88
+and 8.83. What remains in a ban, each a statement the ORM compiles (about
+0.3-0.8 ms of client CPU apiece here): the user locked, who of them
+manages members, open sessions and keys (one UNION ALL), one-time links,
+the update, the audit event, the notice's rendering and INSERT, and after
+commit the notice's Celery publish and the sealer's nudge.
+
 Standalone, on a small database of its own (migrated, no seed needed):
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/hv_bench_writes \\
