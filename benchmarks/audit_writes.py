@@ -58,7 +58,9 @@ sealer's read of the chain's tail, run SQL the ORM wrote once
 4.7-5.1 CPU ms a mutation, its backend 1.05-1.30 against 1.23-1.50; a
 seal of 4 events 1.89 against 2.22 ms. In this benchmark (two pairs,
 load average 7-10): 6.96 and 7.24 CPU ms a mutation all in, against 7.88
-and 8.83. What remains in a ban, each a statement the ORM compiles (about
+and 8.83; a quieter pair (load average 1-7): 6.86 against 8.02, and with
+the chain 282-295 mutations/s against 245-250 (without: 328-358 against
+266-287). What remains in a ban, each a statement the ORM compiles (about
 0.3-0.8 ms of client CPU apiece here): the user locked, who of them
 manages members, open sessions and keys (one UNION ALL), one-time links,
 the update, the audit event, the notice's rendering and INSERT, and after
