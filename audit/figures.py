@@ -1,5 +1,6 @@
 """When cached figures go stale: the overview caches its user and invitation
-figures under a generation number per family, and every committed audit
+figures (and the users list its filter's roles and organizations) under a
+generation number per family, and every committed audit
 event of an action that changes them bumps it (`audit.services.record_many`
 calls `figures_changed` after commit). Lives beside the audit log, below the
 pages that read it, so the audit services need not import a page module."""
@@ -40,6 +41,15 @@ STALE_ON = {
             "accounts.invitation.resent",
             "accounts.invitation.revoked",
             "accounts.invitation.accepted",
+        }
+    ),
+    # The users list filter's choices (`accounts.views.filter_choices`).
+    "roles": frozenset({"rbac.role.created", "rbac.role.updated", "rbac.role.deleted"}),
+    "organizations": frozenset(
+        {
+            "rbac.organization.created",
+            "rbac.organization.updated",
+            "rbac.organization.deleted",
         }
     ),
 }

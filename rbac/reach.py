@@ -106,11 +106,29 @@ class Reach:
         """Organizations this actor may see: all with organizations:read
         globally, else those it holds a permission in."""
         queryset = Organization.objects.all() if queryset is None else queryset
-        if not self.is_active or self.credential.kind in _NO_CREDENTIAL:
+        scope = self._organization_scope()
+        if scope is NOBODY:
             return queryset.none()
-        if "organizations:read" in self.global_permissions:
+        if scope is EVERYONE:
             return queryset
-        return queryset.filter(pk__in=self.organization_ids)
+        return queryset.filter(pk__in=scope)
+
+    @property
+    def organization_reach(self) -> str:
+        """A name for the set `visible_organizations` answers, for caching
+        what is read from it: everyone, nobody, or the organizations' ids."""
+        scope = self._organization_scope()
+        if scope is NOBODY or scope is EVERYONE:
+            return scope
+        return "orgs:" + ",".join(str(o) for o in sorted(scope))
+
+    def _organization_scope(self):
+        """NOBODY, EVERYONE or the ids: the one decision both read."""
+        if not self.is_active or self.credential.kind in _NO_CREDENTIAL:
+            return NOBODY
+        if "organizations:read" in self.global_permissions:
+            return EVERYONE
+        return self.organization_ids
 
     def visible_events(self, queryset=None):
         """The audit events this actor may see: every event with

@@ -29,12 +29,12 @@ from accounts.forms import (
     UserEditForm,
     UserFilterForm,
 )
-from accounts.forms.users import role_choices
 from accounts.selectors.export import user_csv_lines
 from accounts.services import exports as export_services
 from accounts.services import users as user_services
 from accounts.services.actions import batch_actions
 from accounts.services.invitations import invitation_create
+from accounts.views.filter_choices import filter_choices
 from accounts.views.user_actions import (
     PAGE_ACTIONS,
     detail_context,
@@ -147,18 +147,18 @@ ORGANIZATION_SELECT_LIMIT = 200
 ORGANIZATION_SUGGESTIONS = 20
 
 
-def _organization_filter(request, actor) -> tuple[dict, set | None]:
+def _organization_filter(request, actor, organizations) -> tuple[dict, set | None]:
     """The filter form's organization arguments, and the ids of the
     organizations the rows may name (None: those of the page, asked by
-    `user_rows`). The select's options are the rows' list too: one read."""
-    visible = actor.visible_organizations().order_by("name")
-    organizations = list(visible.values_list("id", "slug", "name")[: ORGANIZATION_SELECT_LIMIT + 1])
+    `user_rows`). The select's options are the rows' list too: one read
+    (`filter_choices`, up to ORGANIZATION_SELECT_LIMIT + 1 of them)."""
     if len(organizations) <= ORGANIZATION_SELECT_LIMIT:
         pairs = [(slug, name) for _, slug, name in organizations]
         return {"organizations": pairs}, {org_id for org_id, _, _ in organizations}
     # Only the chosen one, if the actor sees it (else the filter is ignored,
     # as an unknown choice always was).
     chosen = request.GET.get("organization", "")
+    visible = actor.visible_organizations()
     pairs = list(visible.filter(slug=chosen).values_list("slug", "name")) if chosen else []
     search = reverse("users:organization_options")
     return {"organizations": pairs, "organization_search": search}, None
@@ -182,8 +182,9 @@ def _options(choices, *, marked=(), mark="") -> SafeString:
 @replica_reads
 def user_list(request):
     actor = request.actor
-    roles = role_choices(include_owner=True)  # the filter's and the batch bar's, read once
-    organization_filter, visible_organizations = _organization_filter(request, actor)
+    # The filter's roles (the batch bar's too) and organizations, cached.
+    roles, organizations = filter_choices(actor, organization_limit=ORGANIZATION_SELECT_LIMIT)
+    organization_filter, visible_organizations = _organization_filter(request, actor, organizations)
     form = UserFilterForm(request.GET, roles=roles, **organization_filter)
     filters = form.filters()
     page = selectors.user_list(
