@@ -128,6 +128,27 @@ def test_the_filters_roles_and_organizations_are_read_once_then_cached(client_fo
     assert not [sql for sql in sqls if 'FROM "rbac_organization"' in sql], sqls
 
 
+def test_a_large_estimate_is_kept_a_small_one_asked_each_time(owner, monkeypatch):
+    """A list whose estimate says "about N" asks PostgreSQL once a minute
+    (`counting._large_estimate`); one small enough to be counted exactly
+    is asked again every time, before its exact count."""
+    from accounts.selectors import counting, listing
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the estimate is PostgreSQL's EXPLAIN")
+
+    def explains() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            counting.user_count(listing.UserFilters(), actor=owner)
+        return sum(q["sql"].startswith("EXPLAIN") for q in ctx.captured_queries)
+
+    assert explains() == explains() == 1  # a handful of users: small, asked each time
+    monkeypatch.setattr(counting, "TRUST_ESTIMATE_ABOVE", 0)  # every estimate "large"
+    assert explains() == 1
+    assert explains() == 0
+    assert counting.user_count(listing.UserFilters(), actor=owner).exact is False
+
+
 def test_an_organization_administrators_list_runs_no_query_per_row(client_for, org):
     _members(org, 10)
     client = _warm(client_for(org["ada"]))
