@@ -157,11 +157,22 @@ class SuggestInput(forms.TextInput):
             for key, v in written.items()
             if v is not None
         )
-        options = "".join(
-            f'<option value="{html.escape(str(v))}">{html.escape(str(label))}</option>'
-            for v, label in self.chosen
-        )
-        # Every attribute and option escaped above.
+        options = options_html(self.chosen)
+        # Every attribute escaped above, every option by `options_html`.
         return mark_safe(
             f'<input{tag}><datalist id="{html.escape(options_id)}">{options}</datalist>'
         )  # noqa: S308
+
+
+def options_html(pairs, *, marked=(), mark="") -> SafeString:
+    """`<option>`s for (value, label) `pairs`, each value and label escaped;
+    `mark`: a bare attribute the `marked` values carry. For a select or
+    datalist written around them (no selected option: `LongSelect` for
+    that)."""
+    return mark_safe(  # noqa: S308 (each value and label escaped)
+        "".join(
+            f'<option value="{html.escape(str(value))}"{f" {mark}" if value in marked else ""}>'
+            f"{html.escape(str(label))}</option>"
+            for value, label in pairs
+        )
+    )

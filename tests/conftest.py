@@ -128,6 +128,26 @@ def make_user(email: str, *, roles=(), password: str = STRONG_PASSWORD, **fields
     return user
 
 
+def lock_out(email: str, *, when=None) -> None:
+    """The attempt row django-axes keeps after enough failed sign-ins from
+    one address: `email` is locked out (as of `when`, default now)."""
+    from axes.models import AccessAttempt
+    from django.conf import settings as django_settings
+    from django.utils import timezone as tz
+
+    AccessAttempt.objects.create(
+        username=email,
+        ip_address="198.51.100.9",
+        user_agent="guesser",
+        get_data="",
+        post_data="",
+        http_accept="*/*",
+        path_info="/login/",
+        failures_since_start=django_settings.AXES_FAILURE_LIMIT,
+        attempt_time=when or tz.now(),
+    )
+
+
 def make_users(n: int, *, prefix: str) -> list:
     """`n` active, verified users without roles (<prefix><i>@example.com),
     in one INSERT: for batches and jobs over many users."""

@@ -169,30 +169,18 @@ def test_locked_users_on_the_list_cost_no_query_each(client_for, owner, org):
     """Which users failed to sign in lately comes with the rows' holdings;
     their locks are read in one more query, with the page's permissions
     (whether a lock is per address depends on them), not one query each."""
-    from axes.models import AccessAttempt
-    from django.conf import settings
-    from django.utils import timezone
+    from tests.conftest import lock_out
 
-    def lock_out(i):
-        AccessAttempt.objects.create(
-            username=f"m{i:03d}@acme.example",
-            ip_address="198.51.100.9",
-            user_agent="guesser",
-            get_data="",
-            post_data="",
-            http_accept="*/*",
-            path_info="/login/",
-            failures_since_start=settings.AXES_FAILURE_LIMIT,
-            attempt_time=timezone.now(),
-        )
+    def lock_out_member(i):
+        lock_out(f"m{i:03d}@acme.example")
 
     _members(org, 10)
     client = _warm(client_for(owner))
     unlocked = _count(client, reverse("users:list"), {"size": 50})
-    lock_out(0)
+    lock_out_member(0)
     one = _count(client, reverse("users:list"), {"size": 50})
     for i in range(1, 5):
-        lock_out(i)
+        lock_out_member(i)
     response = client.get(reverse("users:list"), {"size": 50})
     locked = [row for row in response.context["rows"] if "Locked" in row.status_notes]
     assert len(locked) == 5

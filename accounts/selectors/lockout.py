@@ -62,10 +62,13 @@ def _lock_of(user, rows, now, permissions=None) -> Lock | None:
     return Lock(until=until) if until else None
 
 
+def _attempts_since_cooloff(now):
+    """The attempt rows recent enough to lock anyone now."""
+    return AccessAttempt.objects.filter(attempt_time__gte=now - settings.AXES_COOLOFF_TIME)
+
+
 def _recent_attempts(emails, now):
-    return AccessAttempt.objects.filter(
-        username__in=list(emails), attempt_time__gte=now - settings.AXES_COOLOFF_TIME
-    )
+    return _attempts_since_cooloff(now).filter(username__in=list(emails))
 
 
 def tried_recently(email) -> Exists:
@@ -74,11 +77,7 @@ def tried_recently(email) -> Exists:
     a page's own query can carry: only users with some can be locked, so
     the users list asks `user_locks` about those alone (most pages: none,
     and no query)."""
-    return Exists(
-        AccessAttempt.objects.filter(
-            username=email, attempt_time__gte=timezone.now() - settings.AXES_COOLOFF_TIME
-        )
-    )
+    return Exists(_attempts_since_cooloff(timezone.now()).filter(username=email))
 
 
 def user_lock(user) -> Lock | None:

@@ -25,7 +25,7 @@ from accounts.models import User, UserSession
 from accounts.services.actions import CONFIRM_EMAIL, USER_ACTIONS
 from rbac.models import Role, UserRole
 from rbac.selectors import user_effective_permissions
-from tests.conftest import STRONG_PASSWORD
+from tests.conftest import STRONG_PASSWORD, lock_out
 from tests.security.equivalence import (
     NARROW_KEYS,
     PERSONAS,
@@ -76,20 +76,7 @@ def _set_state(target, state: dict) -> None:
     now = timezone.now()
     state = dict(state)
     if state.pop("locked", None):
-        from axes.models import AccessAttempt
-        from django.conf import settings as django_settings
-
-        AccessAttempt.objects.create(
-            username=target.email,
-            ip_address="198.51.100.9",
-            user_agent="guesser",
-            get_data="",
-            post_data="",
-            http_accept="*/*",
-            path_info="/login/",
-            failures_since_start=django_settings.AXES_FAILURE_LIMIT,
-            attempt_time=now,
-        )
+        lock_out(target.email, when=now)
     if state.pop("role", None):
         UserRole.objects.get_or_create(user=target, role=Role.objects.get(slug=ROLE))
     values = {}

@@ -28,7 +28,7 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from rbac.models import Membership, Organization, Role, UserRole
 from rbac.permissions import TEMPLATES
-from tests.conftest import make_user, reauthenticate, verify_session
+from tests.conftest import lock_out, make_user, reauthenticate, verify_session
 from tests.security.conftest import figure
 
 pytestmark = pytest.mark.django_db
@@ -208,20 +208,7 @@ def population(owner, builtin_roles):
 
 def _lock_out(user, now) -> None:
     """The attempt row django-axes keeps after enough failed sign-ins."""
-    from axes.models import AccessAttempt
-    from django.conf import settings
-
-    AccessAttempt.objects.create(
-        username=user.email,
-        ip_address="198.51.100.9",
-        user_agent="guesser",
-        get_data="",
-        post_data="",
-        http_accept="*/*",
-        path_info="/login/",
-        failures_since_start=settings.AXES_FAILURE_LIMIT,
-        attempt_time=now,
-    )
+    lock_out(user.email, when=now)
 
 
 def _signed_in(user, *, fresh: bool) -> Client:
