@@ -236,3 +236,41 @@ def test_ownership_may_go_anywhere_while_the_old_owner_keeps_managing(world, con
     services.ownership_transfer(actor=console, target=world["loner"], password=STRONG_PASSWORD)
     world["loner"].refresh_from_db()
     assert world["loner"].is_owner
+
+
+def test_what_a_ban_locks_is_what_the_general_question_answers(world, owner):
+    """`organizations_at_stake` of accounts that stop acting, outside a
+    batch, reads memberships and roles separately (cheaper for the ORM to
+    write); for every kind of account -- the owner in an organization, a
+    direct grant (in any letter case), a role held anywhere, a plain member
+    of two organizations, someone in none, and pairs of them -- it answers
+    what asking who manages members and then their organizations does."""
+    from rbac.policies import managers
+
+    join(world["owner"], world["globex"])
+    direct = make_user("dee@acme.example", direct_permissions=["Members:Manage"])
+    join(direct, world["acme"])
+    held_elsewhere = make_user("hal@globex.example")
+    join(held_elsewhere, world["globex"])
+    UserRole.objects.create(
+        user=held_elsewhere, role=Role.objects.get(slug="org-admin"), organization=world["acme"]
+    )
+    people = [
+        world["owner"], world["ada"], world["alice"], world["both"], world["loner"], direct,
+        held_elsewhere,
+    ]  # fmt: skip
+    groups = [[p.pk] for p in people] + [
+        [world["alice"].pk, world["both"].pk],
+        [world["alice"].pk, world["ada"].pk],
+        [world["both"].pk, world["ada"].pk],
+        [world["loner"].pk, direct.pk],
+    ]
+    answers = []
+    for ids in groups:
+        general = (
+            managers._candidates(ids, {}, []) if managers._may_lose_a_manager(ids, {}, []) else []
+        )
+        assert managers.organizations_at_stake(exclude_user_ids=ids) == general, ids
+        answers.append(general)
+    # The cases are not all alike: some lock nothing, some one, some two.
+    assert {len(a) for a in answers} == {0, 1, 2}
