@@ -170,20 +170,26 @@ def _cpu_since(start) -> dict:
 
 
 def sealer_main(args) -> None:
-    """The worker's job, in a loop: seal, and poll again shortly when idle."""
+    """The worker's job, in a loop, at the worker's pace: a run starts
+    AUDIT_SEAL_DELAY_MS after the first commit following the previous run's
+    start (the nudge's countdown; under a steady stream of writes that is
+    the delay after the previous start, or at once when a run took longer)."""
     import django
 
     django.setup()
+    from django.conf import settings
+
     from audit.services import seal
 
+    delay = settings.AUDIT_SEAL_DELAY_MS / 1000
     sealed = 0
     end = _ready_then_start() + args.seconds
     cpu = _cpu_now()
     while time.time() < end:
+        started = time.monotonic()
         done = seal(wait=True)
         sealed += done
-        if not done:
-            time.sleep(0.02)
+        time.sleep(max(0.0 if done else 0.02, started + delay - time.monotonic()))
     print(json.dumps({"sealed": sealed, **_cpu_since(cpu)}))
 
 

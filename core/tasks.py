@@ -54,10 +54,12 @@ def reset_breaker() -> None:
     _last_failure = 0.0
 
 
-def wake(name: str, *args) -> None:
-    """`tasks.<name>.delay(*args)` without importing the task module.
-    Raises what publishing raises (the broker may be down), or
-    `BrokerUnavailable` without trying while the breaker is open."""
+def wake(name: str, *args, countdown: float | None = None) -> None:
+    """`tasks.<name>.delay(*args)` without importing the task module; with
+    `countdown`, run no sooner than that many seconds from now (inline, at
+    once, when tasks run eagerly). Raises what publishing raises (the
+    broker may be down), or `BrokerUnavailable` without trying while the
+    breaker is open."""
     task = current_app.tasks[name]
     if task.app.conf.task_always_eager:
         task.delay(*args)
@@ -65,7 +67,10 @@ def wake(name: str, *args) -> None:
     if not broker_available():
         raise BrokerUnavailable("the broker failed moments ago; not tried again yet")
     try:
-        task.delay(*args)
+        if countdown:
+            task.apply_async(args, countdown=countdown)
+        else:
+            task.delay(*args)
     except Exception as exc:
         note_broker_failure(exc)
         raise

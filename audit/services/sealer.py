@@ -35,12 +35,14 @@ event behind it. Sealing what is visible needs neither: a transaction open
 for minutes holds back only its own events.
 
 When it runs: after a commit that wrote events, a nudge queues the
-`audit.tasks.audit_seal` task -- at most one queued at a time (a cache
-flag, cleared by the task before it reads, so an event committed after the
-clear brings a new nudge) -- and beat runs it every AUDIT_SEAL_SECONDS as
-the backstop. In a worker the task waits (bounded) for the lock; run inline
-(eager, no broker) it never waits. Until then the event is in the log and
-shown as "pending"; `unsealed()` says how many and how old.
+`audit.tasks.audit_seal` task, to start AUDIT_SEAL_DELAY_MS later so that
+one run seals what commits meanwhile -- at most one queued at a time (a
+cache flag, cleared by the task before it reads, so an event committed
+after the clear brings a new nudge) -- and beat runs it every
+AUDIT_SEAL_SECONDS as the backstop. In a worker the task waits (bounded)
+for the lock; run inline (eager, no broker) it runs at once and never
+waits. Until then the event is in the log and shown as "pending";
+`unsealed()` says how many and how old.
 
 AUDIT_CHAIN_ENABLED=False writes events and never seals them: the
 benchmark's baseline (benchmarks/audit_writes.py), nothing else.
@@ -157,7 +159,7 @@ def _wake() -> None:
     except Exception:  # no cache: nudge anyway
         logger.debug("audit sealer: cache unavailable for the nudge flag", exc_info=True)
     try:
-        wake("audit.tasks.audit_seal")
+        wake("audit.tasks.audit_seal", countdown=settings.AUDIT_SEAL_DELAY_MS / 1000)
     except Exception as exc:  # beat seals it anyway
         cache.delete(NUDGE_KEY)
         logger.warning("could not wake the audit sealer (%s); beat will", exc)

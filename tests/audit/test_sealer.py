@@ -13,6 +13,7 @@ from django.db import connection, transaction
 
 from audit import services as audit
 from audit.models import AuditEvent
+from tests.accounts.test_emails_reliability import broker, services_ready  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -164,3 +165,30 @@ def test_unsealed_events_are_counted_not_checked_and_the_sealer_skips_nothing(
     assert "2 not sealed yet" in str(report)
     assert audit.seal() == 2
     assert audit.unsealed() == (0, None)
+
+
+def test_a_nudge_queues_one_seal_that_starts_after_the_delay(broker, settings):  # noqa: F811
+    """The nudge after a commit publishes the sealer's task with an ETA
+    AUDIT_SEAL_DELAY_MS ahead (so one run seals what commits meanwhile),
+    and a second nudge while that one waits publishes nothing (the real
+    Redis broker, the message read back from its queue)."""
+    import json
+    from datetime import datetime
+
+    import redis
+    from django.core.cache import cache
+
+    from audit.services import sealer
+
+    settings.AUDIT_SEAL_DELAY_MS = 400
+    cache.delete(sealer.NUDGE_KEY)
+    before = datetime.now().astimezone()
+    sealer._wake()
+    sealer._wake()
+    queued = redis.Redis.from_url(broker.url).lrange("celery", 0, -1)
+    assert len(queued) == 1
+    headers = json.loads(queued[0])["headers"]
+    assert headers["task"] == "audit.tasks.audit_seal"
+    delay = (datetime.fromisoformat(headers["eta"]) - before).total_seconds()
+    assert 0.3 < delay < 1.5, delay
+    cache.delete(sealer.NUDGE_KEY)
