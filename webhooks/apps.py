@@ -13,11 +13,11 @@ class WebhooksConfig(AppConfig):
         from audit.services.record import subscribe
         from audit.services.sealer import on_sealed
         from webhooks import tasks  # noqa: F401 (registration)
-        from webhooks.payloads import event_data
+        from webhooks.payloads import events_data
         from webhooks.services.deliveries import deliveries_for_events, deliveries_sealed
         from webhooks.services.hygiene import deliveries_scrub_for_events
 
-        subscribe(lambda events: deliveries_for_events(events, data_for=event_data))
+        subscribe(lambda events: deliveries_for_events(events, data_for=events_data))
         on_sealed(deliveries_sealed)
         # A user's personal data scrubbed from the audit log leaves the
         # stored payloads in the same transaction.

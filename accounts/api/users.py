@@ -15,10 +15,10 @@ from accounts import selectors
 from accounts.api.common import (
     actor_of,
     get_user,
-    prime_holdings,
     reauth_password,
     require,
     user_out,
+    users_out,
 )
 from accounts.api.schemas import (
     FactorOut,
@@ -140,8 +140,7 @@ def list_users(
             {k: v for k, v in given.items() if v} | {"limit": limit, "cursor": page.next_cursor}
         )
         response["Link"] = f'<{request.path}?{query}>; rel="next"'
-    locks = selectors.user_locks(page.users)
-    return Status(200, [user_out(u, lock=locks.get(u.pk)) for u in prime_holdings(page.users)])
+    return Status(200, users_out(page.users))
 
 
 @router.get(

@@ -11,7 +11,7 @@ from django.http import Http404
 from ninja import Field, Router, Schema, Status
 from pydantic import ConfigDict
 
-from accounts.api.common import get_user, prime_holdings, user_out
+from accounts.api.common import get_user, user_out, users_out
 from accounts.api.schemas import UserOut
 from audit import events
 from core.api_errors import ERRORS
@@ -129,7 +129,7 @@ def list_members(request, slug: str):
         .filter(membership__organization=org, deleted_at__isnull=True)
         .order_by("email")
     )
-    return Status(200, [user_out(u) for u in prime_holdings(members)])
+    return Status(200, users_out(members))
 
 
 @router.post("/{slug}/members", response={201: UserOut, **ERRORS})

@@ -78,7 +78,8 @@ def deliveries_for_events(events, *, data_for) -> list[WebhookDelivery]:
     enabled endpoint that wants it (and one test event for an endpoint
     asked to send one). Called in the audit writer's transaction; the rows
     are numbered and queued once the events are sealed
-    (`deliveries_sealed`), so a rolled-back change sends nothing."""
+    (`deliveries_sealed`), so a rolled-back change sends nothing.
+    `data_for(events)` gives each event's `data`, as {event pk: data}."""
     events = [
         e
         for e in events
@@ -97,15 +98,13 @@ def deliveries_for_events(events, *, data_for) -> list[WebhookDelivery]:
             plan.extend((ep, event.action, event) for ep in endpoints if ep.wants(event.action))
     if not plan:
         return []
-    data_cache: dict[int, dict] = {}
+    data_of = data_for(list({e.pk: e for _, t, e in plan if t != TEST_EVENT}.values()))
     rows = []
     for endpoint, event_type, event in plan:
         if event_type == TEST_EVENT:
             data = {"object": "webhook_endpoint", "id": str(endpoint.pk), "test": True}
         else:
-            if event.pk not in data_cache:
-                data_cache[event.pk] = data_for(event)
-            data = data_cache[event.pk]
+            data = data_of[event.pk]
         rows.append(
             WebhookDelivery(
                 endpoint=endpoint,
