@@ -7,8 +7,8 @@ measured in the same run, as median and p95 milliseconds and as a ratio.
 
 Needs PostgreSQL (DATABASE_URL: only its server is used; the data goes to
 a dedicated database `handover_bench_<size>`, created and seeded once with
-`seed_demo`, so development data is untouched) and Redis (REDIS_URL; the
-email section empties that Redis database). The web side runs as real
+`seed_demo`, so development data is untouched) and Redis (REDIS_URL; each
+size starts by emptying that Redis database). The web side runs as real
 gunicorn processes in production mode (DJANGO_DEBUG=0) with the benchmark
 URLconf (benchmarks/urls.py: a Django admin change list and a floor view
 for comparison); requests come from 127.0.0.1 with a signed-in,
@@ -241,6 +241,12 @@ def child(args) -> None:
     url = database_url_for(size)
     ensure_database(url)
     redis_url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/7"
+    # Each size starts from an empty cache: its database is another
+    # installation, whose cached figures, lists and estimates (keyed by
+    # what they answer, not by database) must not be read by the next size.
+    import redis
+
+    redis.Redis.from_url(redis_url).flushdb()
     secret_file = OUT / ".secret_key"
     OUT.mkdir(parents=True, exist_ok=True)
     if not secret_file.exists():

@@ -9,11 +9,9 @@ stale."""
 from __future__ import annotations
 
 from django.core.cache import cache
-from django.db import connections
 
 from accounts.forms.users import role_choices
 from audit.figures import figure_generations
-from rbac.models import Role
 
 CHOICES_SECONDS = 300
 
@@ -24,12 +22,9 @@ def filter_choices(actor, *, organization_limit: int) -> tuple[list, list]:
     sees as (id, slug, name), by name. The organizations' key names the
     actor's `organization_reach`, so no one is shown another's list."""
     generations = figure_generations()
-    # The database's name too: two databases behind one cache (the
-    # benchmark's sizes, one Redis) must not read each other's lists.
-    database = connections[Role.objects.db].settings_dict["NAME"]
-    role_key = f"users:filter:roles:v1:{database}:g{generations['roles']}"
+    role_key = f"users:filter:roles:v2:g{generations['roles']}"
     organization_key = (
-        f"users:filter:organizations:v1:{database}:{actor.organization_reach}"
+        f"users:filter:organizations:v2:{actor.organization_reach}"
         f":{organization_limit}:g{generations['organizations']}"
     )
     found = cache.get_many([role_key, organization_key])
