@@ -6,7 +6,14 @@ from django import forms
 
 from audit.models import Outcome
 from audit.selectors import action_choices
-from core.widgets import Choices, LongSelect, WrittenDateInput, WrittenHiddenInput, WrittenTextInput
+from core.widgets import (
+    Choices,
+    LongSelect,
+    SuggestInput,
+    WrittenDateInput,
+    WrittenHiddenInput,
+    WrittenTextInput,
+)
 
 
 class ActionField(forms.CharField):
@@ -61,8 +68,11 @@ class AuditFilterForm(forms.Form):
         "its invitations.",
     )
 
-    def __init__(self, *args, organizations=(), **kwargs):
-        """`organizations`: (slug, name) pairs, those the actor sees."""
+    def __init__(self, *args, organizations=(), organization_search="", **kwargs):
+        """`organizations`: (slug, name) pairs, those the actor sees.
+        `organization_search`: the URL of the organization suggestions, for
+        an actor who sees too many organizations to list (`organizations`
+        is then only the one chosen, if any)."""
         super().__init__(*args, **kwargs)
         self.fields["action"].widget.choices = action_choices()
         # Handed over ready (`Choices`): a plain list is normalized pair by
@@ -73,10 +83,17 @@ class AuditFilterForm(forms.Form):
                 *organizations,  # (slug, name) pairs, as the view reads them
             ]
         )
+        if organization_search:
+            self.fields["organization"].widget = SuggestInput(
+                organization_search,
+                chosen=list(organizations),
+                attrs={"placeholder": "Any organization"},
+            )
         for name, field in self.fields.items():
             css = (
                 "form-select form-select-sm"
-                if name in ("action", "outcome", "organization")
+                if name in ("action", "outcome")
+                or (name == "organization" and not organization_search)
                 else "form-control form-control-sm"
             )
             field.widget.attrs.setdefault("class", css)

@@ -148,6 +148,8 @@ class SuggestInput(forms.TextInput):
             "hx-get": self.suggest_url,
             "hx-trigger": "input changed delay:300ms, focus once",
             "hx-target": f"#{options_id}",
+            # Set here, not inherited from a form that swaps its results.
+            "hx-swap": "innerHTML",
             "hx-sync": "this:replace",
             # Not inherited from a filter form that keeps its state in the URL.
             "hx-push-url": "false",

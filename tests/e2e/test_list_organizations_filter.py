@@ -95,3 +95,34 @@ def test_above_the_limit_the_organization_filter_is_a_search_field_with_suggesti
     assert page.get_by_label("Organization").input_value() == "globex"
     a11y.check(page, "users list, organization search field")
     screenshot(page, "users-list-organization-search", phone=True)
+
+
+def test_above_the_limit_the_audit_logs_organization_filter_is_a_search_field(
+    live_server, page, screenshot, orgs, monkeypatch
+):
+    from accounts.models import User
+    from audit import services as audit
+    from audit import views as audit_views
+
+    monkeypatch.setattr(audit_views, "ORGANIZATION_SELECT_LIMIT", 1)
+    globex = Organization.objects.get(slug="globex")
+    owner = User.objects.get(email="owner@example.com")
+    audit.record("rbac.organization.updated", actor=owner, target=globex, organization=globex,
+                 reason="renamed in globex")  # fmt: skip
+    audit.record("rbac.organization.updated", actor=owner, target=orgs, organization=orgs,
+                 reason="renamed in acme")  # fmt: skip
+    open_as(page, live_server.url, "admin@example.com", "/audit/")
+    field = page.get_by_label("Organization")
+    assert field.get_attribute("type") == "search"
+    field.fill("glo")
+    options = page.locator("#id_organization_options option")
+    expect(options).to_have_count(1)
+    assert options.get_attribute("value") == "globex"
+    field.fill("globex")
+    page.get_by_role("button", name="Apply filters").click()
+    page.wait_for_url("**organization=globex**")
+    expect(page.get_by_text("renamed in globex").first).to_be_visible()
+    assert page.get_by_text("renamed in acme").count() == 0
+    assert page.get_by_label("Organization").input_value() == "globex"
+    a11y.check(page, "audit log, organization search field")
+    screenshot(page, "audit-organization-search", phone=True)
