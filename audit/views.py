@@ -6,7 +6,6 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import Q
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -24,6 +23,7 @@ from core.web import htmx_partial, url_maker
 from rbac import policies
 from rbac.decorators import permission_required
 from rbac.models import Organization
+from rbac.selectors import organization_suggestions
 
 FILTER_KEYS = ("q", "actor", "target", "user", "action", "outcome", "date_from", "date_to")
 FILTER_KEYS += ("batch", "ip", "organization")
@@ -38,7 +38,6 @@ _SAMPLE_ID = 2**62  # for `url_maker`: digits no other part of the URL has
 # on the users list: 1,000 options were a fifth of the page at 1M users
 # and 1,000 organizations (the page 2.6x its floor; issue 29).
 ORGANIZATION_SELECT_LIMIT = 200
-ORGANIZATION_SUGGESTIONS = 20
 
 
 def _filters(request):
@@ -98,11 +97,7 @@ def organization_options(request):
     """The organization filter's suggestions when it is a search field
     (`core.widgets.SuggestInput`): the first organizations the actor sees
     whose name or slug holds the typed text, as `<option>`s."""
-    text = request.GET.get("organization", "").strip()[:100]
-    found = request.actor.visible_organizations()
-    if text:
-        found = found.filter(Q(name__icontains=text) | Q(slug__icontains=text))
-    options = found.order_by("name").values_list("slug", "name")[:ORGANIZATION_SUGGESTIONS]
+    options = organization_suggestions(request.actor, request.GET.get("organization", ""))
     return render(request, "users/_organization_options.html", {"options": options})
 
 

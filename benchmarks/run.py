@@ -33,6 +33,8 @@ import time
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
+import redis
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 OUT = ROOT / "var" / "bench"
@@ -244,8 +246,6 @@ def child(args) -> None:
     # Each size starts from an empty cache: its database is another
     # installation, whose cached figures, lists and estimates (keyed by
     # what they answer, not by database) must not be read by the next size.
-    import redis
-
     redis.Redis.from_url(redis_url).flushdb()
     secret_file = OUT / ".secret_key"
     OUT.mkdir(parents=True, exist_ok=True)

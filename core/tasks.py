@@ -67,10 +67,7 @@ def wake(name: str, *args, countdown: float | None = None) -> None:
     if not broker_available():
         raise BrokerUnavailable("the broker failed moments ago; not tried again yet")
     try:
-        if countdown:
-            task.apply_async(args, countdown=countdown)
-        else:
-            task.delay(*args)
+        task.apply_async(args, countdown=countdown)
     except Exception as exc:
         note_broker_failure(exc)
         raise

@@ -201,6 +201,22 @@ def permission_sources(user) -> dict[str, list[str]]:
     return dict(sorted(sources.items()))
 
 
+# How many organizations a filter's search field suggests at a time.
+ORGANIZATION_SUGGESTIONS = 20
+
+
+def organization_suggestions(actor, text: str) -> list[tuple[str, str]]:
+    """(slug, name) of the first ORGANIZATION_SUGGESTIONS organizations
+    `actor` sees whose name or slug holds `text` (any, when empty), by
+    name: what a filter's organization search field suggests
+    (`core.widgets.SuggestInput`, on the users list and the audit log)."""
+    text = (text or "").strip()[:100]
+    found = actor.visible_organizations()
+    if text:
+        found = found.filter(Q(name__icontains=text) | Q(slug__icontains=text))
+    return list(found.order_by("name").values_list("slug", "name")[:ORGANIZATION_SUGGESTIONS])
+
+
 def role_list():
 
     return Role.objects.annotate(

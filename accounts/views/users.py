@@ -13,7 +13,6 @@ import uuid
 from dataclasses import dataclass
 
 from django.contrib import messages
-from django.db.models import Q
 from django.http import StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
@@ -47,6 +46,7 @@ from core.web import htmx_partial, refusals
 from core.widgets import options_html
 from rbac import policies
 from rbac.decorators import permission_required
+from rbac.selectors import organization_suggestions
 
 app_name = "users"
 
@@ -143,7 +143,6 @@ def _pager(request, page, match_count) -> dict:
 # (reading, checking and writing them; issue 29), and a long select is
 # hard to use anyway.
 ORGANIZATION_SELECT_LIMIT = 200
-ORGANIZATION_SUGGESTIONS = 20
 
 
 def _organization_filter(request, actor, organizations) -> tuple[dict, set | None]:
@@ -218,11 +217,7 @@ def user_organization_options(request):
     """The organization filter's suggestions when it is a search field
     (`core.widgets.SuggestInput`): the first organizations the actor sees
     whose name or slug holds the typed text, as `<option>`s."""
-    text = request.GET.get("organization", "").strip()[:100]
-    found = request.actor.visible_organizations()
-    if text:
-        found = found.filter(Q(name__icontains=text) | Q(slug__icontains=text))
-    options = found.order_by("name").values_list("slug", "name")[:ORGANIZATION_SUGGESTIONS]
+    options = organization_suggestions(request.actor, request.GET.get("organization", ""))
     return render(request, "users/_organization_options.html", {"options": options})
 
 
