@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.urls import NoReverseMatch, reverse
+from django.urls import NoReverseMatch
+
+from core.links import page_url
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,7 @@ def pages_for(permissions, pages=NAVIGATION) -> list[tuple[Page, str]]:
         if needed and not set(needed) & set(permissions):
             continue
         try:
-            found.append((page, reverse(page.url_name)))
+            found.append((page, page_url(page.url_name)))
         except NoReverseMatch:
             continue
     return found

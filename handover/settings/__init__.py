@@ -86,6 +86,8 @@ TEMPLATES = [
                 "csp.context_processors.nonce",
                 "handover.context_processors.navigation",
             ],
+            # `{% url %}` with its argument-less uses cached per process.
+            "builtins": ["core.templatetags.links"],
         },
     }
 ]
