@@ -10,11 +10,18 @@ endpoints, the owner) -- and for those `Compiled` keeps the text the ORM
 wrote the first time, one per database alias. Nothing is hand-written:
 identifiers, joins and ordering are the ORM's; a queryset with parameters
 is refused, since its text would not fit the next call's values.
+
+`Reused` does the same for a query whose values change from call to call
+but whose shape does not (a page's holdings: its 50 ids and a time),
+where the ORM passes the values to the driver as they are (PostgreSQL):
+the text is compiled for the first call of each shape and each later
+call puts its own values where the first call's were.
 """
 
 from __future__ import annotations
 
-from django.db import DEFAULT_DB_ALIAS, router
+from django.core.exceptions import EmptyResultSet
+from django.db import DEFAULT_DB_ALIAS, connections, router
 
 
 class Compiled:
@@ -41,3 +48,70 @@ class Compiled:
                 raise ValueError("Compiled takes querysets without parameters only")
             self._sql[alias] = sql
         return self._model._default_manager.db_manager(alias).raw(sql)
+
+
+# Shapes kept per `Reused`: a page size is one shape; past this many the
+# cache starts afresh (a caller with unbounded shapes gains nothing).
+REUSED_SHAPES = 64
+
+
+class Reused:
+    """`Reused(build)(*values)`: the rows of `build(*values)`, a
+    `values_list` queryset, as its tuples. `build` must take from
+    `values` everything that varies between calls: a list stands for
+    its items. The SQL is compiled by the ORM for the first call of each
+    shape (database alias, each list's length, each value's type); later
+    calls of that shape put their values where the first call's were.
+
+    That holds only where each value reaches the driver as the very object
+    given (PostgreSQL with uuids, datetimes, strings, numbers), exactly
+    once, and none is None (which changes the text). Elsewhere (SQLite
+    writes a uuid as hex, a lookup may rewrite a string) every call of
+    that shape is compiled as usual."""
+
+    def __init__(self, build):
+        self._build = build
+        self._model = None
+        self._shapes: dict = {}
+
+    def __call__(self, *values) -> list[tuple]:
+        flat = [v for value in values for v in (value if isinstance(value, list) else [value])]
+        if self._model is None:
+            self._model = self._build(*values).model
+        alias = router.db_for_read(self._model) or DEFAULT_DB_ALIAS
+        shape = (
+            alias,
+            tuple(len(v) if isinstance(v, list) else None for v in values),
+            tuple(type(v) for v in flat),
+        )
+        known = self._shapes.get(shape)
+        if known is None:
+            known = self._compile(shape, values, flat)
+        if known is False or not flat:
+            return list(self._build(*values).using(alias))
+        sql, params, slots, compiler = known
+        params = list(params)
+        for slot, value in zip(slots, flat, strict=True):
+            params[slot] = value
+        with connections[alias].cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+        # The fields' converters (JSON, say), as the queryset applies them.
+        return list(compiler.results_iter(results=[rows], tuple_expected=True))
+
+    def _compile(self, shape, values, flat):
+        queryset = self._build(*values)
+        compiler = queryset.query.get_compiler(using=shape[0])
+        known = False
+        if flat and all(v is not None for v in flat):
+            try:
+                sql, params = compiler.as_sql()
+            except EmptyResultSet:  # no query at all: the queryset knows
+                sql, params = None, ()
+            slots = [[i for i, p in enumerate(params) if p is v] for v in flat]
+            if sql and all(len(found) == 1 for found in slots):
+                known = (sql, tuple(params), [found[0] for found in slots], compiler)
+        if len(self._shapes) >= REUSED_SHAPES:
+            self._shapes.clear()
+        self._shapes[shape] = known
+        return known

@@ -137,41 +137,51 @@ def prime_holdings(users, annotated=None) -> Holdings:
     annotations (what else the page shows of each user), read in the same
     query: `Holdings.annotations`."""
     users = [u for u in users if u is not None and u.pk is not None]
+    source = User.objects.all() if annotated is None else annotated
+    rows = holdings_values(source.filter(pk__in=[u.pk for u in users]))
+    return holdings_of(users, rows, names=list(source.query.annotations))
+
+
+def holdings_values(users):
+    """The query behind `prime_holdings` over `users` (a queryset of
+    users, maybe annotated: its annotations come last in each row)."""
+    return users.order_by().values_list(
+        "pk",
+        "membership__organization_id",
+        "membership__organization__slug",
+        "membership__organization__name",
+        "userrole__id",
+        "userrole__organization_id",
+        "userrole__role__permissions",
+        "userrole__role__name",
+        "userrole__role_id",
+        *users.query.annotations,
+    )
+
+
+def holdings_of(users, rows, *, names=()) -> Holdings:
+    """`Holdings` of `users` from the rows of `holdings_values` over them,
+    whose annotations are `names`."""
     pks = [u.pk for u in users]
     organizations = {pk: {} for pk in pks}
     slugs = {}
     assignments = {}  # {user role id: (user id, organization id, permissions, name, role id)}
     extra = {pk: {} for pk in pks}
-    source = User.objects.all() if annotated is None else annotated
-    names = list(source.query.annotations)
-    for user_id, org_id, slug, org_name, held_id, held_org_id, perms, name, role_id, *values in (
-        source.filter(pk__in=pks)
-        .order_by()
-        .values_list(
-            "pk",
-            "membership__organization_id",
-            "membership__organization__slug",
-            "membership__organization__name",
-            "userrole__id",
-            "userrole__organization_id",
-            "userrole__role__permissions",
-            "userrole__role__name",
-            "userrole__role_id",
-            *names,
-        )
-    ):
-        extra[user_id] = dict(zip(names, values, strict=True))
+    names = list(names)
+    for row in rows:
+        user_id, org_id, slug, org_name, held_id, held_org_id, perms, name, role_id = row[:9]
+        extra[user_id] = dict(zip(names, row[9:], strict=True))
         if org_id is not None:
             organizations[user_id][org_id] = org_name
             slugs[org_id] = slug
         if held_id is not None:
             assignments[held_id] = (user_id, held_org_id, perms, name, role_id)
-    rows = sorted(assignments.values(), key=lambda row: (row[3], row[4]))  # by role name
+    ordered = sorted(assignments.values(), key=lambda row: (row[3], row[4]))  # by role name
     role_names = {pk: [] for pk in pks}
-    for user_id, _, _, name, _ in rows:
+    for user_id, _, _, name, _ in ordered:
         role_names[user_id].append(name)
     return Holdings(
-        permissions=_effective(users, [r[:3] for r in rows], organizations),
+        permissions=_effective(users, [r[:3] for r in ordered], organizations),
         organizations=organizations,
         role_names=role_names,
         slugs=slugs,

@@ -47,3 +47,87 @@ def test_a_queryset_with_parameters_is_refused():
     by_url = Compiled(lambda: WebhookEndpoint.objects.filter(url="https://a.example/hook"))
     with pytest.raises(ValueError):
         by_url()
+
+
+# --- Reused: a query with values, its text compiled once per shape -----------
+
+
+def _by_urls(urls, since):
+    return (
+        WebhookEndpoint.objects.filter(url__in=urls, created_at__gte=since)
+        .order_by("url")
+        .values_list("url", "event_types")
+    )
+
+
+def _since():
+    from django.utils import timezone
+
+    return timezone.now() - timezone.timedelta(days=1)
+
+
+def test_reused_answers_as_the_queryset_for_each_calls_values(django_assert_num_queries):
+    from core.compiled import Reused
+
+    for url in ("https://a.example/hook", "https://b.example/hook", "https://c.example/hook"):
+        _endpoint(url, event_types=["accounts.user.banned"])
+    by_urls = Reused(_by_urls)
+    for urls in (
+        ["https://a.example/hook", "https://b.example/hook"],
+        ["https://c.example/hook", "https://a.example/hook"],  # same shape, other values
+        ["https://b.example/hook"],  # another shape
+        ["https://b.example/hook", "https://z.example/hook"],
+    ):
+        since = _since()
+        with django_assert_num_queries(1):
+            rows = by_urls(urls, since)
+        assert rows == list(_by_urls(urls, since))
+        assert rows and rows[0][1] == ["accounts.user.banned"]  # JSON converted
+
+
+def test_on_postgresql_the_text_is_reused(require_postgres):
+    """Strings and datetimes reach psycopg as given: every shape is kept."""
+    from core.compiled import Reused
+
+    _endpoint("https://a.example/hook")
+    by_urls = Reused(_by_urls)
+    assert by_urls(["https://a.example/hook"], _since()) == [("https://a.example/hook", [])]
+    assert by_urls(["https://b.example/hook", "https://a.example/hook"], _since())
+    assert len(by_urls._shapes) == 2 and all(by_urls._shapes.values())
+
+
+def test_reused_compiles_once_per_shape(monkeypatch, require_postgres):
+    from django.db.models.sql.compiler import SQLCompiler
+
+    from core.compiled import Reused
+
+    _endpoint("https://a.example/hook")
+    compiled = []
+    as_sql = SQLCompiler.as_sql
+
+    def counting(self, *args, **kwargs):
+        compiled.append(1)
+        return as_sql(self, *args, **kwargs)
+
+    monkeypatch.setattr(SQLCompiler, "as_sql", counting)
+    by_urls = Reused(_by_urls)
+    for _ in range(3):
+        by_urls([f"https://{n}.example/hook" for n in "ab"], _since())
+    assert len(compiled) == 1
+    by_urls([f"https://{n}.example/hook" for n in "abc"], _since())
+    assert len(compiled) == 2
+
+
+def test_a_value_the_orm_rewrites_is_compiled_every_time():
+    """`icontains` sends "%text%", not the value given: it cannot be put in
+    place, so each call is the queryset's own (and still right)."""
+    from core.compiled import Reused
+
+    _endpoint("https://a.example/hook")
+    _endpoint("https://b.example/hook")
+    containing = Reused(
+        lambda text: WebhookEndpoint.objects.filter(url__icontains=text).values_list("url")
+    )
+    assert containing("a.example") == [("https://a.example/hook",)]
+    assert containing("b.example") == [("https://b.example/hook",)]
+    assert set(containing._shapes.values()) == {False}

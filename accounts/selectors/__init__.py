@@ -33,7 +33,8 @@ from accounts.selectors.listing import (  # noqa: F401 (the package's names)
 )
 from accounts.selectors.lockout import (  # noqa: F401 (the package's names)
     Lock,
-    tried_recently,
+    cooloff_start,
+    tried_since,
     user_failed_signins,
     user_lock,
     user_locks,

@@ -62,22 +62,27 @@ def _lock_of(user, rows, now, permissions=None) -> Lock | None:
     return Lock(until=until) if until else None
 
 
+def cooloff_start(now):
+    """The oldest attempt time that can still lock anyone at `now`."""
+    return now - settings.AXES_COOLOFF_TIME
+
+
 def _attempts_since_cooloff(now):
     """The attempt rows recent enough to lock anyone now."""
-    return AccessAttempt.objects.filter(attempt_time__gte=now - settings.AXES_COOLOFF_TIME)
+    return AccessAttempt.objects.filter(attempt_time__gte=cooloff_start(now))
 
 
 def _recent_attempts(emails, now):
     return _attempts_since_cooloff(now).filter(username__in=list(emails))
 
 
-def tried_recently(email) -> Exists:
+def tried_since(email, since) -> Exists:
     """Whether `email` (an expression: `OuterRef("email")`) has attempt
-    rows within the cool-off -- the rows `user_locks` reads -- as an EXISTS
-    a page's own query can carry: only users with some can be locked, so
-    the users list asks `user_locks` about those alone (most pages: none,
-    and no query)."""
-    return Exists(_attempts_since_cooloff(timezone.now()).filter(username=email))
+    rows since `since` -- with `cooloff_start(now)`, the rows `user_locks`
+    reads -- as an EXISTS a page's own query can carry: only users with
+    some can be locked, so the users list asks `user_locks` about those
+    alone (most pages: none, and no query)."""
+    return Exists(AccessAttempt.objects.filter(attempt_time__gte=since, username=email))
 
 
 def user_lock(user) -> Lock | None:

@@ -5,6 +5,8 @@ the API and a batch, with the hierarchy applying."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.conf import settings as django_settings
 
@@ -65,6 +67,35 @@ def test_a_locked_user_page_shows_the_lock_its_failures_and_unlock(
     assert f'/users/{locked_member.pk}/unlock/"' in page
     listing = client.get("/users/").content.decode()
     assert "Locked until" in listing
+
+
+def test_the_list_reads_the_cooloff_of_each_page_not_of_the_first(
+    client, client_for, admin_user, member, no_mfa_policy, monkeypatch
+):
+    """The list's holdings query is compiled once per page size
+    (`core.compiled.Reused`): each page still asks about its own time."""
+    from types import SimpleNamespace
+
+    from axes.models import AccessAttempt
+    from django.db.models import F
+    from django.utils import timezone
+
+    import accounts.views.user_rows as user_rows
+
+    admin = client_for(admin_user)
+    lock_out(client, member.email)
+    # A page read a day later (its query compiled then): the failures are
+    # past the cool-off.
+    later = SimpleNamespace(now=lambda: timezone.now() + timedelta(days=1))
+    monkeypatch.setattr(user_rows, "timezone", later)
+    assert "Locked until" not in admin.get("/users/?size=10").content.decode()
+    monkeypatch.undo()
+    assert "Locked until" in admin.get("/users/?size=10").content.decode()
+    # The failures age past the cool-off: the lock is gone from the next page.
+    AccessAttempt.objects.update(
+        attempt_time=F("attempt_time") - django_settings.AXES_COOLOFF_TIME - timedelta(minutes=1)
+    )
+    assert "Locked until" not in admin.get("/users/?size=10").content.decode()
 
 
 def test_an_unlocked_user_is_offered_no_unlock(client_for, admin_user, member, no_mfa_policy):
