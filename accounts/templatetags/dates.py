@@ -53,11 +53,13 @@ def when(value, mode: str = "relative"):
 
 
 @register.filter
-def day(value):
+def day(value, tz=None):
+    """`tz`: the current time zone, when the caller has read it already
+    (the users list reads it once a page, not once a row: ~3 µs each)."""
     if not value:
         return ""
     if isinstance(value, dt.datetime):
-        value = timezone.localtime(value).date()
+        value = timezone.localtime(value, tz).date()
     return _time(value.isoformat(), value.strftime(DATE))
 
 

@@ -175,6 +175,7 @@ def user_rows(actor, users, *, visible_organizations, selectable: bool) -> list[
         return {"locked": locked} if action.name == "unlock" else None
 
     found = offered(known, users, facts_for, menu="primary")
+    tz = timezone.get_current_timezone()
     rows = []
     for user in users:
         pk = user.pk  # a property (and a hash) each time: read once a row
@@ -207,7 +208,7 @@ def user_rows(actor, users, *, visible_organizations, selectable: bool) -> list[
             ),  # fmt: skip
             has_mfa=holdings.annotations[pk]["has_mfa"],
             last_login=when(user.last_login) if user.last_login else "",
-            created=day(user.created_at),
+            created=day(user.created_at, tz),
             actions=tuple(actions),
         )
         rows.append(row)
