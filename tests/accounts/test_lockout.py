@@ -74,20 +74,19 @@ def test_the_list_reads_the_cooloff_of_each_page_not_of_the_first(
 ):
     """The list's holdings query is compiled once per page size
     (`core.compiled.Reused`): each page still asks about its own time."""
-    from types import SimpleNamespace
-
     from axes.models import AccessAttempt
     from django.db.models import F
-    from django.utils import timezone
 
-    import accounts.views.user_rows as user_rows
+    from accounts import selectors
 
     admin = client_for(admin_user)
     lock_out(client, member.email)
     # A page read a day later (its query compiled then): the failures are
     # past the cool-off.
-    later = SimpleNamespace(now=lambda: timezone.now() + timedelta(days=1))
-    monkeypatch.setattr(user_rows, "timezone", later)
+    cooloff_start = selectors.cooloff_start
+    monkeypatch.setattr(
+        selectors, "cooloff_start", lambda now: cooloff_start(now + timedelta(days=1))
+    )
     assert "Locked until" not in admin.get("/users/?size=10").content.decode()
     monkeypatch.undo()
     assert "Locked until" in admin.get("/users/?size=10").content.decode()
