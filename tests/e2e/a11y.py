@@ -64,6 +64,12 @@ def violations(page, tags=None) -> list[dict]:
     return page.evaluate(_RUN, tags)
 
 
+_SETTLED = """() =>
+    !document.querySelector(".htmx-request, .htmx-swapping, .htmx-settling")
+    && [...document.querySelectorAll(".htmx-indicator")].every(
+        (e) => getComputedStyle(e).opacity === "0")"""
+
+
 def check(page, name: str, *, wcag_only: bool = False) -> list[dict]:
     """Run axe on the page as it is now; fail on serious/critical findings.
     Our pages get every rule; `wcag_only` limits Django admin's pages to
@@ -73,6 +79,9 @@ def check(page, name: str, *, wcag_only: bool = False) -> list[dict]:
             pytest.fail(f"REQUIRE_SERVICES=1 but axe-core is missing ({AXE}); run npm ci")
         return []
     page.wait_for_load_state()
+    # A page checked as it settles, not mid-swap: an htmx loading indicator
+    # fading out (opacity .2 s) failed the contrast rule half-transparent.
+    page.wait_for_function(_SETTLED, timeout=5000)
     found = violations(page, WCAG if wcag_only else None)
     blocking = [v for v in found if v["impact"] in BLOCKING]
     CHECKED.append((name, page.url, len(found), len(blocking)))
