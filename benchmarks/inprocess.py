@@ -84,6 +84,22 @@ tried, a search field above 200 organizations, the inputs and the batch
 bar's options in Python, rows' URLs reversed once): 8 queries; CPU list
 12.4-13.8 vs floor 6.6-7.6 (1.85x) at 100k, 13.4-14.6 vs 7.2-7.8
 (1.87x) at 1M, interleaved with the code before (2.48x, 2.67x).
+
+Fourth pass (5 Dec 2026, idle machine; wall ms, each part wrapped and
+timed). The list sat at 1.92-2.05x its floor in `make bench`. Owner, 50
+rows, 100,000 users: list 14.5-16.4 vs floor 7.2-8.0; the rows 5.5-6.2
+(their holdings query 3.1-3.8: building 0.31, compiling 0.34, Django's
+fetch 0.3, PostgreSQL ~0.6 to plan and run it, unpacking 0.65), the
+templates 2.6 (27 argument-less `reverse()` calls 0.5: 16 `{% url %}`,
+11 sidebar links), the page selector 1.7 (of which ~0.6 psycopg parsing
+timestamps in Python, as the floor does: Django's timestamptz loader
+subclasses psycopg's pure-Python one), the Created column's time zone
+read per row 0.16. After (the holdings query compiled once per page size,
+`core.compiled.Reused`; argument-less links reversed once per process,
+`core.links`; the time zone read once a page): in-process A/B, each pair
+in one process, saved 1.8-1.9 ms (holdings) and 0.45-0.95 ms (links);
+list 13.1-15.0 vs floor 7.2-8.5 (1.77-1.84x) at 100k and 1M against
+2.10-2.17x for the code before, run alternately.
 """
 
 from __future__ import annotations
