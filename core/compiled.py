@@ -100,6 +100,11 @@ class Reused:
         return list(compiler.results_iter(results=[rows], tuple_expected=True))
 
     def _compile(self, shape, values, flat):
+        if len({id(v) for v in flat}) < len(flat):
+            # One object given twice: the ORM may send it once (`__in`
+            # drops repeats), so its places cannot be told. This call is
+            # the queryset's own; the shape is learnt from another.
+            return False
         queryset = self._build(*values)
         compiler = queryset.query.get_compiler(using=shape[0])
         known = False

@@ -131,3 +131,19 @@ def test_a_value_the_orm_rewrites_is_compiled_every_time():
     assert containing("a.example") == [("https://a.example/hook",)]
     assert containing("b.example") == [("https://b.example/hook",)]
     assert set(containing._shapes.values()) == {False}
+
+
+def test_a_value_given_twice_is_not_learnt_from(require_postgres):
+    """`url__in` sends a repeated value once: the call that repeats one is
+    the queryset's own, and the shape is learnt from the next call."""
+    from core.compiled import Reused
+
+    _endpoint("https://a.example/hook")
+    _endpoint("https://b.example/hook")
+    a, b = "https://a.example/hook", "https://b.example/hook"
+    by_urls = Reused(_by_urls)
+    assert by_urls([a, a], _since()) == [(a, [])]
+    assert not by_urls._shapes
+    assert by_urls([a, b], _since()) == [(a, []), (b, [])]
+    assert by_urls([b, a], _since()) == [(a, []), (b, [])]
+    assert all(by_urls._shapes.values())
