@@ -87,7 +87,7 @@ class Reused:
         known = self._shapes.get(shape)
         if known is None:
             known = self._compile(shape, values, flat)
-        if known is False or not flat:
+        if known is False:
             return list(self._build(*values).using(alias))
         sql, params, slots, compiler = known
         params = list(params)

@@ -154,8 +154,9 @@ def user_rows(actor, users, *, visible_organizations, selectable: bool) -> list[
     asked for the page's own). `selectable`: the rows have a checkbox for
     the batch bar."""
     since = selectors.cooloff_start(timezone.now())
-    rows = _page_holdings_rows([u.pk for u in users], since) if users else []
-    holdings = holdings_of(users, rows, names=("has_mfa", "tried"))
+    held = _page_holdings_rows([u.pk for u in users], since) if users else []
+    # The annotations, in the order `_page_holdings` makes them.
+    holdings = holdings_of(users, held, names=("has_mfa", "tried"))
     tried = [u for u in users if holdings.annotations[u.pk]["tried"]]
     # Whether a lock is per address depends on the user's permissions:
     # read above, not again for each user with failed sign-ins.
