@@ -64,10 +64,20 @@ def violations(page, tags=None) -> list[dict]:
     return page.evaluate(_RUN, tags)
 
 
-_SETTLED = """() =>
-    !document.querySelector(".htmx-request, .htmx-swapping, .htmx-settling")
-    && [...document.querySelectorAll(".htmx-indicator")].every(
-        (e) => getComputedStyle(e).opacity === "0")"""
+# Settled: no htmx request, swap or settle under way and every loading
+# indicator faded out, continuously for SETTLED_MS -- longer than any
+# delayed trigger (a search field's suggestions: 300 ms after typing, which
+# shows its form's indicator too).
+SETTLED_MS = 400
+_SETTLED = """(quiet) => {
+    const busy = document.querySelector(".htmx-request, .htmx-swapping, .htmx-settling")
+        || [...document.querySelectorAll(".htmx-indicator")].some(
+            (e) => getComputedStyle(e).opacity !== "0");
+    const now = performance.now();
+    if (busy) { window.__a11ySettledSince = null; return false; }
+    window.__a11ySettledSince = window.__a11ySettledSince || now;
+    return now - window.__a11ySettledSince >= quiet;
+}"""
 
 
 def check(page, name: str, *, wcag_only: bool = False) -> list[dict]:
@@ -79,9 +89,10 @@ def check(page, name: str, *, wcag_only: bool = False) -> list[dict]:
             pytest.fail(f"REQUIRE_SERVICES=1 but axe-core is missing ({AXE}); run npm ci")
         return []
     page.wait_for_load_state()
-    # A page checked as it settles, not mid-swap: an htmx loading indicator
-    # fading out (opacity .2 s) failed the contrast rule half-transparent.
-    page.wait_for_function(_SETTLED, timeout=5000)
+    # A page checked settled, not mid-swap: an htmx loading indicator fading
+    # in or out (opacity .2 s) failed the contrast rule half-transparent.
+    page.evaluate("window.__a11ySettledSince = null")
+    page.wait_for_function(_SETTLED, arg=SETTLED_MS, timeout=10_000, polling=50)
     found = violations(page, WCAG if wcag_only else None)
     blocking = [v for v in found if v["impact"] in BLOCKING]
     CHECKED.append((name, page.url, len(found), len(blocking)))
