@@ -126,25 +126,22 @@ class Holdings:
     annotations: dict = field(default_factory=dict)  # {pk: {name: value}}
 
 
-def prime_holdings(users, annotated=None) -> Holdings:
+def prime_holdings(users) -> Holdings:
     """Roles and memberships of many users at once, for the guards and for
-    the page: one query whatever the number of users. It walks from the
-    users to both their memberships and their role assignments, so a user
-    with m memberships and r roles comes back in m x r rows (one with NULLs
-    for a user with neither), put apart again here: one list of ids bound
-    once, where a query per table bound it twice (~0.7 ms of a page of 50,
-    issue 29). `annotated`: the users to walk from, as a queryset with
-    annotations (what else the page shows of each user), read in the same
-    query: `Holdings.annotations`."""
+    a page: one query whatever the number of users (`holdings_values`,
+    put apart by `holdings_of`)."""
     users = [u for u in users if u is not None and u.pk is not None]
-    source = User.objects.all() if annotated is None else annotated
-    rows = holdings_values(source.filter(pk__in=[u.pk for u in users]))
-    return holdings_of(users, rows, names=list(source.query.annotations))
+    return holdings_of(users, holdings_values(User.objects.filter(pk__in=[u.pk for u in users])))
 
 
 def holdings_values(users):
     """The query behind `prime_holdings` over `users` (a queryset of
-    users, maybe annotated: its annotations come last in each row)."""
+    users, maybe annotated with what else a page shows of each: the
+    annotations come last in each row, `Holdings.annotations`). It walks
+    from the users to both their memberships and their role assignments,
+    so a user with m memberships and r roles comes back in m x r rows (one
+    with NULLs for a user with neither): one list of ids bound once, where
+    a query per table bound it twice (~0.7 ms of a page of 50, issue 29)."""
     return users.order_by().values_list(
         "pk",
         "membership__organization_id",

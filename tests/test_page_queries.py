@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db
 # (SET LOCAL; inside a test's transaction also a savepoint, its release
 # and the reset: 3 more than in production); the rows' memberships, roles,
 # factors and recent failed sign-ins, read once for the guards and the
-# columns, in one query (`prime_holdings`; the page's own prefetch of
+# columns, in one query (`rbac.selectors.holdings_values`; the page's own prefetch of
 # roles and organizations went: 18 before, then 16 with the memberships,
 # the roles, the factors and the sign-in locks read apart). The locks
 # themselves only when someone on the page failed to sign in lately. The

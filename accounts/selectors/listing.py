@@ -334,7 +334,7 @@ def user_list(
 ) -> UserPage:
     """One page of users: roles and organizations prefetched and MFA marked
     (unless `relations` is False: the users list reads them with the
-    guards' data, `rbac.selectors.prime_holdings`), so the query count does
+    guards' data, `rbac.selectors.holdings_values`), so the query count does
     not depend on the page size or how deep the page is. A cursor walks
     from a row (any depth, by index); a page number without a cursor skips
     that many rows (bounded by `page_offset`)."""

@@ -67,13 +67,13 @@ def cooloff_start(now):
     return now - settings.AXES_COOLOFF_TIME
 
 
-def _attempts_since_cooloff(now):
-    """The attempt rows recent enough to lock anyone now."""
-    return AccessAttempt.objects.filter(attempt_time__gte=cooloff_start(now))
+def _attempts_since(since):
+    return AccessAttempt.objects.filter(attempt_time__gte=since)
 
 
 def _recent_attempts(emails, now):
-    return _attempts_since_cooloff(now).filter(username__in=list(emails))
+    """The attempt rows of `emails` recent enough to lock anyone now."""
+    return _attempts_since(cooloff_start(now)).filter(username__in=list(emails))
 
 
 def tried_since(email, since) -> Exists:
@@ -82,7 +82,7 @@ def tried_since(email, since) -> Exists:
     reads -- as an EXISTS a page's own query can carry: only users with
     some can be locked, so the users list asks `user_locks` about those
     alone (most pages: none, and no query)."""
-    return Exists(AccessAttempt.objects.filter(attempt_time__gte=since, username=email))
+    return Exists(_attempts_since(since).filter(username=email))
 
 
 def user_lock(user) -> Lock | None:

@@ -10,9 +10,8 @@ import pytest
 from django.urls import reverse
 
 from accounts.views import users as user_views
-from rbac.models import Organization
 from tests.conftest import make_user
-from tests.orgs.conftest import join
+from tests.orgs.conftest import join, three_organizations
 
 pytestmark = pytest.mark.django_db
 
@@ -21,14 +20,10 @@ pytestmark = pytest.mark.django_db
 def orgs(owner, monkeypatch):
     """Three organizations, over a limit of two."""
     monkeypatch.setattr(user_views, "ORGANIZATION_SELECT_LIMIT", 2)
-    acme = Organization.objects.create(slug="acme", name="Acme & <Sons>")
-    globex = Organization.objects.create(slug="globex", name="Globex")
-    Organization.objects.create(slug="initech", name="Initech")
-    ada = make_user("ada@acme.example", name="Ada Admin")
-    join(ada, acme, "org-admin")
-    join(make_user("alice@acme.example", name="Alice Acme"), acme, "member")
-    join(make_user("gil@globex.example", name="Gil Globex"), globex, "member")
-    return {"acme": acme, "globex": globex, "ada": ada}
+    orgs = three_organizations()
+    join(make_user("alice@acme.example", name="Alice Acme"), orgs["acme"], "member")
+    join(make_user("gil@globex.example", name="Gil Globex"), orgs["globex"], "member")
+    return orgs
 
 
 def _emails(response) -> set[str]:

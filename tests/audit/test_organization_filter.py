@@ -11,9 +11,7 @@ from django.urls import reverse
 
 from audit import services as audit
 from audit import views as audit_views
-from rbac.models import Organization
-from tests.conftest import make_user
-from tests.orgs.conftest import join
+from tests.orgs.conftest import three_organizations
 
 pytestmark = pytest.mark.django_db
 
@@ -22,15 +20,11 @@ pytestmark = pytest.mark.django_db
 def orgs(owner, monkeypatch):
     """Three organizations over a limit of two, an event in each of two."""
     monkeypatch.setattr(audit_views, "ORGANIZATION_SELECT_LIMIT", 2)
-    acme = Organization.objects.create(slug="acme", name="Acme & <Sons>")
-    globex = Organization.objects.create(slug="globex", name="Globex")
-    Organization.objects.create(slug="initech", name="Initech")
-    ada = make_user("ada@acme.example", name="Ada Admin")
-    join(ada, acme, "org-admin")
-    for org, reason in ((acme, "in-acme"), (globex, "in-globex")):
+    orgs = three_organizations()
+    for org, reason in ((orgs["acme"], "in-acme"), (orgs["globex"], "in-globex")):
         audit.record("rbac.organization.updated", actor=owner, target=org, organization=org,
                      reason=reason)  # fmt: skip
-    return {"acme": acme, "globex": globex, "ada": ada}
+    return orgs
 
 
 def _reasons(response) -> set[str]:

@@ -16,6 +16,18 @@ def join(user, org, *roles):
         UserRole.objects.create(user=user, role=Role.objects.get(slug=slug), organization=org)
 
 
+def three_organizations() -> dict:
+    """Acme ("Acme & <Sons>": escaping), Globex and Initech, with Ada the
+    administrator of Acme: what the organization filters' tests read
+    (`tests/accounts/` and `tests/audit/test_organization_filter.py`)."""
+    acme = Organization.objects.create(slug="acme", name="Acme & <Sons>")
+    globex = Organization.objects.create(slug="globex", name="Globex")
+    Organization.objects.create(slug="initech", name="Initech")
+    ada = make_user("ada@acme.example", name="Ada Admin")
+    join(ada, acme, "org-admin")
+    return {"acme": acme, "globex": globex, "ada": ada}
+
+
 @pytest.fixture
 def world(owner):
     acme = Organization.objects.create(slug="acme", name="Acme")
