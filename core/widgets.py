@@ -153,6 +153,8 @@ class SuggestInput(forms.TextInput):
             "hx-sync": "this:replace",
             # Not inherited from a filter form that keeps its state in the URL.
             "hx-push-url": "false",
+            # Nor its results' loading indicator: only the suggestions load.
+            "hx-indicator": "this",
         }
         tag = "".join(
             f' {html.escape(key)}="{html.escape(str(v))}"'

@@ -71,9 +71,21 @@ def test_an_organization_administrator_sees_their_members_with_the_actions_allow
     screenshot(page, "users-list-org-admin", phone=True)
 
 
-def _search_pick_and_apply(page, apply: str) -> None:
+def _search_pick_and_apply(page, apply: str, indicator: str) -> None:
     """The organization filter is a search field: "glo" suggests Globex
-    alone; Globex typed and the filters applied."""
+    alone; Globex typed and the filters applied. Asking for suggestions
+    does not show the results' loading `indicator`: nothing in the
+    results is loading."""
+    page.evaluate(
+        """(selector) => {
+            const shown = document.querySelector(selector);
+            window.resultsIndicated = false;
+            new MutationObserver(() => {
+                if (shown.classList.contains("htmx-request")) window.resultsIndicated = true;
+            }).observe(shown, {attributes: true});
+        }""",
+        indicator,
+    )
     field = page.get_by_label("Organization")
     assert field.get_attribute("type") == "search"
     field.fill("glo")
@@ -81,6 +93,7 @@ def _search_pick_and_apply(page, apply: str) -> None:
     # Focusing loads the first suggestions, then the text narrows them.
     expect(options).to_have_count(1)
     assert options.get_attribute("value") == "globex"
+    assert page.evaluate("window.resultsIndicated") is False
     field.fill("globex")
     page.get_by_role("button", name=apply).click()
     page.wait_for_url("**organization=globex**")
@@ -94,7 +107,7 @@ def test_above_the_limit_the_organization_filter_is_a_search_field_with_suggesti
     monkeypatch.setattr(user_views, "ORGANIZATION_SELECT_LIMIT", 1)
     open_as(page, live_server.url, "admin@example.com", "/users/")
     assert page.locator("#id_organization_options option").count() == 0
-    _search_pick_and_apply(page, "Apply")
+    _search_pick_and_apply(page, "Apply", "#list-loading")
     rows = page.locator(".users-table tbody tr")
     names = sorted(r.locator("a.fw-semibold").inner_text() for r in rows.all())
     assert names == ["Bo Both", "Gil Globex"]
@@ -118,7 +131,7 @@ def test_above_the_limit_the_audit_logs_organization_filter_is_a_search_field(
     audit.record("rbac.organization.updated", actor=owner, target=orgs, organization=orgs,
                  reason="renamed in acme")  # fmt: skip
     open_as(page, live_server.url, "admin@example.com", "/audit/")
-    _search_pick_and_apply(page, "Apply filters")
+    _search_pick_and_apply(page, "Apply filters", "#audit-loading")
     expect(page.get_by_text("renamed in globex").first).to_be_visible()
     assert page.get_by_text("renamed in acme").count() == 0
     assert page.get_by_label("Organization").input_value() == "globex"
