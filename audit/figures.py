@@ -86,6 +86,16 @@ def _bump(key: str) -> None:
 
 def figure_generations() -> dict[str, int]:
     """The current generation of each figure family (part of the cache key)."""
-    keys = {family: _generation_key(family) for family in STALE_ON}
-    found = cache.get_many(list(keys.values()))
+    keys = generation_keys(*STALE_ON)
+    return generations_in(cache.get_many(list(keys.values())), keys)
+
+
+def generation_keys(*families: str) -> dict[str, str]:
+    """{family: the cache key of its generation}, for a reader that asks
+    for them with its own keys in one round trip (`generations_in`)."""
+    return {family: _generation_key(family) for family in families}
+
+
+def generations_in(found: dict, keys: dict[str, str]) -> dict[str, int]:
+    """{family: generation} from a `cache.get_many` answer holding `keys`."""
     return {family: found.get(key, 0) for family, key in keys.items()}

@@ -78,3 +78,25 @@ def test_the_cached_organizations_are_each_actors_own(client_for, owner):
     # Ada joins Globex too: another reach, another list, at once.
     join(ada, globex, "org-admin")
     assert ("globex", "Globex") in _choices(client_for(ada), "organization")
+
+
+def test_a_page_reads_the_cached_choices_and_their_generations_in_one_round_trip(
+    client_for, owner, monkeypatch
+):
+    from django.core.cache import caches
+
+    Organization.objects.create(slug="acme", name="Acme")
+    client = client_for(owner)
+    _choices(client, "organization")  # cached now
+    backend = caches["default"]
+    reads = []
+    get_many = backend.get_many
+
+    def counted(keys, *args, **kwargs):
+        reads.append(sorted(k.split(":")[1] for k in keys))
+        return get_many(keys, *args, **kwargs)
+
+    monkeypatch.setattr(backend, "get_many", counted)
+    assert ("acme", "Acme") in _choices(client, "organization")
+    filter_reads = [r for r in reads if "filter" in r or "generation" in r]
+    assert filter_reads == [["filter", "filter", "generation", "generation"]]
