@@ -221,6 +221,9 @@ def main() -> None:
     import django
 
     django.setup()
+    from handover.boot import ready_to_serve
+
+    ready_to_serve()
     from accounts.models import User
 
     user = User.objects.filter(is_owner=True).first() if args.who == "owner" else org_admin()
@@ -252,7 +255,10 @@ def inprocess(results, args) -> None:
 
     from accounts.models import User
     from benchmarks.run import compare, summary
+    from handover.boot import ready_to_serve
 
+    # This process serves the pages as a web process does once booted.
+    ready_to_serve()
     owner = User.objects.filter(is_owner=True).first()
     subject = (
         User.objects.filter(email__endswith="@demo.handover.local", roles__isnull=False)

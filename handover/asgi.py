@@ -7,3 +7,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "handover.settings")
 # (DATABASE_STATEMENT_TIMEOUT_MS); workers and commands do not import this.
 os.environ.setdefault("HANDOVER_PROCESS", "web")
 application = get_asgi_application()
+
+from handover.boot import ready_to_serve  # noqa: E402
+
+ready_to_serve()

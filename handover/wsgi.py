@@ -8,9 +8,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "handover.settings")
 os.environ.setdefault("HANDOVER_PROCESS", "web")
 application = get_wsgi_application()
 
-# Import every view (and build the API's schema) now, at worker boot, not in
-# the first request each worker serves: that request -- a health check
-# right after a deploy, a read behind waiting writes -- took seconds.
-from django.urls import get_resolver  # noqa: E402
+from handover.boot import ready_to_serve  # noqa: E402
 
-get_resolver().url_patterns  # noqa: B018
+ready_to_serve()
