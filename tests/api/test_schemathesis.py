@@ -28,6 +28,9 @@ from accounts.services.api_keys import api_key_create
 pytestmark = pytest.mark.django_db
 
 EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "12"))
+# A viewer's key is refused by most operations before their input is read,
+# so its run takes half as many (derandomized: the first of the same cases).
+EXAMPLES_BY_KEY = {"full_access": EXAMPLES, "viewer": max(1, EXAMPLES // 2)}
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -71,7 +74,7 @@ def keys(owner, viewer, settings):
     return {"full_access": full, "viewer": view}
 
 
-def fuzz(api_schema, key: str) -> tuple[int, list[str]]:
+def fuzz(api_schema, key: str, examples: int) -> tuple[int, list[str]]:
     cases = 0
     failures = []
     for result in api_schema.get_all_operations():
@@ -81,7 +84,7 @@ def fuzz(api_schema, key: str) -> tuple[int, list[str]]:
 
             @given(case=strategy)
             @settings(
-                max_examples=EXAMPLES,
+                max_examples=examples,
                 deadline=None,
                 suppress_health_check=list(HealthCheck),
                 derandomize=True,
@@ -103,7 +106,7 @@ def fuzz(api_schema, key: str) -> tuple[int, list[str]]:
 
 @pytest.mark.parametrize("kind", ["full_access", "viewer"])
 def test_the_whole_api_schema_holds_under_generated_input(api_schema, keys, kind, capsys):
-    cases, failures = fuzz(api_schema, keys[kind])
+    cases, failures = fuzz(api_schema, keys[kind], EXAMPLES_BY_KEY[kind])
     with capsys.disabled():
         print(
             f"\nschemathesis [{kind}]: {cases} generated cases, {len(failures)} failing operations"

@@ -25,8 +25,10 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 ST = Path(sys.executable).with_name("st")
 # Which operations also answer 400 to input the schema cannot express.
 CONFIG = Path(__file__).with_name("schemathesis.toml")
-# The whole run's budget (the test's own set-up comes on top).
-MAX_TIME = 90
+# The whole run's budget (the test's own set-up comes on top). 60 s gave
+# 1,134 cases, every phase finished, on a slow 2-core machine running the
+# browser suite beside it (90 s gave ~2,200 idle; the suite's time counts).
+MAX_TIME = 60
 # The soft delete, documented: the only failure allowed (the
 # `use_after_free` check's failure type).
 ACCEPTED = {"UseAfterFree"}

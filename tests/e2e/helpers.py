@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from urllib.parse import urlencode
 
 from django_otp.oath import TOTP
 from playwright.sync_api import expect
@@ -36,11 +37,12 @@ def ensure_device(email: str):
     return device
 
 
-def sign_in(page, base_url, email, password=STRONG_PASSWORD):
+def sign_in(page, base_url, email, password=STRONG_PASSWORD, *, next_path=""):
     """Sign in through the real pages: password, then the code step when
-    the user has (or, by policy, must have) an authenticator app."""
+    the user has (or, by policy, must have) an authenticator app; then to
+    `next_path` when given (the sign-in page's `next`), else the overview."""
     device = ensure_device(email.strip().lower())
-    page.goto(f"{base_url}/login/")
+    page.goto(f"{base_url}/login/" + (f"?{urlencode({'next': next_path})}" if next_path else ""))
     submit_sign_in(page, email, password)
     page.wait_for_load_state()
     if device is not None and "/login/mfa/" in page.url:
@@ -58,14 +60,14 @@ def submit_sign_in(page, email, password=STRONG_PASSWORD):
 
 
 def open_as(page, base_url, email, path, *, size=None):
-    """Sign in as `email`, land on the overview, then open `path`, at `size`
-    (width, height) when given."""
-    sign_in(page, base_url, email)
-    page.wait_for_url(f"{base_url}/")
+    """Sign in as `email` and land on `path` (the sign-in page's `next`,
+    as a person following a link to a page would), at `size` (width,
+    height) when given."""
     if size:
         width, height = size
         page.set_viewport_size({"width": width, "height": height})
-    page.goto(f"{base_url}{path}")
+    sign_in(page, base_url, email, next_path=path)
+    page.wait_for_url(lambda url: "/login/" not in url)
 
 
 def preview_ban_of_everyone(page):
