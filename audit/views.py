@@ -16,6 +16,7 @@ from audit import selectors
 from audit import services as audit
 from audit.forms import AuditFilterForm
 from audit.models import AuditEvent
+from audit.rows import event_rows_html
 from audit.sentences import with_names
 from core.replica import replica_reads
 from core.services import refusal_text
@@ -82,6 +83,7 @@ def event_list(request):
         "oldest_unsealed": oldest_unsealed,
         "form": form,
         "page": page,
+        "rows_html": event_rows_html(page.events),
         "query": query,
         "filtered": bool(params),
         "can_export": policies.user_has(request.actor, "audit:export"),
