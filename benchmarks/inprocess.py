@@ -100,6 +100,22 @@ read per row 0.16. After (the holdings query compiled once per page size,
 in one process, saved 1.8-1.9 ms (holdings) and 0.45-0.95 ms (links);
 list 13.1-15.0 vs floor 7.2-8.5 (1.77-1.84x) at 100k and 1M against
 2.10-2.17x for the code before, run alternately.
+
+Fifth pass (6 Dec 2026, a machine ~1.3-1.7x slower than the last
+stop's; wall ms). The audit log's first page, 100,000 users: 50 rows
+through `audit/_table.html` 4.7-4.8 ms of a ~17 ms page (the sentences
+0.7 of it). After (the rows written in Python, `audit.rows`): 1.75 ms;
+the page 1.71-1.76x its floor against 2.11-2.20x for the code before,
+run alternately. The users list's filter choices: the generations, then
+the lists keyed by them, two cache round trips; now one. The search with
+filters ("lovelace" + active + viewer): its page query walks the created
+index until 51 rows match (~4,900 rows at 100k, ~2,900 at 1M), each through
+UPPER(email) LIKE and UPPER(name) LIKE: 8-10 ms of PostgreSQL, ~2 us a
+row (plain LIKE on stored upper-case text would be ~1 us; not done: a
+stored generated column rewrites the users table). A full garbage
+collection walked the ~140,000 objects loaded at boot, ~100 ms; the
+process now freezes them (`handover.boot.ready_to_serve`, which this
+script calls as a web process does).
 """
 
 from __future__ import annotations
