@@ -50,9 +50,14 @@ run-full: install
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/honcho start -p $${PORT:-8000} -c web=$(WEB_NODES),worker=1,beat=1
 
+# The suite runs in TEST_WORKERS processes (pytest-xdist), a test module
+# to a process: each has its own PostgreSQL test database (pytest-django's
+# _gwN suffix) and its own Redis database (tests/conftest.py).
+# `make test TEST_WORKERS=0` runs it in this one process.
+TEST_WORKERS ?= 2
 test: install
 	@$(MAKE) --no-print-directory test-js || echo "npm ci failed: accessibility tests will be skipped" >&2
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

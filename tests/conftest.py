@@ -11,6 +11,7 @@ import os
 import shutil
 import uuid
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -32,6 +33,25 @@ def need(condition: bool, reason: str) -> None:
     if REQUIRE_SERVICES:
         pytest.fail(f"REQUIRE_SERVICES=1 but {reason}")
     pytest.skip(reason)
+
+
+def _own_redis_database(url: str, worker: str) -> str:
+    """Under pytest-xdist each worker process takes its own Redis database
+    (gw0 the one given, gw1 the next, ...): tests empty theirs (the broker
+    fixture) and read Celery's queue, as the workers' PostgreSQL test
+    databases are apart (pytest-django's _gwN suffix)."""
+    if not url or not worker.startswith("gw"):
+        return url
+    parts = urlsplit(url)
+    base = int(parts.path.lstrip("/") or 0)
+    own = (base + int(worker[2:])) % 16
+    return urlunsplit(parts._replace(path=f"/{own}"))
+
+
+if os.environ.get("REDIS_URL"):
+    os.environ["REDIS_URL"] = _own_redis_database(
+        os.environ["REDIS_URL"], os.environ.get("PYTEST_XDIST_WORKER", "")
+    )
 
 
 def redis_url() -> str:
