@@ -7,21 +7,16 @@ sentence, the time) go in as they are."""
 
 from __future__ import annotations
 
-import html
-
 from django.utils.safestring import SafeString, mark_safe
 
 from accounts.templatetags.dates import when
 from audit.sentences import sentence
+from core.widgets import escaped as _e
 
 _PENDING = (
     ' <span class="badge text-bg-light border" '
     'title="Recorded; not sealed into the hash chain yet">pending</span>'
 )
-
-
-def _e(value) -> str:
-    return html.escape(str(value))
 
 
 def event_rows_html(events) -> SafeString:

@@ -27,6 +27,14 @@ from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
 
+def escaped(value) -> str:
+    """`value` as text, escaped for HTML (quotes too): what Django's
+    `escape` does, without its lazy-string and SafeString handling, for
+    markup written in Python (these widgets, the users list's and the
+    audit log's rows)."""
+    return html.escape(str(value))
+
+
 class Choices(BaseChoiceIterator):
     """(value, label) pairs of strings, already in the form Django's choice
     fields keep them: handed to a field as they are. (A plain list is

@@ -14,7 +14,6 @@ read at once (`actor.knowing(...)`), so the guards run no query per row.
 from __future__ import annotations
 
 import functools
-import html
 import uuid
 from dataclasses import dataclass
 
@@ -32,6 +31,7 @@ from accounts.templatetags.dates import day, when
 from accounts.templatetags.people import avatar_tone, initials
 from accounts.views.user_actions import PAGE_ACTIONS, offered
 from core.compiled import Reused
+from core.widgets import escaped as _e
 from rbac.selectors import holdings_of, holdings_values
 
 _PLACEHOLDER = uuid.UUID(int=0)
@@ -222,10 +222,6 @@ def user_rows(actor, users, *, visible_organizations, selectable: bool) -> list[
 # its lazy-string wrapper: it is called ~20 times a row); the parts built as
 # markup (`email_html`, `status_notes`, the dates, the constants below) go
 # in as they are.
-
-
-def _e(value) -> str:
-    return html.escape(str(value))
 
 
 _NONE = '<span class="text-body-secondary small">—</span>'
