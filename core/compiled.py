@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from django.core.exceptions import EmptyResultSet
 from django.db import DEFAULT_DB_ALIAS, connections, router
+from django.db.transaction import TransactionManagementError
 
 
 class Compiled:
@@ -72,13 +73,18 @@ class Reused:
     def __init__(self, build):
         self._build = build
         self._model = None
+        self._for_write = False
         self._shapes: dict = {}
 
     def __call__(self, *values) -> list[tuple]:
         flat = [v for value in values for v in (value if isinstance(value, list) else [value])]
         if self._model is None:
-            self._model = self._build(*values).model
-        alias = router.db_for_read(self._model) or DEFAULT_DB_ALIAS
+            queryset = self._build(*values)
+            # A locking read goes where writes go, as the queryset's would.
+            self._for_write = queryset._for_write
+            self._model = queryset.model
+        route = router.db_for_write if self._for_write else router.db_for_read
+        alias = route(self._model) or DEFAULT_DB_ALIAS
         shape = (
             alias,
             tuple(len(v) if isinstance(v, list) else None for v in values),
@@ -88,15 +94,25 @@ class Reused:
         if known is None:
             known = self._compile(shape, values, flat)
         if known is False:
-            return list(self._build(*values).using(alias))
+            return self._unreused(self._build(*values).using(alias))
         sql, params, slots, compiler = known
         params = list(params)
         for slot, value in zip(slots, flat, strict=True):
             params[slot] = value
+        self._before(alias)
         with connections[alias].cursor() as cursor:
             cursor.execute(sql, params)
             rows = cursor.fetchall()
         # The fields' converters (JSON, say), as the queryset applies them.
+        return self._rows(alias, compiler, rows)
+
+    def _unreused(self, queryset) -> list:
+        return list(queryset)
+
+    def _before(self, alias) -> None:
+        """Checks the queryset's own evaluation would make (none here)."""
+
+    def _rows(self, alias, compiler, rows) -> list:
         return list(compiler.results_iter(results=[rows], tuple_expected=True))
 
     def _compile(self, shape, values, flat):
@@ -120,3 +136,45 @@ class Reused:
             self._shapes.clear()
         self._shapes[shape] = known
         return known
+
+
+class ReusedInstances(Reused):
+    """`ReusedInstances(build)(*values)`: as `Reused`, for a queryset of
+    whole model instances (no `values_list`, no deferred fields, no
+    `select_related`), `select_for_update()` allowed. A locking read, like
+    the ORM's, must run inside a transaction where the database locks rows
+    (not SQLite): outside one it raises `TransactionManagementError`, on
+    every call, not only the first."""
+
+    def _compile(self, shape, values, flat):
+        queryset = self._build(*values)
+        whole = (
+            queryset._fields is None
+            and not queryset.query.deferred_loading[0]
+            and not queryset.query.select_related
+            and not queryset.query.annotations
+        )
+        self._locking = queryset.query.select_for_update
+        return super()._compile(shape, values, flat) if whole else self._unlearnt(shape)
+
+    def _unlearnt(self, shape):
+        self._shapes[shape] = False
+        return False
+
+    def _before(self, alias) -> None:
+        connection = connections[alias]
+        if (
+            self._locking
+            and connection.features.has_select_for_update
+            and connection.get_autocommit()
+        ):
+            raise TransactionManagementError(
+                "select_for_update cannot be used outside of a transaction."
+            )
+
+    def _rows(self, alias, compiler, rows) -> list:
+        fields = [f.attname for f in self._model._meta.concrete_fields]
+        return [
+            self._model.from_db(alias, fields, row)
+            for row in compiler.results_iter(results=[rows], tuple_expected=True)
+        ]

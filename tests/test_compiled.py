@@ -147,3 +147,95 @@ def test_a_value_given_twice_is_not_learnt_from(require_postgres):
     assert by_urls([a, b], _since()) == [(a, []), (b, [])]
     assert by_urls([b, a], _since()) == [(a, []), (b, [])]
     assert all(by_urls._shapes.values())
+
+
+# --- ReusedInstances: whole rows, locking reads -------------------------------
+
+
+def _locked_endpoint(pk):
+    return WebhookEndpoint.objects.select_for_update().filter(pk=pk)
+
+
+def test_reused_instances_are_the_querysets_own(django_assert_num_queries):
+    from django.db import transaction
+
+    from core.compiled import ReusedInstances
+
+    a = _endpoint("https://a.example/hook", event_types=["accounts.user.banned"])
+    b = _endpoint("https://b.example/hook", enabled=False)
+    locked = ReusedInstances(_locked_endpoint)
+    with transaction.atomic():
+        for endpoint in (a, b, a):
+            with django_assert_num_queries(1):
+                [found] = locked(endpoint.pk)
+            [own] = _locked_endpoint(endpoint.pk)
+            fields = [f.attname for f in WebhookEndpoint._meta.concrete_fields]
+            assert [getattr(found, f) for f in fields] == [getattr(own, f) for f in fields]
+            assert found._state.db == own._state.db and not found._state.adding
+        assert locked(99_999_999) == []
+    assert found.event_types == ["accounts.user.banned"]  # JSON converted
+
+
+def test_reused_instances_compile_once_and_lock_the_row(monkeypatch, require_postgres):
+    from django.db import connection, transaction
+    from django.db.models.sql.compiler import SQLCompiler
+    from django.test.utils import CaptureQueriesContext
+
+    from core.compiled import ReusedInstances
+
+    endpoints = [_endpoint(f"https://{n}.example/hook") for n in "abc"]
+    compiled = []
+    as_sql = SQLCompiler.as_sql
+    monkeypatch.setattr(
+        SQLCompiler, "as_sql", lambda self, *a, **k: compiled.append(1) or as_sql(self, *a, **k)
+    )
+    locked = ReusedInstances(_locked_endpoint)
+    with transaction.atomic(), CaptureQueriesContext(connection) as ctx:
+        for endpoint in endpoints:
+            assert locked(endpoint.pk)[0].url == endpoint.url
+    assert len(compiled) == 1
+    assert all(q["sql"].rstrip().endswith("FOR UPDATE") for q in ctx.captured_queries)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_reused_locking_read_outside_a_transaction_is_refused_every_time(require_postgres):
+    """As the ORM's own: on the first call (which compiles) and on later
+    ones (which do not)."""
+    from django.db import transaction
+    from django.db.transaction import TransactionManagementError
+
+    from core.compiled import ReusedInstances
+
+    endpoint = _endpoint("https://a.example/hook")
+    locked = ReusedInstances(_locked_endpoint)
+    with pytest.raises(TransactionManagementError):
+        locked(endpoint.pk)
+    with transaction.atomic():
+        assert locked(endpoint.pk)
+    with pytest.raises(TransactionManagementError):
+        locked(endpoint.pk)
+
+
+def test_a_reused_locking_read_goes_where_writes_go(monkeypatch):
+    """Inside a read-only page's reads (a replica, when there is one) a
+    locking read still goes to the primary, as the queryset's would."""
+    from django.db import router, transaction
+
+    from core.compiled import ReusedInstances
+
+    endpoint = _endpoint("https://a.example/hook")
+    locked = ReusedInstances(_locked_endpoint)
+    # Reads routed to an alias that does not exist: a read sent there fails.
+    monkeypatch.setattr(router, "db_for_read", lambda model, **hints: "nowhere")
+    with transaction.atomic():
+        assert locked(endpoint.pk)[0].pk == endpoint.pk
+        assert locked(endpoint.pk)[0].pk == endpoint.pk
+
+
+def test_a_partial_row_is_read_by_the_queryset_each_time():
+    from core.compiled import ReusedInstances
+
+    endpoint = _endpoint("https://a.example/hook")
+    only_url = ReusedInstances(lambda pk: WebhookEndpoint.objects.filter(pk=pk).only("url"))
+    assert only_url(endpoint.pk)[0].url == endpoint.url
+    assert set(only_url._shapes.values()) == {False}

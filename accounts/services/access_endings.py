@@ -4,6 +4,7 @@ user at a time or collected for a batch's loop of single actions."""
 
 from __future__ import annotations
 
+import uuid
 from contextlib import contextmanager
 from contextvars import ContextVar
 
@@ -15,6 +16,7 @@ from accounts.services.api_keys import api_keys_revoke
 from accounts.services.notices import notify_security, notify_security_many
 from accounts.services.sessions import sessions_end_keys
 from accounts.services.tokens import tokens_revoke_for_users
+from core.compiled import Reused
 
 # Inside `access_endings_collected()`: {reason: [user ids]} still to end,
 # and the security notices still to queue.
@@ -58,22 +60,38 @@ def _end_access_of(user_ids, *, reason: str) -> None:
 def _live_credentials(user_ids) -> tuple[list, list]:
     """The keys of the users' open sessions and the ids of their live API
     keys, in one query (a UNION ALL of the two reads)."""
+    # Each branch gets its own copies of the ids: `Reused` puts each value
+    # given once back where the first call's was.
+    found: dict[str, list] = {"session": [], "key": []}
+    for kind, ref in _live_credentials_rows(user_ids, [_copy(pk) for pk in user_ids]):
+        found[kind].append(ref)
+    return found["session"], [ApiKey._meta.pk.to_python(ref) for ref in found["key"]]
+
+
+def _copy(pk):
+    return uuid.UUID(int=pk.int) if isinstance(pk, uuid.UUID) else pk
+
+
+def _live_credentials_query(session_user_ids, key_user_ids):
     sessions = (
-        UserSession.objects.filter(user_id__in=user_ids, ended_at__isnull=True)
+        UserSession.objects.filter(user_id__in=session_user_ids, ended_at__isnull=True)
         .annotate(kind=Value("session"), ref=Cast("session_key", CharField()))
         .values_list("kind", "ref")
         .order_by()  # SQLite allows no ORDER BY inside a compound statement
     )
     keys = (
-        ApiKey.objects.filter(user_id__in=user_ids, revoked_at__isnull=True)
+        ApiKey.objects.filter(user_id__in=key_user_ids, revoked_at__isnull=True)
         .annotate(kind=Value("key"), ref=Cast("pk", CharField()))
         .values_list("kind", "ref")
         .order_by()
     )
-    found: dict[str, list] = {"session": [], "key": []}
-    for kind, ref in sessions.union(keys, all=True):
-        found[kind].append(ref)
-    return found["session"], [ApiKey._meta.pk.to_python(ref) for ref in found["key"]]
+    return sessions.union(keys, all=True)
+
+
+# Compiled by the ORM once per number of users (one, for a single ban),
+# not on every ban: the union of two annotated reads was the most costly
+# statement of a ban to compile (~12 % of its client CPU; core.compiled).
+_live_credentials_rows = Reused(_live_credentials_query)
 
 
 @contextmanager

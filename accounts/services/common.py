@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import uuid
 from contextlib import contextmanager
 from contextvars import ContextVar
 
 from accounts.models import User
+from core.compiled import ReusedInstances
 from core.services import NotFound
 from rbac import policies
 from rbac.models import Organization
@@ -24,10 +26,22 @@ def lock_user(user_or_id) -> User:
     held = _held.get()
     if held is not None and pk in held:
         return held[pk]
+    if isinstance(pk, uuid.UUID):
+        found = _locked(pk)
+        if found:
+            return found[0]
+        raise NotFound("This user does not exist (it may have been deleted).")
     try:
         return User.objects.select_for_update().get(pk=pk)
     except (User.DoesNotExist, ValueError, TypeError, User.MultipleObjectsReturned):
         raise NotFound("This user does not exist (it may have been deleted).") from None
+
+
+# Every audited write starts here: its SQL is compiled once, not on each
+# call (about 0.3 ms of the client's CPU a mutation on the benchmark
+# machine; `core.compiled`). An id that is not a uuid yet (from a form, a
+# URL) goes through the ORM, which converts or refuses it.
+_locked = ReusedInstances(lambda pk: User.objects.select_for_update().filter(pk=pk))
 
 
 @contextmanager
