@@ -117,6 +117,29 @@ def test_ban_without_end_is_permanent_and_ends_sessions_and_tokens(admin_user, m
     assert event.outcome == "success" and event.reason == "abuse"
 
 
+def test_each_ban_ends_its_own_users_sessions_and_keys_only(admin_user, owner):
+    """A ban reads the user's open sessions and live keys with SQL compiled
+    once (core.compiled.Reused): each later ban puts its own user's id in
+    it, so the second ban ends the second user's, not the first's again."""
+    from accounts.models import ApiKey
+    from accounts.services.api_keys import api_key_create
+
+    people = [make_user(f"ban{i}@example.com", roles=["viewer"]) for i in range(3)]
+    sessions = {p.pk: _open_session(p) for p in people}
+    keys = {
+        p.pk: api_key_create(actor=owner, user=p, name="k", scopes=["users:read"])[0].pk
+        for p in people
+    }
+    for banned, person in enumerate(people, start=1):
+        svc.user_ban(actor=admin_user, user=person, reason="abuse")
+        for i, p in enumerate(people):
+            ended = i < banned
+            assert (
+                UserSession.objects.get(session_key=sessions[p.pk]).ended_at is not None
+            ) is ended
+            assert (ApiKey.objects.get(pk=keys[p.pk]).revoked_at is not None) is ended
+
+
 def test_ban_with_an_end_in_the_past_is_refused(admin_user, member):
     with pytest.raises(ValidationError, match="The ban must end in the future."):
         svc.user_ban(actor=admin_user, user=member, until=timezone.now() - timedelta(minutes=1))
