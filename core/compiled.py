@@ -25,15 +25,39 @@ from django.db import DEFAULT_DB_ALIAS, connections, router
 from django.db.transaction import TransactionManagementError
 
 
+def _whole_rows(queryset) -> bool:
+    """Whether `queryset` reads whole model instances and nothing else:
+    its rows are then the model's concrete fields, in order."""
+    query = queryset.query
+    return (
+        queryset._fields is None
+        and not query.deferred_loading[0]
+        and not query.select_related
+        and not query.annotations
+    )
+
+
+def _instances(model, alias, compiler, rows) -> list:
+    """`rows` of a whole-instance query as the model's instances, each
+    value through its field's converter (JSON, say), as the queryset's."""
+    fields = [f.attname for f in model._meta.concrete_fields]
+    return [
+        model.from_db(alias, fields, row)
+        for row in compiler.results_iter(results=[rows], tuple_expected=True)
+    ]
+
+
 class Compiled:
     """`Compiled(lambda: Model.objects.filter(...))()`: the queryset's rows,
-    as model instances (a `RawQuerySet`), its SQL compiled by the ORM on
-    the first call for each database alias it is read from."""
+    as a list of model instances, its SQL compiled by the ORM on the first
+    call for each database alias it is read from. A queryset of some
+    fields only (`only()`) gives a `RawQuerySet`'s instances, the rest
+    deferred."""
 
     def __init__(self, build):
         self._build = build
         self._model = None
-        self._sql: dict[str, str] = {}
+        self._sql: dict[str, tuple] = {}
 
     def __call__(self):
         queryset = None
@@ -41,14 +65,21 @@ class Compiled:
             queryset = self._build()
             self._model = queryset.model
         alias = router.db_for_read(self._model) or DEFAULT_DB_ALIAS
-        sql = self._sql.get(alias)
-        if sql is None:
+        known = self._sql.get(alias)
+        if known is None:
             queryset = queryset if queryset is not None else self._build()
-            sql, params = queryset.query.get_compiler(using=alias).as_sql()
+            compiler = queryset.query.get_compiler(using=alias)
+            sql, params = compiler.as_sql()
             if params:
                 raise ValueError("Compiled takes querysets without parameters only")
-            self._sql[alias] = sql
-        return self._model._default_manager.db_manager(alias).raw(sql)
+            known = self._sql[alias] = (sql, compiler if _whole_rows(queryset) else None)
+        sql, compiler = known
+        if compiler is None:
+            return list(self._model._default_manager.db_manager(alias).raw(sql))
+        with connections[alias].cursor() as cursor:
+            cursor.execute(sql)
+            rows = cursor.fetchall()
+        return _instances(self._model, alias, compiler, rows)
 
 
 # Shapes kept per `Reused`: a page size is one shape; past this many the
@@ -148,12 +179,7 @@ class ReusedInstances(Reused):
 
     def _compile(self, shape, values, flat):
         queryset = self._build(*values)
-        whole = (
-            queryset._fields is None
-            and not queryset.query.deferred_loading[0]
-            and not queryset.query.select_related
-            and not queryset.query.annotations
-        )
+        whole = _whole_rows(queryset)
         self._locking = queryset.query.select_for_update
         return super()._compile(shape, values, flat) if whole else self._unlearnt(shape)
 
@@ -173,8 +199,4 @@ class ReusedInstances(Reused):
             )
 
     def _rows(self, alias, compiler, rows) -> list:
-        fields = [f.attname for f in self._model._meta.concrete_fields]
-        return [
-            self._model.from_db(alias, fields, row)
-            for row in compiler.results_iter(results=[rows], tuple_expected=True)
-        ]
+        return _instances(self._model, alias, compiler, rows)

@@ -22,6 +22,7 @@ from __future__ import annotations
 from django.db.models import Q
 
 from accounts.models import User, status_q
+from core.compiled import Reused
 from rbac.models import Membership, Organization, Role, UserRole
 from rbac.permissions import ROLE_MANAGER_PERMISSION
 from rbac.policies.base import (
@@ -181,11 +182,7 @@ def _excluded_at_stake(user_ids) -> list:
     user is the owner or holds the permission directly, one read of their
     roles. The ORM compiling the one query with a join, a subquery and three
     alternatives cost more than running both of these (issue 29)."""
-    rows = list(
-        Membership.objects.filter(user_id__in=list(user_ids)).values_list(
-            "user_id", "organization_id", "user__is_owner", "user__direct_permissions"
-        )
-    )
+    rows = _memberships_of(list(user_ids))
     if not rows:
         return []
     managing = any(is_owner or _grants(direct) for _, _, is_owner, direct in rows)
@@ -195,6 +192,15 @@ def _excluded_at_stake(user_ids) -> list:
             user_id__in=members, role__permissions__icontains=f'"{MANAGER}"'
         ).exists()
     return sorted({organization_id for _, organization_id, *_ in rows}) if managing else []
+
+
+# Read by every ban, disable and delete: compiled once per number of
+# users (core.compiled).
+_memberships_of = Reused(
+    lambda user_ids: Membership.objects.filter(user_id__in=user_ids).values_list(
+        "user_id", "organization_id", "user__is_owner", "user__direct_permissions"
+    )
+)
 
 
 def _grants(permissions) -> bool:
