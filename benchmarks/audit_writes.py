@@ -83,6 +83,21 @@ before, one after the other on an idle machine: with the chain 435 against
 370 mutations/s, CPU all in 4.53 ms a mutation against 5.33 (the sealer
 and its database 0.20 against 0.66).
 
+Stop 29 (one client, cProfile with CPU time, 600 mutations; shares of
+the client's CPU): the audit event's INSERT 19 %, the ban's live
+sessions and keys 12.5 % (a UNION ALL of two annotated reads, nearly all
+of it the ORM compiling it), the notice 14 % (its rendering 9 %), the
+user's locking read 15 %, the webhook endpoints 7 %, the ban's
+memberships 6 %, the owner's row 4.5 % (a RawQuerySet's set-up). Now
+the locking read, the live credentials and the memberships are compiled
+once (core.compiled: ReusedInstances, Reused) and Compiled makes whole
+instances without a RawQuerySet. One client, interleaved with the code
+before, 3.7-4.5 against 4.9-7.2 CPU ms a mutation; this benchmark,
+interleaved (two pairs, 2 runs each, on a machine growing slower
+through the hour): 226 and 203 mutations/s with the chain against 198
+and 162, the clients' CPU 5.99 and 6.70 ms a mutation against 7.51 and
+8.89. 300/s on 2 cores needs <= 6.7 ms all in; here it was 8.6-9.6.
+
 Standalone, on a small database of its own (migrated, no seed needed):
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/hv_bench_writes \\
