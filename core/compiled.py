@@ -160,7 +160,13 @@ class Reused:
                 sql, params = compiler.as_sql()
             except EmptyResultSet:  # no query at all: the queryset knows
                 sql, params = None, ()
-            slots = [[i for i, p in enumerate(params) if p is v] for v in flat]
+            # Where each value went, by identity: one pass over the
+            # parameters (a batch's thousand ids, twice over, would be
+            # millions of comparisons value by value).
+            places: dict[int, list[int]] = {}
+            for i, p in enumerate(params):
+                places.setdefault(id(p), []).append(i)
+            slots = [places.get(id(v), []) for v in flat]
             if sql and all(len(found) == 1 for found in slots):
                 known = (sql, tuple(params), [found[0] for found in slots], compiler)
         if len(self._shapes) >= REUSED_SHAPES:
