@@ -48,6 +48,21 @@ class RecordingHandler:
         self.answer = ""  # answer every DATA with this (e.g. a permanent "550 ...")
         self.stall = 0.0  # take the message, then wait this long before the 250
         self.attempts = 0  # DATA commands seen
+        # `hold()`: the next message waits in DATA until `release()` (`held`
+        # is set while it waits), so a test can kill its sender mid-send
+        # however loaded the machine is.
+        self._hold_next = False
+        self.held = threading.Event()
+        self._released = threading.Event()
+
+    def hold(self) -> None:
+        with self.lock:
+            self._hold_next = True
+        self.held.clear()
+        self._released.clear()
+
+    def release(self) -> None:
+        self._released.set()
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
         with self.lock:
@@ -67,9 +82,22 @@ class RecordingHandler:
                 self.refused += 1
         if refuse:
             return "451 4.3.0 Mailbox busy, try again later"
+        with self.lock:
+            held, self._hold_next = self._hold_next, False
         self.receiving.set()
+        if held:
+            self.held.set()
+            await asyncio.get_running_loop().run_in_executor(None, self._released.wait, 30)
+            # The sender was killed meanwhile: wait for its connection's end
+            # to reach this loop before answering (at most 2 s).
+            for _ in range(200):
+                transport = getattr(server, "transport", None)
+                if transport is None or transport.is_closing():
+                    break
+                await asyncio.sleep(0.01)
         if self.delay:
             await asyncio.sleep(self.delay)
+        if held or self.delay:
             transport = getattr(server, "transport", None)
             if transport is None or transport.is_closing():
                 # The client vanished before we could acknowledge: like a
@@ -382,12 +410,13 @@ def test_worker_killed_mid_batch_all_delivered_no_duplicates(worker, smtp_server
 
     total = 200
     settings.EMAIL_SWEEP_AFTER = timedelta(seconds=3)
-    # Each message spends 0.15 s in DATA, so the kill below lands mid-send
-    # even on a loaded machine. (A kill in the milliseconds between the
-    # server's 250 and the worker's commit would still resend: SMTP cannot
-    # close that window; the stable Message-ID lets receivers drop it. One
-    # worker process during the kill, so no second process sits in that
-    # window by chance; the restarted worker runs two.)
+    # Each message spends 0.15 s in DATA, so the batch is well under way
+    # when the kill comes; the kill itself lands while a message is held in
+    # DATA (below). (A kill in the milliseconds between the server's 250
+    # and the worker's commit would still resend: SMTP cannot close that
+    # window; the stable Message-ID lets receivers drop it. One worker
+    # process during the kill, so no second process sits in that window by
+    # chance; the restarted worker runs two.)
     smtp_server.delay = 0.15
     with transaction.atomic():
         rows = [queue_notice(to=f"client{i}@example.com") for i in range(total)]
@@ -395,10 +424,15 @@ def test_worker_killed_mid_batch_all_delivered_no_duplicates(worker, smtp_server
     started = time.monotonic()
     worker.start(concurrency=1)
     worker.wait_for(lambda: len(smtp_server.message_ids) >= 60, timeout=90, what="60 deliveries")
-    # Kill while the SMTP server is receiving a message (mid-send).
-    smtp_server.receiving.clear()
-    smtp_server.receiving.wait(timeout=5)
+    # Kill while the SMTP server is receiving a message (mid-send): the
+    # next message is held in DATA until the worker is dead. (A fixed delay
+    # in DATA was not enough on a loaded machine: the test process, late to
+    # kill, once landed after the 250 and before the worker's commit, and
+    # that message was sent twice.)
+    smtp_server.hold()
+    assert smtp_server.held.wait(timeout=30), "no message reached DATA"
     worker.kill()
+    smtp_server.release()
     sent_at_kill = len(smtp_server.message_ids)
     stuck = counts()["pending"]
     worker.start(concurrency=2)
