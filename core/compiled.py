@@ -169,6 +169,10 @@ class Reused:
             slots = [places.get(id(v), []) for v in flat]
             if sql and all(len(found) == 1 for found in slots):
                 known = (sql, tuple(params), [found[0] for found in slots], compiler)
+        return self._learn(shape, known)
+
+    def _learn(self, shape, known):
+        """Keep what was learnt of `shape` (at most REUSED_SHAPES shapes)."""
         if len(self._shapes) >= REUSED_SHAPES:
             self._shapes.clear()
         self._shapes[shape] = known
@@ -183,15 +187,14 @@ class ReusedInstances(Reused):
     (not SQLite): outside one it raises `TransactionManagementError`, on
     every call, not only the first."""
 
+    _locking = False
+
     def _compile(self, shape, values, flat):
         queryset = self._build(*values)
-        whole = _whole_rows(queryset)
         self._locking = queryset.query.select_for_update
-        return super()._compile(shape, values, flat) if whole else self._unlearnt(shape)
-
-    def _unlearnt(self, shape):
-        self._shapes[shape] = False
-        return False
+        if not _whole_rows(queryset):
+            return self._learn(shape, False)  # each call the queryset's own
+        return super()._compile(shape, values, flat)
 
     def _before(self, alias) -> None:
         connection = connections[alias]
