@@ -130,7 +130,7 @@ def test_the_filters_roles_and_organizations_are_read_once_then_cached(client_fo
 
 def test_a_large_estimate_is_kept_a_small_one_asked_each_time(owner, monkeypatch):
     """A list whose estimate says "about N" asks PostgreSQL once a minute
-    (`counting._large_estimate`); one small enough to be counted exactly
+    (`counting._estimate`); one small enough to be counted exactly
     is asked again every time, before its exact count."""
     from accounts.selectors import counting, listing
 
@@ -228,3 +228,67 @@ def test_a_count_over_its_budget_gives_way_to_the_estimate_and_leaves_no_timeout
     monkeypatch.setattr(counting, "_count_within_budget", lambda qs: None)
     counted = counting.user_count(listing.UserFilters(), actor=owner)
     assert counted.exact is False
+
+
+def test_a_search_shown_as_an_estimate_is_asked_once_a_minute(owner, monkeypatch):
+    """A search whose exact count would recheck too many rows shows the
+    planner's estimate (`counting._search_reads_many`): kept like a large
+    one, so the next view of it neither compiles nor EXPLAINs; another
+    search, or the same one with a filter more, is asked anew."""
+    from accounts.selectors import counting, listing
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the estimate is PostgreSQL's EXPLAIN")
+
+    def explains(**filters) -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            count = counting.user_count(listing.UserFilters(**filters), actor=owner)
+        assert count.exact is False
+        return sum(q["sql"].startswith("EXPLAIN") for q in ctx.captured_queries)
+
+    monkeypatch.setattr(counting, "SEARCH_RECHECKS_AT_MOST", -1)  # every search "reads many"
+    assert explains(q="ada") == 1  # the matches: above the bar, no second EXPLAIN
+    assert explains(q="ada") == 0
+    assert explains(q="ada", status="active") == 1
+    assert explains(q="bob") == 1
+
+
+def test_a_kept_estimate_is_never_read_by_someone_who_sees_other_users(owner, org, monkeypatch):
+    """The owner's kept figure for a search is not what an organization's
+    administrator is shown for the same search: the key holds the set each
+    of them sees (`counting._estimate_key`)."""
+    from django.core.cache import cache
+
+    from accounts.selectors import counting, listing
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the estimate is PostgreSQL's EXPLAIN")
+    monkeypatch.setattr(counting, "TRUST_ESTIMATE_ABOVE", -1)  # every estimate kept
+    filters = listing.UserFilters(q="m")
+    cache.set(counting._estimate_key(filters, owner), 987_654, 60)
+    assert counting.user_count(filters, actor=owner).value == 987_654
+    assert counting.user_count(filters, actor=org["ada"]).value != 987_654
+    # And the administrator's own is kept under its own key.
+    assert cache.get(counting._estimate_key(filters, org["ada"])) is not None
+
+
+def test_every_filter_but_the_sort_and_the_page_size_is_in_the_estimates_key(owner):
+    from dataclasses import fields, replace
+    from datetime import date
+
+    from accounts.selectors import counting, listing
+
+    plain = listing.UserFilters()
+    changed = {
+        "q": "ada",
+        "status": "banned",
+        "role": "viewer",
+        "organization": "acme",
+        "mfa": "on",
+        "inactive_before": date(2026, 1, 1),
+    }
+    assert set(changed) == {f.name for f in fields(plain)} - {"sort", "size"}
+    key = counting._estimate_key(plain, owner)
+    for name, value in changed.items():
+        assert counting._estimate_key(replace(plain, **{name: value}), owner) != key, name
+    assert counting._estimate_key(replace(plain, sort="email", size=100), owner) == key

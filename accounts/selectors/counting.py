@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from django.core.cache import cache
 from django.db import OperationalError, connections, transaction
@@ -18,6 +18,7 @@ from accounts.models import User
 from accounts.selectors.listing import UserFilters, UserPage, search_q, user_filter_queryset
 from rbac.actor import as_actor
 from rbac.models import Membership
+from rbac.reach import EVERYONE
 
 # Above this planner estimate (several times the limit) the exact count is
 # not tried first: the estimate would be shown anyway. PostgreSQL's
@@ -35,7 +36,7 @@ COUNT_BUDGET_MS = 20
 # (20 ms lost, then the estimate anyway). 2,000 rechecks take about 2 ms
 # from shared buffers, 12 ms from the OS's cache.
 SEARCH_RECHECKS_AT_MOST = 2_000
-# How long a large estimate is kept (`_large_estimate`).
+# How long an estimate the list shows is kept (`_estimate`).
 ESTIMATE_SECONDS = 60
 
 
@@ -91,26 +92,47 @@ def _explained_rows(connection, sql: str, params) -> int:
     return int(plan[0]["Plan"]["Plan Rows"])
 
 
-def _large_estimate(qs: QuerySet) -> int | None:
-    """`_planner_estimate(qs)`, kept ESTIMATE_SECONDS when it is above
-    TRUST_ESTIMATE_ABOVE (an EXPLAIN of every unfiltered list page, ~0.3 ms
-    with its SQL's compiling). Safe: the key is the query's SQL and
-    parameters, which hold the filters and the actor's reach, so no one
-    reads another's figure; the page shows it as "about N" anyway, which a
-    minute's writes do not make wrong (ANALYZE moves it no faster). A
-    small estimate is not kept: it goes on to the exact count, which must
-    see every write."""
-    connection = connections[qs.db]
-    if connection.vendor != "postgresql":
-        return None
-    sql, params = qs.values("pk").query.sql_with_params()
-    key = "users:estimate:v2:" + hashlib.sha256(repr((sql, params)).encode()).hexdigest()
-    estimate = cache.get(key)
-    if estimate is None:
-        estimate = _explained_rows(connection, sql, params)
-        if estimate > TRUST_ESTIMATE_ABOVE:
-            cache.set(key, estimate, ESTIMATE_SECONDS)
-    return estimate
+def _estimate(qs: QuerySet, filters: UserFilters, actor) -> tuple[int | None, bool]:
+    """PostgreSQL's estimate of how many users `qs` holds (None elsewhere),
+    and whether the list shows it without counting: far above the exact
+    count's limit (TRUST_ESTIMATE_ABOVE), or a search whose exact count
+    would recheck too many rows (`_search_reads_many`). An estimate shown
+    is kept ESTIMATE_SECONDS under the filters and the actor's reach
+    (`_estimate_key`), so the next view of the same list compiles and
+    EXPLAINs nothing (a search with filters: ~2.3 ms of ~2.7 at a million
+    users). It is shown as "about N" anyway, which a minute's writes do
+    not make wrong (ANALYZE moves it no faster). One that is not shown is
+    not kept: the exact count that follows must see every write."""
+    if connections[qs.db].vendor != "postgresql":
+        return None, False
+    key = _estimate_key(filters, actor)
+    kept = cache.get(key)
+    if kept is not None:
+        return kept, True
+    estimate = _planner_estimate(qs)
+    shown = estimate > TRUST_ESTIMATE_ABOVE or bool(
+        filters.q and _search_reads_many(filters.q, estimate)
+    )
+    if shown:
+        cache.set(key, estimate, ESTIMATE_SECONDS)
+    return estimate, shown
+
+
+def _estimate_key(filters: UserFilters, actor) -> str:
+    """Whose estimate this is: every filter (not the sort or the page
+    size, which do not change how many match) and the set the actor sees
+    (`Actor.reach`: everyone, nobody, or the organizations' ids; with the
+    actor's own id for any but everyone, as `visible_users` adds the actor
+    to its organizations' members). Nobody reads a figure counted over
+    users they do not see."""
+    actor = as_actor(actor)
+    reach = actor.reach
+    counted = {
+        name: value for name, value in asdict(filters).items() if name not in ("sort", "size")
+    }
+    parts = [reach, "" if reach == EVERYONE else str(actor.pk), counted]
+    digest = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+    return "users:estimate:v3:" + digest
 
 
 def _search_reads_many(text: str, estimate: int) -> bool:
@@ -197,14 +219,13 @@ def user_count(filters: UserFilters, *, actor, page: UserPage | None = None) -> 
         qs = page.matching.order_by()
     else:
         qs = user_filter_queryset(filters, actor=actor).order_by()
-    # Far above the limit by the planner's statistics: say so without
-    # reading 10,001 rows first -- most of the first page's database time
-    # at 100,000 users, and 10,001 trigram rechecks for a common search
-    # term at a million ("lovelace": ~470 ms cold, more than the page).
-    estimate = _large_estimate(qs)
-    if estimate is not None and estimate > TRUST_ESTIMATE_ABOVE:
-        return MatchCount(estimate, exact=False)
-    if estimate is not None and filters.q and _search_reads_many(filters.q, estimate):
+    # Far above the limit by the planner's statistics, or a search that
+    # would recheck too many rows to count them: say so without reading
+    # 10,001 rows first -- most of the first page's database time at
+    # 100,000 users, and 10,001 trigram rechecks for a common search term
+    # at a million ("lovelace": ~470 ms cold, more than the page).
+    estimate, shown = _estimate(qs, filters, actor)
+    if shown:
         return MatchCount(estimate, exact=False)
     counted = _count_within_budget(qs)
     if counted is None:  # not cheap after all: the estimate

@@ -7,6 +7,8 @@ the suggestions keep the same reach and are escaped."""
 from __future__ import annotations
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.views import users as user_views
@@ -95,3 +97,26 @@ def test_up_to_the_limit_the_filter_stays_a_select_of_every_organization(
     assert '<input type="search" name="organization"' not in page
     for name in ("Acme &amp; &lt;Sons&gt;", "Globex", "Initech"):
         assert f">{name}</option>" in page
+
+
+def test_above_the_limit_one_who_sees_every_organization_gets_the_rows_names_unasked(
+    client_for, owner, orgs
+):
+    """The rows' organizations need no question of which the actor sees
+    when it sees them all (`user_rows._seen_organizations`); an
+    organization's administrator is still asked (the test above)."""
+    both = make_user("bo@both.example", name="Bo Both")
+    join(both, orgs["acme"], "member")
+    join(both, orgs["globex"], "member")
+    client = client_for(owner)
+    client.get(reverse("users:list"))  # the filter's choices cached
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(reverse("users:list"))
+    rows = {row.email: [name for _, name in row.organizations] for row in response.context["rows"]}
+    assert rows["bo@both.example"] == ["Acme & <Sons>", "Globex"]
+    asked = [
+        q["sql"]
+        for q in ctx.captured_queries
+        if q["sql"].startswith('SELECT "rbac_organization"."id"')
+    ]
+    assert asked == []
