@@ -9,6 +9,8 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings as django_settings
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from accounts.selectors import user_lock
 from accounts.services.api_keys import api_key_create
@@ -226,3 +228,33 @@ def test_the_owner_is_never_hard_locked_by_strangers(client, owner, no_mfa_polic
     lock = user_lock(owner)
     assert lock is not None and lock.per_address
     assert sign_in_works(owner.email, ip="192.0.2.41")
+
+
+def test_a_refused_attempt_on_a_locked_account_reads_the_account_once_for_axes(
+    client, locked_member
+):
+    """django-axes asks what a failure counts against up to four times in
+    one attempt (`accounts.auth.axes_lockout_parameters`): the account and
+    its permissions are read for the first question only."""
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.post(
+            "/login/", {"email": locked_member.email, "password": "wrong"}, REMOTE_ADDR=STRANGER
+        )
+    assert response.status_code == 200 and "_auth_user_id" not in client.session
+    by_email = [
+        q["sql"]
+        for q in ctx.captured_queries
+        if q["sql"].startswith('SELECT "accounts_user"') and '"accounts_user"."email" =' in q["sql"]
+    ]
+    permissions = [q["sql"] for q in ctx.captured_queries if 'FROM "rbac_userrole"' in q["sql"]]
+    # Axes' one read, and the sign-in's own refusal (`login_failed`).
+    assert len(by_email) == 2, by_email
+    assert len(permissions) <= 2, permissions
+
+
+def test_the_answer_dies_with_its_request(client, locked_member):
+    """Read once a request, not once a process: a member locked out by a
+    stranger's address, then made a manager, is locked per address from
+    the next request on (and signs in from their own)."""
+    UserRole.objects.create(user=locked_member, role=make_manager().roles.get())
+    assert sign_in_works(locked_member.email, ip="192.0.2.42")
