@@ -1,5 +1,6 @@
 """When cached figures go stale: the overview caches its user and invitation
-figures (and the users list its filter's roles and organizations) under a
+figures (and the users list its filter's roles and organizations, and an
+organization administrator's member count) under a
 generation number per family, and every committed audit
 event of an action that changes them bumps it (`audit.services.record_many`
 calls `figures_changed` after commit). Lives beside the audit log, below the
@@ -41,6 +42,22 @@ STALE_ON = {
             "accounts.invitation.resent",
             "accounts.invitation.revoked",
             "accounts.invitation.accepted",
+        }
+    ),
+    # Who is a member of which organization, and who of them is deleted:
+    # an organization administrator's member count on the users list
+    # (`accounts.selectors.counting`).
+    "members": frozenset(
+        {
+            "rbac.membership.added",
+            "rbac.membership.removed",
+            "rbac.organization.deleted",
+            "accounts.invitation.accepted",
+            "accounts.user.created",
+            "accounts.user.deleted",
+            "accounts.user.restored",
+            "accounts.user.erased",
+            "accounts.user.purged",
         }
     ),
     # The users list filter's choices (`accounts.views.filter_choices`).

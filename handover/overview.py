@@ -41,6 +41,7 @@ from audit.models import AuditEvent
 from audit.sentences import with_names
 from rbac import policies
 from rbac.actor import as_actor
+from rbac.reach import EVERYONE
 
 CACHE_SECONDS = 60
 # The email figures count each status up to this many emails and say
@@ -79,7 +80,7 @@ def _with_query(base: str | None, **params) -> str | None:
     return f"{base}?{urlencode(params)}" if params else base
 
 
-def _cached(key: str, compute, generation: int = 0):
+def _cached(key: str, compute, generation: int | str = 0):
     return cache.get_or_set(f"overview:{key}:v3:g{generation}", compute, CACHE_SECONDS)
 
 
@@ -368,10 +369,13 @@ def overview_context(actor) -> dict:
     ctx: dict = {"cards": []}
     generations = figure_generations()
     if may("users:read"):
+        # Within organizations, who is counted also moves with the members.
+        reach = actor.reach
+        generation = generations["users"]
+        if reach != EVERYONE:
+            generation = f"{generation}.{generations['members']}"
         counts = _cached(
-            f"status:{actor.reach}",
-            lambda: users_by_status(actor.visible_users()),
-            generations["users"],
+            f"status:{reach}", lambda: users_by_status(actor.visible_users()), generation
         )
         ctx["status_counts"] = [(s.value, s.label, counts[s.value]) for s in UserStatus]
         # Everyone the status card lists, the deleted (still restorable) too.

@@ -215,10 +215,21 @@ def test_all_users_counts_everyone_the_status_card_lists_the_deleted_too(client_
 def test_a_change_bumps_only_its_figures_generation_from_missing_and_from_set():
     from audit.figures import figure_generations, figures_changed
 
-    assert figure_generations() == {"users": 0, "invitations": 0, "roles": 0, "organizations": 0}
+    def generations(users=0, invitations=0, members=0) -> dict:
+        return {
+            "users": users,
+            "invitations": invitations,
+            "members": members,
+            "roles": 0,
+            "organizations": 0,
+        }
+
+    assert figure_generations() == generations()
     figures_changed({"accounts.user.banned"})  # the key is missing: it starts at 1
-    assert figure_generations() == {"users": 1, "invitations": 0, "roles": 0, "organizations": 0}
+    assert figure_generations() == generations(users=1)
     figures_changed({"accounts.user.unbanned", "accounts.user.listed"})
-    assert figure_generations() == {"users": 2, "invitations": 0, "roles": 0, "organizations": 0}
-    figures_changed({"accounts.invitation.accepted"})  # both families
-    assert figure_generations() == {"users": 3, "invitations": 1, "roles": 0, "organizations": 0}
+    assert figure_generations() == generations(users=2)
+    figures_changed({"accounts.invitation.accepted"})  # three families: one more member
+    assert figure_generations() == generations(users=3, invitations=1, members=1)
+    figures_changed({"rbac.membership.added"})  # the members only
+    assert figure_generations() == generations(users=3, invitations=1, members=2)

@@ -10,6 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from audit.figures import figures_changed
 from audit.models import AuditEvent
 from rbac.models import Organization
 from tests.conftest import make_user
@@ -161,6 +162,9 @@ def test_an_organization_administrators_list_runs_no_query_per_row(client_for, o
     offered = {row.email: [a.label for a in row.actions] for row in response.context["rows"]}
     assert offered["m011@acme.example"]
     assert offered["m010@acme.example"] == []
+    # The members came in through the ORM, not a service: mark them as a
+    # service's commit would, or the count kept above stands.
+    figures_changed({"rbac.membership.added"})
     many = _count(client, reverse("users:list"), {"size": 50})
     assert few + _own_count(scoped=True) == many <= LIST_SCOPED
 
@@ -292,3 +296,72 @@ def test_every_filter_but_the_sort_and_the_page_size_is_in_the_estimates_key(own
     for name, value in changed.items():
         assert counting._estimate_key(replace(plain, **{name: value}), owner) != key, name
     assert counting._estimate_key(replace(plain, sort="email", size=100), owner) == key
+
+
+def test_an_organization_administrators_member_count_is_kept_until_a_membership_changes(
+    client_for, owner, org, django_capture_on_commit_callbacks
+):
+    """The count of an organization administrator's unfiltered list is
+    kept under the "members" figures' generation (`counting._member_count`):
+    a second view does not count again; a member added, deleted or removed
+    through the services is in the very next view's figure, exact."""
+    from accounts.services.users import user_delete
+    from rbac.services.organizations import member_add, member_remove
+
+    _members(org, 55)
+    client = client_for(org["ada"])
+
+    def shown() -> tuple[str, int]:
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.get(reverse("users:list"), {"size": 50})
+        counts = [q for q in ctx.captured_queries if q["sql"].startswith("SELECT COUNT(*)")]
+        return response.context["match_count"].text, len(counts)
+
+    assert shown() == ("56 users", 1)  # Ada and her 55 members, counted
+    assert shown() == ("56 users", 0)  # kept
+    newcomer = make_user("new@acme.example", name="New Comer")
+    with django_capture_on_commit_callbacks(execute=True):
+        member_add(actor=owner, organization=org["acme"], user=newcomer)
+    assert shown() == ("57 users", 1)
+    with django_capture_on_commit_callbacks(execute=True):
+        user_delete(actor=owner, user=newcomer)
+    assert shown() == ("56 users", 1)
+    leaver = org["acme"].members.get(email="m001@acme.example")
+    with django_capture_on_commit_callbacks(execute=True):
+        member_remove(actor=owner, organization=org["acme"], user=leaver)
+    assert shown() == ("55 users", 1)
+    assert shown() == ("55 users", 0)
+
+
+def test_a_kept_member_count_is_the_organizations_own(client_for, owner, org):
+    """Two administrators of different organizations never read each
+    other's kept figure: the key is the set each one sees."""
+    _members(org, 55)
+    globex_admin = make_user("gil@globex.example", name="Gil Admin")
+    join(globex_admin, org["globex"], "org-admin")
+    for i in range(30):
+        join(make_user(f"g{i:03d}@globex.example", name=f"Globex {i}"), org["globex"], "member")
+    acme = client_for(org["ada"]).get(reverse("users:list"), {"size": 25})
+    globex = client_for(globex_admin).get(reverse("users:list"), {"size": 25})
+    # Neither page holds its last member: both figures are counts.
+    assert acme.context["page"].next_cursor and globex.context["page"].next_cursor
+    assert acme.context["match_count"].text == "56 users"
+    # Every fifth Acme member is in Globex too (m000, m005, ... m050: 11),
+    # its own 30, and Gil.
+    assert globex.context["match_count"].text == "42 users"
+
+
+def test_an_organization_administrators_overview_counts_a_new_member_at_once(
+    client_for, owner, org, django_capture_on_commit_callbacks
+):
+    """The overview's user figures for an organization administrator are
+    cached per reach; a member added through the service is counted on the
+    next view (the "members" generation), not a cache lifetime later."""
+    from rbac.services.organizations import member_add
+
+    _members(org, 3)
+    client = client_for(org["ada"])
+    assert client.get(reverse("overview")).context["total_users"] == 4
+    with django_capture_on_commit_callbacks(execute=True):
+        member_add(actor=owner, organization=org["acme"], user=make_user("n@acme.example"))
+    assert client.get(reverse("overview")).context["total_users"] == 5

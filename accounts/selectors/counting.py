@@ -16,6 +16,7 @@ from psycopg.errors import QueryCanceled
 import accounts.selectors.listing as listing
 from accounts.models import User
 from accounts.selectors.listing import UserFilters, UserPage, search_q, user_filter_queryset
+from audit.figures import generation_keys, generations_in
 from rbac.actor import as_actor
 from rbac.models import Membership
 from rbac.reach import EVERYONE
@@ -38,6 +39,9 @@ COUNT_BUDGET_MS = 20
 SEARCH_RECHECKS_AT_MOST = 2_000
 # How long an estimate the list shows is kept (`_estimate`).
 ESTIMATE_SECONDS = 60
+# How long an organization administrator's exact member count is kept at
+# most (`_member_count`; a change makes it stale at once).
+MEMBER_COUNT_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -191,6 +195,34 @@ def _members_not_deleted(filters: UserFilters, actor) -> QuerySet | None:
     return members
 
 
+def _member_count(members: QuerySet, actor) -> MatchCount:
+    """How many users an organization administrator's unfiltered list
+    holds (`members`: `_members_not_deleted`). Exact up to the limit: at
+    most the limit + 1 index entries, beside the index of the deleted
+    users' ids, so no estimate first and no time budget (which costs a
+    transaction and two SETs of its own). An exact count is kept under the
+    "members" figures' generation (`audit.figures`: every committed
+    membership change, user deletion or restoration bumps it) and the
+    actor's reach, so a view after none of those reads one cache entry
+    instead of counting again (~3 ms of ~1,000 index entries at a million
+    users, each view); MEMBER_COUNT_SECONDS bounds a bump the cache missed."""
+    keys = generation_keys("members")
+    kept_key = "users:members:v1:" + hashlib.sha256(as_actor(actor).reach.encode()).hexdigest()
+    found = cache.get_many([*keys.values(), kept_key])
+    generation = generations_in(found, keys)["members"]
+    kept = found.get(kept_key)
+    if kept is not None and kept[0] == generation:
+        return MatchCount(kept[1], exact=True)
+    counted = members.order_by()[: listing.EXACT_COUNT_LIMIT + 1].count()
+    if counted <= listing.EXACT_COUNT_LIMIT:
+        cache.set(kept_key, (generation, counted), MEMBER_COUNT_SECONDS)
+        return MatchCount(counted, exact=True)
+    estimate = _planner_estimate(members.order_by())
+    if estimate is None:
+        return MatchCount(listing.EXACT_COUNT_LIMIT, exact=False, more_than=True)
+    return MatchCount(max(estimate, listing.EXACT_COUNT_LIMIT + 1), exact=False)
+
+
 def user_count(filters: UserFilters, *, actor, page: UserPage | None = None) -> MatchCount:
     """How many users match: exact and without a query when `page` (what
     `user_list` gave for these same filters) holds the last match; else
@@ -204,17 +236,7 @@ def user_count(filters: UserFilters, *, actor, page: UserPage | None = None) -> 
         return MatchCount(page.total, exact=True)
     members = _members_not_deleted(filters, actor)
     if members is not None:
-        # At most the limit + 1 index entries, beside the index of the
-        # deleted users' ids: a few ms at the very worst (an organization of
-        # more than 10,000 members), so no estimate first and no time budget
-        # (which costs a transaction and two SETs of its own).
-        counted = members.order_by()[: listing.EXACT_COUNT_LIMIT + 1].count()
-        if counted <= listing.EXACT_COUNT_LIMIT:
-            return MatchCount(counted, exact=True)
-        estimate = _planner_estimate(members.order_by())
-        if estimate is None:
-            return MatchCount(listing.EXACT_COUNT_LIMIT, exact=False, more_than=True)
-        return MatchCount(max(estimate, listing.EXACT_COUNT_LIMIT + 1), exact=False)
+        return _member_count(members, actor)
     if page is not None and page.matching is not None:
         qs = page.matching.order_by()
     else:
