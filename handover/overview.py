@@ -80,6 +80,15 @@ def _with_query(base: str | None, **params) -> str | None:
     return f"{base}?{urlencode(params)}" if params else base
 
 
+def _users_generation(actor, generations: dict) -> str:
+    """The generation of the figures counted over the users `actor` sees
+    (`visible_users`): the users' own, and within organizations the
+    members' too (a member added or removed changes who is counted)."""
+    if actor.reach == EVERYONE:
+        return str(generations["users"])
+    return f"{generations['users']}.{generations['members']}"
+
+
 def _cached(key: str, compute, generation: int | str = 0):
     return cache.get_or_set(f"overview:{key}:v3:g{generation}", compute, CACHE_SECONDS)
 
@@ -322,7 +331,7 @@ def _draw_signins(today: dt.date) -> dict:
     }
 
 
-def _signup_figure(today: dt.date, generation: int, *, actor, link_audit: bool) -> dict:
+def _signup_figure(today: dt.date, generation: str, *, actor, link_audit: bool) -> dict:
     """New users per week among those the actor may see; each week links
     to its creation events on the audit log for those who may read it
     (`link_audit`). Cached drawn, per reach and whether it links."""
@@ -369,13 +378,9 @@ def overview_context(actor) -> dict:
     ctx: dict = {"cards": []}
     generations = figure_generations()
     if may("users:read"):
-        # Within organizations, who is counted also moves with the members.
-        reach = actor.reach
-        generation = generations["users"]
-        if reach != EVERYONE:
-            generation = f"{generation}.{generations['members']}"
+        generation = _users_generation(actor, generations)
         counts = _cached(
-            f"status:{reach}", lambda: users_by_status(actor.visible_users()), generation
+            f"status:{actor.reach}", lambda: users_by_status(actor.visible_users()), generation
         )
         ctx["status_counts"] = [(s.value, s.label, counts[s.value]) for s in UserStatus]
         # Everyone the status card lists, the deleted (still restorable) too.
@@ -393,7 +398,7 @@ def overview_context(actor) -> dict:
             ]
         )
         ctx["signups"] = _signup_figure(
-            today, generations["users"], actor=actor, link_audit=may("audit:read")
+            today, generation, actor=actor, link_audit=may("audit:read")
         )
     if may("invitations:read"):
         inv = _cached("invitations", lambda: invitation_counts(now), generations["invitations"])

@@ -354,14 +354,17 @@ def test_a_kept_member_count_is_the_organizations_own(client_for, owner, org):
 def test_an_organization_administrators_overview_counts_a_new_member_at_once(
     client_for, owner, org, django_capture_on_commit_callbacks
 ):
-    """The overview's user figures for an organization administrator are
-    cached per reach; a member added through the service is counted on the
-    next view (the "members" generation), not a cache lifetime later."""
+    """The overview's user figures for an organization administrator (the
+    status counts and the new users per week) are cached per reach; a
+    member added through the service is counted on the next view (the
+    "members" generation), not a cache lifetime later."""
     from rbac.services.organizations import member_add
 
     _members(org, 3)
     client = client_for(org["ada"])
-    assert client.get(reverse("overview")).context["total_users"] == 4
+    before = client.get(reverse("overview")).context
+    assert before["total_users"] == 4 and before["signups"]["total"] == 4
     with django_capture_on_commit_callbacks(execute=True):
         member_add(actor=owner, organization=org["acme"], user=make_user("n@acme.example"))
-    assert client.get(reverse("overview")).context["total_users"] == 5
+    after = client.get(reverse("overview")).context
+    assert after["total_users"] == 5 and after["signups"]["total"] == 5
