@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import unicodedata
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -115,10 +116,19 @@ def mfa_enabled_q() -> ExpressionWrapper:
 
 
 def search_q(text: str) -> Q:
-    """Case-insensitive substring of the email or the name. On PostgreSQL
-    `UPPER(column) LIKE UPPER('%text%')`, which the trigram indexes on
-    those same expressions answer (migrations 0002 and 0013)."""
-    return Q(email__icontains=text) | Q(name__icontains=text)
+    """Case-insensitive substring of the email or the name. Addresses are
+    stored lower-cased (`normalize_email`), so the email is matched as
+    stored against the text in that same form: `email LIKE '%text%'`,
+    no `UPPER()` a row (migration 0015); the name as
+    `UPPER(name) LIKE UPPER('%text%')`. The trigram indexes are on those
+    same expressions (migrations 0013 and 0015)."""
+    return Q(email__contains=email_search_form(text)) | Q(name__icontains=text)
+
+
+def email_search_form(text: str) -> str:
+    """`text` in the form addresses are stored in (NFKC, lower-cased), so
+    that a substring of a stored address matches however it was typed."""
+    return unicodedata.normalize("NFKC", text).lower()
 
 
 def user_filter_queryset(filters: UserFilters, *, actor) -> QuerySet:
