@@ -16,12 +16,18 @@ but whose shape does not (a page's holdings: its 50 ids and a time),
 where the ORM passes the values to the driver as they are (PostgreSQL):
 the text is compiled for the first call of each shape and each later
 call puts its own values where the first call's were.
+
+`Inserted` does it for the INSERT of one new row (an audit event, an
+outbound email): the ORM writes the statement for the first row, and each
+later row's values are still prepared by the ORM's own fields.
 """
 
 from __future__ import annotations
 
 from django.core.exceptions import EmptyResultSet
 from django.db import DEFAULT_DB_ALIAS, connections, router
+from django.db.models import AutoField
+from django.db.models.sql import InsertQuery
 from django.db.transaction import TransactionManagementError
 
 
@@ -209,3 +215,86 @@ class ReusedInstances(Reused):
 
     def _rows(self, alias, compiler, rows) -> list:
         return _instances(self._model, alias, compiler, rows)
+
+
+class Inserted:
+    """`Inserted(Model)(obj)`: `Model.objects.bulk_create([obj])` for one
+    new row, with the INSERT (and its RETURNING) that the ORM wrote for
+    the first row kept per database alias. Each call prepares its own
+    values through the model's fields, as `bulk_create` does (the primary
+    key's default, related objects' ids, `pre_save`, `get_db_prep_save`),
+    in the order the statement names them; only the statement's text is
+    reused. On PostgreSQL; where the ORM's statement is anything but one
+    placeholder a field, where a value is an expression (its SQL would be
+    in the text), or on another database, the call is `bulk_create`'s own.
+
+    On the benchmark machine (stop 31) the ORM spent ~0.55 ms of CPU on
+    such an insert, about half of it building and assembling the text."""
+
+    def __init__(self, model):
+        self._model = model
+        # alias -> (sql, fields, returning fields, names the primary key,
+        # the compiler that prepares values) | False
+        self._sql: dict[str, tuple | bool] = {}
+
+    def __call__(self, obj):
+        model = self._model
+        alias = router.db_for_write(model, instance=obj) or DEFAULT_DB_ALIAS
+        if not obj._is_pk_set():
+            obj.pk = model._meta.pk.get_pk_value_on_save(obj)
+        known = self._sql.get(alias)
+        if known is None:
+            # The ORM inserts this row, and the statement is learnt from it.
+            self._sql[alias] = self._statement(alias, obj)
+            model._default_manager.db_manager(alias).bulk_create([obj])
+            return obj
+        if known is False or obj._is_pk_set() != known[3]:
+            model._default_manager.db_manager(alias).bulk_create([obj])
+            return obj
+        sql, fields, returning, _, compiler = known
+        obj._prepare_related_fields_for_save(operation_name="bulk_create")
+        values = [compiler.pre_save_val(f, obj) for f in fields]
+        if any(hasattr(v, "resolve_expression") for v in values):
+            model._default_manager.db_manager(alias).bulk_create([obj])
+            return obj
+        params = [compiler.prepare_value(f, v) for f, v in zip(fields, values, strict=True)]
+        with connections[alias].cursor() as cursor:
+            cursor.execute(sql, params)
+            row = cursor.fetchone() if returning else ()
+        for field, value in zip(returning, row, strict=True):
+            setattr(obj, field.attname, value)
+        obj._state.adding = False
+        obj._state.db = alias
+        return obj
+
+    def _statement(self, alias, obj):
+        """(sql, fields, returning fields, names the primary key, compiler)
+        as `bulk_create` writes them for `obj` alone, or False when they are
+        not one placeholder a field (or not on PostgreSQL)."""
+        opts = self._model._meta
+        if connections[alias].vendor != "postgresql" or opts.parents:
+            return False
+        with_pk = obj._is_pk_set()
+        fields = [f for f in opts.concrete_fields if not f.generated]
+        returning = list(opts.db_returning_fields)
+        if with_pk:
+            returning = [f for f in returning if f is not opts.pk]
+        else:
+            fields = [f for f in fields if not isinstance(f, AutoField)]
+        obj._prepare_related_fields_for_save(operation_name="bulk_create")
+        query = InsertQuery(self._model)
+        query.insert_values(fields, [obj])
+        compiler = query.get_compiler(using=alias)
+        compiler.returning_fields = returning
+        statements = compiler.as_sql()
+        if len(statements) != 1:
+            return False
+        sql, params = statements[0]
+        placeholders = ", ".join(["%s"] * len(fields))
+        converters = compiler.get_converters([f.get_col(opts.db_table) for f in returning])
+        if len(params) != len(fields) or f"VALUES ({placeholders})" not in sql or converters:
+            return False
+        # Kept to prepare later rows' values (its fields' `pre_save`,
+        # `get_db_prep_save`), without the row it was made for.
+        query.objs = []
+        return sql, fields, returning, with_pk, compiler

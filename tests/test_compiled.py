@@ -239,3 +239,107 @@ def test_a_partial_row_is_read_by_the_queryset_each_time():
     only_url = ReusedInstances(lambda pk: WebhookEndpoint.objects.filter(pk=pk).only("url"))
     assert only_url(endpoint.pk)[0].url == endpoint.url
     assert set(only_url._shapes.values()) == {False}
+
+
+# --- Inserted: one new row, its INSERT written by the ORM once -----------------
+
+
+def _event(action="accounts.user.banned", **fields):
+    from audit.models import AuditEvent
+
+    return AuditEvent(action=action, actor_label="bench@example.com", **fields)
+
+
+def _columns(obj) -> dict:
+    return {f.attname: getattr(obj, f.attname) for f in type(obj)._meta.concrete_fields}
+
+
+def test_inserted_rows_are_bulk_creates_own(require_postgres):
+    """Each row as `bulk_create` writes it: every column read back equal,
+    the database's id set on the object, the object saved -- for the row
+    the statement is learnt from and for the rows after it, each with its
+    own values (JSON, None, text) in its own columns."""
+    from audit.models import AuditEvent
+    from core.compiled import Inserted
+
+    insert = Inserted(AuditEvent)
+    rows = [
+        _event(reason="first", changes={"a": [1, 2]}, ip="10.0.0.1"),
+        _event(reason="second", changes={}, ip=None, target_id="x" * 64),
+        _event(action="accounts.user.unbanned", reason="", changes={"b": {"c": None}}),
+    ]
+    for row in rows:
+        assert insert(row) is row
+        assert row.pk is not None and not row._state.adding and row._state.db == "default"
+    expected = [AuditEvent(**{**_columns(r), "id": None}) for r in rows]
+    AuditEvent.objects.bulk_create(expected)
+    for row, twin in zip(rows, expected, strict=True):
+        stored = AuditEvent.objects.get(pk=row.pk)
+        stored_twin = AuditEvent.objects.get(pk=twin.pk)
+        assert {**_columns(stored), "id": 0} == {**_columns(stored_twin), "id": 0}
+        assert _columns(stored) == _columns(row)
+
+
+def test_inserted_compiles_once(monkeypatch, require_postgres):
+    from django.db.models.sql.compiler import SQLInsertCompiler
+
+    from audit.models import AuditEvent
+    from core.compiled import Inserted
+
+    compiled = []
+    as_sql = SQLInsertCompiler.as_sql
+
+    def counting(self, *args, **kwargs):
+        compiled.append(1)
+        return as_sql(self, *args, **kwargs)
+
+    monkeypatch.setattr(SQLInsertCompiler, "as_sql", counting)
+    insert = Inserted(AuditEvent)
+    for n in range(4):
+        insert(_event(reason=f"row {n}"))
+    # The statement learnt (1) and the learning row written by the ORM (1);
+    # the three rows after it compile nothing.
+    assert len(compiled) == 2
+    assert list(
+        AuditEvent.objects.filter(reason__startswith="row ")
+        .order_by("id")
+        .values_list("reason", flat=True)
+    ) == [f"row {n}" for n in range(4)]
+
+
+def test_an_inserted_row_with_its_own_key_and_a_related_object(require_postgres):
+    """A row whose primary key is set before (an outbound email's uuid)
+    and whose foreign key is given as an object: its id is written."""
+    from accounts.models import OutboundEmail
+    from core.compiled import Inserted
+    from tests.conftest import make_user
+
+    user = make_user("reader@example.com")
+    insert = Inserted(OutboundEmail)
+    emails = [
+        OutboundEmail(
+            to=f"reader{n}@example.com",
+            user=user,
+            template="t",
+            subject=f"s{n}",
+            message_id=f"<m{n}@x>",
+        )
+        for n in range(3)
+    ]
+    for email in emails:
+        insert(email)
+    stored = list(OutboundEmail.objects.order_by("subject").values_list("pk", "user_id", "to"))
+    assert stored == [(e.pk, user.pk, e.to) for e in emails]
+
+
+def test_a_value_that_is_an_expression_is_the_orms_own(require_postgres):
+    from django.db.models.functions import Now
+
+    from audit.models import AuditEvent
+    from core.compiled import Inserted
+
+    insert = Inserted(AuditEvent)
+    insert(_event(reason="plain"))
+    row = insert(_event(reason="expression", created_at=Now()))
+    stored = AuditEvent.objects.get(pk=row.pk)
+    assert stored.reason == "expression" and stored.created_at is not None

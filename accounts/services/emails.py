@@ -34,6 +34,7 @@ from accounts.services.sealing import seal, unseal
 from audit import events
 from audit import services as audit
 from core import smtp
+from core.compiled import Inserted
 from core.leased import Attempt, Batch, LeasedSender, Outcome
 from core.services import service
 from rbac import policies
@@ -55,9 +56,13 @@ def email_queue(
     commit. The caller holds the transaction (a service). `secret=True`
     when the body carries a live token: it is stored sealed."""
     email = _outbound(to=to, template=template, context=context, user=user, secret=secret)
-    email.save(force_insert=True)
+    _insert_one(email)
     OUTBOX.enqueue_after_commit(email.pk)
     return email
+
+
+# One email's INSERT, its text written by the ORM once (`core.compiled`).
+_insert_one = Inserted(OutboundEmail)
 
 
 def email_queue_many(messages: list[dict]) -> list[OutboundEmail]:

@@ -21,6 +21,7 @@ from audit.events import EVENT_TYPES
 from audit.figures import figures_changed
 from audit.models import AuditEvent, Outcome, Target
 from audit.services.sealer import nudge
+from core.compiled import Inserted
 
 logger = logging.getLogger(__name__)
 
@@ -201,7 +202,10 @@ def _write(specs: list[EventSpec]) -> list[AuditEvent]:
     ctx = context.current()
     now = timezone.now()
     events = [_build(spec, ctx, now) for spec in specs]
-    created = AuditEvent.objects.bulk_create(events)
+    if len(events) == 1:
+        created = [_insert_one(events[0])]  # an audited write's one event
+    else:
+        created = AuditEvent.objects.bulk_create(events)
     nudge()
     for subscriber in _subscribers:
         subscriber(created)
@@ -210,6 +214,10 @@ def _write(specs: list[EventSpec]) -> list[AuditEvent]:
         # The overview's cached figures go stale the moment this commits.
         transaction.on_commit(lambda: figures_changed(changed), robust=True)
     return created
+
+
+# One event's INSERT, its text written by the ORM once (`core.compiled`).
+_insert_one = Inserted(AuditEvent)
 
 
 # Called with the events just written, inside the writing transaction (so
