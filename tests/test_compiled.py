@@ -49,6 +49,19 @@ def test_a_queryset_with_parameters_is_refused():
         by_url()
 
 
+def _count_compiles(monkeypatch, compiler_class) -> list:
+    """A list that grows by one each time `compiler_class` writes SQL."""
+    compiled = []
+    as_sql = compiler_class.as_sql
+
+    def counting(self, *args, **kwargs):
+        compiled.append(1)
+        return as_sql(self, *args, **kwargs)
+
+    monkeypatch.setattr(compiler_class, "as_sql", counting)
+    return compiled
+
+
 # --- Reused: a query with values, its text compiled once per shape -----------
 
 
@@ -102,14 +115,7 @@ def test_reused_compiles_once_per_shape(monkeypatch, require_postgres):
     from core.compiled import Reused
 
     _endpoint("https://a.example/hook")
-    compiled = []
-    as_sql = SQLCompiler.as_sql
-
-    def counting(self, *args, **kwargs):
-        compiled.append(1)
-        return as_sql(self, *args, **kwargs)
-
-    monkeypatch.setattr(SQLCompiler, "as_sql", counting)
+    compiled = _count_compiles(monkeypatch, SQLCompiler)
     by_urls = Reused(_by_urls)
     for _ in range(3):
         by_urls([f"https://{n}.example/hook" for n in "ab"], _since())
@@ -184,11 +190,7 @@ def test_reused_instances_compile_once_and_lock_the_row(monkeypatch, require_pos
     from core.compiled import ReusedInstances
 
     endpoints = [_endpoint(f"https://{n}.example/hook") for n in "abc"]
-    compiled = []
-    as_sql = SQLCompiler.as_sql
-    monkeypatch.setattr(
-        SQLCompiler, "as_sql", lambda self, *a, **k: compiled.append(1) or as_sql(self, *a, **k)
-    )
+    compiled = _count_compiles(monkeypatch, SQLCompiler)
     locked = ReusedInstances(_locked_endpoint)
     with transaction.atomic(), CaptureQueriesContext(connection) as ctx:
         for endpoint in endpoints:
@@ -286,14 +288,7 @@ def test_inserted_compiles_once(monkeypatch, require_postgres):
     from audit.models import AuditEvent
     from core.compiled import Inserted
 
-    compiled = []
-    as_sql = SQLInsertCompiler.as_sql
-
-    def counting(self, *args, **kwargs):
-        compiled.append(1)
-        return as_sql(self, *args, **kwargs)
-
-    monkeypatch.setattr(SQLInsertCompiler, "as_sql", counting)
+    compiled = _count_compiles(monkeypatch, SQLInsertCompiler)
     insert = Inserted(AuditEvent)
     for n in range(4):
         insert(_event(reason=f"row {n}"))
