@@ -112,8 +112,9 @@ of ~0.55 ms of client CPU an insert, about half was the ORM building and
 assembling the statement's text. An audited write's one event and an
 outbound email are now inserted with the text the ORM wrote for the first
 row (`core.compiled.Inserted`; each row's values still prepared by the
-fields): one client, the two paths switched in one process, 2.57 against
-2.76 CPU ms a mutation (8 alternating blocks of 200, lower in 7).
+fields): one insert 0.31-0.36 against 0.44-0.47 ms; one client, the two
+paths switched in one process, 2.57 against 2.76 CPU ms a mutation (8
+alternating blocks of 200, lower in 7).
 
 Standalone, on a small database of its own (migrated, no seed needed):
 

@@ -338,3 +338,33 @@ def test_a_value_that_is_an_expression_is_the_orms_own(require_postgres):
     row = insert(_event(reason="expression", created_at=Now()))
     stored = AuditEvent.objects.get(pk=row.pk)
     assert stored.reason == "expression" and stored.created_at is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_inserted_row_from_another_thread_uses_that_threads_connection(require_postgres):
+    """Connections are per thread (gunicorn's threads): a statement learnt
+    in one thread inserts rows in another through that thread's own
+    connection, committed there."""
+    import threading
+
+    from django.db import connection
+
+    from audit.models import AuditEvent
+    from core.compiled import Inserted
+
+    insert = Inserted(AuditEvent)
+    insert(_event(reason="learnt here"))
+    seen = {}
+
+    def other():
+        try:
+            row = insert(_event(reason="from a thread"))
+            seen["pk"], seen["connection"] = row.pk, id(connection.connection)
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=other)
+    worker.start()
+    worker.join()
+    assert seen["connection"] != id(connection.connection)
+    assert AuditEvent.objects.get(pk=seen["pk"]).reason == "from a thread"
