@@ -246,11 +246,9 @@ class Inserted:
         if known is None:
             # The ORM inserts this row, and the statement is learnt from it.
             self._sql[alias] = self._statement(alias, obj)
-            model._default_manager.db_manager(alias).bulk_create([obj])
-            return obj
+            return self._by_the_orm(alias, obj)
         if known is False or obj._is_pk_set() != known[3]:
-            model._default_manager.db_manager(alias).bulk_create([obj])
-            return obj
+            return self._by_the_orm(alias, obj)
         sql, fields, returning, _ = known
         obj._prepare_related_fields_for_save(operation_name="bulk_create")
         # A compiler of this thread's connection (connections are per
@@ -260,8 +258,7 @@ class Inserted:
         compiler = query.get_compiler(using=alias)
         values = [compiler.pre_save_val(f, obj) for f in fields]
         if any(hasattr(v, "resolve_expression") for v in values):
-            model._default_manager.db_manager(alias).bulk_create([obj])
-            return obj
+            return self._by_the_orm(alias, obj)
         params = [compiler.prepare_value(f, v) for f, v in zip(fields, values, strict=True)]
         with connections[alias].cursor() as cursor:
             cursor.execute(sql, params)
@@ -270,6 +267,10 @@ class Inserted:
             setattr(obj, field.attname, value)
         obj._state.adding = False
         obj._state.db = alias
+        return obj
+
+    def _by_the_orm(self, alias, obj):
+        self._model._default_manager.db_manager(alias).bulk_create([obj])
         return obj
 
     def _statement(self, alias, obj):

@@ -23,6 +23,7 @@ from accounts.models.users import (
     UserQuerySet,
     UserStatus,
     email_for_people,
+    email_letters,
     normalize_email,
     status_q,
 )
@@ -56,6 +57,7 @@ __all__ = [
     "UserSession",
     "UserStatus",
     "email_for_people",
+    "email_letters",
     "invitation_status_q",
     "normalize_email",
     "status_q",

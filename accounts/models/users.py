@@ -18,6 +18,14 @@ from django.utils import timezone
 from rbac.permissions import MANAGEMENT_PERMISSIONS
 
 
+def email_letters(text: str) -> str:
+    """`text` with the letters addresses are stored in: NFKC (a full-width
+    `ｅ` is an `e`), lower-cased. What `normalize_email` does to a whole
+    address before its domain, and what a search does to the text it
+    looks for in addresses (`accounts.selectors.listing.search_q`)."""
+    return unicodedata.normalize("NFKC", text).lower()
+
+
 def normalize_email(email: str) -> str:
     """The form an address is compared and stored in, so that one mailbox is
     one account whatever way it was typed: NFKC (a full-width `ｅ` is an
@@ -25,7 +33,7 @@ def normalize_email(email: str) -> str:
     IDNA 2008: `bücher.example` is stored as `xn--bcher-kva.example`, the
     form mail servers use). A domain that cannot be encoded is left as
     typed; `validate_email_address` refuses it."""
-    email = unicodedata.normalize("NFKC", email or "").strip().lower()
+    email = email_letters(email or "").strip()
     local, at, domain = email.rpartition("@")
     if not at or domain.isascii():
         return email

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import unicodedata
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -26,7 +25,7 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp_webauthn.models import WebAuthnCredential
 
-from accounts.models import User, UserStatus, status_q
+from accounts.models import User, UserStatus, email_letters, status_q
 from rbac.actor import as_actor
 from rbac.models import Membership, Organization, Role, UserRole
 
@@ -122,13 +121,7 @@ def search_q(text: str) -> Q:
     no `UPPER()` a row (migration 0015); the name as
     `UPPER(name) LIKE UPPER('%text%')`. The trigram indexes are on those
     same expressions (migrations 0013 and 0015)."""
-    return Q(email__contains=email_search_form(text)) | Q(name__icontains=text)
-
-
-def email_search_form(text: str) -> str:
-    """`text` in the form addresses are stored in (NFKC, lower-cased), so
-    that a substring of a stored address matches however it was typed."""
-    return unicodedata.normalize("NFKC", text).lower()
+    return Q(email__contains=email_letters(text)) | Q(name__icontains=text)
 
 
 def user_filter_queryset(filters: UserFilters, *, actor) -> QuerySet:
