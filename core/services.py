@@ -13,6 +13,7 @@ import functools
 from contextlib import contextmanager
 from contextvars import ContextVar
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DatabaseError, InterfaceError, OperationalError, transaction
 
@@ -107,7 +108,7 @@ def service(func):
         try:
             if _write_gate:
                 _write_gate[0](kwargs.get("actor"), wrapper)
-            with transaction.atomic():
+            with transaction.atomic(), _prepared_statements():
                 return func(*args, **kwargs)
         except PolicyDenied as exc:
             if _depth.get() == 1 and not exc.recorded:
@@ -117,6 +118,26 @@ def service(func):
             _depth.reset(token)
 
     return wrapper
+
+
+@contextmanager
+def _prepared_statements():
+    """Within the outermost service, psycopg prepares a statement once it
+    has run DATABASE_PREPARE_THRESHOLD times on the connection, and
+    PostgreSQL may reuse its plan (issue 29: an audited ban's statements
+    cost its database about 40 % less CPU). Only here: a service reads and
+    writes rows by key, where a plan made without the values is as good;
+    a page's search or filter is planned for its own text every time."""
+    threshold = settings.DATABASE_PREPARE_THRESHOLD
+    raw = transaction.get_connection().connection
+    if threshold <= 0 or getattr(raw, "prepare_threshold", 0) is not None:
+        yield  # SQLite, preparing off, or an outer service has set it
+        return
+    raw.prepare_threshold = threshold
+    try:
+        yield
+    finally:
+        raw.prepare_threshold = None
 
 
 class ServiceBusy(Exception):
