@@ -116,6 +116,19 @@ fields): one insert 0.31-0.36 against 0.44-0.47 ms; one client, the two
 paths switched in one process, 2.57 against 2.76 CPU ms a mutation (8
 alternating blocks of 200, lower in 7).
 
+Stop 32 (one client, 4 alternating blocks of 200 mutations in one
+process, the client's CPU and its database backend's): parameters bound
+in the client (Django's default) 2.64 + 1.29 ms a mutation; bound by the
+server 2.57 + 1.35; bound by the server with the statements prepared
+2.33 + 0.75; prepared but planned for every execution
+(plan_cache_mode=force_custom_plan) 2.49 + 1.10 -- most of the saving is
+the plan PostgreSQL reuses for a statement that reads or writes a row by
+key. Now a statement a service runs DATABASE_PREPARE_THRESHOLD (5) times
+on its connection is prepared (`core.services`); pages' searches are
+not. This benchmark standalone, the threshold 0 and 5 alternating twice
+(a machine faster than the last stops'): with the chain 324-334 against
+359-406 mutations/s, CPU all in 5.81-5.95 against 4.78-5.14 ms.
+
 Standalone, on a small database of its own (migrated, no seed needed):
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/hv_bench_writes \\
