@@ -10,10 +10,9 @@ so the bottom layer does not import the audit log."""
 from __future__ import annotations
 
 import functools
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DatabaseError, InterfaceError, OperationalError, transaction
 
@@ -120,24 +119,11 @@ def service(func):
     return wrapper
 
 
-@contextmanager
 def _prepared_statements():
-    """Within the outermost service, psycopg prepares a statement once it
-    has run DATABASE_PREPARE_THRESHOLD times on the connection, and
-    PostgreSQL may reuse its plan (issue 29: an audited ban's statements
-    cost its database about 40 % less CPU). Only here: a service reads and
-    writes rows by key, where a plan made without the values is as good;
-    a page's search or filter is planned for its own text every time."""
-    threshold = settings.DATABASE_PREPARE_THRESHOLD
-    raw = transaction.get_connection().connection
-    if threshold <= 0 or getattr(raw, "prepare_threshold", 0) is not None:
-        yield  # SQLite, preparing off, or an outer service has set it
-        return
-    raw.prepare_threshold = threshold
-    try:
-        yield
-    finally:
-        raw.prepare_threshold = None
+    """Within the outermost service, statements run again and again are
+    prepared where the database offers it (`statements_prepared` of
+    handover's PostgreSQL backend; DATABASE_PREPARE_THRESHOLD)."""
+    return getattr(transaction.get_connection(), "statements_prepared", nullcontext)()
 
 
 class ServiceBusy(Exception):

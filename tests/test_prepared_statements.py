@@ -1,15 +1,20 @@
-"""Prepared statements on PostgreSQL (issue 29): inside a service, a
-statement run DATABASE_PREPARE_THRESHOLD times on the connection is
-prepared, so its plan can be reused; a page's search and filters never
-are (their best plan depends on the text searched)."""
+"""Prepared statements on PostgreSQL (issue 29): inside a service,
+parameters are bound by the server and a statement run
+DATABASE_PREPARE_THRESHOLD times on the connection is prepared, so its
+plan can be reused; a page's search and filters never are (their best
+plan depends on the text searched), and pages bind in the client."""
 
 from __future__ import annotations
+
+import uuid
 
 import pytest
 from django.db import connection
 
+from accounts.models import User
 from accounts.services.users import user_ban, user_unban
 from core.services import service
+from handover.postgresql.base import MAX_BOUND_PARAMETERS
 from tests.conftest import make_user
 
 pytestmark = pytest.mark.django_db
@@ -74,3 +79,30 @@ def test_a_nested_service_keeps_the_outer_ones_setting(require_postgres):
     outer()
     assert seen == [("inner", 5), ("outer, after inner", 5)]
     assert connection.connection.prepare_threshold is None
+
+
+def test_only_a_service_binds_on_the_server(require_postgres):
+    seen = []
+
+    @service
+    def read():
+        with connection.cursor() as cursor:
+            seen.append(type(cursor.cursor).__name__)
+
+    read()
+    with connection.cursor() as cursor:
+        seen.append(type(cursor.cursor).__name__)
+    assert seen == ["_BoundByTheServer", "Cursor"]  # the second: Django's client binding
+
+
+def test_a_statement_with_more_parameters_than_the_protocol_carries_still_runs(
+    require_postgres,
+):
+    target = make_user("many@example.com")
+    ids = [target.pk, *(uuid.UUID(int=n) for n in range(MAX_BOUND_PARAMETERS))]  # 65,536
+
+    @service
+    def count():
+        return User.objects.filter(pk__in=ids).count()
+
+    assert count() == 1

@@ -16,10 +16,15 @@ Django runs on a persistent connection at the start of a request
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import psycopg
 from django.conf import settings
 from django.db.backends.postgresql import base
 from psycopg import errors
+
+# The most parameters one statement can carry in PostgreSQL's protocol.
+MAX_BOUND_PARAMETERS = 65535
 
 
 class AnsweringConnection(psycopg.Connection):
@@ -51,8 +56,42 @@ class _Driver:
         return AnsweringConnection.connect(*args, **kwargs)
 
 
+class _BoundByTheServer(base.ServerBindingCursor):
+    """Django's cursor whose parameters the server binds, except for a
+    statement with more of them than the protocol carries (a bulk insert
+    of thousands of rows): its values are bound in the client, as they are
+    outside services."""
+
+    def execute(self, query, params=None, **kwargs):
+        if params is not None and len(params) > MAX_BOUND_PARAMETERS:
+            query, params = base.Cursor(self.connection).mogrify(query, params), None
+        return super().execute(query, params, **kwargs)
+
+
 class DatabaseWrapper(base.DatabaseWrapper):
     Database = _Driver()
+
+    @contextmanager
+    def statements_prepared(self):
+        """Within (`core.services.service` enters it), parameters are bound
+        by the server and a statement run DATABASE_PREPARE_THRESHOLD times
+        on this connection is prepared, so PostgreSQL may reuse its plan
+        (issue 29: an audited ban's statements cost its database about
+        40 % less CPU). Services read and write rows by key, where a plan
+        made without the values is as good; pages keep Django's binding in
+        the client and a plan made for each search's own text. Nested:
+        the outermost one decides."""
+        threshold = settings.DATABASE_PREPARE_THRESHOLD
+        raw = self.connection
+        if threshold <= 0 or raw is None or raw.prepare_threshold is not None:
+            yield
+            return
+        client_binding = raw.cursor_factory
+        raw.prepare_threshold, raw.cursor_factory = threshold, _BoundByTheServer
+        try:
+            yield
+        finally:
+            raw.prepare_threshold, raw.cursor_factory = None, client_binding
 
     def get_new_connection(self, conn_params):
         connection = super().get_new_connection(conn_params)

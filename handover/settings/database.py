@@ -71,16 +71,16 @@ DATABASE_HEALTH_CHECK_TIMEOUT_SECONDS = env_float("DATABASE_HEALTH_CHECK_TIMEOUT
 # was planned as a scan of every user (25 ms) instead of 1,100 index
 # probes (6.6 ms). 0: the server's own setting.
 DATABASE_RANDOM_PAGE_COST = env_float("DATABASE_RANDOM_PAGE_COST", 1.1)
-# Prepared statements inside services (`core.services.service`; issue 29):
-# a statement a service runs this many times on one connection is prepared
-# there, and PostgreSQL may then reuse its plan instead of planning it
-# again. Services read and write rows by key, so a plan that ignores the
-# values is as good as one made for them; pages' searches and filters are
-# never prepared (their best plan depends on the text searched). Needs
-# parameters bound by the server (psycopg's server-side binding), turned on
-# with it. Behind PgBouncer in transaction mode, give it
-# max_prepared_statements (1.21 or newer), or set 0 here: no statement is
-# prepared and parameters are bound in the client, as Django's default.
+# Prepared statements inside services (`core.services.service`,
+# handover/postgresql/base.py; issue 29): within a service, parameters are
+# bound by the server and a statement run this many times on one
+# connection is prepared, so PostgreSQL may reuse its plan instead of
+# planning it again. Services read and write rows by key, so a plan that
+# ignores the values is as good as one made for them; pages' searches and
+# filters keep Django's binding in the client and are planned for their
+# own text. Behind PgBouncer in transaction mode, give it
+# max_prepared_statements (1.21 or newer), or set 0 here: nothing is
+# prepared and every statement is bound in the client, Django's default.
 DATABASE_PREPARE_THRESHOLD = env_int("DATABASE_PREPARE_THRESHOLD", 5)
 if "postgresql" in DATABASES["default"]["ENGINE"]:
     DATABASES["default"]["ENGINE"] = "handover.postgresql"
@@ -112,8 +112,6 @@ if "postgresql" in DATABASES["default"]["ENGINE"]:
     )
     if _server_options:
         DATABASES["default"]["OPTIONS"]["options"] = _server_options
-    if DATABASE_PREPARE_THRESHOLD > 0:
-        DATABASES["default"]["OPTIONS"]["server_side_binding"] = True
     if "replica" in DATABASES:  # the same bounds on every wait
         DATABASES["replica"]["ENGINE"] = "handover.postgresql"
         DATABASES["replica"]["OPTIONS"] = dict(DATABASES["default"]["OPTIONS"])
